@@ -1,0 +1,167 @@
+//! The side-effect seam. Everything jailctl does to a host goes through [`Runner`] (commands)
+//! and [`HostFs`] (files jailctl itself writes), bundled as a [`Host`]. The real host is
+//! [`system::SystemHost`]; the simulated FreeBSD host is [`sim::SimHost`]. Callers receive a
+//! `&dyn Host` explicitly; nothing here is picked by `cfg!(test)`.
+
+pub mod sim;
+pub mod system;
+pub mod tools;
+
+use std::fmt;
+use std::path::Path;
+
+/// One command: an absolute program path and its argv. Never run through a shell.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Cmd {
+    pub program: String,
+    pub args: Vec<String>,
+}
+
+impl Cmd {
+    pub fn new<I, S>(program: &str, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Cmd {
+            program: program.to_string(),
+            args: args.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// The program's base name (`zfs` for `/sbin/zfs`).
+    pub fn tool(&self) -> &str {
+        self.program.rsplit('/').next().unwrap_or(&self.program)
+    }
+}
+
+/// Shell-style rendering, for messages and `--dry-run` only (never executed through a shell).
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&shell_quote(&self.program))?;
+        for a in &self.args {
+            f.write_str(" ")?;
+            f.write_str(&shell_quote(a))?;
+        }
+        Ok(())
+    }
+}
+
+/// Quote a word for display the way sh(1) would read it back.
+pub fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@,%+^".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// What a finished command left behind. A non-zero `status` is not an `Err`: callers that
+/// need success use [`Runner::run`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Output {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn ok(stdout: impl Into<String>) -> Self {
+        Output {
+            status: 0,
+            stdout: stdout.into(),
+            stderr: String::new(),
+        }
+    }
+    pub fn fail(status: i32, stderr: impl Into<String>) -> Self {
+        Output {
+            status,
+            stdout: String::new(),
+            stderr: stderr.into(),
+        }
+    }
+    pub fn success(&self) -> bool {
+        self.status == 0
+    }
+}
+
+/// A command that could not be run, or ran and failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("could not run `{cmd}`: {source}")]
+    Spawn {
+        cmd: Cmd,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{cmd}` exited with status {status}{}", stderr_suffix(.stderr))]
+    Failed {
+        cmd: Cmd,
+        status: i32,
+        stdout: String,
+        stderr: String,
+    },
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    let t = stderr.trim();
+    if t.is_empty() {
+        String::new()
+    } else {
+        format!(": {t}")
+    }
+}
+
+impl ProcessError {
+    pub fn cmd(&self) -> &Cmd {
+        match self {
+            ProcessError::Spawn { cmd, .. } | ProcessError::Failed { cmd, .. } => cmd,
+        }
+    }
+}
+
+/// Runs commands on a host.
+pub trait Runner {
+    /// Run with captured stdout and stderr. `Err` only when the command could not be started.
+    fn output(&self, cmd: &Cmd) -> Result<Output, ProcessError>;
+
+    /// Run attached to the caller's terminal (`exec`, `console`); returns the exit status.
+    fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError>;
+
+    /// Run and require exit status 0.
+    fn run(&self, cmd: &Cmd) -> Result<Output, ProcessError> {
+        let out = self.output(cmd)?;
+        if out.success() {
+            Ok(out)
+        } else {
+            Err(ProcessError::Failed {
+                cmd: cmd.clone(),
+                status: out.status,
+                stdout: out.stdout,
+                stderr: out.stderr,
+            })
+        }
+    }
+}
+
+/// The files jailctl itself reads and writes on the host (rendered jail.conf, files inside a
+/// jail's root, the journal). Paths are host paths; a simulated host maps them under its
+/// own directory.
+pub trait HostFs {
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>>;
+    fn write(&self, path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()>;
+    fn mkdir_p(&self, path: &Path, mode: u32) -> std::io::Result<()>;
+    fn exists(&self, path: &Path) -> bool;
+    fn remove_file(&self, path: &Path) -> std::io::Result<()>;
+    /// Entries of a directory (names only), sorted.
+    fn read_dir(&self, path: &Path) -> std::io::Result<Vec<String>>;
+}
+
+/// A host: commands plus files. `describe` is shown once in output from a simulated host.
+pub trait Host: Runner + HostFs {
+    /// `Some("simulated FreeBSD host at DIR")` for a simulated host, `None` for the real one.
+    fn simulated(&self) -> Option<String>;
+}

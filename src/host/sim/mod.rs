@@ -1,0 +1,249 @@
+//! The simulated FreeBSD host. A model of the parts of a FreeBSD host jailctl touches, behind
+//! a strict interpreter of the commands jailctl runs: each tool fails the way the real one
+//! does, with its exit status and message (see `shared/freebsd.md`). Used in-process by the
+//! tests and across processes with `--simulate DIR`, where the state lives in `DIR/state.json`
+//! under an exclusive lock held for the length of one command.
+//!
+//! Host paths map under `DIR/root/`, so the files jailctl writes through [`HostFs`] land there.
+//!
+//! One module per tool family; each exposes `run(ctx, args) -> Output` and owns its part of
+//! [`SimState`]. A tool that itself runs other tools (jail(8) runs ifconfig and mount) goes
+//! back through [`Ctx::exec`], as the real one does.
+
+pub mod cpuset;
+pub mod jail;
+pub mod mount;
+pub mod net;
+pub mod rctl;
+pub mod sysctl;
+pub mod zfs;
+
+use super::{Cmd, Host, HostFs, Output, ProcessError, Runner, tools};
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::path::{Component, Path, PathBuf};
+
+/// The whole simulated machine, persisted as JSON.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SimState {
+    pub zfs: zfs::ZfsState,
+    pub jail: jail::JailState,
+    pub rctl: rctl::RctlState,
+    pub cpuset: cpuset::CpusetState,
+    pub net: net::NetState,
+    pub mount: mount::MountState,
+    pub sysctl: sysctl::SysctlState,
+    /// Every command run against this host, in order, with its exit status.
+    pub history: Vec<HistoryEntry>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub cmd: Cmd,
+    pub status: i32,
+}
+
+/// What one command sees: the machine state and where host paths live.
+pub struct Ctx<'a> {
+    pub state: &'a mut SimState,
+    /// The directory that stands for the host's `/`.
+    pub root: &'a Path,
+}
+
+impl Ctx<'_> {
+    /// Run another tool on this host, as a real tool would run a subprocess.
+    pub fn exec(&mut self, cmd: &Cmd) -> Result<Output, ProcessError> {
+        dispatch(self, cmd)
+    }
+
+    /// The real path under the simulator's directory for a host path.
+    pub fn host_path(&self, p: &Path) -> PathBuf {
+        map_path(self.root, p)
+    }
+}
+
+/// Map an absolute host path under `root`, dropping `..` so nothing escapes it.
+pub fn map_path(root: &Path, p: &Path) -> PathBuf {
+    let mut out = root.to_path_buf();
+    for c in p.components() {
+        match c {
+            Component::Normal(s) => out.push(s),
+            Component::ParentDir if out != root => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn dispatch(ctx: &mut Ctx<'_>, cmd: &Cmd) -> Result<Output, ProcessError> {
+    let args = &cmd.args;
+    let out = match cmd.program.as_str() {
+        tools::ZFS => zfs::run(ctx, args),
+        tools::ZPOOL => zfs::run_zpool(ctx, args),
+        tools::JAIL => jail::run_jail(ctx, args),
+        tools::JLS => jail::run_jls(ctx, args),
+        tools::JEXEC => jail::run_jexec(ctx, args),
+        tools::RCTL => rctl::run(ctx, args),
+        tools::CPUSET => cpuset::run(ctx, args),
+        tools::IFCONFIG => net::run(ctx, args),
+        tools::MOUNT => mount::run_mount(ctx, args),
+        tools::UMOUNT => mount::run_umount(ctx, args),
+        tools::SYSCTL => sysctl::run(ctx, args),
+        _ => {
+            return Err(ProcessError::Spawn {
+                cmd: cmd.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("{}: not found on the simulated host", cmd.program),
+                ),
+            });
+        }
+    };
+    ctx.state.history.push(HistoryEntry {
+        cmd: cmd.clone(),
+        status: out.status,
+    });
+    Ok(out)
+}
+
+/// A simulated FreeBSD host kept in a directory.
+#[derive(Debug)]
+pub struct SimHost {
+    dir: PathBuf,
+    root: PathBuf,
+}
+
+impl SimHost {
+    /// Open the simulated host in `dir`, creating a fresh one (with a pool) if `dir` has none.
+    pub fn open(dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let dir = dir.canonicalize()?;
+        let root = dir.join("root");
+        std::fs::create_dir_all(&root)?;
+        let host = SimHost { dir, root };
+        let _lock = host.lock()?;
+        if !host.state_path().exists() {
+            let state = SimState::fresh();
+            host.save(&state)?;
+        }
+        Ok(host)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+
+    fn lock(&self) -> std::io::Result<Flock<File>> {
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join("lock"))?;
+        Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| std::io::Error::from(e))
+    }
+
+    fn load(&self) -> std::io::Result<SimState> {
+        let bytes = std::fs::read(self.state_path())?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: {e}", self.state_path().display()),
+            )
+        })
+    }
+
+    fn save(&self, state: &SimState) -> std::io::Result<()> {
+        let tmp = self.dir.join("state.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec(state)?)?;
+        std::fs::rename(tmp, self.state_path())
+    }
+
+    /// Run `f` on the state under the lock, saving what it changed.
+    pub fn with_state<T>(&self, f: impl FnOnce(&mut Ctx<'_>) -> T) -> std::io::Result<T> {
+        let _lock = self.lock()?;
+        let mut state = self.load()?;
+        let mut ctx = Ctx {
+            state: &mut state,
+            root: &self.root,
+        };
+        let t = f(&mut ctx);
+        self.save(&state)?;
+        Ok(t)
+    }
+
+    /// A copy of the current state, for tests and inspection.
+    pub fn snapshot(&self) -> std::io::Result<SimState> {
+        let _lock = self.lock()?;
+        self.load()
+    }
+}
+
+impl SimState {
+    /// A fresh machine: one pool, the default sysctls and interfaces.
+    pub fn fresh() -> Self {
+        let mut s = SimState::default();
+        zfs::init_fresh(&mut s);
+        sysctl::init_fresh(&mut s);
+        net::init_fresh(&mut s);
+        s
+    }
+}
+
+impl Runner for SimHost {
+    fn output(&self, cmd: &Cmd) -> Result<Output, ProcessError> {
+        self.with_state(|ctx| dispatch(ctx, cmd))
+            .map_err(|source| ProcessError::Spawn {
+                cmd: cmd.clone(),
+                source,
+            })?
+    }
+
+    fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError> {
+        let out = self.output(cmd)?;
+        print!("{}", out.stdout);
+        eprint!("{}", out.stderr);
+        Ok(out.status)
+    }
+}
+
+impl HostFs for SimHost {
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        std::fs::read(map_path(&self.root, path))
+    }
+    fn write(&self, path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let p = map_path(&self.root, path);
+        std::fs::write(&p, contents)?;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
+    }
+    fn mkdir_p(&self, path: &Path, _mode: u32) -> std::io::Result<()> {
+        std::fs::create_dir_all(map_path(&self.root, path))
+    }
+    fn exists(&self, path: &Path) -> bool {
+        map_path(&self.root, path).exists()
+    }
+    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+        std::fs::remove_file(map_path(&self.root, path))
+    }
+    fn read_dir(&self, path: &Path) -> std::io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for e in std::fs::read_dir(map_path(&self.root, path))? {
+            names.push(e?.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+}
+
+impl Host for SimHost {
+    fn simulated(&self) -> Option<String> {
+        Some(format!("simulated FreeBSD host at {}", self.dir.display()))
+    }
+}

@@ -1,0 +1,106 @@
+//! The real host: spawns the base-system tools by absolute path (argv only, never a shell)
+//! and reads and writes real files.
+
+use super::{Cmd, Host, HostFs, Output, ProcessError, Runner};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// The machine jailctl runs on.
+#[derive(Debug, Default)]
+pub struct SystemHost;
+
+impl Runner for SystemHost {
+    fn output(&self, cmd: &Cmd) -> Result<Output, ProcessError> {
+        tracing::debug!(%cmd, "run");
+        let out = Command::new(&cmd.program)
+            .args(&cmd.args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|source| ProcessError::Spawn {
+                cmd: cmd.clone(),
+                source,
+            })?;
+        Ok(Output {
+            status: exit_code(out.status),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError> {
+        tracing::debug!(%cmd, "run interactive");
+        let status = Command::new(&cmd.program)
+            .args(&cmd.args)
+            .status()
+            .map_err(|source| ProcessError::Spawn {
+                cmd: cmd.clone(),
+                source,
+            })?;
+        Ok(exit_code(status))
+    }
+}
+
+/// Exit code, with death by signal N reported as 128+N like sh(1).
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+impl HostFs for SystemHost {
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+
+    fn write(&self, path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
+        // Write beside the target and rename, so a reader never sees half a file.
+        let tmp = path.with_extension("jailctl-tmp");
+        {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(mode)
+                .open(&tmp)?;
+            f.write_all(contents)?;
+            f.sync_all()?;
+        }
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
+        std::fs::rename(&tmp, path)
+    }
+
+    fn mkdir_p(&self, path: &Path, mode: u32) -> std::io::Result<()> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(mode)
+            .create(path)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+
+    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    fn read_dir(&self, path: &Path) -> std::io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for e in std::fs::read_dir(path)? {
+            names.push(e?.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+}
+
+use std::os::unix::fs::DirBuilderExt;
+
+impl Host for SystemHost {
+    fn simulated(&self) -> Option<String> {
+        None
+    }
+}

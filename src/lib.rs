@@ -1,0 +1,28 @@
+//! jailctl: a declarative FreeBSD jail manager.
+//!
+//! # Architecture map
+//!
+//! ```text
+//! TOML files ──config::load──▶ Vec<JailSpec> ─┐
+//!                                             ├─plan::plan──▶ Plan (ordered Steps) ──apply──▶ Host
+//! host ──observe (read-only commands)──▶ HostState ─┘                                 (real or simulated)
+//! ```
+//!
+//! - [`config`] reads and validates what the user wrote (global file, one file per jail,
+//!   `extends` templates). It never looks at the host. Errors carry file, line and column.
+//! - [`observe`] runs read-only commands through the [`host::Runner`] seam and parses their
+//!   output with pure parsers into [`observe::HostState`].
+//! - [`plan`] is pure: definitions + observed state → an ordered list of steps and the reasons.
+//! - [`render`] turns a definition into the jail.conf block and the files written into a jail.
+//! - [`apply`] turns steps into exact argv ([`host::Cmd`]) and runs them with an undo journal.
+//! - [`host`] is the only place with side effects: the [`host::Runner`] and [`host::HostFs`]
+//!   traits, the real implementation and the strict simulated FreeBSD host ([`host::sim`]).
+//! - [`cli`] is the command line: one file per subcommand, each a thin `run` over the library.
+//!
+//! Nothing below `cli` chooses between the real and the simulated host: a [`host::Host`] is
+//! passed in explicitly.
+
+pub mod cli;
+pub mod config;
+pub mod host;
+pub mod observe;

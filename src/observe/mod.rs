@@ -1,0 +1,62 @@
+//! Observing the host: read-only commands run through the [`Runner`](crate::host::Runner) and
+//! pure parsers of their output. The result, [`HostState`], is plain data that
+//! [`plan`](crate::plan) compares with the definitions. Only jailctl's own dataset prefix and
+//! only the properties it needs are queried, so listing stays fast however big the pool is.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What jailctl knows about the host, from one round of read-only commands.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct HostState {
+    /// Datasets under jailctl's root, by full name, with the properties jailctl asked for.
+    pub datasets: BTreeMap<String, Dataset>,
+    /// Jails the kernel knows (including dying ones), by name.
+    pub jails: BTreeMap<String, JailInfo>,
+    /// rctl rules per jail name, in rctl(8) syntax (`jail:web:memoryuse:deny=536870912`).
+    pub rctl_rules: BTreeMap<String, Vec<String>>,
+    /// `kern.racct.enable`: `Some(true)` on, `Some(false)` off, `None` kernel without RACCT.
+    pub racct: Option<bool>,
+    /// `kern.features.vimage`.
+    pub vimage: bool,
+    /// Interface names (`ifconfig -l`).
+    pub interfaces: Vec<String>,
+    /// The mount table (`mount -p`).
+    pub mounts: Vec<MountEntry>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Dataset {
+    pub name: String,
+    /// Property → value, as `zfs get -Hp` prints it (`-` for none).
+    pub props: BTreeMap<String, String>,
+}
+
+impl Dataset {
+    pub fn prop(&self, name: &str) -> Option<&str> {
+        self.props
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| *v != "-")
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct JailInfo {
+    pub jid: i32,
+    pub name: String,
+    pub path: String,
+    pub hostname: String,
+    pub ip4: Vec<String>,
+    pub ip6: Vec<String>,
+    pub dying: bool,
+}
+
+/// One line of `mount -p` (fstab(5) format).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MountEntry {
+    pub source: String,
+    pub target: String,
+    pub fstype: String,
+    pub options: String,
+}
