@@ -1,0 +1,3 @@
+//! jailctl's integration tests: one test binary, one module per area.
+
+mod cli_basics;
