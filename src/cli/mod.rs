@@ -4,6 +4,9 @@
 mod completions;
 mod man;
 
+use crate::host::Host;
+use crate::host::sim::SimHost;
+use crate::host::system::SystemHost;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +32,9 @@ pub struct GlobalArgs {
         default_value = "/usr/local/etc/jailctl"
     )]
     pub config_dir: PathBuf,
+    /// Use the simulated FreeBSD host kept in DIR (created if missing) instead of this machine.
+    #[arg(long, global = true, env = "JAILCTL_SIMULATE", value_name = "DIR")]
+    pub simulate: Option<PathBuf>,
     /// More output (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -74,6 +80,49 @@ fn init_tracing(g: &GlobalArgs) {
         .with_writer(std::io::stderr)
         .without_time()
         .try_init();
+}
+
+/// What a subcommand is going to do to the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Only read-only commands (jls, zfs get, ...).
+    Read,
+    /// Commands that change the host.
+    Change,
+}
+
+/// The host a subcommand works on: the simulated one with `--simulate DIR`, this machine on
+/// FreeBSD. Off FreeBSD without `--simulate` there is no jail subsystem to talk to, so this
+/// refuses and says what to use instead. A simulated host announces itself once on stderr.
+pub fn open_host(global: &GlobalArgs, access: Access) -> miette::Result<Box<dyn Host>> {
+    if let Some(dir) = &global.simulate {
+        let host = SimHost::open(dir).map_err(|e| {
+            miette::miette!(
+                help = "pass a writable directory to --simulate (or JAILCTL_SIMULATE)",
+                "cannot open the simulated host at {}: {e}",
+                dir.display()
+            )
+        })?;
+        if !global.quiet {
+            eprintln!(
+                "jailctl: using the {}",
+                host.simulated().unwrap_or_default()
+            );
+        }
+        return Ok(Box::new(host));
+    }
+    if cfg!(target_os = "freebsd") {
+        return Ok(Box::new(SystemHost));
+    }
+    let what = match access {
+        Access::Read => "read jails from",
+        Access::Change => "change",
+    };
+    Err(miette::miette!(
+        help = "try it on a simulated FreeBSD host: add `--simulate DIR` (or set JAILCTL_SIMULATE=DIR); `--dry-run` prints the commands without running them",
+        "refusing to {what} this host: it runs {}, not FreeBSD, so it has no jails, rctl or FreeBSD's zfs/jail tools",
+        std::env::consts::OS
+    ))
 }
 
 pub fn run(cli: Cli) -> miette::Result<ExitCode> {

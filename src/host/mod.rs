@@ -158,6 +158,10 @@ pub trait HostFs {
     fn remove_file(&self, path: &Path) -> std::io::Result<()>;
     /// Entries of a directory (names only), sorted.
     fn read_dir(&self, path: &Path) -> std::io::Result<Vec<String>>;
+    /// Where a host path really is on this machine: itself on the real host, a path under the
+    /// simulator's directory on a simulated one. For code that must hand a real directory to a
+    /// library (extracting a tar archive into a dataset's mountpoint).
+    fn local_path(&self, path: &Path) -> std::path::PathBuf;
 }
 
 /// A host: commands plus files. `describe` is shown once in output from a simulated host.

@@ -95,6 +95,10 @@ impl HostFs for SystemHost {
         names.sort();
         Ok(names)
     }
+
+    fn local_path(&self, path: &Path) -> std::path::PathBuf {
+        path.to_path_buf()
+    }
 }
 
 use std::os::unix::fs::DirBuilderExt;

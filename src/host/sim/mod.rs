@@ -240,6 +240,9 @@ impl HostFs for SimHost {
         names.sort();
         Ok(names)
     }
+    fn local_path(&self, path: &Path) -> PathBuf {
+        map_path(&self.root, path)
+    }
 }
 
 impl Host for SimHost {
