@@ -2,3 +2,4 @@
 
 mod boot_sched;
 mod cli_basics;
+mod rc_script;
