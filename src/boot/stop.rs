@@ -150,9 +150,9 @@ pub fn shutdown<D: JailDriver + Send + 'static + ?Sized>(
 
 /// Stop every jail of `graph`: a jail stops only after all its dependents stopped (or were
 /// given up on), up to `opts.parallelism` at once. A failed stop is followed at once by a
-/// force-stop. When `opts.timeout` runs out, every jail not yet stopped, in flight or waiting,
-/// is force-stopped in parallel (order no longer buys anything then), and the report waits at
-/// most `opts.force_timeout` more for those.
+/// force-stop, after which its dependencies go on. When `opts.timeout` runs out, every jail
+/// not yet stopped, in flight or waiting, is force-stopped in parallel (order no longer buys
+/// anything then), and the report waits at most `opts.force_timeout` more for those.
 pub fn shutdown_with<D: JailDriver + Send + 'static + ?Sized>(
     graph: &BootGraph,
     driver: Arc<D>,
@@ -295,10 +295,10 @@ pub fn shutdown_with<D: JailDriver + Send + 'static + ?Sized>(
                         }
                     }
                     Err(e) if !forcing[i] => {
+                        // Its dependencies are released once the force-stop reports.
                         forcing[i] = true;
                         force_reason[i] = format!("the orderly stop failed: {e}");
                         force(i, force_reason[i].clone(), on_event);
-                        release(i, &mut waiting, &mut ready);
                     }
                     Err(_) => {}
                 }
@@ -306,6 +306,11 @@ pub fn shutdown_with<D: JailDriver + Send + 'static + ?Sized>(
             Msg::Force(i, r) => {
                 if outcome[i].is_some() {
                     continue;
+                }
+                if !timed_out {
+                    // Forced after a failed stop: down or given up on, either way its
+                    // dependencies may go now.
+                    release(i, &mut waiting, &mut ready);
                 }
                 let o = match r {
                     Ok(()) => {

@@ -33,6 +33,8 @@ struct Driver {
     probes: Mutex<HashMap<String, usize>>,
     stops: Mutex<HashMap<String, (u64, u64)>>,
     forced: Mutex<Vec<String>>,
+    /// name → seq when its force-stop returned
+    forced_at: Mutex<HashMap<String, u64>>,
     active: AtomicUsize,
     max_active: AtomicUsize,
     /// When set: every start waits until this many starts are in flight (or 5 s pass).
@@ -129,6 +131,8 @@ impl JailDriver for Driver {
     }
     fn force_stop(&self, name: &str) -> Result<(), String> {
         self.forced.lock().unwrap().push(name.to_string());
+        let t = self.tick();
+        self.forced_at.lock().unwrap().insert(name.to_string(), t);
         Ok(())
     }
 }
@@ -494,6 +498,8 @@ fn a_failed_stop_is_forced_and_releases_its_dependencies() {
         Some(StopOutcome::Stopped { .. })
     ));
     assert_eq!(*d.forced.lock().unwrap(), vec!["app".to_string()]);
+    // db's orderly stop began only after app was forced down.
+    assert!(d.forced_at.lock().unwrap()["app"] < d.stops.lock().unwrap()["db"].0);
 }
 
 fn spec(name: &str, autostart: bool, deps: &[&str]) -> jailctl::config::JailSpec {
