@@ -210,8 +210,19 @@ proptest! {
             ..Default::default()
         })).collect();
         let d = Driver::new(script);
-        let report = boot(&BootGraph::new(entries), &d, &opts(p));
+        let mut events = Vec::new();
+        let report = boot_with(&BootGraph::new(entries), &d, &opts(p), &mut |e| events.push(e.clone()));
         prop_assert!(report.ok(), "{report}");
+        // The event stream tells the same story, in order: a dependency is Up before its
+        // dependent is Starting.
+        let at = |want: &dyn Fn(&BootEvent) -> bool| events.iter().position(want).unwrap();
+        for (i, ds) in deps.iter().enumerate() {
+            let starting = at(&|e| matches!(e, BootEvent::Starting { name: n } if *n == name(i)));
+            for &j in ds {
+                let up = at(&|e| matches!(e, BootEvent::Up { name: n, .. } if *n == name(j)));
+                prop_assert!(up < starting);
+            }
+        }
         let log = d.log.lock().unwrap();
         for (i, ds) in deps.iter().enumerate() {
             for &j in ds {
