@@ -17,11 +17,14 @@
 //! - [`apply`] turns steps into exact argv ([`host::Cmd`]) and runs them with an undo journal.
 //! - [`host`] is the only place with side effects: the [`host::Runner`] and [`host::HostFs`]
 //!   traits, the real implementation and the strict simulated FreeBSD host ([`host::sim`]).
+//! - [`boot`] starts the fleet in dependency order at boot and stops it at shutdown, over the
+//!   [`boot::JailDriver`] trait (one jail's up/health/stop/force-stop).
 //! - [`cli`] is the command line: one file per subcommand, each a thin `run` over the library.
 //!
 //! Nothing below `cli` chooses between the real and the simulated host: a [`host::Host`] is
 //! passed in explicitly.
 
+pub mod boot;
 pub mod cli;
 pub mod config;
 pub mod host;

@@ -1,3 +1,5 @@
 //! jailctl's integration tests: one test binary, one module per area.
 
+mod boot_sched;
 mod cli_basics;
+mod rc_script;
