@@ -26,3 +26,4 @@ pub mod cli;
 pub mod config;
 pub mod host;
 pub mod observe;
+pub mod render;
