@@ -26,4 +26,5 @@ pub mod cli;
 pub mod config;
 pub mod host;
 pub mod observe;
+pub mod plan;
 pub mod render;
