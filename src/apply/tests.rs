@@ -1,0 +1,571 @@
+//! Step → argv snapshots and executor tests against a small typed host that models only what
+//! the executor needs (datasets, jails, rctl rules, cpusets, files) and fails on anything
+//! else, like the real tools do on a malformed command.
+
+use super::exec::apply_inner;
+use super::*;
+use crate::host::{HostFs, Output, ProcessError, Runner};
+use crate::observe::{Dataset, HostState};
+use crate::plan::{self, Step};
+use crate::render::tests::{global, spec};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Model {
+    datasets: BTreeMap<String, BTreeMap<String, String>>,
+    jails: BTreeSet<String>,
+    rctl: BTreeMap<String, Vec<String>>,
+    cpusets: BTreeMap<String, String>,
+    files: BTreeMap<PathBuf, Vec<u8>>,
+}
+
+#[derive(Default)]
+struct TestHost {
+    m: RefCell<Model>,
+    log: RefCell<Vec<String>>,
+    /// Fail the first command whose text contains this.
+    fail_on: RefCell<Option<String>>,
+}
+
+fn fail(msg: &str) -> Output {
+    Output::fail(1, msg)
+}
+
+impl TestHost {
+    fn with_base() -> TestHost {
+        let h = TestHost::default();
+        h.m.borrow_mut().datasets.insert(
+            "zroot/jailctl/bases/14.2-RELEASE@jailctl".into(),
+            BTreeMap::new(),
+        );
+        h.m.borrow_mut().files.insert(
+            "/etc/resolv.conf".into(),
+            b"nameserver 192.0.2.1\n".to_vec(),
+        );
+        h
+    }
+
+    /// What observe would report.
+    fn state(&self) -> HostState {
+        let m = self.m.borrow();
+        HostState {
+            racct: Some(true),
+            datasets: m
+                .datasets
+                .iter()
+                .map(|(k, p)| {
+                    (
+                        k.clone(),
+                        Dataset {
+                            name: k.clone(),
+                            props: p.clone(),
+                        },
+                    )
+                })
+                .collect(),
+            jails: m
+                .jails
+                .iter()
+                .map(|n| {
+                    (
+                        n.clone(),
+                        crate::observe::JailInfo {
+                            name: n.clone(),
+                            hostname: format!("{n}.example.org"),
+                            ..Default::default()
+                        },
+                    )
+                })
+                .collect(),
+            rctl_rules: m.rctl.clone(),
+            ..HostState::default()
+        }
+    }
+
+    fn exec(&self, program: &str, a: &[&str]) -> Output {
+        let mut m = self.m.borrow_mut();
+        match (program, a) {
+            ("/sbin/zfs", ["clone", rest @ ..]) => {
+                let (opts, names) = rest.split_at(rest.len() - 2);
+                let (snap, ds) = (names[0], names[1]);
+                if !m.datasets.contains_key(snap) {
+                    return fail(&format!("cannot open '{snap}': dataset does not exist"));
+                }
+                if m.datasets.contains_key(ds) {
+                    return fail(&format!("cannot create '{ds}': dataset already exists"));
+                }
+                let mut props = BTreeMap::new();
+                for pair in opts.chunks(2) {
+                    let ["-o", kv] = pair else {
+                        return fail("usage");
+                    };
+                    let (k, v) = kv.split_once('=').unwrap();
+                    props.insert(k.to_string(), v.to_string());
+                }
+                m.datasets.insert(ds.to_string(), props);
+            }
+            ("/sbin/zfs", ["create", "-p", rest @ ..]) => {
+                let ds = rest[rest.len() - 1];
+                if m.datasets.contains_key(ds) {
+                    return fail(&format!("cannot create '{ds}': dataset already exists"));
+                }
+                let mut props = BTreeMap::new();
+                for pair in rest[..rest.len() - 1].chunks(2) {
+                    let ["-o", kv] = pair else {
+                        return fail("usage");
+                    };
+                    let (k, v) = kv.split_once('=').unwrap();
+                    props.insert(k.to_string(), v.to_string());
+                }
+                m.datasets.insert(ds.to_string(), props);
+            }
+            ("/sbin/zfs", ["destroy", flags @ .., ds]) if flags.len() <= 1 => {
+                if !m.datasets.contains_key(*ds) {
+                    return fail(&format!("cannot open '{ds}': dataset does not exist"));
+                }
+                let prefix = format!("{ds}/");
+                let children = m.datasets.keys().any(|k| k.starts_with(&prefix));
+                if children && flags != ["-r"] {
+                    return fail(&format!("cannot destroy '{ds}': filesystem has children"));
+                }
+                m.datasets.retain(|k, _| k != ds && !k.starts_with(&prefix));
+            }
+            ("/sbin/zfs", ["rename", from, to]) => {
+                let Some(p) = m.datasets.remove(*from) else {
+                    return fail(&format!("cannot open '{from}': dataset does not exist"));
+                };
+                m.datasets.insert(to.to_string(), p);
+            }
+            ("/sbin/zfs", ["set", rest @ ..]) if rest.len() >= 2 => {
+                let ds = rest[rest.len() - 1];
+                let Some(p) = m.datasets.get_mut(ds) else {
+                    return fail(&format!("cannot open '{ds}': dataset does not exist"));
+                };
+                for kv in &rest[..rest.len() - 1] {
+                    let Some((k, v)) = kv.split_once('=') else {
+                        return fail("usage");
+                    };
+                    p.insert(k.into(), v.into());
+                }
+            }
+            ("/sbin/zfs", ["inherit", k, ds]) => {
+                let Some(p) = m.datasets.get_mut(*ds) else {
+                    return fail(&format!("cannot open '{ds}': dataset does not exist"));
+                };
+                p.remove(*k);
+            }
+            ("/usr/sbin/jail", ["-f", conf, op @ ("-c" | "-r"), name]) => {
+                if !m.files.contains_key(Path::new(conf)) {
+                    return fail(&format!("jail: {conf}: No such file or directory"));
+                }
+                if *op == "-c" && !m.jails.insert(name.to_string()) {
+                    return fail(&format!("jail: \"{name}\" already exists"));
+                }
+                if *op == "-r" && !m.jails.remove(*name) {
+                    return fail(&format!("jail: \"{name}\" not found"));
+                }
+            }
+            ("/usr/sbin/jail", ["-m", name, params @ ..]) if !params.is_empty() => {
+                let n = name.strip_prefix("name=").unwrap_or("");
+                if !m.jails.contains(n) {
+                    return fail(&format!("jail: \"{n}\" not found"));
+                }
+            }
+            ("/usr/bin/rctl", ["-a", rules @ ..]) if !rules.is_empty() => {
+                for r in rules {
+                    let parts: Vec<&str> = r.split(':').collect();
+                    if parts.len() != 4 || parts[0] != "jail" || !parts[3].contains('=') {
+                        return fail(&format!("rctl: failed to add rule '{r}': Invalid argument"));
+                    }
+                    m.rctl
+                        .entry(parts[1].into())
+                        .or_default()
+                        .push(r.to_string());
+                }
+            }
+            ("/usr/bin/rctl", ["-r", filter]) => {
+                let Some(n) = filter.strip_prefix("jail:") else {
+                    return fail("usage");
+                };
+                m.rctl.remove(n);
+            }
+            ("/usr/bin/cpuset", ["-l", cpus, "-j", name]) => {
+                if !m.jails.contains(*name) {
+                    return fail(&format!("cpuset: jail_getid: jail \"{name}\" not found"));
+                }
+                m.cpusets.insert(name.to_string(), cpus.to_string());
+            }
+            _ => return Output::fail(2, format!("unexpected command: {program} {a:?}")),
+        }
+        Output::ok("")
+    }
+}
+
+impl Runner for TestHost {
+    fn output(&self, cmd: &Cmd) -> Result<Output, ProcessError> {
+        let text = cmd.to_string();
+        self.log.borrow_mut().push(text.clone());
+        let inject = self.fail_on.borrow().clone();
+        if let Some(pat) = inject
+            && text.contains(&pat)
+        {
+            *self.fail_on.borrow_mut() = None;
+            return Ok(Output::fail(1, "injected failure"));
+        }
+        let args: Vec<&str> = cmd.args.iter().map(String::as_str).collect();
+        Ok(self.exec(&cmd.program, &args))
+    }
+    fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError> {
+        Ok(self.output(cmd)?.status)
+    }
+}
+
+fn not_found(p: &Path) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::NotFound, p.display().to_string())
+}
+
+impl HostFs for TestHost {
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        self.m
+            .borrow()
+            .files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| not_found(path))
+    }
+    fn write(&self, path: &Path, contents: &[u8], _mode: u32) -> std::io::Result<()> {
+        self.m
+            .borrow_mut()
+            .files
+            .insert(path.into(), contents.to_vec());
+        Ok(())
+    }
+    fn mkdir_p(&self, _path: &Path, _mode: u32) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn exists(&self, path: &Path) -> bool {
+        let m = self.m.borrow();
+        m.files.contains_key(path) || m.files.keys().any(|k| k.starts_with(path))
+    }
+    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+        self.m
+            .borrow_mut()
+            .files
+            .remove(path)
+            .map(|_| ())
+            .ok_or_else(|| not_found(path))
+    }
+    fn read_dir(&self, path: &Path) -> std::io::Result<Vec<String>> {
+        let m = self.m.borrow();
+        Ok(m.files
+            .keys()
+            .filter(|k| k.parent() == Some(path))
+            .map(|k| k.file_name().unwrap().to_string_lossy().into_owned())
+            .collect())
+    }
+    fn local_path(&self, path: &Path) -> PathBuf {
+        path.to_path_buf()
+    }
+}
+
+impl crate::host::Host for TestHost {
+    fn simulated(&self) -> Option<String> {
+        Some("test host".into())
+    }
+}
+
+fn up_plan(h: &TestHost, specs: &[crate::config::spec::JailSpec]) -> Plan {
+    plan::plan(specs, &global(), &h.state(), &[]).unwrap()
+}
+
+fn limited() -> crate::config::spec::JailSpec {
+    let mut s = spec("web");
+    s.limits.memory = Some(512 << 20);
+    s.limits.processes = Some(64);
+    s.cpuset = Some("0-1".into());
+    s
+}
+
+#[test]
+fn every_step_renders_exact_argv() {
+    let mut props = BTreeMap::new();
+    props.insert("jailctl:managed".to_string(), "yes".to_string());
+    props.insert("quota".to_string(), "1073741824".to_string());
+    let mut old = BTreeMap::new();
+    old.insert("jailctl:spec".to_string(), Some("aaaa".to_string()));
+    old.insert("compression".to_string(), None);
+    let mut set = BTreeMap::new();
+    set.insert("jailctl:spec".to_string(), "bbbb".to_string());
+    set.insert("compression".to_string(), "lz4".to_string());
+    let steps = vec![
+        Step::CreateVolume {
+            dataset: "zroot/jailctl/volumes/web/data".into(),
+            mountpoint: "/usr/local/jails/.volumes/web/data".into(),
+            quota: Some(1 << 30),
+        },
+        Step::CloneRoot {
+            snapshot: "zroot/jailctl/bases/14.2-RELEASE@jailctl".into(),
+            dataset: "zroot/jailctl/jails/web".into(),
+            props,
+        },
+        Step::RetireRoot {
+            dataset: "zroot/jailctl/jails/web".into(),
+            retired: "zroot/jailctl/jails/web.retired".into(),
+            mountpoint: "/usr/local/jails/web".into(),
+        },
+        Step::DestroyDataset {
+            dataset: "zroot/jailctl/jails/web.retired".into(),
+        },
+        Step::CreateJail {
+            name: "web".into(),
+            conf: "/var/run/jailctl/web.conf".into(),
+        },
+        Step::RemoveJail {
+            name: "web".into(),
+            conf: "/var/run/jailctl/web.conf".into(),
+        },
+        Step::ModifyJail {
+            name: "web".into(),
+            params: vec!["host.hostname=new host".into()],
+            undo: vec!["host.hostname=old".into()],
+        },
+        Step::SetLimits {
+            name: "web".into(),
+            old: vec!["jail:web:memoryuse:deny=1".into()],
+            new: vec![
+                "jail:web:memoryuse:deny=2".into(),
+                "jail:web:maxproc:deny=10".into(),
+            ],
+        },
+        Step::Cpuset {
+            name: "web".into(),
+            cpus: "0-1".into(),
+            old: "all".into(),
+        },
+        Step::SetProps {
+            dataset: "zroot/jailctl/jails/web".into(),
+            props: set,
+            old,
+        },
+    ];
+    let mut out = String::new();
+    for s in &steps {
+        out.push_str(&format!("# {s}\n"));
+        for (op, undo) in ops(s) {
+            out.push_str(&format!("{op}\n"));
+            for u in undo {
+                out.push_str(&format!("    undo: {u}\n"));
+            }
+        }
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn new_plain_jail_runs_few_commands_and_leaves_no_journal() {
+    let h = TestHost::with_base();
+    let p = up_plan(&h, &[spec("web")]);
+    let r = apply(&h, &p).unwrap();
+    assert!(r.commands <= 6, "{r:?}");
+    assert_eq!(r.commands, 2, "{:?}", h.log.borrow());
+    let m = h.m.borrow();
+    assert!(m.jails.contains("web"));
+    assert_eq!(
+        m.files[Path::new("/usr/local/jails/web/etc/resolv.conf")],
+        b"nameserver 192.0.2.1\n"
+    );
+    assert!(!m.files.keys().any(|k| k.starts_with(JOURNAL_DIR)));
+    drop(m);
+    // Converged: a second plan is empty.
+    assert!(up_plan(&h, &[spec("web")]).is_empty());
+}
+
+#[test]
+fn dry_run_lists_the_commands_without_running_them() {
+    let h = TestHost::with_base();
+    let p = up_plan(&h, &[limited()]);
+    let text = dry_run(&p);
+    insta::assert_snapshot!(text);
+    assert!(h.log.borrow().is_empty());
+    let before = h.m.borrow().clone();
+    apply(&h, &p).unwrap();
+    let ran: Vec<String> = h.log.borrow().clone();
+    let listed: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(ran, listed);
+    assert_ne!(before, *h.m.borrow());
+}
+
+#[test]
+fn failure_undoes_everything_and_reports_it() {
+    let h = TestHost::with_base();
+    let before = h.m.borrow().clone();
+    let p = up_plan(&h, &[limited()]);
+    *h.fail_on.borrow_mut() = Some("/usr/bin/cpuset".into());
+    let e = apply(&h, &p).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.starts_with("jail `web`: pin web to CPUs 0-1 failed: `/usr/bin/cpuset -l 0-1 -j web` exited with status 1\n  stderr: injected failure"), "{msg}");
+    assert!(msg.contains("the host is as before"), "{msg}");
+    assert_eq!(*h.m.borrow(), before);
+    let log = h.log.borrow();
+    let n = log.len();
+    // The undo ran in reverse: rules removed, jail removed, root destroyed last.
+    assert_eq!(
+        log[n - 3..],
+        [
+            "/usr/bin/rctl -r jail:web".to_string(),
+            "/usr/sbin/jail -f /var/run/jailctl/web.conf -r web".to_string(),
+            "/sbin/zfs destroy -r zroot/jailctl/jails/web".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn failed_undo_is_reported_and_journal_kept() {
+    let h = TestHost::with_base();
+    let p = up_plan(&h, &[limited()]);
+    // Make the undo of jail creation fail too: once cpuset fails, inject on `jail -r`.
+    let e = apply_with_rearm(&h, &p).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("could NOT be undone"), "{msg}");
+    assert!(msg.contains("/var/db/jailctl/journal/web.json"), "{msg}");
+    assert!(h.exists(Path::new("/var/db/jailctl/journal/web.json")));
+}
+
+/// Fails cpuset, then the undo's `jail -r`.
+fn apply_with_rearm(h: &TestHost, p: &Plan) -> Result<ApplyReport, ApplyError> {
+    struct Twice<'a>(&'a TestHost);
+    impl Runner for Twice<'_> {
+        fn output(&self, cmd: &Cmd) -> Result<Output, ProcessError> {
+            let t = cmd.to_string();
+            if cmd.program == "/usr/bin/cpuset"
+                || t.ends_with("-r web") && cmd.program == "/usr/sbin/jail"
+            {
+                self.0.log.borrow_mut().push(t);
+                return Ok(Output::fail(1, "injected failure"));
+            }
+            self.0.output(cmd)
+        }
+        fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError> {
+            self.0.interactive(cmd)
+        }
+    }
+    impl HostFs for Twice<'_> {
+        fn read(&self, p: &Path) -> std::io::Result<Vec<u8>> {
+            self.0.read(p)
+        }
+        fn write(&self, p: &Path, c: &[u8], m: u32) -> std::io::Result<()> {
+            self.0.write(p, c, m)
+        }
+        fn mkdir_p(&self, p: &Path, m: u32) -> std::io::Result<()> {
+            self.0.mkdir_p(p, m)
+        }
+        fn exists(&self, p: &Path) -> bool {
+            self.0.exists(p)
+        }
+        fn remove_file(&self, p: &Path) -> std::io::Result<()> {
+            self.0.remove_file(p)
+        }
+        fn read_dir(&self, p: &Path) -> std::io::Result<Vec<String>> {
+            self.0.read_dir(p)
+        }
+        fn local_path(&self, p: &Path) -> PathBuf {
+            self.0.local_path(p)
+        }
+    }
+    impl crate::host::Host for Twice<'_> {
+        fn simulated(&self) -> Option<String> {
+            None
+        }
+    }
+    apply(&Twice(h), p)
+}
+
+#[test]
+fn killed_run_is_undone_by_recover() {
+    let h = TestHost::with_base();
+    let before = h.m.borrow().clone();
+    let p = up_plan(&h, &[limited()]);
+    // Killed after clone, rc.conf, resolv.conf, jail.conf and jail -c.
+    let r = apply_inner(&h, &p, Some(5)).unwrap();
+    assert_eq!(r.done.len(), 5);
+    assert!(h.m.borrow().jails.contains("web"));
+    assert!(h.exists(Path::new("/var/db/jailctl/journal/web.json")));
+    // Another jail's recovery does not touch web's journal.
+    assert_eq!(recover(&h, Some(&["db".to_string()])).unwrap(), None);
+    let rep = recover(&h, Some(&["web".to_string()])).unwrap().unwrap();
+    assert!(rep.failed.is_empty(), "{rep}");
+    assert_eq!(*h.m.borrow(), before);
+    assert_eq!(recover(&h, None).unwrap(), None);
+}
+
+#[test]
+fn live_limit_change_is_undone_to_the_old_rules() {
+    let h = TestHost::with_base();
+    apply(&h, &up_plan(&h, &[limited()])).unwrap();
+    let before = h.m.borrow().clone();
+    let mut s = limited();
+    s.limits.memory = Some(1 << 30);
+    s.hostname = "www.example.org".into();
+    let p = up_plan(&h, &[s]);
+    *h.fail_on.borrow_mut() = Some("/sbin/zfs set".into());
+    let e = apply(&h, &p).unwrap_err();
+    assert!(e.to_string().contains("the host is as before"), "{e}");
+    assert_eq!(*h.m.borrow(), before);
+}
+
+#[test]
+fn destroy_then_nothing_left() {
+    let h = TestHost::with_base();
+    apply(&h, &up_plan(&h, &[limited()])).unwrap();
+    let p = plan::plan_destroy(
+        &[limited()],
+        &global(),
+        &h.state(),
+        &["web".to_string()],
+        &plan::DownOptions::default(),
+    )
+    .unwrap();
+    apply(&h, &p).unwrap();
+    let m = h.m.borrow();
+    assert!(m.jails.is_empty());
+    assert!(m.rctl.is_empty());
+    assert!(!m.datasets.contains_key("zroot/jailctl/jails/web"));
+    assert!(!m.files.contains_key(Path::new("/var/run/jailctl/web.conf")));
+}
+
+#[test]
+fn unknown_commands_are_rejected_by_the_test_host() {
+    let h = TestHost::default();
+    let out = h.output(&Cmd::new("/sbin/zfs", ["frobnicate"])).unwrap();
+    assert_eq!(out.status, 2);
+    let out = h
+        .output(&Cmd::new("/usr/bin/rctl", ["-a", "garbage"]))
+        .unwrap();
+    assert_eq!(out.status, 1);
+}
+
+#[test]
+fn locks_serialize_same_jail_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = crate::host::sim::SimHost::open(dir.path()).unwrap();
+    let a = JailLocks::acquire(&sim, &["web".into(), "db".into()], |_| {}).unwrap();
+    assert_eq!(a.names(), ["db", "web"]);
+    // An unrelated jail does not wait.
+    let mut waited = false;
+    let b = JailLocks::acquire(&sim, &["cache".into()], |_| waited = true).unwrap();
+    assert!(!waited);
+    drop(b);
+    // The same jail from another thread waits until `a` is dropped.
+    let path = dir.path().to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        let sim = crate::host::sim::SimHost::open(&path).unwrap();
+        let _l =
+            JailLocks::acquire(&sim, &["web".into()], |n| tx.send(n.to_string()).unwrap()).unwrap();
+    });
+    assert_eq!(rx.recv().unwrap(), "web");
+    drop(a);
+    t.join().unwrap();
+}
