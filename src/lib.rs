@@ -27,5 +27,6 @@ pub mod cli;
 pub mod config;
 pub mod host;
 pub mod observe;
+pub mod ops;
 pub mod plan;
 pub mod render;
