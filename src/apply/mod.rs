@@ -6,6 +6,8 @@
 pub mod exec;
 pub mod lock;
 #[cfg(test)]
+pub(crate) mod testhost;
+#[cfg(test)]
 mod tests;
 
 use crate::host::{Cmd, tools};

@@ -356,3 +356,115 @@ mod tests {
         assert_eq!(with_dependents(&specs, &["db".into()]), ["db", "web"]);
     }
 }
+
+/// `ops` through the typed test host: observe → plan → apply, end to end.
+#[cfg(test)]
+mod flow_tests {
+    use super::*;
+    use crate::apply::testhost::TestHost;
+    use crate::host::HostFs;
+    use crate::render::tests::{global, spec};
+    use std::path::Path;
+
+    fn deps() -> Vec<JailSpec> {
+        let mut web = spec("web");
+        web.depends_on = vec!["db".into()];
+        web.limits.memory = Some(256 << 20);
+        vec![web, spec("db")]
+    }
+
+    #[test]
+    fn up_is_idempotent_through_observe() {
+        let h = TestHost::with_base();
+        let specs = deps();
+        let g = global();
+        let out = up(&h, &specs, &g, &["web".into()], &Opts::default()).unwrap();
+        let names: Vec<&str> = out.plan.jails.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!(names, ["db", "web"]);
+        assert_eq!(out.report.unwrap().commands, 5); // 2 clones, 2 jail -c, 1 rctl -a
+        let again = up(&h, &specs, &g, &[], &Opts::default()).unwrap();
+        assert!(again.plan.is_empty(), "{}", again.plan);
+        assert!(again.report.is_none());
+        let st = status(&h, &specs, &g).unwrap();
+        assert!(
+            st.iter()
+                .all(|s| s.state == "running" && s.up_to_date == Some(true))
+        );
+    }
+
+    #[test]
+    fn dry_run_changes_nothing() {
+        let h = TestHost::with_base();
+        let before = h.m.borrow().clone();
+        let opts = Opts {
+            dry_run: true,
+            ..Opts::default()
+        };
+        let out = up(&h, &deps(), &global(), &[], &opts).unwrap();
+        assert!(out.report.is_none());
+        assert!(
+            out.dry_run_text()
+                .contains("/usr/sbin/jail -f /var/run/jailctl/db.conf -c db")
+        );
+        let m = h.m.borrow();
+        assert_eq!(m.datasets, before.datasets);
+        assert_eq!(m.jails, before.jails);
+        // Only read-only commands ran.
+        assert!(
+            h.log
+                .borrow()
+                .iter()
+                .all(|c| !c.contains(" clone ") && !c.contains("/usr/sbin/jail "))
+        );
+    }
+
+    #[test]
+    fn down_needs_dependents_flag_and_restores_lost_conf() {
+        let h = TestHost::with_base();
+        let specs = deps();
+        let g = global();
+        up(&h, &specs, &g, &[], &Opts::default()).unwrap();
+        let e = down(&h, &specs, &g, &["db".into()], &Opts::default()).unwrap_err();
+        assert!(e.to_string().contains("--with-dependents"), "{e}");
+        // /var/run was cleared: down re-renders the conf so jail -r can run the stop hooks.
+        h.remove_file(Path::new("/var/run/jailctl/db.conf"))
+            .unwrap();
+        let opts = Opts {
+            down: DownOptions {
+                with_dependents: true,
+                volumes: false,
+            },
+            ..Opts::default()
+        };
+        down(&h, &specs, &g, &["db".into()], &opts).unwrap();
+        let m = h.m.borrow();
+        assert!(m.jails.is_empty());
+        assert!(m.rctl.is_empty());
+    }
+
+    #[test]
+    fn a_killed_run_is_undone_before_the_next_up() {
+        let h = TestHost::with_base();
+        let specs = vec![spec("web")];
+        let g = global();
+        let state = h.state();
+        let plan = plan::plan(&specs, &g, &state, &[]).unwrap();
+        crate::apply::exec::apply_inner(&h, &plan, Some(2)).unwrap();
+        assert!(h.exists(Path::new("/var/db/jailctl/journal/web.json")));
+        let out = up(&h, &specs, &g, &[], &Opts::default()).unwrap();
+        assert_eq!(out.recovered.len(), 1);
+        assert!(out.recovered[0].failed.is_empty());
+        assert_eq!(out.plan.jails[0].action, plan::Action::Create);
+        assert!(h.m.borrow().jails.contains("web"));
+    }
+
+    #[test]
+    fn exec_refuses_a_stopped_jail() {
+        let h = TestHost::with_base();
+        let e = exec(&h, "web", &["/bin/ls".into()]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "jail `web` is not running; start it with `jailctl up web`"
+        );
+    }
+}
