@@ -15,6 +15,7 @@
 //! - [`plan`] is pure: definitions + observed state → an ordered list of steps and the reasons.
 //! - [`render`] turns a definition into the jail.conf block and the files written into a jail.
 //! - [`apply`] turns steps into exact argv ([`host::Cmd`]) and runs them with an undo journal.
+//! - [`ops`] are the operations the CLI calls (`up`, `down`, `destroy`, `status`, ...).
 //! - [`host`] is the only place with side effects: the [`host::Runner`] and [`host::HostFs`]
 //!   traits, the real implementation and the strict simulated FreeBSD host ([`host::sim`]).
 //! - [`cli`] is the command line: one file per subcommand, each a thin `run` over the library.

@@ -365,10 +365,15 @@ pub(crate) fn apply_inner(
                     report.done.push((jail.to_string(), op.to_string()));
                 }
                 Ok(Err(cause)) => {
-                    // The failed op itself did nothing to undo (a tool that fails leaves
-                    // things as they were); everything before it is undone.
+                    // A failed tool leaves things as they were, so the failed op is not
+                    // undone (undoing a `zfs clone` that failed because the dataset exists
+                    // would destroy it). Except `rctl -a`: it adds rule by rule and reports
+                    // how many failed, so some may be in place; its undo runs, tolerantly.
+                    let partial = matches!(&op, Op::Run(c)
+                        if c.program == crate::host::tools::RCTL
+                            && c.args.first().is_some_and(|a| a == "-a"));
                     if let Some(j) = ex.journals.get_mut(jail) {
-                        j.entries.retain(|e| e.state == EntryState::Done);
+                        j.entries.retain(|e| e.state == EntryState::Done || partial);
                     }
                     let undo = undo_journals(host, std::mem::take(&mut ex.journals));
                     return Err(ApplyError::Step {

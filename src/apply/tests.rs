@@ -304,3 +304,60 @@ fn locks_serialize_same_jail_only() {
     drop(a);
     t.join().unwrap();
 }
+
+#[test]
+fn partly_applied_rctl_add_is_undone() {
+    // rctl -a adds rule by rule: when it fails, some rules may be in place.
+    struct Partial(TestHost);
+    impl Runner for Partial {
+        fn output(&self, cmd: &Cmd) -> Result<Output, ProcessError> {
+            if cmd.program == "/usr/bin/rctl" && cmd.args[0] == "-a" {
+                // The first rule lands, the second is refused.
+                let first = Cmd::new("/usr/bin/rctl", ["-a", cmd.args[1].as_str()]);
+                self.0.output(&first)?;
+                return Ok(Output::fail(
+                    1,
+                    "rctl: failed to add rule: Invalid argument",
+                ));
+            }
+            self.0.output(cmd)
+        }
+        fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError> {
+            self.0.interactive(cmd)
+        }
+    }
+    impl HostFs for Partial {
+        fn read(&self, p: &Path) -> std::io::Result<Vec<u8>> {
+            self.0.read(p)
+        }
+        fn write(&self, p: &Path, c: &[u8], m: u32) -> std::io::Result<()> {
+            self.0.write(p, c, m)
+        }
+        fn mkdir_p(&self, p: &Path, m: u32) -> std::io::Result<()> {
+            self.0.mkdir_p(p, m)
+        }
+        fn exists(&self, p: &Path) -> bool {
+            self.0.exists(p)
+        }
+        fn remove_file(&self, p: &Path) -> std::io::Result<()> {
+            self.0.remove_file(p)
+        }
+        fn read_dir(&self, p: &Path) -> std::io::Result<Vec<String>> {
+            self.0.read_dir(p)
+        }
+        fn local_path(&self, p: &Path) -> PathBuf {
+            self.0.local_path(p)
+        }
+    }
+    impl crate::host::Host for Partial {
+        fn simulated(&self) -> Option<String> {
+            None
+        }
+    }
+    let h = Partial(TestHost::with_base());
+    let before = h.0.m.borrow().clone();
+    let p = up_plan(&h.0, &[limited()]);
+    let e = apply(&h, &p).unwrap_err();
+    assert!(e.to_string().contains("the host is as before"), "{e}");
+    assert_eq!(*h.0.m.borrow(), before);
+}

@@ -473,3 +473,59 @@ fn destroy_touches_only_managed_and_keeps_volumes() {
     let e = plan_destroy(&[s], &global(), &h2, &t, &DownOptions::default()).unwrap_err();
     assert!(e.to_string().contains("/usr/local/jails/web/mnt"), "{e}");
 }
+
+mod convergence {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_spec() -> impl Strategy<Value = JailSpec> {
+        (
+            prop_oneof![Just("web.example.org"), Just("www.example.org")],
+            proptest::option::of(1u64..4),
+            proptest::option::of(10u64..12),
+            0..3usize,
+            proptest::option::of(any::<bool>()),
+            proptest::option::of(prop_oneof![Just("0"), Just("0-1")]),
+            proptest::collection::vec(prop_oneof![Just("logger a"), Just("logger b")], 0..2),
+            proptest::option::of(prop_oneof![Just(1u64 << 30), Just(2u64 << 30)]),
+        )
+            .prop_map(|(host, mem, procs, net, raw, cpus, hooks, quota)| {
+                let mut s = spec("web");
+                s.hostname = host.into();
+                s.limits.memory = mem.map(|m| m << 20);
+                s.limits.processes = procs;
+                s.network = match net {
+                    0 => Network::Inherit,
+                    1 => Network::None,
+                    _ => Network::Alias {
+                        interface: "em0".into(),
+                        ip4: vec!["192.0.2.20/24".parse().unwrap()],
+                        ip6: vec![],
+                    },
+                };
+                if let Some(b) = raw {
+                    s.params
+                        .insert("allow.raw_sockets".into(), ParamValue::Bool(b));
+                }
+                s.cpuset = cpus.map(str::to_string);
+                s.hooks.prestart = hooks.into_iter().map(str::to_string).collect();
+                s.root.quota = quota;
+                s
+            })
+    }
+
+    proptest! {
+        /// From any deployed definition, applying the plan for any other leaves nothing to do.
+        #[test]
+        fn plan_after_apply_is_empty(a in arb_spec(), b in arb_spec(), running in any::<bool>()) {
+            let mut h = deployed(std::slice::from_ref(&a));
+            if !running {
+                h.jails.clear();
+            }
+            let p = up(std::slice::from_ref(&b), &h, &[]).unwrap();
+            let h = converge(h, &p);
+            let again = up(std::slice::from_ref(&b), &h, &[]).unwrap();
+            prop_assert!(again.is_empty(), "from {:?}\nto {:?}\nfirst {}\nthen {}", a, b, p, again);
+        }
+    }
+}
