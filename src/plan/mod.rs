@@ -317,6 +317,10 @@ pub enum PlanError {
         "jail `{jail}` is running but its dataset {dataset} is missing; stop it with `jail -r {jail}` and run again"
     )]
     RunningWithoutDataset { jail: String, dataset: String },
+    #[error(
+        "jail `{jail}`: {dataset} is left from an interrupted re-create; check nothing in it is needed, then `zfs destroy -r {dataset}` and run again"
+    )]
+    RetiredExists { jail: String, dataset: String },
 }
 
 /// The rctl rules (`jail:NAME:resource:action=amount[/per]`) for a jail's limits, in a fixed
@@ -628,6 +632,12 @@ fn plan_jail(
             });
         }
         let retired = format!("{ds_name}.retired");
+        if host.datasets.contains_key(&retired) {
+            return Err(PlanError::RetiredExists {
+                jail: name.clone(),
+                dataset: retired,
+            });
+        }
         steps.push(Step::RetireRoot {
             dataset: ds_name.clone(),
             retired: retired.clone(),

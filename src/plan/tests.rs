@@ -282,7 +282,23 @@ fn changed_base_needs_recreate_and_keeps_volumes() {
             props: BTreeMap::new(),
         },
     );
-    let p = plan_up(&[s], &global(), &h, &[], &UpOptions { recreate: true }).unwrap();
+    let opts = UpOptions { recreate: true };
+    let mut stale = h.clone();
+    let r = "zroot/jailctl/jails/web.retired";
+    stale.datasets.insert(
+        r.into(),
+        Dataset {
+            name: r.into(),
+            props: BTreeMap::new(),
+        },
+    );
+    let e = plan_up(std::slice::from_ref(&s), &global(), &stale, &[], &opts).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("zfs destroy -r zroot/jailctl/jails/web.retired"),
+        "{e}"
+    );
+    let p = plan_up(&[s], &global(), &h, &[], &opts).unwrap();
     let j = &p.jails[0];
     assert_eq!(j.action, Action::Recreate);
     assert!(matches!(j.steps[0], Step::RemoveJail { .. }));
