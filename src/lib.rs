@@ -15,6 +15,7 @@
 //! - [`plan`] is pure: definitions + observed state → an ordered list of steps and the reasons.
 //! - [`render`] turns a definition into the jail.conf block and the files written into a jail.
 //! - [`apply`] turns steps into exact argv ([`host::Cmd`]) and runs them with an undo journal.
+//! - [`ops`] are the operations the CLI calls (`up`, `down`, `destroy`, `status`, ...).
 //! - [`host`] is the only place with side effects: the [`host::Runner`] and [`host::HostFs`]
 //!   traits, the real implementation and the strict simulated FreeBSD host ([`host::sim`]).
 //! - [`boot`] starts the fleet in dependency order at boot and stops it at shutdown, over the
@@ -24,8 +25,12 @@
 //! Nothing below `cli` chooses between the real and the simulated host: a [`host::Host`] is
 //! passed in explicitly.
 
+pub mod apply;
 pub mod boot;
 pub mod cli;
 pub mod config;
 pub mod host;
 pub mod observe;
+pub mod ops;
+pub mod plan;
+pub mod render;

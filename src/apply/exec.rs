@@ -1,0 +1,435 @@
+//! The executor and its undo journal. Before each op runs, its undo is written to the jail's
+//! journal (`/var/db/jailctl/journal/<name>.json`) marked *pending*; after it succeeds it is
+//! marked *done*. If an op fails, everything this run did is undone in reverse order and the
+//! error names the failed step, its command output, and how the undo went. If jailctl is
+//! killed mid-run, the journal stays behind and [`recover`] finishes the undo before the next
+//! run touches that jail (pending entries may or may not have happened, so their undo is
+//! allowed to fail).
+
+use super::{Op, Undo, ops};
+use crate::host::{Host, ProcessError};
+use crate::plan::Plan;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Where journals live on the host.
+pub const JOURNAL_DIR: &str = "/var/db/jailctl/journal";
+
+fn journal_path(jail: &str) -> PathBuf {
+    Path::new(JOURNAL_DIR).join(format!("{jail}.json"))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum EntryState {
+    Pending,
+    Done,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Entry {
+    /// Position in the run, across jails.
+    seq: u64,
+    /// What was done, for messages.
+    what: String,
+    state: EntryState,
+    undo: Vec<Undo>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Journal {
+    run: String,
+    entries: Vec<Entry>,
+}
+
+/// What a successful apply did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Every op run, with its jail.
+    pub done: Vec<(String, String)>,
+    /// How many of them were commands.
+    pub commands: usize,
+}
+
+/// How an undo went.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UndoReport {
+    /// Undo actions that worked.
+    pub undone: Vec<String>,
+    /// Undo actions that failed, with why.
+    pub failed: Vec<(String, String)>,
+    /// Journals kept because something could not be undone.
+    pub kept: Vec<PathBuf>,
+}
+
+impl fmt::Display for UndoReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.failed.is_empty() {
+            write!(
+                f,
+                "undo: all {} change(s) made by this run were undone; the host is as before",
+                self.undone.len()
+            )
+        } else {
+            writeln!(
+                f,
+                "undo: {} change(s) undone, {} could NOT be undone:",
+                self.undone.len(),
+                self.failed.len()
+            )?;
+            for (what, why) in &self.failed {
+                writeln!(f, "  - {what}: {why}")?;
+            }
+            write!(
+                f,
+                "fix these by hand, then delete {}",
+                self.kept
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )
+        }
+    }
+}
+
+/// A failed apply.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("jail `{jail}`: {step} failed: {cause}\n{undo}")]
+    Step {
+        jail: String,
+        step: String,
+        cause: String,
+        undo: Box<UndoReport>,
+    },
+    #[error(
+        "cannot write the undo journal {path}: {source}; nothing was changed for this step (check that /var/db is writable)"
+    )]
+    Journal {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_cause(what: &str, path: &Path, e: &std::io::Error) -> String {
+    format!("{what} {}: {e}", path.display())
+}
+
+fn process_cause(e: &ProcessError) -> String {
+    match e {
+        ProcessError::Failed {
+            cmd,
+            status,
+            stdout,
+            stderr,
+        } => {
+            let mut s = format!("`{cmd}` exited with status {status}");
+            for (label, text) in [("stderr", stderr), ("stdout", stdout)] {
+                let t = text.trim();
+                if !t.is_empty() {
+                    s.push_str(&format!("\n  {label}: {}", t.replace('\n', "\n    ")));
+                }
+            }
+            s
+        }
+        e => e.to_string(),
+    }
+}
+
+struct Executor<'a> {
+    host: &'a dyn Host,
+    run: String,
+    seq: u64,
+    journals: BTreeMap<String, Journal>,
+    /// Test hook: stop after this many ops, as if killed (no undo, journal left).
+    kill_after: Option<usize>,
+}
+
+impl Executor<'_> {
+    fn save(&self, jail: &str) -> Result<(), ApplyError> {
+        let path = journal_path(jail);
+        let j = &self.journals[jail];
+        let bytes = serde_json::to_vec(j).expect("journal serializes");
+        self.host
+            .mkdir_p(Path::new(JOURNAL_DIR), 0o700)
+            .and_then(|()| self.host.write(&path, &bytes, 0o600))
+            .map_err(|source| ApplyError::Journal { path, source })
+    }
+
+    fn previous(&self, path: &Path) -> Result<Option<Vec<u8>>, std::io::Error> {
+        match self.host.read(path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Run one op; journal first. `Err(cause)` when the op failed.
+    fn run_op(
+        &mut self,
+        jail: &str,
+        op: &Op,
+        mut undo: Vec<Undo>,
+    ) -> Result<Result<(), String>, ApplyError> {
+        let file_target = match op {
+            Op::WriteFile { path, mode, .. } | Op::CopyFile { to: path, mode, .. } => {
+                Some((path.clone(), *mode))
+            }
+            Op::RemoveFile(path) => Some((path.clone(), 0o644)),
+            _ => None,
+        };
+        if let Some((path, mode)) = file_target {
+            match self.previous(&path) {
+                Ok(previous) => undo.push(Undo::RestoreFile {
+                    path,
+                    previous,
+                    mode,
+                }),
+                Err(e) => return Ok(Err(io_cause("cannot read", &path, &e))),
+            }
+        }
+        self.seq += 1;
+        let run = self.run.clone();
+        let journal = self
+            .journals
+            .entry(jail.to_string())
+            .or_insert_with(|| Journal {
+                run,
+                entries: vec![],
+            });
+        journal.entries.push(Entry {
+            seq: self.seq,
+            what: op.to_string(),
+            state: EntryState::Pending,
+            undo,
+        });
+        self.save(jail)?;
+        let h = self.host;
+        let result = match op {
+            Op::Run(cmd) => h.run(cmd).map(|_| ()).map_err(|e| process_cause(&e)),
+            Op::MakeDirs(paths) => paths.iter().try_for_each(|p| {
+                h.mkdir_p(p, 0o755)
+                    .map_err(|e| io_cause("cannot create directory", p, &e))
+            }),
+            Op::WriteFile {
+                path,
+                contents,
+                mode,
+            } => write_file(h, path, contents, *mode),
+            Op::CopyFile { from, to, mode } => match h.read(from) {
+                Ok(b) => write_file(h, to, &b, *mode),
+                Err(e) => Err(io_cause("cannot read", from, &e)),
+            },
+            Op::RemoveFile(p) => match h.remove_file(p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(io_cause("cannot remove", p, &e))
+                }
+                _ => Ok(()),
+            },
+        };
+        if result.is_ok() {
+            let j = self.journals.get_mut(jail).expect("just inserted");
+            j.entries.last_mut().expect("just pushed").state = EntryState::Done;
+            self.save(jail)?;
+        }
+        Ok(result)
+    }
+}
+
+fn write_file(h: &dyn Host, path: &Path, contents: &[u8], mode: u32) -> Result<(), String> {
+    if let Some(parent) = path.parent() {
+        h.mkdir_p(parent, 0o755)
+            .map_err(|e| io_cause("cannot create directory", parent, &e))?;
+    }
+    h.write(path, contents, mode)
+        .map_err(|e| io_cause("cannot write", path, &e))
+}
+
+fn run_undo(h: &dyn Host, u: &Undo) -> Result<(), String> {
+    match u {
+        Undo::Run { cmd } => h.run(cmd).map(|_| ()).map_err(|e| process_cause(&e)),
+        Undo::RestoreFile {
+            path,
+            previous: Some(b),
+            mode,
+        } => write_file(h, path, b, *mode),
+        Undo::RestoreFile {
+            path,
+            previous: None,
+            ..
+        } => match h.remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(io_cause("cannot remove", path, &e))
+            }
+            _ => Ok(()),
+        },
+    }
+}
+
+/// Undo the entries of the given journals, newest first; remove journals that were fully
+/// undone and keep (rewritten with what is left) the others.
+fn undo_journals(h: &dyn Host, journals: BTreeMap<String, Journal>) -> UndoReport {
+    let mut all: Vec<(String, Entry)> = journals
+        .iter()
+        .flat_map(|(jail, j)| j.entries.iter().map(move |e| (jail.clone(), e.clone())))
+        .collect();
+    all.sort_by_key(|e| std::cmp::Reverse(e.1.seq));
+    let mut report = UndoReport::default();
+    let mut left: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+    for (jail, e) in all {
+        let mut failed = false;
+        for u in &e.undo {
+            match run_undo(h, u) {
+                Ok(()) => report.undone.push(u.to_string()),
+                // A pending op may never have happened: its undo failing is expected.
+                Err(_) if e.state == EntryState::Pending => {}
+                Err(why) => {
+                    report.failed.push((u.to_string(), why));
+                    failed = true;
+                }
+            }
+        }
+        if failed {
+            left.entry(jail).or_default().push(e);
+        }
+    }
+    for (jail, j) in journals {
+        let path = journal_path(&jail);
+        match left.remove(&jail) {
+            Some(mut entries) => {
+                entries.reverse();
+                let kept = Journal {
+                    run: j.run,
+                    entries,
+                };
+                let _ = h.write(
+                    &path,
+                    &serde_json::to_vec(&kept).expect("journal serializes"),
+                    0o600,
+                );
+                report.kept.push(path);
+            }
+            None => {
+                let _ = h.remove_file(&path);
+            }
+        }
+    }
+    report
+}
+
+fn run_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!(
+        "{}.{:09}-{}",
+        now.as_secs(),
+        now.subsec_nanos(),
+        std::process::id()
+    )
+}
+
+/// Run a plan. The caller holds the locks of every jail in it (see [`super::JailLocks`]) and
+/// has called [`recover`] for them.
+pub fn apply(host: &dyn Host, plan: &Plan) -> Result<ApplyReport, ApplyError> {
+    apply_inner(host, plan, None)
+}
+
+pub(crate) fn apply_inner(
+    host: &dyn Host,
+    plan: &Plan,
+    kill_after: Option<usize>,
+) -> Result<ApplyReport, ApplyError> {
+    let mut ex = Executor {
+        host,
+        run: run_id(),
+        seq: 0,
+        journals: BTreeMap::new(),
+        kill_after,
+    };
+    let mut report = ApplyReport::default();
+    for (jail, step) in plan.steps() {
+        for (op, undo) in ops(step) {
+            if ex.kill_after.is_some_and(|n| report.done.len() >= n) {
+                return Ok(report);
+            }
+            match ex.run_op(jail, &op, undo) {
+                Ok(Ok(())) => {
+                    if op.is_command() {
+                        report.commands += 1;
+                    }
+                    report.done.push((jail.to_string(), op.to_string()));
+                }
+                Ok(Err(cause)) => {
+                    // A failed tool leaves things as they were, so the failed op is not
+                    // undone (undoing a `zfs clone` that failed because the dataset exists
+                    // would destroy it). Except `rctl -a`: it adds rule by rule and reports
+                    // how many failed, so some may be in place; its undo runs, tolerantly.
+                    let partial = matches!(&op, Op::Run(c)
+                        if c.program == crate::host::tools::RCTL
+                            && c.args.first().is_some_and(|a| a == "-a"));
+                    if let Some(j) = ex.journals.get_mut(jail) {
+                        j.entries.retain(|e| e.state == EntryState::Done || partial);
+                    }
+                    let undo = undo_journals(host, std::mem::take(&mut ex.journals));
+                    return Err(ApplyError::Step {
+                        jail: jail.to_string(),
+                        step: step.to_string(),
+                        cause,
+                        undo: Box::new(undo),
+                    });
+                }
+                Err(journal_err) => {
+                    let _ = undo_journals(host, std::mem::take(&mut ex.journals));
+                    return Err(journal_err);
+                }
+            }
+        }
+    }
+    for jail in ex.journals.keys() {
+        let _ = host.remove_file(&journal_path(jail));
+    }
+    Ok(report)
+}
+
+/// Finish the undo of runs that were killed, for the given jails (every journal when
+/// `jails` is `None`). The caller holds those jails' locks, so no live run owns the journals.
+/// Returns `None` when there was nothing to recover.
+pub fn recover(
+    host: &dyn Host,
+    jails: Option<&[String]>,
+) -> Result<Option<UndoReport>, std::io::Error> {
+    let dir = Path::new(JOURNAL_DIR);
+    if !host.exists(dir) {
+        return Ok(None);
+    }
+    let mut journals = BTreeMap::new();
+    for f in host.read_dir(dir)? {
+        let Some(jail) = f.strip_suffix(".json") else {
+            continue;
+        };
+        if jails.is_some_and(|js| !js.iter().any(|j| j == jail)) {
+            continue;
+        }
+        let path = dir.join(&f);
+        let bytes = host.read(&path)?;
+        let j: Journal = serde_json::from_slice(&bytes).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "undo journal {} is damaged ({e}); check the jail by hand and delete the file",
+                    path.display()
+                ),
+            )
+        })?;
+        journals.insert(jail.to_string(), j);
+    }
+    if journals.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(undo_journals(host, journals)))
+}

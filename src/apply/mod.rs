@@ -1,0 +1,287 @@
+//! Applying a plan: each [`Step`] becomes a list of [`Op`]s (exact argv for commands, or a
+//! file operation through [`HostFs`](crate::host::HostFs)), each with the [`Undo`] that
+//! reverses it. The translation is pure and snapshot-tested; [`exec`] runs the ops with an
+//! undo journal, and `--dry-run` prints the same list without running anything.
+
+pub mod exec;
+pub mod lock;
+#[cfg(test)]
+pub(crate) mod testhost;
+#[cfg(test)]
+mod tests;
+
+use crate::host::{Cmd, tools};
+use crate::plan::{Plan, Step};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+
+pub use exec::{ApplyError, ApplyReport, JOURNAL_DIR, UndoReport, apply, recover};
+pub use lock::{JailLocks, LOCK_DIR};
+
+/// One thing done to the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    Run(Cmd),
+    MakeDirs(Vec<PathBuf>),
+    WriteFile {
+        path: PathBuf,
+        contents: Vec<u8>,
+        mode: u32,
+    },
+    CopyFile {
+        from: PathBuf,
+        to: PathBuf,
+        mode: u32,
+    },
+    RemoveFile(PathBuf),
+}
+
+impl Op {
+    /// Does this op change the host through a command (what `--dry-run` counts)?
+    pub fn is_command(&self) -> bool {
+        matches!(self, Op::Run(_))
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Run(c) => write!(f, "{c}"),
+            Op::MakeDirs(p) => write!(
+                f,
+                "# mkdir -p {}",
+                p.iter()
+                    .map(|p| crate::host::shell_quote(&p.display().to_string()))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            Op::WriteFile {
+                path,
+                contents,
+                mode,
+            } => write!(
+                f,
+                "# write {} ({} bytes, mode {mode:o})",
+                path.display(),
+                contents.len()
+            ),
+            Op::CopyFile { from, to, .. } => {
+                write!(f, "# copy {} to {}", from.display(), to.display())
+            }
+            Op::RemoveFile(p) => write!(f, "# remove {}", p.display()),
+        }
+    }
+}
+
+/// How to reverse one op. File undos are filled in by the executor with what the file held
+/// before.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "undo", rename_all = "snake_case")]
+pub enum Undo {
+    Run {
+        cmd: Cmd,
+    },
+    RestoreFile {
+        path: PathBuf,
+        /// Contents before the op; `None` = the file did not exist.
+        previous: Option<Vec<u8>>,
+        mode: u32,
+    },
+}
+
+impl fmt::Display for Undo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Undo::Run { cmd } => write!(f, "{cmd}"),
+            Undo::RestoreFile {
+                path,
+                previous: None,
+                ..
+            } => write!(f, "remove {}", path.display()),
+            Undo::RestoreFile { path, .. } => write!(f, "restore {}", path.display()),
+        }
+    }
+}
+
+fn zfs<I: IntoIterator<Item = S>, S: Into<String>>(args: I) -> Cmd {
+    Cmd::new(tools::ZFS, args)
+}
+
+fn run(cmd: Cmd, undo: Vec<Cmd>) -> (Op, Vec<Undo>) {
+    (
+        Op::Run(cmd),
+        undo.into_iter().map(|cmd| Undo::Run { cmd }).collect(),
+    )
+}
+
+/// The ops of a step with the command undos (run in the given order). File ops get their
+/// undo from the executor.
+pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
+    match step {
+        Step::CreateVolume {
+            dataset,
+            mountpoint,
+            quota,
+        } => {
+            let mut a = vec!["create".to_string(), "-p".into()];
+            a.extend(["-o".into(), format!("mountpoint={}", mountpoint.display())]);
+            a.extend(["-o".into(), "jailctl:managed=yes".into()]);
+            if let Some(q) = quota {
+                a.extend(["-o".into(), format!("quota={q}")]);
+            }
+            a.push(dataset.clone());
+            vec![run(zfs(a), vec![zfs(["destroy", dataset.as_str()])])]
+        }
+        Step::CloneRoot {
+            snapshot,
+            dataset,
+            props,
+        } => {
+            let mut a = vec!["clone".to_string()];
+            for (k, v) in props {
+                a.extend(["-o".into(), format!("{k}={v}")]);
+            }
+            a.extend([snapshot.clone(), dataset.clone()]);
+            vec![run(zfs(a), vec![zfs(["destroy", "-r", dataset.as_str()])])]
+        }
+        Step::RetireRoot {
+            dataset,
+            retired,
+            mountpoint,
+        } => vec![
+            run(
+                zfs(["rename", dataset.as_str(), retired.as_str()]),
+                vec![zfs(["rename", retired.as_str(), dataset.as_str()])],
+            ),
+            run(
+                zfs(["set", "mountpoint=none", retired.as_str()]),
+                vec![zfs([
+                    "set".to_string(),
+                    format!("mountpoint={mountpoint}"),
+                    retired.clone(),
+                ])],
+            ),
+        ],
+        Step::DestroyDataset { dataset } => {
+            vec![run(zfs(["destroy", "-r", dataset.as_str()]), vec![])]
+        }
+        Step::MakeDirs { paths } => vec![(Op::MakeDirs(paths.clone()), vec![])],
+        Step::WriteFile {
+            path,
+            contents,
+            mode,
+        } => vec![(
+            Op::WriteFile {
+                path: path.clone(),
+                contents: contents.clone().into_bytes(),
+                mode: *mode,
+            },
+            vec![],
+        )],
+        Step::CopyHostFile { from, to, mode } => vec![(
+            Op::CopyFile {
+                from: from.clone(),
+                to: to.clone(),
+                mode: *mode,
+            },
+            vec![],
+        )],
+        Step::RemoveFile { path } => vec![(Op::RemoveFile(path.clone()), vec![])],
+        Step::CreateJail { name, conf } => {
+            let c = conf.display().to_string();
+            vec![run(
+                Cmd::new(tools::JAIL, ["-f", &c, "-c", name]),
+                vec![Cmd::new(tools::JAIL, ["-f", &c, "-r", name])],
+            )]
+        }
+        Step::RemoveJail { name, conf } => {
+            let c = conf.display().to_string();
+            vec![run(
+                Cmd::new(tools::JAIL, ["-f", &c, "-r", name]),
+                vec![Cmd::new(tools::JAIL, ["-f", &c, "-c", name])],
+            )]
+        }
+        Step::ModifyJail { name, params, undo } => {
+            let words = |ps: &[String]| {
+                let mut a = vec!["-m".to_string(), format!("name={name}")];
+                a.extend(ps.iter().cloned());
+                Cmd::new(tools::JAIL, a)
+            };
+            let u = if undo.is_empty() {
+                vec![]
+            } else {
+                vec![words(undo)]
+            };
+            vec![run(words(params), u)]
+        }
+        Step::SetLimits { name, old, new } => {
+            let filter = format!("jail:{name}");
+            let mut out = Vec::new();
+            if !old.is_empty() {
+                let mut add = vec!["-a".to_string()];
+                add.extend(old.iter().cloned());
+                out.push(run(
+                    Cmd::new(tools::RCTL, ["-r", filter.as_str()]),
+                    vec![Cmd::new(tools::RCTL, add)],
+                ));
+            }
+            if !new.is_empty() {
+                let mut add = vec!["-a".to_string()];
+                add.extend(new.iter().cloned());
+                out.push(run(
+                    Cmd::new(tools::RCTL, add),
+                    vec![Cmd::new(tools::RCTL, ["-r", filter.as_str()])],
+                ));
+            }
+            out
+        }
+        Step::Cpuset { name, cpus, old } => vec![run(
+            Cmd::new(tools::CPUSET, ["-l", cpus, "-j", name]),
+            vec![Cmd::new(tools::CPUSET, ["-l", old, "-j", name])],
+        )],
+        Step::SetProps {
+            dataset,
+            props,
+            old,
+        } => {
+            let mut a = vec!["set".to_string()];
+            a.extend(props.iter().map(|(k, v)| format!("{k}={v}")));
+            a.push(dataset.clone());
+            let mut set_back = vec!["set".to_string()];
+            let mut undo = Vec::new();
+            for (k, v) in old {
+                match v {
+                    Some(v) => set_back.push(format!("{k}={v}")),
+                    None => undo.push(zfs(["inherit", k.as_str(), dataset.as_str()])),
+                }
+            }
+            if set_back.len() > 1 {
+                set_back.push(dataset.clone());
+                undo.insert(0, zfs(set_back));
+            }
+            vec![run(zfs(a), undo)]
+        }
+    }
+}
+
+/// Every op of a plan, in order, with its jail: what `--dry-run` prints.
+pub fn plan_ops(plan: &Plan) -> Vec<(String, Op)> {
+    plan.steps()
+        .flat_map(|(jail, s)| {
+            ops(s)
+                .into_iter()
+                .map(move |(op, _)| (jail.to_string(), op))
+        })
+        .collect()
+}
+
+/// The `--dry-run` text: one line per op, commands exactly as they would run.
+pub fn dry_run(plan: &Plan) -> String {
+    let mut out = String::new();
+    for (_, op) in plan_ops(plan) {
+        out.push_str(&op.to_string());
+        out.push('\n');
+    }
+    out
+}

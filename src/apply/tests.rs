@@ -1,0 +1,363 @@
+//! Step → argv snapshots and executor tests against a small typed host that models only what
+//! the executor needs (datasets, jails, rctl rules, cpusets, files) and fails on anything
+//! else, like the real tools do on a malformed command.
+
+use super::exec::apply_inner;
+use super::testhost::TestHost;
+use super::*;
+use crate::host::{HostFs, Output, ProcessError, Runner};
+use crate::plan::{self, Step};
+use crate::render::tests::{global, spec};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn up_plan(h: &TestHost, specs: &[crate::config::spec::JailSpec]) -> Plan {
+    plan::plan(specs, &global(), &h.state(), &[]).unwrap()
+}
+
+fn limited() -> crate::config::spec::JailSpec {
+    let mut s = spec("web");
+    s.limits.memory = Some(512 << 20);
+    s.limits.processes = Some(64);
+    s.cpuset = Some("0-1".into());
+    s
+}
+
+#[test]
+fn every_step_renders_exact_argv() {
+    let mut props = BTreeMap::new();
+    props.insert("jailctl:managed".to_string(), "yes".to_string());
+    props.insert("quota".to_string(), "1073741824".to_string());
+    let mut old = BTreeMap::new();
+    old.insert("jailctl:spec".to_string(), Some("aaaa".to_string()));
+    old.insert("compression".to_string(), None);
+    let mut set = BTreeMap::new();
+    set.insert("jailctl:spec".to_string(), "bbbb".to_string());
+    set.insert("compression".to_string(), "lz4".to_string());
+    let steps = vec![
+        Step::CreateVolume {
+            dataset: "zroot/jailctl/volumes/web/data".into(),
+            mountpoint: "/usr/local/jails/.volumes/web/data".into(),
+            quota: Some(1 << 30),
+        },
+        Step::CloneRoot {
+            snapshot: "zroot/jailctl/bases/14.2-RELEASE@jailctl".into(),
+            dataset: "zroot/jailctl/jails/web".into(),
+            props,
+        },
+        Step::RetireRoot {
+            dataset: "zroot/jailctl/jails/web".into(),
+            retired: "zroot/jailctl/jails/web.retired".into(),
+            mountpoint: "/usr/local/jails/web".into(),
+        },
+        Step::DestroyDataset {
+            dataset: "zroot/jailctl/jails/web.retired".into(),
+        },
+        Step::CreateJail {
+            name: "web".into(),
+            conf: "/var/run/jailctl/web.conf".into(),
+        },
+        Step::RemoveJail {
+            name: "web".into(),
+            conf: "/var/run/jailctl/web.conf".into(),
+        },
+        Step::ModifyJail {
+            name: "web".into(),
+            params: vec!["host.hostname=new host".into()],
+            undo: vec!["host.hostname=old".into()],
+        },
+        Step::SetLimits {
+            name: "web".into(),
+            old: vec!["jail:web:memoryuse:deny=1".into()],
+            new: vec![
+                "jail:web:memoryuse:deny=2".into(),
+                "jail:web:maxproc:deny=10".into(),
+            ],
+        },
+        Step::Cpuset {
+            name: "web".into(),
+            cpus: "0-1".into(),
+            old: "all".into(),
+        },
+        Step::SetProps {
+            dataset: "zroot/jailctl/jails/web".into(),
+            props: set,
+            old,
+        },
+    ];
+    let mut out = String::new();
+    for s in &steps {
+        out.push_str(&format!("# {s}\n"));
+        for (op, undo) in ops(s) {
+            out.push_str(&format!("{op}\n"));
+            for u in undo {
+                out.push_str(&format!("    undo: {u}\n"));
+            }
+        }
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn new_plain_jail_runs_few_commands_and_leaves_no_journal() {
+    let h = TestHost::with_base();
+    let p = up_plan(&h, &[spec("web")]);
+    let r = apply(&h, &p).unwrap();
+    assert!(r.commands <= 6, "{r:?}");
+    assert_eq!(r.commands, 2, "{:?}", h.log.borrow());
+    let m = h.m.borrow();
+    assert!(m.jails.contains("web"));
+    assert_eq!(
+        m.files[Path::new("/usr/local/jails/web/etc/resolv.conf")],
+        b"nameserver 192.0.2.1\n"
+    );
+    assert!(!m.files.keys().any(|k| k.starts_with(JOURNAL_DIR)));
+    drop(m);
+    // Converged: a second plan is empty.
+    assert!(up_plan(&h, &[spec("web")]).is_empty());
+}
+
+#[test]
+fn dry_run_lists_the_commands_without_running_them() {
+    let h = TestHost::with_base();
+    let p = up_plan(&h, &[limited()]);
+    let text = dry_run(&p);
+    insta::assert_snapshot!(text);
+    assert!(h.log.borrow().is_empty());
+    let before = h.m.borrow().clone();
+    apply(&h, &p).unwrap();
+    let ran: Vec<String> = h.log.borrow().clone();
+    let listed: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(ran, listed);
+    assert_ne!(before, *h.m.borrow());
+}
+
+#[test]
+fn failure_undoes_everything_and_reports_it() {
+    let h = TestHost::with_base();
+    let before = h.m.borrow().clone();
+    let p = up_plan(&h, &[limited()]);
+    *h.fail_on.borrow_mut() = Some("/usr/bin/cpuset".into());
+    let e = apply(&h, &p).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.starts_with("jail `web`: pin web to CPUs 0-1 failed: `/usr/bin/cpuset -l 0-1 -j web` exited with status 1\n  stderr: injected failure"), "{msg}");
+    assert!(msg.contains("the host is as before"), "{msg}");
+    assert_eq!(*h.m.borrow(), before);
+    let log = h.log.borrow();
+    let n = log.len();
+    // The undo ran in reverse: rules removed, jail removed, root destroyed last.
+    assert_eq!(
+        log[n - 3..],
+        [
+            "/usr/bin/rctl -r jail:web".to_string(),
+            "/usr/sbin/jail -f /var/run/jailctl/web.conf -r web".to_string(),
+            "/sbin/zfs destroy -r zroot/jailctl/jails/web".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn failed_undo_is_reported_and_journal_kept() {
+    let h = TestHost::with_base();
+    let p = up_plan(&h, &[limited()]);
+    // Make the undo of jail creation fail too: once cpuset fails, inject on `jail -r`.
+    let e = apply_with_rearm(&h, &p).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("could NOT be undone"), "{msg}");
+    assert!(msg.contains("/var/db/jailctl/journal/web.json"), "{msg}");
+    assert!(h.exists(Path::new("/var/db/jailctl/journal/web.json")));
+}
+
+/// Fails cpuset, then the undo's `jail -r`.
+fn apply_with_rearm(h: &TestHost, p: &Plan) -> Result<ApplyReport, ApplyError> {
+    struct Twice<'a>(&'a TestHost);
+    impl Runner for Twice<'_> {
+        fn output(&self, cmd: &Cmd) -> Result<Output, ProcessError> {
+            let t = cmd.to_string();
+            if cmd.program == "/usr/bin/cpuset"
+                || t.ends_with("-r web") && cmd.program == "/usr/sbin/jail"
+            {
+                self.0.log.borrow_mut().push(t);
+                return Ok(Output::fail(1, "injected failure"));
+            }
+            self.0.output(cmd)
+        }
+        fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError> {
+            self.0.interactive(cmd)
+        }
+    }
+    impl HostFs for Twice<'_> {
+        fn read(&self, p: &Path) -> std::io::Result<Vec<u8>> {
+            self.0.read(p)
+        }
+        fn write(&self, p: &Path, c: &[u8], m: u32) -> std::io::Result<()> {
+            self.0.write(p, c, m)
+        }
+        fn mkdir_p(&self, p: &Path, m: u32) -> std::io::Result<()> {
+            self.0.mkdir_p(p, m)
+        }
+        fn exists(&self, p: &Path) -> bool {
+            self.0.exists(p)
+        }
+        fn remove_file(&self, p: &Path) -> std::io::Result<()> {
+            self.0.remove_file(p)
+        }
+        fn read_dir(&self, p: &Path) -> std::io::Result<Vec<String>> {
+            self.0.read_dir(p)
+        }
+        fn local_path(&self, p: &Path) -> PathBuf {
+            self.0.local_path(p)
+        }
+    }
+    impl crate::host::Host for Twice<'_> {
+        fn simulated(&self) -> Option<String> {
+            None
+        }
+    }
+    apply(&Twice(h), p)
+}
+
+#[test]
+fn killed_run_is_undone_by_recover() {
+    let h = TestHost::with_base();
+    let before = h.m.borrow().clone();
+    let p = up_plan(&h, &[limited()]);
+    // Killed after clone, rc.conf, resolv.conf, jail.conf and jail -c.
+    let r = apply_inner(&h, &p, Some(5)).unwrap();
+    assert_eq!(r.done.len(), 5);
+    assert!(h.m.borrow().jails.contains("web"));
+    assert!(h.exists(Path::new("/var/db/jailctl/journal/web.json")));
+    // Another jail's recovery does not touch web's journal.
+    assert_eq!(recover(&h, Some(&["db".to_string()])).unwrap(), None);
+    let rep = recover(&h, Some(&["web".to_string()])).unwrap().unwrap();
+    assert!(rep.failed.is_empty(), "{rep}");
+    assert_eq!(*h.m.borrow(), before);
+    assert_eq!(recover(&h, None).unwrap(), None);
+}
+
+#[test]
+fn live_limit_change_is_undone_to_the_old_rules() {
+    let h = TestHost::with_base();
+    apply(&h, &up_plan(&h, &[limited()])).unwrap();
+    let before = h.m.borrow().clone();
+    let mut s = limited();
+    s.limits.memory = Some(1 << 30);
+    s.hostname = "www.example.org".into();
+    let p = up_plan(&h, &[s]);
+    *h.fail_on.borrow_mut() = Some("/sbin/zfs set".into());
+    let e = apply(&h, &p).unwrap_err();
+    assert!(e.to_string().contains("the host is as before"), "{e}");
+    assert_eq!(*h.m.borrow(), before);
+}
+
+#[test]
+fn destroy_then_nothing_left() {
+    let h = TestHost::with_base();
+    apply(&h, &up_plan(&h, &[limited()])).unwrap();
+    let p = plan::plan_destroy(
+        &[limited()],
+        &global(),
+        &h.state(),
+        &["web".to_string()],
+        &plan::DownOptions::default(),
+    )
+    .unwrap();
+    apply(&h, &p).unwrap();
+    let m = h.m.borrow();
+    assert!(m.jails.is_empty());
+    assert!(m.rctl.is_empty());
+    assert!(!m.datasets.contains_key("zroot/jailctl/jails/web"));
+    assert!(!m.files.contains_key(Path::new("/var/run/jailctl/web.conf")));
+}
+
+#[test]
+fn unknown_commands_are_rejected_by_the_test_host() {
+    let h = TestHost::default();
+    let out = h.output(&Cmd::new("/sbin/zfs", ["frobnicate"])).unwrap();
+    assert_eq!(out.status, 2);
+    let out = h
+        .output(&Cmd::new("/usr/bin/rctl", ["-a", "garbage"]))
+        .unwrap();
+    assert_eq!(out.status, 1);
+}
+
+#[test]
+fn locks_serialize_same_jail_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = crate::host::sim::SimHost::open(dir.path()).unwrap();
+    let a = JailLocks::acquire(&sim, &["web".into(), "db".into()], |_| {}).unwrap();
+    assert_eq!(a.names(), ["db", "web"]);
+    // An unrelated jail does not wait.
+    let mut waited = false;
+    let b = JailLocks::acquire(&sim, &["cache".into()], |_| waited = true).unwrap();
+    assert!(!waited);
+    drop(b);
+    // The same jail from another thread waits until `a` is dropped.
+    let path = dir.path().to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        let sim = crate::host::sim::SimHost::open(&path).unwrap();
+        let _l =
+            JailLocks::acquire(&sim, &["web".into()], |n| tx.send(n.to_string()).unwrap()).unwrap();
+    });
+    assert_eq!(rx.recv().unwrap(), "web");
+    drop(a);
+    t.join().unwrap();
+}
+
+#[test]
+fn partly_applied_rctl_add_is_undone() {
+    // rctl -a adds rule by rule: when it fails, some rules may be in place.
+    struct Partial(TestHost);
+    impl Runner for Partial {
+        fn output(&self, cmd: &Cmd) -> Result<Output, ProcessError> {
+            if cmd.program == "/usr/bin/rctl" && cmd.args[0] == "-a" {
+                // The first rule lands, the second is refused.
+                let first = Cmd::new("/usr/bin/rctl", ["-a", cmd.args[1].as_str()]);
+                self.0.output(&first)?;
+                return Ok(Output::fail(
+                    1,
+                    "rctl: failed to add rule: Invalid argument",
+                ));
+            }
+            self.0.output(cmd)
+        }
+        fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError> {
+            self.0.interactive(cmd)
+        }
+    }
+    impl HostFs for Partial {
+        fn read(&self, p: &Path) -> std::io::Result<Vec<u8>> {
+            self.0.read(p)
+        }
+        fn write(&self, p: &Path, c: &[u8], m: u32) -> std::io::Result<()> {
+            self.0.write(p, c, m)
+        }
+        fn mkdir_p(&self, p: &Path, m: u32) -> std::io::Result<()> {
+            self.0.mkdir_p(p, m)
+        }
+        fn exists(&self, p: &Path) -> bool {
+            self.0.exists(p)
+        }
+        fn remove_file(&self, p: &Path) -> std::io::Result<()> {
+            self.0.remove_file(p)
+        }
+        fn read_dir(&self, p: &Path) -> std::io::Result<Vec<String>> {
+            self.0.read_dir(p)
+        }
+        fn local_path(&self, p: &Path) -> PathBuf {
+            self.0.local_path(p)
+        }
+    }
+    impl crate::host::Host for Partial {
+        fn simulated(&self) -> Option<String> {
+            None
+        }
+    }
+    let h = Partial(TestHost::with_base());
+    let before = h.0.m.borrow().clone();
+    let p = up_plan(&h.0, &[limited()]);
+    let e = apply(&h, &p).unwrap_err();
+    assert!(e.to_string().contains("the host is as before"), "{e}");
+    assert_eq!(*h.0.m.borrow(), before);
+}

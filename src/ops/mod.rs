@@ -1,0 +1,470 @@
+//! The operations the command line calls: `up`, `down`, `restart`, `destroy`, `status`,
+//! `exec`, `console`. Each takes the host explicitly and runs the same sequence: lock the
+//! jails involved, finish the undo of any killed earlier run on them, observe, plan, and
+//! apply (or only print the commands, for `--dry-run`).
+
+use crate::apply::{self, ApplyError, ApplyReport, JailLocks, UndoReport};
+use crate::config::spec::{Global, JailSpec};
+use crate::host::{Cmd, Host, ProcessError, tools};
+use crate::observe::{self, HostState, ObserveError};
+use crate::plan::{self, DownOptions, Plan, PlanError, Step, UpOptions};
+use crate::render;
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    #[error("cannot read the host's state: {0}")]
+    Observe(#[from] ObserveError),
+    #[error("cannot lock the jails: {0}")]
+    Lock(std::io::Error),
+    #[error("cannot finish the undo of an earlier interrupted run: {0}")]
+    Recover(std::io::Error),
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    #[error("jail `{0}` is not running; start it with `jailctl up {0}`")]
+    NotRunning(String),
+}
+
+/// Options shared by the changing operations.
+#[derive(Clone, Debug, Default)]
+pub struct Opts {
+    /// Only compute the plan and the exact commands; change nothing.
+    pub dry_run: bool,
+    pub up: UpOptions,
+    pub down: DownOptions,
+}
+
+/// What an operation did (or would do, with `dry_run`).
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub plan: Plan,
+    /// `None` for a dry run.
+    pub report: Option<ApplyReport>,
+    /// Undo of interrupted earlier runs finished before this one.
+    pub recovered: Vec<UndoReport>,
+}
+
+impl Outcome {
+    /// The exact commands of the plan, as `--dry-run` prints them.
+    pub fn dry_run_text(&self) -> String {
+        apply::dry_run(&self.plan)
+    }
+}
+
+fn lock_and_recover(
+    host: &dyn Host,
+    names: &[String],
+    recovered: &mut Vec<UndoReport>,
+) -> Result<JailLocks, OpsError> {
+    let locks = JailLocks::acquire(host, names, |n| {
+        tracing::warn!("jail {n} is locked by another jailctl; waiting")
+    })
+    .map_err(OpsError::Lock)?;
+    if let Some(r) = apply::recover(host, Some(names)).map_err(OpsError::Recover)? {
+        recovered.push(r);
+    }
+    Ok(locks)
+}
+
+/// Targets plus every defined jail that (transitively) depends on one of them.
+fn with_dependents(specs: &[JailSpec], targets: &[String]) -> Vec<String> {
+    let mut set: Vec<String> = if targets.is_empty() {
+        specs.iter().map(|s| s.name.clone()).collect()
+    } else {
+        targets.to_vec()
+    };
+    loop {
+        let before = set.len();
+        for s in specs {
+            if !set.contains(&s.name) && s.depends_on.iter().any(|d| set.contains(d)) {
+                set.push(s.name.clone());
+            }
+        }
+        if set.len() == before {
+            return set;
+        }
+    }
+}
+
+fn finish(
+    host: &dyn Host,
+    plan: Plan,
+    opts: &Opts,
+    recovered: Vec<UndoReport>,
+) -> Result<Outcome, OpsError> {
+    let report = if opts.dry_run || plan.is_empty() {
+        None
+    } else {
+        Some(apply::apply(host, &plan)?)
+    };
+    Ok(Outcome {
+        plan,
+        report,
+        recovered,
+    })
+}
+
+/// Make the targets (every defined jail when empty) and their dependencies match their
+/// definitions, dependencies first.
+pub fn up(
+    host: &dyn Host,
+    specs: &[JailSpec],
+    global: &Global,
+    targets: &[String],
+    opts: &Opts,
+) -> Result<Outcome, OpsError> {
+    let names = plan::order(specs, targets)?;
+    let mut recovered = Vec::new();
+    let _locks = lock_and_recover(host, &names, &mut recovered)?;
+    let state = observe::observe(host, global)?;
+    let plan = plan::plan_up(specs, global, &state, &names, &opts.up)?;
+    finish(host, plan, opts, recovered)
+}
+
+/// The jail.conf files a down plan needs but the host lost (`/var/run` is cleared at boot):
+/// write the current rendering first, so `jail -f` can run the stop hooks.
+fn ensure_confs(host: &dyn Host, specs: &[JailSpec], global: &Global, plan: &mut Plan) {
+    for jp in &mut plan.jails {
+        let Some(spec) = specs.iter().find(|s| s.name == jp.name) else {
+            continue;
+        };
+        let needs = jp
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::RemoveJail { conf, .. } if !host.exists(conf)));
+        if let (true, Ok(r)) = (needs, render::render(spec, global)) {
+            jp.steps.insert(
+                0,
+                Step::WriteFile {
+                    path: render::conf_path(&jp.name),
+                    contents: r.conf,
+                    mode: 0o600,
+                },
+            );
+        }
+    }
+}
+
+/// Stop the targets (every defined jail when empty); dependents first, and only with
+/// `opts.down.with_dependents` when a running jail depends on a target.
+pub fn down(
+    host: &dyn Host,
+    specs: &[JailSpec],
+    global: &Global,
+    targets: &[String],
+    opts: &Opts,
+) -> Result<Outcome, OpsError> {
+    let names = with_dependents(specs, targets);
+    let mut recovered = Vec::new();
+    let _locks = lock_and_recover(host, &names, &mut recovered)?;
+    let state = observe::observe(host, global)?;
+    let mut plan = plan::plan_down(specs, global, &state, targets, &opts.down)?;
+    ensure_confs(host, specs, global, &mut plan);
+    finish(host, plan, opts, recovered)
+}
+
+/// Stop then start the targets (and, with `with_dependents`, the running jails that depend
+/// on them).
+pub fn restart(
+    host: &dyn Host,
+    specs: &[JailSpec],
+    global: &Global,
+    targets: &[String],
+    opts: &Opts,
+) -> Result<(Outcome, Outcome), OpsError> {
+    let stopped = down(host, specs, global, targets, opts)?;
+    let again: Vec<String> = stopped.plan.jails.iter().map(|j| j.name.clone()).collect();
+    let started = up(host, specs, global, &again, opts)?;
+    Ok((stopped, started))
+}
+
+/// Stop the targets and destroy the datasets jailctl manages for them (volumes only with
+/// `opts.down.volumes`).
+pub fn destroy(
+    host: &dyn Host,
+    specs: &[JailSpec],
+    global: &Global,
+    targets: &[String],
+    opts: &Opts,
+) -> Result<Outcome, OpsError> {
+    let names = with_dependents(specs, targets);
+    let mut recovered = Vec::new();
+    let _locks = lock_and_recover(host, &names, &mut recovered)?;
+    let state = observe::observe(host, global)?;
+    let mut plan = plan::plan_destroy(specs, global, &state, targets, &opts.down)?;
+    ensure_confs(host, specs, global, &mut plan);
+    finish(host, plan, opts, recovered)
+}
+
+/// One line of `jailctl status` / `list`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JailStatus {
+    pub name: String,
+    /// `running`, `stopped`, `dying`, or `absent` (defined but never created).
+    pub state: &'static str,
+    pub jid: Option<i32>,
+    /// A definition file exists for it.
+    pub defined: bool,
+    /// The deployed definition matches the file (`None` when there is nothing to compare).
+    pub up_to_date: Option<bool>,
+    pub hostname: Option<String>,
+    pub ip4: Vec<String>,
+    pub base: Option<String>,
+}
+
+/// The state of every defined or jailctl-managed jail, from one `zfs get` and one `jls`.
+pub fn status(
+    host: &dyn Host,
+    specs: &[JailSpec],
+    global: &Global,
+) -> Result<Vec<JailStatus>, OpsError> {
+    let st = observe::host::observe_jails(host, global)?;
+    Ok(status_of(&st, specs, global))
+}
+
+fn status_of(st: &HostState, specs: &[JailSpec], global: &Global) -> Vec<JailStatus> {
+    let prefix = format!("{}/jails/", global.zfs_root);
+    let mut names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+    for (k, d) in &st.datasets {
+        if let Some(n) = k.strip_prefix(&prefix)
+            && !n.contains(['/', '@', '.'])
+            && d.prop(plan::props::MANAGED) == Some("yes")
+            && !names.iter().any(|x| x == n)
+        {
+            names.push(n.to_string());
+        }
+    }
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let spec = specs.iter().find(|s| s.name == name);
+            let ds = st.datasets.get(&render::root_dataset(global, &name));
+            let jail = st.jails.get(&name);
+            let state = match (jail, ds) {
+                (Some(j), _) if j.dying => "dying",
+                (Some(_), _) => "running",
+                (None, Some(_)) => "stopped",
+                (None, None) => "absent",
+            };
+            let up_to_date = match (spec, ds.and_then(|d| d.prop(plan::props::SPEC))) {
+                (Some(s), Some(h)) => render::render(s, global).ok().map(|r| r.spec_hash() == h),
+                _ => None,
+            };
+            JailStatus {
+                state,
+                jid: jail.map(|j| j.jid),
+                defined: spec.is_some(),
+                up_to_date,
+                hostname: jail.map(|j| j.hostname.clone()),
+                ip4: jail.map(|j| j.ip4.clone()).unwrap_or_default(),
+                base: ds
+                    .and_then(|d| d.prop(plan::props::BASE))
+                    .map(str::to_string),
+                name,
+            }
+        })
+        .collect()
+}
+
+/// Run `argv` inside a running jail, attached to the terminal; returns its exit status.
+pub fn exec(host: &dyn Host, name: &str, argv: &[String]) -> Result<i32, OpsError> {
+    let mut a = vec!["-l".to_string(), name.to_string()];
+    a.extend(argv.iter().cloned());
+    run_in(host, name, Cmd::new(tools::JEXEC, a))
+}
+
+/// A root login shell inside a running jail.
+pub fn console(host: &dyn Host, name: &str) -> Result<i32, OpsError> {
+    run_in(
+        host,
+        name,
+        Cmd::new(tools::JEXEC, ["-l", name, "/usr/bin/login", "-f", "root"]),
+    )
+}
+
+fn run_in(host: &dyn Host, name: &str, cmd: Cmd) -> Result<i32, OpsError> {
+    let out = host.output(&Cmd::new(tools::JLS, ["-j", name, "jid"]))?;
+    if !out.success() {
+        return Err(OpsError::NotRunning(name.to_string()));
+    }
+    Ok(host.interactive(&cmd)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::{Dataset, JailInfo};
+    use crate::render::tests::{global, spec};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn status_covers_defined_and_orphaned_jails() {
+        let g = global();
+        let mut st = HostState::default();
+        let web = spec("web");
+        let r = render::render(&web, &g).unwrap();
+        let mut p = BTreeMap::new();
+        p.insert("jailctl:managed".to_string(), "yes".to_string());
+        p.insert("jailctl:spec".to_string(), r.spec_hash());
+        for n in ["web", "old"] {
+            let name = format!("zroot/jailctl/jails/{n}");
+            st.datasets.insert(
+                name.clone(),
+                Dataset {
+                    name,
+                    props: p.clone(),
+                },
+            );
+        }
+        st.jails.insert(
+            "web".into(),
+            JailInfo {
+                jid: 7,
+                name: "web".into(),
+                hostname: "web.example.org".into(),
+                ..JailInfo::default()
+            },
+        );
+        let s = status_of(&st, &[web, spec("new")], &g);
+        let brief: Vec<(&str, &str, bool, Option<bool>)> = s
+            .iter()
+            .map(|j| (j.name.as_str(), j.state, j.defined, j.up_to_date))
+            .collect();
+        assert_eq!(
+            brief,
+            [
+                ("new", "absent", true, None),
+                ("old", "stopped", false, None),
+                ("web", "running", true, Some(true)),
+            ]
+        );
+        // Valid JSON for `list --json`.
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(serde_json::from_str::<serde_json::Value>(&json).is_ok());
+    }
+
+    #[test]
+    fn dependents_are_locked_too() {
+        let mut web = spec("web");
+        web.depends_on = vec!["db".into()];
+        let specs = [web, spec("db"), spec("other")];
+        assert_eq!(with_dependents(&specs, &["db".into()]), ["db", "web"]);
+    }
+}
+
+/// `ops` through the typed test host: observe → plan → apply, end to end.
+#[cfg(test)]
+mod flow_tests {
+    use super::*;
+    use crate::apply::testhost::TestHost;
+    use crate::host::HostFs;
+    use crate::render::tests::{global, spec};
+    use std::path::Path;
+
+    fn deps() -> Vec<JailSpec> {
+        let mut web = spec("web");
+        web.depends_on = vec!["db".into()];
+        web.limits.memory = Some(256 << 20);
+        vec![web, spec("db")]
+    }
+
+    #[test]
+    fn up_is_idempotent_through_observe() {
+        let h = TestHost::with_base();
+        let specs = deps();
+        let g = global();
+        let out = up(&h, &specs, &g, &["web".into()], &Opts::default()).unwrap();
+        let names: Vec<&str> = out.plan.jails.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!(names, ["db", "web"]);
+        assert_eq!(out.report.unwrap().commands, 5); // 2 clones, 2 jail -c, 1 rctl -a
+        let again = up(&h, &specs, &g, &[], &Opts::default()).unwrap();
+        assert!(again.plan.is_empty(), "{}", again.plan);
+        assert!(again.report.is_none());
+        let st = status(&h, &specs, &g).unwrap();
+        assert!(
+            st.iter()
+                .all(|s| s.state == "running" && s.up_to_date == Some(true))
+        );
+    }
+
+    #[test]
+    fn dry_run_changes_nothing() {
+        let h = TestHost::with_base();
+        let before = h.m.borrow().clone();
+        let opts = Opts {
+            dry_run: true,
+            ..Opts::default()
+        };
+        let out = up(&h, &deps(), &global(), &[], &opts).unwrap();
+        assert!(out.report.is_none());
+        assert!(
+            out.dry_run_text()
+                .contains("/usr/sbin/jail -f /var/run/jailctl/db.conf -c db")
+        );
+        let m = h.m.borrow();
+        assert_eq!(m.datasets, before.datasets);
+        assert_eq!(m.jails, before.jails);
+        // Only read-only commands ran.
+        assert!(
+            h.log
+                .borrow()
+                .iter()
+                .all(|c| !c.contains(" clone ") && !c.contains("/usr/sbin/jail "))
+        );
+    }
+
+    #[test]
+    fn down_needs_dependents_flag_and_restores_lost_conf() {
+        let h = TestHost::with_base();
+        let specs = deps();
+        let g = global();
+        up(&h, &specs, &g, &[], &Opts::default()).unwrap();
+        let e = down(&h, &specs, &g, &["db".into()], &Opts::default()).unwrap_err();
+        assert!(e.to_string().contains("--with-dependents"), "{e}");
+        // /var/run was cleared: down re-renders the conf so jail -r can run the stop hooks.
+        h.remove_file(Path::new("/var/run/jailctl/db.conf"))
+            .unwrap();
+        let opts = Opts {
+            down: DownOptions {
+                with_dependents: true,
+                volumes: false,
+            },
+            ..Opts::default()
+        };
+        down(&h, &specs, &g, &["db".into()], &opts).unwrap();
+        let m = h.m.borrow();
+        assert!(m.jails.is_empty());
+        assert!(m.rctl.is_empty());
+    }
+
+    #[test]
+    fn a_killed_run_is_undone_before_the_next_up() {
+        let h = TestHost::with_base();
+        let specs = vec![spec("web")];
+        let g = global();
+        let state = h.state();
+        let plan = plan::plan(&specs, &g, &state, &[]).unwrap();
+        crate::apply::exec::apply_inner(&h, &plan, Some(2)).unwrap();
+        assert!(h.exists(Path::new("/var/db/jailctl/journal/web.json")));
+        let out = up(&h, &specs, &g, &[], &Opts::default()).unwrap();
+        assert_eq!(out.recovered.len(), 1);
+        assert!(out.recovered[0].failed.is_empty());
+        assert_eq!(out.plan.jails[0].action, plan::Action::Create);
+        assert!(h.m.borrow().jails.contains("web"));
+    }
+
+    #[test]
+    fn exec_refuses_a_stopped_jail() {
+        let h = TestHost::with_base();
+        let e = exec(&h, "web", &["/bin/ls".into()]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "jail `web` is not running; start it with `jailctl up web`"
+        );
+    }
+}

@@ -1,0 +1,1008 @@
+//! Planning: definitions + observed host state → the ordered steps that make the host match,
+//! each jail with the reasons. Pure: no host access, so every decision is unit-testable and
+//! `jailctl plan` shows exactly what `up` would do.
+//!
+//! What is deployed is read from the host itself: the jail's root dataset carries user
+//! properties written by jailctl (`jailctl:managed`, `jailctl:base`, `jailctl:spec`,
+//! `jailctl:parts`, `jailctl:params`, `jailctl:limits`, `jailctl:cpuset`). Comparing the
+//! recorded part hashes with a fresh rendering tells a live change (hostname, parameters,
+//! limits, cpuset, files, dataset properties) from one that needs a restart (network, mounts,
+//! hooks, the fixed core of the definition).
+
+mod graph;
+#[cfg(test)]
+mod tests;
+
+use crate::config::spec::{Global, JailSpec, Limits};
+use crate::observe::{Dataset, HostState};
+use crate::render::{self, Parts, RenderError, Rendered};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+pub use graph::order;
+
+/// User properties jailctl keeps on a jail's root dataset.
+pub mod props {
+    pub const MANAGED: &str = "jailctl:managed";
+    pub const BASE: &str = "jailctl:base";
+    pub const SPEC: &str = "jailctl:spec";
+    pub const PARTS: &str = "jailctl:parts";
+    pub const PARAMS: &str = "jailctl:params";
+    pub const LIMITS: &str = "jailctl:limits";
+    pub const CPUSET: &str = "jailctl:cpuset";
+    /// Every property `observe` must fetch for planning.
+    pub const ALL: &[&str] = &[
+        MANAGED,
+        BASE,
+        SPEC,
+        PARTS,
+        PARAMS,
+        LIMITS,
+        CPUSET,
+        "quota",
+        "reservation",
+        "compression",
+        "mountpoint",
+        "origin",
+    ];
+}
+
+/// Options of `up`.
+#[derive(Clone, Debug, Default)]
+pub struct UpOptions {
+    /// Allow re-cloning a jail's root when its base changed (the old root is destroyed once
+    /// the new one runs; volumes are kept).
+    pub recreate: bool,
+}
+
+/// Options of `down` and `destroy`.
+#[derive(Clone, Debug, Default)]
+pub struct DownOptions {
+    /// Also stop running jails that depend on the targets (they go first).
+    pub with_dependents: bool,
+    /// `destroy` only: destroy the jail's volumes too.
+    pub volumes: bool,
+}
+
+/// One change to the host. Turned into commands by [`crate::apply`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// `zfs create -p` a persistent volume (only when missing; never cloned over).
+    CreateVolume {
+        dataset: String,
+        mountpoint: PathBuf,
+        quota: Option<u64>,
+    },
+    /// `zfs clone` the base snapshot into the jail's root, with its properties.
+    CloneRoot {
+        snapshot: String,
+        dataset: String,
+        props: BTreeMap<String, String>,
+    },
+    /// Move an old root aside (unmounted, renamed) so a new clone can take its place; undone
+    /// by moving it back.
+    RetireRoot {
+        dataset: String,
+        retired: String,
+        mountpoint: String,
+    },
+    /// `zfs destroy -r`: cannot be undone, so plans put it last.
+    DestroyDataset {
+        dataset: String,
+    },
+    /// Directories a mount needs inside the jail root.
+    MakeDirs {
+        paths: Vec<PathBuf>,
+    },
+    WriteFile {
+        path: PathBuf,
+        contents: String,
+        mode: u32,
+    },
+    /// Copy a host file into the jail (resolv.conf).
+    CopyHostFile {
+        from: PathBuf,
+        to: PathBuf,
+        mode: u32,
+    },
+    RemoveFile {
+        path: PathBuf,
+    },
+    /// `jail -f CONF -c NAME`.
+    CreateJail {
+        name: String,
+        conf: PathBuf,
+    },
+    /// `jail -f CONF -r NAME`.
+    RemoveJail {
+        name: String,
+        conf: PathBuf,
+    },
+    /// `jail -m name=NAME param=value...`; `undo` holds the values to put back.
+    ModifyJail {
+        name: String,
+        params: Vec<String>,
+        undo: Vec<String>,
+    },
+    /// Replace all rctl rules of a jail: `rctl -r jail:NAME` when it has any, then one
+    /// `rctl -a` with all new rules.
+    SetLimits {
+        name: String,
+        old: Vec<String>,
+        new: Vec<String>,
+    },
+    /// `cpuset -l CPUS -j NAME`; `old` is put back on undo.
+    Cpuset {
+        name: String,
+        cpus: String,
+        old: String,
+    },
+    /// `zfs set` properties; `old` (None = was not set locally) is put back on undo.
+    SetProps {
+        dataset: String,
+        props: BTreeMap<String, String>,
+        old: BTreeMap<String, Option<String>>,
+    },
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::CreateVolume { dataset, .. } => write!(f, "create volume {dataset}"),
+            Step::CloneRoot {
+                snapshot, dataset, ..
+            } => write!(f, "clone {snapshot} to {dataset}"),
+            Step::RetireRoot {
+                dataset, retired, ..
+            } => write!(f, "move old root {dataset} aside to {retired}"),
+            Step::DestroyDataset { dataset } => write!(f, "destroy {dataset}"),
+            Step::MakeDirs { paths } => write!(f, "create {} mount point(s)", paths.len()),
+            Step::WriteFile { path, .. } => write!(f, "write {}", path.display()),
+            Step::CopyHostFile { from, to, .. } => {
+                write!(f, "copy {} to {}", from.display(), to.display())
+            }
+            Step::RemoveFile { path } => write!(f, "remove {}", path.display()),
+            Step::CreateJail { name, .. } => write!(f, "start jail {name}"),
+            Step::RemoveJail { name, .. } => write!(f, "stop jail {name}"),
+            Step::ModifyJail { name, params, .. } => {
+                write!(f, "change {} live: {}", name, params.join(" "))
+            }
+            Step::SetLimits { name, new, .. } if new.is_empty() => {
+                write!(f, "remove the rctl rules of {name}")
+            }
+            Step::SetLimits { name, new, .. } => {
+                write!(f, "set {} rctl rule(s) on {name}", new.len())
+            }
+            Step::Cpuset { name, cpus, .. } => write!(f, "pin {name} to CPUs {cpus}"),
+            Step::SetProps { dataset, props, .. } => write!(
+                f,
+                "record {} on {dataset}",
+                props.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+}
+
+/// What happens to one jail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    UpToDate,
+    Create,
+    Start,
+    Update,
+    Restart,
+    Recreate,
+    Stop,
+    AlreadyStopped,
+    Destroy,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::UpToDate => "up to date",
+            Action::Create => "create",
+            Action::Start => "start",
+            Action::Update => "update live",
+            Action::Restart => "restart",
+            Action::Recreate => "re-create",
+            Action::Stop => "stop",
+            Action::AlreadyStopped => "already stopped",
+            Action::Destroy => "destroy",
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JailPlan {
+    pub name: String,
+    pub action: Action,
+    pub reasons: Vec<String>,
+    pub steps: Vec<Step>,
+}
+
+/// The whole plan: jails in the order they are handled.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub jails: Vec<JailPlan>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.jails.iter().all(|j| j.steps.is_empty())
+    }
+    pub fn steps(&self) -> impl Iterator<Item = (&str, &Step)> {
+        self.jails
+            .iter()
+            .flat_map(|j| j.steps.iter().map(move |s| (j.name.as_str(), s)))
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for j in &self.jails {
+            writeln!(f, "{}: {}", j.name, j.action)?;
+            for r in &j.reasons {
+                writeln!(f, "    because {r}")?;
+            }
+            for s in &j.steps {
+                writeln!(f, "  + {s}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why no plan could be made. Each message names the object and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("no jail named `{0}` is defined; define it in jails/{0}.toml or check the spelling")]
+    UnknownJail(String),
+    #[error(
+        "jail `{jail}` depends on `{dep}`, which is not defined; add jails/{dep}.toml or remove it from depends_on"
+    )]
+    UnknownDependency { jail: String, dep: String },
+    #[error("jails depend on each other in a cycle: {}; remove one depends_on entry", .0.join(" → "))]
+    Cycle(Vec<String>),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(
+        "jail `{jail}`: base snapshot {snapshot} does not exist; create the base first (`zfs snapshot {snapshot}` after populating {dataset}) or set another base"
+    )]
+    BaseMissing {
+        jail: String,
+        snapshot: String,
+        dataset: String,
+    },
+    #[error(
+        "jail `{jail}`: dataset {dataset} exists but was not created by jailctl (no jailctl:managed=yes); rename or destroy it yourself, or give the jail another name"
+    )]
+    NotManaged { jail: String, dataset: String },
+    #[error(
+        "jail `{jail}` is dying (the kernel is still tearing it down); wait a few seconds and run again"
+    )]
+    Dying { jail: String },
+    #[error(
+        "jail `{jail}`: base changed from {old} to {new}; re-cloning replaces its root filesystem (volumes are kept) — run again with --recreate"
+    )]
+    BaseChanged {
+        jail: String,
+        old: String,
+        new: String,
+    },
+    #[error(
+        "jail `{jail}` has resource limits but RACCT is {state}; add kern.racct.enable=1 to /boot/loader.conf and reboot, or remove the limits"
+    )]
+    RacctOff { jail: String, state: &'static str },
+    #[error(
+        "cannot stop `{jail}`: running jail(s) {} depend on it; stop them first or pass --with-dependents", .dependents.join(", ")
+    )]
+    HasDependents {
+        jail: String,
+        dependents: Vec<String>,
+    },
+    #[error(
+        "jail `{jail}`: {path} still has mounts under it ({mounts}); unmount them before destroying, so their data is not deleted"
+    )]
+    MountsRemain {
+        jail: String,
+        path: String,
+        mounts: String,
+    },
+    #[error(
+        "jail `{jail}` is running but its dataset {dataset} is missing; stop it with `jail -r {jail}` and run again"
+    )]
+    RunningWithoutDataset { jail: String, dataset: String },
+    #[error(
+        "jail `{jail}`: {dataset} is left from an interrupted re-create; check nothing in it is needed, then `zfs destroy -r {dataset}` and run again"
+    )]
+    RetiredExists { jail: String, dataset: String },
+}
+
+/// The rctl rules (`jail:NAME:resource:action=amount[/per]`) for a jail's limits, in a fixed
+/// order.
+pub fn rctl_rules(name: &str, l: &Limits) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut add = |res: &str, action: &str, v: Option<u64>| {
+        if let Some(v) = v {
+            out.push(format!("jail:{name}:{res}:{action}={v}"));
+        }
+    };
+    add("memoryuse", "deny", l.memory);
+    add("swapuse", "deny", l.swap);
+    add("pcpu", "deny", l.cpu_percent.map(u64::from));
+    add("maxproc", "deny", l.processes);
+    add("openfiles", "deny", l.open_files);
+    add("nthr", "deny", l.threads);
+    add("readbps", "throttle", l.read_bps);
+    add("writebps", "throttle", l.write_bps);
+    add("readiops", "throttle", l.read_iops);
+    add("writeiops", "throttle", l.write_iops);
+    for r in &l.raw {
+        let per = r
+            .per
+            .as_deref()
+            .map(|p| format!("/{p}"))
+            .unwrap_or_default();
+        out.push(format!(
+            "jail:{name}:{}:{}={}{per}",
+            r.resource, r.action, r.amount
+        ));
+    }
+    out
+}
+
+/// A rule as compared: the `/jail` per-suffix rctl(8) may print is the default and dropped.
+fn normalize_rule(r: &str) -> String {
+    r.strip_suffix("/jail").unwrap_or(r).to_string()
+}
+
+fn same_rules(a: &[String], b: &[String]) -> bool {
+    let mut a: Vec<_> = a.iter().map(|r| normalize_rule(r)).collect();
+    let mut b: Vec<_> = b.iter().map(|r| normalize_rule(r)).collect();
+    a.sort();
+    b.sort();
+    a == b
+}
+
+fn find<'a>(specs: &'a [JailSpec], name: &str) -> Option<&'a JailSpec> {
+    specs.iter().find(|s| s.name == name)
+}
+
+/// Plan `up` for `targets` (all defined jails when empty) and everything they depend on,
+/// dependencies first.
+pub fn plan(
+    specs: &[JailSpec],
+    global: &Global,
+    host: &HostState,
+    targets: &[String],
+) -> Result<Plan, PlanError> {
+    plan_up(specs, global, host, targets, &UpOptions::default())
+}
+
+/// [`plan`] with options.
+pub fn plan_up(
+    specs: &[JailSpec],
+    global: &Global,
+    host: &HostState,
+    targets: &[String],
+    opts: &UpOptions,
+) -> Result<Plan, PlanError> {
+    let names = order(specs, targets)?;
+    let mut plan = Plan::default();
+    for n in names {
+        let spec = find(specs, &n).expect("order returns defined jails");
+        plan.jails.push(plan_jail(spec, global, host, opts)?);
+    }
+    Ok(plan)
+}
+
+/// The properties recorded on a root dataset for a rendering.
+fn record_props(spec: &JailSpec, global: &Global, r: &Rendered) -> BTreeMap<String, String> {
+    let mut p = BTreeMap::new();
+    p.insert(props::MANAGED.into(), "yes".into());
+    p.insert(
+        props::BASE.into(),
+        render::base_snapshot(global, &spec.base),
+    );
+    p.insert(props::SPEC.into(), r.spec_hash());
+    p.insert(props::PARTS.into(), r.parts.encode());
+    p.insert(
+        props::PARAMS.into(),
+        serde_json::to_string(&r.params).expect("strings serialize"),
+    );
+    let rules = rctl_rules(&spec.name, &spec.limits);
+    p.insert(
+        props::LIMITS.into(),
+        if rules.is_empty() {
+            "none".into()
+        } else {
+            rules.join(",")
+        },
+    );
+    p.insert(
+        props::CPUSET.into(),
+        spec.cpuset.clone().unwrap_or_else(|| "all".into()),
+    );
+    p
+}
+
+fn root_props(spec: &JailSpec) -> BTreeMap<String, String> {
+    let mut p = BTreeMap::new();
+    let r = &spec.root;
+    p.insert(
+        "quota".into(),
+        r.quota.map_or("none".into(), |q| q.to_string()),
+    );
+    p.insert(
+        "reservation".into(),
+        r.reservation.map_or("none".into(), |q| q.to_string()),
+    );
+    if let Some(c) = &r.compression {
+        p.insert("compression".into(), c.clone());
+    }
+    p
+}
+
+/// Is an observed property value equal to the wanted one (`none` and `0` and `-` alike)?
+fn prop_matches(ds: &Dataset, k: &str, want: &str) -> bool {
+    let have = ds.props.get(k).map(String::as_str).unwrap_or("-");
+    let norm = |v: &str| match v {
+        "-" | "none" | "0" => "none".to_string(),
+        v => v.to_string(),
+    };
+    norm(have) == norm(want)
+}
+
+/// jail(8) parameters that cannot change on a running jail.
+fn restart_only(param: &str) -> bool {
+    let key = param.split('=').next().unwrap_or(param);
+    matches!(
+        key,
+        "vnet" | "path" | "jid" | "name" | "persist" | "devfs_ruleset" | "enforce_statfs"
+    ) || key.starts_with("exec.")
+        || key.starts_with("mount")
+        || key.starts_with("ip4")
+        || key.starts_with("ip6")
+        || key.starts_with("vnet.")
+}
+
+fn racct_state(host: &HostState) -> Option<&'static str> {
+    match host.racct {
+        Some(true) => None,
+        Some(false) => Some("disabled"),
+        None => Some("not in this kernel"),
+    }
+}
+
+fn plan_jail(
+    spec: &JailSpec,
+    global: &Global,
+    host: &HostState,
+    opts: &UpOptions,
+) -> Result<JailPlan, PlanError> {
+    let name = &spec.name;
+    let r = render::render(spec, global)?;
+    let ds_name = render::root_dataset(global, name);
+    let root = render::jail_root(global, name);
+    let conf = render::conf_path(name);
+    let snapshot = render::base_snapshot(global, &spec.base);
+    let rules = rctl_rules(name, &spec.limits);
+    let observed_rules = host.rctl_rules.get(name).cloned().unwrap_or_default();
+    let info = host.jails.get(name);
+    if info.is_some_and(|j| j.dying) {
+        return Err(PlanError::Dying { jail: name.clone() });
+    }
+    let running = info.is_some();
+    if !rules.is_empty()
+        && let Some(state) = racct_state(host)
+    {
+        return Err(PlanError::RacctOff {
+            jail: name.clone(),
+            state,
+        });
+    }
+    let base_missing = || PlanError::BaseMissing {
+        jail: name.clone(),
+        snapshot: snapshot.clone(),
+        dataset: format!("{}/bases/{}", global.zfs_root, spec.base),
+    };
+
+    let mut steps = Vec::new();
+    let mut reasons = Vec::new();
+    let files_steps = |steps: &mut Vec<Step>| {
+        steps.push(Step::WriteFile {
+            path: root.join("etc/rc.conf"),
+            contents: r.rc_conf.clone(),
+            mode: 0o644,
+        });
+    };
+    // Steps that create and start the jail from a root that exists.
+    let start_steps = |steps: &mut Vec<Step>| {
+        if !r.mount_points.is_empty() {
+            steps.push(Step::MakeDirs {
+                paths: r.mount_points.clone(),
+            });
+        }
+        steps.push(Step::WriteFile {
+            path: conf.clone(),
+            contents: r.conf.clone(),
+            mode: 0o600,
+        });
+        steps.push(Step::CreateJail {
+            name: name.clone(),
+            conf: conf.clone(),
+        });
+        if !rules.is_empty() || !observed_rules.is_empty() {
+            steps.push(Step::SetLimits {
+                name: name.clone(),
+                old: observed_rules.clone(),
+                new: rules.clone(),
+            });
+        }
+        if let Some(c) = &spec.cpuset {
+            steps.push(Step::Cpuset {
+                name: name.clone(),
+                cpus: c.clone(),
+                old: "all".into(),
+            });
+        }
+    };
+    let volume_steps = |steps: &mut Vec<Step>| {
+        for v in &spec.volumes {
+            let ds = render::volume_dataset(global, name, &v.name);
+            if !host.datasets.contains_key(&ds) {
+                steps.push(Step::CreateVolume {
+                    dataset: ds,
+                    mountpoint: render::volume_mountpoint(global, name, &v.name),
+                    quota: v.quota,
+                });
+            }
+        }
+    };
+    let clone_step = |steps: &mut Vec<Step>| {
+        let mut p = root_props(spec);
+        p.insert("mountpoint".into(), root.display().to_string());
+        p.extend(record_props(spec, global, &r));
+        steps.push(Step::CloneRoot {
+            snapshot: snapshot.clone(),
+            dataset: ds_name.clone(),
+            props: p,
+        });
+        files_steps(steps);
+        steps.push(Step::CopyHostFile {
+            from: "/etc/resolv.conf".into(),
+            to: root.join("etc/resolv.conf"),
+            mode: 0o644,
+        });
+    };
+
+    let Some(ds) = host.datasets.get(&ds_name) else {
+        if running {
+            return Err(PlanError::RunningWithoutDataset {
+                jail: name.clone(),
+                dataset: ds_name,
+            });
+        }
+        if !host.datasets.contains_key(&snapshot) {
+            return Err(base_missing());
+        }
+        reasons.push(format!("{ds_name} does not exist"));
+        volume_steps(&mut steps);
+        clone_step(&mut steps);
+        start_steps(&mut steps);
+        return Ok(JailPlan {
+            name: name.clone(),
+            action: Action::Create,
+            reasons,
+            steps,
+        });
+    };
+    if ds.prop(props::MANAGED) != Some("yes") {
+        return Err(PlanError::NotManaged {
+            jail: name.clone(),
+            dataset: ds_name,
+        });
+    }
+
+    // A changed base: re-clone (only when asked), volumes kept.
+    let old_base = ds.prop(props::BASE).unwrap_or("-").to_string();
+    if old_base != snapshot {
+        if !opts.recreate {
+            return Err(PlanError::BaseChanged {
+                jail: name.clone(),
+                old: old_base,
+                new: snapshot,
+            });
+        }
+        if !host.datasets.contains_key(&snapshot) {
+            return Err(base_missing());
+        }
+        reasons.push(format!(
+            "base changed from {old_base} to {snapshot} (root re-cloned, volumes kept)"
+        ));
+        if running {
+            steps.push(Step::RemoveJail {
+                name: name.clone(),
+                conf: conf.clone(),
+            });
+        }
+        let retired = format!("{ds_name}.retired");
+        if host.datasets.contains_key(&retired) {
+            return Err(PlanError::RetiredExists {
+                jail: name.clone(),
+                dataset: retired,
+            });
+        }
+        steps.push(Step::RetireRoot {
+            dataset: ds_name.clone(),
+            retired: retired.clone(),
+            mountpoint: root.display().to_string(),
+        });
+        volume_steps(&mut steps);
+        clone_step(&mut steps);
+        start_steps(&mut steps);
+        steps.push(Step::DestroyDataset { dataset: retired });
+        return Ok(JailPlan {
+            name: name.clone(),
+            action: Action::Recreate,
+            reasons,
+            steps,
+        });
+    }
+
+    let recorded = ds.prop(props::PARTS).and_then(Parts::decode);
+    let changed: Vec<&str> = match &recorded {
+        Some(p) => r.parts.changed(p),
+        None => {
+            reasons.push("no record of the deployed definition on the dataset".into());
+            vec!["core", "host", "net", "mounts", "hooks", "params", "files"]
+        }
+    };
+    let old_params: Vec<String> = ds
+        .prop(props::PARAMS)
+        .and_then(|v| serde_json::from_str(v).ok())
+        .unwrap_or_default();
+    let removed: Vec<&String> = old_params
+        .iter()
+        .filter(|p| {
+            let k = p.split('=').next().unwrap_or(p);
+            !r.params.iter().any(|n| n.split('=').next() == Some(k))
+        })
+        .collect();
+    let changed_params: Vec<String> = r
+        .params
+        .iter()
+        .filter(|p| !old_params.contains(p))
+        .cloned()
+        .collect();
+
+    let mut restart = Vec::new();
+    for part in &changed {
+        match *part {
+            "core" => restart.push("jailctl's fixed jail settings changed".to_string()),
+            "net" => restart.push("network settings changed".into()),
+            "mounts" => restart.push("mounts or volumes changed".into()),
+            "hooks" => restart.push("exec hooks changed".into()),
+            _ => {}
+        }
+    }
+    for p in &removed {
+        restart.push(format!(
+            "parameter {p} was removed; jail(8) cannot reset it on a running jail"
+        ));
+    }
+    for p in &changed_params {
+        if restart_only(p) {
+            restart.push(format!("parameter {p} cannot change on a running jail"));
+        }
+    }
+
+    // Live dataset properties.
+    let want_root = root_props(spec);
+    let mut set = BTreeMap::new();
+    let mut old = BTreeMap::new();
+    for (k, v) in &want_root {
+        if !prop_matches(ds, k, v) {
+            reasons.push(format!("{k} changes to {v}"));
+            set.insert(k.clone(), v.clone());
+            old.insert(k.clone(), ds.prop(k).map(str::to_string));
+        }
+    }
+    let files_changed = changed.contains(&"files");
+    if files_changed {
+        reasons.push("/etc/rc.conf changed".into());
+        files_steps(&mut steps);
+    }
+    volume_steps(&mut steps);
+    if steps.iter().any(|s| matches!(s, Step::CreateVolume { .. })) {
+        reasons.push("a volume is missing".into());
+    }
+
+    let action;
+    if !running {
+        if !changed.is_empty() {
+            reasons.push(format!("definition changed ({})", changed.join(", ")));
+        }
+        reasons.push("jail is not running".into());
+        start_steps(&mut steps);
+        action = Action::Start;
+    } else if !restart.is_empty() {
+        reasons.extend(restart);
+        steps.push(Step::RemoveJail {
+            name: name.clone(),
+            conf: conf.clone(),
+        });
+        start_steps(&mut steps);
+        action = Action::Restart;
+    } else {
+        let mut live = Vec::new();
+        let mut undo = Vec::new();
+        if changed.contains(&"host") {
+            let old_host = info.map(|j| j.hostname.clone()).unwrap_or_default();
+            reasons.push(format!(
+                "hostname changes from {old_host} to {}",
+                spec.hostname
+            ));
+            live.push(format!("host.hostname={}", spec.hostname));
+            undo.push(format!("host.hostname={old_host}"));
+        }
+        for p in &changed_params {
+            let k = p.split('=').next().unwrap_or(p);
+            reasons.push(format!("parameter {p} changes live"));
+            live.push(p.clone());
+            if let Some(o) = old_params.iter().find(|o| o.split('=').next() == Some(k)) {
+                undo.push(o.clone());
+            }
+        }
+        if !live.is_empty() {
+            steps.push(Step::ModifyJail {
+                name: name.clone(),
+                params: live,
+                undo,
+            });
+        }
+        if !changed.is_empty() {
+            steps.push(Step::WriteFile {
+                path: conf.clone(),
+                contents: r.conf.clone(),
+                mode: 0o600,
+            });
+        }
+        if !same_rules(&observed_rules, &rules) {
+            reasons.push("resource limits differ from the running ones".into());
+            steps.push(Step::SetLimits {
+                name: name.clone(),
+                old: observed_rules.clone(),
+                new: rules.clone(),
+            });
+        }
+        let want_cpus = spec.cpuset.clone().unwrap_or_else(|| "all".into());
+        let old_cpus = ds.prop(props::CPUSET).unwrap_or("all").to_string();
+        if want_cpus != old_cpus {
+            reasons.push(format!("cpuset changes from {old_cpus} to {want_cpus}"));
+            steps.push(Step::Cpuset {
+                name: name.clone(),
+                cpus: want_cpus,
+                old: old_cpus,
+            });
+        }
+        action = if steps.is_empty() && set.is_empty() {
+            Action::UpToDate
+        } else {
+            Action::Update
+        };
+    }
+
+    // Record what is now deployed.
+    for (k, v) in record_props(spec, global, &r) {
+        if ds.prop(&k).unwrap_or("") != v {
+            old.insert(k.clone(), ds.prop(&k).map(str::to_string));
+            set.insert(k, v);
+        }
+    }
+    if !set.is_empty() {
+        steps.push(Step::SetProps {
+            dataset: ds_name,
+            props: set,
+            old,
+        });
+    }
+    let action = if action == Action::UpToDate && !steps.is_empty() {
+        Action::Update
+    } else {
+        action
+    };
+    Ok(JailPlan {
+        name: name.clone(),
+        action,
+        reasons,
+        steps,
+    })
+}
+
+/// Plan `down`: dependents first; refuses to stop a jail a running jail depends on unless
+/// `with_dependents`.
+pub fn plan_down(
+    specs: &[JailSpec],
+    global: &Global,
+    host: &HostState,
+    targets: &[String],
+    opts: &DownOptions,
+) -> Result<Plan, PlanError> {
+    let names = stop_order(specs, host, targets, opts)?;
+    let mut plan = Plan::default();
+    for n in names {
+        plan.jails.push(down_jail(&n, global, host));
+    }
+    Ok(plan)
+}
+
+fn down_jail(name: &str, global: &Global, host: &HostState) -> JailPlan {
+    let _ = global;
+    let mut steps = Vec::new();
+    let mut reasons = Vec::new();
+    let action = match host.jails.get(name) {
+        Some(j) if j.dying => {
+            reasons.push("the kernel is already tearing it down (dying)".into());
+            Action::AlreadyStopped
+        }
+        Some(_) => {
+            steps.push(Step::RemoveJail {
+                name: name.to_string(),
+                conf: render::conf_path(name),
+            });
+            Action::Stop
+        }
+        None => Action::AlreadyStopped,
+    };
+    let rules = host.rctl_rules.get(name).cloned().unwrap_or_default();
+    if !rules.is_empty() {
+        reasons.push("its rctl rules outlive the jail".into());
+        steps.push(Step::SetLimits {
+            name: name.to_string(),
+            old: rules,
+            new: vec![],
+        });
+    }
+    JailPlan {
+        name: name.to_string(),
+        action,
+        reasons,
+        steps,
+    }
+}
+
+/// Targets plus (if allowed) running dependents, in stop order (dependents first). Targets
+/// not defined but present on the host (a deleted definition) are allowed.
+fn stop_order(
+    specs: &[JailSpec],
+    host: &HostState,
+    targets: &[String],
+    opts: &DownOptions,
+) -> Result<Vec<String>, PlanError> {
+    let mut set: Vec<String> = if targets.is_empty() {
+        specs.iter().map(|s| s.name.clone()).collect()
+    } else {
+        targets.to_vec()
+    };
+    // Running jails that (transitively) depend on something in the set.
+    loop {
+        let mut added = false;
+        for s in specs {
+            if set.contains(&s.name) || !host.jails.contains_key(&s.name) {
+                continue;
+            }
+            if let Some(dep) = s.depends_on.iter().find(|d| set.contains(d)) {
+                if !opts.with_dependents {
+                    return Err(PlanError::HasDependents {
+                        jail: dep.clone(),
+                        dependents: vec![s.name.clone()],
+                    });
+                }
+                set.push(s.name.clone());
+                added = true;
+            }
+        }
+        if !added {
+            break;
+        }
+    }
+    let defined: Vec<String> = set
+        .iter()
+        .filter(|n| find(specs, n).is_some())
+        .cloned()
+        .collect();
+    let mut ordered = order(specs, &defined)?;
+    ordered.retain(|n| set.contains(n));
+    ordered.reverse();
+    for n in &set {
+        if !ordered.contains(n) {
+            ordered.push(n.clone());
+        }
+    }
+    Ok(ordered)
+}
+
+/// Plan `destroy`: stop, remove rules, destroy the datasets jailctl manages (volumes only
+/// with `opts.volumes`). The rendered jail.conf is removed too.
+pub fn plan_destroy(
+    specs: &[JailSpec],
+    global: &Global,
+    host: &HostState,
+    targets: &[String],
+    opts: &DownOptions,
+) -> Result<Plan, PlanError> {
+    let names = stop_order(specs, host, targets, opts)?;
+    let mut plan = Plan::default();
+    for n in names {
+        let mut jp = down_jail(&n, global, host);
+        if !targets.is_empty() && !targets.contains(&n) {
+            // A dependent is only stopped.
+            plan.jails.push(jp);
+            continue;
+        }
+        let known = find(specs, &n).is_some();
+        let ds_name = render::root_dataset(global, &n);
+        let root = render::jail_root(global, &n);
+        if !known && !host.datasets.contains_key(&ds_name) {
+            return Err(PlanError::UnknownJail(n));
+        }
+        if !host.jails.contains_key(&n) {
+            let prefix = format!("{}/", root.display());
+            let under: Vec<&str> = host
+                .mounts
+                .iter()
+                .filter(|m| m.target.starts_with(&prefix))
+                .map(|m| m.target.as_str())
+                .collect();
+            if !under.is_empty() {
+                return Err(PlanError::MountsRemain {
+                    jail: n,
+                    path: root.display().to_string(),
+                    mounts: under.join(", "),
+                });
+            }
+        }
+        if let Some(ds) = host.datasets.get(&ds_name) {
+            if ds.prop(props::MANAGED) != Some("yes") {
+                return Err(PlanError::NotManaged {
+                    jail: n,
+                    dataset: ds_name,
+                });
+            }
+            jp.steps.push(Step::RemoveFile {
+                path: render::conf_path(&n),
+            });
+            jp.steps.push(Step::DestroyDataset { dataset: ds_name });
+        }
+        let vprefix = format!("{}/volumes/{n}/", global.zfs_root);
+        let volumes: Vec<&Dataset> = host
+            .datasets
+            .values()
+            .filter(|d| d.name.starts_with(&vprefix) && !d.name.contains('@'))
+            .collect();
+        if opts.volumes {
+            for d in volumes {
+                if d.prop(props::MANAGED) == Some("yes") {
+                    jp.steps.push(Step::DestroyDataset {
+                        dataset: d.name.clone(),
+                    });
+                } else {
+                    jp.reasons
+                        .push(format!("{} is kept: jailctl did not create it", d.name));
+                }
+            }
+        } else if !volumes.is_empty() {
+            jp.reasons
+                .push("volumes are kept (pass --volumes to destroy them)".into());
+        }
+        jp.action = Action::Destroy;
+        plan.jails.push(jp);
+    }
+    Ok(plan)
+}

@@ -1,0 +1,428 @@
+//! Rendering a definition into what the host consumes: the jail.conf(5) block that jail(8)
+//! reads with `-f`, and the files jailctl writes inside the jail's root (`/etc/rc.conf`).
+//! Pure: the same spec always renders to the same bytes, so the hash of the rendering
+//! ([`Rendered::spec_hash`]) tells whether what runs is what is written.
+//!
+//! Every value is written double-quoted with `\`, `"`, `$` and control characters escaped, so
+//! a hostile string (a hook, a parameter, a path) cannot end its statement, open a new one or
+//! expand a jail.conf variable.
+//!
+//! Decision on `persist`: rendered jails set `persist`. Without it jail(8) removes a jail as
+//! soon as its last process exits, so a jail whose rc starts no long-running daemon would
+//! vanish right after a "successful" start, leaving its limits and mounts to look like a
+//! failure. With `persist`, a jail lives until `jail -r`, which still runs `exec.stop`.
+
+use crate::config::spec::{Global, JailSpec, Network, ParamValue};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// jail(8) cannot mount a path longer than this (MNAMELEN 88 including the NUL).
+pub const MAX_MOUNT_PATH: usize = 87;
+
+/// Where jailctl writes the rendered jail.conf of a jail.
+pub fn conf_path(name: &str) -> PathBuf {
+    PathBuf::from(format!("/var/run/jailctl/{name}.conf"))
+}
+
+/// The root directory of a jail.
+pub fn jail_root(global: &Global, name: &str) -> PathBuf {
+    global.mount_root.join(name)
+}
+
+/// The jail's root dataset.
+pub fn root_dataset(global: &Global, name: &str) -> String {
+    format!("{}/jails/{name}", global.zfs_root)
+}
+
+/// The snapshot a jail's root is cloned from.
+pub fn base_snapshot(global: &Global, base: &str) -> String {
+    format!("{}/bases/{base}@jailctl", global.zfs_root)
+}
+
+/// The dataset of one volume of a jail.
+pub fn volume_dataset(global: &Global, jail: &str, volume: &str) -> String {
+    format!("{}/volumes/{jail}/{volume}", global.zfs_root)
+}
+
+/// Where a volume is mounted on the host (outside every jail root, so re-cloning a root never
+/// touches it); jail(8) nullfs-mounts it into the jail.
+pub fn volume_mountpoint(global: &Global, jail: &str, volume: &str) -> PathBuf {
+    global.mount_root.join(".volumes").join(jail).join(volume)
+}
+
+/// `<jail root>/<target>` for an absolute path inside the jail.
+pub fn inside(root: &Path, target: &Path) -> PathBuf {
+    let rel = target.strip_prefix("/").unwrap_or(target);
+    root.join(rel)
+}
+
+/// Why a spec cannot be rendered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    #[error(
+        "jail `{name}`: a name must start with a letter or digit, contain only letters, digits, `_` and `-`, and not be all digits (jail.conf would read it as a jid); rename {source_file}"
+    )]
+    BadName { name: String, source_file: String },
+    #[error(
+        "jail `{name}`: VNET networking is not rendered by this version of jailctl yet; use `mode = \"alias\"` or `\"inherit\"` in {source_file}"
+    )]
+    VnetUnsupported { name: String, source_file: String },
+    #[error(
+        "jail `{name}`: mount point {path} is {len} characters, FreeBSD allows at most {MAX_MOUNT_PATH} (MNAMELEN); use a shorter mount_root in jailctl.toml or a shorter target"
+    )]
+    MountPathTooLong {
+        name: String,
+        path: String,
+        len: usize,
+    },
+}
+
+/// Everything rendered for one jail.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Rendered {
+    /// The jail.conf block.
+    pub conf: String,
+    /// Contents of `/etc/rc.conf` inside the jail.
+    pub rc_conf: String,
+    /// Hashes of the parts that decide how a change is applied (see [`Parts`]).
+    pub parts: Parts,
+    /// User parameters as `name=value` words for `jail -m`, in order.
+    pub params: Vec<String>,
+    /// Directories inside the jail root that mounts need (mount points must exist).
+    pub mount_points: Vec<PathBuf>,
+}
+
+/// Hashes of the independently changeable parts of a rendering. Stored on the jail's dataset
+/// (`jailctl:parts`) so the planner can tell a live change from one that needs a restart.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Parts {
+    /// path, exec.start/stop, devfs, enforce_statfs, persist: change needs a restart.
+    pub core: String,
+    /// host.hostname: live (`jail -m`).
+    pub host: String,
+    /// ip4/ip6 settings: restart (jail(8) adds aliases only at creation).
+    pub net: String,
+    /// mount lines: restart.
+    pub mounts: String,
+    /// exec hooks: take effect at the next start or stop; restart to apply.
+    pub hooks: String,
+    /// user parameters: live where jail(8) allows it.
+    pub params: String,
+    /// in-jail files: rewritten live.
+    pub files: String,
+}
+
+impl Parts {
+    /// `core:H,host:H,...`, the form stored in `jailctl:parts`.
+    pub fn encode(&self) -> String {
+        format!(
+            "core:{},host:{},net:{},mounts:{},hooks:{},params:{},files:{}",
+            self.core, self.host, self.net, self.mounts, self.hooks, self.params, self.files
+        )
+    }
+
+    /// Parse [`Parts::encode`]'s form; `None` when it is not that form.
+    pub fn decode(s: &str) -> Option<Parts> {
+        let mut m = std::collections::BTreeMap::new();
+        for kv in s.split(',') {
+            let (k, v) = kv.split_once(':')?;
+            m.insert(k, v.to_string());
+        }
+        let mut get = |k: &str| m.remove(k);
+        Some(Parts {
+            core: get("core")?,
+            host: get("host")?,
+            net: get("net")?,
+            mounts: get("mounts")?,
+            hooks: get("hooks")?,
+            params: get("params")?,
+            files: get("files")?,
+        })
+    }
+
+    /// Names of the parts that differ from `other`.
+    pub fn changed(&self, other: &Parts) -> Vec<&'static str> {
+        let pairs = [
+            ("core", &self.core, &other.core),
+            ("host", &self.host, &other.host),
+            ("net", &self.net, &other.net),
+            ("mounts", &self.mounts, &other.mounts),
+            ("hooks", &self.hooks, &other.hooks),
+            ("params", &self.params, &other.params),
+            ("files", &self.files, &other.files),
+        ];
+        pairs
+            .into_iter()
+            .filter(|(_, a, b)| a != b)
+            .map(|(n, _, _)| n)
+            .collect()
+    }
+}
+
+impl Rendered {
+    /// The hash stored in `jailctl:spec`: the whole rendered definition.
+    pub fn spec_hash(&self) -> String {
+        hash_hex(&[self.conf.as_bytes(), b"\0", self.rc_conf.as_bytes()])
+    }
+}
+
+/// FNV-1a (64 bit) as 16 hex digits. A change detector, not a security measure: the value
+/// only decides whether jailctl re-applies a definition jailctl itself rendered.
+pub fn hash_hex(chunks: &[&[u8]]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for c in chunks {
+        for b in *c {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        // Separate chunks so ("ab","c") and ("a","bc") differ.
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Quote a value for jail.conf(5): double quotes, with `\`, `"`, `$` and control characters
+/// escaped (`\n`, `\t`, `\r`, otherwise three-digit octal). Nothing inside can end the string
+/// or expand a variable.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '$' => out.push_str("\\$"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\{:03o}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Encode one fstab(5) field: whitespace and `\` as octal escapes, so a path with a space
+/// stays one field.
+pub fn fstab_field(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            ' ' => out.push_str("\\040"),
+            '\t' => out.push_str("\\011"),
+            '\n' => out.push_str("\\012"),
+            '\\' => out.push_str("\\134"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Quote a value for an rc.conf(5) assignment (read by sh): double quotes with `\`, `"`, `$`
+/// and backquote escaped.
+pub fn sh_double_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        if matches!(c, '\\' | '"' | '$' | '`') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !name.chars().all(|c| c.is_ascii_digit())
+}
+
+fn param_value(v: &ParamValue) -> String {
+    match v {
+        ParamValue::Bool(b) => quote(if *b { "true" } else { "false" }),
+        ParamValue::Int(i) => quote(&i.to_string()),
+        ParamValue::Str(s) => quote(s),
+        ParamValue::List(l) => l.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", "),
+    }
+}
+
+/// The `name=value` word for `jail -m` (argv, not jail.conf: no quoting needed).
+fn param_word(k: &str, v: &ParamValue) -> String {
+    match v {
+        ParamValue::Bool(b) => format!("{k}={b}"),
+        ParamValue::Int(i) => format!("{k}={i}"),
+        ParamValue::Str(s) => format!("{k}={s}"),
+        ParamValue::List(l) => format!("{k}={}", l.join(",")),
+    }
+}
+
+/// Render a jail's jail.conf block and in-jail files.
+pub fn render(spec: &JailSpec, global: &Global) -> Result<Rendered, RenderError> {
+    let name = &spec.name;
+    let source_file = spec.source.display().to_string();
+    if !valid_name(name) {
+        return Err(RenderError::BadName {
+            name: name.clone(),
+            source_file,
+        });
+    }
+    let root = jail_root(global, name);
+    let is_vnet = matches!(spec.network, Network::Vnet { .. });
+    if is_vnet {
+        return Err(RenderError::VnetUnsupported {
+            name: name.clone(),
+            source_file,
+        });
+    }
+
+    let mut core = String::new();
+    let _ = writeln!(core, "\tpath = {};", quote(&root.display().to_string()));
+    core.push_str("\texec.clean;\n");
+    let _ = writeln!(core, "\texec.start = {};", quote("/bin/sh /etc/rc"));
+    let _ = writeln!(
+        core,
+        "\texec.stop = {};",
+        quote("/bin/sh /etc/rc.shutdown jail")
+    );
+    core.push_str("\tmount.devfs;\n");
+    let _ = writeln!(core, "\tdevfs_ruleset = {};", if is_vnet { 5 } else { 4 });
+    core.push_str("\tenforce_statfs = 2;\n");
+    core.push_str("\tpersist;\n");
+
+    let host = format!("\thost.hostname = {};\n", quote(&spec.hostname));
+
+    let mut net = String::new();
+    match &spec.network {
+        Network::Inherit => net.push_str("\tip4 = inherit;\n\tip6 = inherit;\n"),
+        Network::None => net.push_str("\tip4 = disable;\n\tip6 = disable;\n"),
+        Network::Alias {
+            interface,
+            ip4,
+            ip6,
+        } => {
+            if ip4.is_empty() {
+                net.push_str("\tip4 = disable;\n");
+            }
+            for (i, a) in ip4.iter().enumerate() {
+                let op = if i == 0 { "=" } else { "+=" };
+                let _ = writeln!(
+                    net,
+                    "\tip4.addr {op} {};",
+                    quote(&format!("{interface}|{a}"))
+                );
+            }
+            if ip6.is_empty() {
+                net.push_str("\tip6 = disable;\n");
+            }
+            for (i, a) in ip6.iter().enumerate() {
+                let op = if i == 0 { "=" } else { "+=" };
+                let _ = writeln!(
+                    net,
+                    "\tip6.addr {op} {};",
+                    quote(&format!("{interface}|{a}"))
+                );
+            }
+        }
+        Network::Vnet { .. } => unreachable!("refused above"),
+    }
+
+    let mut mounts = String::new();
+    let mut mount_points = Vec::new();
+    let mut mount_line = |src: &Path, target: &Path, ro: bool| -> Result<(), RenderError> {
+        let dst = inside(&root, target);
+        let d = dst.display().to_string();
+        if d.len() > MAX_MOUNT_PATH {
+            return Err(RenderError::MountPathTooLong {
+                name: name.clone(),
+                path: d.clone(),
+                len: d.len(),
+            });
+        }
+        let line = format!(
+            "{} {} nullfs {} 0 0",
+            fstab_field(&src.display().to_string()),
+            fstab_field(&d),
+            if ro { "ro" } else { "rw" }
+        );
+        let _ = writeln!(mounts, "\tmount += {};", quote(&line));
+        mount_points.push(dst);
+        Ok(())
+    };
+    for m in &spec.mounts {
+        mount_line(&m.source, &m.target, m.read_only)?;
+    }
+    for v in &spec.volumes {
+        mount_line(
+            &volume_mountpoint(global, name, &v.name),
+            &v.target,
+            v.read_only,
+        )?;
+    }
+    let devfs = root.join("dev").display().to_string();
+    if devfs.len() > MAX_MOUNT_PATH {
+        return Err(RenderError::MountPathTooLong {
+            name: name.clone(),
+            len: devfs.len(),
+            path: devfs,
+        });
+    }
+
+    let mut params = String::new();
+    let mut words = Vec::new();
+    for (k, v) in &spec.params {
+        let _ = writeln!(params, "\t{k} = {};", param_value(v));
+        words.push(param_word(k, v));
+    }
+
+    let mut hooks = String::new();
+    let h = &spec.hooks;
+    for (param, list) in [
+        ("exec.prestart", &h.prestart),
+        ("exec.created", &h.created),
+        ("exec.start", &h.start),
+        ("exec.poststart", &h.poststart),
+        ("exec.prestop", &h.prestop),
+        ("exec.stop", &h.stop),
+        ("exec.poststop", &h.poststop),
+    ] {
+        for cmd in list {
+            let _ = writeln!(hooks, "\t{param} += {};", quote(cmd));
+        }
+    }
+
+    let conf = format!(
+        "# Rendered by jailctl from {}; edit that file, not this one.\n{name} {{\n{core}{host}{net}{mounts}{params}{hooks}}}\n",
+        quote(&source_file)
+    );
+    let rc_conf = format!(
+        "# Written by jailctl for jail {name}; changes here are replaced by `jailctl up`.\nhostname={}\nsyslogd_flags=\"-ss\"\n",
+        sh_double_quote(&spec.hostname)
+    );
+    let parts = Parts {
+        core: hash_hex(&[core.as_bytes()]),
+        host: hash_hex(&[host.as_bytes()]),
+        net: hash_hex(&[net.as_bytes()]),
+        mounts: hash_hex(&[mounts.as_bytes()]),
+        hooks: hash_hex(&[hooks.as_bytes()]),
+        params: hash_hex(&[params.as_bytes()]),
+        files: hash_hex(&[rc_conf.as_bytes()]),
+    };
+    Ok(Rendered {
+        conf,
+        rc_conf,
+        parts,
+        params: words,
+        mount_points,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
