@@ -1218,3 +1218,79 @@ fn mount_table_and_umount() {
     ok(&h, tools::UMOUNT, &["/jails/web"]);
     assert_eq!(ok(&h, tools::MOUNT, &["-p"]).stdout, "");
 }
+
+#[test]
+fn create_or_modify_verbose_and_remove_without_config() {
+    let (_d, h) = host();
+    mkdir(&h, "/jails/web/dev");
+    write(
+        &h,
+        "/etc/jail.conf",
+        "web { path = /jails/web; persist; mount.devfs; interface = em0; ip4.addr = 192.0.2.70/255.255.255.0; }\n",
+    );
+    let o = ok(&h, tools::JAIL, &["-v", "-cm", "web"]);
+    assert_eq!(
+        o.stdout,
+        "web: run command: /sbin/ifconfig em0 inet 192.0.2.70/24 alias\nweb: run command: /sbin/mount -t devfs -o ruleset=4 devfs /jails/web/dev\nweb: created\n"
+    );
+    // -cm on a running jail modifies it; nothing changed, so no notice.
+    assert_eq!(ok(&h, tools::JAIL, &["-cm", "web"]).stdout, "");
+    let s = ok(&h, tools::JLS, &["-s", "-j", "web"]).stdout;
+    assert!(
+        s.starts_with("name=web path=/jails/web host.hostname=web "),
+        "{s}"
+    );
+    assert!(
+        s.contains(" ip4.addr=192.0.2.70 ip6.addr=\"\" vnet=inherit persist "),
+        "{s}"
+    );
+    // -R ignores the configuration: the jail goes, its mounts and alias stay (as on FreeBSD).
+    assert_eq!(ok(&h, tools::JAIL, &["-R", "web"]).stdout, "web: removed\n");
+    let st = h.snapshot().unwrap();
+    assert!(st.jail.jails.is_empty());
+    assert_eq!(st.mount.mounts.len(), 1);
+    assert!(
+        st.net
+            .host_iface("em0")
+            .unwrap()
+            .inet
+            .contains(&"192.0.2.70/24".to_string())
+    );
+    assert!(st.jail.hooks.is_empty());
+}
+
+#[test]
+fn inet6_aliases_and_vnet_reclaim() {
+    let (_d, h) = host();
+    ok(
+        &h,
+        tools::IFCONFIG,
+        &["em0", "inet6", "2001:db8::7", "prefixlen", "64", "alias"],
+    );
+    assert!(
+        ok(&h, tools::IFCONFIG, &["em0"])
+            .stdout
+            .contains("inet6 2001:db8::7 prefixlen 64")
+    );
+    ok(
+        &h,
+        tools::IFCONFIG,
+        &["em0", "inet6", "2001:db8::7", "-alias"],
+    );
+    assert!(
+        !ok(&h, tools::IFCONFIG, &["em0"])
+            .stdout
+            .contains("2001:db8::7")
+    );
+    vweb(&h);
+    ok(&h, tools::IFCONFIG, &["epair0b", "-vnet", "vweb"]);
+    assert_eq!(
+        ok(&h, tools::IFCONFIG, &["-l"]).stdout,
+        "lo0 em0 epair0a epair0b\n"
+    );
+    let o = run(&h, tools::IFCONFIG, &["epair0b", "-vnet", "vweb"]);
+    assert_eq!(
+        (o.status, o.stderr.as_str()),
+        (1, "ifconfig: SIOCSIFRVNET: Invalid argument\n")
+    );
+}

@@ -585,10 +585,19 @@ enum Undo {
 /// `iface|addr/len extra` → (iface, addr/len).
 fn split_addr(a: &str, default_if: Option<&str>) -> (Option<String>, String) {
     let a = a.split_whitespace().next().unwrap_or("");
-    match a.split_once('|') {
-        Some((i, rest)) => (Some(i.to_string()), rest.to_string()),
-        None => (default_if.map(str::to_string), a.to_string()),
-    }
+    let (ifc, addr) = match a.split_once('|') {
+        Some((i, rest)) => (Some(i.to_string()), rest),
+        None => (default_if.map(str::to_string), a),
+    };
+    // A dotted-quad mask becomes a prefix length.
+    let addr = match addr.split_once('/') {
+        Some((ip, m)) if m.contains('.') => match super::net::mask_len(m) {
+            Some(n) => format!("{ip}/{n}"),
+            None => addr.to_string(),
+        },
+        _ => addr.to_string(),
+    };
+    (ifc, addr)
 }
 
 fn bare(addr: &str) -> String {

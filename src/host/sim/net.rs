@@ -425,7 +425,8 @@ fn parse_len(s: &str, v6: bool) -> Option<u32> {
     (n <= if v6 { 128 } else { 32 }).then_some(n)
 }
 
-fn mask_len(m: &str) -> Option<u32> {
+/// Prefix length of a netmask given as dotted quad or `0x` hex.
+pub fn mask_len(m: &str) -> Option<u32> {
     let v = if let Some(h) = m.strip_prefix("0x") {
         u32::from_str_radix(h, 16).ok()?
     } else {
