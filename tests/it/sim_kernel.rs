@@ -1294,3 +1294,27 @@ fn inet6_aliases_and_vnet_reclaim() {
         (1, "ifconfig: SIOCSIFRVNET: Invalid argument\n")
     );
 }
+
+#[test]
+fn jls_verbose_summary() {
+    let (_d, h) = host();
+    vweb(&h);
+    ok(&h, tools::JAIL, &["-r", "vweb"]);
+    let o = ok(&h, tools::JLS, &["-v", "-d"]).stdout;
+    assert_eq!(
+        o,
+        "   JID  Hostname                      Path\n        Name                          State\n        CPUSetID\n        IP Address(es)\n     1  vweb                          /jails/vweb\n        vweb                          DYING\n        2\n"
+    );
+    let o = ok(&h, tools::JLS, &["-v", "-d", "--libxo", "json"]).stdout;
+    let v: serde_json::Value = serde_json::from_str(&o).unwrap();
+    let j = &v["jail-information"]["jail"][0];
+    assert_eq!(
+        (j["state"].as_str(), j["jid"].as_i64()),
+        (Some("DYING"), Some(1))
+    );
+    assert_eq!(
+        ok(&h, tools::JLS, &["-v"]).stdout.lines().count(),
+        4,
+        "header only without -d"
+    );
+}

@@ -1071,6 +1071,7 @@ pub fn run_jls(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
     let (mut dying, mut header, mut nv, mut quote, mut save, mut json, mut by_name) =
         (false, false, false, false, false, false, false);
     let mut sel: Option<String> = None;
+    let mut verbose = false;
     let mut params: Vec<String> = vec![];
     let usage = || Output::fail(1, "usage: jls [-dhNnqsv] [-j jail] [param ...]\n");
     let mut k = 0;
@@ -1103,7 +1104,7 @@ pub fn run_jls(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
                         quote = true
                     }
                     'N' => by_name = true,
-                    'v' => {}
+                    'v' => verbose = true,
                     'j' => {
                         let rest = &a[1 + ci + 1..];
                         if rest.is_empty() {
@@ -1156,6 +1157,9 @@ pub fn run_jls(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
         params.retain(|p| !READ_ONLY.contains(&p.as_str()) && p != "jid");
     }
     let mut s = String::new();
+    if params.is_empty() && verbose {
+        return jls_verbose(&jails, json);
+    }
     if params.is_empty() {
         // Default columns.
         if json {
@@ -1261,6 +1265,53 @@ pub fn run_jls(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
             .collect();
         s += &cells.join(" ");
         s += "\n";
+    }
+    Output::ok(s)
+}
+
+/// `jls -v`: the multi-line summary (jid, hostname, path, name, state, cpuset id, addresses).
+fn jls_verbose(jails: &[&SimJail], json: bool) -> Output {
+    let js = |s: &str| serde_json::to_string(s).unwrap();
+    let state = |j: &SimJail| if j.dying { "DYING" } else { "ACTIVE" };
+    let host = |j: &SimJail| j.params.get("host.hostname").cloned().unwrap_or_default();
+    if json {
+        let rows: Vec<String> = jails
+            .iter()
+            .map(|j| {
+                format!(
+                    "{{\"jid\":{},\"hostname\":{},\"path\":{},\"name\":{},\"state\":{},\"cpusetid\":{},\"ipv4_addrs\":{},\"ipv6_addrs\":{}}}",
+                    j.jid,
+                    js(&host(j)),
+                    js(&j.path),
+                    js(&j.name),
+                    js(state(j)),
+                    j.jid + 1,
+                    serde_json::to_string(&j.list("ip4.addr")).unwrap(),
+                    serde_json::to_string(&j.list("ip6.addr")).unwrap()
+                )
+            })
+            .collect();
+        return Output::ok(wrap_json(&rows));
+    }
+    let mut s = format!(
+        "{:>6}  {:<29} {}\n{:>6}  {:<29} {}\n{:>6}  {}\n{:>6}  {}\n",
+        "JID", "Hostname", "Path", "", "Name", "State", "", "CPUSetID", "", "IP Address(es)"
+    );
+    for j in jails {
+        s += &format!(
+            "{:>6}  {:<29} {}\n{:>6}  {:<29} {}\n{:>6}  {}\n",
+            j.jid,
+            host(j),
+            j.path,
+            "",
+            j.name,
+            state(j),
+            "",
+            j.jid + 1
+        );
+        for a in j.list("ip4.addr").iter().chain(j.list("ip6.addr").iter()) {
+            s += &format!("{:>6}  {a}\n", "");
+        }
     }
     Output::ok(s)
 }
