@@ -318,7 +318,16 @@ pub fn run_jail(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
                     o.quiet = true
                 }
                 'd' => {}
-                'f' | 'p' | 'J' => {
+                'e' | 'J' | 'C' => {
+                    return Output::fail(
+                        1,
+                        format!(
+                            "jail: -{} is not modelled by the simulated host\n",
+                            letters[li]
+                        ),
+                    );
+                }
+                'f' | 'p' => {
                     let rest: String = letters[li + 1..].iter().collect();
                     let val = if !rest.is_empty() {
                         rest
