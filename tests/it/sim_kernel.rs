@@ -1318,3 +1318,12 @@ fn jls_verbose_summary() {
         "header only without -d"
     );
 }
+
+strict!(
+    jail_unmodelled_flag,
+    none,
+    tools::JAIL,
+    ["-J", "/tmp/j", "-c", "name=x", "persist"],
+    1,
+    "jail: -J is not modelled by the simulated host\n"
+);
