@@ -64,3 +64,30 @@ pub struct MountEntry {
     pub fstype: String,
     pub options: String,
 }
+
+pub mod ifconfig;
+pub mod jls;
+pub mod mount;
+pub mod rctl;
+pub mod sysctl;
+
+/// Output of a host tool that did not have the shape jailctl expects.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("could not read the output of {what} (line {line}): {message}")]
+pub struct ParseError {
+    /// The command, e.g. `jls --libxo json`.
+    pub what: String,
+    /// 1-based line of the offending text, 0 for the whole output.
+    pub line: usize,
+    pub message: String,
+}
+
+impl ParseError {
+    pub fn new(what: &str, line: usize, message: impl Into<String>) -> Self {
+        ParseError {
+            what: what.to_string(),
+            line,
+            message: message.into(),
+        }
+    }
+}

@@ -3,3 +3,4 @@
 mod boot_sched;
 mod cli_basics;
 mod rc_script;
+mod sim_kernel;

@@ -12,6 +12,7 @@
 
 pub mod cpuset;
 pub mod jail;
+pub mod jailconf;
 pub mod mount;
 pub mod net;
 pub mod rctl;

@@ -1,0 +1,1329 @@
+//! The simulated host's kernel-side tools (jail, jls, jexec, rctl, cpuset, ifconfig, mount,
+//! sysctl): strictness (each wrong or impossible command fails with the real exit status and
+//! message) and whole scenarios (create/remove round trips, undo, dying vnet jails).
+
+use jailctl::host::sim::SimHost;
+use jailctl::host::{Cmd, HostFs, Output, Runner, tools};
+use jailctl::observe;
+use std::path::Path;
+use tempfile::TempDir;
+
+fn host() -> (TempDir, SimHost) {
+    let d = tempfile::tempdir().unwrap();
+    let h = SimHost::open(d.path()).unwrap();
+    (d, h)
+}
+
+fn run(h: &SimHost, prog: &str, args: &[&str]) -> Output {
+    h.output(&Cmd::new(prog, args.iter().copied())).unwrap()
+}
+
+fn ok(h: &SimHost, prog: &str, args: &[&str]) -> Output {
+    let o = run(h, prog, args);
+    assert_eq!(o.status, 0, "{prog} {args:?}: {o:?}");
+    o
+}
+
+fn mkdir(h: &SimHost, p: &str) {
+    h.mkdir_p(Path::new(p), 0o755).unwrap();
+}
+
+fn none(_: &SimHost) {}
+
+/// Write a host file, creating its directory.
+fn write(h: &SimHost, p: &str, text: &str) {
+    mkdir(h, Path::new(p).parent().unwrap().to_str().unwrap());
+    h.write(Path::new(p), text.as_bytes(), 0o644).unwrap();
+}
+
+/// A running persistent jail `web` (jid 1) at /jails/web with /jails/web/dev.
+fn web(h: &SimHost) {
+    mkdir(h, "/jails/web/dev");
+    ok(
+        h,
+        tools::JAIL,
+        &[
+            "-c",
+            "name=web",
+            "path=/jails/web",
+            "host.hostname=web.example",
+            "persist",
+        ],
+    );
+}
+
+/// A running vnet jail `vweb` holding epair0b.
+fn vweb(h: &SimHost) {
+    mkdir(h, "/jails/vweb");
+    ok(h, tools::IFCONFIG, &["epair0", "create"]);
+    ok(
+        h,
+        tools::JAIL,
+        &[
+            "-c",
+            "name=vweb",
+            "path=/jails/vweb",
+            "vnet",
+            "vnet.interface=epair0b",
+            "persist",
+        ],
+    );
+}
+
+fn set_sysctl(h: &SimHost, oid: &str, v: Option<&str>) {
+    h.with_state(|ctx| match v {
+        Some(v) => {
+            ctx.state.sysctl.values.insert(oid.into(), v.into());
+        }
+        None => {
+            ctx.state.sysctl.values.remove(oid);
+        }
+    })
+    .unwrap();
+}
+
+/// One wrong command: its exit status and its exact stderr.
+macro_rules! strict {
+    ($name:ident, $setup:expr, $prog:expr, [$($a:expr),*], $code:expr, $msg:expr) => {
+        #[test]
+        fn $name() {
+            let (_d, h) = host();
+            ($setup)(&h);
+            let o = run(&h, $prog, &[$($a),*]);
+            assert_eq!(o.status, $code, "{o:?}");
+            assert_eq!(o.stderr.as_str(), AsRef::<str>::as_ref(&$msg), "{o:?}");
+        }
+    };
+}
+
+// ------------------------------------------------------------------ jail(8)
+
+strict!(
+    jail_create_existing,
+    web,
+    tools::JAIL,
+    ["-c", "name=web", "path=/jails/web", "persist"],
+    1,
+    "jail: \"web\" already exists\n"
+);
+strict!(
+    jail_remove_unknown,
+    none,
+    tools::JAIL,
+    ["-r", "nope"],
+    1,
+    "jail: \"nope\" not found\n"
+);
+strict!(
+    jail_path_missing,
+    none,
+    tools::JAIL,
+    ["-c", "name=x", "path=/nope", "persist"],
+    1,
+    "jail: x: path /nope: No such file or directory\n"
+);
+strict!(
+    jail_path_not_a_directory,
+    |h: &SimHost| h.write(Path::new("/f"), b"x", 0o644).unwrap(),
+    tools::JAIL,
+    ["-c", "name=x", "path=/f", "persist"],
+    1,
+    "jail: x: path /f: Not a directory\n"
+);
+strict!(
+    jail_path_relative,
+    none,
+    tools::JAIL,
+    ["-c", "name=x", "path=jails/x", "persist"],
+    1,
+    "jail: x: path jails/x: not an absolute pathname\n"
+);
+strict!(
+    jail_unknown_parameter,
+    |h: &SimHost| mkdir(h, "/jails/web"),
+    tools::JAIL,
+    [
+        "-c",
+        "name=web",
+        "path=/jails/web",
+        "persist",
+        "allow.bogus"
+    ],
+    1,
+    "jail: web: unknown parameter: allow.bogus\n"
+);
+strict!(
+    jail_vnet_cannot_change,
+    web,
+    tools::JAIL,
+    ["-m", "name=web", "vnet=new"],
+    1,
+    "jail: web: vnet cannot be changed after creation\n"
+);
+strict!(
+    jail_needs_persist_or_command,
+    |h: &SimHost| mkdir(h, "/jails/web"),
+    tools::JAIL,
+    ["-c", "name=web", "path=/jails/web"],
+    1,
+    "jail: web: no command or persist specified\n"
+);
+strict!(
+    jail_mount_point_missing,
+    |h: &SimHost| mkdir(h, "/jails/web"),
+    tools::JAIL,
+    [
+        "-c",
+        "name=web",
+        "path=/jails/web",
+        "persist",
+        "mount.devfs"
+    ],
+    1,
+    "mount: /jails/web/dev: No such file or directory\njail: web: /sbin/mount -t devfs -o ruleset=4 devfs /jails/web/dev: failed\n"
+);
+strict!(
+    jail_alias_on_missing_interface,
+    |h: &SimHost| mkdir(h, "/jails/web"),
+    tools::JAIL,
+    [
+        "-c",
+        "name=web",
+        "path=/jails/web",
+        "persist",
+        "ip4.addr=em9|10.0.0.5/24"
+    ],
+    1,
+    "ifconfig: interface em9 does not exist\njail: web: /sbin/ifconfig em9 inet 10.0.0.5/24 alias: failed\n"
+);
+strict!(
+    jail_needs_an_operation,
+    none,
+    tools::JAIL,
+    ["name=web", "persist"],
+    1,
+    jailctl::host::sim::jail::USAGE
+);
+strict!(
+    jail_modify_unknown,
+    none,
+    tools::JAIL,
+    ["-m", "name=nope", "persist"],
+    1,
+    "jail: \"nope\" not found\n"
+);
+strict!(
+    jail_hook_failure,
+    |h: &SimHost| mkdir(h, "/jails/web"),
+    tools::JAIL,
+    [
+        "-c",
+        "name=web",
+        "path=/jails/web",
+        "persist",
+        "exec.prestart=/usr/bin/false"
+    ],
+    1,
+    "jail: web: /usr/bin/false: failed\n"
+);
+strict!(
+    jail_conf_missing,
+    none,
+    tools::JAIL,
+    ["-f", "/etc/nope.conf", "-c", "web"],
+    1,
+    "jail: /etc/nope.conf: No such file or directory\n"
+);
+strict!(
+    jail_conf_syntax_error,
+    |h: &SimHost| write(h, "/etc/j.conf", "web {\n  persist\n}\n"),
+    tools::JAIL,
+    ["-f", "/etc/j.conf", "-c", "web"],
+    1,
+    "jail: /etc/j.conf line 3: }: syntax error\n"
+);
+strict!(
+    jail_not_in_conf,
+    |h: &SimHost| write(h, "/etc/j.conf", "web { persist; }\n"),
+    tools::JAIL,
+    ["-f", "/etc/j.conf", "-c", "db"],
+    1,
+    "jail: \"db\" not found\n"
+);
+strict!(
+    jail_conf_undefined_variable,
+    |h: &SimHost| write(
+        h,
+        "/etc/j.conf",
+        "web { persist; path = \"/jails/$nope\"; }\n"
+    ),
+    tools::JAIL,
+    ["-f", "/etc/j.conf", "-c", "web"],
+    1,
+    "jail: web: variable \"nope\" not found\n"
+);
+strict!(
+    jail_vnet_interface_missing,
+    |h: &SimHost| mkdir(h, "/j"),
+    tools::JAIL,
+    [
+        "-c",
+        "name=v",
+        "path=/j",
+        "vnet",
+        "vnet.interface=epair7b",
+        "persist"
+    ],
+    1,
+    "ifconfig: interface epair7b does not exist\njail: v: /sbin/ifconfig epair7b vnet 1: failed\n"
+);
+
+// ------------------------------------------------------------------ jls(8), jexec(8)
+
+strict!(
+    jls_unknown_jail,
+    web,
+    tools::JLS,
+    ["-j", "nope"],
+    1,
+    "jls: jail \"nope\" not found\n"
+);
+strict!(
+    jls_unknown_parameter,
+    web,
+    tools::JLS,
+    ["-j", "web", "bogus"],
+    1,
+    "jls: unknown parameter: bogus\n"
+);
+strict!(
+    jls_bad_option,
+    none,
+    tools::JLS,
+    ["-x"],
+    1,
+    "usage: jls [-dhNnqsv] [-j jail] [param ...]\n"
+);
+strict!(
+    jls_dying_needs_d,
+    |h: &SimHost| {
+        vweb(h);
+        ok(h, tools::JAIL, &["-r", "vweb"]);
+    },
+    tools::JLS,
+    ["-j", "vweb"],
+    1,
+    "jls: jail \"vweb\" not found\n"
+);
+strict!(
+    jexec_unknown_jail,
+    none,
+    tools::JEXEC,
+    ["nope", "/bin/sh"],
+    1,
+    "jexec: jail \"nope\" not found\n"
+);
+strict!(
+    jexec_unknown_command,
+    web,
+    tools::JEXEC,
+    ["web", "/usr/local/bin/nothing", "-x"],
+    1,
+    "jexec: execvp: /usr/local/bin/nothing: No such file or directory\n"
+);
+strict!(
+    jexec_cat_missing_file,
+    web,
+    tools::JEXEC,
+    ["web", "cat", "/etc/nope"],
+    1,
+    "cat: /etc/nope: No such file or directory\n"
+);
+strict!(
+    jexec_shell_exit_status,
+    web,
+    tools::JEXEC,
+    ["web", "/bin/sh", "-c", "exit 3"],
+    3,
+    ""
+);
+strict!(
+    jexec_service_missing,
+    web,
+    tools::JEXEC,
+    ["web", "service", "nginx", "status"],
+    1,
+    "nginx does not exist in /etc/rc.d or the local startup\ndirectories (/usr/local/etc/rc.d), or is not executable\n"
+);
+strict!(
+    jexec_no_jail,
+    none,
+    tools::JEXEC,
+    ["-l"],
+    1,
+    "usage: jexec [-l] [-u username | -U username] jail [command ...]\n"
+);
+
+// ------------------------------------------------------------------ rctl(8)
+
+strict!(
+    rctl_deny_cputime,
+    none,
+    tools::RCTL,
+    ["-a", "jail:web:cputime:deny=10"],
+    1,
+    "rctl: failed to add rule 'jail:web:cputime:deny=10': Operation not supported\n"
+);
+strict!(
+    rctl_deny_readbps,
+    none,
+    tools::RCTL,
+    ["-a", "jail:web:readbps:deny=1m"],
+    1,
+    "rctl: failed to add rule 'jail:web:readbps:deny=1m': Operation not supported\n"
+);
+strict!(
+    rctl_throttle_memory,
+    none,
+    tools::RCTL,
+    ["-a", "jail:web:memoryuse:throttle=1g"],
+    1,
+    "rctl: failed to add rule 'jail:web:memoryuse:throttle=1g': Operation not supported\n"
+);
+strict!(
+    rctl_unknown_resource,
+    none,
+    tools::RCTL,
+    ["-a", "jail:web:memory:deny=1g"],
+    1,
+    "rctl: failed to add rule 'jail:web:memory:deny=1g': Invalid argument\n"
+);
+strict!(
+    rctl_unknown_subject,
+    none,
+    tools::RCTL,
+    ["-a", "zone:web:memoryuse:deny=1g"],
+    1,
+    "rctl: failed to add rule 'zone:web:memoryuse:deny=1g': Invalid argument\n"
+);
+strict!(
+    rctl_unknown_action,
+    none,
+    tools::RCTL,
+    ["-a", "jail:web:memoryuse:kill=1g"],
+    1,
+    "rctl: failed to add rule 'jail:web:memoryuse:kill=1g': Invalid argument\n"
+);
+strict!(
+    rctl_missing_resource,
+    none,
+    tools::RCTL,
+    ["-a", "jail:web"],
+    1,
+    "rctl: malformed rule 'jail:web': missing resource\n"
+);
+strict!(
+    rctl_bad_amount,
+    none,
+    tools::RCTL,
+    ["-a", "jail:web:memoryuse:deny=2x"],
+    1,
+    "rctl: malformed rule 'jail:web:memoryuse:deny=2x': invalid numeric value '2x'\n"
+);
+strict!(
+    rctl_status_counts_failures,
+    none,
+    tools::RCTL,
+    [
+        "-a",
+        "jail:web:cputime:deny=1",
+        "jail:web:maxproc:deny=10",
+        "jail:web:bogus:deny=1"
+    ],
+    2,
+    "rctl: failed to add rule 'jail:web:cputime:deny=1': Operation not supported\nrctl: failed to add rule 'jail:web:bogus:deny=1': Invalid argument\n"
+);
+strict!(
+    rctl_racct_disabled,
+    |h: &SimHost| set_sysctl(h, "kern.racct.enable", Some("0")),
+    tools::RCTL,
+    ["-a", "jail:web:maxproc:deny=10"],
+    1,
+    "rctl: RACCT/RCTL present, but disabled; enable using kern.racct.enable=1 tunable\n"
+);
+strict!(
+    rctl_racct_absent,
+    |h: &SimHost| set_sysctl(h, "kern.racct.enable", None),
+    tools::RCTL,
+    [],
+    1,
+    "rctl: RACCT/RCTL support not present in kernel; see rctl(8) for details\n"
+);
+strict!(
+    rctl_remove_nothing,
+    none,
+    tools::RCTL,
+    ["-r", "jail:web"],
+    1,
+    "rctl: failed to remove rule 'jail:web': No such process\n"
+);
+strict!(
+    rctl_usage_not_running,
+    none,
+    tools::RCTL,
+    ["-u", "jail:web"],
+    1,
+    "rctl: failed to get resource utilization for 'jail:web': No such process\n"
+);
+strict!(
+    rctl_two_modes,
+    none,
+    tools::RCTL,
+    ["-a", "jail:web:maxproc:deny=1", "-r", "jail:web"],
+    1,
+    "usage: rctl [ -h ] [-a rule | -l filter | -r filter | -u filter | filter]\n"
+);
+
+// ------------------------------------------------------------------ cpuset(1)
+
+strict!(
+    cpuset_malformed_list,
+    web,
+    tools::CPUSET,
+    ["-l", "3-1", "-j", "web"],
+    1,
+    "cpuset: Malformed cpu-list 3-1\n"
+);
+strict!(
+    cpuset_beyond_ncpu,
+    web,
+    tools::CPUSET,
+    ["-l", "0-7", "-j", "web"],
+    1,
+    "cpuset: setaffinity: Resource deadlock avoided\n"
+);
+strict!(
+    cpuset_unknown_jail,
+    none,
+    tools::CPUSET,
+    ["-g", "-j", "nope"],
+    1,
+    "cpuset: jail \"nope\" not found\n"
+);
+strict!(
+    cpuset_get_without_target,
+    none,
+    tools::CPUSET,
+    ["-g"],
+    1,
+    "usage: cpuset [-l cpu-list] [-n policy:domain-list] [-s setid] cmd ...\n       cpuset [-l cpu-list] [-n policy:domain-list] [-s setid]\n              [-j jailid | -p pid | -t tid | -x irq]\n       cpuset -g [-cir] [-d domain | -j jailid | -p pid | -t tid | -x irq]\n"
+);
+
+// ------------------------------------------------------------------ ifconfig(8)
+
+strict!(
+    ifconfig_missing_interface,
+    none,
+    tools::IFCONFIG,
+    ["em9", "up"],
+    1,
+    "ifconfig: interface em9 does not exist\n"
+);
+strict!(
+    ifconfig_epair_unit_exists,
+    |h: &SimHost| {
+        ok(h, tools::IFCONFIG, &["epair0", "create"]);
+    },
+    tools::IFCONFIG,
+    ["epair0", "create"],
+    1,
+    "ifconfig: SIOCIFCREATE2: File exists\n"
+);
+strict!(
+    ifconfig_bridge_unit_exists,
+    |h: &SimHost| {
+        ok(h, tools::IFCONFIG, &["bridge0", "create"]);
+    },
+    tools::IFCONFIG,
+    ["bridge0", "create"],
+    1,
+    "ifconfig: SIOCIFCREATE2: File exists\n"
+);
+strict!(
+    ifconfig_name_too_long,
+    |h: &SimHost| {
+        ok(h, tools::IFCONFIG, &["epair0", "create"]);
+    },
+    tools::IFCONFIG,
+    ["epair0a", "name", "e0a_webserver01x"],
+    1,
+    "ifconfig: ioctl SIOCSIFNAME (set name): File name too long\n"
+);
+strict!(
+    ifconfig_name_taken,
+    |h: &SimHost| {
+        ok(h, tools::IFCONFIG, &["epair0", "create"]);
+    },
+    tools::IFCONFIG,
+    ["epair0a", "name", "em0"],
+    1,
+    "ifconfig: ioctl SIOCSIFNAME (set name): File exists\n"
+);
+strict!(
+    ifconfig_remove_absent_alias,
+    none,
+    tools::IFCONFIG,
+    ["em0", "inet", "192.0.2.99", "-alias"],
+    1,
+    "ifconfig: ioctl (SIOCDIFADDR): Can't assign requested address\n"
+);
+strict!(
+    ifconfig_duplicate_alias,
+    none,
+    tools::IFCONFIG,
+    ["em0", "inet", "192.0.2.10/24", "alias"],
+    1,
+    "ifconfig: ioctl (SIOCAIFADDR): File exists\n"
+);
+strict!(
+    ifconfig_bad_address,
+    none,
+    tools::IFCONFIG,
+    ["em0", "inet", "10.0.0.300/24", "alias"],
+    1,
+    "ifconfig: 10.0.0.300: bad value\n"
+);
+strict!(
+    ifconfig_vnet_unknown_jail,
+    |h: &SimHost| {
+        ok(h, tools::IFCONFIG, &["epair0", "create"]);
+    },
+    tools::IFCONFIG,
+    ["epair0b", "vnet", "nope"],
+    1,
+    "ifconfig: jail \"nope\" not found\n"
+);
+strict!(
+    ifconfig_vnet_into_non_vnet_jail,
+    |h: &SimHost| {
+        web(h);
+        ok(h, tools::IFCONFIG, &["epair0", "create"]);
+    },
+    tools::IFCONFIG,
+    ["epair0b", "vnet", "web"],
+    1,
+    "ifconfig: SIOCSIFVNET: File exists\n"
+);
+strict!(
+    ifconfig_destroy_physical,
+    none,
+    tools::IFCONFIG,
+    ["em0", "destroy"],
+    1,
+    "ifconfig: SIOCIFDESTROY: Invalid argument\n"
+);
+strict!(
+    ifconfig_addm_missing_member,
+    |h: &SimHost| {
+        ok(h, tools::IFCONFIG, &["bridge0", "create"]);
+    },
+    tools::IFCONFIG,
+    ["bridge0", "addm", "epair3a"],
+    1,
+    "ifconfig: BRDGADD epair3a: No such file or directory\n"
+);
+strict!(
+    ifconfig_interface_in_vnet_is_gone,
+    vweb,
+    tools::IFCONFIG,
+    ["epair0b", "up"],
+    1,
+    "ifconfig: interface epair0b does not exist\n"
+);
+
+// ------------------------------------------------------------------ mount(8), umount(8)
+
+strict!(
+    mount_target_missing,
+    |h: &SimHost| mkdir(h, "/src"),
+    tools::MOUNT,
+    ["-t", "nullfs", "/src", "/mnt/x"],
+    1,
+    "mount_nullfs: /mnt/x: No such file or directory\n"
+);
+strict!(
+    mount_source_missing,
+    |h: &SimHost| mkdir(h, "/mnt/x"),
+    tools::MOUNT,
+    ["-t", "nullfs", "-o", "ro", "/nosrc", "/mnt/x"],
+    1,
+    "mount_nullfs: /nosrc: No such file or directory\n"
+);
+strict!(
+    mount_target_not_directory,
+    |h: &SimHost| h.write(Path::new("/f"), b"", 0o644).unwrap(),
+    tools::MOUNT,
+    ["-t", "devfs", "devfs", "/f"],
+    1,
+    "mount: /f: Not a directory\n"
+);
+strict!(
+    mount_point_too_long,
+    |h: &SimHost| mkdir(h, &format!("/{}", "d".repeat(90))),
+    tools::MOUNT,
+    ["-t", "devfs", "devfs", &format!("/{}", "d".repeat(90))],
+    1,
+    &format!("mount: /{}: File name too long\n", "d".repeat(90))
+);
+strict!(
+    umount_not_mounted,
+    |h: &SimHost| mkdir(h, "/jails/web"),
+    tools::UMOUNT,
+    ["/jails/web"],
+    1,
+    "umount: /jails/web: not a file system root directory\n"
+);
+strict!(
+    umount_busy,
+    |h: &SimHost| {
+        mkdir(h, "/base");
+        mkdir(h, "/jails/web/dev");
+        ok(h, tools::MOUNT, &["-t", "nullfs", "/base", "/jails/web"]);
+        ok(h, tools::MOUNT, &["-t", "devfs", "devfs", "/jails/web/dev"]);
+    },
+    tools::UMOUNT,
+    ["/jails/web"],
+    1,
+    "umount: unmount of /jails/web failed: Device busy\n"
+);
+strict!(
+    umount_missing_path,
+    none,
+    tools::UMOUNT,
+    ["/nope"],
+    1,
+    "umount: /nope: statfs: No such file or directory\n"
+);
+
+// ------------------------------------------------------------------ sysctl(8)
+
+strict!(
+    sysctl_unknown_oid,
+    none,
+    tools::SYSCTL,
+    ["-n", "kern.bogus"],
+    1,
+    "sysctl: unknown oid 'kern.bogus'\n"
+);
+strict!(
+    sysctl_racct_is_a_tunable,
+    none,
+    tools::SYSCTL,
+    ["kern.racct.enable=1"],
+    1,
+    "sysctl: oid 'kern.racct.enable' is a read only tunable\nsysctl: Tunable values are set in /boot/loader.conf\n"
+);
+strict!(
+    sysctl_ncpu_read_only,
+    none,
+    tools::SYSCTL,
+    ["hw.ncpu=8"],
+    1,
+    "sysctl: oid 'hw.ncpu' is read only\n"
+);
+
+// ------------------------------------------------------------------ scenarios
+
+const WEB_CONF: &str = r#"$base = "/jails";
+exec.start = "/bin/sh /etc/rc"; exec.stop = "/bin/sh /etc/rc.shutdown jail";
+exec.clean; mount.devfs; path = "$base/$name";
+exec.prestart = "logger starting $name";
+exec.poststop = "logger stopped $name";
+web {
+    host.hostname = "web.example";
+    ip4.addr = "em0|192.0.2.50/24";
+    ip4.addr += "lo1|127.0.1.5";
+    ip6.addr = "em0|2001:db8::50/64";
+    mount += "/jails/base /jails/web/base nullfs ro 0 0";
+    mount.procfs;
+}
+"#;
+
+fn web_conf_host(h: &SimHost) {
+    mkdir(h, "/jails/web/dev");
+    mkdir(h, "/jails/web/proc");
+    mkdir(h, "/jails/web/base");
+    mkdir(h, "/jails/base");
+    write(h, "/etc/jail.conf", WEB_CONF);
+    ok(h, tools::IFCONFIG, &["lo1", "create"]);
+}
+
+#[test]
+fn conf_round_trip_leaves_nothing_behind() {
+    let (_d, h) = host();
+    web_conf_host(&h);
+    let before = h.snapshot().unwrap();
+    let o = ok(&h, tools::JAIL, &["-f", "/etc/jail.conf", "-c", "web"]);
+    assert_eq!(o.stdout, "web: created\n");
+    let ifl = ok(&h, tools::IFCONFIG, &["em0"]).stdout;
+    assert!(ifl.contains("inet 192.0.2.50 netmask 0xffffff00"), "{ifl}");
+    assert!(ifl.contains("inet6 2001:db8::50 prefixlen 64"), "{ifl}");
+    let mounts = observe::mount::parse_mount_p(&ok(&h, tools::MOUNT, &["-p"]).stdout).unwrap();
+    let targets: Vec<&str> = mounts.iter().map(|m| m.target.as_str()).collect();
+    assert_eq!(
+        targets,
+        ["/jails/web/base", "/jails/web/dev", "/jails/web/proc"]
+    );
+    assert_eq!(mounts[0].options, "ro");
+    let json = ok(&h, tools::JLS, observe::jls::JLS_ARGS).stdout;
+    let jails = observe::jls::parse_jls_json(&json).unwrap();
+    assert_eq!(jails.len(), 1);
+    assert_eq!(jails[0].ip4, vec!["192.0.2.50", "127.0.1.5"]);
+    assert_eq!(jails[0].ip6, vec!["2001:db8::50"]);
+    assert_eq!(jails[0].hostname, "web.example");
+    assert_eq!(jails[0].path, "/jails/web");
+
+    let o = ok(&h, tools::JAIL, &["-f", "/etc/jail.conf", "-r", "web"]);
+    assert_eq!(o.stdout, "web: removed\n");
+    let after = h.snapshot().unwrap();
+    assert!(after.mount.mounts.is_empty(), "{:?}", after.mount.mounts);
+    assert_eq!(
+        after.net.ifaces, before.net.ifaces,
+        "aliases removed, interfaces unchanged"
+    );
+    assert!(after.jail.jails.is_empty());
+    let hooks: Vec<(String, String)> = after
+        .jail
+        .hooks
+        .iter()
+        .map(|x| (x.hook.clone(), x.command.clone()))
+        .collect();
+    assert_eq!(
+        hooks,
+        [
+            ("exec.prestart", "logger starting web"),
+            ("exec.start", "/bin/sh /etc/rc"),
+            ("exec.stop", "/bin/sh /etc/rc.shutdown jail"),
+            ("exec.poststop", "logger stopped web"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    // Nested tools ran in jail(8)'s order.
+    let progs: Vec<String> = after.history.iter().map(|e| e.cmd.to_string()).collect();
+    let pos = |s: &str| {
+        progs
+            .iter()
+            .position(|p| p == s)
+            .unwrap_or_else(|| panic!("{s} not in {progs:#?}"))
+    };
+    assert!(
+        pos("/sbin/ifconfig em0 inet 192.0.2.50/24 alias")
+            < pos("/sbin/ifconfig em0 inet6 2001:db8::50/64 alias")
+    );
+    assert!(
+        pos("/sbin/ifconfig em0 inet6 2001:db8::50/64 alias")
+            < pos("/sbin/mount -t nullfs -o ro /jails/base /jails/web/base")
+    );
+    assert!(pos("/sbin/umount /jails/web/proc") < pos("/sbin/umount /jails/web/base"));
+    assert!(
+        pos("/sbin/ifconfig em0 inet6 2001:db8::50 -alias")
+            < pos("/sbin/ifconfig em0 inet 192.0.2.50 -alias")
+    );
+}
+
+#[test]
+fn failure_mid_create_undoes_mounts_and_aliases() {
+    let (_d, h) = host();
+    web_conf_host(&h);
+    let conf = WEB_CONF.replace("logger starting $name", "/usr/bin/false");
+    h.write(Path::new("/etc/jail.conf"), conf.as_bytes(), 0o644)
+        .unwrap();
+    let before = h.snapshot().unwrap();
+    let o = run(&h, tools::JAIL, &["-f", "/etc/jail.conf", "-c", "web"]);
+    assert_eq!(o.status, 1);
+    assert_eq!(o.stderr, "jail: web: /usr/bin/false: failed\n");
+    assert!(o.stdout.is_empty());
+    let after = h.snapshot().unwrap();
+    assert!(after.mount.mounts.is_empty());
+    assert_eq!(after.net.ifaces, before.net.ifaces);
+    assert!(after.jail.jails.is_empty());
+    assert_eq!(
+        after.jail.hooks.len(),
+        1,
+        "start hooks did not run: {:?}",
+        after.jail.hooks
+    );
+}
+
+#[test]
+fn failure_after_create_removes_the_jail() {
+    let (_d, h) = host();
+    mkdir(&h, "/jails/web");
+    let o = run(
+        &h,
+        tools::JAIL,
+        &[
+            "-c",
+            "name=web",
+            "path=/jails/web",
+            "persist",
+            "ip4.addr=em0|192.0.2.60",
+            "exec.poststart=exit 2",
+        ],
+    );
+    assert_eq!(o.status, 1);
+    assert_eq!(o.stderr, "jail: web: exit 2: failed\n");
+    let s = h.snapshot().unwrap();
+    assert!(s.jail.jails.is_empty());
+    assert_eq!(s.net.host_iface("em0").unwrap().inet, vec!["192.0.2.10/24"]);
+}
+
+#[test]
+fn vnet_jail_is_dying_until_the_next_jail_command() {
+    let (_d, h) = host();
+    vweb(&h);
+    let l = ok(&h, tools::IFCONFIG, &["-l"]).stdout;
+    assert_eq!(l, "lo0 em0 epair0a\n");
+    assert_eq!(
+        observe::ifconfig::parse_list(&l).unwrap(),
+        ["lo0", "em0", "epair0a"]
+    );
+    ok(&h, tools::JAIL, &["-r", "vweb"]);
+    let jails =
+        observe::jls::parse_jls_json(&ok(&h, tools::JLS, observe::jls::JLS_ARGS).stdout).unwrap();
+    assert_eq!(jails.len(), 1);
+    assert!(jails[0].dying);
+    assert_eq!(
+        ok(&h, tools::JLS, &[]).stdout.lines().count(),
+        1,
+        "only the header without -d"
+    );
+    assert_eq!(
+        ok(&h, tools::IFCONFIG, &["-l"]).stdout,
+        "lo0 em0 epair0a\n",
+        "still held by the dying jail"
+    );
+    // The next jail(8) command finishes the teardown.
+    let o = run(&h, tools::JAIL, &["-r", "vweb"]);
+    assert_eq!(o.stderr, "jail: \"vweb\" not found\n");
+    assert_eq!(
+        ok(&h, tools::IFCONFIG, &["-l"]).stdout,
+        "lo0 em0 epair0a epair0b\n"
+    );
+    ok(&h, tools::IFCONFIG, &["epair0a", "destroy"]);
+    assert_eq!(ok(&h, tools::IFCONFIG, &["-l"]).stdout, "lo0 em0\n");
+}
+
+#[test]
+fn epair_bridge_and_rename() {
+    let (_d, h) = host();
+    assert_eq!(
+        ok(&h, tools::IFCONFIG, &["epair", "create"]).stdout,
+        "epair0a\n"
+    );
+    assert_eq!(
+        ok(&h, tools::IFCONFIG, &["epair", "create"]).stdout,
+        "epair1a\n"
+    );
+    assert_eq!(
+        ok(&h, tools::IFCONFIG, &["bridge", "create"]).stdout,
+        "bridge0\n"
+    );
+    ok(&h, tools::IFCONFIG, &["epair0a", "up", "name", "e0a_web"]);
+    ok(
+        &h,
+        tools::IFCONFIG,
+        &["bridge0", "addm", "em0", "addm", "e0a_web", "up"],
+    );
+    let b = ok(&h, tools::IFCONFIG, &["bridge0"]).stdout;
+    assert!(
+        b.contains("member: em0") && b.contains("member: e0a_web"),
+        "{b}"
+    );
+    ok(&h, tools::IFCONFIG, &["epair0b", "destroy"]);
+    assert_eq!(
+        ok(&h, tools::IFCONFIG, &["-l"]).stdout,
+        "lo0 em0 epair1a epair1b bridge0\n"
+    );
+    assert!(
+        !ok(&h, tools::IFCONFIG, &["bridge0"])
+            .stdout
+            .contains("member: e0a_web")
+    );
+}
+
+#[test]
+fn jls_formats() {
+    let (_d, h) = host();
+    web(&h);
+    let o = ok(
+        &h,
+        tools::JLS,
+        &[
+            "-j", "web", "--libxo", "json", "name", "persist", "ip4.addr",
+        ],
+    )
+    .stdout;
+    assert_eq!(
+        o,
+        "{\"__version\": \"2\", \"jail-information\": {\"jail\": [{\"name\":\"web\",\"persist\":true,\"ip4.addr\":[]}]}}\n"
+    );
+    serde_json::from_str::<serde_json::Value>(&o).unwrap();
+    let o = ok(
+        &h,
+        tools::JLS,
+        &[
+            "-n",
+            "-j",
+            "1",
+            "jid",
+            "name",
+            "host.hostname",
+            "persist",
+            "allow.mount",
+        ],
+    )
+    .stdout;
+    assert_eq!(
+        o,
+        "jid=1 name=web host.hostname=web.example persist allow.nomount\n"
+    );
+    let o = ok(&h, tools::JLS, &[]).stdout;
+    assert_eq!(
+        o,
+        "   JID  IP Address      Hostname                      Path\n     1                  web.example                   /jails/web\n"
+    );
+    let o = ok(&h, tools::JLS, &["-h", "jid", "name"]).stdout;
+    assert_eq!(o, "jid name\n1 web\n");
+    let o = ok(&h, tools::JLS, &["--libxo", "json"]).stdout;
+    assert_eq!(
+        o,
+        "{\"__version\": \"2\", \"jail-information\": {\"jail\": [{\"jid\":1,\"ipv4\":\"\",\"hostname\":\"web.example\",\"path\":\"/jails/web\"}]}}\n"
+    );
+}
+
+#[test]
+fn jail_modify_restart_and_jid() {
+    let (_d, h) = host();
+    web(&h);
+    assert_eq!(
+        ok(
+            &h,
+            tools::JAIL,
+            &["-m", "name=web", "host.hostname=new.example"]
+        )
+        .stdout,
+        "web: updated\n"
+    );
+    assert_eq!(
+        ok(&h, tools::JEXEC, &["web", "hostname"]).stdout,
+        "new.example\n"
+    );
+    mkdir(&h, "/jails/db");
+    assert_eq!(
+        ok(
+            &h,
+            tools::JAIL,
+            &["-i", "-c", "name=db", "path=/jails/db", "persist"]
+        )
+        .stdout,
+        "2\n"
+    );
+    write(
+        &h,
+        "/etc/jail.conf",
+        "db { path = /jails/db; persist; host.hostname = db.example; }\n",
+    );
+    let o = ok(&h, tools::JAIL, &["-rc", "db"]);
+    assert_eq!(o.stdout, "db: removed\ndb: created\n");
+    let jails =
+        observe::jls::parse_jls_json(&ok(&h, tools::JLS, observe::jls::JLS_ARGS).stdout).unwrap();
+    let db = jails.iter().find(|j| j.name == "db").unwrap();
+    assert_eq!((db.jid, db.hostname.as_str()), (3, "db.example"));
+    assert_eq!(ok(&h, tools::JAIL, &["-q", "-r", "*"]).stdout, "");
+    assert!(h.snapshot().unwrap().jail.jails.is_empty());
+}
+
+#[test]
+fn jexec_model() {
+    let (_d, h) = host();
+    web(&h);
+    mkdir(&h, "/jails/web/etc/rc.d");
+    h.write(Path::new("/jails/web/etc/motd"), b"hello\n", 0o644)
+        .unwrap();
+    h.write(Path::new("/jails/web/etc/rc.d/sshd"), b"#!/bin/sh\n", 0o755)
+        .unwrap();
+    assert_eq!(
+        ok(&h, tools::JEXEC, &["web", "cat", "/etc/motd"]).stdout,
+        "hello\n"
+    );
+    assert_eq!(
+        ok(
+            &h,
+            tools::JEXEC,
+            &["-l", "-U", "root", "web", "/bin/sh", "-c", "echo hi there"]
+        )
+        .stdout,
+        "hi there\n"
+    );
+    assert_eq!(
+        ok(&h, tools::JEXEC, &["web", "pkg", "install", "-y", "nginx"]).stdout,
+        "Installing nginx...\n"
+    );
+    assert_eq!(h.snapshot().unwrap().jail.jails["web"].packages, ["nginx"]);
+    // A persist-only jail ran no rc, so its services are stopped.
+    let o = run(&h, tools::JEXEC, &["web", "service", "sshd", "status"]);
+    assert_eq!((o.status, o.stdout.as_str()), (1, ""));
+    assert_eq!(o.stderr, "sshd is not running.\n");
+    assert_eq!(
+        run(&h, tools::JEXEC, &["web", "/bin/sh", "-c", "false"]).status,
+        1
+    );
+}
+
+#[test]
+fn rctl_rules_normalized_outlive_the_jail() {
+    let (_d, h) = host();
+    web(&h);
+    ok(
+        &h,
+        tools::RCTL,
+        &[
+            "-a",
+            "jail:web:memoryuse:deny=2g",
+            "j:web:pcpu:deny=50",
+            "jail:web:readbps:throttle=1m",
+        ],
+    );
+    ok(&h, tools::RCTL, &["-a", "user:1001:maxproc:deny=100"]);
+    let listed = ok(&h, tools::RCTL, &["jail:web"]).stdout;
+    assert_eq!(
+        listed,
+        "jail:web:memoryuse:deny=2147483648\njail:web:pcpu:deny=50\njail:web:readbps:throttle=1048576\n"
+    );
+    assert_eq!(
+        ok(&h, tools::RCTL, &["-h", "jail:web:memoryuse"]).stdout,
+        "jail:web:memoryuse:deny=2G\n"
+    );
+    let by_jail = observe::rctl::parse_rules(&ok(&h, tools::RCTL, &[]).stdout).unwrap();
+    assert_eq!(by_jail["web"].len(), 3);
+    let usage =
+        observe::rctl::parse_usage(&ok(&h, tools::RCTL, &["-u", "jail:web"]).stdout).unwrap();
+    assert_eq!(usage.len(), 25);
+    assert_eq!(usage["maxproc"], 0, "a persist-only jail has no processes");
+    ok(&h, tools::JAIL, &["-r", "web"]);
+    assert_eq!(ok(&h, tools::RCTL, &["jail:web"]).stdout.lines().count(), 3);
+    ok(&h, tools::RCTL, &["-r", "jail:web"]);
+    assert_eq!(
+        ok(&h, tools::RCTL, &[]).stdout,
+        "user:1001:maxproc:deny=100\n"
+    );
+}
+
+#[test]
+fn rctl_usage_of_a_started_jail_is_deterministic() {
+    let (_d, h) = host();
+    mkdir(&h, "/jails/web");
+    ok(
+        &h,
+        tools::JAIL,
+        &[
+            "-c",
+            "name=web",
+            "path=/jails/web",
+            "exec.start=/bin/sh /etc/rc",
+        ],
+    );
+    let a = ok(&h, tools::RCTL, &["-u", "jail:web"]).stdout;
+    let b = ok(&h, tools::RCTL, &["-u", "j:web"]).stdout;
+    assert_eq!(a, b);
+    let u = observe::rctl::parse_usage(&a).unwrap();
+    assert!(u["memoryuse"] > 1 << 20 && u["maxproc"] > 0, "{u:?}");
+}
+
+#[test]
+fn cpuset_set_and_get() {
+    let (_d, h) = host();
+    web(&h);
+    assert_eq!(
+        ok(&h, tools::CPUSET, &["-g", "-j", "web"]).stdout,
+        "jail 1 mask: 0, 1, 2, 3\njail 1 domain policy: first-touch mask: 0\n"
+    );
+    ok(&h, tools::CPUSET, &["-l", "1,3", "-j", "1"]);
+    assert_eq!(
+        ok(&h, tools::CPUSET, &["-g", "-j", "web"]).stdout,
+        "jail 1 mask: 1, 3\njail 1 domain policy: first-touch mask: 0\n"
+    );
+}
+
+#[test]
+fn sysctl_defaults_and_knob() {
+    let (_d, h) = host();
+    assert_eq!(
+        ok(&h, tools::SYSCTL, &["-n", "kern.racct.enable"]).stdout,
+        "1\n"
+    );
+    assert_eq!(
+        ok(&h, tools::SYSCTL, &["-n", "kern.features.vimage"]).stdout,
+        "1\n"
+    );
+    assert_eq!(ok(&h, tools::SYSCTL, &["hw.ncpu"]).stdout, "hw.ncpu: 4\n");
+    assert_eq!(
+        ok(&h, tools::SYSCTL, &["-n", "security.jail.jailed"]).stdout,
+        "0\n"
+    );
+    set_sysctl(&h, "kern.racct.enable", None);
+    let o = run(&h, tools::SYSCTL, &["-n", "kern.racct.enable"]);
+    assert_eq!(observe::sysctl::parse_racct(&o).unwrap(), None);
+    set_sysctl(&h, "hw.ncpu", Some("2"));
+    web(&h);
+    assert_eq!(
+        run(&h, tools::CPUSET, &["-l", "2", "-j", "web"]).stderr,
+        "cpuset: setaffinity: Resource deadlock avoided\n"
+    );
+}
+
+#[test]
+fn mount_table_and_umount() {
+    let (_d, h) = host();
+    mkdir(&h, "/base");
+    mkdir(&h, "/jails/web/dev/fd");
+    ok(
+        &h,
+        tools::MOUNT,
+        &["-t", "nullfs", "-o", "ro", "/base", "/jails/web"],
+    );
+    ok(
+        &h,
+        tools::MOUNT,
+        &["-t", "devfs", "-oruleset=4", "devfs", "/jails/web/dev"],
+    );
+    ok(
+        &h,
+        tools::MOUNT,
+        &["-t", "fdescfs", "fdesc", "/jails/web/dev/fd"],
+    );
+    let m = observe::mount::parse_mount_p(&ok(&h, tools::MOUNT, &["-p"]).stdout).unwrap();
+    assert_eq!(m.len(), 3);
+    assert_eq!(
+        (
+            m[1].source.as_str(),
+            m[1].fstype.as_str(),
+            m[1].options.as_str()
+        ),
+        ("devfs", "devfs", "rw,ruleset=4")
+    );
+    ok(&h, tools::UMOUNT, &["/jails/web/dev/fd"]);
+    ok(&h, tools::UMOUNT, &["/jails/web/dev"]);
+    ok(&h, tools::UMOUNT, &["/jails/web"]);
+    assert_eq!(ok(&h, tools::MOUNT, &["-p"]).stdout, "");
+}
+
+#[test]
+fn create_or_modify_verbose_and_remove_without_config() {
+    let (_d, h) = host();
+    mkdir(&h, "/jails/web/dev");
+    write(
+        &h,
+        "/etc/jail.conf",
+        "web { path = /jails/web; persist; mount.devfs; interface = em0; ip4.addr = 192.0.2.70/255.255.255.0; }\n",
+    );
+    let o = ok(&h, tools::JAIL, &["-v", "-cm", "web"]);
+    assert_eq!(
+        o.stdout,
+        "web: run command: /sbin/ifconfig em0 inet 192.0.2.70/24 alias\nweb: run command: /sbin/mount -t devfs -o ruleset=4 devfs /jails/web/dev\nweb: created\n"
+    );
+    // -cm on a running jail modifies it; nothing changed, so no notice.
+    assert_eq!(ok(&h, tools::JAIL, &["-cm", "web"]).stdout, "");
+    let s = ok(&h, tools::JLS, &["-s", "-j", "web"]).stdout;
+    assert!(
+        s.starts_with("name=web path=/jails/web host.hostname=web "),
+        "{s}"
+    );
+    assert!(
+        s.contains(" ip4.addr=192.0.2.70 ip6.addr=\"\" vnet=inherit persist "),
+        "{s}"
+    );
+    // -R ignores the configuration: the jail goes, its mounts and alias stay (as on FreeBSD).
+    assert_eq!(ok(&h, tools::JAIL, &["-R", "web"]).stdout, "web: removed\n");
+    let st = h.snapshot().unwrap();
+    assert!(st.jail.jails.is_empty());
+    assert_eq!(st.mount.mounts.len(), 1);
+    assert!(
+        st.net
+            .host_iface("em0")
+            .unwrap()
+            .inet
+            .contains(&"192.0.2.70/24".to_string())
+    );
+    assert!(st.jail.hooks.is_empty());
+}
+
+#[test]
+fn inet6_aliases_and_vnet_reclaim() {
+    let (_d, h) = host();
+    ok(
+        &h,
+        tools::IFCONFIG,
+        &["em0", "inet6", "2001:db8::7", "prefixlen", "64", "alias"],
+    );
+    assert!(
+        ok(&h, tools::IFCONFIG, &["em0"])
+            .stdout
+            .contains("inet6 2001:db8::7 prefixlen 64")
+    );
+    ok(
+        &h,
+        tools::IFCONFIG,
+        &["em0", "inet6", "2001:db8::7", "-alias"],
+    );
+    assert!(
+        !ok(&h, tools::IFCONFIG, &["em0"])
+            .stdout
+            .contains("2001:db8::7")
+    );
+    vweb(&h);
+    ok(&h, tools::IFCONFIG, &["epair0b", "-vnet", "vweb"]);
+    assert_eq!(
+        ok(&h, tools::IFCONFIG, &["-l"]).stdout,
+        "lo0 em0 epair0a epair0b\n"
+    );
+    let o = run(&h, tools::IFCONFIG, &["epair0b", "-vnet", "vweb"]);
+    assert_eq!(
+        (o.status, o.stderr.as_str()),
+        (1, "ifconfig: SIOCSIFRVNET: Invalid argument\n")
+    );
+}
+
+#[test]
+fn jls_verbose_summary() {
+    let (_d, h) = host();
+    vweb(&h);
+    ok(&h, tools::JAIL, &["-r", "vweb"]);
+    let o = ok(&h, tools::JLS, &["-v", "-d"]).stdout;
+    assert_eq!(
+        o,
+        "   JID  Hostname                      Path\n        Name                          State\n        CPUSetID\n        IP Address(es)\n     1  vweb                          /jails/vweb\n        vweb                          DYING\n        2\n"
+    );
+    let o = ok(&h, tools::JLS, &["-v", "-d", "--libxo", "json"]).stdout;
+    let v: serde_json::Value = serde_json::from_str(&o).unwrap();
+    let j = &v["jail-information"]["jail"][0];
+    assert_eq!(
+        (j["state"].as_str(), j["jid"].as_i64()),
+        (Some("DYING"), Some(1))
+    );
+    assert_eq!(
+        ok(&h, tools::JLS, &["-v"]).stdout.lines().count(),
+        4,
+        "header only without -d"
+    );
+}
+
+strict!(
+    jail_unmodelled_flag,
+    none,
+    tools::JAIL,
+    ["-J", "/tmp/j", "-c", "name=x", "persist"],
+    1,
+    "jail: -J is not modelled by the simulated host\n"
+);
