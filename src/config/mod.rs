@@ -84,6 +84,8 @@ pub fn load(config_dir: &Path) -> Result<Config, ConfigErrors> {
                     .is_some_and(|n| n.to_string_lossy().starts_with('.'));
                 if p.extension().is_some_and(|e| e == "toml") && !hidden {
                     jail_files.push(p);
+                } else if !hidden && p.is_file() {
+                    tracing::warn!("ignoring {}: jail definitions end in .toml", p.display());
                 }
             }
         }

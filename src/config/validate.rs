@@ -811,11 +811,14 @@ fn network(v: &mut V, at: &Node, t: &Table, g: &Global, refs: &mut JailRefs) -> 
                 }
             }
             .unwrap_or_default();
-            if ip4.is_empty()
-                && ip6.is_empty()
-                && get(t, k, "ip4").is_none()
-                && get(t, k, "ip6").is_none()
-            {
+            // Count what was written, so an address that failed to parse is not reported twice.
+            let written = |key: &str| {
+                get(t, k, key).map_or(0, |n| match &n.val {
+                    Val::Array(a) => a.len(),
+                    _ => 1,
+                })
+            };
+            if written("ip4") + written("ip6") == 0 {
                 v.err(
                     at,
                     "mode = \"alias\" needs at least one address in ip4 or ip6",
@@ -871,6 +874,15 @@ fn network(v: &mut V, at: &Node, t: &Table, g: &Global, refs: &mut JailRefs) -> 
                     .ok()
             });
             let gateway4 = gateway4.or_else(|| g.bridges.get(&bridge).and_then(|b| b.gateway4));
+            if let Some(gw) = gateway4
+                && let Some((_, n)) = refs.addrs.iter().find(|(a, _)| *a == IpAddr::V4(gw))
+            {
+                v.err(
+                    n,
+                    format!("address {gw} is the gateway of this jail's network"),
+                    Some("pick another address for the jail".into()),
+                );
+            }
             Network::Vnet {
                 bridge,
                 ip4,
@@ -1308,4 +1320,50 @@ fn provision_file(v: &mut V, at: &Node, t: &Table) -> Option<ProvisionFile> {
         owner,
         mode,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rctl;
+
+    #[test]
+    fn rctl_rules_parse_with_suffixes_signals_and_per() {
+        let r = parse_rctl("vmemoryuse:sigterm=4g/process").unwrap();
+        assert_eq!(
+            (
+                r.resource.as_str(),
+                r.action.as_str(),
+                r.amount,
+                r.per.as_deref()
+            ),
+            ("vmemoryuse", "sigterm", 4 << 30, Some("process"))
+        );
+        let r = parse_rctl("writeiops:throttle=500").unwrap();
+        assert_eq!((r.amount, r.per), (500, None));
+        assert!(parse_rctl("pcpu:deny=50").is_ok());
+        assert!(
+            parse_rctl("maxproc:sigbogus=5")
+                .unwrap_err()
+                .0
+                .contains("unknown rctl action")
+        );
+        assert!(
+            parse_rctl("maxproc:deny=5/everyone")
+                .unwrap_err()
+                .0
+                .contains("unknown rctl per")
+        );
+        assert!(
+            parse_rctl("maxproc:deny")
+                .unwrap_err()
+                .0
+                .contains("no \"=amount\"")
+        );
+        assert!(
+            parse_rctl("cputime:deny=10")
+                .unwrap_err()
+                .0
+                .contains("cannot deny cputime")
+        );
+    }
 }

@@ -223,6 +223,28 @@ const CASES: &[Case] = &[
         message: "\"em0|10.0.0.5\" uses jail.conf's interface|address form",
     },
     Case {
+        what: "alias mode with empty address lists",
+        files: &[(
+            "jails/web.toml",
+            "[network]\nmode = \"alias\"\ninterface = \"em0\"\nip4 = []\n",
+        )],
+        file: "jails/web.toml",
+        line: 1,
+        column: 1,
+        message: "mode = \"alias\" needs at least one address in ip4 or ip6",
+    },
+    Case {
+        what: "vnet jail on its gateway's address",
+        files: &[(
+            "jails/web.toml",
+            "[network]\nmode = \"vnet\"\nbridge = \"bridge0\"\nip4 = [\"10.0.0.1/24\"]\n",
+        )],
+        file: "jails/web.toml",
+        line: 4,
+        column: 8,
+        message: "address 10.0.0.1 is the gateway of this jail's network",
+    },
+    Case {
         what: "unknown bridge",
         files: &[(
             "jails/web.toml",
