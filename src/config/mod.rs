@@ -112,10 +112,10 @@ pub fn load(config_dir: &Path) -> Result<Config, ConfigErrors> {
             ));
             continue;
         }
-        let Some((id, table)) = loader.read(&path).and_then(|id| loader.parse(id)) else {
+        let Some((_, table)) = loader.read(&path).and_then(|id| loader.parse(id)) else {
             continue;
         };
-        let (chain, merged) = loader.resolve(id, table, defaults.as_ref());
+        let (chain, merged) = loader.resolve(table, defaults.as_ref());
         parsed.push((name, path, chain, merged));
     }
 
@@ -237,16 +237,10 @@ impl Loader {
 
     /// Follow the `extends` chain of a jail file and merge defaults, templates (root-most
     /// first) and the file itself. Returns the chain, root-most first, and the merged table.
-    fn resolve(
-        &mut self,
-        id: usize,
-        table: Table,
-        defaults: Option<&Table>,
-    ) -> (Vec<String>, Table) {
+    fn resolve(&mut self, table: Table, defaults: Option<&Table>) -> (Vec<String>, Table) {
         let mut layers = vec![table.clone()];
         let mut chain: Vec<String> = vec![];
         let mut next: Option<Node> = table.get("extends").map(|e| e.node.clone());
-        let _ = id;
         while let Some(n) = next.take() {
             let Val::Str(name) = &n.val else {
                 self.errs.push(self.sources.error(

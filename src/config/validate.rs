@@ -350,9 +350,7 @@ pub(crate) fn jail(
 ) -> (JailSpec, JailRefs) {
     v.keys(t, schema::JAIL, &format!("jail \"{name}\""));
     let k = schema::JAIL;
-    if let Some(n) = get(t, k, "extends") {
-        v.string(n, "extends");
-    }
+    // `extends` was followed (and its type checked) while the layers were merged.
     let hostname = get(t, k, "hostname")
         .and_then(|n| {
             let s = v.string(n, "hostname")?;

@@ -476,6 +476,14 @@ const CASES: &[Case] = &[
         message: "unknown template \"ngnix\"; did you mean \"nginx\"?",
     },
     Case {
+        what: "extends that is not a string",
+        files: &[("jails/web.toml", "extends = [\"nginx\"]\n")],
+        file: "jails/web.toml",
+        line: 1,
+        column: 11,
+        message: "extends must be a template name (a string), not an array",
+    },
+    Case {
         what: "template cycle",
         files: &[
             ("templates/a.toml", "extends = \"b\"\n"),
