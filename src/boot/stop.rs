@@ -225,9 +225,11 @@ pub fn shutdown_with<D: JailDriver + Send + 'static + ?Sized>(
         if outcome.iter().all(Option::is_some) {
             break;
         }
-        if !timed_out && running == 0 && ready.is_empty() {
-            // Only jails on a dependency cycle can be left waiting with nothing in flight:
-            // stop them anyway rather than idle until the budget runs out.
+        let forces_pending = (0..n).any(|i| forcing[i] && outcome[i].is_none());
+        if !timed_out && running == 0 && ready.is_empty() && !forces_pending {
+            // Only jails on a dependency cycle can be left waiting with nothing in flight (no
+            // stop and no force-stop, whose report releases dependencies): stop them anyway
+            // rather than idle until the budget runs out.
             for i in 0..n {
                 if outcome[i].is_none() && !forcing[i] && waiting[i] > 0 {
                     waiting[i] = 0;

@@ -3,6 +3,8 @@
 
 mod completions;
 mod man;
+mod show;
+mod validate;
 
 use crate::host::Host;
 use crate::host::sim::SimHost;
@@ -47,6 +49,10 @@ pub struct GlobalArgs {
 pub enum Command {
     Completions(completions::Args),
     Man(man::Args),
+    /// Check the configuration: every jail OK, or every error with file, line and column.
+    Validate(validate::Args),
+    /// Show a jail's definition after templates and defaults are applied.
+    Show(show::Args),
 }
 
 /// Parse the command line, run it, map the outcome to an exit code.
@@ -129,5 +135,7 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
     match cli.command {
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
+        Command::Validate(a) => validate::run(&cli.global, a),
+        Command::Show(a) => show::run(&cli.global, a),
     }
 }

@@ -5,6 +5,393 @@
 //! the spec types of [`spec`], which the rest of jailctl consumes. Every error names the file,
 //! line and column, and all errors of a run are reported together.
 
+pub mod error;
+pub mod perms;
+pub(crate) mod raw;
+pub mod schema;
 pub mod spec;
+pub mod templates;
+pub mod units;
+pub(crate) mod validate;
 
+pub use error::{ConfigError, ConfigErrors};
 pub use spec::*;
+
+use error::Sources;
+use raw::{Node, Table, Val};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use validate::V;
+
+/// A loaded, validated configuration directory.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Config {
+    pub global: Global,
+    /// Sorted by name.
+    pub jails: Vec<JailSpec>,
+    pub dir: PathBuf,
+}
+
+impl Config {
+    pub fn jail(&self, name: &str) -> Option<&JailSpec> {
+        self.jails.iter().find(|j| j.name == name)
+    }
+}
+
+/// Read and validate `<config_dir>/jailctl.toml`, `<config_dir>/jails/*.toml` and the templates
+/// they extend. Returns every error found, not only the first.
+pub fn load(config_dir: &Path) -> Result<Config, ConfigErrors> {
+    let mut loader = Loader {
+        dir: config_dir.to_path_buf(),
+        sources: Sources::default(),
+        errs: vec![],
+        templates: HashMap::new(),
+        check_owner: perms::enforced(),
+    };
+    let global_path = config_dir.join("jailctl.toml");
+    let global_table = loader.read(&global_path).and_then(|id| loader.parse(id));
+    let (global, defaults) = match &global_table {
+        Some((id, t)) => {
+            let mut v = V {
+                src: &loader.sources,
+                errs: vec![],
+            };
+            let r = validate::global(&mut v, *id, t);
+            loader.errs.append(&mut v.errs);
+            r
+        }
+        None => (
+            Global {
+                zfs_root: String::new(),
+                mount_root: PathBuf::from("/usr/local/jails"),
+                default_base: None,
+                parallelism: None,
+                shutdown_timeout: std::time::Duration::from_secs(90),
+                bridges: BTreeMap::new(),
+            },
+            None,
+        ),
+    };
+
+    let mut jail_files = vec![];
+    let jails_dir = config_dir.join("jails");
+    match std::fs::read_dir(&jails_dir) {
+        Ok(rd) => {
+            for entry in rd.flatten() {
+                let p = entry.path();
+                let hidden = p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+                if p.extension().is_some_and(|e| e == "toml") && !hidden {
+                    jail_files.push(p);
+                } else if !hidden && p.is_file() {
+                    tracing::warn!("ignoring {}: jail definitions end in .toml", p.display());
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => loader.errs.push(ConfigError::file_level(
+            &jails_dir,
+            format!("cannot list the jail definitions: {e}"),
+            Some("make the directory readable by the user running jailctl".into()),
+        )),
+    }
+    jail_files.sort();
+
+    let mut parsed = vec![];
+    for path in jail_files {
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Err(e) = units::check_jail_name(&name) {
+            loader.errs.push(ConfigError::file_level(
+                &path,
+                e,
+                Some("the file name (without .toml) is the jail name: rename the file".into()),
+            ));
+            continue;
+        }
+        let Some((_, table)) = loader.read(&path).and_then(|id| loader.parse(id)) else {
+            continue;
+        };
+        let (chain, merged) = loader.resolve(table, defaults.as_ref());
+        parsed.push((name, path, chain, merged));
+    }
+
+    let mut jails = vec![];
+    let mut refs = vec![];
+    {
+        let mut v = V {
+            src: &loader.sources,
+            errs: vec![],
+        };
+        for (name, path, chain, merged) in &parsed {
+            let (spec, r) =
+                validate::jail(&mut v, name, path.clone(), chain.clone(), merged, &global);
+            jails.push(spec);
+            refs.push(r);
+        }
+        cross_checks(&mut v, &jails, &refs);
+        loader.errs.append(&mut v.errs);
+    }
+    if loader.errs.is_empty() {
+        Ok(Config {
+            global,
+            jails,
+            dir: config_dir.to_path_buf(),
+        })
+    } else {
+        Err(ConfigErrors::new(config_dir.to_path_buf(), loader.errs))
+    }
+}
+
+struct Loader {
+    dir: PathBuf,
+    sources: Sources,
+    errs: Vec<ConfigError>,
+    /// Template name → parsed file (None when it could not be read or parsed).
+    templates: HashMap<String, Option<(usize, Table)>>,
+    check_owner: bool,
+}
+
+impl Loader {
+    fn read(&mut self, path: &Path) -> Option<usize> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                if self.check_owner
+                    && let Err(e) = perms::check_path(path)
+                {
+                    self.errs.push(e);
+                }
+                Some(self.sources.add(path.to_path_buf(), text))
+            }
+            Err(e) => {
+                let help = if e.kind() == std::io::ErrorKind::NotFound
+                    && path.file_name().is_some_and(|n| n == "jailctl.toml")
+                {
+                    "create it with at least zfs_root = \"zroot/jailctl\", or point --config-dir at the right directory"
+                } else {
+                    "check the path and its permissions"
+                };
+                self.errs.push(ConfigError::file_level(
+                    path,
+                    format!("cannot read: {e}"),
+                    Some(help.into()),
+                ));
+                None
+            }
+        }
+    }
+
+    fn parse(&mut self, id: usize) -> Option<(usize, Table)> {
+        match raw::parse(&self.sources, id) {
+            Ok(t) => Some((id, t)),
+            Err(e) => {
+                self.errs.push(e);
+                None
+            }
+        }
+    }
+
+    /// The template `name`: the user's `<config_dir>/templates/<name>.toml` wins over the
+    /// shipped one.
+    fn template(&mut self, name: &str) -> Option<Option<(usize, Table)>> {
+        if let Some(t) = self.templates.get(name) {
+            return Some(t.clone());
+        }
+        let user = self.dir.join("templates").join(format!("{name}.toml"));
+        let loaded = if user.is_file() {
+            self.read(&user).and_then(|id| self.parse(id))
+        } else if let Some(text) = templates::shipped(name) {
+            let id = self
+                .sources
+                .add(templates::shipped_path(name), text.to_string());
+            self.parse(id)
+        } else {
+            return None;
+        };
+        self.templates.insert(name.to_string(), loaded.clone());
+        Some(loaded)
+    }
+
+    fn known_templates(&self) -> Vec<String> {
+        let mut names: Vec<String> = templates::SHIPPED
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        if let Ok(rd) = std::fs::read_dir(self.dir.join("templates")) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "toml")
+                    && let Some(s) = p.file_stem()
+                {
+                    names.push(s.to_string_lossy().into_owned());
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Follow the `extends` chain of a jail file and merge defaults, templates (root-most
+    /// first) and the file itself. Returns the chain, root-most first, and the merged table.
+    fn resolve(&mut self, table: Table, defaults: Option<&Table>) -> (Vec<String>, Table) {
+        let mut layers = vec![table.clone()];
+        let mut chain: Vec<String> = vec![];
+        let mut next: Option<Node> = table.get("extends").map(|e| e.node.clone());
+        while let Some(n) = next.take() {
+            let Val::Str(name) = &n.val else {
+                self.errs.push(self.sources.error(
+                    n.file,
+                    n.span.clone(),
+                    format!(
+                        "extends must be a template name (a string), not {}",
+                        n.val.kind()
+                    ),
+                    None,
+                ));
+                break;
+            };
+            if let Some(pos) = chain.iter().position(|c| c == name) {
+                let mut cycle = chain[pos..].to_vec();
+                cycle.push(name.clone());
+                self.errs.push(self.sources.error(
+                    n.file,
+                    n.span.clone(),
+                    format!(
+                        "templates extend each other in a cycle: {}",
+                        cycle.join(" -> ")
+                    ),
+                    Some("remove one of the extends in the cycle".into()),
+                ));
+                break;
+            }
+            match self.template(name) {
+                Some(Some((_, t))) => {
+                    chain.push(name.clone());
+                    next = t.get("extends").map(|e| e.node.clone());
+                    layers.push(t);
+                }
+                Some(None) => break,
+                None => {
+                    let known = self.known_templates();
+                    let msg = match schema::suggest(name, known.iter().map(String::as_str)) {
+                        Some(s) => format!("unknown template \"{name}\"; did you mean \"{s}\"?"),
+                        None => format!("unknown template \"{name}\""),
+                    };
+                    self.errs.push(self.sources.error(
+                        n.file,
+                        n.span.clone(),
+                        msg,
+                        Some(format!(
+                            "templates: {} (add your own as {}/templates/{name}.toml)",
+                            known.join(", "),
+                            self.dir.display()
+                        )),
+                    ));
+                    break;
+                }
+            }
+        }
+        let mut merged = defaults.cloned().unwrap_or_default();
+        for layer in layers.into_iter().rev() {
+            raw::merge(&mut merged, layer);
+        }
+        chain.reverse();
+        (chain, merged)
+    }
+}
+
+/// Checks that need all jails: dependencies exist and have no cycle, addresses are unique.
+fn cross_checks(v: &mut V, jails: &[JailSpec], refs: &[validate::JailRefs]) {
+    let index: HashMap<&str, usize> = jails
+        .iter()
+        .enumerate()
+        .map(|(i, j)| (j.name.as_str(), i))
+        .collect();
+    for r in refs {
+        for (d, n) in &r.deps {
+            if !index.contains_key(d.as_str()) {
+                let msg = match schema::suggest(d, index.keys().copied()) {
+                    Some(s) => format!("depends on unknown jail \"{d}\"; did you mean \"{s}\"?"),
+                    None => format!("depends on unknown jail \"{d}\""),
+                };
+                v.err(
+                    n,
+                    msg,
+                    Some(format!(
+                        "define it in jails/{d}.toml or remove it from depends_on"
+                    )),
+                );
+            }
+        }
+    }
+    // Dependency cycles: depth-first search, reporting each cycle once at its first jail.
+    let mut state = vec![0u8; jails.len()]; // 0 new, 1 on stack, 2 done
+    let mut stack: Vec<usize> = vec![];
+    fn dfs(
+        i: usize,
+        v: &mut V,
+        jails: &[JailSpec],
+        refs: &[validate::JailRefs],
+        index: &HashMap<&str, usize>,
+        state: &mut [u8],
+        stack: &mut Vec<usize>,
+    ) {
+        state[i] = 1;
+        stack.push(i);
+        for (d, n) in &refs[i].deps {
+            let Some(&j) = index.get(d.as_str()) else {
+                continue;
+            };
+            if state[j] == 1 {
+                let pos = stack.iter().position(|&s| s == j).unwrap_or(0);
+                let mut names: Vec<&str> = stack[pos..]
+                    .iter()
+                    .map(|&s| jails[s].name.as_str())
+                    .collect();
+                names.push(&jails[j].name);
+                v.err(
+                    n,
+                    format!("dependency cycle: {}", names.join(" -> ")),
+                    Some(
+                        "jails in a cycle can never start; remove one of these depends_on entries"
+                            .into(),
+                    ),
+                );
+            } else if state[j] == 0 {
+                dfs(j, v, jails, refs, index, state, stack);
+            }
+        }
+        stack.pop();
+        state[i] = 2;
+    }
+    for i in 0..jails.len() {
+        if state[i] == 0 {
+            dfs(i, v, jails, refs, &index, &mut state, &mut stack);
+        }
+    }
+    // The same address in two jails.
+    let mut seen: HashMap<std::net::IpAddr, &str> = HashMap::new();
+    for (j, r) in jails.iter().zip(refs) {
+        let mut own = std::collections::HashSet::new();
+        for (a, n) in &r.addrs {
+            if !own.insert(*a) {
+                v.err(n, format!("address {a} is listed twice"), None);
+                continue;
+            }
+            match seen.get(a) {
+                Some(other) => v.err(
+                    n,
+                    format!("address {a} is also used by jail \"{other}\""),
+                    Some("give each jail its own address".into()),
+                ),
+                None => {
+                    seen.insert(*a, &j.name);
+                }
+            }
+        }
+    }
+}

@@ -4,3 +4,4 @@ mod boot_sched;
 mod cli_basics;
 mod rc_script;
 mod sim_kernel;
+mod config;
