@@ -22,6 +22,7 @@
 //! Nothing below `cli` chooses between the real and the simulated host: a [`host::Host`] is
 //! passed in explicitly.
 
+pub mod base;
 pub mod cli;
 pub mod config;
 pub mod host;
