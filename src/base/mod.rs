@@ -829,21 +829,32 @@ pub fn list(host: &dyn Host, global: &Global) -> Result<Vec<BaseInfo>, BaseError
     parse_bases(global, &bases.stdout, &origins.stdout)
 }
 
-/// `base destroy`: refuses while any dataset is cloned from the base, naming them.
-pub fn destroy(host: &dyn Host, global: &Global, name: &str) -> Result<String, BaseError> {
+/// `base destroy`: refuses while any dataset is cloned from the base, naming them. After
+/// the checks, `confirm` is asked with the base about to go (with its snapshots); `Ok(None)`
+/// when it says no, else the destroyed dataset.
+pub fn destroy(
+    host: &dyn Host,
+    global: &Global,
+    name: &str,
+    confirm: &mut dyn FnMut(&BaseInfo) -> bool,
+) -> Result<Option<String>, BaseError> {
     validate_base_name(name)?;
     let dataset = base_dataset(global, name);
     require_managed(host, name, &dataset)?;
     let bases = list(host, global)?;
-    let dependents: Vec<String> = bases
+    let Some(info) = bases.iter().find(|b| b.dataset == dataset) else {
+        return Err(BaseError::NotFound {
+            name: name.to_string(),
+            dataset,
+        });
+    };
+    let dependents: Vec<String> = info
+        .snapshots
         .iter()
-        .filter(|b| b.dataset == dataset)
-        .flat_map(|b| {
-            b.snapshots.iter().flat_map(|s| {
-                s.used_by
-                    .iter()
-                    .map(move |u| format!("{u} (from @{})", s.name))
-            })
+        .flat_map(|s| {
+            s.used_by
+                .iter()
+                .map(move |u| format!("{u} (from @{})", s.name))
         })
         .collect();
     if !dependents.is_empty() {
@@ -852,12 +863,15 @@ pub fn destroy(host: &dyn Host, global: &Global, name: &str) -> Result<String, B
             dependents,
         });
     }
+    if !confirm(info) {
+        return Ok(None);
+    }
     run(
         host,
         &format!("cannot destroy base `{name}`"),
         zfs_cmd(["destroy", "-r", dataset.as_str()]),
     )?;
-    Ok(dataset)
+    Ok(Some(dataset))
 }
 
 #[cfg(test)]

@@ -233,34 +233,39 @@ pub fn render_table(bases: &[BaseInfo]) -> String {
 }
 
 fn destroy(a: DestroyArgs, g: &GlobalArgs, global: &Global) -> miette::Result<ExitCode> {
-    if !a.yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(miette::miette!(
-                help = format!("run `jailctl base destroy {} --yes`", a.name),
-                "refusing to destroy base `{}` without confirmation: standard input is not a terminal",
-                a.name
-            ));
-        }
-        eprint!(
-            "destroy base `{}` ({}) and all its snapshots? [y/N] ",
-            a.name,
-            base::base_dataset(global, &a.name)
-        );
-        std::io::stderr().flush().into_diagnostic()?;
-        let mut answer = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut answer)
-            .into_diagnostic()?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            eprintln!("not destroyed");
-            return Ok(ExitCode::FAILURE);
-        }
+    if !a.yes && !std::io::stdin().is_terminal() {
+        return Err(miette::miette!(
+            help = format!("run `jailctl base destroy {} --yes`", a.name),
+            "refusing to destroy base `{}` without confirmation: standard input is not a terminal",
+            a.name
+        ));
     }
     let host = open_host(g, Access::Change)?;
-    let ds = base::destroy(host.as_ref(), global, &a.name)?;
-    if !g.quiet {
-        println!("destroyed base {} ({ds})", a.name);
+    let mut ask = |info: &BaseInfo| {
+        if a.yes {
+            return true;
+        }
+        eprint!(
+            "destroy base `{}` ({}) and its {} snapshot(s)? [y/N] ",
+            info.name,
+            info.dataset,
+            info.snapshots.len()
+        );
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer).is_ok()
+            && matches!(answer.trim(), "y" | "Y" | "yes")
+    };
+    match base::destroy(host.as_ref(), global, &a.name, &mut ask)? {
+        Some(ds) => {
+            if !g.quiet {
+                println!("destroyed base {} ({ds})", a.name);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!("not destroyed");
+            Ok(ExitCode::FAILURE)
+        }
     }
-    Ok(ExitCode::SUCCESS)
 }

@@ -1104,16 +1104,30 @@ fn destroy_refuses_while_jails_are_cloned_from_the_base() {
     );
     let list = base::list(&host, &global()).unwrap();
     assert_eq!(list[0].snapshots[0].used_by, vec!["web"]);
-    let err = base::destroy(&host, &global(), "b").unwrap_err();
+    let mut asked = 0;
+    let err = base::destroy(&host, &global(), "b", &mut |_| {
+        asked += 1;
+        true
+    })
+    .unwrap_err();
+    assert_eq!(asked, 0, "no question while jails depend on it");
     let msg = err.to_string();
     assert!(msg.contains("web (from @"), "{msg}");
     assert!(host.names().contains(&made.dataset));
 
     host.ds.borrow_mut().remove("zroot/jailctl/jails/web");
+    // Declining keeps it.
     assert_eq!(
-        base::destroy(&host, &global(), "b").unwrap(),
-        "zroot/jailctl/bases/b"
+        base::destroy(&host, &global(), "b", &mut |_| false).unwrap(),
+        None
     );
+    assert!(host.names().contains(&made.dataset));
+    let destroyed = base::destroy(&host, &global(), "b", &mut |info| {
+        assert_eq!(info.snapshots.len(), 1);
+        true
+    })
+    .unwrap();
+    assert_eq!(destroyed.as_deref(), Some("zroot/jailctl/bases/b"));
     assert!(
         !host
             .names()
@@ -1123,10 +1137,10 @@ fn destroy_refuses_while_jails_are_cloned_from_the_base() {
 
     // A dataset jailctl did not make is left alone.
     host.add("zroot/jailctl/bases/hand", &[("type", "filesystem")]);
-    let err = base::destroy(&host, &global(), "hand").unwrap_err();
+    let err = base::destroy(&host, &global(), "hand", &mut |_| true).unwrap_err();
     assert!(matches!(err, BaseError::NotManaged { .. }), "{err}");
     assert!(matches!(
-        base::destroy(&host, &global(), "nope").unwrap_err(),
+        base::destroy(&host, &global(), "nope", &mut |_| true).unwrap_err(),
         BaseError::NotFound { .. }
     ));
 }
