@@ -516,7 +516,14 @@ fn finish(
     run(
         host,
         &format!("cannot snapshot {dataset}"),
-        zfs_cmd(["snapshot", snap.as_str()]),
+        zfs_cmd([
+            "snapshot".to_string(),
+            "-o".into(),
+            format!("{PROP_RELEASE}={release}"),
+            "-o".into(),
+            format!("{PROP_SOURCE}={}", source.display()),
+            snap.clone(),
+        ]),
     )?;
     Ok(snap)
 }
@@ -718,6 +725,8 @@ pub struct SnapshotInfo {
     pub name: String,
     /// Seconds since the epoch.
     pub created: Option<u64>,
+    /// The release this snapshot holds (`jailctl:release` set on the snapshot itself).
+    pub release: Option<String>,
     /// Jails cloned from this snapshot: the jail name for `<zfs_root>/jails/<name>`, the full
     /// dataset name for any other clone.
     pub used_by: Vec<String>,
@@ -780,6 +789,7 @@ pub fn parse_bases(
             b.snapshots.push(SnapshotInfo {
                 name: snap.to_string(),
                 created: val(p, "creation").and_then(|c| c.parse().ok()),
+                release: val(p, PROP_RELEASE),
                 used_by,
             });
         }
@@ -948,6 +958,7 @@ zroot/jailctl/bases/14.2\tmountpoint\t/usr/local/jails/.bases/14.2\n\
 zroot/jailctl/bases/14.2\tcreation\t1700000000\n\
 zroot/jailctl/bases/14.2@20240101-000000\ttype\tsnapshot\n\
 zroot/jailctl/bases/14.2@20240101-000000\tcreation\t1704067200\n\
+zroot/jailctl/bases/14.2@20240101-000000\tjailctl:release\t14.2-RELEASE\n\
 zroot/jailctl/bases/14.2@20240301-000000\ttype\tsnapshot\n\
 zroot/jailctl/bases/14.2@20240301-000000\tcreation\t1709251200\n\
 zroot/jailctl/bases/hand\ttype\tfilesystem\n\
@@ -965,6 +976,7 @@ zroot/jailctl/other/x\torigin\tzroot/jailctl/bases/14.2@20240301-000000\n";
         assert_eq!(b.release.as_deref(), Some("14.2-RELEASE-p1"));
         assert_eq!(b.snapshots.len(), 2);
         assert_eq!(b.snapshots[0].name, "20240101-000000");
+        assert_eq!(b.snapshots[0].release.as_deref(), Some("14.2-RELEASE"));
         assert_eq!(b.snapshots[0].used_by, vec!["api", "web"]);
         assert_eq!(b.snapshots[1].used_by, vec!["db", "zroot/jailctl/other/x"]);
         assert_eq!(list[1].name, "hand");

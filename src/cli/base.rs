@@ -200,10 +200,15 @@ pub fn render_table(bases: &[BaseInfo]) -> String {
             continue;
         }
         for (i, s) in b.snapshots.iter().enumerate() {
-            let (n, r) = if i == 0 {
-                (b.name.clone(), release.clone())
+            let n = if i == 0 {
+                b.name.clone()
             } else {
-                (String::new(), String::new())
+                String::new()
+            };
+            let r = match (&s.release, b.managed) {
+                (Some(r), true) => r.clone(),
+                _ if i == 0 => release.clone(),
+                _ => String::new(),
             };
             let jails = if s.used_by.is_empty() {
                 "-".to_string()
@@ -267,5 +272,55 @@ fn destroy(a: DestroyArgs, g: &GlobalArgs, global: &Global) -> miette::Result<Ex
             eprintln!("not destroyed");
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::SnapshotInfo;
+
+    #[test]
+    fn table_shows_each_snapshot_with_its_release_and_jails() {
+        let snap = |name: &str, release: &str, used_by: &[&str]| SnapshotInfo {
+            name: name.into(),
+            created: None,
+            release: Some(release.into()),
+            used_by: used_by.iter().map(|s| s.to_string()).collect(),
+        };
+        let bases = vec![
+            BaseInfo {
+                name: "14.2".into(),
+                dataset: "zroot/jailctl/bases/14.2".into(),
+                managed: true,
+                release: Some("14.2-RELEASE-p2".into()),
+                source: None,
+                mountpoint: None,
+                snapshots: vec![
+                    snap("20250101-000000", "14.2-RELEASE-p1", &["api", "web"]),
+                    snap("20250301-000000", "14.2-RELEASE-p2", &[]),
+                ],
+            },
+            BaseInfo {
+                name: "hand".into(),
+                dataset: "zroot/jailctl/bases/hand".into(),
+                managed: false,
+                release: None,
+                source: None,
+                mountpoint: None,
+                snapshots: vec![],
+            },
+        ];
+        let t = render_table(&bases);
+        let lines: Vec<&str> = t.lines().map(str::trim_end).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "BASE  RELEASE                   SNAPSHOT         JAILS",
+                "14.2  14.2-RELEASE-p1           20250101-000000  api, web",
+                "      14.2-RELEASE-p2           20250301-000000  -",
+                "hand  (not managed by jailctl)  -                -",
+            ]
+        );
     }
 }

@@ -787,7 +787,7 @@ impl ZfsModel {
                 }
                 Output::ok("")
             }
-            ["snapshot", s] => {
+            ["snapshot", "-o", p1, "-o", p2, s] => {
                 let (fs, _) = s.split_once('@').unwrap();
                 if !self.ds.borrow().contains_key(fs) {
                     return no(fs);
@@ -799,6 +799,14 @@ impl ZfsModel {
                     );
                 }
                 self.add(s, &[("type", "snapshot")]);
+                for p in [p1, p2] {
+                    let (k, v) = p.split_once('=').unwrap();
+                    self.ds
+                        .borrow_mut()
+                        .get_mut(*s)
+                        .unwrap()
+                        .insert(k.into(), v.into());
+                }
                 let mp = self.ds.borrow()[fs]["mountpoint"].clone();
                 // Keep a copy of the contents, for rollback.
                 copy_tree(&self.local(Path::new(&mp)), &self.snapdir(s));
@@ -975,6 +983,11 @@ fn create_fills_records_and_snapshots_a_base() {
     let list = base::list(&host, &global()).unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].snapshots.len(), 2);
+    assert_eq!(
+        list[0].snapshots[0].release.as_deref(),
+        Some("14.2-RELEASE-p1"),
+        "each snapshot records its own release"
+    );
 }
 
 #[test]
