@@ -7,9 +7,9 @@
 //! anywhere (`/etc/termcap -> /usr/share/misc/termcap` is normal in a base): they are created,
 //! never followed. Device nodes are refused (a jail's `/dev` comes from devfs).
 //!
-//! Modes are kept, set-id bits included; owners are kept when running as root. Directories
-//! that would lock the extracting user out (a non-root user extracting a `0555` directory) get
-//! their mode applied at the end.
+//! Modes and modification times are kept, set-id bits included; owners are kept when running
+//! as root. Directories get their mode and time at the end, once everything inside them is
+//! written (so a `0555` directory does not lock out a non-root extraction).
 
 use std::collections::HashSet;
 use std::fs;
@@ -102,9 +102,10 @@ pub fn extract_tar<R: Read>(
     let mut stats = ExtractStats::default();
     // Directories (relative paths) known to be real directories, not links.
     let mut checked_dirs: HashSet<PathBuf> = HashSet::new();
-    // Directories whose final mode must wait until everything inside is written.
-    let mut deferred: Vec<(PathBuf, u32)> = Vec::new();
-    let is_root = nix::unistd::geteuid().is_root();
+    // Directories whose mode and time are applied once everything inside is written:
+    // a `0555` directory must stay writable until then (for a non-root user), and writing
+    // into a directory changes its time.
+    let mut deferred: Vec<(PathBuf, u32, u64)> = Vec::new();
 
     for entry in ar.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
@@ -198,11 +199,12 @@ pub fn extract_tar<R: Read>(
                 stats.dirs += 1;
                 checked_dirs.insert(rel.clone());
                 let mode = entry.header().mode().unwrap_or(0o755) & 0o7777;
-                if !is_root && mode & 0o700 != 0o700 {
+                let mtime = entry.header().mtime().unwrap_or(0);
+                if mode & 0o700 != 0o700 {
                     fs::set_permissions(&full, fs::Permissions::from_mode(mode | 0o700))
                         .map_err(|source| write_err(archive, &raw_name, dest, source))?;
-                    deferred.push((full, mode));
                 }
+                deferred.push((full, mode, mtime));
             }
             EntryType::Symlink => stats.symlinks += 1,
             EntryType::Link => stats.hardlinks += 1,
@@ -212,9 +214,13 @@ pub fn extract_tar<R: Read>(
             }
         }
     }
-    for (dir, mode) in deferred.into_iter().rev() {
-        fs::set_permissions(&dir, fs::Permissions::from_mode(mode))
-            .map_err(|source| write_err(archive, &dir.to_string_lossy(), dest, source))?;
+    for (dir, mode, mtime) in deferred.into_iter().rev() {
+        let fail = |source| write_err(archive, &dir.to_string_lossy(), dest, source);
+        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime);
+        fs::File::open(&dir)
+            .and_then(|d| d.set_times(fs::FileTimes::new().set_modified(when)))
+            .map_err(fail)?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).map_err(fail)?;
     }
     Ok(stats)
 }

@@ -102,7 +102,9 @@ fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(30)))
-        .timeout_recv_body(Some(Duration::from_secs(120)))
+        // No limit on the body: a release set is hundreds of megabytes on links of any speed;
+        // an interrupted download resumes on the next run.
+        .timeout_recv_response(Some(Duration::from_secs(60)))
         .user_agent(concat!("jailctl/", env!("CARGO_PKG_VERSION")))
         .build()
         .into()

@@ -176,6 +176,13 @@ fn extraction_keeps_modes_links_and_hard_links() {
     assert_eq!(mode("etc/master.passwd"), 0o600);
     assert_eq!(mode("usr/share"), 0o555);
     assert_eq!(mode("dev"), 0o555);
+    let mtime = |p: &str| std::fs::symlink_metadata(root.join(p)).unwrap().mtime();
+    assert_eq!(
+        mtime("usr/share"),
+        1_700_000_000,
+        "directory time kept after filling it"
+    );
+    assert_eq!(mtime("bin"), 1_700_000_000);
     assert!(root.join("dev").read_dir().unwrap().next().is_none());
     assert_eq!(
         std::fs::read_link(root.join("etc/termcap")).unwrap(),
