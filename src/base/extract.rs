@@ -158,6 +158,11 @@ pub fn extract_tar<R: Read>(
                 check_no_links(dest, parent, &mut checked_dirs)
                     .map_err(|reason| unsafe_entry(&format!("hard link target: {reason}")))?;
             }
+            if fs::symlink_metadata(dest.join(&target)).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(unsafe_entry(
+                    "hard link to a symbolic link (some systems would follow it)",
+                ));
+            }
         }
         let full = dest.join(&rel);
         if kind == EntryType::Directory {

@@ -288,6 +288,11 @@ fn extraction_refuses_escaping_hard_links_and_devices() {
     assert_unsafe(&err, "./passwd", "hard link target");
     let (_o, _d, err) = extract_hostile(&[E::Hard("./shadow", "/etc/shadow")]);
     assert_unsafe(&err, "./shadow", "absolute");
+    let (_o, _d, err) = extract_hostile(&[
+        E::Sym("./pw", "/etc/master.passwd"),
+        E::Hard("./pw2", "./pw"),
+    ]);
+    assert_unsafe(&err, "./pw2", "hard link to a symbolic link");
     let mut b = tar::Builder::new(Vec::new());
     b.append(
         &header("./dev/mem", tar::EntryType::Char, 0o640, 0, None),
