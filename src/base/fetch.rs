@@ -76,7 +76,9 @@ pub enum FetchError {
         location: String,
         cause: ManifestError,
     },
-    #[error("{location} not found")]
+    #[error(
+        "{location} not found: check the release and architecture in --from, and the set names in --sets"
+    )]
     Missing { location: String },
     #[error(
         "checksum mismatch for {set}.txz ({path}): expected SHA-256 {expected} ({from}), got {actual}; {after}"
