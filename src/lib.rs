@@ -27,6 +27,7 @@
 
 pub mod apply;
 pub mod boot;
+pub mod base;
 pub mod cli;
 pub mod config;
 pub mod host;

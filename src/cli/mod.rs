@@ -1,6 +1,7 @@
 //! The command line. `main.rs` calls [`main`]; each subcommand lives in its own file with its
 //! arguments and a thin `run` that calls the library.
 
+mod base;
 mod completions;
 mod man;
 mod show;
@@ -47,6 +48,7 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Base(base::Args),
     Completions(completions::Args),
     Man(man::Args),
     /// Check the configuration: every jail OK, or every error with file, line and column.
@@ -133,6 +135,7 @@ pub fn open_host(global: &GlobalArgs, access: Access) -> miette::Result<Box<dyn 
 
 pub fn run(cli: Cli) -> miette::Result<ExitCode> {
     match cli.command {
+        Command::Base(a) => base::run(a, &cli.global),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
         Command::Validate(a) => validate::run(&cli.global, a),

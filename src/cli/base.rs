@@ -1,0 +1,326 @@
+//! `jailctl base`: make, list, update and destroy the bases jails are cloned from. Thin
+//! argument handling over [`crate::base`].
+
+use super::{Access, GlobalArgs, open_host};
+use crate::base::manifest::Sha256Digest;
+use crate::base::{self, BaseInfo, SetsRequest, extract::ExtractOptions, fetch::Source};
+use crate::config::Global;
+use miette::IntoDiagnostic;
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Manage bases: the ZFS datasets, filled from FreeBSD distribution sets, that jails are cloned from.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: BaseCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BaseCommand {
+    /// Create a base from distribution sets (a local directory or an http(s) release directory).
+    Create(SetsArgs),
+    /// Refill a base from new sets and snapshot it; existing jails keep their snapshot.
+    Update(SetsArgs),
+    /// List bases, their snapshots and the jails cloned from each.
+    List(ListArgs),
+    /// Destroy a base and its snapshots (refused while jails are cloned from it).
+    Destroy(DestroyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SetsArgs {
+    /// Base name (e.g. 14.2-RELEASE).
+    pub name: String,
+    /// Directory holding MANIFEST and the .txz sets, or an http(s) URL of a release directory
+    /// (e.g. https://download.freebsd.org/releases/amd64/amd64/14.2-RELEASE/).
+    #[arg(long = "from", value_name = "SOURCE")]
+    pub from: String,
+    /// Expected SHA-256 of a set, overriding MANIFEST (repeatable).
+    #[arg(long = "sha256", value_name = "SET=HEX", value_parser = parse_sha_arg)]
+    pub sha256: Vec<(String, Sha256Digest)>,
+    /// Sets to install, in order.
+    #[arg(long, value_delimiter = ',', default_value = "base")]
+    pub sets: Vec<String>,
+    /// Where downloads are kept and resumed from (a host path).
+    #[arg(long, value_name = "DIR", default_value = base::DEFAULT_CACHE_DIR)]
+    pub cache_dir: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DestroyArgs {
+    pub name: String,
+    /// Do not ask; required when standard input is not a terminal.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+fn parse_sha_arg(s: &str) -> Result<(String, Sha256Digest), String> {
+    let (set, hex) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not SET=HEX (e.g. base=<64 hex digits>)"))?;
+    Ok((set.to_string(), Sha256Digest::parse_hex(hex)?))
+}
+
+/// The global settings bases need: `zfs_root` (required) and `mount_root` from
+/// `<config-dir>/jailctl.toml`.
+fn global_settings(g: &GlobalArgs) -> miette::Result<Global> {
+    let path = g.config_dir.join("jailctl.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        miette::miette!(
+            help =
+                "create it with a line such as zfs_root = \"zroot/jailctl\", or pass --config-dir",
+            "cannot read {}: {e}",
+            path.display()
+        )
+    })?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| miette::miette!("{} is not valid TOML: {e}", path.display()))?;
+    let zfs_root = table
+        .get("zfs_root")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| {
+            miette::miette!(
+                help = "add a line such as zfs_root = \"zroot/jailctl\"",
+                "{} has no zfs_root",
+                path.display()
+            )
+        })?
+        .to_string();
+    let mount_root = table
+        .get("mount_root")
+        .and_then(|v| v.as_str())
+        .unwrap_or("/usr/local/jails")
+        .into();
+    Ok(Global {
+        zfs_root,
+        mount_root,
+        default_base: None,
+        parallelism: None,
+        shutdown_timeout: std::time::Duration::from_secs(60),
+        bridges: BTreeMap::new(),
+    })
+}
+
+pub fn run(args: Args, g: &GlobalArgs) -> miette::Result<ExitCode> {
+    let global = global_settings(g)?;
+    match args.command {
+        BaseCommand::Create(a) => sets(a, g, &global, false),
+        BaseCommand::Update(a) => sets(a, g, &global, true),
+        BaseCommand::List(a) => list(a, g, &global),
+        BaseCommand::Destroy(a) => destroy(a, g, &global),
+    }
+}
+
+fn sets(a: SetsArgs, g: &GlobalArgs, global: &Global, update: bool) -> miette::Result<ExitCode> {
+    let source = Source::parse(&a.from).map_err(base::BaseError::from)?;
+    let host = open_host(g, Access::Change)?;
+    let req = SetsRequest {
+        name: a.name,
+        source,
+        sets: a.sets,
+        sha256: a.sha256.into_iter().collect(),
+        cache_dir: host.local_path(Path::new(&a.cache_dir)),
+        progress: !g.quiet,
+        extract: ExtractOptions::default(),
+    };
+    let made = if update {
+        base::update(host.as_ref(), global, &req)?
+    } else {
+        base::create(host.as_ref(), global, &req)?
+    };
+    if !g.quiet {
+        println!(
+            "{} base {} ({}) from {}: snapshot {}, {} files, {} bytes, mounted at {}",
+            if update { "updated" } else { "created" },
+            made.name,
+            made.release,
+            req.source.display(),
+            made.snapshot,
+            made.files,
+            made.bytes,
+            made.mountpoint.display()
+        );
+        if update {
+            println!(
+                "jails keep the snapshot they were cloned from; `jailctl plan` shows which would move to the new one when re-created"
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(a: ListArgs, g: &GlobalArgs, global: &Global) -> miette::Result<ExitCode> {
+    let host = open_host(g, Access::Read)?;
+    let bases = base::list(host.as_ref(), global)?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &bases).into_diagnostic()?;
+        writeln!(out).into_diagnostic()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if bases.is_empty() {
+        writeln!(
+            out,
+            "no bases under {}; make one with `jailctl base create NAME --from SOURCE`",
+            base::bases_parent(global)
+        )
+        .into_diagnostic()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    write!(out, "{}", render_table(&bases)).into_diagnostic()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The human-readable `base list` table.
+pub fn render_table(bases: &[BaseInfo]) -> String {
+    let mut rows = vec![[
+        "BASE".to_string(),
+        "RELEASE".to_string(),
+        "SNAPSHOT".to_string(),
+        "JAILS".to_string(),
+    ]];
+    for b in bases {
+        let release = if b.managed {
+            b.release.clone().unwrap_or_else(|| "-".into())
+        } else {
+            "(not managed by jailctl)".into()
+        };
+        if b.snapshots.is_empty() {
+            rows.push([b.name.clone(), release, "-".into(), "-".into()]);
+            continue;
+        }
+        for (i, s) in b.snapshots.iter().enumerate() {
+            let n = if i == 0 {
+                b.name.clone()
+            } else {
+                String::new()
+            };
+            let r = match (&s.release, b.managed) {
+                (Some(r), true) => r.clone(),
+                _ if i == 0 => release.clone(),
+                _ => String::new(),
+            };
+            let jails = if s.used_by.is_empty() {
+                "-".to_string()
+            } else {
+                s.used_by.join(", ")
+            };
+            rows.push([n, r, s.name.clone(), jails]);
+        }
+    }
+    let w: Vec<usize> = (0..3)
+        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
+    let mut s = String::new();
+    for r in rows {
+        s.push_str(&format!(
+            "{:w0$}  {:w1$}  {:w2$}  {}\n",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2]
+        ));
+    }
+    s
+}
+
+fn destroy(a: DestroyArgs, g: &GlobalArgs, global: &Global) -> miette::Result<ExitCode> {
+    if !a.yes && !std::io::stdin().is_terminal() {
+        return Err(miette::miette!(
+            help = format!("run `jailctl base destroy {} --yes`", a.name),
+            "refusing to destroy base `{}` without confirmation: standard input is not a terminal",
+            a.name
+        ));
+    }
+    let host = open_host(g, Access::Change)?;
+    let mut ask = |info: &BaseInfo| {
+        if a.yes {
+            return true;
+        }
+        eprint!(
+            "destroy base `{}` ({}) and its {} snapshot(s)? [y/N] ",
+            info.name,
+            info.dataset,
+            info.snapshots.len()
+        );
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer).is_ok()
+            && matches!(answer.trim(), "y" | "Y" | "yes")
+    };
+    match base::destroy(host.as_ref(), global, &a.name, &mut ask)? {
+        Some(ds) => {
+            if !g.quiet {
+                println!("destroyed base {} ({ds})", a.name);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!("not destroyed");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::SnapshotInfo;
+
+    #[test]
+    fn table_shows_each_snapshot_with_its_release_and_jails() {
+        let snap = |name: &str, release: &str, used_by: &[&str]| SnapshotInfo {
+            name: name.into(),
+            created: None,
+            release: Some(release.into()),
+            used_by: used_by.iter().map(|s| s.to_string()).collect(),
+        };
+        let bases = vec![
+            BaseInfo {
+                name: "14.2".into(),
+                dataset: "zroot/jailctl/bases/14.2".into(),
+                managed: true,
+                release: Some("14.2-RELEASE-p2".into()),
+                source: None,
+                mountpoint: None,
+                snapshots: vec![
+                    snap("20250101-000000", "14.2-RELEASE-p1", &["api", "web"]),
+                    snap("20250301-000000", "14.2-RELEASE-p2", &[]),
+                ],
+            },
+            BaseInfo {
+                name: "hand".into(),
+                dataset: "zroot/jailctl/bases/hand".into(),
+                managed: false,
+                release: None,
+                source: None,
+                mountpoint: None,
+                snapshots: vec![],
+            },
+        ];
+        let t = render_table(&bases);
+        let lines: Vec<&str> = t.lines().map(str::trim_end).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "BASE  RELEASE                   SNAPSHOT         JAILS",
+                "14.2  14.2-RELEASE-p1           20250101-000000  api, web",
+                "      14.2-RELEASE-p2           20250301-000000  -",
+                "hand  (not managed by jailctl)  -                -",
+            ]
+        );
+    }
+}
