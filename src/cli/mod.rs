@@ -3,6 +3,7 @@
 
 mod completions;
 mod man;
+pub mod sim;
 
 use crate::host::Host;
 use crate::host::sim::SimHost;
@@ -47,6 +48,7 @@ pub struct GlobalArgs {
 pub enum Command {
     Completions(completions::Args),
     Man(man::Args),
+    Sim(sim::Args),
 }
 
 /// Parse the command line, run it, map the outcome to an exit code.
@@ -129,5 +131,6 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
     match cli.command {
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
+        Command::Sim(a) => sim::run(&cli.global, a),
     }
 }

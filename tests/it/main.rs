@@ -1,3 +1,4 @@
 //! jailctl's integration tests: one test binary, one module per area.
 
 mod cli_basics;
+mod sim_zfs;
