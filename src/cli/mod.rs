@@ -99,8 +99,13 @@ pub enum Access {
 pub fn open_host(global: &GlobalArgs, access: Access) -> miette::Result<Box<dyn Host>> {
     if let Some(dir) = &global.simulate {
         let host = SimHost::open(dir).map_err(|e| {
+            let help = if e.kind() == std::io::ErrorKind::InvalidInput {
+                "fix the simulator setting named above (docs/simulator.md lists the formats)"
+            } else {
+                "pass a writable directory to --simulate (or JAILCTL_SIMULATE)"
+            };
             miette::miette!(
-                help = "pass a writable directory to --simulate (or JAILCTL_SIMULATE)",
+                help = help,
                 "cannot open the simulated host at {}: {e}",
                 dir.display()
             )
