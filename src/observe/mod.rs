@@ -3,6 +3,8 @@
 //! [`plan`](crate::plan) compares with the definitions. Only jailctl's own dataset prefix and
 //! only the properties it needs are queried, so listing stays fast however big the pool is.
 
+pub mod zfs;
+
 use serde::Serialize;
 use std::collections::BTreeMap;
 

@@ -887,3 +887,60 @@ fn history_records_every_command_with_status() {
     let st: Vec<i32> = s.history.iter().map(|e| e.status).collect();
     assert_eq!(st, [0, 1]);
 }
+
+#[test]
+fn observe_parser_reads_the_simulated_output() {
+    let (_d, h) = host();
+    ok(
+        &h,
+        &[
+            "create",
+            "-p",
+            "-o",
+            "jailctl:managed=yes",
+            "zroot/jailctl/bases",
+        ],
+    );
+    ok(&h, &["snapshot", "zroot/jailctl/bases@p1"]);
+    let out = ok(
+        &h,
+        &[
+            "get",
+            "-H",
+            "-p",
+            "-r",
+            "-o",
+            "name,property,value",
+            "jailctl:managed,origin,quota",
+            "zroot/jailctl",
+        ],
+    );
+    let m = jailctl::observe::zfs::parse_zfs_get(&out).unwrap();
+    assert_eq!(
+        m["zroot/jailctl/bases"].prop("jailctl:managed"),
+        Some("yes")
+    );
+    // Snapshots inherit user properties from their filesystem, as on a real ZFS.
+    assert_eq!(
+        m["zroot/jailctl/bases@p1"].prop("jailctl:managed"),
+        Some("yes")
+    );
+    assert_eq!(m["zroot/jailctl"].prop("jailctl:managed"), None);
+    let cols = ["name", "used", "avail", "refer", "mountpoint", "origin"];
+    let out = ok(
+        &h,
+        &[
+            "list",
+            "-H",
+            "-o",
+            "name,used,avail,refer,mountpoint,origin",
+            "-t",
+            "all",
+            "-r",
+            "zroot/jailctl",
+        ],
+    );
+    let v = jailctl::observe::zfs::parse_zfs_list(&out, &cols).unwrap();
+    assert_eq!(v.len(), 3);
+    assert_eq!(v[2].prop("mountpoint"), None);
+}

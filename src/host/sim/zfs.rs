@@ -334,6 +334,12 @@ const fn def(
     }
 }
 
+/// Native properties a snapshot shows: the read-only ones marked `snap` and the mount
+/// options that also govern a snapshot's `.zfs/snapshot` mount.
+fn applies_to_snapshot(p: &PropDef) -> bool {
+    p.snap || matches!(p.name, "exec" | "setuid" | "devices" | "xattr")
+}
+
 fn prop_def(name: &str) -> Option<&'static PropDef> {
     PROPS
         .iter()
@@ -823,20 +829,14 @@ fn prop_value(ctx: &Ctx<'_>, name: &str, prop: &str) -> PropVal {
     let d = &z.datasets[name];
     let is_snap = d.kind == DsKind::Snapshot;
     if prop.contains(':') {
-        let (v, src) = if is_snap {
-            match d.props.get(prop) {
-                Some(v) => (v.clone(), Source::Local),
-                None => ("-".into(), Source::None),
-            }
-        } else {
-            inherited_value(z, name, prop)
-        };
+        // User properties: snapshots inherit them from their filesystem too.
+        let (v, src) = inherited_value(z, name, prop);
         return PropVal::plain(v, src);
     }
     let Some(p) = prop_def(prop) else {
         return PropVal::none();
     };
-    if is_snap && !p.snap && p.kind != PKind::Ro {
+    if is_snap && !applies_to_snapshot(p) && p.kind != PKind::Ro {
         return PropVal::none();
     }
     match p.name {
@@ -2111,7 +2111,7 @@ fn get(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
                 .iter()
                 .filter(|p| p.name != "name")
                 .filter(|p| match d.kind {
-                    DsKind::Snapshot => p.snap,
+                    DsKind::Snapshot => applies_to_snapshot(p),
                     DsKind::Filesystem => p.name != "clones",
                 })
                 .map(|p| p.name.to_string())
