@@ -544,12 +544,12 @@ fn rename_errors() {
     fails(
         zfs(&h, &["rename", "zroot/b", "zroot/c"]),
         1,
-        "cannot rename to 'zroot/c': dataset already exists",
+        "cannot rename 'zroot/b': dataset already exists",
     );
     fails(
         zfs(&h, &["rename", "zroot/b", "zroot/zz/b"]),
         1,
-        "cannot rename to 'zroot/zz/b': parent does not exist",
+        "cannot create 'zroot/zz/b': parent does not exist",
     );
     fails(
         zfs(&h, &["rename", "zroot/b@s", "zroot/c@s3"]),

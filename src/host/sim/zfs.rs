@@ -2424,18 +2424,16 @@ fn rename(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
             "cannot rename to '{to}': New dataset name cannot be a descendant of current dataset name"
         )));
     }
+    let parent = parent_of(&to).unwrap_or("").to_string();
+    if !ctx.state.zfs.datasets.contains_key(&parent) && !o.has('p') {
+        return Err(err(format!("cannot create '{to}': parent does not exist")));
+    }
     if ctx.state.zfs.datasets.contains_key(&to) {
         return Err(err(format!(
-            "cannot rename to '{to}': dataset already exists"
+            "cannot rename '{from}': dataset already exists"
         )));
     }
-    let parent = parent_of(&to).unwrap_or("").to_string();
     if !ctx.state.zfs.datasets.contains_key(&parent) {
-        if !o.has('p') {
-            return Err(err(format!(
-                "cannot rename to '{to}': parent does not exist"
-            )));
-        }
         create_parents(ctx, &to, true);
     }
     if let Some(why) = busy_reason(ctx, &from, o.has('f')) {
