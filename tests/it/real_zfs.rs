@@ -75,10 +75,17 @@ impl Real {
 
 impl Drop for Real {
     fn drop(&mut self) {
-        let o = self.zfs(&["destroy", "-R", &self.base.clone()]);
-        if o.status != 0 {
-            eprintln!("cleanup of {} failed: {}", self.base, o.stderr);
+        // zfs-fuse reports a just-mounted dataset busy for a moment: retry before giving up.
+        let mut last = String::new();
+        for _ in 0..25 {
+            let o = self.zfs(&["destroy", "-R", &self.base.clone()]);
+            if o.status == 0 {
+                return;
+            }
+            last = o.stderr;
+            std::thread::sleep(std::time::Duration::from_millis(200));
         }
+        eprintln!("cleanup of {} failed: {last}", self.base);
     }
 }
 
