@@ -944,3 +944,31 @@ fn observe_parser_reads_the_simulated_output() {
     assert_eq!(v.len(), 3);
     assert_eq!(v[2].prop("mountpoint"), None);
 }
+
+#[test]
+fn read_only_pool_refuses_changes_but_answers_queries() {
+    let (_d, h) = host();
+    ok(&h, &["create", "zroot/a"]);
+    h.with_state(|ctx| ctx.state.zfs.pools.get_mut("zroot").unwrap().readonly = true)
+        .unwrap();
+    fails(
+        zfs(&h, &["create", "zroot/b"]),
+        1,
+        "cannot create 'zroot/b': pool is read-only",
+    );
+    fails(
+        zfs(&h, &["set", "quota=1G", "zroot/a"]),
+        1,
+        "cannot set property for 'zroot/a': pool is read-only",
+    );
+    fails(
+        zfs(&h, &["destroy", "zroot/a"]),
+        1,
+        "cannot destroy 'zroot/a': pool is read-only",
+    );
+    assert_eq!(
+        zpool(&h, &["get", "-H", "-o", "value", "readonly", "zroot"]).stdout,
+        "on\n"
+    );
+    ok(&h, &["list", "zroot/a"]);
+}
