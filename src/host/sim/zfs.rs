@@ -1208,6 +1208,24 @@ pub fn init_fresh(s: &mut SimState) {
     );
 }
 
+/// Mounted ZFS filesystems as `(dataset, mountpoint)`, in mount order (parents first): what
+/// the simulated mount(8) lists with fstype `zfs` in `mount -p`.
+pub fn mounted_filesystems(z: &ZfsState) -> Vec<(String, String)> {
+    let mut v: Vec<String> = z
+        .datasets
+        .iter()
+        .filter(|(_, d)| d.kind == DsKind::Filesystem && d.mounted)
+        .map(|(n, _)| n.clone())
+        .collect();
+    sort_names(z, &mut v);
+    v.into_iter()
+        .filter_map(|n| {
+            let (mp, _) = mountpoint(z, &n);
+            mp.starts_with('/').then_some((n, mp))
+        })
+        .collect()
+}
+
 /// Make sure the directories of mounted filesystems exist (a fresh host's `/zroot`).
 pub fn ensure_mount_dirs(ctx: &mut Ctx<'_>) {
     let names: Vec<String> = ctx.state.zfs.datasets.keys().cloned().collect();
@@ -1565,9 +1583,6 @@ fn destroy(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
     let recursive = o.has('r') || o.has('R');
     let mut victims: Vec<String> = Vec::new();
     if let Some((fs, snaps)) = target.split_once('@') {
-        if o.has('f') {
-            return Err(usage_fail("destroy", "invalid option 'f'"));
-        }
         let base = open(ctx, fs)?;
         if base.kind != DsKind::Filesystem {
             return Err(err(format!(
@@ -2792,6 +2807,25 @@ mod tests {
     fn ctime_is_zfs_creation_format() {
         // 2026-11-24 22:36 UTC was a Tuesday.
         assert_eq!(ctime(1_795_559_760), "Tue Nov 24 22:36 2026");
+    }
+
+    #[test]
+    fn mounted_filesystems_for_the_mount_table() {
+        let mut s = SimState::default();
+        init_fresh(&mut s);
+        let mut child = s.zfs.datasets["zroot"].clone();
+        child.props.clear();
+        s.zfs.datasets.insert("zroot/a".into(), child.clone());
+        child.props.insert("canmount".into(), "noauto".into());
+        child.mounted = false;
+        s.zfs.datasets.insert("zroot/b".into(), child);
+        assert_eq!(
+            mounted_filesystems(&s.zfs),
+            [
+                ("zroot".to_string(), "/zroot".to_string()),
+                ("zroot/a".to_string(), "/zroot/a".to_string())
+            ]
+        );
     }
 
     #[test]
