@@ -972,3 +972,65 @@ fn read_only_pool_refuses_changes_but_answers_queries() {
     );
     ok(&h, &["list", "zroot/a"]);
 }
+
+mod random_commands {
+    use super::*;
+    use proptest::prelude::*;
+
+    const WORDS: &[&str] = &[
+        "create",
+        "snapshot",
+        "clone",
+        "destroy",
+        "set",
+        "get",
+        "inherit",
+        "list",
+        "rename",
+        "promote",
+        "-r",
+        "-R",
+        "-p",
+        "-H",
+        "-o",
+        "-d",
+        "1",
+        "-t",
+        "all",
+        "zroot",
+        "zroot/a",
+        "zroot/a/b",
+        "zroot/a@s",
+        "zroot/c",
+        "zroot/a@t",
+        "quota=1G",
+        "mountpoint=/m",
+        "jailctl:managed=yes",
+        "exec=off",
+        "name,origin",
+        "bad!",
+        "-x",
+        "@",
+        "",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Whatever is thrown at it, the simulated zfs answers: no panic, status 0, 1 or 2,
+        /// and a failure always says why on stderr.
+        #[test]
+        fn every_failure_explains_itself(
+            cmds in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(WORDS), 1..6), 1..8)
+        ) {
+            let (_d, h) = host();
+            for argv in cmds {
+                let o = zfs(&h, &argv);
+                prop_assert!(matches!(o.status, 0..=2), "{argv:?}: {o:?}");
+                if o.status != 0 {
+                    prop_assert!(!o.stderr.trim().is_empty(), "{argv:?}: {o:?}");
+                }
+            }
+        }
+    }
+}
