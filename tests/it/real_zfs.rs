@@ -26,7 +26,7 @@ fn real_pool(test: &str) -> Option<String> {
     use std::io::Write;
     let _ = writeln!(
         std::io::stderr(),
-        "SKIPPED: {test}: zfs-fuse not available to this run (set JAILCTL_SIM_REAL_ZFS=POOL, or run .ci/zfs-fuse.sh)"
+        "SKIPPED: {test}: zfs-fuse not available to this run (JAILCTL_SIM_REAL_ZFS=POOL is unset; .ci/zfs-fuse.sh runs these tests against zfs-fuse)"
     );
     None
 }
