@@ -26,8 +26,8 @@
 //! passed in explicitly.
 
 pub mod apply;
-pub mod boot;
 pub mod base;
+pub mod boot;
 pub mod cli;
 pub mod config;
 pub mod host;

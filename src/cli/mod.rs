@@ -5,6 +5,7 @@ mod base;
 mod completions;
 mod man;
 mod show;
+pub mod sim;
 mod validate;
 
 use crate::host::Host;
@@ -55,6 +56,7 @@ pub enum Command {
     Validate(validate::Args),
     /// Show a jail's definition after templates and defaults are applied.
     Show(show::Args),
+    Sim(sim::Args),
 }
 
 /// Parse the command line, run it, map the outcome to an exit code.
@@ -105,8 +107,13 @@ pub enum Access {
 pub fn open_host(global: &GlobalArgs, access: Access) -> miette::Result<Box<dyn Host>> {
     if let Some(dir) = &global.simulate {
         let host = SimHost::open(dir).map_err(|e| {
+            let help = if e.kind() == std::io::ErrorKind::InvalidInput {
+                "fix the simulator setting named above (docs/simulator.md lists the formats)"
+            } else {
+                "pass a writable directory to --simulate (or JAILCTL_SIMULATE)"
+            };
             miette::miette!(
-                help = "pass a writable directory to --simulate (or JAILCTL_SIMULATE)",
+                help = help,
                 "cannot open the simulated host at {}: {e}",
                 dir.display()
             )
@@ -140,5 +147,6 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Man(a) => man::run(a),
         Command::Validate(a) => validate::run(&cli.global, a),
         Command::Show(a) => show::run(&cli.global, a),
+        Command::Sim(a) => sim::run(&cli.global, a),
     }
 }

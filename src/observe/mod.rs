@@ -4,6 +4,7 @@
 //! only the properties it needs are queried, so listing stays fast however big the pool is.
 
 pub mod host;
+pub mod zfs;
 
 pub use host::{ObserveError, observe};
 

@@ -1,8 +1,11 @@
 //! jailctl's integration tests: one test binary, one module per area.
 
-mod boot_sched;
 mod base;
+mod boot_sched;
 mod cli_basics;
-mod rc_script;
-mod sim_kernel;
 mod config;
+mod rc_script;
+mod real_zfs;
+mod sim_core;
+mod sim_kernel;
+mod sim_zfs;

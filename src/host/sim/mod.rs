@@ -9,17 +9,25 @@
 //! One module per tool family; each exposes `run(ctx, args) -> Output` and owns its part of
 //! [`SimState`]. A tool that itself runs other tools (jail(8) runs ifconfig and mount) goes
 //! back through [`Ctx::exec`], as the real one does.
+//!
+//! Around every command: an injected fault may answer instead of the tool, and injected
+//! latency is slept *before* the state lock is taken, so parallel callers overlap as they
+//! would on a real host ([`faults`]). In real-ZFS mode `zfs`/`zpool` go to the real tools
+//! ([`realzfs`]). See `docs/simulator.md`.
 
 pub mod cpuset;
+pub mod faults;
 pub mod jail;
 pub mod jailconf;
 pub mod mount;
 pub mod net;
 pub mod rctl;
+pub mod realzfs;
 pub mod sysctl;
 pub mod zfs;
 
 use super::{Cmd, Host, HostFs, Output, ProcessError, Runner, tools};
+pub use faults::SimConfig;
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -37,6 +45,12 @@ pub struct SimState {
     pub sysctl: sysctl::SysctlState,
     /// Every command run against this host, in order, with its exit status.
     pub history: Vec<HistoryEntry>,
+    /// How many commands each fault rule has matched so far (key: `INDEX:PATTERN`).
+    #[serde(default)]
+    pub fault_counts: std::collections::BTreeMap<String, u64>,
+    /// This run's settings (faults, latency, real ZFS); loaded, never persisted.
+    #[serde(skip)]
+    pub config: SimConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -81,7 +95,13 @@ pub fn map_path(root: &Path, p: &Path) -> PathBuf {
 
 fn dispatch(ctx: &mut Ctx<'_>, cmd: &Cmd) -> Result<Output, ProcessError> {
     let args = &cmd.args;
+    let config = std::mem::take(&mut ctx.state.config);
+    let fault = config.fault_for(cmd, &mut ctx.state.fault_counts);
+    let real_zfs = config.real_zfs.is_some();
+    ctx.state.config = config;
     let out = match cmd.program.as_str() {
+        _ if fault.is_some() => fault.expect("checked"),
+        tools::ZFS | tools::ZPOOL if real_zfs => realzfs::run(ctx, cmd),
         tools::ZFS => zfs::run(ctx, args),
         tools::ZPOOL => zfs::run_zpool(ctx, args),
         tools::JAIL => jail::run_jail(ctx, args),
@@ -115,22 +135,40 @@ fn dispatch(ctx: &mut Ctx<'_>, cmd: &Cmd) -> Result<Output, ProcessError> {
 pub struct SimHost {
     dir: PathBuf,
     root: PathBuf,
+    config: SimConfig,
 }
 
 impl SimHost {
     /// Open the simulated host in `dir`, creating a fresh one (with a pool) if `dir` has none.
+    /// Faults, latency and real-ZFS mode come from `DIR/faults.toml` and the environment.
     pub fn open(dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let config = SimConfig::load(dir)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        Self::open_with(dir, config)
+    }
+
+    /// Open with explicit settings (tests: no environment involved).
+    pub fn open_with(dir: &Path, config: SimConfig) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let dir = dir.canonicalize()?;
         let root = dir.join("root");
         std::fs::create_dir_all(&root)?;
-        let host = SimHost { dir, root };
+        let host = SimHost { dir, root, config };
         let _lock = host.lock()?;
         if !host.state_path().exists() {
-            let state = SimState::fresh();
+            let mut state = SimState::fresh();
+            zfs::ensure_mount_dirs(&mut Ctx {
+                state: &mut state,
+                root: &host.root,
+            });
             host.save(&state)?;
         }
         Ok(host)
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.config
     }
 
     pub fn dir(&self) -> &Path {
@@ -170,6 +208,7 @@ impl SimHost {
     pub fn with_state<T>(&self, f: impl FnOnce(&mut Ctx<'_>) -> T) -> std::io::Result<T> {
         let _lock = self.lock()?;
         let mut state = self.load()?;
+        state.config = self.config.clone();
         let mut ctx = Ctx {
             state: &mut state,
             root: &self.root,
@@ -199,6 +238,10 @@ impl SimState {
 
 impl Runner for SimHost {
     fn output(&self, cmd: &Cmd) -> Result<Output, ProcessError> {
+        // Outside the lock: parallel callers wait side by side, as on a real host.
+        if let Some(d) = self.config.latency_for(cmd) {
+            std::thread::sleep(d);
+        }
         self.with_state(|ctx| dispatch(ctx, cmd))
             .map_err(|source| ProcessError::Spawn {
                 cmd: cmd.clone(),

@@ -1,18 +1,2837 @@
-//! zfs(8) and zpool(8) on the simulated host: datasets, snapshots, clones and properties.
+//! zfs(8) and zpool(8) on the simulated host: pools, filesystems, snapshots, clones and their
+//! properties, with the files behind them.
+//!
+//! Why it exists: jailctl's storage layer (base snapshots, jail clones, volumes, the
+//! `jailctl:*` ownership marks) must be exercised against something that refuses what a real
+//! ZFS refuses. The interpreter below follows OpenZFS 2.2 as shipped in FreeBSD 14: the same
+//! options, the same `cannot ...: reason` messages, exit status 1 for a failed operation and 2
+//! (with usage text) for a malformed command.
+//!
+//! Files: a mounted filesystem is a directory under the simulator's root (its `mountpoint`
+//! mapped through [`Ctx::host_path`]). `zfs snapshot` copies that directory (without the
+//! directories of child filesystems) to `DIR/snapshots/<dataset>@<snap>`; `zfs clone` fills the
+//! clone's mountpoint from it; `zfs destroy` removes both. Volumes, send/receive, rollback,
+//! bookmarks, holds and `zfs jail` are not modelled and say so.
 
 use super::{Ctx, SimState};
 use crate::host::Output;
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Size the simulated pools report (1 TiB).
+pub const POOL_SIZE: u64 = 1 << 40;
+/// Space a freshly created, empty filesystem references (as OpenZFS reports it).
+const EMPTY_FS: u64 = 96 * 1024;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct ZfsState {}
-
-pub fn init_fresh(_s: &mut SimState) {}
-
-pub fn run(_ctx: &mut Ctx<'_>, _args: &[String]) -> Output {
-    Output::fail(127, "zfs: not modelled by the simulated host yet\n")
+pub struct ZfsState {
+    /// Pools by name.
+    pub pools: BTreeMap<String, SimPool>,
+    /// Filesystems and snapshots by full name (`zroot/a/b`, `zroot/a@snap`).
+    pub datasets: BTreeMap<String, SimDataset>,
+    /// Transaction group counter: orders snapshots and gives `createtxg`.
+    pub txg: u64,
 }
 
-pub fn run_zpool(_ctx: &mut Ctx<'_>, _args: &[String]) -> Output {
-    Output::fail(127, "zpool: not modelled by the simulated host yet\n")
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SimPool {
+    pub size: u64,
+    /// `ONLINE`, `DEGRADED`, `FAULTED`... (tests may change it).
+    pub health: String,
+    pub readonly: bool,
+    pub guid: u64,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DsKind {
+    Filesystem,
+    Snapshot,
+}
+
+/// One filesystem or snapshot.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SimDataset {
+    pub kind: DsKind,
+    /// Locally set properties, native (canonical form: sizes in bytes) and user (`a:b`).
+    pub props: BTreeMap<String, String>,
+    /// For a clone: the snapshot it was cloned from.
+    pub origin: Option<String>,
+    pub createtxg: u64,
+    /// Seconds since the epoch.
+    pub creation: u64,
+    pub guid: u64,
+    pub mounted: bool,
+}
+
+impl ZfsState {
+    /// Full names of the clones of snapshot `snap`.
+    pub fn clones_of(&self, snap: &str) -> Vec<String> {
+        self.datasets
+            .iter()
+            .filter(|(_, d)| d.origin.as_deref() == Some(snap))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// Descendants of `name` (child filesystems at any depth and all their snapshots, and
+    /// `name`'s own snapshots), in listing order.
+    pub fn descendants(&self, name: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .datasets
+            .keys()
+            .filter(|n| is_below(n, name))
+            .cloned()
+            .collect();
+        sort_names(self, &mut v);
+        v
+    }
+}
+
+/// `n` is a strict descendant of `name` (child filesystem or snapshot at any depth).
+fn is_below(n: &str, name: &str) -> bool {
+    n.len() > name.len() && n.starts_with(name) && matches!(n.as_bytes()[name.len()], b'/' | b'@')
+}
+
+fn fs_part(n: &str) -> &str {
+    n.split('@').next().unwrap_or(n)
+}
+
+fn parent_of(n: &str) -> Option<&str> {
+    if let Some((fs, _)) = n.split_once('@') {
+        return Some(fs);
+    }
+    n.rsplit_once('/').map(|(p, _)| p)
+}
+
+fn pool_of(n: &str) -> &str {
+    n.split(['/', '@']).next().unwrap_or(n)
+}
+
+/// Listing order: by filesystem name, a filesystem before its snapshots, snapshots by age.
+fn sort_names(z: &ZfsState, v: &mut [String]) {
+    v.sort_by(|a, b| {
+        let ka = (
+            fs_part(a),
+            a.contains('@'),
+            z.datasets.get(a).map_or(0, |d| d.createtxg),
+        );
+        let kb = (
+            fs_part(b),
+            b.contains('@'),
+            z.datasets.get(b).map_or(0, |d| d.createtxg),
+        );
+        ka.cmp(&kb)
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// Properties
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PKind {
+    /// Computed, read-only.
+    Ro,
+    /// A size; `none` (0) allowed.
+    SizeNone,
+    /// One of a fixed list.
+    Index(&'static [&'static str]),
+    Mountpoint,
+    Compression,
+    RecordSize,
+}
+
+struct PropDef {
+    name: &'static str,
+    abbrev: &'static str,
+    kind: PKind,
+    inherit: bool,
+    default: &'static str,
+    /// Shown for snapshots.
+    snap: bool,
+    values: &'static str,
+}
+
+const ONOFF: &[&str] = &["on", "off"];
+
+const PROPS: &[PropDef] = &[
+    ro(
+        "type",
+        "",
+        true,
+        "filesystem | volume | snapshot | bookmark",
+    ),
+    ro("creation", "", true, "<date>"),
+    ro("used", "", true, "<size>"),
+    ro("available", "avail", false, "<size>"),
+    ro("referenced", "refer", true, "<size>"),
+    ro(
+        "compressratio",
+        "ratio",
+        true,
+        "<1.00x or higher if compressed>",
+    ),
+    ro("mounted", "", false, "yes | no"),
+    ro("origin", "", false, "<snapshot>"),
+    ro("clones", "", true, "<dataset>[,...]"),
+    ro("createtxg", "", true, "<uint64>"),
+    ro("guid", "", true, "<uint64>"),
+    ro("usedbychildren", "usedchild", false, "<size>"),
+    ro("usedbydataset", "usedds", false, "<size>"),
+    ro("usedbysnapshots", "usedsnap", false, "<size>"),
+    ro("name", "", true, "<name>"),
+    def("atime", "", PKind::Index(ONOFF), true, "on", "on | off"),
+    def(
+        "canmount",
+        "",
+        PKind::Index(&["on", "off", "noauto"]),
+        false,
+        "on",
+        "on | off | noauto",
+    ),
+    def(
+        "checksum",
+        "",
+        PKind::Index(&[
+            "on",
+            "off",
+            "fletcher2",
+            "fletcher4",
+            "sha256",
+            "sha512",
+            "skein",
+            "blake3",
+        ]),
+        true,
+        "on",
+        "on | off | fletcher2 | fletcher4 | sha256 | sha512 | skein | blake3",
+    ),
+    def(
+        "compression",
+        "compress",
+        PKind::Compression,
+        true,
+        "off",
+        "on | off | lzjb | gzip | gzip-[1-9] | zle | lz4 | zstd | zstd-[1-19] | zstd-fast | zstd-fast-[1-10,20,30,...,100,500,1000]",
+    ),
+    def(
+        "copies",
+        "",
+        PKind::Index(&["1", "2", "3"]),
+        true,
+        "1",
+        "1 | 2 | 3",
+    ),
+    def(
+        "dedup",
+        "",
+        PKind::Index(&["on", "off", "verify", "sha256", "sha512", "skein"]),
+        true,
+        "off",
+        "on | off | verify | sha256[,verify] | sha512[,verify] | skein[,verify]",
+    ),
+    def("devices", "", PKind::Index(ONOFF), true, "on", "on | off"),
+    def("exec", "", PKind::Index(ONOFF), true, "on", "on | off"),
+    def("jailed", "", PKind::Index(ONOFF), true, "off", "on | off"),
+    def(
+        "mountpoint",
+        "",
+        PKind::Mountpoint,
+        true,
+        "",
+        "<path> | legacy | none",
+    ),
+    def("quota", "", PKind::SizeNone, false, "0", "<size> | none"),
+    def(
+        "readonly",
+        "rdonly",
+        PKind::Index(ONOFF),
+        true,
+        "off",
+        "on | off",
+    ),
+    def(
+        "recordsize",
+        "recsize",
+        PKind::RecordSize,
+        true,
+        "131072",
+        "512 to 1M, power of 2",
+    ),
+    def("refquota", "", PKind::SizeNone, false, "0", "<size> | none"),
+    def(
+        "refreservation",
+        "refreserv",
+        PKind::SizeNone,
+        false,
+        "0",
+        "<size> | none",
+    ),
+    def(
+        "reservation",
+        "reserv",
+        PKind::SizeNone,
+        false,
+        "0",
+        "<size> | none",
+    ),
+    def("setuid", "", PKind::Index(ONOFF), true, "on", "on | off"),
+    def(
+        "snapdir",
+        "",
+        PKind::Index(&["hidden", "visible"]),
+        true,
+        "hidden",
+        "hidden | visible",
+    ),
+    def(
+        "sync",
+        "",
+        PKind::Index(&["standard", "always", "disabled"]),
+        true,
+        "standard",
+        "standard | always | disabled",
+    ),
+    def(
+        "xattr",
+        "",
+        PKind::Index(&["on", "off", "sa", "dir"]),
+        true,
+        "on",
+        "on | off | dir | sa",
+    ),
+];
+
+const fn ro(name: &'static str, abbrev: &'static str, snap: bool, values: &'static str) -> PropDef {
+    PropDef {
+        name,
+        abbrev,
+        kind: PKind::Ro,
+        inherit: false,
+        default: "",
+        snap,
+        values,
+    }
+}
+
+const fn def(
+    name: &'static str,
+    abbrev: &'static str,
+    kind: PKind,
+    inherit: bool,
+    default: &'static str,
+    values: &'static str,
+) -> PropDef {
+    PropDef {
+        name,
+        abbrev,
+        kind,
+        inherit,
+        default,
+        snap: false,
+        values,
+    }
+}
+
+/// Native properties a snapshot shows: the read-only ones marked `snap` and the mount
+/// options that also govern a snapshot's `.zfs/snapshot` mount.
+fn applies_to_snapshot(p: &PropDef) -> bool {
+    p.snap || matches!(p.name, "exec" | "setuid" | "devices" | "xattr")
+}
+
+fn prop_def(name: &str) -> Option<&'static PropDef> {
+    PROPS
+        .iter()
+        .find(|p| p.name == name || (!p.abbrev.is_empty() && p.abbrev == name))
+}
+
+/// A user property name: `module:name`, lower-case letters, digits, `-_.:`.
+fn is_user_prop(name: &str) -> bool {
+    name.contains(':')
+        && name.len() <= 256
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.:".contains(c))
+        && !name.starts_with(|c: char| !c.is_ascii_lowercase() && !c.is_ascii_digit())
+}
+
+/// A property name `get`/`list` accept: native (full or abbreviated) or user.
+fn canon_prop(name: &str) -> Option<String> {
+    if let Some(p) = prop_def(name) {
+        return Some(p.name.to_string());
+    }
+    is_user_prop(name).then(|| name.to_string())
+}
+
+/// Parse a size the way zfs_nicestrtonum does: digits with an optional fraction and a
+/// B/K/M/G/T/P/E suffix (optionally followed by `B`).
+fn parse_size(v: &str) -> Result<u64, String> {
+    let num_end = v
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(v.len());
+    let (num, suffix) = v.split_at(num_end);
+    if num.is_empty() || num.starts_with('.') && num.len() == 1 {
+        return Err(format!("bad numeric value '{v}'"));
+    }
+    let shift = match suffix.to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        "P" | "PB" | "PIB" => 50,
+        "E" | "EB" | "EIB" => 60,
+        _ => return Err(format!("invalid numeric suffix '{suffix}'")),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("bad numeric value '{v}'"))?;
+    let bytes = n * (1u64 << shift) as f64;
+    if bytes >= u64::MAX as f64 {
+        return Err(format!("numeric value is too large '{v}'"));
+    }
+    Ok(bytes as u64)
+}
+
+/// Check and canonicalize a value for a settable native property. Errors are the reason
+/// part of `cannot set property for 'P': REASON`.
+fn check_value(p: &PropDef, v: &str) -> Result<String, String> {
+    match p.kind {
+        PKind::Ro => Err(format!("'{}' is readonly", p.name)),
+        PKind::SizeNone => {
+            if v == "none" {
+                Ok("0".into())
+            } else {
+                parse_size(v).map(|n| n.to_string())
+            }
+        }
+        PKind::Index(vals) => {
+            if vals.contains(&v) {
+                Ok(v.to_string())
+            } else {
+                Err(format!(
+                    "'{}' must be one of '{}'",
+                    p.name,
+                    vals.join(" | ")
+                ))
+            }
+        }
+        PKind::Mountpoint => {
+            if v == "none" || v == "legacy" {
+                Ok(v.to_string())
+            } else if v.starts_with('/') {
+                let t = v.trim_end_matches('/');
+                Ok(if t.is_empty() { "/".into() } else { t.into() })
+            } else {
+                Err(format!(
+                    "'{}' must be an absolute path, 'none', or 'legacy'",
+                    p.name
+                ))
+            }
+        }
+        PKind::Compression => {
+            let ok = matches!(
+                v,
+                "on" | "off" | "lzjb" | "gzip" | "zle" | "lz4" | "zstd" | "zstd-fast"
+            ) || v
+                .strip_prefix("gzip-")
+                .is_some_and(|n| matches!(n.parse::<u8>(), Ok(1..=9)))
+                || v.strip_prefix("zstd-fast-").is_some_and(|n| {
+                    matches!(
+                        n.parse::<u16>(),
+                        Ok(1..=10 | 20 | 30 | 40 | 50 | 60 | 70 | 80 | 90 | 100 | 500 | 1000)
+                    )
+                })
+                || v.strip_prefix("zstd-")
+                    .is_some_and(|n| matches!(n.parse::<u8>(), Ok(1..=19)));
+            if ok {
+                Ok(v.to_string())
+            } else {
+                Err(format!("'{}' must be one of '{}'", p.name, p.values))
+            }
+        }
+        PKind::RecordSize => {
+            let n = parse_size(v)?;
+            if n.is_power_of_two() && (512..=1 << 20).contains(&n) {
+                Ok(n.to_string())
+            } else {
+                Err(format!(
+                    "'{}' must be power of 2 from 512B to 1024KB",
+                    p.name
+                ))
+            }
+        }
+    }
+}
+
+/// Validate `prop=value` for `name` (a filesystem or snapshot); returns the canonical pair.
+fn check_assignment(kind: DsKind, prop: &str, value: &str) -> Result<(String, String), String> {
+    if let Some(p) = prop_def(prop) {
+        if p.kind == PKind::Ro {
+            return Err(format!("'{}' is readonly", p.name));
+        }
+        if kind == DsKind::Snapshot {
+            return Err("this property can not be modified for snapshots".into());
+        }
+        return Ok((p.name.to_string(), check_value(p, value)?));
+    }
+    if is_user_prop(prop) {
+        if value.len() > 8192 {
+            return Err(format!("property value '{prop}' is too long"));
+        }
+        return Ok((prop.to_string(), value.to_string()));
+    }
+    Err(format!("invalid property '{prop}'"))
+}
+
+/// Where a property value comes from, as the SOURCE column shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Source {
+    Local,
+    Default,
+    Inherited(String),
+    None,
+}
+
+impl Source {
+    fn show(&self) -> String {
+        match self {
+            Source::Local => "local".into(),
+            Source::Default => "default".into(),
+            Source::Inherited(from) => format!("inherited from {from}"),
+            Source::None => "-".into(),
+        }
+    }
+    fn class(&self) -> &'static str {
+        match self {
+            Source::Local => "local",
+            Source::Default => "default",
+            Source::Inherited(_) => "inherited",
+            Source::None => "none",
+        }
+    }
+}
+
+/// A property value, raw (as `-p` prints it) and the source.
+struct PropVal {
+    raw: String,
+    human: String,
+    source: Source,
+}
+
+impl PropVal {
+    fn plain(v: impl Into<String>, source: Source) -> Self {
+        let v = v.into();
+        PropVal {
+            raw: v.clone(),
+            human: v,
+            source,
+        }
+    }
+    fn none() -> Self {
+        PropVal::plain("-", Source::None)
+    }
+    fn size(n: u64, source: Source) -> Self {
+        PropVal {
+            raw: n.to_string(),
+            human: nicenum(n),
+            source,
+        }
+    }
+}
+
+/// Human-readable size as zfs prints it (`0`, `512`, `96K`, `1.21M`, `90.3G`).
+pub fn nicenum(n: u64) -> String {
+    const UNITS: &[char] = &['K', 'M', 'G', 'T', 'P', 'E'];
+    if n < 1024 {
+        return n.to_string();
+    }
+    let mut idx = 0;
+    let mut div = 1024u64;
+    while idx + 1 < UNITS.len() && n / div >= 1024 {
+        div *= 1024;
+        idx += 1;
+    }
+    let u = UNITS[idx];
+    if n % div == 0 {
+        return format!("{}{u}", n / div);
+    }
+    let f = n as f64 / div as f64;
+    for prec in [2usize, 1, 0] {
+        let s = format!("{f:.prec$}{u}");
+        if s.len() <= 5 {
+            return s;
+        }
+    }
+    format!("{f:.0}{u}")
+}
+
+/// `Tue Nov 24 22:36 2026`, the way zfs prints `creation` (UTC on the simulated host).
+fn ctime(secs: u64) -> String {
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    let (y, m, d) = civil_from_days(days);
+    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MO: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{} {} {:2} {:02}:{:02} {}",
+        WD[(days.rem_euclid(7)) as usize],
+        MO[(m - 1) as usize],
+        d,
+        rem / 3600,
+        rem % 3600 / 60,
+        y
+    )
+}
+
+/// Days since 1970-01-01 to a (year, month, day) civil date.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The value of an inheritable or defaulted native property: local, inherited, or default.
+fn inherited_value(z: &ZfsState, name: &str, prop: &str) -> (String, Source) {
+    if let Some(v) = z.datasets.get(name).and_then(|d| d.props.get(prop)) {
+        return (v.clone(), Source::Local);
+    }
+    let inherit = prop_def(prop).is_none_or(|p| p.inherit);
+    if inherit {
+        let mut cur = parent_of(name);
+        while let Some(p) = cur {
+            if let Some(v) = z.datasets.get(p).and_then(|d| d.props.get(prop)) {
+                return (v.clone(), Source::Inherited(p.to_string()));
+            }
+            cur = parent_of(p);
+        }
+    }
+    match prop_def(prop) {
+        Some(p) => (p.default.to_string(), Source::Default),
+        None => ("-".into(), Source::None),
+    }
+}
+
+/// The effective mountpoint of filesystem `name`: set locally, or the nearest ancestor's
+/// with the path below it appended, or `/<pool>` by default.
+fn mountpoint(z: &ZfsState, name: &str) -> (String, Source) {
+    let mut suffix: Vec<&str> = Vec::new();
+    let mut cur = Some(name);
+    while let Some(n) = cur {
+        if let Some(v) = z.datasets.get(n).and_then(|d| d.props.get("mountpoint")) {
+            let src = if n == name {
+                Source::Local
+            } else {
+                Source::Inherited(n.to_string())
+            };
+            if v == "none" || v == "legacy" {
+                return (v.clone(), src);
+            }
+            let mut path = v.clone();
+            for s in suffix.iter().rev() {
+                if !path.ends_with('/') {
+                    path.push('/');
+                }
+                path.push_str(s);
+            }
+            return (path, src);
+        }
+        if let Some((p, last)) = n.rsplit_once('/') {
+            suffix.push(last);
+            cur = Some(p);
+        } else {
+            suffix.push(n);
+            cur = None;
+        }
+    }
+    let path = format!(
+        "/{}",
+        suffix.iter().rev().cloned().collect::<Vec<_>>().join("/")
+    );
+    (path, Source::Default)
+}
+
+/// Where filesystem `name`'s files are on this machine, if it is mounted.
+fn local_dir(ctx: &Ctx<'_>, name: &str) -> Option<PathBuf> {
+    let d = ctx.state.zfs.datasets.get(name)?;
+    if d.kind != DsKind::Filesystem || !d.mounted {
+        return None;
+    }
+    let (mp, _) = mountpoint(&ctx.state.zfs, name);
+    mp.starts_with('/').then(|| ctx.host_path(Path::new(&mp)))
+}
+
+/// Where snapshot `snap`'s captured files are kept.
+fn snap_dir(ctx: &Ctx<'_>, snap: &str) -> PathBuf {
+    let base = ctx.root.parent().unwrap_or(ctx.root).join("snapshots");
+    super::map_path(&base, Path::new(&format!("/{snap}")))
+}
+
+/// Bytes in regular files under `dir`, not descending into `skip`.
+fn dir_bytes(dir: &Path, skip: &BTreeSet<PathBuf>) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut total = 0;
+    for e in rd.flatten() {
+        let p = e.path();
+        let Ok(md) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if md.is_dir() {
+            if !skip.contains(&p) {
+                total += dir_bytes(&p, skip);
+            }
+        } else {
+            total += md.len();
+        }
+    }
+    total
+}
+
+/// Mount directories of the filesystems below `name` (they are separate filesystems).
+fn child_dirs(ctx: &Ctx<'_>, name: &str) -> BTreeSet<PathBuf> {
+    ctx.state
+        .zfs
+        .datasets
+        .keys()
+        .filter(|n| is_below(n, name) && !n.contains('@'))
+        .filter_map(|n| local_dir(ctx, n))
+        .collect()
+}
+
+/// Copy `from` into `to` recursively, not descending into `skip`.
+fn copy_tree(from: &Path, to: &Path, skip: &BTreeSet<PathBuf>) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    let Ok(rd) = std::fs::read_dir(from) else {
+        return Ok(());
+    };
+    for e in rd {
+        let e = e?;
+        let p = e.path();
+        let md = std::fs::symlink_metadata(&p)?;
+        let dst = to.join(e.file_name());
+        if md.is_dir() {
+            if !skip.contains(&p) {
+                copy_tree(&p, &dst, skip)?;
+            }
+        } else if md.file_type().is_symlink() {
+            let target = std::fs::read_link(&p)?;
+            let _ = std::fs::remove_file(&dst);
+            std::os::unix::fs::symlink(target, &dst)?;
+        } else {
+            std::fs::copy(&p, &dst)?;
+        }
+    }
+    Ok(())
+}
+
+/// Remove what is in `dir` except the directories in `keep` (and their parents).
+fn clear_dir(dir: &Path, keep: &BTreeSet<PathBuf>) -> std::io::Result<()> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for e in rd {
+        let p = e?.path();
+        let md = std::fs::symlink_metadata(&p)?;
+        if md.is_dir() {
+            if keep.iter().any(|k| k.starts_with(&p)) {
+                if !keep.contains(&p) {
+                    clear_dir(&p, keep)?;
+                }
+            } else {
+                std::fs::remove_dir_all(&p)?;
+            }
+        } else {
+            std::fs::remove_file(&p)?;
+        }
+    }
+    Ok(())
+}
+
+/// Space referenced by one dataset.
+fn referenced(ctx: &Ctx<'_>, name: &str) -> u64 {
+    let Some(d) = ctx.state.zfs.datasets.get(name) else {
+        return 0;
+    };
+    match d.kind {
+        DsKind::Snapshot => EMPTY_FS + dir_bytes(&snap_dir(ctx, name), &BTreeSet::new()),
+        DsKind::Filesystem => {
+            EMPTY_FS + local_dir(ctx, name).map_or(0, |dir| dir_bytes(&dir, &child_dirs(ctx, name)))
+        }
+    }
+}
+
+/// Space used by a dataset and everything below it. A clone shares its origin's blocks, so
+/// only what it adds counts; snapshots count nothing beyond what their filesystem holds.
+fn used(ctx: &Ctx<'_>, name: &str) -> u64 {
+    let z = &ctx.state.zfs;
+    let Some(d) = z.datasets.get(name) else {
+        return 0;
+    };
+    if d.kind == DsKind::Snapshot {
+        return 0;
+    }
+    let own = match &d.origin {
+        Some(o) => referenced(ctx, name).saturating_sub(referenced(ctx, o)),
+        None => referenced(ctx, name),
+    };
+    let children: u64 = z
+        .datasets
+        .keys()
+        .filter(|n| parent_of(n) == Some(name) && !n.contains('@'))
+        .map(|n| used(ctx, n))
+        .sum();
+    own + children
+}
+
+fn available(ctx: &Ctx<'_>, name: &str) -> u64 {
+    let z = &ctx.state.zfs;
+    let pool = pool_of(name);
+    let size = z.pools.get(pool).map_or(0, |p| p.size);
+    let mut avail = size.saturating_sub(used(ctx, pool));
+    let mut cur = Some(name);
+    while let Some(n) = cur {
+        if let Some(q) = z
+            .datasets
+            .get(n)
+            .and_then(|d| d.props.get("quota"))
+            .and_then(|q| q.parse::<u64>().ok())
+            .filter(|q| *q > 0)
+        {
+            avail = avail.min(q.saturating_sub(used(ctx, n)));
+        }
+        cur = parent_of(n);
+    }
+    avail
+}
+
+/// The value of `prop` on dataset `name` (which exists), or `None` if the property does not
+/// apply to that dataset (shown as `-`).
+fn prop_value(ctx: &Ctx<'_>, name: &str, prop: &str) -> PropVal {
+    let z = &ctx.state.zfs;
+    let d = &z.datasets[name];
+    let is_snap = d.kind == DsKind::Snapshot;
+    if prop.contains(':') {
+        // User properties: snapshots inherit them from their filesystem too.
+        let (v, src) = inherited_value(z, name, prop);
+        return PropVal::plain(v, src);
+    }
+    let Some(p) = prop_def(prop) else {
+        return PropVal::none();
+    };
+    if is_snap && !applies_to_snapshot(p) && p.kind != PKind::Ro {
+        return PropVal::none();
+    }
+    match p.name {
+        "name" => PropVal::plain(name, Source::None),
+        "type" => PropVal::plain(
+            if is_snap { "snapshot" } else { "filesystem" },
+            Source::None,
+        ),
+        "creation" => PropVal {
+            raw: d.creation.to_string(),
+            human: ctime(d.creation),
+            source: Source::None,
+        },
+        "createtxg" => PropVal::plain(d.createtxg.to_string(), Source::None),
+        "guid" => PropVal::plain(d.guid.to_string(), Source::None),
+        "used" => PropVal::size(used(ctx, name), Source::None),
+        "usedbysnapshots" if !is_snap => PropVal::size(0, Source::None),
+        "usedbydataset" if !is_snap => {
+            let ch: u64 = z
+                .datasets
+                .keys()
+                .filter(|n| parent_of(n) == Some(name) && !n.contains('@'))
+                .map(|n| used(ctx, n))
+                .sum();
+            PropVal::size(used(ctx, name) - ch, Source::None)
+        }
+        "usedbychildren" if !is_snap => {
+            let ch: u64 = z
+                .datasets
+                .keys()
+                .filter(|n| parent_of(n) == Some(name) && !n.contains('@'))
+                .map(|n| used(ctx, n))
+                .sum();
+            PropVal::size(ch, Source::None)
+        }
+        "available" if !is_snap => PropVal::size(available(ctx, name), Source::None),
+        "referenced" => PropVal::size(referenced(ctx, name), Source::None),
+        "compressratio" => PropVal {
+            raw: "1.00".into(),
+            human: "1.00x".into(),
+            source: Source::None,
+        },
+        "mounted" if !is_snap => PropVal::plain(if d.mounted { "yes" } else { "no" }, Source::None),
+        "origin" if !is_snap => match &d.origin {
+            Some(o) => PropVal::plain(o.clone(), Source::None),
+            None => PropVal::none(),
+        },
+        "clones" if is_snap => {
+            let c = z.clones_of(name);
+            if c.is_empty() {
+                PropVal::plain("", Source::None)
+            } else {
+                PropVal::plain(c.join(","), Source::None)
+            }
+        }
+        "mountpoint" => {
+            let (v, src) = mountpoint(z, name);
+            PropVal::plain(v, src)
+        }
+        _ if p.kind == PKind::Ro => PropVal::none(),
+        _ => {
+            let (v, src) = inherited_value(z, name, p.name);
+            match p.kind {
+                PKind::SizeNone => {
+                    let n: u64 = v.parse().unwrap_or(0);
+                    PropVal {
+                        raw: n.to_string(),
+                        human: if n == 0 { "none".into() } else { nicenum(n) },
+                        source: src,
+                    }
+                }
+                PKind::RecordSize => {
+                    let n: u64 = v.parse().unwrap_or(131072);
+                    PropVal {
+                        raw: n.to_string(),
+                        human: nicenum(n),
+                        source: src,
+                    }
+                }
+                _ => PropVal::plain(v, src),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Names
+
+/// Check a dataset name; `Err(reason)` in zfs's words.
+fn check_name(name: &str, allow_snap: bool) -> Result<(), String> {
+    if name.len() >= 256 {
+        return Err("name is too long".into());
+    }
+    if name.starts_with('/') {
+        return Err("leading slash in name".into());
+    }
+    if name.ends_with('/') {
+        return Err("trailing slash in name".into());
+    }
+    if name.matches('@').count() > 1 {
+        return Err("multiple '@' delimiters in name".into());
+    }
+    if name.contains('@') && !allow_snap {
+        return Err("snapshot delimiter '@' in filesystem name".into());
+    }
+    if name.contains('#') {
+        return Err("bookmarks are not modelled by the simulated host".into());
+    }
+    let (fs, snap) = match name.split_once('@') {
+        Some((f, s)) => (f, Some(s)),
+        None => (name, None),
+    };
+    for comp in fs.split('/') {
+        if comp.is_empty() {
+            return Err("empty component or misplaced '@' or '#' delimiter in name".into());
+        }
+        check_chars(comp)?;
+    }
+    if let Some(s) = snap {
+        if s.is_empty() {
+            return Err("empty component or misplaced '@' or '#' delimiter in name".into());
+        }
+        check_chars(s)?;
+    }
+    let pool = pool_of(name);
+    if !pool.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return Err("pool name must begin with a letter".into());
+    }
+    Ok(())
+}
+
+fn check_chars(comp: &str) -> Result<(), String> {
+    if let Some(c) = comp
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_.: ".contains(*c)))
+    {
+        return Err(format!("invalid character '{c}' in name"));
+    }
+    if comp == "." || comp == ".." {
+        return Err("self reference, '.' is found in name".into());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Command-line plumbing
+
+/// A failed command: exit status and stderr.
+struct Fail(i32, String);
+
+type Res = Result<String, Fail>;
+
+fn err(msg: impl Into<String>) -> Fail {
+    let mut m = msg.into();
+    if !m.ends_with('\n') {
+        m.push('\n');
+    }
+    Fail(1, m)
+}
+
+/// Options parsed by [`getopt`]: flag → values (empty string for flags without argument).
+struct Opts {
+    flags: Vec<(char, String)>,
+    rest: Vec<String>,
+}
+
+impl Opts {
+    fn has(&self, c: char) -> bool {
+        self.flags.iter().any(|(f, _)| *f == c)
+    }
+    fn values(&self, c: char) -> Vec<&str> {
+        self.flags
+            .iter()
+            .filter(|(f, _)| *f == c)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// POSIX getopt as the BSD libc does it: stops at the first operand or `--`. `spec` lists the
+/// option letters, a letter followed by `:` takes an argument.
+fn getopt(args: &[String], spec: &str, usage: &dyn Fn() -> String) -> Result<Opts, Fail> {
+    let mut flags = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "--" {
+            i += 1;
+            break;
+        }
+        if !a.starts_with('-') || a == "-" {
+            break;
+        }
+        let chars: Vec<char> = a[1..].chars().collect();
+        let mut j = 0;
+        while j < chars.len() {
+            let c = chars[j];
+            let pos = spec.find(c).filter(|_| c != ':');
+            let Some(pos) = pos else {
+                return Err(Fail(2, format!("invalid option '{c}'\n{}", usage())));
+            };
+            if spec[pos + 1..].starts_with(':') {
+                let val: String = if j + 1 < chars.len() {
+                    chars[j + 1..].iter().collect()
+                } else {
+                    i += 1;
+                    match args.get(i) {
+                        Some(v) => v.clone(),
+                        None => {
+                            return Err(Fail(
+                                2,
+                                format!("missing argument for '{c}' option\n{}", usage()),
+                            ));
+                        }
+                    }
+                };
+                flags.push((c, val));
+                break;
+            }
+            flags.push((c, String::new()));
+            j += 1;
+        }
+        i += 1;
+    }
+    Ok(Opts {
+        flags,
+        rest: args[i..].to_vec(),
+    })
+}
+
+const USAGE_TAIL: &str = "\nFor the property list, run: zfs set|get\n\nFor the delegated permission list, run: zfs allow|unallow\n";
+
+fn usage_text(cmd: &str) -> String {
+    let lines: &[&str] = match cmd {
+        "create" => &[
+            "create [-Pnpuv] [-o property=value] ... <filesystem>",
+            "create [-Pnpsv] [-b blocksize] [-o property=value] ... -V <size> <volume>",
+        ],
+        "snapshot" => &["snapshot [-r] [-o property=value] ... <filesystem|volume>@<snap> ..."],
+        "clone" => &["clone [-p] [-o property=value] ... <snapshot> <filesystem|volume>"],
+        "destroy" => &[
+            "destroy [-fnpRrv] <filesystem|volume>",
+            "destroy [-dnpRrv] <filesystem|volume>@<snap>[%<snap>][,...]",
+            "destroy <filesystem|volume>#<bookmark>",
+        ],
+        "set" => &["set <property=value> ... <filesystem|volume|snapshot> ..."],
+        "get" => &[
+            "get [-rHp] [-d max] [-o \"all\" | field[,...]]",
+            "    [-t type[,...]] [-s source[,...]]",
+            "    <\"all\" | property[,...]> [filesystem|volume|snapshot|bookmark] ...",
+        ],
+        "inherit" => &["inherit [-rS] <property> <filesystem|volume|snapshot> ..."],
+        "list" => &[
+            "list [-Hp] [-r|-d max] [-o property[,...]] [-s property]...",
+            "    [-S property]... [-t type[,...]] [filesystem|volume|snapshot] ...",
+        ],
+        "rename" => &[
+            "rename [-f] <filesystem|volume|snapshot> <filesystem|volume|snapshot>",
+            "rename -p [-f] <filesystem|volume> <filesystem|volume>",
+            "rename -u [-f] <filesystem> <filesystem>",
+            "rename -r <snapshot> <snapshot>",
+        ],
+        "promote" => &["promote <clone-filesystem>"],
+        _ => &[],
+    };
+    let mut s = String::from("usage:\n");
+    for l in lines {
+        s.push('\t');
+        s.push_str(l);
+        s.push('\n');
+    }
+    if matches!(cmd, "set" | "get" | "inherit" | "list") {
+        s.push_str("\nThe following properties are supported:\n\n\tPROPERTY       EDIT  INHERIT   VALUES\n\n");
+        for p in PROPS {
+            s.push_str(&format!(
+                "\t{:<15} {:>4}  {:>7}   {}\n",
+                p.name,
+                if p.kind == PKind::Ro { "NO" } else { "YES" },
+                if p.inherit { "YES" } else { "NO" },
+                p.values
+            ));
+        }
+        s.push_str("\nSizes are specified in bytes with standard units such as K, M, G, etc.\n\nUser-defined properties can be specified by using a name containing a colon (:).\n");
+    } else {
+        s.push_str(USAGE_TAIL);
+    }
+    s
+}
+
+fn usage_fail(cmd: &str, msg: &str) -> Fail {
+    let mut m = String::new();
+    if !msg.is_empty() {
+        m.push_str(msg);
+        m.push('\n');
+    }
+    m.push_str(&usage_text(cmd));
+    Fail(2, m)
+}
+
+fn main_usage() -> String {
+    let mut s =
+        String::from("usage: zfs command args ...\nwhere 'command' is one of the following:\n\n");
+    for c in [
+        "create", "destroy", "snapshot", "rename", "clone", "promote", "list", "set", "get",
+        "inherit",
+    ] {
+        for l in usage_text(c).lines().skip(1) {
+            if l.starts_with('\t') {
+                s.push_str(l);
+                s.push('\n');
+            }
+        }
+    }
+    s
+}
+
+/// Parse `-o prop=value` options into canonical pairs, failing with `cannot ACTION: REASON`.
+fn parse_o(
+    vals: &[&str],
+    kind: DsKind,
+    action: &str,
+    cmd: &str,
+) -> Result<BTreeMap<String, String>, Fail> {
+    let mut out = BTreeMap::new();
+    for v in vals {
+        let Some((p, val)) = v.split_once('=') else {
+            return Err(usage_fail(cmd, "missing '=' for property=value argument"));
+        };
+        if val.is_empty() {
+            return Err(usage_fail(cmd, "missing value in property=value argument"));
+        }
+        let (p, val) = check_assignment(kind, p, val).map_err(|e| err(format!("{action}: {e}")))?;
+        if out.insert(p.clone(), val).is_some() {
+            return Err(err(format!("property '{p}' specified multiple times")));
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// Entry points
+
+/// A fresh host: pool `zroot` mounted at `/zroot`.
+pub fn init_fresh(s: &mut SimState) {
+    let z = &mut s.zfs;
+    z.pools.insert(
+        "zroot".into(),
+        SimPool {
+            size: POOL_SIZE,
+            health: "ONLINE".into(),
+            readonly: false,
+            guid: 0x5a00_0000_0000_0001,
+        },
+    );
+    z.txg = 1;
+    let mut props = BTreeMap::new();
+    props.insert("mountpoint".into(), "/zroot".into());
+    z.datasets.insert(
+        "zroot".into(),
+        SimDataset {
+            kind: DsKind::Filesystem,
+            props,
+            origin: None,
+            createtxg: 1,
+            creation: now(),
+            guid: 0x5a00_0000_0000_0002,
+            mounted: true,
+        },
+    );
+}
+
+/// Mounted ZFS filesystems as `(dataset, mountpoint)`, in mount order (parents first): what
+/// the simulated mount(8) lists with fstype `zfs` in `mount -p`.
+pub fn mounted_filesystems(z: &ZfsState) -> Vec<(String, String)> {
+    let mut v: Vec<String> = z
+        .datasets
+        .iter()
+        .filter(|(_, d)| d.kind == DsKind::Filesystem && d.mounted)
+        .map(|(n, _)| n.clone())
+        .collect();
+    sort_names(z, &mut v);
+    v.into_iter()
+        .filter_map(|n| {
+            let (mp, _) = mountpoint(z, &n);
+            mp.starts_with('/').then_some((n, mp))
+        })
+        .collect()
+}
+
+/// Make sure the directories of mounted filesystems exist (a fresh host's `/zroot`).
+pub fn ensure_mount_dirs(ctx: &mut Ctx<'_>) {
+    let names: Vec<String> = ctx.state.zfs.datasets.keys().cloned().collect();
+    for n in names {
+        if let Some(d) = local_dir(ctx, &n) {
+            let _ = std::fs::create_dir_all(d);
+        }
+    }
+}
+
+pub fn run(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
+    let Some(sub) = args.first() else {
+        return Output::fail(2, main_usage());
+    };
+    let rest = &args[1..];
+    let r = match sub.as_str() {
+        "create" => create(ctx, rest),
+        "snapshot" | "snap" => snapshot(ctx, rest),
+        "clone" => clone(ctx, rest),
+        "destroy" => destroy(ctx, rest),
+        "set" => set(ctx, rest),
+        "get" => get(ctx, rest),
+        "inherit" => inherit(ctx, rest),
+        "list" | "ls" => list(ctx, rest),
+        "rename" => rename(ctx, rest),
+        "promote" => promote(ctx, rest),
+        "send" | "receive" | "recv" | "rollback" | "bookmark" | "hold" | "release" | "jail"
+        | "unjail" | "mount" | "unmount" | "umount" | "program" | "diff" | "allow" | "unallow"
+        | "upgrade" | "userspace" | "groupspace" | "share" | "unshare" => Err(err(format!(
+            "zfs {sub}: not modelled by the simulated host (use real-ZFS mode, see docs/simulator.md)"
+        ))),
+        _ => Err(Fail(
+            2,
+            format!("unrecognized command '{sub}'\n{}", main_usage()),
+        )),
+    };
+    match r {
+        Ok(stdout) => Output::ok(stdout),
+        Err(Fail(code, msg)) => Output::fail(code, msg),
+    }
+}
+
+/// Look up an existing dataset, failing as `cannot open 'N': ...`.
+fn open<'a>(ctx: &'a Ctx<'_>, name: &str) -> Result<&'a SimDataset, Fail> {
+    if let Err(e) = check_name(name, true) {
+        return Err(err(format!("cannot open '{name}': {e}")));
+    }
+    ctx.state
+        .zfs
+        .datasets
+        .get(name)
+        .ok_or_else(|| err(format!("cannot open '{name}': dataset does not exist")))
+}
+
+fn pool_writable(ctx: &Ctx<'_>, name: &str, action: &str) -> Result<(), Fail> {
+    match ctx.state.zfs.pools.get(pool_of(name)) {
+        None => Err(err(format!("{action}: no such pool '{}'", pool_of(name)))),
+        Some(p) if p.readonly => Err(err(format!("{action}: pool is read-only"))),
+        Some(p) if p.health == "FAULTED" || p.health == "SUSPENDED" => {
+            Err(err(format!("{action}: pool I/O is currently suspended")))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+fn next_txg(ctx: &mut Ctx<'_>) -> u64 {
+    ctx.state.zfs.txg += 1;
+    ctx.state.zfs.txg
+}
+
+fn new_guid(ctx: &Ctx<'_>, name: &str) -> u64 {
+    // Deterministic per name and txg, distinct enough for a simulated pool.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ ctx.state.zfs.txg;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Whether a filesystem with these local props mounts when created.
+fn mounts_on_create(ctx: &Ctx<'_>, name: &str) -> bool {
+    let z = &ctx.state.zfs;
+    let canmount = z
+        .datasets
+        .get(name)
+        .and_then(|d| d.props.get("canmount"))
+        .map_or("on", String::as_str);
+    let (mp, _) = mountpoint(z, name);
+    canmount == "on" && mp.starts_with('/')
+}
+
+fn insert_fs(
+    ctx: &mut Ctx<'_>,
+    name: &str,
+    props: BTreeMap<String, String>,
+    origin: Option<String>,
+    mount: bool,
+) {
+    let txg = next_txg(ctx);
+    let guid = new_guid(ctx, name);
+    ctx.state.zfs.datasets.insert(
+        name.to_string(),
+        SimDataset {
+            kind: DsKind::Filesystem,
+            props,
+            origin,
+            createtxg: txg,
+            creation: now(),
+            guid,
+            mounted: false,
+        },
+    );
+    if mount && mounts_on_create(ctx, name) {
+        ctx.state
+            .zfs
+            .datasets
+            .get_mut(name)
+            .expect("inserted")
+            .mounted = true;
+        if let Some(dir) = local_dir(ctx, name) {
+            let _ = std::fs::create_dir_all(dir);
+        }
+    }
+}
+
+/// Create missing ancestors of `name` (for `-p`), returning an error naming `action`.
+fn create_parents(ctx: &mut Ctx<'_>, name: &str, mount: bool) {
+    let mut missing = Vec::new();
+    let mut cur = parent_of(name);
+    while let Some(p) = cur {
+        if ctx.state.zfs.datasets.contains_key(p) {
+            break;
+        }
+        missing.push(p.to_string());
+        cur = parent_of(p);
+    }
+    for p in missing.into_iter().rev() {
+        insert_fs(ctx, &p, BTreeMap::new(), None, mount);
+    }
+}
+
+fn check_new_fs(ctx: &Ctx<'_>, name: &str, action: &str, parents: bool) -> Result<(), Fail> {
+    check_name(name, false).map_err(|e| err(format!("{action}: {e}")))?;
+    if !name.contains('/') {
+        return Err(err(format!("{action}: missing dataset name")));
+    }
+    pool_writable(ctx, name, action)?;
+    if ctx.state.zfs.datasets.contains_key(name) {
+        return Err(err(format!("{action}: dataset already exists")));
+    }
+    if !parents
+        && !ctx
+            .state
+            .zfs
+            .datasets
+            .contains_key(parent_of(name).unwrap_or(""))
+    {
+        return Err(err(format!("{action}: parent does not exist")));
+    }
+    Ok(())
+}
+
+fn create(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
+    let o = getopt(args, "Pnpuvso:b:V:", &|| usage_text("create"))?;
+    if o.has('V') || o.has('b') || o.has('s') {
+        return Err(err(
+            "cannot create volume: volumes are not modelled by the simulated host",
+        ));
+    }
+    let name = match o.rest.as_slice() {
+        [] => return Err(usage_fail("create", "missing filesystem argument")),
+        [n] => n.clone(),
+        _ => return Err(usage_fail("create", "too many arguments")),
+    };
+    let action = format!("cannot create '{name}'");
+    let props = parse_o(&o.values('o'), DsKind::Filesystem, &action, "create")?;
+    check_new_fs(ctx, &name, &action, o.has('p'))?;
+    if o.has('n') {
+        let mut out = String::new();
+        if o.has('v') || o.has('P') {
+            out.push_str(&format!("create\t{name}\n"));
+            for (k, v) in &props {
+                out.push_str(&format!("property\t{k}\t{v}\n"));
+            }
+        }
+        return Ok(out);
+    }
+    if o.has('p') {
+        create_parents(ctx, &name, !o.has('u'));
+    }
+    insert_fs(ctx, &name, props, None, !o.has('u'));
+    Ok(String::new())
+}
+
+fn snapshot(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
+    let o = getopt(args, "ro:", &|| usage_text("snapshot"))?;
+    if o.rest.is_empty() {
+        return Err(usage_fail("snapshot", "missing snapshot argument"));
+    }
+    let props = parse_o(
+        &o.values('o'),
+        DsKind::Snapshot,
+        "cannot create snapshot",
+        "snapshot",
+    )?;
+    // Check everything first: several snapshots in one command are taken atomically.
+    let mut todo = Vec::new();
+    for spec in &o.rest {
+        let action = format!("cannot create snapshot '{spec}'");
+        let Some((fs, _snap)) = spec.split_once('@') else {
+            return Err(err(format!(
+                "{action}: empty component or misplaced '@' or '#' delimiter in name"
+            )));
+        };
+        check_name(spec, true).map_err(|e| err(format!("{action}: {e}")))?;
+        pool_writable(ctx, spec, &action)?;
+        match ctx.state.zfs.datasets.get(fs) {
+            Some(d) if d.kind == DsKind::Filesystem => {}
+            Some(_) => {
+                return Err(err(format!(
+                    "{action}: operation not applicable to datasets of this type"
+                )));
+            }
+            None => return Err(err(format!("cannot open '{fs}': dataset does not exist"))),
+        }
+        let mut targets = vec![fs.to_string()];
+        if o.has('r') {
+            targets.extend(
+                ctx.state
+                    .zfs
+                    .descendants(fs)
+                    .into_iter()
+                    .filter(|n| !n.contains('@')),
+            );
+        }
+        let snap = spec.split_once('@').map(|(_, s)| s).unwrap_or("");
+        for t in targets {
+            let full = format!("{t}@{snap}");
+            if ctx.state.zfs.datasets.contains_key(&full) || todo.contains(&full) {
+                return Err(err(format!(
+                    "cannot create snapshot '{full}': dataset already exists"
+                )));
+            }
+            todo.push(full);
+        }
+    }
+    let txg = next_txg(ctx);
+    for full in todo {
+        let fs = fs_part(&full).to_string();
+        if let Some(dir) = local_dir(ctx, &fs) {
+            let skip = child_dirs(ctx, &fs);
+            let dst = snap_dir(ctx, &full);
+            let _ = std::fs::remove_dir_all(&dst);
+            copy_tree(&dir, &dst, &skip)
+                .map_err(|e| err(format!("cannot create snapshot '{full}': {e}")))?;
+        }
+        let guid = new_guid(ctx, &full);
+        ctx.state.zfs.datasets.insert(
+            full,
+            SimDataset {
+                kind: DsKind::Snapshot,
+                props: props.clone(),
+                origin: None,
+                createtxg: txg,
+                creation: now(),
+                guid,
+                mounted: false,
+            },
+        );
+    }
+    Ok(String::new())
+}
+
+fn clone(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
+    let o = getopt(args, "po:", &|| usage_text("clone"))?;
+    let (src, dst) = match o.rest.as_slice() {
+        [] => return Err(usage_fail("clone", "missing source dataset argument")),
+        [_] => return Err(usage_fail("clone", "missing target dataset argument")),
+        [s, d] => (s.clone(), d.clone()),
+        _ => return Err(usage_fail("clone", "too many arguments")),
+    };
+    let action = format!("cannot create '{dst}'");
+    let props = parse_o(&o.values('o'), DsKind::Filesystem, &action, "clone")?;
+    let d = open(ctx, &src)?;
+    if d.kind != DsKind::Snapshot {
+        return Err(err(format!(
+            "cannot open '{src}': operation not applicable to datasets of this type"
+        )));
+    }
+    check_new_fs(ctx, &dst, &action, o.has('p'))?;
+    if pool_of(&src) != pool_of(&dst) {
+        return Err(err(format!("{action}: source and target pools differ")));
+    }
+    if o.has('p') {
+        create_parents(ctx, &dst, true);
+    }
+    insert_fs(ctx, &dst, props, Some(src.clone()), true);
+    if let Some(dir) = local_dir(ctx, &dst) {
+        copy_tree(&snap_dir(ctx, &src), &dir, &BTreeSet::new())
+            .map_err(|e| err(format!("{action}: {e}")))?;
+    }
+    Ok(String::new())
+}
+
+/// Why a filesystem cannot be unmounted right now: a running jail rooted at or below its
+/// mountpoint, or another mount (nullfs, devfs) below it in the mount table.
+fn busy_reason(ctx: &mut Ctx<'_>, name: &str, force: bool) -> Option<String> {
+    let d = ctx.state.zfs.datasets.get(name)?;
+    if d.kind != DsKind::Filesystem || !d.mounted {
+        return None;
+    }
+    let (mp, _) = mountpoint(&ctx.state.zfs, name);
+    if !mp.starts_with('/') {
+        return None;
+    }
+    let under = |p: &str| Path::new(p).starts_with(Path::new(&mp));
+    if !force
+        && let Some(j) = ctx
+            .state
+            .jail
+            .jails
+            .values()
+            .find(|j| under(&j.path) && !j.dying)
+    {
+        return Some(format!(
+            "cannot unmount '{mp}': Device busy (jail '{}' runs there)",
+            j.name
+        ));
+    }
+    // The mount table (mount -p, fstab format): anything that is not a ZFS filesystem
+    // mounted at or below our mountpoint pins it, even with -f.
+    let table = super::mount::run_mount(ctx, &["-p".to_string()]);
+    if table.success() {
+        for line in table.stdout.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() >= 3 && f[2] != "zfs" && under(f[1]) {
+                return Some(format!(
+                    "cannot unmount '{mp}': Device busy ({} mounted at {})",
+                    f[0], f[1]
+                ));
+            }
+        }
+    }
+    None
+}
+
+fn destroy(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
+    let o = getopt(args, "dfnpRrv", &|| usage_text("destroy"))?;
+    let target = match o.rest.as_slice() {
+        [] => return Err(usage_fail("destroy", "missing dataset argument")),
+        [t] => t.clone(),
+        _ => return Err(usage_fail("destroy", "too many arguments")),
+    };
+    let recursive = o.has('r') || o.has('R');
+    let mut victims: Vec<String> = Vec::new();
+    if let Some((fs, snaps)) = target.split_once('@') {
+        let base = open(ctx, fs)?;
+        if base.kind != DsKind::Filesystem {
+            return Err(err(format!(
+                "cannot destroy '{target}': operation not applicable to datasets of this type"
+            )));
+        }
+        let mut fss = vec![fs.to_string()];
+        if o.has('r') {
+            fss.extend(
+                ctx.state
+                    .zfs
+                    .descendants(fs)
+                    .into_iter()
+                    .filter(|n| !n.contains('@')),
+            );
+        }
+        // Snapshot names: a,b and ranges a%b (by creation order).
+        let mut found_any = false;
+        for part in snaps.split(',') {
+            for f in &fss {
+                let own: Vec<String> = {
+                    let mut v: Vec<String> = ctx
+                        .state
+                        .zfs
+                        .datasets
+                        .keys()
+                        .filter(|n| fs_part(n) == f && n.contains('@'))
+                        .cloned()
+                        .collect();
+                    sort_names(&ctx.state.zfs, &mut v);
+                    v
+                };
+                if let Some((a, b)) = part.split_once('%') {
+                    let ia = if a.is_empty() {
+                        Some(0)
+                    } else {
+                        own.iter().position(|n| *n == format!("{f}@{a}"))
+                    };
+                    let ib = if b.is_empty() {
+                        own.len().checked_sub(1)
+                    } else {
+                        own.iter().position(|n| *n == format!("{f}@{b}"))
+                    };
+                    if let (Some(ia), Some(ib)) = (ia, ib)
+                        && ia <= ib
+                    {
+                        victims.extend(own[ia..=ib].iter().cloned());
+                        found_any = true;
+                    }
+                } else {
+                    let full = format!("{f}@{part}");
+                    check_name(&full, true)
+                        .map_err(|e| err(format!("cannot destroy '{full}': {e}")))?;
+                    if ctx.state.zfs.datasets.contains_key(&full) {
+                        victims.push(full);
+                        found_any = true;
+                    } else if !o.has('r') {
+                        return Err(err(
+                            "could not find any snapshots to destroy; check snapshot names.",
+                        ));
+                    }
+                }
+            }
+        }
+        if !found_any {
+            return Err(err(
+                "could not find any snapshots to destroy; check snapshot names.",
+            ));
+        }
+        // Clones depend on these snapshots.
+        let mut dependents = Vec::new();
+        for v in &victims {
+            for c in ctx.state.zfs.clones_of(v) {
+                dependents.push(c.clone());
+                dependents.extend(ctx.state.zfs.descendants(&c));
+            }
+        }
+        if !dependents.is_empty() && !o.has('R') {
+            return Err(err(format!(
+                "cannot destroy '{}': snapshot has dependent clones\nuse '-R' to destroy the following datasets:\n{}",
+                victims
+                    .iter()
+                    .find(|v| !ctx.state.zfs.clones_of(v).is_empty())
+                    .cloned()
+                    .unwrap_or(target.clone()),
+                dependents.join("\n")
+            )));
+        }
+        victims.extend(collect_dependents(ctx, &victims));
+    } else {
+        let d = open(ctx, &target)?;
+        if d.kind != DsKind::Filesystem {
+            return Err(err(format!(
+                "cannot destroy '{target}': operation not applicable to datasets of this type"
+            )));
+        }
+        if !target.contains('/') {
+            return Err(err(format!(
+                "cannot destroy '{target}': operation does not apply to pools\nuse 'zfs destroy -r {target}' to destroy all datasets in the pool\nuse 'zpool destroy {target}' to destroy the pool itself"
+            )));
+        }
+        let below = ctx.state.zfs.descendants(&target);
+        if !below.is_empty() && !recursive {
+            return Err(err(format!(
+                "cannot destroy '{target}': filesystem has children\nuse '-r' to destroy the following datasets:\n{}",
+                below.join("\n")
+            )));
+        }
+        victims.push(target.clone());
+        victims.extend(below);
+        let deps = collect_dependents(ctx, &victims);
+        if !deps.is_empty() && !o.has('R') {
+            return Err(err(format!(
+                "cannot destroy '{target}': filesystem has dependent clones\nuse '-R' to destroy the following datasets:\n{}",
+                deps.join("\n")
+            )));
+        }
+        victims.extend(deps);
+    }
+    let mut seen = BTreeSet::new();
+    victims.retain(|v| seen.insert(v.clone()));
+    if let Some(v) = victims.iter().find(|v| {
+        ctx.state
+            .zfs
+            .pools
+            .get(pool_of(v))
+            .is_some_and(|p| p.readonly)
+    }) {
+        return Err(err(format!("cannot destroy '{v}': pool is read-only")));
+    }
+    for v in victims.clone() {
+        if let Some(why) = busy_reason(ctx, &v, o.has('f')) {
+            return Err(err(format!("{why}\ncannot destroy '{v}': dataset is busy")));
+        }
+    }
+    let mut out = String::new();
+    if o.has('v') || o.has('p') {
+        for v in &victims {
+            if o.has('p') {
+                out.push_str(&format!("destroy\t{v}\n"));
+            } else if o.has('n') {
+                out.push_str(&format!("would destroy {v}\n"));
+            } else {
+                out.push_str(&format!("will destroy {v}\n"));
+            }
+        }
+        let reclaim: u64 = victims.iter().map(|v| used(ctx, v)).sum();
+        if o.has('p') {
+            out.push_str(&format!("reclaim\t{reclaim}\n"));
+        } else if o.has('n') {
+            out.push_str(&format!("would reclaim {}\n", nicenum(reclaim)));
+        } else {
+            out.push_str(&format!("will reclaim {}\n", nicenum(reclaim)));
+        }
+    }
+    if o.has('n') {
+        return Ok(out);
+    }
+    // Children first, so each directory is emptied before its parent.
+    let mut order = victims.clone();
+    order.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    for v in &order {
+        remove_files(ctx, v);
+        ctx.state.zfs.datasets.remove(v);
+    }
+    Ok(out)
+}
+
+/// Clones (and their descendants) of any snapshot in or below `victims`, transitively.
+fn collect_dependents(ctx: &Ctx<'_>, victims: &[String]) -> Vec<String> {
+    let z = &ctx.state.zfs;
+    let mut set: BTreeSet<String> = victims.iter().cloned().collect();
+    let mut out = Vec::new();
+    loop {
+        let mut added = false;
+        let snaps: Vec<String> = set.iter().filter(|n| n.contains('@')).cloned().collect();
+        for s in snaps {
+            for c in z.clones_of(&s) {
+                let mut group = vec![c.clone()];
+                group.extend(z.descendants(&c));
+                for g in group {
+                    if set.insert(g.clone()) {
+                        out.push(g);
+                        added = true;
+                    }
+                }
+            }
+        }
+        if !added {
+            break;
+        }
+    }
+    out
+}
+
+/// Remove the files behind a dataset that is about to be destroyed.
+fn remove_files(ctx: &Ctx<'_>, name: &str) {
+    if name.contains('@') {
+        let _ = std::fs::remove_dir_all(snap_dir(ctx, name));
+        return;
+    }
+    if let Some(dir) = local_dir(ctx, name) {
+        // Keep directories of other filesystems mounted below (not being destroyed here
+        // because they are destroyed first, longest name first).
+        let keep = child_dirs(ctx, name);
+        let _ = clear_dir(&dir, &keep);
+        if keep.is_empty() {
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+}
+
+/// Move a mounted filesystem's directory when its effective mountpoint changes. Returns the
+/// old mountpoints of `name` and all filesystems below it, to compare after the change.
+fn mount_snapshot(ctx: &Ctx<'_>, name: &str) -> Vec<(String, Option<PathBuf>)> {
+    let mut v = vec![name.to_string()];
+    v.extend(
+        ctx.state
+            .zfs
+            .descendants(name)
+            .into_iter()
+            .filter(|n| !n.contains('@')),
+    );
+    v.into_iter()
+        .map(|n| {
+            let d = local_dir(ctx, &n);
+            (n, d)
+        })
+        .collect()
+}
+
+fn remount(ctx: &mut Ctx<'_>, before: Vec<(String, Option<PathBuf>)>) {
+    // Shallowest first: moving a parent directory carries inheriting children along.
+    for (n, old) in before {
+        let Some(d) = ctx.state.zfs.datasets.get(&n) else {
+            continue;
+        };
+        if d.kind != DsKind::Filesystem {
+            continue;
+        }
+        let (mp, _) = mountpoint(&ctx.state.zfs, &n);
+        let canmount = d.props.get("canmount").map_or("on", String::as_str) == "on";
+        let should = mp.starts_with('/') && canmount;
+        let new = should.then(|| ctx.host_path(Path::new(&mp)));
+        match (&old, &new) {
+            (Some(o), Some(nw)) if o != nw => {
+                if o.exists() && !nw.exists() {
+                    if let Some(p) = nw.parent() {
+                        let _ = std::fs::create_dir_all(p);
+                    }
+                    let _ = std::fs::rename(o, nw);
+                } else {
+                    let _ = std::fs::create_dir_all(nw);
+                }
+            }
+            (None, Some(nw)) => {
+                let _ = std::fs::create_dir_all(nw);
+            }
+            _ => {}
+        }
+        if let Some(d) = ctx.state.zfs.datasets.get_mut(&n) {
+            d.mounted = new.is_some() && (old.is_some() || canmount);
+        }
+    }
+}
+
+fn set(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
+    let o = getopt(args, "u", &|| usage_text("set"))?;
+    if o.rest.is_empty() {
+        return Err(usage_fail("set", "missing arguments"));
+    }
+    let assigns: Vec<&String> = o.rest.iter().take_while(|a| a.contains('=')).collect();
+    let targets = &o.rest[assigns.len()..];
+    if assigns.is_empty() {
+        return Err(usage_fail("set", "missing property=value argument(s)"));
+    }
+    if targets.is_empty() {
+        return Err(usage_fail("set", "missing dataset name(s)"));
+    }
+    for a in &assigns {
+        let (p, v) = a.split_once('=').expect("contains =");
+        if p.is_empty() {
+            return Err(usage_fail(
+                "set",
+                "missing property in property=value argument",
+            ));
+        }
+        if v.is_empty() {
+            return Err(usage_fail(
+                "set",
+                "missing value in property=value argument",
+            ));
+        }
+    }
+    let mut failure = String::new();
+    for t in targets {
+        let kind = match open(ctx, t) {
+            Ok(d) => d.kind,
+            Err(Fail(_, m)) => {
+                failure.push_str(&m);
+                continue;
+            }
+        };
+        let action = format!("cannot set property for '{t}'");
+        let mut changes = Vec::new();
+        let mut bad = None;
+        for a in &assigns {
+            let (p, v) = a.split_once('=').expect("contains =");
+            match check_assignment(kind, p, v) {
+                Ok(c) => changes.push(c),
+                Err(e) => {
+                    bad = Some(format!("{action}: {e}\n"));
+                    break;
+                }
+            }
+        }
+        if let Some(b) = bad {
+            failure.push_str(&b);
+            continue;
+        }
+        if let Err(Fail(_, m)) = pool_writable(ctx, t, &action) {
+            failure.push_str(&m);
+            continue;
+        }
+        let before = mount_snapshot(ctx, t);
+        let d = ctx.state.zfs.datasets.get_mut(t.as_str()).expect("opened");
+        for (p, v) in changes {
+            d.props.insert(p, v);
+        }
+        remount(ctx, before);
+    }
+    if failure.is_empty() {
+        Ok(String::new())
+    } else {
+        Err(Fail(1, failure))
+    }
+}
+
+fn inherit(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
+    let o = getopt(args, "rS", &|| usage_text("inherit"))?;
+    let (prop, targets) = match o.rest.as_slice() {
+        [] => return Err(usage_fail("inherit", "missing property argument")),
+        [_] => return Err(usage_fail("inherit", "missing dataset argument")),
+        [p, t @ ..] => (p.clone(), t.to_vec()),
+    };
+    let canon = if let Some(p) = prop_def(&prop) {
+        if p.kind == PKind::Ro {
+            return Err(err(format!("{} property is read-only", p.name)));
+        }
+        if !p.inherit {
+            if p.kind == PKind::SizeNone {
+                return Err(err(format!(
+                    "'{0}' property cannot be inherited\nuse 'zfs set {0}=none' to clear",
+                    p.name
+                )));
+            }
+            return Err(err(format!("'{}' property cannot be inherited", p.name)));
+        }
+        p.name.to_string()
+    } else if is_user_prop(&prop) {
+        prop.clone()
+    } else {
+        return Err(usage_fail("inherit", &format!("invalid property '{prop}'")));
+    };
+    let mut failure = String::new();
+    for t in &targets {
+        let kind = match open(ctx, t) {
+            Ok(d) => d.kind,
+            Err(Fail(_, m)) => {
+                failure.push_str(&m);
+                continue;
+            }
+        };
+        if kind == DsKind::Snapshot && !canon.contains(':') {
+            failure.push_str(&format!(
+                "cannot inherit {canon} for '{t}': this property can not be modified for snapshots\n"
+            ));
+            continue;
+        }
+        let before = mount_snapshot(ctx, t);
+        let mut names = vec![t.clone()];
+        if o.has('r') {
+            names.extend(ctx.state.zfs.descendants(t));
+        }
+        for n in names {
+            if let Some(d) = ctx.state.zfs.datasets.get_mut(&n) {
+                d.props.remove(&canon);
+            }
+        }
+        remount(ctx, before);
+    }
+    if failure.is_empty() {
+        Ok(String::new())
+    } else {
+        Err(Fail(1, failure))
+    }
+}
+
+/// Dataset types selectable with `-t`.
+fn parse_types(spec: &str, cmd: &str) -> Result<(bool, bool), Fail> {
+    let (mut fs, mut snap) = (false, false);
+    for t in spec.split(',') {
+        match t {
+            "filesystem" => fs = true,
+            "snapshot" | "snap" => snap = true,
+            "volume" | "bookmark" => {}
+            "all" => {
+                fs = true;
+                snap = true;
+            }
+            _ => {
+                return Err(usage_fail(cmd, &format!("invalid type '{t}'")));
+            }
+        }
+    }
+    Ok((fs, snap))
+}
+
+fn parse_depth(v: &str, cmd: &str) -> Result<u32, Fail> {
+    v.parse::<u32>()
+        .map_err(|_| usage_fail(cmd, &format!("{v} is not an integer")))
+}
+
+/// Datasets selected by operands, recursion depth and types, in listing order.
+fn select(
+    ctx: &Ctx<'_>,
+    operands: &[String],
+    depth: Option<u32>,
+    types: (bool, bool),
+    explicit_types: bool,
+) -> Result<Vec<String>, Fail> {
+    let z = &ctx.state.zfs;
+    let mut out = Vec::new();
+    let roots: Vec<String> = if operands.is_empty() {
+        z.pools.keys().cloned().collect()
+    } else {
+        operands.to_vec()
+    };
+    let depth = if operands.is_empty() && depth.is_none() {
+        Some(u32::MAX)
+    } else {
+        depth
+    };
+    for r in &roots {
+        let d = open(ctx, r)?;
+        let want = |n: &str, named: bool| {
+            let is_snap = n.contains('@');
+            if named && !explicit_types {
+                return true;
+            }
+            if is_snap { types.1 } else { types.0 }
+        };
+        if want(r, d.kind == DsKind::Snapshot || !explicit_types) {
+            out.push(r.clone());
+        }
+        if let Some(max) = depth {
+            let base_depth = r.matches('/').count() as u32;
+            for n in z.descendants(r) {
+                let nd = fs_part(&n).matches('/').count() as u32 - base_depth
+                    + u32::from(n.contains('@'));
+                if nd <= max && want(&n, false) {
+                    out.push(n);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn get(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
+    let o = getopt(args, "rHpd:o:s:t:", &|| usage_text("get"))?;
+    let fields: Vec<String> = match o.values('o').last() {
+        None => ["name", "property", "value", "source"]
+            .map(String::from)
+            .to_vec(),
+        Some(&"all") => ["name", "property", "value", "received", "source"]
+            .map(String::from)
+            .to_vec(),
+        Some(spec) => {
+            let v: Vec<String> = spec.split(',').map(String::from).collect();
+            for f in &v {
+                if !matches!(
+                    f.as_str(),
+                    "name" | "property" | "value" | "received" | "source"
+                ) {
+                    return Err(usage_fail("get", &format!("invalid column name '{f}'")));
+                }
+            }
+            v
+        }
+    };
+    let sources: Option<Vec<String>> = match o.values('s').last() {
+        None => None,
+        Some(spec) => {
+            let v: Vec<String> = spec.split(',').map(String::from).collect();
+            for s in &v {
+                if !matches!(
+                    s.as_str(),
+                    "local" | "default" | "inherited" | "temporary" | "received" | "none"
+                ) {
+                    return Err(usage_fail("get", &format!("invalid source '{s}'")));
+                }
+            }
+            Some(v)
+        }
+    };
+    let (types, explicit) = match o.values('t').last() {
+        Some(t) => (parse_types(t, "get")?, true),
+        None => ((true, true), false),
+    };
+    let depth = match o.values('d').last() {
+        Some(d) => Some(parse_depth(d, "get")?),
+        None if o.has('r') => Some(u32::MAX),
+        None => None,
+    };
+    let (propspec, operands) = match o.rest.as_slice() {
+        [] => return Err(usage_fail("get", "missing property argument")),
+        [p, rest @ ..] => (p.clone(), rest.to_vec()),
+    };
+    let all = propspec == "all";
+    let mut props = Vec::new();
+    if !all {
+        for p in propspec.split(',') {
+            match canon_prop(p) {
+                Some(c) => props.push(c),
+                None => {
+                    return Err(usage_fail(
+                        "get",
+                        &format!("bad property list: invalid property '{p}'"),
+                    ));
+                }
+            }
+        }
+    }
+    let names = select(ctx, &operands, depth, types, explicit)?;
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for n in &names {
+        let d = &ctx.state.zfs.datasets[n];
+        let plist: Vec<String> = if all {
+            let mut v: Vec<String> = PROPS
+                .iter()
+                .filter(|p| p.name != "name")
+                .filter(|p| match d.kind {
+                    DsKind::Snapshot => applies_to_snapshot(p),
+                    DsKind::Filesystem => p.name != "clones",
+                })
+                .map(|p| p.name.to_string())
+                .collect();
+            // User properties set here or inherited.
+            let mut user: BTreeSet<String> = d
+                .props
+                .keys()
+                .filter(|k| k.contains(':'))
+                .cloned()
+                .collect();
+            if d.kind == DsKind::Filesystem {
+                let mut cur = parent_of(n);
+                while let Some(p) = cur {
+                    if let Some(pd) = ctx.state.zfs.datasets.get(p) {
+                        user.extend(pd.props.keys().filter(|k| k.contains(':')).cloned());
+                    }
+                    cur = parent_of(p);
+                }
+            }
+            v.extend(user);
+            v
+        } else {
+            props.clone()
+        };
+        for p in plist {
+            let pv = prop_value(ctx, n, &p);
+            if let Some(s) = &sources
+                && !s.iter().any(|s| s == pv.source.class())
+            {
+                continue;
+            }
+            let value = if o.has('p') {
+                pv.raw.clone()
+            } else {
+                pv.human.clone()
+            };
+            let row = fields
+                .iter()
+                .map(|f| match f.as_str() {
+                    "name" => n.clone(),
+                    "property" => p.clone(),
+                    "value" => value.clone(),
+                    "received" => "-".to_string(),
+                    _ => pv.source.show(),
+                })
+                .collect();
+            rows.push(row);
+        }
+    }
+    let header: Vec<String> = fields.iter().map(|f| f.to_uppercase()).collect();
+    Ok(table(&header, &rows, o.has('H'), &[]))
+}
+
+/// Format rows as zfs does: tab-separated with `-H`, else padded columns under a header
+/// (`right` lists the right-aligned columns, as numbers are in `zfs list`).
+fn table(header: &[String], rows: &[Vec<String>], scripted: bool, right: &[usize]) -> String {
+    let mut out = String::new();
+    if scripted {
+        for r in rows {
+            out.push_str(&r.join("\t"));
+            out.push('\n');
+        }
+        return out;
+    }
+    let mut w: Vec<usize> = header.iter().map(String::len).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.len());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let last = i + 1 == cells.len();
+            if right.contains(&i) {
+                s.push_str(&format!("{c:>width$}", width = w[i]));
+            } else if last {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<width$}", width = w[i]));
+            }
+            if !last {
+                s.push_str("  ");
+            }
+        }
+        s.push('\n');
+        s
+    };
+    out.push_str(&line(header));
+    for r in rows {
+        out.push_str(&line(r));
+    }
+    out
+}
+
+/// A sort key: numeric value when the raw value is a number, else the text.
+type SortKey = (Option<f64>, String);
+
+fn list(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
+    let o = getopt(args, "rHpd:o:s:S:t:", &|| usage_text("list"))?;
+    let cols: Vec<String> = match o.values('o').last() {
+        None => ["name", "used", "available", "referenced", "mountpoint"]
+            .map(String::from)
+            .to_vec(),
+        Some(spec) => {
+            let mut v = Vec::new();
+            for p in spec.split(',') {
+                match canon_prop(p) {
+                    Some(c) => v.push(c),
+                    None => {
+                        return Err(usage_fail(
+                            "list",
+                            &format!("bad property list: invalid property '{p}'"),
+                        ));
+                    }
+                }
+            }
+            v
+        }
+    };
+    let mut sort_keys = Vec::new();
+    for (flag, asc) in [('s', true), ('S', false)] {
+        for p in o.values(flag) {
+            match canon_prop(p) {
+                Some(c) => sort_keys.push((c, asc)),
+                None => return Err(usage_fail("list", &format!("invalid property '{p}'"))),
+            }
+        }
+    }
+    let (types, explicit) = match o.values('t').last() {
+        Some(t) => (parse_types(t, "list")?, true),
+        None => ((true, false), false),
+    };
+    let depth = match o.values('d').last() {
+        Some(d) => Some(parse_depth(d, "list")?),
+        None if o.has('r') => Some(u32::MAX),
+        None => None,
+    };
+    let mut names = select(ctx, &o.rest, depth, types, explicit || !o.rest.is_empty())?;
+    if !explicit && !o.rest.is_empty() {
+        // Without -t, recursion shows filesystems only; named datasets always show.
+        names.retain(|n| !n.contains('@') || o.rest.contains(n));
+    }
+    if !sort_keys.is_empty() {
+        let key = |n: &String, p: &str| -> (Option<f64>, String) {
+            let v = prop_value(ctx, n, p);
+            (v.raw.parse::<f64>().ok(), v.raw)
+        };
+        let keyed: Vec<(String, Vec<SortKey>)> = names
+            .iter()
+            .map(|n| {
+                (
+                    n.clone(),
+                    sort_keys.iter().map(|(p, _)| key(n, p)).collect(),
+                )
+            })
+            .collect();
+        let mut keyed = keyed;
+        keyed.sort_by(|a, b| {
+            for (i, (_, asc)) in sort_keys.iter().enumerate() {
+                let (x, y) = (&a.1[i], &b.1[i]);
+                let ord = match (x.0, y.0) {
+                    (Some(p), Some(q)) => p.partial_cmp(&q).unwrap_or(std::cmp::Ordering::Equal),
+                    _ => x.1.cmp(&y.1),
+                };
+                let ord = if *asc { ord } else { ord.reverse() };
+                if ord != std::cmp::Ordering::Equal {
+                    return ord;
+                }
+            }
+            std::cmp::Ordering::Equal
+        });
+        names = keyed.into_iter().map(|(n, _)| n).collect();
+    }
+    if names.is_empty() && !o.has('H') {
+        return Err(Fail(0, "no datasets available\n".into()));
+    }
+    let rows: Vec<Vec<String>> = names
+        .iter()
+        .map(|n| {
+            cols.iter()
+                .map(|c| {
+                    let v = prop_value(ctx, n, c);
+                    if o.has('p') { v.raw } else { v.human }
+                })
+                .collect()
+        })
+        .collect();
+    let header: Vec<String> = cols
+        .iter()
+        .map(|c| {
+            let short = prop_def(c).map_or(c.as_str(), |p| {
+                if p.abbrev.is_empty() {
+                    p.name
+                } else {
+                    p.abbrev
+                }
+            });
+            if c.contains(':') {
+                c.clone()
+            } else {
+                short.to_uppercase()
+            }
+        })
+        .collect();
+    let right: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| {
+            matches!(
+                c.as_str(),
+                "used"
+                    | "available"
+                    | "referenced"
+                    | "quota"
+                    | "refquota"
+                    | "reservation"
+                    | "refreservation"
+                    | "recordsize"
+                    | "usedbychildren"
+                    | "usedbydataset"
+                    | "usedbysnapshots"
+            )
+        })
+        .map(|(i, _)| i)
+        .collect();
+    Ok(table(&header, &rows, o.has('H'), &right))
+}
+
+fn rename(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
+    let o = getopt(args, "fpru", &|| usage_text("rename"))?;
+    let (from, to) = match o.rest.as_slice() {
+        [] => return Err(usage_fail("rename", "missing source dataset argument")),
+        [_] => return Err(usage_fail("rename", "missing target dataset argument")),
+        [a, b] => (a.clone(), b.clone()),
+        _ => return Err(usage_fail("rename", "too many arguments")),
+    };
+    if o.has('r') && !from.contains('@') {
+        return Err(usage_fail(
+            "rename",
+            "-r can only be used when renaming snapshots",
+        ));
+    }
+    if o.has('p') && from.contains('@') {
+        return Err(usage_fail("rename", "-p cannot be used with snapshots"));
+    }
+    let d = open(ctx, &from)?;
+    let is_snap = d.kind == DsKind::Snapshot;
+    let action = format!("cannot rename to '{to}'");
+    // `zfs rename fs@a b` means fs@b.
+    let to = if is_snap && !to.contains('@') {
+        format!("{}@{to}", fs_part(&from))
+    } else {
+        to
+    };
+    check_name(&to, is_snap).map_err(|e| err(format!("{action}: {e}")))?;
+    if is_snap {
+        if fs_part(&to) != fs_part(&from) {
+            return Err(err(format!(
+                "{action}: snapshots must be part of same dataset"
+            )));
+        }
+        let new_snap = to.split_once('@').map(|(_, s)| s).unwrap_or("").to_string();
+        let old_snap = from
+            .split_once('@')
+            .map(|(_, s)| s)
+            .unwrap_or("")
+            .to_string();
+        let mut pairs = vec![(from.clone(), to.clone())];
+        if o.has('r') {
+            for n in ctx.state.zfs.descendants(fs_part(&from)) {
+                if let Some((f, s)) = n.split_once('@')
+                    && s == old_snap
+                    && n != from
+                {
+                    pairs.push((n.clone(), format!("{f}@{new_snap}")));
+                }
+            }
+        }
+        for (_, t) in &pairs {
+            if ctx.state.zfs.datasets.contains_key(t) {
+                return Err(err(format!(
+                    "cannot rename to '{t}': dataset already exists"
+                )));
+            }
+        }
+        for (f, t) in pairs {
+            move_dataset(ctx, &f, &t);
+        }
+        return Ok(String::new());
+    }
+    if to.contains('@') {
+        return Err(err(format!(
+            "{action}: snapshot delimiter '@' in filesystem name"
+        )));
+    }
+    if pool_of(&from) != pool_of(&to) {
+        return Err(err(format!(
+            "cannot rename to '{to}': datasets must be within same pool"
+        )));
+    }
+    if !from.contains('/') {
+        return Err(err(format!(
+            "cannot rename '{from}': operation does not apply to pools"
+        )));
+    }
+    if is_below(&to, &from) {
+        return Err(err(format!(
+            "cannot rename to '{to}': New dataset name cannot be a descendant of current dataset name"
+        )));
+    }
+    let parent = parent_of(&to).unwrap_or("").to_string();
+    if !ctx.state.zfs.datasets.contains_key(&parent) && !o.has('p') {
+        return Err(err(format!("cannot create '{to}': parent does not exist")));
+    }
+    if ctx.state.zfs.datasets.contains_key(&to) {
+        return Err(err(format!(
+            "cannot rename '{from}': dataset already exists"
+        )));
+    }
+    if !ctx.state.zfs.datasets.contains_key(&parent) {
+        create_parents(ctx, &to, true);
+    }
+    if let Some(why) = busy_reason(ctx, &from, o.has('f')) {
+        return Err(err(format!(
+            "{why}\ncannot rename '{from}': dataset is busy"
+        )));
+    }
+    let before: Vec<(String, Option<PathBuf>)> = mount_snapshot(ctx, &from)
+        .into_iter()
+        .map(|(n, p)| (format!("{to}{}", &n[from.len()..]), p))
+        .collect();
+    let mut names = vec![from.clone()];
+    names.extend(ctx.state.zfs.descendants(&from));
+    for n in names {
+        let t = format!("{to}{}", &n[from.len()..]);
+        move_dataset(ctx, &n, &t);
+    }
+    if !o.has('u') {
+        remount(ctx, before);
+    }
+    Ok(String::new())
+}
+
+/// Rename one dataset record (and its snapshot files), fixing clones' origins.
+fn move_dataset(ctx: &mut Ctx<'_>, from: &str, to: &str) {
+    if from.contains('@') {
+        let (a, b) = (snap_dir(ctx, from), snap_dir(ctx, to));
+        if a.exists() {
+            if let Some(p) = b.parent() {
+                let _ = std::fs::create_dir_all(p);
+            }
+            let _ = std::fs::rename(a, b);
+        }
+    }
+    let z = &mut ctx.state.zfs;
+    if let Some(d) = z.datasets.remove(from) {
+        z.datasets.insert(to.to_string(), d);
+    }
+    for d in z.datasets.values_mut() {
+        if d.origin.as_deref() == Some(from) {
+            d.origin = Some(to.to_string());
+        }
+    }
+}
+
+fn promote(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
+    let o = getopt(args, "", &|| usage_text("promote"))?;
+    let name = match o.rest.as_slice() {
+        [] => return Err(usage_fail("promote", "missing clone filesystem argument")),
+        [n] => n.clone(),
+        _ => return Err(usage_fail("promote", "too many arguments")),
+    };
+    let d = open(ctx, &name)?;
+    if d.kind == DsKind::Snapshot {
+        return Err(err(format!(
+            "cannot promote '{name}': operation not applicable to datasets of this type"
+        )));
+    }
+    let Some(origin) = d.origin.clone() else {
+        return Err(err(format!(
+            "cannot promote '{name}': not a cloned filesystem"
+        )));
+    };
+    let (ofs, _) = origin.split_once('@').expect("origin is a snapshot");
+    let ofs = ofs.to_string();
+    let otxg = ctx.state.zfs.datasets[&origin].createtxg;
+    let mut moving: Vec<String> = ctx
+        .state
+        .zfs
+        .datasets
+        .iter()
+        .filter(|(n, d)| fs_part(n) == ofs && n.contains('@') && d.createtxg <= otxg)
+        .map(|(n, _)| n.clone())
+        .collect();
+    sort_names(&ctx.state.zfs, &mut moving);
+    for m in &moving {
+        let snap = m.split_once('@').map(|(_, s)| s).unwrap_or("");
+        let t = format!("{name}@{snap}");
+        if ctx.state.zfs.datasets.contains_key(&t) {
+            return Err(err(format!(
+                "cannot promote '{name}': snapshot name '{snap}' from origin conflicts with '{t}' from target"
+            )));
+        }
+    }
+    let origin_of_origin = ctx.state.zfs.datasets[&ofs].origin.clone();
+    for m in &moving {
+        let snap = m.split_once('@').map(|(_, s)| s).unwrap_or("");
+        move_dataset(ctx, m, &format!("{name}@{snap}"));
+    }
+    let z = &mut ctx.state.zfs;
+    let new_origin_snap = format!(
+        "{name}@{}",
+        origin.split_once('@').map(|(_, s)| s).unwrap_or("")
+    );
+    // The former origin now depends on the promoted clone.
+    if let Some(od) = z.datasets.get_mut(&ofs) {
+        od.origin = Some(new_origin_snap.clone());
+    }
+    if let Some(cd) = z.datasets.get_mut(&name) {
+        cd.origin = origin_of_origin;
+    }
+    Ok(String::new())
+}
+
+// ---------------------------------------------------------------------------------------
+// zpool
+
+const ZPOOL_PROPS: &[&str] = &[
+    "name",
+    "size",
+    "allocated",
+    "free",
+    "capacity",
+    "health",
+    "guid",
+    "readonly",
+    "altroot",
+    "dedupratio",
+    "fragmentation",
+    "expandsize",
+    "checkpoint",
+];
+
+fn zpool_usage(cmd: &str) -> String {
+    match cmd {
+        "list" => "usage:\n\tlist [-gHLpPv] [-o property[,...]] [-T d|u] [pool] ... [interval [count]]\n".into(),
+        "get" => {
+            let mut s = String::from("usage:\n\tget [-Hp] [-o \"all\" | field[,...]] <\"all\" | property[,...]> <pool> ...\n\nthe following properties are supported:\n\n\tPROPERTY         EDIT   VALUES\n\n");
+            for p in ZPOOL_PROPS {
+                s.push_str(&format!("\t{p:<16}   NO   <{p}>\n"));
+            }
+            s
+        }
+        _ => "usage: zpool command args ...\nwhere 'command' is one of the following:\n\n\tlist [-gHLpPv] [-o property[,...]] [-T d|u] [pool] ... [interval [count]]\n\tget [-Hp] [-o \"all\" | field[,...]] <\"all\" | property[,...]> <pool> ...\n".into(),
+    }
+}
+
+fn pool_prop(ctx: &Ctx<'_>, pool: &str, prop: &str, parsable: bool) -> String {
+    let p = &ctx.state.zfs.pools[pool];
+    let alloc = used(ctx, pool);
+    let size = |n: u64| if parsable { n.to_string() } else { nicenum(n) };
+    match prop {
+        "name" => pool.to_string(),
+        "size" => size(p.size),
+        "allocated" => size(alloc),
+        "free" => size(p.size.saturating_sub(alloc)),
+        "capacity" => {
+            let c = alloc * 100 / p.size.max(1);
+            if parsable {
+                c.to_string()
+            } else {
+                format!("{c}%")
+            }
+        }
+        "health" => p.health.clone(),
+        "guid" => p.guid.to_string(),
+        "readonly" => if p.readonly { "on" } else { "off" }.into(),
+        "dedupratio" => if parsable { "1.00" } else { "1.00x" }.into(),
+        "fragmentation" => if parsable { "0" } else { "0%" }.into(),
+        _ => "-".into(),
+    }
+}
+
+pub fn run_zpool(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
+    let Some(sub) = args.first() else {
+        return Output::fail(2, zpool_usage(""));
+    };
+    let r = match sub.as_str() {
+        "list" => zpool_list(ctx, &args[1..]),
+        "get" => zpool_get(ctx, &args[1..]),
+        "status" | "create" | "destroy" | "import" | "export" | "scrub" | "set" | "add"
+        | "attach" | "detach" | "replace" | "online" | "offline" | "clear" | "history"
+        | "iostat" | "upgrade" => Err(err(format!(
+            "zpool {sub}: not modelled by the simulated host"
+        ))),
+        _ => Err(Fail(
+            2,
+            format!("unrecognized command '{sub}'\n{}", zpool_usage("")),
+        )),
+    };
+    match r {
+        Ok(s) => Output::ok(s),
+        Err(Fail(c, m)) => Output::fail(c, m),
+    }
+}
+
+fn pools_named(ctx: &Ctx<'_>, names: &[String]) -> Result<Vec<String>, Fail> {
+    if names.is_empty() {
+        return Ok(ctx.state.zfs.pools.keys().cloned().collect());
+    }
+    for n in names {
+        if !ctx.state.zfs.pools.contains_key(n) {
+            return Err(err(format!("cannot open '{n}': no such pool")));
+        }
+    }
+    Ok(names.to_vec())
+}
+
+fn zpool_list(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
+    let o = getopt(args, "gHLpPvo:T:", &|| zpool_usage("list"))?;
+    let cols: Vec<String> = match o.values('o').last() {
+        None => [
+            "name",
+            "size",
+            "allocated",
+            "free",
+            "checkpoint",
+            "expandsize",
+            "fragmentation",
+            "capacity",
+            "dedupratio",
+            "health",
+            "altroot",
+        ]
+        .map(String::from)
+        .to_vec(),
+        Some(spec) => {
+            let mut v = Vec::new();
+            for p in spec.split(',') {
+                if !ZPOOL_PROPS.contains(&p) {
+                    return Err(Fail(
+                        2,
+                        format!(
+                            "property '{p}' is not a valid pool or vdev property\n{}",
+                            zpool_usage("list")
+                        ),
+                    ));
+                }
+                v.push(p.to_string());
+            }
+            v
+        }
+    };
+    let pools = pools_named(ctx, &o.rest)?;
+    let rows: Vec<Vec<String>> = pools
+        .iter()
+        .map(|p| {
+            cols.iter()
+                .map(|c| pool_prop(ctx, p, c, o.has('p')))
+                .collect()
+        })
+        .collect();
+    let header: Vec<String> = cols
+        .iter()
+        .map(|c| {
+            match c.as_str() {
+                "allocated" => "ALLOC",
+                "capacity" => "CAP",
+                "dedupratio" => "DEDUP",
+                "fragmentation" => "FRAG",
+                "checkpoint" => "CKPOINT",
+                "expandsize" => "EXPANDSZ",
+                other => other,
+            }
+            .to_uppercase()
+        })
+        .collect();
+    Ok(table(&header, &rows, o.has('H'), &[]))
+}
+
+fn zpool_get(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
+    let o = getopt(args, "Hpo:", &|| zpool_usage("get"))?;
+    let fields: Vec<String> = match o.values('o').last() {
+        None | Some(&"all") => ["name", "property", "value", "source"]
+            .map(String::from)
+            .to_vec(),
+        Some(spec) => {
+            let v: Vec<String> = spec.split(',').map(String::from).collect();
+            for f in &v {
+                if !matches!(f.as_str(), "name" | "property" | "value" | "source") {
+                    return Err(Fail(
+                        2,
+                        format!("invalid field '{f}'\n{}", zpool_usage("get")),
+                    ));
+                }
+            }
+            v
+        }
+    };
+    let (spec, pools) = match o.rest.as_slice() {
+        [] => {
+            return Err(Fail(
+                2,
+                format!("missing property argument\n{}", zpool_usage("get")),
+            ));
+        }
+        [s, rest @ ..] => (s.clone(), rest.to_vec()),
+    };
+    let props: Vec<String> = if spec == "all" {
+        ZPOOL_PROPS.iter().map(|s| s.to_string()).collect()
+    } else {
+        let v: Vec<String> = spec.split(',').map(String::from).collect();
+        for p in &v {
+            if !ZPOOL_PROPS.contains(&p.as_str()) {
+                return Err(Fail(
+                    2,
+                    format!(
+                        "bad property list: invalid property '{p}'\n{}",
+                        zpool_usage("get")
+                    ),
+                ));
+            }
+        }
+        v
+    };
+    let pools = pools_named(ctx, &pools)?;
+    let mut rows = Vec::new();
+    for pool in &pools {
+        for p in &props {
+            let value = pool_prop(ctx, pool, p, o.has('p'));
+            let source = if matches!(p.as_str(), "readonly" | "altroot") {
+                "default"
+            } else {
+                "-"
+            };
+            rows.push(
+                fields
+                    .iter()
+                    .map(|f| match f.as_str() {
+                        "name" => pool.clone(),
+                        "property" => p.clone(),
+                        "value" => value.clone(),
+                        _ => source.to_string(),
+                    })
+                    .collect(),
+            );
+        }
+    }
+    let header: Vec<String> = fields.iter().map(|f| f.to_uppercase()).collect();
+    Ok(table(&header, &rows, o.has('H'), &[]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_like_zfs() {
+        assert_eq!(parse_size("100M"), Ok(100 << 20));
+        assert_eq!(parse_size("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_size("512"), Ok(512));
+        assert_eq!(parse_size("abc"), Err("bad numeric value 'abc'".into()));
+        assert_eq!(parse_size("12Q"), Err("invalid numeric suffix 'Q'".into()));
+    }
+
+    #[test]
+    fn nicenum_matches_zfs_output() {
+        assert_eq!(nicenum(0), "0");
+        assert_eq!(nicenum(112 * 1024), "112K");
+        assert_eq!(nicenum(1_268_777), "1.21M");
+        assert_eq!(nicenum(94_687_478), "90.3M");
+        assert_eq!(nicenum(1 << 40), "1T");
+    }
+
+    #[test]
+    fn ctime_is_zfs_creation_format() {
+        // 2026-11-24 22:36 UTC was a Tuesday.
+        assert_eq!(ctime(1_795_559_760), "Tue Nov 24 22:36 2026");
+    }
+
+    #[test]
+    fn mounted_filesystems_for_the_mount_table() {
+        let mut s = SimState::default();
+        init_fresh(&mut s);
+        let mut child = s.zfs.datasets["zroot"].clone();
+        child.props.clear();
+        s.zfs.datasets.insert("zroot/a".into(), child.clone());
+        child.props.insert("canmount".into(), "noauto".into());
+        child.mounted = false;
+        s.zfs.datasets.insert("zroot/b".into(), child);
+        assert_eq!(
+            mounted_filesystems(&s.zfs),
+            [
+                ("zroot".to_string(), "/zroot".to_string()),
+                ("zroot/a".to_string(), "/zroot/a".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn user_property_names() {
+        assert!(is_user_prop("jailctl:managed"));
+        assert!(!is_user_prop("Foo:x"));
+        assert!(!is_user_prop("nocolon"));
+    }
 }

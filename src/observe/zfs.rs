@@ -1,0 +1,165 @@
+//! Pure parsers of zfs(8) output, for observing jailctl's datasets. They read the scripted
+//! forms only (`-H`: no header, one tab between fields, `-` for none), which are the same on
+//! FreeBSD's OpenZFS and on zfs-fuse, and refuse anything else with the line that did not fit,
+//! so a format change shows up as an error rather than as a wrong plan.
+
+use super::Dataset;
+use std::collections::BTreeMap;
+
+/// A line of tool output that does not have the expected shape.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot read line {line} of `{command}` output ({reason}): {text:?}")]
+pub struct ParseError {
+    pub command: &'static str,
+    /// 1-based.
+    pub line: usize,
+    pub text: String,
+    pub reason: String,
+}
+
+/// Parse `zfs get -H -p [-r] -o name,property,value PROPS DATASET...`: one line per dataset
+/// and property. Datasets keep the order of their first line; the value is kept verbatim
+/// (`-` for none; [`Dataset::prop`] hides it).
+pub fn parse_zfs_get(stdout: &str) -> Result<BTreeMap<String, Dataset>, ParseError> {
+    let mut out: BTreeMap<String, Dataset> = BTreeMap::new();
+    for (i, line) in stdout.lines().enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let fail = |reason: &str| ParseError {
+            command: "zfs get -H -p -o name,property,value",
+            line: i + 1,
+            text: line.to_string(),
+            reason: reason.to_string(),
+        };
+        // The value is last and may itself contain tabs (user properties).
+        let mut f = line.splitn(3, '\t');
+        let (Some(name), Some(prop), Some(value)) = (f.next(), f.next(), f.next()) else {
+            return Err(fail(
+                "expected 3 tab-separated fields: name, property, value",
+            ));
+        };
+        if name.is_empty() || prop.is_empty() {
+            return Err(fail("empty dataset or property name"));
+        }
+        if prop.contains(' ') {
+            return Err(fail("property name with a space; was -H given?"));
+        }
+        let ds = out.entry(name.to_string()).or_insert_with(|| Dataset {
+            name: name.to_string(),
+            props: BTreeMap::new(),
+        });
+        if ds
+            .props
+            .insert(prop.to_string(), value.to_string())
+            .is_some()
+        {
+            return Err(fail("property listed twice for the same dataset"));
+        }
+    }
+    Ok(out)
+}
+
+/// Parse `zfs list -H -o COLUMNS ...` where `columns` are the `-o` names in order (one must
+/// be `name`). Rows keep the tool's order; each becomes a [`Dataset`] whose props are the
+/// other columns.
+pub fn parse_zfs_list(stdout: &str, columns: &[&str]) -> Result<Vec<Dataset>, ParseError> {
+    let name_col = columns.iter().position(|c| *c == "name");
+    let mut out = Vec::new();
+    for (i, line) in stdout.lines().enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let fail = |reason: String| ParseError {
+            command: "zfs list -H -o",
+            line: i + 1,
+            text: line.to_string(),
+            reason,
+        };
+        let Some(name_col) = name_col else {
+            return Err(fail("the columns must include `name`".into()));
+        };
+        let fields: Vec<&str> = line.split('\t').collect();
+        if fields.len() != columns.len() {
+            return Err(fail(format!(
+                "expected {} tab-separated fields ({}), found {}",
+                columns.len(),
+                columns.join(","),
+                fields.len()
+            )));
+        }
+        let mut props = BTreeMap::new();
+        for (c, v) in columns.iter().zip(&fields) {
+            if *c != "name" {
+                props.insert(c.to_string(), v.to_string());
+            }
+        }
+        out.push(Dataset {
+            name: fields[name_col].to_string(),
+            props,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GET: &str = include_str!("../../tests/fixtures/zfs/get-Hpr-zfs-fuse.txt");
+    const LIST: &str = include_str!("../../tests/fixtures/zfs/list-H-zfs-fuse.txt");
+
+    #[test]
+    fn get_fixture_from_a_real_zfs() {
+        let m = parse_zfs_get(GET).unwrap();
+        assert_eq!(
+            m.keys().collect::<Vec<_>>(),
+            ["tp", "tp/a", "tp/bad name", "tp/c", "tp/c@s1", "tp/c@s4"]
+        );
+        let c = &m["tp/c"];
+        assert_eq!(c.prop("quota"), Some("104857600"));
+        assert_eq!(c.prop("jailctl:managed"), Some("yes"));
+        assert_eq!(c.prop("origin"), None);
+        assert_eq!(c.props["origin"], "-");
+        assert_eq!(m["tp/a"].prop("origin"), Some("tp/c@s1"));
+        assert_eq!(
+            m["tp/bad name"].prop("mountpoint"),
+            Some("/tmp/zfsprobe/tp/bad name")
+        );
+        assert_eq!(m["tp/c@s1"].prop("mountpoint"), None);
+    }
+
+    #[test]
+    fn get_rejects_what_is_not_scripted_output() {
+        let e = parse_zfs_get("NAME  PROPERTY  VALUE  SOURCE\n").unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(e.reason.contains("3 tab-separated fields"), "{e}");
+        let e = parse_zfs_get("a\tquota\t0\na\tquota\t1\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.to_string().contains("listed twice"));
+        assert_eq!(parse_zfs_get("").unwrap().len(), 0);
+        // A user property value with a tab stays whole.
+        let m = parse_zfs_get("a\tjailctl:spec\tx\ty\n").unwrap();
+        assert_eq!(m["a"].props["jailctl:spec"], "x\ty");
+    }
+
+    #[test]
+    fn list_fixture_from_a_real_zfs() {
+        let cols = ["name", "used", "avail", "refer", "mountpoint", "origin"];
+        let v = parse_zfs_list(LIST, &cols).unwrap();
+        assert_eq!(v.len(), 6);
+        assert_eq!(v[1].name, "tp/a");
+        assert_eq!(v[1].prop("origin"), Some("tp/c@s1"));
+        assert_eq!(v[2].name, "tp/bad name");
+        assert_eq!(v[4].name, "tp/c@s1");
+        assert_eq!(v[4].prop("avail"), None);
+        assert_eq!(v[4].prop("refer"), Some("112K"));
+    }
+
+    #[test]
+    fn list_rejects_wrong_column_count_and_missing_name() {
+        let e = parse_zfs_list("tp\t1\n", &["name", "used", "origin"]).unwrap_err();
+        assert!(e.reason.contains("expected 3"), "{e}");
+        assert!(parse_zfs_list("tp\n", &["used"]).is_err());
+    }
+}
