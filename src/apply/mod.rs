@@ -124,7 +124,7 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
             mountpoint,
             quota,
         } => {
-            let mut a = vec!["create".to_string(), "-p".into()];
+            let mut a = vec!["create".to_string()];
             a.extend(["-o".into(), format!("mountpoint={}", mountpoint.display())]);
             a.extend(["-o".into(), "jailctl:managed=yes".into()]);
             if let Some(q) = quota {
@@ -133,6 +133,10 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
             a.push(dataset.clone());
             vec![run(zfs(a), vec![zfs(["destroy", dataset.as_str()])])]
         }
+        Step::CreateParent { dataset } => vec![run(
+            zfs(["create", "-o", "mountpoint=none", dataset.as_str()]),
+            vec![zfs(["destroy", dataset.as_str()])],
+        )],
         Step::CloneRoot {
             snapshot,
             dataset,

@@ -36,6 +36,10 @@ impl TestHost {
             "zroot/jailctl/bases/14.2-RELEASE@jailctl".into(),
             BTreeMap::new(),
         );
+        // The parents `up` creates on a fresh host (tested on the simulator).
+        for p in ["zroot/jailctl/jails", "zroot/jailctl/volumes"] {
+            h.m.borrow_mut().datasets.insert(p.into(), BTreeMap::new());
+        }
         h.m.borrow_mut().files.insert(
             "/etc/resolv.conf".into(),
             b"nameserver 192.0.2.1\n".to_vec(),

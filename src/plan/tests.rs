@@ -12,14 +12,19 @@ fn host_with_base() -> HostState {
         racct: Some(true),
         ..HostState::default()
     };
-    let snap = "zroot/jailctl/bases/14.2-RELEASE@jailctl";
-    h.datasets.insert(
-        snap.into(),
-        Dataset {
-            name: snap.into(),
-            props: BTreeMap::new(),
-        },
-    );
+    for snap in [
+        "zroot/jailctl/bases/14.2-RELEASE@jailctl",
+        "zroot/jailctl/jails",
+        "zroot/jailctl/volumes",
+    ] {
+        h.datasets.insert(
+            snap.into(),
+            Dataset {
+                name: snap.into(),
+                props: BTreeMap::new(),
+            },
+        );
+    }
     h
 }
 
@@ -27,7 +32,7 @@ fn host_with_base() -> HostState {
 fn converge(mut h: HostState, plan: &Plan) -> HostState {
     for (name, step) in plan.steps() {
         match step {
-            Step::CreateVolume { dataset, .. } => {
+            Step::CreateVolume { dataset, .. } | Step::CreateParent { dataset } => {
                 let mut props = BTreeMap::new();
                 props.insert(props::MANAGED.to_string(), "yes".to_string());
                 h.datasets.insert(
@@ -273,7 +278,11 @@ fn changed_base_needs_recreate_and_keeps_volumes() {
     let mut h = deployed(std::slice::from_ref(&s));
     s.base = "14.3-RELEASE".into();
     let e = up(std::slice::from_ref(&s), &h, &[]).unwrap_err();
-    assert!(e.to_string().contains("--recreate"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("jailctl base create 14.3-RELEASE --from"),
+        "{e}"
+    );
     let snap = "zroot/jailctl/bases/14.3-RELEASE@jailctl";
     h.datasets.insert(
         snap.into(),
@@ -282,6 +291,8 @@ fn changed_base_needs_recreate_and_keeps_volumes() {
             props: BTreeMap::new(),
         },
     );
+    let e = up(std::slice::from_ref(&s), &h, &[]).unwrap_err();
+    assert!(e.to_string().contains("--recreate"), "{e}");
     let opts = UpOptions { recreate: true };
     let mut stale = h.clone();
     let r = "zroot/jailctl/jails/web.retired";
@@ -323,7 +334,7 @@ fn refusals_name_the_fix() {
     assert!(matches!(e, PlanError::BaseMissing { .. }));
     assert!(
         e.to_string()
-            .contains("zroot/jailctl/bases/14.2-RELEASE@jailctl"),
+            .contains("create it with `jailctl base create 14.2-RELEASE --from ...`"),
         "{e}"
     );
 
@@ -544,4 +555,48 @@ mod convergence {
             prop_assert!(again.is_empty(), "from {:?}\nto {:?}\nfirst {}\nthen {}", a, b, p, again);
         }
     }
+}
+
+#[test]
+fn new_jail_takes_the_newest_snapshot_and_old_ones_keep_theirs() {
+    let s = spec("web");
+    let mut h = host_with_base();
+    for snap in [
+        "zroot/jailctl/bases/14.2-RELEASE@20260101-120000",
+        "zroot/jailctl/bases/14.2-RELEASE@20260101-120000-2",
+        "zroot/jailctl/bases/14.2-RELEASE@20260101-120000-10",
+        "zroot/jailctl/bases/14.2-RELEASE@20251231-235959",
+        "zroot/jailctl/bases/14.2-RELEASEX@20991231-000000",
+    ] {
+        h.datasets.insert(
+            snap.into(),
+            Dataset {
+                name: snap.into(),
+                props: BTreeMap::new(),
+            },
+        );
+    }
+    let p = up(std::slice::from_ref(&s), &h, &[]).unwrap();
+    let newest = "zroot/jailctl/bases/14.2-RELEASE@20260101-120000-10";
+    assert!(p.jails[0].steps.iter().any(
+        |st| matches!(st, Step::CloneRoot { snapshot, props, .. } if snapshot == newest && props[props::BASE] == newest)
+    ));
+    // Deployed on it; then a newer snapshot appears: the jail keeps its own, plan says so.
+    let mut h = converge(h, &p);
+    let newer = "zroot/jailctl/bases/14.2-RELEASE@20260202-000000";
+    h.datasets.insert(
+        newer.into(),
+        Dataset {
+            name: newer.into(),
+            props: BTreeMap::new(),
+        },
+    );
+    let p = up(std::slice::from_ref(&s), &h, &[]).unwrap();
+    assert!(p.is_empty(), "{p}");
+    assert_eq!(
+        p.jails[0].reasons,
+        [format!(
+            "base has a newer snapshot: would move to {newer} on re-create"
+        )]
+    );
 }

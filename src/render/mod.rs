@@ -34,9 +34,9 @@ pub fn root_dataset(global: &Global, name: &str) -> String {
     format!("{}/jails/{name}", global.zfs_root)
 }
 
-/// The snapshot a jail's root is cloned from.
-pub fn base_snapshot(global: &Global, base: &str) -> String {
-    format!("{}/bases/{base}@jailctl", global.zfs_root)
+/// The dataset of a base; jails clone its newest snapshot (see `plan::newest_snapshot`).
+pub fn base_dataset(global: &Global, base: &str) -> String {
+    format!("{}/bases/{base}", global.zfs_root)
 }
 
 /// The dataset of one volume of a jail.
