@@ -957,11 +957,16 @@ fn down_jail(name: &str, global: &Global, host: &HostState) -> JailPlan {
     let rules = host.rctl_rules.get(name).cloned().unwrap_or_default();
     if !rules.is_empty() {
         reasons.push("its rctl rules outlive the jail".into());
-        steps.push(Step::SetLimits {
-            name: name.to_string(),
-            old: rules,
-            new: vec![],
-        });
+        // Before the stop: if `rctl -r` fails the jail is still running untouched, and if
+        // the stop fails the rules are simply added back (no restart needed to undo).
+        steps.insert(
+            0,
+            Step::SetLimits {
+                name: name.to_string(),
+                old: rules,
+                new: vec![],
+            },
+        );
     }
     JailPlan {
         name: name.to_string(),

@@ -446,8 +446,9 @@ fn down_removes_rules_and_stopped_jail_is_noop() {
         &DownOptions::default(),
     )
     .unwrap();
-    assert!(matches!(p.jails[0].steps[0], Step::RemoveJail { .. }));
-    assert!(matches!(&p.jails[0].steps[1], Step::SetLimits { new, .. } if new.is_empty()));
+    // Rules go first: undoing a failed stop then only adds them back.
+    assert!(matches!(&p.jails[0].steps[0], Step::SetLimits { new, .. } if new.is_empty()));
+    assert!(matches!(p.jails[0].steps[1], Step::RemoveJail { .. }));
     let h = converge(h, &p);
     let p = plan_down(&[s], &global(), &h, &[], &DownOptions::default()).unwrap();
     assert!(p.is_empty());

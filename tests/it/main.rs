@@ -4,6 +4,8 @@ mod base;
 mod boot_sched;
 mod cli_basics;
 mod config;
+mod lifecycle_e2e;
+mod lifecycle_faults;
 mod rc_script;
 mod real_zfs;
 mod sim_core;
