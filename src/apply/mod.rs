@@ -24,15 +24,18 @@ pub use lock::{JailLocks, LOCK_DIR};
 pub enum Op {
     Run(Cmd),
     MakeDirs(Vec<PathBuf>),
+    /// With `root`: a file inside that jail root, no symbolic link below it followed.
     WriteFile {
         path: PathBuf,
         contents: Vec<u8>,
         mode: u32,
+        root: Option<PathBuf>,
     },
     CopyFile {
         from: PathBuf,
         to: PathBuf,
         mode: u32,
+        root: Option<PathBuf>,
     },
     RemoveFile(PathBuf),
 }
@@ -60,6 +63,7 @@ impl fmt::Display for Op {
                 path,
                 contents,
                 mode,
+                ..
             } => write!(
                 f,
                 "# write {} ({} bytes, mode {mode:o})",
@@ -87,6 +91,9 @@ pub enum Undo {
         /// Contents before the op; `None` = the file did not exist.
         previous: Option<Vec<u8>>,
         mode: u32,
+        /// The jail root `path` is inside (written without following links).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        root: Option<PathBuf>,
     },
 }
 
@@ -175,19 +182,27 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
             path,
             contents,
             mode,
+            root,
         } => vec![(
             Op::WriteFile {
                 path: path.clone(),
                 contents: contents.clone().into_bytes(),
                 mode: *mode,
+                root: root.clone(),
             },
             vec![],
         )],
-        Step::CopyHostFile { from, to, mode } => vec![(
+        Step::CopyHostFile {
+            from,
+            to,
+            mode,
+            root,
+        } => vec![(
             Op::CopyFile {
                 from: from.clone(),
                 to: to.clone(),
                 mode: *mode,
+                root: Some(root.clone()),
             },
             vec![],
         )],

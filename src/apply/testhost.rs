@@ -342,6 +342,15 @@ impl HostFs for TestHost {
             .map(|k| k.file_name().unwrap().to_string_lossy().into_owned())
             .collect())
     }
+    fn write_in_root(&self, root: &Path, rel: &Path, c: &[u8], mode: u32) -> std::io::Result<()> {
+        self.write(&root.join(rel), c, mode)
+    }
+    fn read_in_root(&self, root: &Path, rel: &Path) -> std::io::Result<Vec<u8>> {
+        self.read(&root.join(rel))
+    }
+    fn remove_in_root(&self, root: &Path, rel: &Path) -> std::io::Result<()> {
+        self.remove_file(&root.join(rel))
+    }
     fn local_path(&self, path: &Path) -> PathBuf {
         path.to_path_buf()
     }

@@ -208,6 +208,15 @@ fn apply_with_rearm(h: &TestHost, p: &Plan) -> Result<ApplyReport, ApplyError> {
         fn local_path(&self, p: &Path) -> PathBuf {
             self.0.local_path(p)
         }
+        fn write_in_root(&self, r: &Path, p: &Path, c: &[u8], m: u32) -> std::io::Result<()> {
+            self.0.write_in_root(r, p, c, m)
+        }
+        fn read_in_root(&self, r: &Path, p: &Path) -> std::io::Result<Vec<u8>> {
+            self.0.read_in_root(r, p)
+        }
+        fn remove_in_root(&self, r: &Path, p: &Path) -> std::io::Result<()> {
+            self.0.remove_in_root(r, p)
+        }
     }
     impl crate::host::Host for Twice<'_> {
         fn simulated(&self) -> Option<String> {

@@ -178,6 +178,7 @@ fn ensure_confs(host: &dyn Host, specs: &[JailSpec], global: &Global, plan: &mut
                     path: render::conf_path(&jp.name),
                     contents: r.conf,
                     mode: 0o600,
+                    root: None,
                 },
             );
         }

@@ -102,16 +102,22 @@ pub enum Step {
     MakeDirs {
         paths: Vec<PathBuf>,
     },
+    /// Write a file; with `root`, a file inside that jail root, written without following
+    /// symbolic links below it.
     WriteFile {
         path: PathBuf,
         contents: String,
         mode: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        root: Option<PathBuf>,
     },
-    /// Copy a host file into the jail (resolv.conf).
+    /// Copy a host file into the jail (resolv.conf), without following symbolic links below
+    /// the jail's root.
     CopyHostFile {
         from: PathBuf,
         to: PathBuf,
         mode: u32,
+        root: PathBuf,
     },
     RemoveFile {
         path: PathBuf,
@@ -569,6 +575,7 @@ fn plan_jail(
             path: root.join("etc/rc.conf"),
             contents: r.rc_conf.clone(),
             mode: 0o644,
+            root: Some(root.clone()),
         });
     };
     // Steps that create and start the jail from a root that exists.
@@ -582,6 +589,7 @@ fn plan_jail(
             path: conf.clone(),
             contents: r.conf.clone(),
             mode: 0o600,
+            root: None,
         });
         steps.push(Step::CreateJail {
             name: name.clone(),
@@ -628,6 +636,7 @@ fn plan_jail(
             from: "/etc/resolv.conf".into(),
             to: root.join("etc/resolv.conf"),
             mode: 0o644,
+            root: root.clone(),
         });
     };
 
@@ -822,6 +831,7 @@ fn plan_jail(
                 path: conf.clone(),
                 contents: r.conf.clone(),
                 mode: 0o600,
+                root: None,
             });
         }
         if !same_rules(&observed_rules, &rules) {

@@ -362,3 +362,52 @@ fn walk(p: &Path, base: &Path, out: &mut BTreeMap<PathBuf, Option<Vec<u8>>>) {
         out.insert(rel, Some(std::fs::read(p).unwrap()));
     }
 }
+
+#[test]
+fn writes_into_a_jail_root_do_not_follow_links_planted_there() {
+    use jailctl::host::HostFs;
+    let t = tempfile::tempdir().unwrap();
+    let (s, cfg) = (t.path().join("sim"), t.path().join("etc"));
+    host_with_base(&s);
+    examples_config(&cfg);
+    let root = s.join("root");
+    std::fs::write(root.join("etc/hostfile"), "host\n").unwrap();
+    // In-process: the simulated host's HostFs refuses a linked directory.
+    let h = SimHost::open_with(&s, SimConfig::default()).unwrap();
+    let jr = Path::new("/usr/local/jails/x");
+    std::fs::create_dir_all(root.join("usr/local/jails/x")).unwrap();
+    std::os::unix::fs::symlink("../../../../etc", root.join("usr/local/jails/x/etc")).unwrap();
+    let e = h
+        .write_in_root(jr, Path::new("etc/hostfile"), b"owned\n", 0o644)
+        .unwrap_err();
+    assert!(e.to_string().contains("symbolic link"), "{e}");
+    assert_eq!(std::fs::read(root.join("etc/hostfile")).unwrap(), b"host\n");
+
+    // Through `up`: the running jail's root user links /etc/rc.conf to a host file; a change
+    // that rewrites rc.conf replaces the link and leaves the host file alone.
+    jailctl(&s, &cfg)
+        .args(["up", "resolver"])
+        .assert()
+        .success();
+    let rc = root.join("usr/local/jails/resolver/etc/rc.conf");
+    std::fs::remove_file(&rc).unwrap();
+    std::os::unix::fs::symlink("../../../../../etc/hostfile", &rc).unwrap();
+    let f = cfg.join("jails/resolver.toml");
+    let text = std::fs::read_to_string(&f).unwrap();
+    std::fs::write(
+        &f,
+        text.replace("resolver.example.internal", "dns.example.internal"),
+    )
+    .unwrap();
+    jailctl(&s, &cfg)
+        .args(["up", "resolver"])
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(root.join("etc/hostfile")).unwrap(), b"host\n");
+    assert!(!std::fs::symlink_metadata(&rc).unwrap().is_symlink());
+    assert!(
+        std::fs::read_to_string(&rc)
+            .unwrap()
+            .contains("dns.example.internal")
+    );
+}
