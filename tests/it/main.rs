@@ -8,6 +8,7 @@ mod lifecycle_e2e;
 mod lifecycle_faults;
 mod rc_script;
 mod real_zfs;
+mod render_templates;
 mod sim_core;
 mod sim_kernel;
 mod sim_zfs;
