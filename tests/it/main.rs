@@ -6,6 +6,8 @@ mod cli_basics;
 mod config;
 mod lifecycle_e2e;
 mod lifecycle_faults;
+mod lifecycle_procs;
+mod lifecycle_prop;
 mod rc_script;
 mod real_zfs;
 mod render_templates;
