@@ -51,7 +51,10 @@ fn host_with_base(dir: &Path) -> SimHost {
         sim(
             ctx,
             "/sbin/zfs",
-            &s(&["snapshot", "zroot/jailctl/bases/14.3-RELEASE@20260101-000000"]),
+            &s(&[
+                "snapshot",
+                "zroot/jailctl/bases/14.3-RELEASE@20260101-000000",
+            ]),
         );
     })
     .unwrap();

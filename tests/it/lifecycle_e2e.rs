@@ -411,3 +411,68 @@ fn writes_into_a_jail_root_do_not_follow_links_planted_there() {
             .contains("dns.example.internal")
     );
 }
+
+#[test]
+fn a_changed_base_needs_recreate_and_keeps_the_volume() {
+    let t = tempfile::tempdir().unwrap();
+    let (s, cfg) = (t.path().join("sim"), t.path().join("etc"));
+    host_with_base(&s);
+    examples_config(&cfg);
+    let mp = "/usr/local/jails/.bases/15.0-RELEASE";
+    sim(
+        &s,
+        &[
+            "zfs",
+            "create",
+            "-o",
+            &format!("mountpoint={mp}"),
+            "zroot/jailctl/bases/15.0-RELEASE",
+        ],
+    );
+    std::fs::create_dir_all(s.join("root").join(&mp[1..]).join("dev")).unwrap();
+    sim(
+        &s,
+        &[
+            "zfs",
+            "snapshot",
+            "zroot/jailctl/bases/15.0-RELEASE@20260301-101010",
+        ],
+    );
+    jailctl(&s, &cfg).args(["up", "db"]).assert().success();
+    let f = cfg.join("jails/db.toml");
+    let text = std::fs::read_to_string(&f).unwrap();
+    std::fs::write(&f, format!("base = \"15.0-RELEASE\"\n{text}")).unwrap();
+    jailctl(&s, &cfg)
+        .args(["up", "db"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("--recreate"));
+    let before = history(&s).len();
+    jailctl(&s, &cfg)
+        .args(["up", "db", "--recreate"])
+        .assert()
+        .success();
+    let run: Vec<String> = history(&s)[before..].iter().map(line).collect();
+    assert!(
+        run.contains(
+            &"zfs rename zroot/jailctl/jails/db zroot/jailctl/jails/db.retired".to_string()
+        ),
+        "{run:?}"
+    );
+    assert!(
+        run.contains(&"zfs destroy -r zroot/jailctl/jails/db.retired".to_string()),
+        "{run:?}"
+    );
+    assert!(
+        !run.iter()
+            .any(|l| l.contains("volumes/db/pgdata") && l.starts_with("zfs destroy"))
+    );
+    let list = list_json(&s, &cfg);
+    let db = list.iter().find(|j| j["name"] == "db").unwrap();
+    assert_eq!(db["state"], "running");
+    assert_eq!(
+        db["base"],
+        "zroot/jailctl/bases/15.0-RELEASE@20260301-101010"
+    );
+    assert_eq!(db["up_to_date"], true);
+}
