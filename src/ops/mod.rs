@@ -214,6 +214,20 @@ pub fn restart(
 ) -> Result<(Outcome, Outcome), OpsError> {
     let stopped = down(host, specs, global, targets, opts)?;
     let again: Vec<String> = stopped.plan.jails.iter().map(|j| j.name.clone()).collect();
+    if opts.dry_run {
+        // Nothing was stopped: plan the start against the state the stop would leave.
+        let mut state = observe::observe(host, global)?;
+        for n in &again {
+            state.jails.remove(n);
+            state.rctl_rules.remove(n);
+        }
+        let plan = plan::plan_up(specs, global, &state, &again, &opts.up)?;
+        let started = Outcome {
+            plan,
+            ..Outcome::default()
+        };
+        return Ok((stopped, started));
+    }
     let started = up(host, specs, global, &again, opts)?;
     Ok((stopped, started))
 }

@@ -476,3 +476,38 @@ fn a_changed_base_needs_recreate_and_keeps_the_volume() {
     );
     assert_eq!(db["up_to_date"], true);
 }
+
+#[test]
+fn restart_dry_run_prints_the_stop_and_the_start() {
+    let t = tempfile::tempdir().unwrap();
+    let (s, cfg) = (t.path().join("sim"), t.path().join("etc"));
+    host_with_base(&s);
+    examples_config(&cfg);
+    jailctl(&s, &cfg).args(["up", "cache"]).assert().success();
+    let before = history(&s).len();
+    let out = jailctl(&s, &cfg)
+        .args(["restart", "cache", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let stop = text.find("/usr/sbin/jail -f /var/run/jailctl/cache.conf -r cache");
+    let start = text.find("/usr/sbin/jail -f /var/run/jailctl/cache.conf -c cache");
+    assert!(stop.is_some() && start.is_some() && stop < start, "{text}");
+    assert!(text.contains("/usr/bin/cpuset -l 1 -j cache"), "{text}");
+    assert!(!history(&s)[before..].iter().any(mutating));
+    let jid = |s: &Path| {
+        list_json(s, &cfg)
+            .iter()
+            .find(|j| j["name"] == "cache")
+            .unwrap()["jid"]
+            .as_i64()
+    };
+    let old = jid(&s);
+    jailctl(&s, &cfg)
+        .args(["restart", "cache"])
+        .assert()
+        .success();
+    assert_ne!(jid(&s), old);
+    assert_eq!(states(&list_json(&s, &cfg))["cache"], "running");
+}
