@@ -207,6 +207,25 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
             vec![],
         )],
         Step::RemoveFile { path } => vec![(Op::RemoveFile(path.clone()), vec![])],
+        Step::Unmount {
+            source,
+            target,
+            fstype,
+            options,
+        } => vec![run(
+            Cmd::new(tools::UMOUNT, [target.as_str()]),
+            vec![Cmd::new(
+                tools::MOUNT,
+                [
+                    "-t",
+                    fstype.as_str(),
+                    "-o",
+                    options.as_str(),
+                    source.as_str(),
+                    target.as_str(),
+                ],
+            )],
+        )],
         Step::CreateJail { name, conf } => {
             let c = conf.display().to_string();
             vec![run(

@@ -19,7 +19,7 @@ use crate::render::{self, Parts, RenderError, Rendered};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use graph::order;
 
@@ -122,6 +122,14 @@ pub enum Step {
     RemoveFile {
         path: PathBuf,
     },
+    /// `umount TARGET` of a mount a stopped jail left under its root (jail(8)'s own clean-up
+    /// failed part way); undone by mounting it again.
+    Unmount {
+        source: String,
+        target: String,
+        fstype: String,
+        options: String,
+    },
     /// `jail -f CONF -c NAME`.
     CreateJail {
         name: String,
@@ -177,6 +185,7 @@ impl fmt::Display for Step {
                 write!(f, "copy {} to {}", from.display(), to.display())
             }
             Step::RemoveFile { path } => write!(f, "remove {}", path.display()),
+            Step::Unmount { target, .. } => write!(f, "unmount leftover {target}"),
             Step::CreateJail { name, .. } => write!(f, "start jail {name}"),
             Step::RemoveJail { name, .. } => write!(f, "stop jail {name}"),
             Step::ModifyJail { name, params, .. } => {
@@ -947,9 +956,29 @@ pub fn plan_down(
 }
 
 fn down_jail(name: &str, global: &Global, host: &HostState) -> JailPlan {
-    let _ = global;
     let mut steps = Vec::new();
     let mut reasons = Vec::new();
+    if !host.jails.contains_key(name) {
+        // A stop whose clean-up failed part way leaves mounts under the root: finish it,
+        // deepest first (ZFS datasets are jailctl's own and stay mounted).
+        let root = render::jail_root(global, name);
+        let mut left: Vec<&crate::observe::MountEntry> = host
+            .mounts
+            .iter()
+            .filter(|m| m.fstype != "zfs" && Path::new(&m.target).starts_with(&root))
+            .filter(|m| Path::new(&m.target) != root)
+            .collect();
+        left.reverse();
+        for m in left {
+            reasons.push(format!("{} is still mounted", m.target));
+            steps.push(Step::Unmount {
+                source: m.source.clone(),
+                target: m.target.clone(),
+                fstype: m.fstype.clone(),
+                options: m.options.clone(),
+            });
+        }
+    }
     let action = match host.jails.get(name) {
         Some(j) if j.dying => {
             reasons.push("the kernel is already tearing it down (dying)".into());

@@ -96,6 +96,7 @@ fn converge(mut h: HostState, plan: &Plan) -> HostState {
             }
             Step::MakeDirs { .. }
             | Step::WriteFile { .. }
+            | Step::Unmount { .. }
             | Step::CopyHostFile { .. }
             | Step::RemoveFile { .. }
             | Step::Cpuset { .. } => {}
