@@ -511,3 +511,31 @@ fn restart_dry_run_prints_the_stop_and_the_start() {
     assert_ne!(jid(&s), old);
     assert_eq!(states(&list_json(&s, &cfg))["cache"], "running");
 }
+
+#[test]
+fn a_dying_jail_is_listed_as_such_and_up_waits_for_it() {
+    let t = tempfile::tempdir().unwrap();
+    let (s, cfg) = (t.path().join("sim"), t.path().join("etc"));
+    host_with_base(&s);
+    examples_config(&cfg);
+    std::fs::create_dir_all(s.join("root/jails/cache")).unwrap();
+    // A VNET jail removed by hand stays dying for a while (jls -d shows it).
+    sim(
+        &s,
+        &[
+            "jail",
+            "-c",
+            "name=cache",
+            "path=/jails/cache",
+            "vnet=new",
+            "persist",
+        ],
+    );
+    sim(&s, &["jail", "-r", "cache"]);
+    assert_eq!(states(&list_json(&s, &cfg))["cache"], "dying");
+    jailctl(&s, &cfg)
+        .args(["up", "cache"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("jail `cache` is dying"));
+}
