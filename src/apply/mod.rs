@@ -233,12 +233,13 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
                 vec![Cmd::new(tools::JAIL, ["-f", &c, "-r", name])],
             )]
         }
-        Step::RemoveJail { name, conf } => {
+        Step::RemoveJail { name, conf, cpus } => {
             let c = conf.display().to_string();
-            vec![run(
-                Cmd::new(tools::JAIL, ["-f", &c, "-r", name]),
-                vec![Cmd::new(tools::JAIL, ["-f", &c, "-c", name])],
-            )]
+            let mut undo = vec![Cmd::new(tools::JAIL, ["-f", &c, "-c", name])];
+            if let Some(cpus) = cpus {
+                undo.push(Cmd::new(tools::CPUSET, ["-l", cpus.as_str(), "-j", name]));
+            }
+            vec![run(Cmd::new(tools::JAIL, ["-f", &c, "-r", name]), undo)]
         }
         Step::ModifyJail { name, params, undo } => {
             let words = |ps: &[String]| {

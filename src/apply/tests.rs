@@ -60,6 +60,7 @@ fn every_step_renders_exact_argv() {
         Step::RemoveJail {
             name: "web".into(),
             conf: "/var/run/jailctl/web.conf".into(),
+            cpus: Some("0-1".into()),
         },
         Step::ModifyJail {
             name: "web".into(),

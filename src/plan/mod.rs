@@ -139,6 +139,9 @@ pub enum Step {
     RemoveJail {
         name: String,
         conf: PathBuf,
+        /// The jail's cpu-list, pinned again when an undo starts the jail again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cpus: Option<String>,
     },
     /// `jail -m name=NAME param=value...`; `undo` holds the values to put back.
     ModifyJail {
@@ -698,6 +701,7 @@ fn plan_jail(
             steps.push(Step::RemoveJail {
                 name: name.clone(),
                 conf: conf.clone(),
+                cpus: deployed_cpus(Some(ds)),
             });
         }
         let retired = format!("{ds_name}.retired");
@@ -805,6 +809,7 @@ fn plan_jail(
         steps.push(Step::RemoveJail {
             name: name.clone(),
             conf: conf.clone(),
+            cpus: deployed_cpus(Some(ds)),
         });
         start_steps(&mut steps);
         action = Action::Restart;
@@ -955,6 +960,13 @@ pub fn plan_down(
     Ok(plan)
 }
 
+/// The cpu-list a deployed jail is pinned to, `None` for all CPUs.
+fn deployed_cpus(ds: Option<&Dataset>) -> Option<String> {
+    ds.and_then(|d| d.prop(props::CPUSET))
+        .filter(|c| *c != "all")
+        .map(str::to_string)
+}
+
 fn down_jail(name: &str, global: &Global, host: &HostState) -> JailPlan {
     let mut steps = Vec::new();
     let mut reasons = Vec::new();
@@ -988,6 +1000,7 @@ fn down_jail(name: &str, global: &Global, host: &HostState) -> JailPlan {
             steps.push(Step::RemoveJail {
                 name: name.to_string(),
                 conf: render::conf_path(name),
+                cpus: deployed_cpus(host.datasets.get(&render::root_dataset(global, name))),
             });
             Action::Stop
         }

@@ -318,11 +318,30 @@ pub fn host_state(simdir: &Path) -> (Value, BTreeMap<PathBuf, Option<Vec<u8>>>) 
     // log of hooks run are history, not state.
     let zfs = serde_json::to_value(&st.zfs).unwrap();
     let jail = serde_json::to_value(&st.jail).unwrap();
+    // cpusets by jail name: the kernel keys them by jid, which a restart changes.
+    let names: BTreeMap<i32, String> = st
+        .jail
+        .jails
+        .values()
+        .map(|j| (j.jid, j.name.clone()))
+        .collect();
+    let cpusets: BTreeMap<String, Vec<u32>> = st
+        .cpuset
+        .masks
+        .iter()
+        .map(|(jid, m)| {
+            let n = names
+                .get(jid)
+                .cloned()
+                .unwrap_or_else(|| format!("jid {jid}"));
+            (n, m.clone())
+        })
+        .collect();
     let v = serde_json::json!({
         "zfs": {"datasets": zfs["datasets"], "pools": zfs["pools"]},
         "jail": jail["jails"],
         "rctl": st.rctl,
-        "cpuset": st.cpuset,
+        "cpuset": cpusets,
         "net": st.net,
         "mount": st.mount,
         "sysctl": st.sysctl,
