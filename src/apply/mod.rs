@@ -111,6 +111,9 @@ impl fmt::Display for Undo {
     }
 }
 
+/// Properties `zfs inherit` refuses; undone with `zfs set PROP=none`.
+const NOT_INHERITABLE: &[&str] = &["quota", "reservation", "refquota", "refreservation"];
+
 fn zfs<I: IntoIterator<Item = S>, S: Into<String>>(args: I) -> Cmd {
     Cmd::new(tools::ZFS, args)
 }
@@ -292,6 +295,10 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
             for (k, v) in old {
                 match v {
                     Some(v) => set_back.push(format!("{k}={v}")),
+                    // zfs(8) refuses to inherit these ("property cannot be inherited").
+                    None if NOT_INHERITABLE.contains(&k.as_str()) => {
+                        set_back.push(format!("{k}=none"))
+                    }
                     None => undo.push(zfs(["inherit", k.as_str(), dataset.as_str()])),
                 }
             }

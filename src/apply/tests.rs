@@ -31,9 +31,11 @@ fn every_step_renders_exact_argv() {
     let mut old = BTreeMap::new();
     old.insert("jailctl:spec".to_string(), Some("aaaa".to_string()));
     old.insert("compression".to_string(), None);
+    old.insert("quota".to_string(), None);
     let mut set = BTreeMap::new();
     set.insert("jailctl:spec".to_string(), "bbbb".to_string());
     set.insert("compression".to_string(), "lz4".to_string());
+    set.insert("quota".to_string(), "1073741824".to_string());
     let steps = vec![
         Step::CreateVolume {
             dataset: "zroot/jailctl/volumes/web/data".into(),
