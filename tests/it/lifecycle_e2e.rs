@@ -300,6 +300,29 @@ fn exec_passes_the_exit_status_and_render_prints_the_block() {
         .args(["exec", "resolver", "--", "/bin/sh", "-c", "exit 3"])
         .assert()
         .code(3);
+    // list: one zfs get and one jls for the whole host.
+    let before = history(&s).len();
+    list_json(&s, &cfg);
+    let cmds: Vec<String> = history(&s)[before..].iter().map(line).collect();
+    assert_eq!(cmds.len(), 2, "{cmds:?}");
+    assert!(cmds[0].starts_with("zfs get -H -p -r "), "{cmds:?}");
+    assert!(cmds[1].starts_with("jls --libxo json -d "), "{cmds:?}");
+    // status adds live usage (RACCT is on in the simulator) and the deployed limits.
+    let out = jailctl(&s, &cfg)
+        .args(["status", "resolver", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert!(v[0]["usage"]["memoryuse"].as_u64().is_some(), "{v}");
+    assert!(
+        v[0]["limits"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("jail:resolver:maxproc:deny=512")),
+        "{v}"
+    );
     jailctl(&s, &cfg)
         .args(["render", "resolver"])
         .assert()
