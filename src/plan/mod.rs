@@ -330,7 +330,7 @@ pub enum PlanError {
         dependents: Vec<String>,
     },
     #[error(
-        "jail `{jail}`: {path} still has mounts under it ({mounts}); unmount them before destroying, so their data is not deleted"
+        "jail `{jail}`: {path} still has mounts under it ({mounts}); unmount them before destroying, so their data is not deleted (`jailctl down {jail}` unmounts those the jail left behind)"
     )]
     MountsRemain {
         jail: String,
