@@ -396,3 +396,82 @@ fn failed_update_rolls_back_on_the_simulated_host() {
     );
     assert_eq!(host_picture(&e), before);
 }
+
+#[test]
+fn a_broken_jail_file_does_not_block_base_commands() {
+    let e = env();
+    std::fs::write(e.cfg.join("jails/web.toml"), "hostname = [\n").unwrap();
+    let rel = release_dir();
+    ok(
+        &e,
+        &[
+            "base",
+            "create",
+            "14.2",
+            "--from",
+            rel.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(list_json(&e)[0]["name"], "14.2");
+    // A broken jailctl.toml does: it holds zfs_root.
+    std::fs::write(e.cfg.join("jailctl.toml"), "zfs_root = 5\n").unwrap();
+    let err = fails(&e, &["base", "list"]);
+    assert!(err.contains("jailctl.toml"), "{err}");
+    assert!(err.contains("zfs_root"), "{err}");
+}
+
+#[test]
+fn quickstart_script_makes_a_base_and_runs_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("qs");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bin = assert_cmd::cargo::cargo_bin("jailctl");
+    for _ in 0..2 {
+        let o = std::process::Command::new("sh")
+            .arg(root.join("examples/quickstart.sh"))
+            .arg("--base-only")
+            .env("QUICKSTART_DIR", &work)
+            .env("JAILCTL", &bin)
+            .env_remove("JAILCTL_SIMULATE")
+            .env_remove("JAILCTL_SIM_FAULTS")
+            .env_remove("JAILCTL_SIM_REAL_ZFS")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            stdout.contains("created base 14.3-RELEASE (14.3-RELEASE)"),
+            "{stdout}"
+        );
+    }
+    // The base is on the simulated host the script made, with one snapshot (fresh each run).
+    let h = SimHost::open(&work.join("host")).unwrap();
+    let ds = h.snapshot().unwrap().zfs.datasets;
+    let snaps: Vec<&String> = ds
+        .keys()
+        .filter(|n| n.starts_with("zroot/jailctl/bases/14.3-RELEASE@"))
+        .collect();
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    let version = work.join("host/root/usr/local/jails/.bases/14.3-RELEASE/bin/freebsd-version");
+    assert!(
+        std::fs::read_to_string(version)
+            .unwrap()
+            .contains("14.3-RELEASE")
+    );
+    // A directory quickstart did not make is left alone.
+    let other = tmp.path().join("mine");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("keep"), "x").unwrap();
+    let o = std::process::Command::new("sh")
+        .arg(root.join("examples/quickstart.sh"))
+        .env("QUICKSTART_DIR", &other)
+        .env("JAILCTL", &bin)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(other.join("keep").is_file());
+}
