@@ -498,16 +498,17 @@ fn finish(
     release: &str,
     source: &Source,
 ) -> Result<String, BaseError> {
-    run(
-        host,
-        &format!("cannot record the release on {dataset}"),
-        zfs_cmd([
-            "set".to_string(),
-            format!("{PROP_RELEASE}={release}"),
-            format!("{PROP_SOURCE}={}", source.display()),
-            dataset.to_string(),
-        ]),
-    )?;
+    // One property per `zfs set`: older ZFS releases (zfs-fuse among them) take only one.
+    for prop in [
+        format!("{PROP_RELEASE}={release}"),
+        format!("{PROP_SOURCE}={}", source.display()),
+    ] {
+        run(
+            host,
+            &format!("cannot record the release on {dataset}"),
+            zfs_cmd(["set".to_string(), prop, dataset.to_string()]),
+        )?;
+    }
     let existing = snapshots_of(host, dataset)?;
     let snap = format!(
         "{dataset}@{}",
@@ -584,10 +585,15 @@ pub fn create(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Mad
     })();
     filled.map_err(|error| {
         let mut undo = undo_create(host, &dataset, &local_mp, error);
-        if let BaseError::Undone { undo: text, .. } = &mut undo
+        if let BaseError::Undone {
+            undo: text, help, ..
+        } = &mut undo
             && !text.starts_with("FAILED")
+            && let Some(kept) = remove_made(host, &made_parents, &made_dirs, text)
         {
-            remove_made(host, &made_parents, &made_dirs, text);
+            *help = format!(
+                "the base is gone, but the parent dataset {kept} that `zfs create -p` made was kept; remove it with `zfs destroy -r {kept}` if nothing else uses it"
+            );
         }
         undo
     })
@@ -618,7 +624,13 @@ fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
 
 /// Take away the parent datasets and directories a failed create made. Each goes only if it
 /// is empty: something another run put there meanwhile stays, and is named in `report`.
-fn remove_made(host: &dyn Host, parents: &[String], dirs: &[PathBuf], report: &mut String) {
+/// Returns the topmost parent dataset that had to be kept, if any.
+fn remove_made(
+    host: &dyn Host,
+    parents: &[String],
+    dirs: &[PathBuf],
+    report: &mut String,
+) -> Option<String> {
     for p in parents {
         match run(
             host,
@@ -628,15 +640,16 @@ fn remove_made(host: &dyn Host, parents: &[String], dirs: &[PathBuf], report: &m
             Ok(_) => report.push_str(&format!(", destroyed {p}")),
             Err(e) => {
                 report.push_str(&format!("; kept {p}: {e}"));
-                return;
+                return parents.last().cloned();
             }
         }
     }
     for d in dirs {
         if std::fs::remove_dir(d).is_err() {
-            return;
+            break;
         }
     }
+    None
 }
 
 fn undo_create(host: &dyn Host, dataset: &str, local_mp: &Path, error: BaseError) -> BaseError {
