@@ -34,4 +34,5 @@ pub mod host;
 pub mod observe;
 pub mod ops;
 pub mod plan;
+pub mod provision;
 pub mod render;

@@ -2,6 +2,7 @@
 
 mod base;
 mod base_e2e;
+mod base_provision;
 mod base_real_zfs;
 mod base_rollback;
 mod boot_sched;
