@@ -72,6 +72,11 @@ run base create "$RELEASE" --from "$DIST"
 run base list
 [ "$BASE_ONLY" = yes ] && exit 0
 
+# Host directories the example jails mount (web serves /srv/www/example.org read-only). On a
+# simulated host, DIR/root/ stands for the host's /.
+mkdir -p "$HOST/root/srv/www/example.org"
+printf '<h1>hello from jailctl</h1>\n' >"$HOST/root/srv/www/example.org/index.html"
+
 # `up` and `list` come with the lifecycle commands; say so plainly on a build without them.
 # shellcheck disable=SC2086
 if $JAILCTL up --help >/dev/null 2>&1; then
