@@ -17,6 +17,8 @@
 //! - [`apply`] turns steps into exact argv ([`host::Cmd`]) and runs them with an undo journal.
 //! - [`host`] is the only place with side effects: the [`host::Runner`] and [`host::HostFs`]
 //!   traits, the real implementation and the strict simulated FreeBSD host ([`host::sim`]).
+//! - [`platform`] reads the FreeBSD kernel directly where that beats spawning a tool (RACCT
+//!   state, running jails); off FreeBSD a stub says what is missing.
 //! - [`cli`] is the command line: one file per subcommand, each a thin `run` over the library.
 //!
 //! Nothing below `cli` chooses between the real and the simulated host: a [`host::Host`] is
@@ -26,3 +28,4 @@ pub mod cli;
 pub mod config;
 pub mod host;
 pub mod observe;
+pub mod platform;
