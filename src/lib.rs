@@ -37,4 +37,5 @@ pub mod observe;
 pub mod ops;
 pub mod plan;
 pub mod platform;
+pub mod provision;
 pub mod render;
