@@ -20,6 +20,8 @@
 //!   traits, the real implementation and the strict simulated FreeBSD host ([`host::sim`]).
 //! - [`boot`] starts the fleet in dependency order at boot and stops it at shutdown, over the
 //!   [`boot::JailDriver`] trait (one jail's up/health/stop/force-stop).
+//! - [`platform`] reads the FreeBSD kernel directly where that beats spawning a tool (RACCT
+//!   state, running jails); off FreeBSD a stub says what is missing.
 //! - [`cli`] is the command line: one file per subcommand, each a thin `run` over the library.
 //!
 //! Nothing below `cli` chooses between the real and the simulated host: a [`host::Host`] is
@@ -34,4 +36,6 @@ pub mod host;
 pub mod observe;
 pub mod ops;
 pub mod plan;
+pub mod platform;
+pub mod provision;
 pub mod render;
