@@ -160,8 +160,16 @@ impl Executor<'_> {
             .map_err(|source| ApplyError::Journal { path, source })
     }
 
-    fn previous(&self, path: &Path) -> Result<Option<Vec<u8>>, std::io::Error> {
-        match self.host.read(path) {
+    fn previous(
+        &self,
+        path: &Path,
+        root: Option<&Path>,
+    ) -> Result<Option<Vec<u8>>, std::io::Error> {
+        let read = match in_root(path, root) {
+            Some((root, rel)) => self.host.read_in_root(root, rel),
+            None => self.host.read(path),
+        };
+        match read {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -176,18 +184,33 @@ impl Executor<'_> {
         mut undo: Vec<Undo>,
     ) -> Result<Result<(), String>, ApplyError> {
         let file_target = match op {
-            Op::WriteFile { path, mode, .. } | Op::CopyFile { to: path, mode, .. } => {
-                Some((path.clone(), *mode))
+            Op::WriteFile {
+                path, mode, root, ..
             }
-            Op::RemoveFile(path) => Some((path.clone(), 0o644)),
+            | Op::CopyFile {
+                to: path,
+                mode,
+                root,
+                ..
+            } => Some((path.clone(), *mode, root.clone())),
+            Op::RemoveFile(path) => Some((path.clone(), 0o644, None)),
             _ => None,
         };
-        if let Some((path, mode)) = file_target {
-            match self.previous(&path) {
+        if let Some((path, mode, root)) = file_target {
+            match self.previous(&path, root.as_deref()) {
+                // A link planted where the file goes is replaced, never read: undo removes.
+                Err(e) if root.is_some() && crate::host::nofollow::is_link_refusal(&e) => undo
+                    .push(Undo::RestoreFile {
+                        path,
+                        previous: None,
+                        mode,
+                        root,
+                    }),
                 Ok(previous) => undo.push(Undo::RestoreFile {
                     path,
                     previous,
                     mode,
+                    root,
                 }),
                 Err(e) => return Ok(Err(io_cause("cannot read", &path, &e))),
             }
@@ -219,9 +242,15 @@ impl Executor<'_> {
                 path,
                 contents,
                 mode,
-            } => write_file(h, path, contents, *mode),
-            Op::CopyFile { from, to, mode } => match h.read(from) {
-                Ok(b) => write_file(h, to, &b, *mode),
+                root,
+            } => write_file(h, path, root.as_deref(), contents, *mode),
+            Op::CopyFile {
+                from,
+                to,
+                mode,
+                root,
+            } => match h.read(from) {
+                Ok(b) => write_file(h, to, root.as_deref(), &b, *mode),
                 Err(e) => Err(io_cause("cannot read", from, &e)),
             },
             Op::RemoveFile(p) => match h.remove_file(p) {
@@ -240,7 +269,24 @@ impl Executor<'_> {
     }
 }
 
-fn write_file(h: &dyn Host, path: &Path, contents: &[u8], mode: u32) -> Result<(), String> {
+/// `path` split into its jail root and the part below, when it is inside one.
+fn in_root<'a>(path: &'a Path, root: Option<&'a Path>) -> Option<(&'a Path, &'a Path)> {
+    let root = root?;
+    path.strip_prefix(root).ok().map(|rel| (root, rel))
+}
+
+fn write_file(
+    h: &dyn Host,
+    path: &Path,
+    root: Option<&Path>,
+    contents: &[u8],
+    mode: u32,
+) -> Result<(), String> {
+    if let Some((root, rel)) = in_root(path, root) {
+        return h
+            .write_in_root(root, rel, contents, mode)
+            .map_err(|e| io_cause("cannot write", path, &e));
+    }
     if let Some(parent) = path.parent() {
         h.mkdir_p(parent, 0o755)
             .map_err(|e| io_cause("cannot create directory", parent, &e))?;
@@ -256,12 +302,17 @@ fn run_undo(h: &dyn Host, u: &Undo) -> Result<(), String> {
             path,
             previous: Some(b),
             mode,
-        } => write_file(h, path, b, *mode),
+            root,
+        } => write_file(h, path, root.as_deref(), b, *mode),
         Undo::RestoreFile {
             path,
             previous: None,
+            root,
             ..
-        } => match h.remove_file(path) {
+        } => match match in_root(path, root.as_deref()) {
+            Some((root, rel)) => h.remove_in_root(root, rel),
+            None => h.remove_file(path),
+        } {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Err(io_cause("cannot remove", path, &e))
             }

@@ -24,15 +24,18 @@ pub use lock::{JailLocks, LOCK_DIR};
 pub enum Op {
     Run(Cmd),
     MakeDirs(Vec<PathBuf>),
+    /// With `root`: a file inside that jail root, no symbolic link below it followed.
     WriteFile {
         path: PathBuf,
         contents: Vec<u8>,
         mode: u32,
+        root: Option<PathBuf>,
     },
     CopyFile {
         from: PathBuf,
         to: PathBuf,
         mode: u32,
+        root: Option<PathBuf>,
     },
     RemoveFile(PathBuf),
 }
@@ -60,6 +63,7 @@ impl fmt::Display for Op {
                 path,
                 contents,
                 mode,
+                ..
             } => write!(
                 f,
                 "# write {} ({} bytes, mode {mode:o})",
@@ -87,6 +91,9 @@ pub enum Undo {
         /// Contents before the op; `None` = the file did not exist.
         previous: Option<Vec<u8>>,
         mode: u32,
+        /// The jail root `path` is inside (written without following links).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        root: Option<PathBuf>,
     },
 }
 
@@ -103,6 +110,9 @@ impl fmt::Display for Undo {
         }
     }
 }
+
+/// Properties `zfs inherit` refuses; undone with `zfs set PROP=none`.
+const NOT_INHERITABLE: &[&str] = &["quota", "reservation", "refquota", "refreservation"];
 
 fn zfs<I: IntoIterator<Item = S>, S: Into<String>>(args: I) -> Cmd {
     Cmd::new(tools::ZFS, args)
@@ -124,7 +134,7 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
             mountpoint,
             quota,
         } => {
-            let mut a = vec!["create".to_string(), "-p".into()];
+            let mut a = vec!["create".to_string()];
             a.extend(["-o".into(), format!("mountpoint={}", mountpoint.display())]);
             a.extend(["-o".into(), "jailctl:managed=yes".into()]);
             if let Some(q) = quota {
@@ -133,6 +143,10 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
             a.push(dataset.clone());
             vec![run(zfs(a), vec![zfs(["destroy", dataset.as_str()])])]
         }
+        Step::CreateParent { dataset } => vec![run(
+            zfs(["create", "-o", "mountpoint=none", dataset.as_str()]),
+            vec![zfs(["destroy", dataset.as_str()])],
+        )],
         Step::CloneRoot {
             snapshot,
             dataset,
@@ -171,23 +185,50 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
             path,
             contents,
             mode,
+            root,
         } => vec![(
             Op::WriteFile {
                 path: path.clone(),
                 contents: contents.clone().into_bytes(),
                 mode: *mode,
+                root: root.clone(),
             },
             vec![],
         )],
-        Step::CopyHostFile { from, to, mode } => vec![(
+        Step::CopyHostFile {
+            from,
+            to,
+            mode,
+            root,
+        } => vec![(
             Op::CopyFile {
                 from: from.clone(),
                 to: to.clone(),
                 mode: *mode,
+                root: Some(root.clone()),
             },
             vec![],
         )],
         Step::RemoveFile { path } => vec![(Op::RemoveFile(path.clone()), vec![])],
+        Step::Unmount {
+            source,
+            target,
+            fstype,
+            options,
+        } => vec![run(
+            Cmd::new(tools::UMOUNT, [target.as_str()]),
+            vec![Cmd::new(
+                tools::MOUNT,
+                [
+                    "-t",
+                    fstype.as_str(),
+                    "-o",
+                    options.as_str(),
+                    source.as_str(),
+                    target.as_str(),
+                ],
+            )],
+        )],
         Step::CreateJail { name, conf } => {
             let c = conf.display().to_string();
             vec![run(
@@ -195,12 +236,13 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
                 vec![Cmd::new(tools::JAIL, ["-f", &c, "-r", name])],
             )]
         }
-        Step::RemoveJail { name, conf } => {
+        Step::RemoveJail { name, conf, cpus } => {
             let c = conf.display().to_string();
-            vec![run(
-                Cmd::new(tools::JAIL, ["-f", &c, "-r", name]),
-                vec![Cmd::new(tools::JAIL, ["-f", &c, "-c", name])],
-            )]
+            let mut undo = vec![Cmd::new(tools::JAIL, ["-f", &c, "-c", name])];
+            if let Some(cpus) = cpus {
+                undo.push(Cmd::new(tools::CPUSET, ["-l", cpus.as_str(), "-j", name]));
+            }
+            vec![run(Cmd::new(tools::JAIL, ["-f", &c, "-r", name]), undo)]
         }
         Step::ModifyJail { name, params, undo } => {
             let words = |ps: &[String]| {
@@ -253,6 +295,10 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
             for (k, v) in old {
                 match v {
                     Some(v) => set_back.push(format!("{k}={v}")),
+                    // zfs(8) refuses to inherit these ("property cannot be inherited").
+                    None if NOT_INHERITABLE.contains(&k.as_str()) => {
+                        set_back.push(format!("{k}=none"))
+                    }
                     None => undo.push(zfs(["inherit", k.as_str(), dataset.as_str()])),
                 }
             }

@@ -36,6 +36,10 @@ impl TestHost {
             "zroot/jailctl/bases/14.2-RELEASE@jailctl".into(),
             BTreeMap::new(),
         );
+        // The parents `up` creates on a fresh host (tested on the simulator).
+        for p in ["zroot/jailctl/jails", "zroot/jailctl/volumes"] {
+            h.m.borrow_mut().datasets.insert(p.into(), BTreeMap::new());
+        }
         h.m.borrow_mut().files.insert(
             "/etc/resolv.conf".into(),
             b"nameserver 192.0.2.1\n".to_vec(),
@@ -337,6 +341,15 @@ impl HostFs for TestHost {
             .filter(|k| k.parent() == Some(path))
             .map(|k| k.file_name().unwrap().to_string_lossy().into_owned())
             .collect())
+    }
+    fn write_in_root(&self, root: &Path, rel: &Path, c: &[u8], mode: u32) -> std::io::Result<()> {
+        self.write(&root.join(rel), c, mode)
+    }
+    fn read_in_root(&self, root: &Path, rel: &Path) -> std::io::Result<Vec<u8>> {
+        self.read(&root.join(rel))
+    }
+    fn remove_in_root(&self, root: &Path, rel: &Path) -> std::io::Result<()> {
+        self.remove_file(&root.join(rel))
     }
     fn local_path(&self, path: &Path) -> PathBuf {
         path.to_path_buf()

@@ -31,9 +31,11 @@ fn every_step_renders_exact_argv() {
     let mut old = BTreeMap::new();
     old.insert("jailctl:spec".to_string(), Some("aaaa".to_string()));
     old.insert("compression".to_string(), None);
+    old.insert("quota".to_string(), None);
     let mut set = BTreeMap::new();
     set.insert("jailctl:spec".to_string(), "bbbb".to_string());
     set.insert("compression".to_string(), "lz4".to_string());
+    set.insert("quota".to_string(), "1073741824".to_string());
     let steps = vec![
         Step::CreateVolume {
             dataset: "zroot/jailctl/volumes/web/data".into(),
@@ -60,6 +62,7 @@ fn every_step_renders_exact_argv() {
         Step::RemoveJail {
             name: "web".into(),
             conf: "/var/run/jailctl/web.conf".into(),
+            cpus: Some("0-1".into()),
         },
         Step::ModifyJail {
             name: "web".into(),
@@ -207,6 +210,15 @@ fn apply_with_rearm(h: &TestHost, p: &Plan) -> Result<ApplyReport, ApplyError> {
         }
         fn local_path(&self, p: &Path) -> PathBuf {
             self.0.local_path(p)
+        }
+        fn write_in_root(&self, r: &Path, p: &Path, c: &[u8], m: u32) -> std::io::Result<()> {
+            self.0.write_in_root(r, p, c, m)
+        }
+        fn read_in_root(&self, r: &Path, p: &Path) -> std::io::Result<Vec<u8>> {
+            self.0.read_in_root(r, p)
+        }
+        fn remove_in_root(&self, r: &Path, p: &Path) -> std::io::Result<()> {
+            self.0.remove_in_root(r, p)
         }
     }
     impl crate::host::Host for Twice<'_> {

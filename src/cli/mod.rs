@@ -3,9 +3,18 @@
 
 mod base;
 mod completions;
+mod destroy;
+mod down;
+mod exec;
+mod list;
 mod man;
+mod plan;
+mod render;
+mod restart;
 mod show;
 pub mod sim;
+mod target;
+mod up;
 mod validate;
 
 use crate::host::Host;
@@ -57,6 +66,26 @@ pub enum Command {
     /// Show a jail's definition after templates and defaults are applied.
     Show(show::Args),
     Sim(sim::Args),
+    /// Create, start or update jails to match their definitions.
+    Up(up::Args),
+    /// Stop jails.
+    Down(down::Args),
+    /// Stop and start a jail.
+    Restart(restart::Args),
+    /// Stop a jail and destroy its datasets.
+    Destroy(destroy::Args),
+    /// Show what `up` would change, and why.
+    Plan(plan::Args),
+    /// Print the jail.conf block of a jail.
+    Render(render::Args),
+    /// List jails and their state.
+    List(list::Args),
+    /// State of one or every jail, with live resource usage.
+    Status(list::StatusArgs),
+    /// Run a command in a running jail; its exit status becomes jailctl's.
+    Exec(exec::Args),
+    /// Root login shell in a running jail.
+    Console(exec::ConsoleArgs),
 }
 
 /// Parse the command line, run it, map the outcome to an exit code.
@@ -148,5 +177,15 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Validate(a) => validate::run(&cli.global, a),
         Command::Show(a) => show::run(&cli.global, a),
         Command::Sim(a) => sim::run(&cli.global, a),
+        Command::Up(a) => up::run(&cli.global, a),
+        Command::Down(a) => down::run(&cli.global, a),
+        Command::Restart(a) => restart::run(&cli.global, a),
+        Command::Destroy(a) => destroy::run(&cli.global, a),
+        Command::Plan(a) => plan::run(&cli.global, a),
+        Command::Render(a) => render::run(&cli.global, a),
+        Command::List(a) => list::run(&cli.global, a),
+        Command::Status(a) => list::run_status(&cli.global, a),
+        Command::Exec(a) => exec::run(&cli.global, a),
+        Command::Console(a) => exec::run_console(&cli.global, a),
     }
 }

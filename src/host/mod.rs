@@ -3,6 +3,7 @@
 //! [`system::SystemHost`]; the simulated FreeBSD host is [`sim::SimHost`]. Callers receive a
 //! `&dyn Host` explicitly; nothing here is picked by `cfg!(test)`.
 
+pub mod nofollow;
 pub mod sim;
 pub mod system;
 pub mod tools;
@@ -162,6 +163,25 @@ pub trait HostFs {
     /// simulator's directory on a simulated one. For code that must hand a real directory to a
     /// library (extracting a tar archive into a dataset's mountpoint).
     fn local_path(&self, path: &Path) -> std::path::PathBuf;
+    /// Write `root/rel` without following any symbolic link below `root` (files inside a
+    /// jail's root, which the jail's root user controls). See [`nofollow`].
+    fn write_in_root(
+        &self,
+        root: &Path,
+        rel: &Path,
+        contents: &[u8],
+        mode: u32,
+    ) -> std::io::Result<()> {
+        nofollow::write_in_root(&self.local_path(root), rel, contents, mode)
+    }
+    /// Read `root/rel` without following any symbolic link below `root`.
+    fn read_in_root(&self, root: &Path, rel: &Path) -> std::io::Result<Vec<u8>> {
+        nofollow::read_in_root(&self.local_path(root), rel)
+    }
+    /// Remove `root/rel` without following any symbolic link below `root`.
+    fn remove_in_root(&self, root: &Path, rel: &Path) -> std::io::Result<()> {
+        nofollow::remove_in_root(&self.local_path(root), rel)
+    }
 }
 
 /// A host: commands plus files. `describe` is shown once in output from a simulated host.

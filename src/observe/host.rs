@@ -1,12 +1,10 @@
 //! One round of read-only commands that fills a [`HostState`]: a single `zfs get` over
 //! jailctl's own prefix (only the properties planning needs), a single `jls`, the jails' rctl
-//! rules, two sysctls, the interface list and the mount table.
-//!
-//! The small parsers at the bottom read exactly the forms these commands are asked for. The
-//! shared fixture-tested parsers of the observe area (`observe::zfs`, `observe::jls`,
-//! `observe::rctl`) replace them when the branches merge.
+//! rules, two sysctls, the interface list and the mount table. The output is read by the
+//! fixture-tested parsers of the sibling modules (`zfs`, `jls`, `rctl`, `sysctl`, `ifconfig`,
+//! `mount`).
 
-use super::{Dataset, HostState, JailInfo, MountEntry};
+use super::HostState;
 use crate::config::spec::Global;
 use crate::host::{Cmd, Output, ProcessError, Runner, tools};
 use crate::plan::props;
@@ -18,6 +16,13 @@ pub enum ObserveError {
     Command(#[from] ProcessError),
     #[error("cannot understand the output of `{cmd}`: {why}")]
     Parse { cmd: Cmd, why: String },
+}
+
+fn parse_err(cmd: &Cmd, e: impl std::fmt::Display) -> ObserveError {
+    ObserveError::Parse {
+        cmd: cmd.clone(),
+        why: e.to_string(),
+    }
 }
 
 /// `zfs get` of the planning properties over `<zfs_root>`, recursively.
@@ -37,23 +42,9 @@ pub fn zfs_get_cmd(global: &Global) -> Cmd {
     )
 }
 
-/// `jls` of every jail, dying ones included, with the fields [`JailInfo`] holds.
+/// `jls` of every jail, dying ones included, with the fields [`super::JailInfo`] holds.
 pub fn jls_cmd() -> Cmd {
-    Cmd::new(
-        tools::JLS,
-        [
-            "--libxo",
-            "json",
-            "-d",
-            "jid",
-            "name",
-            "path",
-            "host.hostname",
-            "ip4.addr",
-            "ip6.addr",
-            "dying",
-        ],
-    )
+    Cmd::new(tools::JLS, super::jls::JLS_ARGS.iter().copied())
 }
 
 /// The datasets and jails only: what `status` and `list` need (two commands).
@@ -62,13 +53,17 @@ pub fn observe_jails(host: &dyn Runner, global: &Global) -> Result<HostState, Ob
     let zc = zfs_get_cmd(global);
     let out = host.output(&zc)?;
     if out.success() {
-        st.datasets = parse_zfs_get(&out.stdout);
+        st.datasets = super::zfs::parse_zfs_get(&out.stdout).map_err(|e| parse_err(&zc, e))?;
     } else if !out.stderr.contains("dataset does not exist") {
         return Err(failed(zc, out).into());
     }
     let jc = jls_cmd();
     let out = host.run(&jc)?;
-    st.jails = parse_jls(&out.stdout).map_err(|why| ObserveError::Parse { cmd: jc, why })?;
+    st.jails = super::jls::parse_jls_json(&out.stdout)
+        .map_err(|e| parse_err(&jc, e))?
+        .into_iter()
+        .map(|j| (j.name.clone(), j))
+        .collect();
     Ok(st)
 }
 
@@ -84,97 +79,36 @@ fn failed(cmd: Cmd, out: Output) -> ProcessError {
 /// Everything planning needs.
 pub fn observe(host: &dyn Runner, global: &Global) -> Result<HostState, ObserveError> {
     let mut st = observe_jails(host, global)?;
-    let racct = host.output(&Cmd::new(tools::SYSCTL, ["-n", "kern.racct.enable"]))?;
-    st.racct = if racct.success() {
-        Some(racct.stdout.trim() == "1")
-    } else {
-        None
-    };
-    let vimage = host.output(&Cmd::new(tools::SYSCTL, ["-n", "kern.features.vimage"]))?;
-    st.vimage = vimage.success() && vimage.stdout.trim() == "1";
+    let rc = Cmd::new(tools::SYSCTL, ["-n", "kern.racct.enable"]);
+    let out = host.output(&rc)?;
+    st.racct = super::sysctl::parse_racct(&out).map_err(|e| parse_err(&rc, e))?;
+    let vc = Cmd::new(tools::SYSCTL, ["-n", "kern.features.vimage"]);
+    let out = host.output(&vc)?;
+    // The OID exists only on kernels built with VIMAGE.
+    st.vimage =
+        out.success() && super::sysctl::parse_bool(&out.stdout).map_err(|e| parse_err(&vc, e))?;
     if st.racct == Some(true) {
-        let out = host.run(&Cmd::new(tools::RCTL, ["jail:"]))?;
-        for line in out.stdout.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            if let Some(name) = line.strip_prefix("jail:").and_then(|r| r.split(':').next()) {
-                st.rctl_rules
-                    .entry(name.to_string())
-                    .or_default()
-                    .push(line.to_string());
-            }
-        }
+        let c = Cmd::new(tools::RCTL, ["jail:"]);
+        let out = host.run(&c)?;
+        st.rctl_rules = super::rctl::parse_rules(&out.stdout).map_err(|e| parse_err(&c, e))?;
     }
-    let out = host.run(&Cmd::new(tools::IFCONFIG, ["-l"]))?;
-    st.interfaces = out.stdout.split_whitespace().map(str::to_string).collect();
-    let out = host.run(&Cmd::new(tools::MOUNT, ["-p"]))?;
-    st.mounts = out
-        .stdout
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() >= 4).then(|| MountEntry {
-                source: f[0].to_string(),
-                target: f[1].to_string(),
-                fstype: f[2].to_string(),
-                options: f[3].to_string(),
-            })
-        })
-        .collect();
+    let c = Cmd::new(tools::IFCONFIG, ["-l"]);
+    let out = host.run(&c)?;
+    st.interfaces = super::ifconfig::parse_list(&out.stdout).map_err(|e| parse_err(&c, e))?;
+    let c = Cmd::new(tools::MOUNT, ["-p"]);
+    let out = host.run(&c)?;
+    st.mounts = super::mount::parse_mount_p(&out.stdout).map_err(|e| parse_err(&c, e))?;
     Ok(st)
 }
 
-/// `name<TAB>property<TAB>value` lines.
-fn parse_zfs_get(out: &str) -> std::collections::BTreeMap<String, Dataset> {
-    let mut m = std::collections::BTreeMap::<String, Dataset>::new();
-    for line in out.lines() {
-        let mut f = line.splitn(3, '\t');
-        if let (Some(n), Some(p), Some(v)) = (f.next(), f.next(), f.next()) {
-            let d = m.entry(n.to_string()).or_insert_with(|| Dataset {
-                name: n.to_string(),
-                props: Default::default(),
-            });
-            d.props.insert(p.to_string(), v.to_string());
-        }
-    }
-    m
-}
-
-/// jls `--libxo json` with explicit parameters: values are strings, `dying` a boolean,
-/// addresses arrays.
-fn parse_jls(out: &str) -> Result<std::collections::BTreeMap<String, JailInfo>, String> {
-    let v: serde_json::Value = serde_json::from_str(out).map_err(|e| e.to_string())?;
-    let jails = v
-        .pointer("/jail-information/jail")
-        .and_then(|j| j.as_array())
-        .ok_or("no jail-information.jail array")?;
-    let s = |j: &serde_json::Value, k: &str| match j.get(k) {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
-    };
-    let list = |j: &serde_json::Value, k: &str| -> Vec<String> {
-        j.get(k)
-            .and_then(|a| a.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let mut m = std::collections::BTreeMap::new();
-    for j in jails {
-        let info = JailInfo {
-            jid: s(j, "jid").parse().map_err(|_| "jid is not a number")?,
-            name: s(j, "name"),
-            path: s(j, "path"),
-            hostname: s(j, "host.hostname"),
-            ip4: list(j, "ip4.addr"),
-            ip6: list(j, "ip6.addr"),
-            dying: j.get("dying").and_then(|d| d.as_bool()).unwrap_or(false),
-        };
-        m.insert(info.name.clone(), info);
-    }
-    Ok(m)
+/// Live resource usage of a running jail (`rctl -u jail:NAME`), for `status`.
+pub fn usage(
+    host: &dyn Runner,
+    name: &str,
+) -> Result<std::collections::BTreeMap<String, u64>, ObserveError> {
+    let c = Cmd::new(tools::RCTL, ["-u".to_string(), format!("jail:{name}")]);
+    let out = host.run(&c)?;
+    super::rctl::parse_usage(&out.stdout).map_err(|e| parse_err(&c, e))
 }
 
 #[cfg(test)]
@@ -192,23 +126,5 @@ mod tests {
             jls_cmd().to_string(),
             "/usr/sbin/jls --libxo json -d jid name path host.hostname ip4.addr ip6.addr dying"
         );
-    }
-
-    #[test]
-    fn parses_the_requested_forms() {
-        let d = parse_zfs_get(
-            "zroot/jailctl/jails/web\tjailctl:managed\tyes\nzroot/jailctl/jails/web\tquota\t0\n",
-        );
-        assert_eq!(
-            d["zroot/jailctl/jails/web"].prop("jailctl:managed"),
-            Some("yes")
-        );
-        let j = parse_jls(
-            r#"{"__version": "2", "jail-information": {"jail": [{"jid":"3","name":"web","path":"/usr/local/jails/web","host.hostname":"web.example.org","ip4.addr":["192.0.2.20"],"ip6.addr":[],"dying":false}]}}"#,
-        )
-        .unwrap();
-        assert_eq!(j["web"].jid, 3);
-        assert_eq!(j["web"].ip4, ["192.0.2.20"]);
-        assert!(parse_jls("{}").is_err());
     }
 }

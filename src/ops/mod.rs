@@ -27,6 +27,10 @@ pub enum OpsError {
     Process(#[from] ProcessError),
     #[error("jail `{0}` is not running; start it with `jailctl up {0}`")]
     NotRunning(String),
+    #[error(
+        "refusing to restart `{jail}` because of --no-restart: {}; run without --no-restart when a restart is acceptable", .reasons.join("; ")
+    )]
+    NeedsRestart { jail: String, reasons: Vec<String> },
 }
 
 /// Options shared by the changing operations.
@@ -36,6 +40,8 @@ pub struct Opts {
     pub dry_run: bool,
     pub up: UpOptions,
     pub down: DownOptions,
+    /// `up`: refuse a plan that stops a running jail (restart or re-create).
+    pub no_restart: bool,
 }
 
 /// What an operation did (or would do, with `dry_run`).
@@ -122,7 +128,36 @@ pub fn up(
     let _locks = lock_and_recover(host, &names, &mut recovered)?;
     let state = observe::observe(host, global)?;
     let plan = plan::plan_up(specs, global, &state, &names, &opts.up)?;
+    if opts.no_restart {
+        refuse_restarts(&plan)?;
+    }
     finish(host, plan, opts, recovered)
+}
+
+fn refuse_restarts(plan: &Plan) -> Result<(), OpsError> {
+    match plan
+        .jails
+        .iter()
+        .find(|j| matches!(j.action, plan::Action::Restart | plan::Action::Recreate))
+    {
+        Some(j) => Err(OpsError::NeedsRestart {
+            jail: j.name.clone(),
+            reasons: j.reasons.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// What `up` would do, without locking or changing anything (`jailctl plan`).
+pub fn plan_only(
+    host: &dyn Host,
+    specs: &[JailSpec],
+    global: &Global,
+    targets: &[String],
+    opts: &UpOptions,
+) -> Result<Plan, OpsError> {
+    let state = observe::observe(host, global)?;
+    Ok(plan::plan_up(specs, global, &state, targets, opts)?)
 }
 
 /// The jail.conf files a down plan needs but the host lost (`/var/run` is cleared at boot):
@@ -143,6 +178,7 @@ fn ensure_confs(host: &dyn Host, specs: &[JailSpec], global: &Global, plan: &mut
                     path: render::conf_path(&jp.name),
                     contents: r.conf,
                     mode: 0o600,
+                    root: None,
                 },
             );
         }
@@ -178,6 +214,20 @@ pub fn restart(
 ) -> Result<(Outcome, Outcome), OpsError> {
     let stopped = down(host, specs, global, targets, opts)?;
     let again: Vec<String> = stopped.plan.jails.iter().map(|j| j.name.clone()).collect();
+    if opts.dry_run {
+        // Nothing was stopped: plan the start against the state the stop would leave.
+        let mut state = observe::observe(host, global)?;
+        for n in &again {
+            state.jails.remove(n);
+            state.rctl_rules.remove(n);
+        }
+        let plan = plan::plan_up(specs, global, &state, &again, &opts.up)?;
+        let started = Outcome {
+            plan,
+            ..Outcome::default()
+        };
+        return Ok((stopped, started));
+    }
     let started = up(host, specs, global, &again, opts)?;
     Ok((stopped, started))
 }
@@ -213,7 +263,15 @@ pub struct JailStatus {
     pub up_to_date: Option<bool>,
     pub hostname: Option<String>,
     pub ip4: Vec<String>,
+    pub ip6: Vec<String>,
+    /// The base snapshot the root was cloned from.
     pub base: Option<String>,
+    /// The deployed rctl rules (`jailctl:limits`).
+    pub limits: Vec<String>,
+    /// Live resource usage (`rctl -u`), for running jails when RACCT is on and usage was
+    /// asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<std::collections::BTreeMap<String, u64>>,
 }
 
 /// The state of every defined or jailctl-managed jail, from one `zfs get` and one `jls`.
@@ -224,6 +282,27 @@ pub fn status(
 ) -> Result<Vec<JailStatus>, OpsError> {
     let st = observe::host::observe_jails(host, global)?;
     Ok(status_of(&st, specs, global))
+}
+
+/// [`status`] plus the live usage of the running jails in `names` (all when empty), read
+/// with one `rctl -u` each when RACCT is on.
+pub fn status_with_usage(
+    host: &dyn Host,
+    specs: &[JailSpec],
+    global: &Global,
+    names: &[String],
+) -> Result<Vec<JailStatus>, OpsError> {
+    let mut list = status(host, specs, global)?;
+    if !names.is_empty() {
+        list.retain(|j| names.contains(&j.name));
+    }
+    let racct = host.output(&Cmd::new(tools::SYSCTL, ["-n", "kern.racct.enable"]))?;
+    if racct.success() && racct.stdout.trim() == "1" {
+        for j in list.iter_mut().filter(|j| j.state == "running") {
+            j.usage = Some(observe::host::usage(host, &j.name)?);
+        }
+    }
+    Ok(list)
 }
 
 fn status_of(st: &HostState, specs: &[JailSpec], global: &Global) -> Vec<JailStatus> {
@@ -262,9 +341,16 @@ fn status_of(st: &HostState, specs: &[JailSpec], global: &Global) -> Vec<JailSta
                 up_to_date,
                 hostname: jail.map(|j| j.hostname.clone()),
                 ip4: jail.map(|j| j.ip4.clone()).unwrap_or_default(),
+                ip6: jail.map(|j| j.ip6.clone()).unwrap_or_default(),
                 base: ds
                     .and_then(|d| d.prop(plan::props::BASE))
                     .map(str::to_string),
+                limits: ds
+                    .and_then(|d| d.prop(plan::props::LIMITS))
+                    .filter(|l| *l != "none")
+                    .map(|l| l.split(',').map(str::to_string).collect())
+                    .unwrap_or_default(),
+                usage: None,
                 name,
             }
         })

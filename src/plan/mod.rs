@@ -19,7 +19,7 @@ use crate::render::{self, Parts, RenderError, Rendered};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use graph::order;
 
@@ -76,6 +76,11 @@ pub enum Step {
         mountpoint: PathBuf,
         quota: Option<u64>,
     },
+    /// `zfs create -o mountpoint=none` a missing parent under `<zfs_root>` (`jails`,
+    /// `volumes`, `volumes/<jail>`): zfs clone and create need their parent.
+    CreateParent {
+        dataset: String,
+    },
     /// `zfs clone` the base snapshot into the jail's root, with its properties.
     CloneRoot {
         snapshot: String,
@@ -97,19 +102,33 @@ pub enum Step {
     MakeDirs {
         paths: Vec<PathBuf>,
     },
+    /// Write a file; with `root`, a file inside that jail root, written without following
+    /// symbolic links below it.
     WriteFile {
         path: PathBuf,
         contents: String,
         mode: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        root: Option<PathBuf>,
     },
-    /// Copy a host file into the jail (resolv.conf).
+    /// Copy a host file into the jail (resolv.conf), without following symbolic links below
+    /// the jail's root.
     CopyHostFile {
         from: PathBuf,
         to: PathBuf,
         mode: u32,
+        root: PathBuf,
     },
     RemoveFile {
         path: PathBuf,
+    },
+    /// `umount TARGET` of a mount a stopped jail left under its root (jail(8)'s own clean-up
+    /// failed part way); undone by mounting it again.
+    Unmount {
+        source: String,
+        target: String,
+        fstype: String,
+        options: String,
     },
     /// `jail -f CONF -c NAME`.
     CreateJail {
@@ -120,6 +139,9 @@ pub enum Step {
     RemoveJail {
         name: String,
         conf: PathBuf,
+        /// The jail's cpu-list, pinned again when an undo starts the jail again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cpus: Option<String>,
     },
     /// `jail -m name=NAME param=value...`; `undo` holds the values to put back.
     ModifyJail {
@@ -152,6 +174,7 @@ impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Step::CreateVolume { dataset, .. } => write!(f, "create volume {dataset}"),
+            Step::CreateParent { dataset } => write!(f, "create parent dataset {dataset}"),
             Step::CloneRoot {
                 snapshot, dataset, ..
             } => write!(f, "clone {snapshot} to {dataset}"),
@@ -165,6 +188,7 @@ impl fmt::Display for Step {
                 write!(f, "copy {} to {}", from.display(), to.display())
             }
             Step::RemoveFile { path } => write!(f, "remove {}", path.display()),
+            Step::Unmount { target, .. } => write!(f, "unmount leftover {target}"),
             Step::CreateJail { name, .. } => write!(f, "start jail {name}"),
             Step::RemoveJail { name, .. } => write!(f, "stop jail {name}"),
             Step::ModifyJail { name, params, .. } => {
@@ -271,11 +295,11 @@ pub enum PlanError {
     #[error(transparent)]
     Render(#[from] RenderError),
     #[error(
-        "jail `{jail}`: base snapshot {snapshot} does not exist; create the base first (`zfs snapshot {snapshot}` after populating {dataset}) or set another base"
+        "jail `{jail}`: base `{base}` has no snapshot ({dataset}@... not found); create it with `jailctl base create {base} --from ...` or set another base"
     )]
     BaseMissing {
         jail: String,
-        snapshot: String,
+        base: String,
         dataset: String,
     },
     #[error(
@@ -306,7 +330,7 @@ pub enum PlanError {
         dependents: Vec<String>,
     },
     #[error(
-        "jail `{jail}`: {path} still has mounts under it ({mounts}); unmount them before destroying, so their data is not deleted"
+        "jail `{jail}`: {path} still has mounts under it ({mounts}); unmount them before destroying, so their data is not deleted (`jailctl down {jail}` unmounts those the jail left behind)"
     )]
     MountsRemain {
         jail: String,
@@ -398,17 +422,45 @@ pub fn plan_up(
         let spec = find(specs, &n).expect("order returns defined jails");
         plan.jails.push(plan_jail(spec, global, host, opts)?);
     }
+    add_parents(&mut plan, global, host);
     Ok(plan)
 }
 
+/// Put a [`Step::CreateParent`] before the first step that needs each missing dataset
+/// between `<zfs_root>` and a new root or volume.
+fn add_parents(plan: &mut Plan, global: &Global, host: &HostState) {
+    let mut have: std::collections::BTreeSet<String> = host.datasets.keys().cloned().collect();
+    let root = format!("{}/", global.zfs_root);
+    for jp in &mut plan.jails {
+        let mut out = Vec::with_capacity(jp.steps.len());
+        for step in jp.steps.drain(..) {
+            let target = match &step {
+                Step::CloneRoot { dataset, .. } | Step::CreateVolume { dataset, .. } => {
+                    Some(dataset.clone())
+                }
+                _ => None,
+            };
+            if let Some(ds) = target.as_deref().and_then(|d| d.strip_prefix(&root)) {
+                let parts: Vec<&str> = ds.split('/').collect();
+                for i in 1..parts.len() {
+                    let parent = format!("{root}{}", parts[..i].join("/"));
+                    if have.insert(parent.clone()) {
+                        out.push(Step::CreateParent { dataset: parent });
+                    }
+                }
+                have.insert(format!("{root}{ds}"));
+            }
+            out.push(step);
+        }
+        jp.steps = out;
+    }
+}
+
 /// The properties recorded on a root dataset for a rendering.
-fn record_props(spec: &JailSpec, global: &Global, r: &Rendered) -> BTreeMap<String, String> {
+fn record_props(spec: &JailSpec, snapshot: &str, r: &Rendered) -> BTreeMap<String, String> {
     let mut p = BTreeMap::new();
     p.insert(props::MANAGED.into(), "yes".into());
-    p.insert(
-        props::BASE.into(),
-        render::base_snapshot(global, &spec.base),
-    );
+    p.insert(props::BASE.into(), snapshot.to_string());
     p.insert(props::SPEC.into(), r.spec_hash());
     p.insert(props::PARTS.into(), r.parts.encode());
     p.insert(
@@ -490,7 +542,8 @@ fn plan_jail(
     let ds_name = render::root_dataset(global, name);
     let root = render::jail_root(global, name);
     let conf = render::conf_path(name);
-    let snapshot = render::base_snapshot(global, &spec.base);
+    let base_ds = render::base_dataset(global, &spec.base);
+    let newest = newest_snapshot(host, &base_ds);
     let rules = rctl_rules(name, &spec.limits);
     let observed_rules = host.rctl_rules.get(name).cloned().unwrap_or_default();
     let info = host.jails.get(name);
@@ -508,8 +561,23 @@ fn plan_jail(
     }
     let base_missing = || PlanError::BaseMissing {
         jail: name.clone(),
-        snapshot: snapshot.clone(),
-        dataset: format!("{}/bases/{}", global.zfs_root, spec.base),
+        base: spec.base.clone(),
+        dataset: base_ds.clone(),
+    };
+    // A new root is cloned from the base's newest snapshot; an existing jail keeps the one
+    // it was cloned from (recorded in jailctl:base) until it is re-created.
+    let recorded_base = host
+        .datasets
+        .get(&ds_name)
+        .and_then(|d| d.prop(props::BASE))
+        .map(str::to_string);
+    let same_base = recorded_base
+        .as_deref()
+        .is_some_and(|b| b.split('@').next() == Some(base_ds.as_str()));
+    let snapshot = match (&recorded_base, same_base, &newest) {
+        (Some(b), true, _) => b.clone(),
+        (_, _, Some(n)) => n.clone(),
+        _ => String::new(),
     };
 
     let mut steps = Vec::new();
@@ -519,6 +587,7 @@ fn plan_jail(
             path: root.join("etc/rc.conf"),
             contents: r.rc_conf.clone(),
             mode: 0o644,
+            root: Some(root.clone()),
         });
     };
     // Steps that create and start the jail from a root that exists.
@@ -532,6 +601,7 @@ fn plan_jail(
             path: conf.clone(),
             contents: r.conf.clone(),
             mode: 0o600,
+            root: None,
         });
         steps.push(Step::CreateJail {
             name: name.clone(),
@@ -567,7 +637,7 @@ fn plan_jail(
     let clone_step = |steps: &mut Vec<Step>| {
         let mut p = root_props(spec);
         p.insert("mountpoint".into(), root.display().to_string());
-        p.extend(record_props(spec, global, &r));
+        p.extend(record_props(spec, &snapshot, &r));
         steps.push(Step::CloneRoot {
             snapshot: snapshot.clone(),
             dataset: ds_name.clone(),
@@ -578,6 +648,7 @@ fn plan_jail(
             from: "/etc/resolv.conf".into(),
             to: root.join("etc/resolv.conf"),
             mode: 0o644,
+            root: root.clone(),
         });
     };
 
@@ -588,7 +659,7 @@ fn plan_jail(
                 dataset: ds_name,
             });
         }
-        if !host.datasets.contains_key(&snapshot) {
+        if newest.is_none() {
             return Err(base_missing());
         }
         reasons.push(format!("{ds_name} does not exist"));
@@ -611,17 +682,18 @@ fn plan_jail(
 
     // A changed base: re-clone (only when asked), volumes kept.
     let old_base = ds.prop(props::BASE).unwrap_or("-").to_string();
-    if old_base != snapshot {
+    if !same_base {
+        let Some(new) = newest.clone() else {
+            return Err(base_missing());
+        };
         if !opts.recreate {
             return Err(PlanError::BaseChanged {
                 jail: name.clone(),
                 old: old_base,
-                new: snapshot,
+                new,
             });
         }
-        if !host.datasets.contains_key(&snapshot) {
-            return Err(base_missing());
-        }
+        debug_assert_eq!(new, snapshot);
         reasons.push(format!(
             "base changed from {old_base} to {snapshot} (root re-cloned, volumes kept)"
         ));
@@ -629,6 +701,7 @@ fn plan_jail(
             steps.push(Step::RemoveJail {
                 name: name.clone(),
                 conf: conf.clone(),
+                cpus: deployed_cpus(Some(ds)),
             });
         }
         let retired = format!("{ds_name}.retired");
@@ -736,6 +809,7 @@ fn plan_jail(
         steps.push(Step::RemoveJail {
             name: name.clone(),
             conf: conf.clone(),
+            cpus: deployed_cpus(Some(ds)),
         });
         start_steps(&mut steps);
         action = Action::Restart;
@@ -771,6 +845,7 @@ fn plan_jail(
                 path: conf.clone(),
                 contents: r.conf.clone(),
                 mode: 0o600,
+                root: None,
             });
         }
         if !same_rules(&observed_rules, &rules) {
@@ -799,7 +874,12 @@ fn plan_jail(
     }
 
     // Record what is now deployed.
-    for (k, v) in record_props(spec, global, &r) {
+    if let Some(n) = newest.as_ref().filter(|n| **n != snapshot) {
+        reasons.push(format!(
+            "base has a newer snapshot: would move to {n} on re-create"
+        ));
+    }
+    for (k, v) in record_props(spec, &snapshot, &r) {
         if ds.prop(&k).unwrap_or("") != v {
             old.insert(k.clone(), ds.prop(&k).map(str::to_string));
             set.insert(k, v);
@@ -825,6 +905,44 @@ fn plan_jail(
     })
 }
 
+/// The newest snapshot of `dataset` in the observed state: base snapshots are named
+/// `YYYYMMDD-HHMMSS` with `-2`, `-3`... for the same second, so they order by stem, then by
+/// numeric suffix. Other names (a hand-made `@jailctl`) order before timestamped ones.
+pub fn newest_snapshot(host: &HostState, dataset: &str) -> Option<String> {
+    let prefix = format!("{dataset}@");
+    let key = |full: &str| {
+        let short = &full[prefix.len()..];
+        let (stem, n) = match short.get(..15) {
+            Some(stem) if is_stamp(stem) => {
+                let n = short[15..]
+                    .strip_prefix('-')
+                    .and_then(|x| x.parse::<u64>().ok())
+                    .unwrap_or(1);
+                (stem.to_string(), n)
+            }
+            _ => (String::new(), 0),
+        };
+        (!stem.is_empty(), stem, n, short.to_string())
+    };
+    host.datasets
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .map(|(k, _)| k.as_str())
+        .max_by_key(|k| key(k))
+        .map(str::to_string)
+}
+
+fn is_stamp(s: &str) -> bool {
+    s.len() == 15
+        && s.bytes().enumerate().all(|(i, b)| {
+            if i == 8 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+}
+
 /// Plan `down`: dependents first; refuses to stop a jail a running jail depends on unless
 /// `with_dependents`.
 pub fn plan_down(
@@ -842,10 +960,37 @@ pub fn plan_down(
     Ok(plan)
 }
 
+/// The cpu-list a deployed jail is pinned to, `None` for all CPUs.
+fn deployed_cpus(ds: Option<&Dataset>) -> Option<String> {
+    ds.and_then(|d| d.prop(props::CPUSET))
+        .filter(|c| *c != "all")
+        .map(str::to_string)
+}
+
 fn down_jail(name: &str, global: &Global, host: &HostState) -> JailPlan {
-    let _ = global;
     let mut steps = Vec::new();
     let mut reasons = Vec::new();
+    if !host.jails.contains_key(name) {
+        // A stop whose clean-up failed part way leaves mounts under the root: finish it,
+        // deepest first (ZFS datasets are jailctl's own and stay mounted).
+        let root = render::jail_root(global, name);
+        let mut left: Vec<&crate::observe::MountEntry> = host
+            .mounts
+            .iter()
+            .filter(|m| m.fstype != "zfs" && Path::new(&m.target).starts_with(&root))
+            .filter(|m| Path::new(&m.target) != root)
+            .collect();
+        left.reverse();
+        for m in left {
+            reasons.push(format!("{} is still mounted", m.target));
+            steps.push(Step::Unmount {
+                source: m.source.clone(),
+                target: m.target.clone(),
+                fstype: m.fstype.clone(),
+                options: m.options.clone(),
+            });
+        }
+    }
     let action = match host.jails.get(name) {
         Some(j) if j.dying => {
             reasons.push("the kernel is already tearing it down (dying)".into());
@@ -855,6 +1000,7 @@ fn down_jail(name: &str, global: &Global, host: &HostState) -> JailPlan {
             steps.push(Step::RemoveJail {
                 name: name.to_string(),
                 conf: render::conf_path(name),
+                cpus: deployed_cpus(host.datasets.get(&render::root_dataset(global, name))),
             });
             Action::Stop
         }
@@ -863,11 +1009,16 @@ fn down_jail(name: &str, global: &Global, host: &HostState) -> JailPlan {
     let rules = host.rctl_rules.get(name).cloned().unwrap_or_default();
     if !rules.is_empty() {
         reasons.push("its rctl rules outlive the jail".into());
-        steps.push(Step::SetLimits {
-            name: name.to_string(),
-            old: rules,
-            new: vec![],
-        });
+        // Before the stop: if `rctl -r` fails the jail is still running untouched, and if
+        // the stop fails the rules are simply added back (no restart needed to undo).
+        steps.insert(
+            0,
+            Step::SetLimits {
+                name: name.to_string(),
+                old: rules,
+                new: vec![],
+            },
+        );
     }
     JailPlan {
         name: name.to_string(),

@@ -12,14 +12,19 @@ fn host_with_base() -> HostState {
         racct: Some(true),
         ..HostState::default()
     };
-    let snap = "zroot/jailctl/bases/14.2-RELEASE@jailctl";
-    h.datasets.insert(
-        snap.into(),
-        Dataset {
-            name: snap.into(),
-            props: BTreeMap::new(),
-        },
-    );
+    for snap in [
+        "zroot/jailctl/bases/14.2-RELEASE@jailctl",
+        "zroot/jailctl/jails",
+        "zroot/jailctl/volumes",
+    ] {
+        h.datasets.insert(
+            snap.into(),
+            Dataset {
+                name: snap.into(),
+                props: BTreeMap::new(),
+            },
+        );
+    }
     h
 }
 
@@ -27,7 +32,7 @@ fn host_with_base() -> HostState {
 fn converge(mut h: HostState, plan: &Plan) -> HostState {
     for (name, step) in plan.steps() {
         match step {
-            Step::CreateVolume { dataset, .. } => {
+            Step::CreateVolume { dataset, .. } | Step::CreateParent { dataset } => {
                 let mut props = BTreeMap::new();
                 props.insert(props::MANAGED.to_string(), "yes".to_string());
                 h.datasets.insert(
@@ -91,6 +96,7 @@ fn converge(mut h: HostState, plan: &Plan) -> HostState {
             }
             Step::MakeDirs { .. }
             | Step::WriteFile { .. }
+            | Step::Unmount { .. }
             | Step::CopyHostFile { .. }
             | Step::RemoveFile { .. }
             | Step::Cpuset { .. } => {}
@@ -273,7 +279,11 @@ fn changed_base_needs_recreate_and_keeps_volumes() {
     let mut h = deployed(std::slice::from_ref(&s));
     s.base = "14.3-RELEASE".into();
     let e = up(std::slice::from_ref(&s), &h, &[]).unwrap_err();
-    assert!(e.to_string().contains("--recreate"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("jailctl base create 14.3-RELEASE --from"),
+        "{e}"
+    );
     let snap = "zroot/jailctl/bases/14.3-RELEASE@jailctl";
     h.datasets.insert(
         snap.into(),
@@ -282,6 +292,8 @@ fn changed_base_needs_recreate_and_keeps_volumes() {
             props: BTreeMap::new(),
         },
     );
+    let e = up(std::slice::from_ref(&s), &h, &[]).unwrap_err();
+    assert!(e.to_string().contains("--recreate"), "{e}");
     let opts = UpOptions { recreate: true };
     let mut stale = h.clone();
     let r = "zroot/jailctl/jails/web.retired";
@@ -323,7 +335,7 @@ fn refusals_name_the_fix() {
     assert!(matches!(e, PlanError::BaseMissing { .. }));
     assert!(
         e.to_string()
-            .contains("zroot/jailctl/bases/14.2-RELEASE@jailctl"),
+            .contains("create it with `jailctl base create 14.2-RELEASE --from ...`"),
         "{e}"
     );
 
@@ -435,8 +447,9 @@ fn down_removes_rules_and_stopped_jail_is_noop() {
         &DownOptions::default(),
     )
     .unwrap();
-    assert!(matches!(p.jails[0].steps[0], Step::RemoveJail { .. }));
-    assert!(matches!(&p.jails[0].steps[1], Step::SetLimits { new, .. } if new.is_empty()));
+    // Rules go first: undoing a failed stop then only adds them back.
+    assert!(matches!(&p.jails[0].steps[0], Step::SetLimits { new, .. } if new.is_empty()));
+    assert!(matches!(p.jails[0].steps[1], Step::RemoveJail { .. }));
     let h = converge(h, &p);
     let p = plan_down(&[s], &global(), &h, &[], &DownOptions::default()).unwrap();
     assert!(p.is_empty());
@@ -544,4 +557,48 @@ mod convergence {
             prop_assert!(again.is_empty(), "from {:?}\nto {:?}\nfirst {}\nthen {}", a, b, p, again);
         }
     }
+}
+
+#[test]
+fn new_jail_takes_the_newest_snapshot_and_old_ones_keep_theirs() {
+    let s = spec("web");
+    let mut h = host_with_base();
+    for snap in [
+        "zroot/jailctl/bases/14.2-RELEASE@20260101-120000",
+        "zroot/jailctl/bases/14.2-RELEASE@20260101-120000-2",
+        "zroot/jailctl/bases/14.2-RELEASE@20260101-120000-10",
+        "zroot/jailctl/bases/14.2-RELEASE@20251231-235959",
+        "zroot/jailctl/bases/14.2-RELEASEX@20991231-000000",
+    ] {
+        h.datasets.insert(
+            snap.into(),
+            Dataset {
+                name: snap.into(),
+                props: BTreeMap::new(),
+            },
+        );
+    }
+    let p = up(std::slice::from_ref(&s), &h, &[]).unwrap();
+    let newest = "zroot/jailctl/bases/14.2-RELEASE@20260101-120000-10";
+    assert!(p.jails[0].steps.iter().any(
+        |st| matches!(st, Step::CloneRoot { snapshot, props, .. } if snapshot == newest && props[props::BASE] == newest)
+    ));
+    // Deployed on it; then a newer snapshot appears: the jail keeps its own, plan says so.
+    let mut h = converge(h, &p);
+    let newer = "zroot/jailctl/bases/14.2-RELEASE@20260202-000000";
+    h.datasets.insert(
+        newer.into(),
+        Dataset {
+            name: newer.into(),
+            props: BTreeMap::new(),
+        },
+    );
+    let p = up(std::slice::from_ref(&s), &h, &[]).unwrap();
+    assert!(p.is_empty(), "{p}");
+    assert_eq!(
+        p.jails[0].reasons,
+        [format!(
+            "base has a newer snapshot: would move to {newer} on re-create"
+        )]
+    );
 }

@@ -34,9 +34,9 @@ pub fn root_dataset(global: &Global, name: &str) -> String {
     format!("{}/jails/{name}", global.zfs_root)
 }
 
-/// The snapshot a jail's root is cloned from.
-pub fn base_snapshot(global: &Global, base: &str) -> String {
-    format!("{}/bases/{base}@jailctl", global.zfs_root)
+/// The dataset of a base; jails clone its newest snapshot (see `plan::newest_snapshot`).
+pub fn base_dataset(global: &Global, base: &str) -> String {
+    format!("{}/bases/{base}", global.zfs_root)
 }
 
 /// The dataset of one volume of a jail.
@@ -286,12 +286,6 @@ pub fn render(spec: &JailSpec, global: &Global) -> Result<Rendered, RenderError>
     let mut core = String::new();
     let _ = writeln!(core, "\tpath = {};", quote(&root.display().to_string()));
     core.push_str("\texec.clean;\n");
-    let _ = writeln!(core, "\texec.start = {};", quote("/bin/sh /etc/rc"));
-    let _ = writeln!(
-        core,
-        "\texec.stop = {};",
-        quote("/bin/sh /etc/rc.shutdown jail")
-    );
     core.push_str("\tmount.devfs;\n");
     let _ = writeln!(core, "\tdevfs_ruleset = {};", if is_vnet { 5 } else { 4 });
     core.push_str("\tenforce_statfs = 2;\n");
@@ -393,8 +387,20 @@ pub fn render(spec: &JailSpec, global: &Global) -> Result<Rendered, RenderError>
         ("exec.stop", &h.stop),
         ("exec.poststop", &h.poststop),
     ] {
-        for cmd in list {
-            let _ = writeln!(hooks, "\t{param} += {};", quote(cmd));
+        // The jail's own rc(8) unless the definition says what to run instead; each
+        // command once (a template that names `/bin/sh /etc/rc` must not run it twice).
+        let default = match param {
+            "exec.start" => Some("/bin/sh /etc/rc"),
+            "exec.stop" => Some("/bin/sh /etc/rc.shutdown jail"),
+            _ => None,
+        };
+        let cmds: Vec<&str> = match (list.is_empty(), default) {
+            (true, Some(d)) => vec![d],
+            _ => list.iter().map(String::as_str).collect(),
+        };
+        for (i, cmd) in cmds.iter().enumerate() {
+            let op = if i == 0 { "=" } else { "+=" };
+            let _ = writeln!(hooks, "\t{param} {op} {};", quote(cmd));
         }
     }
 

@@ -769,12 +769,20 @@ fn conf_round_trip_leaves_nothing_behind() {
     assert!(ifl.contains("inet 192.0.2.50 netmask 0xffffff00"), "{ifl}");
     assert!(ifl.contains("inet6 2001:db8::50 prefixlen 64"), "{ifl}");
     let mounts = observe::mount::parse_mount_p(&ok(&h, tools::MOUNT, &["-p"]).stdout).unwrap();
-    let targets: Vec<&str> = mounts.iter().map(|m| m.target.as_str()).collect();
+    // ZFS filesystems are listed too (fstype zfs); this test is about the jail's mounts.
+    let targets: Vec<&str> = mounts
+        .iter()
+        .filter(|m| m.fstype != "zfs")
+        .map(|m| m.target.as_str())
+        .collect();
     assert_eq!(
         targets,
         ["/jails/web/base", "/jails/web/dev", "/jails/web/proc"]
     );
-    assert_eq!(mounts[0].options, "ro");
+    assert_eq!(
+        mounts.iter().find(|m| m.fstype != "zfs").unwrap().options,
+        "ro"
+    );
     let json = ok(&h, tools::JLS, observe::jls::JLS_ARGS).stdout;
     let jails = observe::jls::parse_jls_json(&json).unwrap();
     assert_eq!(jails.len(), 1);
@@ -1203,7 +1211,12 @@ fn mount_table_and_umount() {
         tools::MOUNT,
         &["-t", "fdescfs", "fdesc", "/jails/web/dev/fd"],
     );
-    let m = observe::mount::parse_mount_p(&ok(&h, tools::MOUNT, &["-p"]).stdout).unwrap();
+    let all = observe::mount::parse_mount_p(&ok(&h, tools::MOUNT, &["-p"]).stdout).unwrap();
+    assert!(
+        all.iter()
+            .any(|m| m.fstype == "zfs" && m.source == "zroot" && m.target == "/zroot")
+    );
+    let m: Vec<_> = all.into_iter().filter(|m| m.fstype != "zfs").collect();
     assert_eq!(m.len(), 3);
     assert_eq!(
         (
@@ -1216,7 +1229,11 @@ fn mount_table_and_umount() {
     ok(&h, tools::UMOUNT, &["/jails/web/dev/fd"]);
     ok(&h, tools::UMOUNT, &["/jails/web/dev"]);
     ok(&h, tools::UMOUNT, &["/jails/web"]);
-    assert_eq!(ok(&h, tools::MOUNT, &["-p"]).stdout, "");
+    // Only the pool's root filesystem is left.
+    assert_eq!(
+        ok(&h, tools::MOUNT, &["-p"]).stdout,
+        "zroot\t\t\t/zroot\t\t\tzfs\trw\t0 0\n"
+    );
 }
 
 #[test]

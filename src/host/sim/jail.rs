@@ -212,6 +212,7 @@ pub fn reap_dying(s: &mut super::SimState) {
         .collect();
     for (name, jid) in dying {
         s.jail.jails.remove(&name);
+        s.cpuset.masks.remove(&jid);
         s.net.return_from_jail(jid);
     }
 }
@@ -983,6 +984,8 @@ fn remove(
         }
     } else {
         ctx.state.jail.jails.remove(&name);
+        // The kernel frees the jail's cpuset with it.
+        ctx.state.cpuset.masks.remove(&j.jid);
     }
     let mut ok = true;
     if let Some(d) = def {

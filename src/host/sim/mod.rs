@@ -163,6 +163,10 @@ impl SimHost {
                 state: &mut state,
                 root: &host.root,
             });
+            // Like a real host, a fresh one has a resolver configuration that new jails
+            // get a copy of.
+            std::fs::create_dir_all(host.root.join("etc"))?;
+            std::fs::write(host.root.join("etc/resolv.conf"), "nameserver 192.0.2.53\n")?;
             host.save(&state)?;
         }
         Ok(host)

@@ -96,7 +96,17 @@ pub fn run_mount(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
     }
     if pos.is_empty() {
         let mut s = String::new();
-        for m in &ctx.state.mount.mounts {
+        // Mounted ZFS filesystems come first, as on a host that mounted them at boot.
+        let zfs_mounts: Vec<SimMount> = super::zfs::mounted_filesystems(&ctx.state.zfs)
+            .into_iter()
+            .map(|(name, mp)| SimMount {
+                source: name,
+                target: mp,
+                fstype: "zfs".into(),
+                options: "rw".into(),
+            })
+            .collect();
+        for m in zfs_mounts.iter().chain(&ctx.state.mount.mounts) {
             if print {
                 s += &fstab_line(m);
             } else {

@@ -1,0 +1,35 @@
+//! `jailctl plan [NAME...] [--json]`: what `up` would do and why, changing nothing.
+
+use super::{Access, target};
+use crate::ops;
+use miette::IntoDiagnostic;
+use std::process::ExitCode;
+
+/// Show what `up` would change, and why.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Jails to plan (all when none).
+    pub names: Vec<String>,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Plan a re-clone of roots whose base changed.
+    #[arg(long)]
+    pub recreate: bool,
+}
+
+pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
+    let cfg = target::load(global, &a.names)?;
+    let host = super::open_host(global, Access::Read)?;
+    let opts = crate::plan::UpOptions {
+        recreate: a.recreate,
+    };
+    let plan = ops::plan_only(host.as_ref(), &cfg.jails, &cfg.global, &a.names, &opts)
+        .map_err(target::ops_err)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&plan).into_diagnostic()?);
+    } else {
+        print!("{plan}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
