@@ -2,9 +2,11 @@
 //! arguments and a thin `run` that calls the library.
 
 mod base;
+mod boot;
 mod completions;
 mod man;
 mod show;
+mod shutdown;
 pub mod sim;
 mod validate;
 
@@ -57,6 +59,10 @@ pub enum Command {
     /// Show a jail's definition after templates and defaults are applied.
     Show(show::Args),
     Sim(sim::Args),
+    /// Start the autostart jails (or the named ones) in dependency order, in parallel.
+    Boot(boot::Args),
+    /// Stop the running jails (or the named ones), dependents first, within a time budget.
+    Shutdown(shutdown::Args),
 }
 
 /// Parse the command line, run it, map the outcome to an exit code.
@@ -148,5 +154,7 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Validate(a) => validate::run(&cli.global, a),
         Command::Show(a) => show::run(&cli.global, a),
         Command::Sim(a) => sim::run(&cli.global, a),
+        Command::Boot(a) => boot::run(&cli.global, a),
+        Command::Shutdown(a) => shutdown::run(&cli.global, a),
     }
 }

@@ -1,6 +1,7 @@
 //! jailctl's integration tests: one test binary, one module per area.
 
 mod base;
+mod boot_driver;
 mod boot_sched;
 mod cli_basics;
 mod config;
