@@ -267,7 +267,7 @@ fn sim_bench(g: &BootGraph, chain: &[usize], latency: Duration, runs: usize) {
     );
     let (bare8, _) = sim_boot(g, Duration::ZERO, 8);
     println!(
-        "no latency, parallelism 8: {:.0} ms (the state lock serializes: close to one at a time)",
+        "no latency, parallelism 8: {:.0} ms (commands serialize on the state lock; jailctl's work between them overlaps)",
         bare8.as_secs_f64() * 1e3
     );
     let d = latency.mul_f64(per_jail);
