@@ -40,12 +40,8 @@ pub(super) fn shared_host(
 
 pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let cfg = config::load(&global.config_dir)?;
-    let graph = BootGraph::for_boot(&cfg.jails, &args.names).map_err(|e| {
-        miette::miette!(
-            help = "`jailctl validate` lists the defined jails",
-            "cannot boot: {e}"
-        )
-    })?;
+    let graph = BootGraph::for_boot(&cfg.jails, &args.names)
+        .map_err(|e| miette::miette!("cannot boot: {e}"))?;
     let mut opts = BootOptions::from_global(&cfg.global);
     if let Some(n) = args.parallel {
         opts.parallelism = n as usize;

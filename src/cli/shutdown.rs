@@ -42,12 +42,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         .filter(|j| !j.dying)
         .map(|j| j.name.clone())
         .collect();
-    let graph = BootGraph::for_shutdown(&cfg.jails, &running, &args.names).map_err(|e| {
-        miette::miette!(
-            help = "`jailctl validate` lists the defined jails",
-            "cannot shut down: {e}"
-        )
-    })?;
+    let graph = BootGraph::for_shutdown(&cfg.jails, &running, &args.names)
+        .map_err(|e| miette::miette!("cannot shut down: {e}"))?;
     if graph.is_empty() {
         if !global.quiet {
             println!("jailctl shutdown: no running jail to stop");

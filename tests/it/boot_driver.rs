@@ -389,3 +389,50 @@ fn a_failed_orderly_stop_is_forced_with_jail_r_and_rules_removed() {
     let rules = f.sim_output("/usr/bin/rctl", &["jail:db"]);
     assert_eq!(rules.stdout.trim(), "", "db's rctl rules outlived it");
 }
+
+fn jailctl(f: &Fleet, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_jailctl"))
+        .arg("--simulate")
+        .arg(f.sim())
+        .arg("--config-dir")
+        .arg(f.cfg())
+        .args(args)
+        .env_remove("JAILCTL_SIM_FAULTS")
+        .env_remove("JAILCTL_SIM_LATENCY")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn boot_and_shutdown_commands_report_progress_and_refuse_bad_input() {
+    let f = Fleet::new();
+    f.jail("db", false, &[], "");
+    let o = jailctl(&f, &["boot"]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no jail to start"));
+    let o = jailctl(&f, &["boot", "nosuch"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cannot boot") && err.contains("nosuch"),
+        "{err}"
+    );
+    let o = jailctl(&f, &["boot", "--parallel", "0", "db"]);
+    assert_eq!(o.status.code(), Some(2), "clap refuses --parallel 0");
+    let o = jailctl(&f, &["boot", "--parallel", "1", "db"]);
+    assert!(o.status.success(), "{o:?}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("db: starting") && out.contains("db: up"),
+        "{out}"
+    );
+    let o = jailctl(&f, &["shutdown", "--timeout", "soon"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a duration"));
+    let o = jailctl(&f, &["shutdown", "--timeout", "10s"]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("db: stopped"));
+    assert!(f.running().is_empty());
+    let o = jailctl(&f, &["shutdown"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no running jail to stop"));
+}
