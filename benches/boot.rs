@@ -2,7 +2,16 @@
 //! time. 200 jails in 10 dependency levels, each start a fixed sleep; the wall time is compared
 //! with a lower bound no scheduler can beat and with starting the jails one by one.
 //!
-//! Run: `cargo bench --bench boot` (options: `-- --latency-ms 20 --runs 3`).
+//! Run: `cargo bench --bench boot` (options: `-- --latency-ms 20 --runs 3 --sim-latency-ms 10
+//! --sim-runs 1`, `--no-sim` for the scheduler alone).
+//!
+//! The second part drives the same graph through the real driver ([`OpsDriver`]: lock,
+//! observe, plan, apply per jail) on the simulated host with the same latency injected into
+//! every tool command, so the jail start is d = c·l for c commands per jail of latency l. The
+//! simulator serializes commands on its state lock (a read and rewrite of its state file per
+//! command); the latency is slept outside the lock, so what the lock and the rest of jailctl
+//! cost shows up as wall time above the bound. That overhead is measured separately with no
+//! latency at all.
 //!
 //! Lower bound, for unit jobs of length d on P slots: a jail whose longest chain of
 //! dependencies has k jails cannot start before k·d, and at most P jails run at any instant,
@@ -10,7 +19,13 @@
 //! maximum over k of (k + ceil(count_k / P))·d. k = 0 gives the work bound ceil(N/P)·d; the
 //! largest k gives the critical path. Results below the bound would mean a broken clock.
 
-use jailctl::boot::{BootGraph, BootOptions, GraphEntry, JailDriver, boot};
+use jailctl::boot::{BootGraph, BootOptions, GraphEntry, JailDriver, OpsDriver, boot};
+use jailctl::host::sim::{SimConfig, SimHost};
+use jailctl::host::{Cmd, Host, HostFs, Output, ProcessError, Runner};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const JAILS: usize = 200;
@@ -98,9 +113,193 @@ fn lower_bound(chain: &[usize], p: usize, d: Duration) -> Duration {
     d * units as u32
 }
 
+/// The simulated host, counting the commands jailctl runs itself (a tool's nested commands,
+/// like jail(8) mounting devfs, are in the simulator's history but carry no latency).
+struct Counting {
+    inner: SimHost,
+    commands: AtomicUsize,
+}
+
+impl Runner for Counting {
+    fn output(&self, cmd: &Cmd) -> Result<Output, ProcessError> {
+        self.commands.fetch_add(1, Ordering::Relaxed);
+        self.inner.output(cmd)
+    }
+    fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError> {
+        self.commands.fetch_add(1, Ordering::Relaxed);
+        self.inner.interactive(cmd)
+    }
+}
+
+impl HostFs for Counting {
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        self.inner.read(path)
+    }
+    fn write(&self, path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
+        self.inner.write(path, contents, mode)
+    }
+    fn mkdir_p(&self, path: &Path, mode: u32) -> std::io::Result<()> {
+        self.inner.mkdir_p(path, mode)
+    }
+    fn exists(&self, path: &Path) -> bool {
+        self.inner.exists(path)
+    }
+    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+        self.inner.remove_file(path)
+    }
+    fn read_dir(&self, path: &Path) -> std::io::Result<Vec<String>> {
+        self.inner.read_dir(path)
+    }
+    fn local_path(&self, path: &Path) -> std::path::PathBuf {
+        self.inner.local_path(path)
+    }
+}
+
+impl Host for Counting {
+    fn simulated(&self) -> Option<String> {
+        self.inner.simulated()
+    }
+}
+
+/// The tools jailctl runs during `up`; each gets the injected latency.
+const TOOLS: [&str; 9] = [
+    "zfs", "zpool", "jail", "jls", "rctl", "cpuset", "ifconfig", "mount", "sysctl",
+];
+
+/// A configuration directory with the benchmark graph as jail files, and a fresh simulated
+/// host holding the base they clone.
+fn sim_fleet(
+    dir: &Path,
+    g: &BootGraph,
+    config: SimConfig,
+) -> (Arc<Counting>, jailctl::config::Config) {
+    let cfg = dir.join("cfg");
+    std::fs::create_dir_all(cfg.join("jails")).unwrap();
+    std::fs::write(
+        cfg.join("jailctl.toml"),
+        "zfs_root = \"zroot/jailctl\"\ndefault_base = \"14.2\"\n",
+    )
+    .unwrap();
+    for n in g.nodes() {
+        let deps: Vec<String> = n
+            .deps
+            .iter()
+            .map(|&j| format!("\"{}\"", g.nodes()[j].name))
+            .collect();
+        std::fs::write(
+            cfg.join("jails").join(format!("{}.toml", n.name)),
+            format!("autostart = true\ndepends_on = [{}]\n", deps.join(", ")),
+        )
+        .unwrap();
+    }
+    let sim = dir.join("sim");
+    let setup = SimHost::open_with(&sim, SimConfig::default()).unwrap();
+    let root = sim.join("root");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(root.join("etc/resolv.conf"), "nameserver 192.0.2.1\n").unwrap();
+    let zfs = |args: &[&str]| {
+        setup
+            .run(&Cmd::new("/sbin/zfs", args.iter().copied()))
+            .unwrap();
+    };
+    zfs(&[
+        "create",
+        "-p",
+        "-o",
+        "mountpoint=/usr/local/jails/.bases/14.2",
+        "zroot/jailctl/bases/14.2",
+    ]);
+    zfs(&["create", "zroot/jailctl/jails"]);
+    for d in ["dev", "etc"] {
+        std::fs::create_dir_all(root.join("usr/local/jails/.bases/14.2").join(d)).unwrap();
+    }
+    zfs(&["snapshot", "zroot/jailctl/bases/14.2@jailctl"]);
+    let loaded = jailctl::config::load(&cfg).unwrap();
+    let host = Counting {
+        inner: SimHost::open_with(&sim, config).unwrap(),
+        commands: AtomicUsize::new(0),
+    };
+    (Arc::new(host), loaded)
+}
+
+/// One boot of the whole graph through the real driver on a fresh simulated host: wall time
+/// and the number of tool commands jailctl ran (each one slept the latency once).
+fn sim_boot(g: &BootGraph, latency: Duration, p: usize) -> (Duration, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lat = BTreeMap::new();
+    if !latency.is_zero() {
+        for t in TOOLS {
+            lat.insert(t.to_string(), latency);
+        }
+    }
+    let (host, cfg) = sim_fleet(
+        dir.path(),
+        g,
+        SimConfig {
+            latency: lat,
+            ..SimConfig::default()
+        },
+    );
+    let driver = OpsDriver::new(host.clone(), cfg.jails.clone(), cfg.global.clone());
+    let graph = BootGraph::for_boot(&cfg.jails, &[]).unwrap();
+    let t0 = Instant::now();
+    let report = boot(&graph, &driver, &BootOptions { parallelism: p });
+    let wall = t0.elapsed();
+    assert!(report.ok(), "{report}");
+    let commands = host.commands.load(Ordering::Relaxed);
+    (wall, commands)
+}
+
+fn sim_bench(g: &BootGraph, chain: &[usize], latency: Duration, runs: usize) {
+    // Without latency: what the simulator (state lock, state file) and jailctl itself cost.
+    let (bare1, commands) = sim_boot(g, Duration::ZERO, 1);
+    let per_jail = commands as f64 / JAILS as f64;
+    let per_cmd = bare1.as_secs_f64() / commands as f64;
+    println!();
+    println!(
+        "simulated host, real driver: {commands} commands for {JAILS} jails ({per_jail:.1} per jail), latency {} ms per command, best of {runs} runs",
+        latency.as_millis()
+    );
+    println!(
+        "no latency, one at a time: {:.0} ms, {:.2} ms per command (simulator lock + state file + jailctl)",
+        bare1.as_secs_f64() * 1e3,
+        per_cmd * 1e3
+    );
+    let (bare8, _) = sim_boot(g, Duration::ZERO, 8);
+    println!(
+        "no latency, parallelism 8: {:.0} ms (commands serialize on the state lock; jailctl's work between them overlaps)",
+        bare8.as_secs_f64() * 1e3
+    );
+    let d = latency.mul_f64(per_jail);
+    println!(
+        "{:>11} {:>10} {:>12} {:>9} {:>14}",
+        "parallelism", "wall ms", "bound ms", "wall/bound", "seq/wall"
+    );
+    let sequential = d * JAILS as u32;
+    for p in [4usize, 8, 16] {
+        let bound = lower_bound(chain, p, d);
+        let best = (0..runs).map(|_| sim_boot(g, latency, p).0).min().unwrap();
+        println!(
+            "{p:>11} {:>10.1} {:>12.1} {:>9.3}x {:>13.1}x",
+            best.as_secs_f64() * 1e3,
+            bound.as_secs_f64() * 1e3,
+            best.as_secs_f64() / bound.as_secs_f64(),
+            sequential.as_secs_f64() / best.as_secs_f64()
+        );
+    }
+    println!(
+        "one by one (latency only, N*d): {:.0} ms; d = {per_jail:.1} commands x {} ms",
+        sequential.as_secs_f64() * 1e3,
+        latency.as_millis()
+    );
+}
+
 fn main() {
     let mut latency = Duration::from_millis(20);
     let mut runs = 3usize;
+    let mut sim_latency = Duration::from_millis(10);
+    let mut sim_runs = 1usize;
+    let mut sim = true;
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < args.len() {
@@ -113,6 +312,16 @@ fn main() {
                 runs = args[i + 1].parse().expect("--runs N");
                 i += 1;
             }
+            "--sim-latency-ms" => {
+                sim_latency =
+                    Duration::from_millis(args[i + 1].parse().expect("--sim-latency-ms N"));
+                i += 1;
+            }
+            "--sim-runs" => {
+                sim_runs = args[i + 1].parse().expect("--sim-runs N");
+                i += 1;
+            }
+            "--no-sim" => sim = false,
             _ => {} // cargo bench passes --bench
         }
         i += 1;
@@ -158,4 +367,7 @@ fn main() {
         "sequential (one at a time): {:.0} ms; worst wall/bound {worst:.3}x (target <= 1.10x)",
         sequential.as_secs_f64() * 1e3
     );
+    if sim {
+        sim_bench(&g, &chain, sim_latency, sim_runs);
+    }
 }

@@ -8,10 +8,12 @@
 //! - [`start`]: [`boot`], the work-conserving parallel start with health gating.
 //! - [`stop`]: [`shutdown`], reverse-order stop under a time budget with force-stop.
 
+pub mod driver;
 pub mod graph;
 pub mod start;
 pub mod stop;
 
+pub use driver::OpsDriver;
 pub use graph::{BootGraph, BootNode, GraphEntry, GraphError};
 pub use start::{
     BootEvent, BootOptions, BootOutcome, BootReport, boot, boot_with, default_parallelism,

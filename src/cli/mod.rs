@@ -2,6 +2,7 @@
 //! arguments and a thin `run` that calls the library.
 
 mod base;
+mod boot;
 mod completions;
 mod destroy;
 mod down;
@@ -12,6 +13,7 @@ mod plan;
 mod render;
 mod restart;
 mod show;
+mod shutdown;
 pub mod sim;
 mod target;
 mod up;
@@ -86,6 +88,10 @@ pub enum Command {
     Exec(exec::Args),
     /// Root login shell in a running jail.
     Console(exec::ConsoleArgs),
+    /// Start the autostart jails (or the named ones) in dependency order, in parallel.
+    Boot(boot::Args),
+    /// Stop the running jails (or the named ones), dependents first, within a time budget.
+    Shutdown(shutdown::Args),
 }
 
 /// Parse the command line, run it, map the outcome to an exit code.
@@ -187,5 +193,7 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Status(a) => list::run_status(&cli.global, a),
         Command::Exec(a) => exec::run(&cli.global, a),
         Command::Console(a) => exec::run_console(&cli.global, a),
+        Command::Boot(a) => boot::run(&cli.global, a),
+        Command::Shutdown(a) => shutdown::run(&cli.global, a),
     }
 }

@@ -160,6 +160,42 @@ pub fn plan_only(
     Ok(plan::plan_up(specs, global, &state, targets, opts)?)
 }
 
+/// Make exactly `name` match its definition, without touching its dependencies: only that
+/// jail is locked and planned. For the boot scheduler, which starts a jail only once its
+/// dependencies are up; `jailctl up NAME` keeps using [`up`].
+pub fn up_only(
+    host: &dyn Host,
+    specs: &[JailSpec],
+    global: &Global,
+    name: &str,
+    opts: &Opts,
+) -> Result<Outcome, OpsError> {
+    let names = [name.to_string()];
+    let mut recovered = Vec::new();
+    let _locks = lock_and_recover(host, &names, &mut recovered)?;
+    let state = observe::observe(host, global)?;
+    let plan = plan::plan_up_only(specs, global, &state, &names, &opts.up)?;
+    finish(host, plan, opts, recovered)
+}
+
+/// Remove a jail without its stop hooks (`jail -R NAME`: no jail.conf, no exec.stop) and
+/// drop its rctl rules, for when an orderly stop failed or took too long. A jail that is
+/// already gone is not an error; leftover rules are removed either way.
+pub fn force_down(host: &dyn Host, name: &str) -> Result<(), OpsError> {
+    let running = host
+        .output(&Cmd::new(tools::JLS, ["-j", name, "jid"]))?
+        .success();
+    if running {
+        host.run(&Cmd::new(tools::JAIL, ["-R", name]))?;
+    }
+    let filter = format!("jail:{name}");
+    let rules = host.output(&Cmd::new(tools::RCTL, [filter.as_str()]))?;
+    if rules.success() && !rules.stdout.trim().is_empty() {
+        host.run(&Cmd::new(tools::RCTL, ["-r", filter.as_str()]))?;
+    }
+    Ok(())
+}
+
 /// The jail.conf files a down plan needs but the host lost (`/var/run` is cleared at boot):
 /// write the current rendering first, so `jail -f` can run the stop hooks.
 fn ensure_confs(host: &dyn Host, specs: &[JailSpec], global: &Global, plan: &mut Plan) {

@@ -456,6 +456,25 @@ fn add_parents(plan: &mut Plan, global: &Global, host: &HostState) {
     }
 }
 
+/// Plan `up` for exactly `names`, in the order given, without pulling in their dependencies:
+/// for callers that order the jails themselves (the boot scheduler starts a jail only after
+/// its dependencies are up, so re-planning them per jail would only lock and re-check them).
+pub fn plan_up_only(
+    specs: &[JailSpec],
+    global: &Global,
+    host: &HostState,
+    names: &[String],
+    opts: &UpOptions,
+) -> Result<Plan, PlanError> {
+    let mut plan = Plan::default();
+    for n in names {
+        let spec = find(specs, n).ok_or_else(|| PlanError::UnknownJail(n.clone()))?;
+        plan.jails.push(plan_jail(spec, global, host, opts)?);
+    }
+    add_parents(&mut plan, global, host);
+    Ok(plan)
+}
+
 /// The properties recorded on a root dataset for a rendering.
 fn record_props(spec: &JailSpec, snapshot: &str, r: &Rendered) -> BTreeMap<String, String> {
     let mut p = BTreeMap::new();

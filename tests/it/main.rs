@@ -5,6 +5,7 @@ mod base_e2e;
 mod base_provision;
 mod base_real_zfs;
 mod base_rollback;
+mod boot_driver;
 mod boot_sched;
 mod cli_basics;
 mod config;

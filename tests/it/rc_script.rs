@@ -1,8 +1,11 @@
 //! Tests of `rc.d/jailctl`: the real script run by `sh` over the rc.subr stand-in in
-//! `tests/rc/rc.subr`, with `jailctl_program` pointing at a recorder that writes its argv.
-//! They check the script's translation of rc commands into jailctl command lines, the
-//! rc.subr enable gate, and the rcorder headers.
+//! `tests/rc/rc.subr`. Start, stop, restart and named jails run the real jailctl binary on a
+//! simulated host (`jailctl_flags="--simulate DIR --config-dir D"`) and check which jails
+//! run afterwards; the rc.subr enable gate, usage, rcvar and the exact command lines (also
+//! for `status`) are checked with `jailctl_program` pointing at a recorder of its argv; and
+//! the rcorder headers are read from the file.
 
+use crate::boot_driver::Fleet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -29,6 +32,17 @@ impl Rc {
         )
         .unwrap();
         Rc { dir }
+    }
+
+    /// A test host whose rc.conf enables jailctl and runs the real binary on `fleet`'s
+    /// simulated host and configuration.
+    fn real(fleet: &Fleet) -> Rc {
+        Rc::new(&format!(
+            "jailctl_enable=\"YES\"\njailctl_program=\"{}\"\njailctl_flags=\"--simulate {} --config-dir {}\"\n",
+            env!("CARGO_BIN_EXE_jailctl"),
+            fleet.sim().display(),
+            fleet.cfg().display()
+        ))
     }
 
     fn root() -> PathBuf {
@@ -179,4 +193,83 @@ fn rcorder_headers_order_jailctl_after_zfs_and_network_and_at_shutdown() {
     assert!(header("KEYWORD").contains(&"shutdown".to_string()));
     // The production source line: the real rc.subr unless the tests say otherwise.
     assert!(text.contains(". \"${JAILCTL_RC_SUBR:-/etc/rc.subr}\""));
+}
+
+/// db ← web, db ← api; cache alone; all autostart except `api` and `cache`.
+fn fleet() -> Fleet {
+    let f = Fleet::new();
+    f.jail("db", true, &[], "");
+    f.jail("web", true, &["db"], "[health]\ncommand = [\"hostname\"]\n");
+    f.jail("api", false, &["db"], "");
+    f.jail("cache", false, &[], "");
+    f
+}
+
+#[test]
+fn start_boots_the_autostart_jails_on_the_simulated_host_and_stop_stops_them() {
+    let f = fleet();
+    let rc = Rc::real(&f);
+    let o = rc.run(&["start"]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(stdout(&o).contains("2 of 2 jails up"), "{}", stdout(&o));
+    assert_eq!(f.running(), ["db", "web"]);
+    // quietstart (what /etc/rc uses) on a booted host changes nothing and succeeds.
+    let o = rc.run(&["quietstart"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(f.running(), ["db", "web"]);
+    let o = rc.run(&["stop"]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(f.running().is_empty(), "{:?}", f.running());
+}
+
+#[test]
+fn named_jails_start_with_their_dependencies_and_stop_with_their_dependents() {
+    let f = fleet();
+    let rc = Rc::real(&f);
+    let o = rc.run(&["start", "api", "cache"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(f.running(), ["api", "cache", "db"], "web is not named");
+    let o = rc.run(&["stop", "db"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(
+        f.running(),
+        ["cache"],
+        "api depends on db, so it stopped first"
+    );
+    let before = f.history().len();
+    let o = rc.run(&["restart", "cache"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(f.running(), ["cache"]);
+    let h: Vec<String> = f.history()[before..]
+        .iter()
+        .filter(|(c, s)| *s == 0 && c.starts_with("/usr/sbin/jail -f "))
+        .map(|(c, _)| c.clone())
+        .collect();
+    assert_eq!(
+        h,
+        [
+            "/usr/sbin/jail -f /var/run/jailctl/cache.conf -r cache",
+            "/usr/sbin/jail -f /var/run/jailctl/cache.conf -c cache",
+        ]
+    );
+}
+
+#[test]
+fn a_jail_that_fails_to_start_fails_the_rc_command_and_spares_the_others() {
+    let f = fleet();
+    std::fs::write(
+        f.sim().join("faults.toml"),
+        "[[fault]]\ncommand = \"jail -f * -c db\"\nstderr = \"jail: db: simulated failure\"\n",
+    )
+    .unwrap();
+    let rc = Rc::real(&f);
+    let o = rc.run(&["start", "web", "cache"]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let out = stdout(&o);
+    assert!(out.contains("db: FAILED"), "{out}");
+    assert!(
+        out.contains("web: not started: dependency db failed"),
+        "{out}"
+    );
+    assert_eq!(f.running(), ["cache"]);
 }

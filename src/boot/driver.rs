@@ -1,0 +1,119 @@
+//! The [`JailDriver`] the command line uses: one jail at a time through the lifecycle
+//! operations, on whatever host it is given (the real one or the simulator). It exists so the
+//! scheduler stays host-free while `jailctl boot` and `shutdown` still start and stop jails
+//! exactly as `jailctl up` and `down` do.
+//!
+//! - start: [`ops::up_only`], that jail alone (the scheduler already ordered its dependencies);
+//! - health: the jail's `[health] command` through `jexec`, on its own thread, bounded by the
+//!   check's `timeout`: a probe that never returns is abandoned and counts as failed, so it
+//!   cannot hold the boot;
+//! - stop: [`ops::down`] of that jail; force-stop: [`ops::force_down`] (`jail -R`, rctl rules).
+
+use super::JailDriver;
+use crate::config::spec::{Global, JailSpec};
+use crate::host::{Cmd, Host, tools};
+use crate::ops::{self, Opts};
+use std::sync::Arc;
+use std::sync::mpsc;
+
+/// Starts and stops jails through [`crate::ops`] on a shared host.
+pub struct OpsDriver {
+    host: Arc<dyn Host + Send + Sync>,
+    specs: Arc<Vec<JailSpec>>,
+    global: Global,
+}
+
+impl OpsDriver {
+    pub fn new(host: Arc<dyn Host + Send + Sync>, specs: Vec<JailSpec>, global: Global) -> Self {
+        OpsDriver {
+            host,
+            specs: Arc::new(specs),
+            global,
+        }
+    }
+
+    fn spec(&self, name: &str) -> Result<&JailSpec, String> {
+        self.specs
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| format!("jail `{name}` is not defined"))
+    }
+}
+
+impl JailDriver for OpsDriver {
+    fn start(&self, name: &str) -> Result<(), String> {
+        ops::up_only(
+            self.host.as_ref(),
+            &self.specs,
+            &self.global,
+            name,
+            &Opts::default(),
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    }
+
+    fn healthy(&self, name: &str) -> Result<bool, String> {
+        let check = self
+            .spec(name)?
+            .health
+            .clone()
+            .ok_or_else(|| format!("jail `{name}` has no [health] check"))?;
+        let mut args = vec![name.to_string()];
+        args.extend(check.command.iter().cloned());
+        let cmd = Cmd::new(tools::JEXEC, args);
+        let (tx, rx) = mpsc::channel();
+        let host = Arc::clone(&self.host);
+        let probe = cmd.clone();
+        // Detached: if the probe hangs past its timeout the thread is left to finish (or not)
+        // on its own; its late answer goes nowhere.
+        std::thread::Builder::new()
+            .name(format!("health-{name}"))
+            .spawn(move || {
+                let _ = tx.send(host.output(&probe));
+            })
+            .map_err(|e| format!("cannot start the health probe of `{name}`: {e}"))?;
+        match rx.recv_timeout(check.timeout) {
+            Ok(Ok(out)) if out.success() => Ok(true),
+            Ok(Ok(out)) => {
+                let why = out.stderr.trim();
+                tracing::info!(
+                    "health check of {name} failed: `{cmd}` exited {}{}",
+                    out.status,
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {why}")
+                    }
+                );
+                Ok(false)
+            }
+            Ok(Err(e)) => Err(format!("health check of `{name}`: {e}")),
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(format!(
+                "health check of `{name}` (`{cmd}`) did not answer within {:?}; \
+                 raise [health] timeout if the service is slow to answer",
+                check.timeout
+            )),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(format!(
+                "the health probe of `{name}` ended without an answer"
+            )),
+        }
+    }
+
+    fn stop(&self, name: &str) -> Result<(), String> {
+        let targets = [name.to_string()];
+        ops::down(
+            self.host.as_ref(),
+            &self.specs,
+            &self.global,
+            &targets,
+            &Opts::default(),
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    }
+
+    fn force_stop(&self, name: &str) -> Result<(), String> {
+        ops::force_down(self.host.as_ref(), name).map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,101 @@
+//! `jailctl boot [NAME...]`: what the rc.d script runs at boot. Starts the autostart jails (or
+//! the named ones), dependencies first and in parallel, through the boot scheduler and the
+//! lifecycle operations; prints progress as it happens and a summary, and exits non-zero if
+//! any jail failed, so rc and the admin both see it.
+
+use super::{Access, GlobalArgs, open_host};
+use crate::boot::{self, BootEvent, BootGraph, BootOptions, OpsDriver};
+use crate::config;
+use crate::host::Host;
+use crate::host::sim::SimHost;
+use crate::host::system::SystemHost;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Start the autostart jails (or the named ones) in dependency order, in parallel.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Jails to start (with their dependencies), autostart or not; default: every autostart jail.
+    pub names: Vec<String>,
+    /// Jails brought up at once (default: `parallelism` in jailctl.toml, else the CPU count).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub parallel: Option<u64>,
+}
+
+/// The host as the scheduler needs it: shared between worker threads. Opens it through
+/// [`open_host`] first, so refusals and the simulator notice are the same as elsewhere.
+pub(super) fn shared_host(
+    global: &GlobalArgs,
+    access: Access,
+) -> miette::Result<Arc<dyn Host + Send + Sync>> {
+    let checked = open_host(global, access)?;
+    drop(checked);
+    Ok(match &global.simulate {
+        Some(dir) => Arc::new(SimHost::open(dir).map_err(|e| {
+            miette::miette!("cannot open the simulated host at {}: {e}", dir.display())
+        })?),
+        None => Arc::new(SystemHost),
+    })
+}
+
+pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
+    let cfg = config::load(&global.config_dir)?;
+    let graph = BootGraph::for_boot(&cfg.jails, &args.names)
+        .map_err(|e| miette::miette!("cannot boot: {e}"))?;
+    let mut opts = BootOptions::from_global(&cfg.global);
+    if let Some(n) = args.parallel {
+        opts.parallelism = n as usize;
+    }
+    if graph.is_empty() {
+        if !global.quiet {
+            println!("jailctl boot: no jail to start (none has autostart = true)");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let host = shared_host(global, Access::Change)?;
+    let driver = OpsDriver::new(host, cfg.jails.clone(), cfg.global.clone());
+    let quiet = global.quiet;
+    let report = boot::boot_with(&graph, &driver, &opts, &mut |e| {
+        if let Some(line) = progress(e, quiet) {
+            println!("{line}");
+        }
+    });
+    if !quiet || !report.ok() {
+        print!("{report}");
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// One progress line per event (failures even with `--quiet`).
+fn progress(e: &BootEvent, quiet: bool) -> Option<String> {
+    let line = match e {
+        BootEvent::Starting { name } => format!("{name}: starting"),
+        BootEvent::Started { name } => format!("{name}: started"),
+        BootEvent::Probe {
+            name,
+            attempt,
+            attempts,
+            result,
+        } => match result {
+            Ok(true) => format!("{name}: health check {attempt}/{attempts} passed"),
+            Ok(false) => format!("{name}: health check {attempt}/{attempts} failed"),
+            Err(e) => format!("{name}: health check {attempt}/{attempts} failed: {e}"),
+        },
+        BootEvent::Up { name, elapsed } => {
+            format!("{name}: up ({:.1} s)", elapsed.as_secs_f64())
+        }
+        BootEvent::Failed { name, reason } => return Some(format!("{name}: FAILED: {reason}")),
+        BootEvent::Skipped {
+            name, dependency, ..
+        } => {
+            return Some(format!(
+                "{name}: not started: dependency {dependency} failed"
+            ));
+        }
+    };
+    (!quiet).then_some(line)
+}

@@ -1,0 +1,88 @@
+//! `jailctl shutdown [NAME...]`: what the rc.d script runs at shutdown. Stops the running
+//! jails jailctl defines (or the named ones and their running dependents), dependents first and
+//! in parallel, within a time budget after which the rest are removed by force; prints progress
+//! and a summary, and exits non-zero if a jail could not be stopped.
+
+use super::boot::shared_host;
+use super::{Access, GlobalArgs};
+use crate::boot::{self, BootGraph, OpsDriver, ShutdownEvent, ShutdownOptions};
+use crate::config;
+use crate::config::units::parse_duration;
+use crate::observe;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Stop the running jails (or the named ones and what depends on them), dependents first.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Jails to stop (and, first, the running jails that depend on them); default: all running.
+    pub names: Vec<String>,
+    /// Jails stopped at once (default: `parallelism` in jailctl.toml, else the CPU count).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub parallel: Option<u64>,
+    /// Budget for orderly stops, e.g. `30s`, `2m` (default: `shutdown_timeout`, 60 s); then
+    /// the jails still up are removed with `jail -R`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    parse_duration(s)
+}
+
+pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
+    let cfg = config::load(&global.config_dir)?;
+    let host = shared_host(global, Access::Change)?;
+    let state = observe::host::observe_jails(host.as_ref(), &cfg.global)
+        .map_err(|e| miette::miette!("cannot tell which jails are running: {e}"))?;
+    let running: Vec<String> = state
+        .jails
+        .values()
+        .filter(|j| !j.dying)
+        .map(|j| j.name.clone())
+        .collect();
+    let graph = BootGraph::for_shutdown(&cfg.jails, &running, &args.names)
+        .map_err(|e| miette::miette!("cannot shut down: {e}"))?;
+    if graph.is_empty() {
+        if !global.quiet {
+            println!("jailctl shutdown: no running jail to stop");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut opts = ShutdownOptions::from_global(&cfg.global);
+    if let Some(n) = args.parallel {
+        opts.parallelism = n as usize;
+    }
+    if let Some(t) = args.timeout {
+        opts.timeout = t;
+    }
+    let driver = Arc::new(OpsDriver::new(host, cfg.jails.clone(), cfg.global.clone()));
+    let quiet = global.quiet;
+    let report = boot::shutdown_with(&graph, driver, &opts, &mut |e| {
+        let line = match e {
+            ShutdownEvent::Stopping { name } => (!quiet).then(|| format!("{name}: stopping")),
+            ShutdownEvent::Stopped { name, elapsed } => {
+                (!quiet).then(|| format!("{name}: stopped ({:.1} s)", elapsed.as_secs_f64()))
+            }
+            ShutdownEvent::Forcing { name, reason } => {
+                Some(format!("{name}: forcing removal: {reason}"))
+            }
+            ShutdownEvent::Forced { name } => Some(format!("{name}: removed by force")),
+            ShutdownEvent::ForceFailed { name, reason } => {
+                Some(format!("{name}: FAILED to remove: {reason}"))
+            }
+        };
+        if let Some(l) = line {
+            println!("{l}");
+        }
+    });
+    if !quiet || !report.ok() {
+        print!("{report}");
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
