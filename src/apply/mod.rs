@@ -35,12 +35,15 @@ pub enum Op {
         mode: u32,
     },
     RemoveFile(PathBuf),
+    /// VNET: create a jail's epair (several commands, the unit known only at run time; see
+    /// [`crate::vnet::create_epair`]).
+    Epair(crate::vnet::EpairOp),
 }
 
 impl Op {
     /// Does this op change the host through a command (what `--dry-run` counts)?
     pub fn is_command(&self) -> bool {
-        matches!(self, Op::Run(_))
+        matches!(self, Op::Run(_) | Op::Epair(_))
     }
 }
 
@@ -70,6 +73,7 @@ impl fmt::Display for Op {
                 write!(f, "# copy {} to {}", from.display(), to.display())
             }
             Op::RemoveFile(p) => write!(f, "# remove {}", p.display()),
+            Op::Epair(e) => write!(f, "{e}"),
         }
     }
 }
@@ -88,6 +92,8 @@ pub enum Undo {
         previous: Option<Vec<u8>>,
         mode: u32,
     },
+    /// VNET: re-create a jail's epair as it was.
+    Epair(crate::vnet::EpairOp),
 }
 
 impl fmt::Display for Undo {
@@ -100,6 +106,11 @@ impl fmt::Display for Undo {
                 ..
             } => write!(f, "remove {}", path.display()),
             Undo::RestoreFile { path, .. } => write!(f, "restore {}", path.display()),
+            Undo::Epair(e) => write!(
+                f,
+                "re-create epair {}/{} on {}",
+                e.names.host, e.names.jail, e.bridge
+            ),
         }
     }
 }
@@ -262,6 +273,7 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
             }
             vec![run(zfs(a), undo)]
         }
+        Step::Net(n) => crate::vnet::ops(n),
     }
 }
 

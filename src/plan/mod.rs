@@ -41,6 +41,7 @@ pub mod props {
         PARAMS,
         LIMITS,
         CPUSET,
+        crate::vnet::IP4_PROP,
         "quota",
         "reservation",
         "compression",
@@ -146,6 +147,8 @@ pub enum Step {
         props: BTreeMap<String, String>,
         old: BTreeMap<String, Option<String>>,
     },
+    /// VNET: bridge and epair (see [`crate::vnet`]).
+    Net(crate::vnet::NetStep),
 }
 
 impl fmt::Display for Step {
@@ -182,6 +185,7 @@ impl fmt::Display for Step {
                 "record {} on {dataset}",
                 props.keys().cloned().collect::<Vec<_>>().join(", ")
             ),
+            Step::Net(n) => write!(f, "{n}"),
         }
     }
 }
@@ -270,6 +274,8 @@ pub enum PlanError {
     Cycle(Vec<String>),
     #[error(transparent)]
     Render(#[from] RenderError),
+    #[error(transparent)]
+    Vnet(#[from] crate::vnet::VnetError),
     #[error(
         "jail `{jail}`: base snapshot {snapshot} does not exist; create the base first (`zfs snapshot {snapshot}` after populating {dataset}) or set another base"
     )]
@@ -396,7 +402,20 @@ pub fn plan_up(
     let mut plan = Plan::default();
     for n in names {
         let spec = find(specs, &n).expect("order returns defined jails");
-        plan.jails.push(plan_jail(spec, global, host, opts)?);
+        // VNET: address from the pool and pre-flight checks (crate::vnet).
+        let net = crate::vnet::resolve(spec, global, host, specs)?;
+        plan.jails
+            .push(plan_jail(&net.spec, global, host, opts, &net.props)?);
+    }
+    // VNET: a bridge missing from the host is created by the first jail that needs it.
+    let mut bridges = std::collections::BTreeSet::new();
+    for jp in &mut plan.jails {
+        jp.steps.retain(|s| match s {
+            Step::Net(crate::vnet::NetStep::CreateBridge { bridge, .. }) => {
+                bridges.insert(bridge.clone())
+            }
+            _ => true,
+        });
     }
     Ok(plan)
 }
@@ -484,6 +503,7 @@ fn plan_jail(
     global: &Global,
     host: &HostState,
     opts: &UpOptions,
+    net_props: &BTreeMap<String, String>,
 ) -> Result<JailPlan, PlanError> {
     let name = &spec.name;
     let r = render::render(spec, global)?;
@@ -494,6 +514,10 @@ fn plan_jail(
     let rules = rctl_rules(name, &spec.limits);
     let observed_rules = host.rctl_rules.get(name).cloned().unwrap_or_default();
     let info = host.jails.get(name);
+    // VNET: a dying VNET jail holds nothing a new start needs once its epair is destroyed
+    // (start_steps does that first), and the kernel lets a new jail take a dying one's name.
+    let vnet_dying = info.is_some_and(|j| j.dying) && crate::vnet::bridge_of(Some(spec)).is_some();
+    let info = info.filter(|_| !vnet_dying);
     if info.is_some_and(|j| j.dying) {
         return Err(PlanError::Dying { jail: name.clone() });
     }
@@ -533,6 +557,9 @@ fn plan_jail(
             contents: r.conf.clone(),
             mode: 0o600,
         });
+        // VNET: bridge and epair before jail(8) moves the jail end in.
+        let net = crate::vnet::start_steps(spec, global, host);
+        steps.extend(net.into_iter().map(Step::Net));
         steps.push(Step::CreateJail {
             name: name.clone(),
             conf: conf.clone(),
@@ -568,6 +595,7 @@ fn plan_jail(
         let mut p = root_props(spec);
         p.insert("mountpoint".into(), root.display().to_string());
         p.extend(record_props(spec, global, &r));
+        p.extend(net_props.clone());
         steps.push(Step::CloneRoot {
             snapshot: snapshot.clone(),
             dataset: ds_name.clone(),
@@ -799,7 +827,10 @@ fn plan_jail(
     }
 
     // Record what is now deployed.
-    for (k, v) in record_props(spec, global, &r) {
+    for (k, v) in record_props(spec, global, &r)
+        .into_iter()
+        .chain(net_props.clone())
+    {
         if ds.prop(&k).unwrap_or("") != v {
             old.insert(k.clone(), ds.prop(&k).map(str::to_string));
             set.insert(k, v);
@@ -837,12 +868,13 @@ pub fn plan_down(
     let names = stop_order(specs, host, targets, opts)?;
     let mut plan = Plan::default();
     for n in names {
-        plan.jails.push(down_jail(&n, global, host));
+        plan.jails
+            .push(down_jail(&n, global, host, find(specs, &n)));
     }
     Ok(plan)
 }
 
-fn down_jail(name: &str, global: &Global, host: &HostState) -> JailPlan {
+fn down_jail(name: &str, global: &Global, host: &HostState, spec: Option<&JailSpec>) -> JailPlan {
     let _ = global;
     let mut steps = Vec::new();
     let mut reasons = Vec::new();
@@ -869,6 +901,12 @@ fn down_jail(name: &str, global: &Global, host: &HostState) -> JailPlan {
             new: vec![],
         });
     }
+    // VNET: the epair goes with the jail (also when it is dying or was stopped elsewhere).
+    let net = crate::vnet::stop_steps(name, host, crate::vnet::bridge_of(spec));
+    if !net.is_empty() && action == Action::AlreadyStopped {
+        reasons.push("its epair is still on the host".into());
+    }
+    steps.extend(net.into_iter().map(Step::Net));
     JailPlan {
         name: name.to_string(),
         action,
@@ -940,7 +978,7 @@ pub fn plan_destroy(
     let names = stop_order(specs, host, targets, opts)?;
     let mut plan = Plan::default();
     for n in names {
-        let mut jp = down_jail(&n, global, host);
+        let mut jp = down_jail(&n, global, host, find(specs, &n));
         if !targets.is_empty() && !targets.contains(&n) {
             // A dependent is only stopped.
             plan.jails.push(jp);

@@ -93,7 +93,8 @@ fn converge(mut h: HostState, plan: &Plan) -> HostState {
             | Step::WriteFile { .. }
             | Step::CopyHostFile { .. }
             | Step::RemoveFile { .. }
-            | Step::Cpuset { .. } => {}
+            | Step::Cpuset { .. }
+            | Step::Net(_) => {}
         }
         let _ = name;
     }

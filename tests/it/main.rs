@@ -9,3 +9,4 @@ mod real_zfs;
 mod sim_core;
 mod sim_kernel;
 mod sim_zfs;
+mod vnet;
