@@ -333,6 +333,13 @@ pub fn resolve(
                 });
             }
         }
+        // An address written without a prefix (read as /32) takes the pool's prefix length:
+        // on a bridged epair a /32 would leave the gateway unreachable.
+        if let (Some(pool), Network::Vnet { ip4, .. }) = (b.ip4_pool, &mut out.spec.network) {
+            for a in ip4.iter_mut().filter(|a| a.prefix_len() == 32) {
+                *a = Ipv4Net::new(a.addr(), pool.prefix_len()).expect("prefix of the pool");
+            }
+        }
         return Ok(out);
     }
     let Some(pool) = b.ip4_pool else {
@@ -512,7 +519,7 @@ impl fmt::Display for EpairOp {
         let n = &self.names;
         write!(
             f,
-            "{} epair create  # prints epairNa, then:\n{} epairNa name {} up\n{} epairNb name {}\n{} {} addm {}",
+            "{} epair create  # prints epairNa, then:\n{} epairNa up name {}\n{} epairNb name {}\n{} {} addm {}",
             tools::IFCONFIG,
             tools::IFCONFIG,
             n.host,
@@ -576,7 +583,7 @@ pub fn create_epair(host: &dyn Host, op: &EpairOp) -> Result<(), String> {
     let cleanup = |iface: &str| {
         let _ = host.run(&destroy_cmd(iface));
     };
-    if let Err(e) = host.run(&ifconfig([a.as_str(), "name", &op.names.host, "up"])) {
+    if let Err(e) = host.run(&ifconfig([a.as_str(), "up", "name", &op.names.host])) {
         cleanup(&a);
         return Err(fail(e));
     }

@@ -28,7 +28,14 @@ fn vnet(name: &str, ip4: &[&str]) -> JailSpec {
     let mut s = spec(name);
     s.network = Network::Vnet {
         bridge: "bridge0".into(),
-        ip4: ip4.iter().map(|a| a.parse().unwrap()).collect(),
+        // A bare address reads as /32, as the configuration loader does.
+        ip4: ip4
+            .iter()
+            .map(|a| {
+                a.parse()
+                    .unwrap_or_else(|_| Ipv4Net::from(a.parse::<Ipv4Addr>().unwrap()))
+            })
+            .collect(),
         ip6: vec![],
         gateway4: Some("10.0.0.1".parse().unwrap()),
         gateway6: None,
@@ -149,6 +156,12 @@ fn automatic_addresses_are_deterministic_and_skip_reserved_and_taken() {
     );
     // A fixed address is not recorded.
     assert!(resolve(&specs[2], &g, &h, &specs).unwrap().props.is_empty());
+    // A fixed address without a prefix takes the pool's.
+    let bare = vec![vnet("e", &["10.0.0.9"])];
+    assert_eq!(
+        addr_of(&resolve(&bare[0], &g, &h, &bare).unwrap()),
+        "10.0.0.9/24"
+    );
 }
 
 #[test]
@@ -338,6 +351,12 @@ fn create_epair_names_both_ends_and_joins_the_bridge() {
     create_epair(&h, &op()).unwrap();
     assert_eq!(ifaces(&h), ["lo0", "em0", "bridge0", "e0a_web", "e0b_web"]);
     assert_eq!(members(&h, "bridge0"), ["em0", "e0a_web"]);
+    // The renamed pair still holds unit 0: the kernel hands out the next unit.
+    let out = h
+        .run(&Cmd::new(tools::IFCONFIG, ["epair", "create"]))
+        .unwrap();
+    assert_eq!(out.stdout, "epair1a\n");
+    h.run(&destroy_cmd("epair1a")).unwrap();
     // A second pair for the same jail is refused by the kernel, and leaves nothing behind.
     let e = create_epair(&h, &op()).unwrap_err();
     assert!(e.contains("File exists"), "{e}");
@@ -351,7 +370,7 @@ fn create_epair_names_both_ends_and_joins_the_bridge() {
 fn a_failure_inside_create_epair_leaves_no_interface() {
     for pattern in [
         "ifconfig epair create",
-        "ifconfig epair* name e0a_web up",
+        "ifconfig epair* up name e0a_web",
         "ifconfig epair* name e0b_web",
         "ifconfig bridge0 addm e0a_web",
     ] {

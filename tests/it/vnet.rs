@@ -376,12 +376,12 @@ fn a_fault_at_each_vnet_step_of_up_leaves_no_interface() {
     for pattern in [
         "ifconfig bridge0 create addm em0 up",
         "ifconfig epair create",
-        "ifconfig epair* name e0a_web up",
+        "ifconfig epair* up name e0a_web",
         "ifconfig epair* name e0b_web",
         "ifconfig bridge0 addm e0a_web",
         "ifconfig e0b_web vnet *",
         // Later steps of the second jail: the first one's pair must go too.
-        "ifconfig epair* name e0a_zz up",
+        "ifconfig epair* up name e0a_zz",
         "jail -f * -c zz",
     ] {
         let e = env(&[("web", None), ("zz", None)], vec![fault(pattern)]);
