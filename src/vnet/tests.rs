@@ -90,7 +90,7 @@ fn long_names_are_cut_with_a_hash_and_stay_distinct() {
     assert!(n.host.starts_with("e1a_aaaaa") && n.jail.starts_with("e1b_aaaaa"));
     // Stable: the same name always gives the same interfaces.
     assert_eq!(epair_names(&long), n);
-    // Names that only differ after the cut (the Bastille #1250 case) do not clash.
+    // Names that only differ after the cut do not clash.
     let a = epair_names("webserver-production-01");
     let b = epair_names("webserver-production-02");
     assert_ne!(a.host, b.host);
