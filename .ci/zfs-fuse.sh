@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Real-ZFS tests: run jailctl's ZFS tests in the simulator's real-ZFS mode against zfs-fuse.
-# Installs zfs-fuse if missing, starts its daemon with a pidfile, creates a file-backed pool,
-# runs the tests with JAILCTL_SIM_REAL_ZFS=<pool>, and always destroys the pool and stops the
-# daemon it started, by its pid. Needs root and /dev/fuse (as on the CI machines).
+# Real ZFS for the tests: `.ci/zfs-fuse.sh CMD...` runs CMD (default: the real-ZFS tests only)
+# with JAILCTL_TEST_ZFS_POOL naming a fresh file-backed zfs-fuse pool, so tests/it/real_zfs.rs
+# drives the simulator's real-ZFS mode against it. Installs zfs-fuse if missing, starts its
+# daemon with a pidfile, and always destroys the pool and stops the daemon it started, by its
+# pid. Fails if a real-ZFS test printed SKIPPED. Needs root and /dev/fuse (as on CI machines).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,9 +66,12 @@ echo "== creating pool $pool"
 truncate -s 256M "$work/pool.img"
 "$ZPOOL" create -m "$work/mnt" "$pool" "$work/pool.img"
 
-echo "== real-ZFS tests against zfs-fuse (pool $pool)"
-JAILCTL_SIM_REAL_ZFS="$pool" cargo test --locked --test it real_zfs -- --nocapture 2>&1 | tee "$work/test.log"
-if grep -q '^SKIPPED' "$work/test.log"; then
+if [ "$#" -eq 0 ]; then
+    set -- cargo test --locked --test it real_zfs -- --nocapture
+fi
+echo "== $* (real ZFS: zfs-fuse pool $pool)"
+JAILCTL_TEST_ZFS_POOL="$pool" "$@" 2>&1 | tee "$work/test.log"
+if grep -q '^SKIPPED: .*zfs-fuse' "$work/test.log"; then
     echo "real-ZFS tests were skipped although zfs-fuse runs" >&2
     exit 1
 fi

@@ -66,7 +66,7 @@ pub fn load(config_dir: &Path) -> Result<Config, ConfigErrors> {
                 mount_root: PathBuf::from("/usr/local/jails"),
                 default_base: None,
                 parallelism: None,
-                shutdown_timeout: std::time::Duration::from_secs(90),
+                shutdown_timeout: crate::boot::DEFAULT_SHUTDOWN_TIMEOUT,
                 bridges: BTreeMap::new(),
             },
             None,

@@ -251,7 +251,7 @@ pub(crate) fn global(v: &mut V, file: usize, t: &Table) -> (Global, Option<Table
         .map(|i| i as usize);
     let shutdown_timeout = get(t, k, "shutdown_timeout")
         .and_then(|n| v.duration(n, "shutdown_timeout"))
-        .unwrap_or(Duration::from_secs(90));
+        .unwrap_or(crate::boot::DEFAULT_SHUTDOWN_TIMEOUT);
     let mut bridges = BTreeMap::new();
     if let Some(bt) = get(t, k, "bridges").and_then(|n| v.table(n, "bridges")) {
         for (name, e) in bt {
