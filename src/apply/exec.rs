@@ -230,7 +230,7 @@ impl Executor<'_> {
                 }
                 _ => Ok(()),
             },
-            Op::Epair(e) => crate::vnet::create_epair(h, e),
+            Op::Net(n) => crate::vnet::run(h, n),
         };
         if result.is_ok() {
             let j = self.journals.get_mut(jail).expect("just inserted");
@@ -252,7 +252,7 @@ fn write_file(h: &dyn Host, path: &Path, contents: &[u8], mode: u32) -> Result<(
 
 fn run_undo(h: &dyn Host, u: &Undo) -> Result<(), String> {
     match u {
-        Undo::Epair(e) => crate::vnet::create_epair(h, e),
+        Undo::Net(n) => crate::vnet::run(h, n),
         Undo::Run { cmd } => h.run(cmd).map(|_| ()).map_err(|e| process_cause(&e)),
         Undo::RestoreFile {
             path,

@@ -35,15 +35,15 @@ pub enum Op {
         mode: u32,
     },
     RemoveFile(PathBuf),
-    /// VNET: create a jail's epair (several commands, the unit known only at run time; see
-    /// [`crate::vnet::create_epair`]).
-    Epair(crate::vnet::EpairOp),
+    /// VNET: several commands that depend on each other's output or on the host's state
+    /// (see [`crate::vnet::NetOp`]).
+    Net(crate::vnet::NetOp),
 }
 
 impl Op {
     /// Does this op change the host through a command (what `--dry-run` counts)?
     pub fn is_command(&self) -> bool {
-        matches!(self, Op::Run(_) | Op::Epair(_))
+        matches!(self, Op::Run(_) | Op::Net(_))
     }
 }
 
@@ -73,7 +73,7 @@ impl fmt::Display for Op {
                 write!(f, "# copy {} to {}", from.display(), to.display())
             }
             Op::RemoveFile(p) => write!(f, "# remove {}", p.display()),
-            Op::Epair(e) => write!(f, "{e}"),
+            Op::Net(n) => write!(f, "{n}"),
         }
     }
 }
@@ -92,8 +92,8 @@ pub enum Undo {
         previous: Option<Vec<u8>>,
         mode: u32,
     },
-    /// VNET: re-create a jail's epair as it was.
-    Epair(crate::vnet::EpairOp),
+    /// VNET: re-create a jail's epair, or remove a bridge nothing uses any more.
+    Net(crate::vnet::NetOp),
 }
 
 impl fmt::Display for Undo {
@@ -106,11 +106,7 @@ impl fmt::Display for Undo {
                 ..
             } => write!(f, "remove {}", path.display()),
             Undo::RestoreFile { path, .. } => write!(f, "restore {}", path.display()),
-            Undo::Epair(e) => write!(
-                f,
-                "re-create epair {}/{} on {}",
-                e.names.host, e.names.jail, e.bridge
-            ),
+            Undo::Net(n) => write!(f, "{}", n.undo_text()),
         }
     }
 }

@@ -669,22 +669,132 @@ pub fn bridge_of(spec: Option<&JailSpec>) -> Option<&str> {
 pub fn ops(step: &NetStep) -> Vec<(Op, Vec<Undo>)> {
     match step {
         NetStep::CreateBridge { bridge, uplink } => vec![(
-            Op::Run(create_bridge_cmd(bridge, uplink.as_deref())),
-            vec![Undo::Run {
-                cmd: destroy_cmd(bridge),
-            }],
+            Op::Net(NetOp::EnsureBridge {
+                bridge: bridge.clone(),
+                uplink: uplink.clone(),
+            }),
+            vec![Undo::Net(NetOp::DropUnusedBridge {
+                bridge: bridge.clone(),
+                uplink: uplink.clone(),
+            })],
         )],
         NetStep::CreateEpair(e) => vec![(
-            Op::Epair(e.clone()),
+            Op::Net(NetOp::Epair(e.clone())),
             vec![Undo::Run {
                 cmd: destroy_cmd(&e.names.host),
             }],
         )],
         NetStep::DestroyEpair { iface, restore } => vec![(
             Op::Run(destroy_cmd(iface)),
-            restore.iter().cloned().map(Undo::Epair).collect(),
+            restore
+                .iter()
+                .cloned()
+                .map(|e| Undo::Net(NetOp::Epair(e)))
+                .collect(),
         )],
     }
+}
+
+/// A VNET operation of several commands that depend on each other's output or on the host's
+/// current state, run by [`run`] under the host-wide network lock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum NetOp {
+    /// Create a jail's epair (the kernel picks the unit; see [`create_epair`]).
+    Epair(EpairOp),
+    /// Create a bridge unless it exists: jails started in parallel (at boot) may each have
+    /// planned it.
+    EnsureBridge {
+        bridge: String,
+        uplink: Option<String>,
+    },
+    /// Undo of `EnsureBridge`: destroy the bridge unless a member other than its uplink is
+    /// still on it (another jail's epair).
+    DropUnusedBridge {
+        bridge: String,
+        uplink: Option<String>,
+    },
+}
+
+impl fmt::Display for NetOp {
+    /// The commands, as `--dry-run` shows them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetOp::Epair(e) => write!(f, "{e}"),
+            NetOp::EnsureBridge { bridge, uplink } => write!(
+                f,
+                "{}  # unless {bridge} exists",
+                create_bridge_cmd(bridge, uplink.as_deref())
+            ),
+            NetOp::DropUnusedBridge { bridge, .. } => {
+                write!(f, "{}  # unless a jail uses it", destroy_cmd(bridge))
+            }
+        }
+    }
+}
+
+impl NetOp {
+    /// How this op reads as an undo action.
+    pub fn undo_text(&self) -> String {
+        match self {
+            NetOp::Epair(e) => format!(
+                "re-create epair {}/{} on {}",
+                e.names.host, e.names.jail, e.bridge
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// The host-wide network lock: bridge creation, membership and removal by concurrent jailctl
+/// processes (and boot threads) take turns. Held only for the length of one [`NetOp`].
+const NET_LOCK: &str = ".net";
+
+/// Run one [`NetOp`]. A failure leaves nothing behind that the op created.
+pub fn run(host: &dyn Host, op: &NetOp) -> Result<(), String> {
+    let _lock = crate::apply::JailLocks::acquire(host, &[NET_LOCK.to_string()], |_| {})
+        .map_err(|e| format!("cannot take the network lock: {e}"))?;
+    match op {
+        NetOp::Epair(e) => create_epair(host, e),
+        NetOp::EnsureBridge { bridge, uplink } => {
+            let exists = host
+                .output(&ifconfig([bridge.as_str()]))
+                .is_ok_and(|o| o.success());
+            if exists {
+                return Ok(());
+            }
+            host.run(&create_bridge_cmd(bridge, uplink.as_deref()))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+        NetOp::DropUnusedBridge { bridge, uplink } => {
+            let out = host
+                .output(&ifconfig([bridge.as_str()]))
+                .map_err(|e| e.to_string())?;
+            if !out.success() {
+                return Ok(()); // already gone
+            }
+            let in_use = bridge_members(&out.stdout)
+                .iter()
+                .any(|m| Some(m) != uplink.as_ref());
+            if in_use {
+                return Ok(());
+            }
+            host.run(&destroy_cmd(bridge))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Member interfaces from `ifconfig BRIDGE` output (`member: NAME flags=...` lines).
+pub fn bridge_members(ifconfig_output: &str) -> Vec<String> {
+    ifconfig_output
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("member: "))
+        .filter_map(|r| r.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]

@@ -439,3 +439,89 @@ fn bridge_commands() {
     h.run(&create_bridge_cmd("jailnet", None)).unwrap();
     assert!(ifaces(&h).contains(&"jailnet".to_string()));
 }
+
+#[test]
+fn ensure_bridge_is_idempotent_and_its_undo_spares_a_used_bridge() {
+    let (_d, h) = sim(vec![]); // bridge0 with em0 exists
+    let ensure = NetOp::EnsureBridge {
+        bridge: "bridge0".into(),
+        uplink: Some("em0".into()),
+    };
+    run(&h, &ensure).unwrap();
+    assert_eq!(ifaces(&h), ["lo0", "em0", "bridge0"]);
+    create_epair(&h, &op()).unwrap();
+    let drop = NetOp::DropUnusedBridge {
+        bridge: "bridge0".into(),
+        uplink: Some("em0".into()),
+    };
+    // A jail's epair is a member: the bridge stays.
+    run(&h, &drop).unwrap();
+    assert_eq!(members(&h, "bridge0"), ["em0", "e0a_web"]);
+    // Only the uplink left: it goes; a second drop finds nothing to do.
+    h.run(&destroy_cmd("e0a_web")).unwrap();
+    run(&h, &drop).unwrap();
+    assert_eq!(ifaces(&h), ["lo0", "em0"]);
+    run(&h, &drop).unwrap();
+    // Created when missing.
+    run(&h, &ensure).unwrap();
+    assert_eq!(members(&h, "bridge0"), ["em0"]);
+}
+
+#[test]
+fn net_undo_survives_the_journal() {
+    let u = Undo::Net(NetOp::Epair(op()));
+    let json = serde_json::to_string(&u).unwrap();
+    assert_eq!(serde_json::from_str::<Undo>(&json).unwrap(), u);
+    let u = Undo::Net(NetOp::DropUnusedBridge {
+        bridge: "bridge0".into(),
+        uplink: None,
+    });
+    let json = serde_json::to_string(&u).unwrap();
+    assert_eq!(serde_json::from_str::<Undo>(&json).unwrap(), u);
+    assert_eq!(
+        Undo::Net(NetOp::Epair(op())).to_string(),
+        "re-create epair e0a_web/e0b_web on bridge0"
+    );
+}
+
+#[test]
+fn plans_create_the_bridge_once_and_restart_replaces_the_pair() {
+    use crate::plan::{Step, plan};
+    let g = global();
+    let mut h = host();
+    let snap = "zroot/jailctl/bases/14.2-RELEASE@jailctl".to_string();
+    h.datasets.insert(
+        snap.clone(),
+        Dataset {
+            name: snap,
+            props: BTreeMap::new(),
+        },
+    );
+    let specs = vec![vnet("a", &[]), vnet("b", &[])];
+    let p = plan(&specs, &g, &h, &[]).unwrap();
+    let net: Vec<String> = p
+        .steps()
+        .filter(|(_, s)| matches!(s, Step::Net(_) | Step::CreateJail { .. }))
+        .map(|(j, s)| format!("{j}: {s}"))
+        .collect();
+    assert_eq!(
+        net,
+        [
+            "a: create bridge bridge0",
+            "a: create epair e0a_a/e0b_a on bridge0",
+            "a: start jail a",
+            "b: create epair e0a_b/e0b_b on bridge0",
+            "b: start jail b",
+        ]
+    );
+    // The dry run shows the real commands.
+    let text = crate::apply::dry_run(&p);
+    assert!(
+        text.contains("/sbin/ifconfig bridge0 create addm em0 up  # unless bridge0 exists"),
+        "{text}"
+    );
+    assert!(
+        text.contains("/sbin/ifconfig epairNa up name e0a_b"),
+        "{text}"
+    );
+}

@@ -438,3 +438,37 @@ fn a_fault_during_restart_puts_the_old_jail_back() {
     assert_eq!(e.members(), strs(&["e0a_web", "em0"]));
     assert!(e.rc_conf("web").contains("inet 10.0.0.2/24"));
 }
+
+#[test]
+fn jails_started_in_parallel_share_the_bridge_they_all_planned() {
+    // As at boot: each jail's `up` runs on its own thread, each plans to create the missing
+    // bridge; all must come up on the one bridge.
+    let e = env(
+        &[("a", None), ("b", None), ("c", None), ("d", None)],
+        vec![],
+    );
+    std::thread::scope(|s| {
+        let hs: Vec<_> = ["a", "b", "c", "d"]
+            .into_iter()
+            .map(|j| {
+                let e = &e;
+                s.spawn(move || e.up(&[j]).map(|_| ()).map_err(|x| x.to_string()))
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap().unwrap();
+        }
+    });
+    assert_eq!(
+        e.members(),
+        strs(&["e0a_a", "e0a_b", "e0a_c", "e0a_d", "em0"])
+    );
+    // Four different addresses, the same ones a sequential start gives.
+    for (j, a) in [("a", 2), ("b", 3), ("c", 4), ("d", 5)] {
+        assert!(
+            e.rc_conf(j).contains(&format!("inet 10.0.0.{a}/24")),
+            "{j}: {}",
+            e.rc_conf(j)
+        );
+    }
+}
