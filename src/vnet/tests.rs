@@ -525,3 +525,63 @@ fn plans_create_the_bridge_once_and_restart_replaces_the_pair() {
         "{text}"
     );
 }
+
+/// A simulated host with a base snapshot and /etc/resolv.conf, ready for `ops::up`.
+fn sim_with_base() -> (tempfile::TempDir, SimHost) {
+    use crate::host::HostFs;
+    use std::path::Path;
+    let d = tempfile::tempdir().unwrap();
+    let h = SimHost::open_with(&d.path().join("sim"), SimConfig::default()).unwrap();
+    let zfs = |a: &[&str]| {
+        h.run(&Cmd::new(tools::ZFS, a.iter().copied())).unwrap();
+    };
+    zfs(&["create", "-p", "zroot/jailctl/bases/14.2-RELEASE"]);
+    for sub in ["dev", "etc"] {
+        h.mkdir_p(
+            &Path::new("/zroot/jailctl/bases/14.2-RELEASE").join(sub),
+            0o755,
+        )
+        .unwrap();
+    }
+    zfs(&["snapshot", "zroot/jailctl/bases/14.2-RELEASE@jailctl"]);
+    zfs(&["create", "-p", "zroot/jailctl/jails"]);
+    h.mkdir_p(Path::new("/etc"), 0o755).unwrap();
+    h.write(
+        Path::new("/etc/resolv.conf"),
+        b"nameserver 192.0.2.53\n",
+        0o644,
+    )
+    .unwrap();
+    (d, h)
+}
+
+#[test]
+fn a_run_killed_after_the_epair_is_undone_by_the_next_up() {
+    let (_d, h) = sim_with_base();
+    let g = global();
+    let specs = vec![vnet("web", &[])];
+    let state = crate::observe::observe(&h, &g).unwrap();
+    let plan = crate::plan::plan(&specs, &g, &state, &[]).unwrap();
+    let ops = crate::apply::plan_ops(&plan);
+    let after_epair = ops
+        .iter()
+        .position(|(_, o)| matches!(o, Op::Net(NetOp::Epair(_))))
+        .unwrap()
+        + 1;
+    crate::apply::exec::apply_inner(&h, &plan, Some(after_epair)).unwrap();
+    // Killed: bridge and pair exist, the journal says how to undo them.
+    assert_eq!(ifaces(&h), ["lo0", "em0", "bridge0", "e0a_web", "e0b_web"]);
+    let out = crate::ops::up(&h, &specs, &g, &[], &crate::ops::Opts::default()).unwrap();
+    assert_eq!(out.recovered.len(), 1);
+    assert!(out.recovered[0].failed.is_empty(), "{}", out.recovered[0]);
+    // One pair, its jail end inside the new jail.
+    assert_eq!(ifaces(&h), ["lo0", "em0", "bridge0", "e0a_web"]);
+    let st = h.snapshot().unwrap();
+    let jid = st.jail.jails["web"].jid;
+    assert!(
+        st.net
+            .ifaces
+            .iter()
+            .any(|i| i.name == "e0b_web" && i.vnet == Some(jid))
+    );
+}
