@@ -38,5 +38,6 @@ pub mod observe;
 pub mod ops;
 pub mod plan;
 pub mod platform;
+pub mod provision;
 pub mod render;
 pub mod vnet;

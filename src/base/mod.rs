@@ -63,7 +63,7 @@ pub enum BaseError {
     )]
     #[diagnostic(help("if you mean it, manage that dataset with zfs(8) directly"))]
     NotManaged { dataset: String },
-    #[error("cannot destroy base `{name}`: {} depend on its snapshots: {}", if dependents.len() == 1 { "1 dataset" } else { "datasets" }, dependents.join(", "))]
+    #[error("cannot destroy base `{name}`: {} on its snapshots: {}", if dependents.len() == 1 { "1 dataset depends".to_string() } else { format!("{} datasets depend", dependents.len()) }, dependents.join(", "))]
     #[diagnostic(help(
         "destroy or re-create those jails on another base first (`jailctl base list` shows which jail uses which snapshot)"
     ))]
@@ -498,16 +498,17 @@ fn finish(
     release: &str,
     source: &Source,
 ) -> Result<String, BaseError> {
-    run(
-        host,
-        &format!("cannot record the release on {dataset}"),
-        zfs_cmd([
-            "set".to_string(),
-            format!("{PROP_RELEASE}={release}"),
-            format!("{PROP_SOURCE}={}", source.display()),
-            dataset.to_string(),
-        ]),
-    )?;
+    // One property per `zfs set`: older ZFS releases (zfs-fuse among them) take only one.
+    for prop in [
+        format!("{PROP_RELEASE}={release}"),
+        format!("{PROP_SOURCE}={}", source.display()),
+    ] {
+        run(
+            host,
+            &format!("cannot record the release on {dataset}"),
+            zfs_cmd(["set".to_string(), prop, dataset.to_string()]),
+        )?;
+    }
     let existing = snapshots_of(host, dataset)?;
     let snap = format!(
         "{dataset}@{}",
@@ -548,6 +549,10 @@ pub fn create(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Mad
         });
     }
     let sets = prepare_sets(req)?;
+    // What `zfs create -p` and the mount will add besides the base, so a failure can take
+    // them away again and leave the host as it was.
+    let made_parents = missing_parents(host, &dataset)?;
+    let made_dirs = missing_dirs(&local_mp);
     run(
         host,
         &format!("cannot create {dataset}"),
@@ -578,7 +583,73 @@ pub fn create(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Mad
             bytes: stats.bytes,
         })
     })();
-    filled.map_err(|error| undo_create(host, &dataset, &local_mp, error))
+    filled.map_err(|error| {
+        let mut undo = undo_create(host, &dataset, &local_mp, error);
+        if let BaseError::Undone {
+            undo: text, help, ..
+        } = &mut undo
+            && !text.starts_with("FAILED")
+            && let Some(kept) = remove_made(host, &made_parents, &made_dirs, text)
+        {
+            *help = format!(
+                "the base is gone, but the parent dataset {kept} that `zfs create -p` made was kept; remove it with `zfs destroy -r {kept}` if nothing else uses it"
+            );
+        }
+        undo
+    })
+}
+
+/// The ancestors of `dataset` (below the pool) that do not exist yet, deepest first.
+fn missing_parents(host: &dyn Host, dataset: &str) -> Result<Vec<String>, BaseError> {
+    let mut missing = Vec::new();
+    let mut cur = dataset;
+    while let Some((parent, _)) = cur.rsplit_once('/') {
+        if !parent.contains('/') || dataset_exists(host, parent)? {
+            break;
+        }
+        missing.push(parent.to_string());
+        cur = parent;
+    }
+    Ok(missing)
+}
+
+/// The directories on the way to `dir` (a local path) that do not exist yet, deepest first.
+fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
+    dir.ancestors()
+        .skip(1)
+        .take_while(|d| !d.exists())
+        .map(Path::to_path_buf)
+        .collect()
+}
+
+/// Take away the parent datasets and directories a failed create made. Each goes only if it
+/// is empty: something another run put there meanwhile stays, and is named in `report`.
+/// Returns the topmost parent dataset that had to be kept, if any.
+fn remove_made(
+    host: &dyn Host,
+    parents: &[String],
+    dirs: &[PathBuf],
+    report: &mut String,
+) -> Option<String> {
+    for p in parents {
+        match run(
+            host,
+            &format!("cannot destroy {p}"),
+            zfs_cmd(["destroy", p]),
+        ) {
+            Ok(_) => report.push_str(&format!(", destroyed {p}")),
+            Err(e) => {
+                report.push_str(&format!("; kept {p}: {e}"));
+                return parents.last().cloned();
+            }
+        }
+    }
+    for d in dirs {
+        if std::fs::remove_dir(d).is_err() {
+            break;
+        }
+    }
+    None
 }
 
 fn undo_create(host: &dyn Host, dataset: &str, local_mp: &Path, error: BaseError) -> BaseError {

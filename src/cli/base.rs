@@ -6,7 +6,6 @@ use crate::base::manifest::Sha256Digest;
 use crate::base::{self, BaseInfo, SetsRequest, extract::ExtractOptions, fetch::Source};
 use crate::config::Global;
 use miette::IntoDiagnostic;
-use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -71,44 +70,10 @@ fn parse_sha_arg(s: &str) -> Result<(String, Sha256Digest), String> {
     Ok((set.to_string(), Sha256Digest::parse_hex(hex)?))
 }
 
-/// The global settings bases need: `zfs_root` (required) and `mount_root` from
-/// `<config-dir>/jailctl.toml`.
+/// The global settings bases need (`zfs_root`, `mount_root`), validated by the config layer.
+/// Only `jailctl.toml` is read: a broken jail file must not block making a base.
 fn global_settings(g: &GlobalArgs) -> miette::Result<Global> {
-    let path = g.config_dir.join("jailctl.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        miette::miette!(
-            help =
-                "create it with a line such as zfs_root = \"zroot/jailctl\", or pass --config-dir",
-            "cannot read {}: {e}",
-            path.display()
-        )
-    })?;
-    let table: toml::Table = toml::from_str(&text)
-        .map_err(|e| miette::miette!("{} is not valid TOML: {e}", path.display()))?;
-    let zfs_root = table
-        .get("zfs_root")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| {
-            miette::miette!(
-                help = "add a line such as zfs_root = \"zroot/jailctl\"",
-                "{} has no zfs_root",
-                path.display()
-            )
-        })?
-        .to_string();
-    let mount_root = table
-        .get("mount_root")
-        .and_then(|v| v.as_str())
-        .unwrap_or("/usr/local/jails")
-        .into();
-    Ok(Global {
-        zfs_root,
-        mount_root,
-        default_base: None,
-        parallelism: None,
-        shutdown_timeout: std::time::Duration::from_secs(60),
-        bridges: BTreeMap::new(),
-    })
+    Ok(crate::config::load_global(&g.config_dir)?)
 }
 
 pub fn run(args: Args, g: &GlobalArgs) -> miette::Result<ExitCode> {

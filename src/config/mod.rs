@@ -38,6 +38,48 @@ impl Config {
     }
 }
 
+/// Read and validate only `<config_dir>/jailctl.toml`: for commands that need the global
+/// settings but no jail (`jailctl base ...`), so a broken jail file does not block them.
+pub fn load_global(config_dir: &Path) -> Result<Global, ConfigErrors> {
+    let mut loader = Loader {
+        dir: config_dir.to_path_buf(),
+        sources: Sources::default(),
+        errs: vec![],
+        templates: HashMap::new(),
+        check_owner: perms::enforced(),
+    };
+    let global_path = config_dir.join("jailctl.toml");
+    let global = loader
+        .read(&global_path)
+        .and_then(|id| loader.parse(id))
+        .map(|(id, t)| {
+            let mut v = V {
+                src: &loader.sources,
+                errs: vec![],
+            };
+            let (g, _) = validate::global(&mut v, id, &t);
+            (g, v.errs)
+        });
+    match global {
+        Some((g, mut errs)) => {
+            loader.errs.append(&mut errs);
+            if loader.errs.is_empty() {
+                return Ok(g);
+            }
+        }
+        None if loader.errs.is_empty() => {
+            // read/parse always explain a failure; keep a message if they ever do not.
+            loader.errs.push(ConfigError::file_level(
+                &global_path,
+                "cannot read the global settings".to_string(),
+                None,
+            ));
+        }
+        None => {}
+    }
+    Err(ConfigErrors::new(config_dir.to_path_buf(), loader.errs))
+}
+
 /// Read and validate `<config_dir>/jailctl.toml`, `<config_dir>/jails/*.toml` and the templates
 /// they extend. Returns every error found, not only the first.
 pub fn load(config_dir: &Path) -> Result<Config, ConfigErrors> {

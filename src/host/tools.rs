@@ -13,3 +13,4 @@ pub const MOUNT: &str = "/sbin/mount";
 pub const UMOUNT: &str = "/sbin/umount";
 pub const SYSCTL: &str = "/sbin/sysctl";
 pub const PKG: &str = "/usr/sbin/pkg";
+pub const CHOWN: &str = "/usr/sbin/chown";

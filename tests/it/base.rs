@@ -88,7 +88,7 @@ const FREEBSD_VERSION: &[u8] = b"#!/bin/sh\nUSERLAND_VERSION=\"14.2-RELEASE-p1\"
 
 /// A small but realistic base set: directories, a setuid binary, absolute and relative
 /// symbolic links, a hard link and the release script.
-fn base_set() -> Vec<u8> {
+pub(crate) fn base_set() -> Vec<u8> {
     let blob = noise(64 * 1024);
     xz(&tar_bytes(&[
         E::Dir("./", 0o755),
@@ -146,7 +146,7 @@ fn manifest_line(set: &str, data: &[u8]) -> String {
 }
 
 /// A release directory on disk: base.txz, lib32.txz and a MANIFEST for both.
-fn release_dir() -> tempfile::TempDir {
+pub(crate) fn release_dir() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     let (b, l) = (base_set(), lib32_set());
     std::fs::write(d.path().join("base.txz"), &b).unwrap();
@@ -345,27 +345,27 @@ fn corrupt_archive_is_reported_as_such() {
 // A small HTTP server on 127.0.0.1
 
 #[derive(Clone, Debug)]
-struct Served {
-    path: String,
+pub(crate) struct Served {
+    pub(crate) path: String,
     range: Option<String>,
     status: u16,
     body_bytes: usize,
 }
 
-struct Server {
-    base: String,
-    log: Arc<Mutex<Vec<Served>>>,
+pub(crate) struct Server {
+    pub(crate) base: String,
+    pub(crate) log: Arc<Mutex<Vec<Served>>>,
 }
 
-struct ServerOpts {
-    files: HashMap<String, Vec<u8>>,
+pub(crate) struct ServerOpts {
+    pub(crate) files: HashMap<String, Vec<u8>>,
     /// Honour `Range: bytes=N-`.
-    ranges: bool,
+    pub(crate) ranges: bool,
     /// Cut the first response for this path after so many body bytes.
-    cut_first: Option<(String, usize)>,
+    pub(crate) cut_first: Option<(String, usize)>,
 }
 
-fn serve(opts: ServerOpts) -> Server {
+pub(crate) fn serve(opts: ServerOpts) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
@@ -456,7 +456,7 @@ fn serve(opts: ServerOpts) -> Server {
     }
 }
 
-fn release_files() -> HashMap<String, Vec<u8>> {
+pub(crate) fn release_files() -> HashMap<String, Vec<u8>> {
     let (b, l) = (base_set(), lib32_set());
     let manifest = manifest_line("base", &b) + &manifest_line("lib32", &l);
     HashMap::from([

@@ -1,6 +1,10 @@
 //! jailctl's integration tests: one test binary, one module per area.
 
 mod base;
+mod base_e2e;
+mod base_provision;
+mod base_real_zfs;
+mod base_rollback;
 mod boot_sched;
 mod cli_basics;
 mod config;

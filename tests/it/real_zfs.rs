@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The pool to use, or `None` after saying loudly why the test is skipped.
-fn real_pool(test: &str) -> Option<String> {
+pub(crate) fn real_pool(test: &str) -> Option<String> {
     if let Ok(p) = std::env::var("JAILCTL_TEST_ZFS_POOL")
         && !p.is_empty()
     {
@@ -37,16 +37,16 @@ fn real_pool(test: &str) -> Option<String> {
 }
 
 /// A simulated host in real-ZFS mode with its own dataset `POOL/jt-PID-N`, destroyed on drop.
-struct Real {
-    host: SimHost,
-    base: String,
+pub(crate) struct Real {
+    pub(crate) host: SimHost,
+    pub(crate) base: String,
     _dir: tempfile::TempDir,
 }
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 impl Real {
-    fn new(pool: &str) -> Real {
+    pub(crate) fn new(pool: &str) -> Real {
         let dir = tempfile::tempdir().unwrap();
         let config = SimConfig {
             real_zfs: Some(pool.to_string()),
@@ -68,7 +68,7 @@ impl Real {
             .output(&Cmd::new(tools::ZFS, args.iter().copied()))
             .unwrap()
     }
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let o = self.zfs(args);
         assert_eq!(o.status, 0, "zfs {args:?}: {}", o.stderr);
         o.stdout

@@ -1371,6 +1371,41 @@ pub fn run_jexec(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
     in_jail(ctx, &jail, cmd)
 }
 
+/// pkg(8) on the host: only `pkg -j JAIL install ...` (the host's pkg working inside a jail,
+/// as provisioning runs it), which does what `pkg install` inside the jail does.
+pub fn run_pkg(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
+    let [j, key, rest @ ..] = args else {
+        return Output::fail(
+            1,
+            "pkg: not modelled by the simulated host except `pkg -j JAIL install ...`\n",
+        );
+    };
+    if j != "-j" || rest.first().map(String::as_str) != Some("install") {
+        return Output::fail(
+            1,
+            "pkg: not modelled by the simulated host except `pkg -j JAIL install ...`\n",
+        );
+    }
+    let Some(jail) = find_live(&ctx.state.jail, key).cloned() else {
+        return Output::fail(1, format!("pkg: jail \"{key}\" not found\n"));
+    };
+    let mut cmd = vec!["pkg".to_string()];
+    cmd.extend(rest.iter().cloned());
+    in_jail(ctx, &jail, &cmd)
+}
+
+/// Whether `name` (or a numeric id) is in the jail's `etc/passwd` or `etc/group`.
+fn jail_db_has(ctx: &Ctx<'_>, jail: &SimJail, db: &str, name: &str) -> bool {
+    if name.chars().all(|c| c.is_ascii_digit()) {
+        return true;
+    }
+    let p = Path::new(&jail.path).join("etc").join(db);
+    std::fs::read_to_string(ctx.host_path(&p)).is_ok_and(|t| {
+        t.lines()
+            .any(|l| !l.starts_with('#') && l.split(':').next() == Some(name))
+    })
+}
+
 fn in_jail(ctx: &mut Ctx<'_>, jail: &SimJail, cmd: &[String]) -> Output {
     let prog = cmd[0].as_str();
     let base = prog.rsplit('/').next().unwrap_or(prog);
@@ -1403,6 +1438,26 @@ fn in_jail(ctx: &mut Ctx<'_>, jail: &SimJail, cmd: &[String]) -> Output {
                     }
                 }
             }
+        }
+        ("chown", [owner, file]) if !owner.starts_with('-') => {
+            // chown(8): names are looked up in the jail's own passwd and group files.
+            let (user, group) = match owner.split_once(':') {
+                Some((u, g)) => (u, Some(g)),
+                None => (owner.as_str(), None),
+            };
+            if !jail_db_has(ctx, jail, "passwd", user) {
+                return Output::fail(67, format!("chown: {user}: illegal user name\n"));
+            }
+            if let Some(g) = group
+                && !jail_db_has(ctx, jail, "group", g)
+            {
+                return Output::fail(67, format!("chown: {g}: illegal group name\n"));
+            }
+            let p = Path::new(&jail.path).join(file.trim_start_matches('/'));
+            if std::fs::symlink_metadata(ctx.host_path(&p)).is_err() {
+                return Output::fail(1, format!("chown: {file}: No such file or directory\n"));
+            }
+            Output::ok("")
         }
         ("true", _) => Output::ok(""),
         ("false", _) => Output::fail(1, ""),

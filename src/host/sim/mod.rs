@@ -107,6 +107,7 @@ fn dispatch(ctx: &mut Ctx<'_>, cmd: &Cmd) -> Result<Output, ProcessError> {
         tools::JAIL => jail::run_jail(ctx, args),
         tools::JLS => jail::run_jls(ctx, args),
         tools::JEXEC => jail::run_jexec(ctx, args),
+        tools::PKG => jail::run_pkg(ctx, args),
         tools::RCTL => rctl::run(ctx, args),
         tools::CPUSET => cpuset::run(ctx, args),
         tools::IFCONFIG => net::run(ctx, args),

@@ -10,8 +10,8 @@
 //! Files: a mounted filesystem is a directory under the simulator's root (its `mountpoint`
 //! mapped through [`Ctx::host_path`]). `zfs snapshot` copies that directory (without the
 //! directories of child filesystems) to `DIR/snapshots/<dataset>@<snap>`; `zfs clone` fills the
-//! clone's mountpoint from it; `zfs destroy` removes both. Volumes, send/receive, rollback,
-//! bookmarks, holds and `zfs jail` are not modelled and say so.
+//! clone's mountpoint from it; `zfs rollback` puts that copy back; `zfs destroy` removes both.
+//! Volumes, send/receive, bookmarks, holds and `zfs jail` are not modelled and say so.
 
 use super::{Ctx, SimState};
 use crate::host::Output;
@@ -1100,6 +1100,7 @@ fn usage_text(cmd: &str) -> String {
             "rename -r <snapshot> <snapshot>",
         ],
         "promote" => &["promote <clone-filesystem>"],
+        "rollback" => &["rollback [-rRf] <snapshot>"],
         _ => &[],
     };
     let mut s = String::from("usage:\n");
@@ -1252,9 +1253,10 @@ pub fn run(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
         "list" | "ls" => list(ctx, rest),
         "rename" => rename(ctx, rest),
         "promote" => promote(ctx, rest),
-        "send" | "receive" | "recv" | "rollback" | "bookmark" | "hold" | "release" | "jail"
-        | "unjail" | "mount" | "unmount" | "umount" | "program" | "diff" | "allow" | "unallow"
-        | "upgrade" | "userspace" | "groupspace" | "share" | "unshare" => Err(err(format!(
+        "rollback" => rollback(ctx, rest),
+        "send" | "receive" | "recv" | "bookmark" | "hold" | "release" | "jail" | "unjail"
+        | "mount" | "unmount" | "umount" | "program" | "diff" | "allow" | "unallow" | "upgrade"
+        | "userspace" | "groupspace" | "share" | "unshare" => Err(err(format!(
             "zfs {sub}: not modelled by the simulated host (use real-ZFS mode, see docs/simulator.md)"
         ))),
         _ => Err(Fail(
@@ -1749,6 +1751,69 @@ fn destroy(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         ctx.state.zfs.datasets.remove(v);
     }
     Ok(out)
+}
+
+/// `zfs rollback [-rRf] SNAP`: only to the most recent snapshot, unless `-r` destroys the
+/// later ones (and `-R` the clones of those); the filesystem's files become the snapshot's.
+fn rollback(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
+    let o = getopt(args, "rRf", &|| usage_text("rollback"))?;
+    let target = match o.rest.as_slice() {
+        [] => return Err(usage_fail("rollback", "missing dataset argument")),
+        [t] => t.clone(),
+        _ => return Err(usage_fail("rollback", "too many arguments")),
+    };
+    let d = open(ctx, &target)?;
+    if d.kind != DsKind::Snapshot {
+        return Err(err(format!(
+            "cannot open '{target}': operation not applicable to datasets of this type"
+        )));
+    }
+    let txg = d.createtxg;
+    let fs = fs_part(&target).to_string();
+    let action = format!("cannot rollback to '{target}'");
+    // -R implies -r, as in zfs_main.c.
+    let recursive = o.has('r') || o.has('R');
+    let mut later: Vec<String> = ctx
+        .state
+        .zfs
+        .datasets
+        .iter()
+        .filter(|(n, s)| n.contains('@') && fs_part(n) == fs && s.createtxg > txg)
+        .map(|(n, _)| n.clone())
+        .collect();
+    sort_names(&ctx.state.zfs, &mut later);
+    if !later.is_empty() && !recursive {
+        return Err(err(format!(
+            "{action}: more recent snapshots or bookmarks exist\nuse '-r' to force deletion of the following snapshots and bookmarks:\n{}",
+            later.join("\n")
+        )));
+    }
+    let clones = collect_dependents(ctx, &later);
+    if !clones.is_empty() && !o.has('R') {
+        return Err(err(format!(
+            "{action}: clones of previous snapshots exist\nuse '-R' to force deletion of the following clones and dependents:\n{}",
+            clones.join("\n")
+        )));
+    }
+    pool_writable(ctx, &target, &action)?;
+    for c in &clones {
+        if let Some(why) = busy_reason(ctx, c, o.has('f')) {
+            return Err(err(format!("{why}\ncannot destroy '{c}': dataset is busy")));
+        }
+    }
+    let mut gone: Vec<String> = clones.into_iter().chain(later).collect();
+    gone.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    for v in &gone {
+        remove_files(ctx, v);
+        ctx.state.zfs.datasets.remove(v);
+    }
+    if let Some(dir) = local_dir(ctx, &fs) {
+        let keep = child_dirs(ctx, &fs);
+        clear_dir(&dir, &keep)
+            .and_then(|()| copy_tree(&snap_dir(ctx, &target), &dir, &BTreeSet::new()))
+            .map_err(|e| err(format!("{action}: {e}")))?;
+    }
+    Ok(String::new())
 }
 
 /// Clones (and their descendants) of any snapshot in or below `victims`, transitively.
