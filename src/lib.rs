@@ -22,6 +22,7 @@
 //!   [`boot::JailDriver`] trait (one jail's up/health/stop/force-stop).
 //! - [`platform`] reads the FreeBSD kernel directly where that beats spawning a tool (RACCT
 //!   state, running jails); off FreeBSD a stub says what is missing.
+//! - [`vnet`] is VNET networking: epair names, pool addresses, bridge/epair steps.
 //! - [`cli`] is the command line: one file per subcommand, each a thin `run` over the library.
 //!
 //! Nothing below `cli` chooses between the real and the simulated host: a [`host::Host`] is
@@ -39,3 +40,4 @@ pub mod plan;
 pub mod platform;
 pub mod provision;
 pub mod render;
+pub mod vnet;

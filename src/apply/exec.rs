@@ -259,6 +259,7 @@ impl Executor<'_> {
                 }
                 _ => Ok(()),
             },
+            Op::Net(n) => crate::vnet::run(h, n),
         };
         if result.is_ok() {
             let j = self.journals.get_mut(jail).expect("just inserted");
@@ -297,6 +298,7 @@ fn write_file(
 
 fn run_undo(h: &dyn Host, u: &Undo) -> Result<(), String> {
     match u {
+        Undo::Net(n) => crate::vnet::run(h, n),
         Undo::Run { cmd } => h.run(cmd).map(|_| ()).map_err(|e| process_cause(&e)),
         Undo::RestoreFile {
             path,

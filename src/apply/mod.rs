@@ -38,12 +38,15 @@ pub enum Op {
         root: Option<PathBuf>,
     },
     RemoveFile(PathBuf),
+    /// VNET: several commands that depend on each other's output or on the host's state
+    /// (see [`crate::vnet::NetOp`]).
+    Net(crate::vnet::NetOp),
 }
 
 impl Op {
     /// Does this op change the host through a command (what `--dry-run` counts)?
     pub fn is_command(&self) -> bool {
-        matches!(self, Op::Run(_))
+        matches!(self, Op::Run(_) | Op::Net(_))
     }
 }
 
@@ -74,6 +77,7 @@ impl fmt::Display for Op {
                 write!(f, "# copy {} to {}", from.display(), to.display())
             }
             Op::RemoveFile(p) => write!(f, "# remove {}", p.display()),
+            Op::Net(n) => write!(f, "{n}"),
         }
     }
 }
@@ -95,6 +99,8 @@ pub enum Undo {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         root: Option<PathBuf>,
     },
+    /// VNET: re-create a jail's epair, or remove a bridge nothing uses any more.
+    Net(crate::vnet::NetOp),
 }
 
 impl fmt::Display for Undo {
@@ -107,6 +113,7 @@ impl fmt::Display for Undo {
                 ..
             } => write!(f, "remove {}", path.display()),
             Undo::RestoreFile { path, .. } => write!(f, "restore {}", path.display()),
+            Undo::Net(n) => write!(f, "{}", n.undo_text()),
         }
     }
 }
@@ -308,6 +315,7 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
             }
             vec![run(zfs(a), undo)]
         }
+        Step::Net(n) => crate::vnet::ops(n),
     }
 }
 

@@ -367,7 +367,14 @@ fn status_of(st: &HostState, specs: &[JailSpec], global: &Global) -> Vec<JailSta
                 (None, None) => "absent",
             };
             let up_to_date = match (spec, ds.and_then(|d| d.prop(plan::props::SPEC))) {
-                (Some(s), Some(h)) => render::render(s, global).ok().map(|r| r.spec_hash() == h),
+                (Some(s), Some(h)) => {
+                    // VNET: render with the address recorded at allocation.
+                    let s = crate::vnet::with_recorded(
+                        s,
+                        ds.and_then(|d| d.prop(crate::vnet::IP4_PROP)),
+                    );
+                    render::render(&s, global).ok().map(|r| r.spec_hash() == h)
+                }
                 _ => None,
             };
             JailStatus {

@@ -41,6 +41,7 @@ pub mod props {
         PARAMS,
         LIMITS,
         CPUSET,
+        crate::vnet::IP4_PROP,
         "quota",
         "reservation",
         "compression",
@@ -168,6 +169,8 @@ pub enum Step {
         props: BTreeMap<String, String>,
         old: BTreeMap<String, Option<String>>,
     },
+    /// VNET: bridge and epair (see [`crate::vnet`]).
+    Net(crate::vnet::NetStep),
 }
 
 impl fmt::Display for Step {
@@ -206,6 +209,7 @@ impl fmt::Display for Step {
                 "record {} on {dataset}",
                 props.keys().cloned().collect::<Vec<_>>().join(", ")
             ),
+            Step::Net(n) => write!(f, "{n}"),
         }
     }
 }
@@ -294,6 +298,8 @@ pub enum PlanError {
     Cycle(Vec<String>),
     #[error(transparent)]
     Render(#[from] RenderError),
+    #[error(transparent)]
+    Vnet(#[from] crate::vnet::VnetError),
     #[error(
         "jail `{jail}`: base `{base}` has no snapshot ({dataset}@... not found); create it with `jailctl base create {base} --from ...` or set another base"
     )]
@@ -417,10 +423,34 @@ pub fn plan_up(
     opts: &UpOptions,
 ) -> Result<Plan, PlanError> {
     let names = order(specs, targets)?;
+    plan_named(specs, global, host, &names, opts)
+}
+
+/// Plan `up` for `names` in that order (all defined).
+fn plan_named(
+    specs: &[JailSpec],
+    global: &Global,
+    host: &HostState,
+    names: &[String],
+    opts: &UpOptions,
+) -> Result<Plan, PlanError> {
     let mut plan = Plan::default();
     for n in names {
-        let spec = find(specs, &n).expect("order returns defined jails");
-        plan.jails.push(plan_jail(spec, global, host, opts)?);
+        let spec = find(specs, n).ok_or_else(|| PlanError::UnknownJail(n.clone()))?;
+        // VNET: address from the pool and pre-flight checks (crate::vnet).
+        let net = crate::vnet::resolve(spec, global, host, specs)?;
+        plan.jails
+            .push(plan_jail(&net.spec, global, host, opts, &net.props)?);
+    }
+    // VNET: a bridge missing from the host is created by the first jail that needs it.
+    let mut bridges = std::collections::BTreeSet::new();
+    for jp in &mut plan.jails {
+        jp.steps.retain(|s| match s {
+            Step::Net(crate::vnet::NetStep::CreateBridge { bridge, .. }) => {
+                bridges.insert(bridge.clone())
+            }
+            _ => true,
+        });
     }
     add_parents(&mut plan, global, host);
     Ok(plan)
@@ -466,13 +496,7 @@ pub fn plan_up_only(
     names: &[String],
     opts: &UpOptions,
 ) -> Result<Plan, PlanError> {
-    let mut plan = Plan::default();
-    for n in names {
-        let spec = find(specs, n).ok_or_else(|| PlanError::UnknownJail(n.clone()))?;
-        plan.jails.push(plan_jail(spec, global, host, opts)?);
-    }
-    add_parents(&mut plan, global, host);
-    Ok(plan)
+    plan_named(specs, global, host, names, opts)
 }
 
 /// The properties recorded on a root dataset for a rendering.
@@ -555,6 +579,7 @@ fn plan_jail(
     global: &Global,
     host: &HostState,
     opts: &UpOptions,
+    net_props: &BTreeMap<String, String>,
 ) -> Result<JailPlan, PlanError> {
     let name = &spec.name;
     let r = render::render(spec, global)?;
@@ -566,6 +591,10 @@ fn plan_jail(
     let rules = rctl_rules(name, &spec.limits);
     let observed_rules = host.rctl_rules.get(name).cloned().unwrap_or_default();
     let info = host.jails.get(name);
+    // VNET: a dying VNET jail holds nothing a new start needs once its epair is destroyed
+    // (start_steps does that first), and the kernel lets a new jail take a dying one's name.
+    let vnet_dying = info.is_some_and(|j| j.dying) && crate::vnet::bridge_of(Some(spec)).is_some();
+    let info = info.filter(|_| !vnet_dying);
     if info.is_some_and(|j| j.dying) {
         return Err(PlanError::Dying { jail: name.clone() });
     }
@@ -622,6 +651,9 @@ fn plan_jail(
             mode: 0o600,
             root: None,
         });
+        // VNET: bridge and epair before jail(8) moves the jail end in.
+        let net = crate::vnet::start_steps(spec, global, host);
+        steps.extend(net.into_iter().map(Step::Net));
         steps.push(Step::CreateJail {
             name: name.clone(),
             conf: conf.clone(),
@@ -657,6 +689,7 @@ fn plan_jail(
         let mut p = root_props(spec);
         p.insert("mountpoint".into(), root.display().to_string());
         p.extend(record_props(spec, &snapshot, &r));
+        p.extend(net_props.clone());
         steps.push(Step::CloneRoot {
             snapshot: snapshot.clone(),
             dataset: ds_name.clone(),
@@ -898,7 +931,10 @@ fn plan_jail(
             "base has a newer snapshot: would move to {n} on re-create"
         ));
     }
-    for (k, v) in record_props(spec, &snapshot, &r) {
+    for (k, v) in record_props(spec, &snapshot, &r)
+        .into_iter()
+        .chain(net_props.clone())
+    {
         if ds.prop(&k).unwrap_or("") != v {
             old.insert(k.clone(), ds.prop(&k).map(str::to_string));
             set.insert(k, v);
@@ -974,7 +1010,8 @@ pub fn plan_down(
     let names = stop_order(specs, host, targets, opts)?;
     let mut plan = Plan::default();
     for n in names {
-        plan.jails.push(down_jail(&n, global, host));
+        plan.jails
+            .push(down_jail(&n, global, host, find(specs, &n)));
     }
     Ok(plan)
 }
@@ -986,7 +1023,7 @@ fn deployed_cpus(ds: Option<&Dataset>) -> Option<String> {
         .map(str::to_string)
 }
 
-fn down_jail(name: &str, global: &Global, host: &HostState) -> JailPlan {
+fn down_jail(name: &str, global: &Global, host: &HostState, spec: Option<&JailSpec>) -> JailPlan {
     let mut steps = Vec::new();
     let mut reasons = Vec::new();
     if !host.jails.contains_key(name) {
@@ -1039,6 +1076,12 @@ fn down_jail(name: &str, global: &Global, host: &HostState) -> JailPlan {
             },
         );
     }
+    // VNET: the epair goes with the jail (also when it is dying or was stopped elsewhere).
+    let net = crate::vnet::stop_steps(name, host, crate::vnet::bridge_of(spec));
+    if !net.is_empty() && action == Action::AlreadyStopped {
+        reasons.push("its epair is still on the host".into());
+    }
+    steps.extend(net.into_iter().map(Step::Net));
     JailPlan {
         name: name.to_string(),
         action,
@@ -1110,7 +1153,7 @@ pub fn plan_destroy(
     let names = stop_order(specs, host, targets, opts)?;
     let mut plan = Plan::default();
     for n in names {
-        let mut jp = down_jail(&n, global, host);
+        let mut jp = down_jail(&n, global, host, find(specs, &n));
         if !targets.is_empty() && !targets.contains(&n) {
             // A dependent is only stopped.
             plan.jails.push(jp);

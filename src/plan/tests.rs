@@ -99,7 +99,8 @@ fn converge(mut h: HostState, plan: &Plan) -> HostState {
             | Step::Unmount { .. }
             | Step::CopyHostFile { .. }
             | Step::RemoveFile { .. }
-            | Step::Cpuset { .. } => {}
+            | Step::Cpuset { .. }
+            | Step::Net(_) => {}
         }
         let _ = name;
     }

@@ -63,6 +63,7 @@ pub enum RenderError {
         "jail `{name}`: a name must start with a letter or digit, contain only letters, digits, `_` and `-`, and not be all digits (jail.conf would read it as a jid); rename {source_file}"
     )]
     BadName { name: String, source_file: String },
+    /// No longer produced: VNET is rendered (see [`crate::vnet`]). Kept for compatibility.
     #[error(
         "jail `{name}`: VNET networking is not rendered by this version of jailctl yet; use `mode = \"alias\"` or `\"inherit\"` in {source_file}"
     )]
@@ -276,18 +277,15 @@ pub fn render(spec: &JailSpec, global: &Global) -> Result<Rendered, RenderError>
     }
     let root = jail_root(global, name);
     let is_vnet = matches!(spec.network, Network::Vnet { .. });
-    if is_vnet {
-        return Err(RenderError::VnetUnsupported {
-            name: name.clone(),
-            source_file,
-        });
-    }
 
     let mut core = String::new();
     let _ = writeln!(core, "\tpath = {};", quote(&root.display().to_string()));
     core.push_str("\texec.clean;\n");
     core.push_str("\tmount.devfs;\n");
-    let _ = writeln!(core, "\tdevfs_ruleset = {};", if is_vnet { 5 } else { 4 });
+    // VNET jails get ruleset 5 (devfsrules_jail_vnet) unless a parameter says otherwise.
+    if !spec.params.contains_key("devfs_ruleset") {
+        let _ = writeln!(core, "\tdevfs_ruleset = {};", if is_vnet { 5 } else { 4 });
+    }
     core.push_str("\tenforce_statfs = 2;\n");
     core.push_str("\tpersist;\n");
 
@@ -325,7 +323,7 @@ pub fn render(spec: &JailSpec, global: &Global) -> Result<Rendered, RenderError>
                 );
             }
         }
-        Network::Vnet { .. } => unreachable!("refused above"),
+        Network::Vnet { .. } => net.push_str(&crate::vnet::conf_lines(name)),
     }
 
     let mut mounts = String::new();
@@ -408,14 +406,20 @@ pub fn render(spec: &JailSpec, global: &Global) -> Result<Rendered, RenderError>
         "# Rendered by jailctl from {}; edit that file, not this one.\n{name} {{\n{core}{host}{net}{mounts}{params}{hooks}}}\n",
         quote(&source_file)
     );
+    // VNET: addresses and routes of the jail end; part of `net` (a change needs a restart).
+    let vnet_rc = crate::vnet::rc_conf_lines(spec);
     let rc_conf = format!(
-        "# Written by jailctl for jail {name}; changes here are replaced by `jailctl up`.\nhostname={}\nsyslogd_flags=\"-ss\"\n",
+        "# Written by jailctl for jail {name}; changes here are replaced by `jailctl up`.\nhostname={}\nsyslogd_flags=\"-ss\"\n{vnet_rc}",
         sh_double_quote(&spec.hostname)
     );
     let parts = Parts {
         core: hash_hex(&[core.as_bytes()]),
         host: hash_hex(&[host.as_bytes()]),
-        net: hash_hex(&[net.as_bytes()]),
+        net: if vnet_rc.is_empty() {
+            hash_hex(&[net.as_bytes()])
+        } else {
+            hash_hex(&[net.as_bytes(), vnet_rc.as_bytes()])
+        },
         mounts: hash_hex(&[mounts.as_bytes()]),
         hooks: hash_hex(&[hooks.as_bytes()]),
         params: hash_hex(&[params.as_bytes()]),

@@ -122,7 +122,7 @@ fn hostile_hostname_stays_one_value() {
 }
 
 #[test]
-fn bad_names_and_vnet_and_long_paths_are_refused() {
+fn bad_names_and_long_paths_are_refused() {
     let g = global();
     let e = render(&spec("123"), &g).unwrap_err();
     assert!(matches!(e, RenderError::BadName { .. }));
@@ -135,10 +135,13 @@ fn bad_names_and_vnet_and_long_paths_are_refused() {
         gateway4: None,
         gateway6: None,
     };
-    assert!(matches!(
-        render(&s, &g),
-        Err(RenderError::VnetUnsupported { .. })
-    ));
+    // VNET renders now (crate::vnet); see src/vnet/tests.rs for its contents.
+    let r = render(&s, &g).unwrap();
+    assert!(
+        r.conf.contains("\tvnet.interface = \"e0b_web\";\n"),
+        "{}",
+        r.conf
+    );
     let mut s = spec("web");
     s.mounts.push(MountSpec {
         source: "/srv".into(),

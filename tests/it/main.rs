@@ -19,3 +19,4 @@ mod render_templates;
 mod sim_core;
 mod sim_kernel;
 mod sim_zfs;
+mod vnet;

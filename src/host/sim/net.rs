@@ -249,7 +249,16 @@ fn create(ctx: &mut Ctx<'_>, spec: &str) -> Result<String, Output> {
                     }
                     u
                 }
-                None => free(net, &names),
+                // The kernel allocates units, not names: a renamed pair still holds its unit.
+                None => (0..)
+                    .find(|u| {
+                        names(*u).iter().all(|n| !net.any(n))
+                            && !net
+                                .ifaces
+                                .iter()
+                                .any(|i| matches!(i.kind, IfKind::Epair { unit, .. } if unit == *u))
+                    })
+                    .unwrap(),
             };
             let [a, b] = [format!("epair{u}a"), format!("epair{u}b")];
             net.ifaces.push(Iface::new(
