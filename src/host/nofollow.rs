@@ -116,7 +116,8 @@ pub fn write_in_root(root: &Path, rel: &Path, contents: &[u8], mode: u32) -> std
         &dir,
         tmp.as_os_str(),
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::from_bits_truncate(mode),
+        // mode_t is u16 on FreeBSD and u32 on Linux; the permission bits fit either.
+        Mode::from_bits_truncate((mode & 0o7777) as nix::libc::mode_t),
     )
     .map_err(|e| io(e, "cannot write", &full))?;
     let mut f = std::fs::File::from(f);
