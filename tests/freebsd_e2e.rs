@@ -365,8 +365,14 @@ fn destroy_and_check(fx: &Fixture, config: &Path, name: &str) {
         "zfs list {dataset}: still there after destroy"
     );
     assert_eq!(rctl_rules(name).trim(), "", "rctl rules left after destroy");
+    // Gone, or still dying: the kernel keeps a removed jail until its last references (for
+    // example sockets closing) are released, and `list` reports that honestly.
     let entry = listed(config, name);
-    assert_eq!(entry["state"], "absent", "{entry}");
+    assert!(
+        entry["state"] == "absent" || entry["state"] == "dying",
+        "{entry}"
+    );
+    assert!(entry["base"].is_null(), "{entry}");
     assert!(
         dataset_exists(&format!("{}/bases/{RELEASE}", fx.zfs_root)),
         "the base must outlive its jails"
@@ -498,7 +504,11 @@ fn up_list_exec_down_destroy_on_the_real_host() {
         "",
         "down must remove the jail's rctl rules"
     );
-    assert_eq!(listed(config.path(), name)["state"], "stopped");
+    let state = listed(config.path(), name)["state"].clone();
+    assert!(
+        state == "stopped" || state == "dying",
+        "after down: {state}"
+    );
     let out = jailctl(config.path(), &["exec", name, "--", "/bin/hostname"]);
     assert!(
         !out.status.success() && text(&out.stderr).contains("is not running"),
