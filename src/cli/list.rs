@@ -1,6 +1,8 @@
 //! `jailctl list` and `jailctl status [NAME]`: every defined or jailctl-managed jail with its
 //! state, from one `jls` and one `zfs get` for the whole host. `status` adds live usage
-//! (`rctl -u`) of running jails when RACCT is on.
+//! (`rctl -u`) of running jails when RACCT is on; on a real FreeBSD host it says on stderr
+//! why there is no usage when RACCT is off, asking the kernel directly through
+//! [`crate::platform`] (sysctl(3), no process).
 
 use super::{Access, target};
 use crate::ops::{self, JailStatus};
@@ -37,7 +39,23 @@ pub fn run_status(global: &super::GlobalArgs, a: StatusArgs) -> miette::Result<E
     let host = super::open_host(global, Access::Read)?;
     let list = ops::status_with_usage(host.as_ref(), &cfg.jails, &cfg.global, &names)
         .map_err(target::ops_err)?;
+    // The simulated host has its own sysctl answers; this machine's kernel says nothing
+    // about it.
+    if global.simulate.is_none()
+        && !global.quiet
+        && let Some(note) = usage_note(&crate::platform::racct_state())
+    {
+        eprintln!("{note}");
+    }
     show(&list, a.json)
+}
+
+/// Why `status` shows no live usage, with the fix; `None` when RACCT is on.
+fn usage_note(state: &crate::platform::RacctState) -> Option<String> {
+    let fix = state.fix()?;
+    Some(format!(
+        "jailctl: no live usage (rctl -u): {state}; to enable: {fix}"
+    ))
 }
 
 fn show(list: &[JailStatus], json: bool) -> miette::Result<ExitCode> {
@@ -76,4 +94,24 @@ fn show(list: &[JailStatus], json: bool) -> miette::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::usage_note;
+    use crate::platform::RacctState;
+
+    #[test]
+    fn usage_note_names_the_state_and_the_fix_only_when_racct_is_off() {
+        assert_eq!(usage_note(&RacctState::Enabled), None);
+        let note = usage_note(&RacctState::Disabled).unwrap();
+        assert!(note.contains("kern.racct.enable=0"), "{note}");
+        assert!(
+            note.contains("kern.racct.enable=1 to /boot/loader.conf"),
+            "{note}"
+        );
+        let note = usage_note(&RacctState::NotPresent).unwrap();
+        assert!(note.contains("RACCT not in this kernel"), "{note}");
+        assert!(note.contains("options RCTL"), "{note}");
+    }
 }
