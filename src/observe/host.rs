@@ -187,7 +187,8 @@ pub fn observe_jail(
             .into_iter()
             .map(|j| (j.name.clone(), j))
             .collect();
-    } else if !out.stderr.contains("not found") {
+    } else if !(out.stderr.contains("not found") || out.stdout.contains("not found")) {
+        // Under libxo the message may come as a JSON error on stdout rather than on stderr.
         return Err(failed(jc, out).into());
     }
     if st.racct == Some(true) {
@@ -238,7 +239,12 @@ mod tests {
     /// root needs) and `bridge0` on `em0`; jailctl's other datasets do not exist yet.
     fn sim() -> (tempfile::TempDir, SimHost) {
         let d = tempfile::tempdir().unwrap();
-        let h = SimHost::open_with(&d.path().join("sim"), SimConfig::default()).unwrap();
+        let h = sim_at(&d.path().join("sim"));
+        (d, h)
+    }
+
+    fn sim_at(dir: &std::path::Path) -> SimHost {
+        let h = SimHost::open_with(dir, SimConfig::default()).unwrap();
         let mp = "/usr/local/jails/.bases/14.2-RELEASE";
         h.run(&Cmd::new(
             tools::ZFS,
@@ -261,7 +267,7 @@ mod tests {
         h.run(&snap).unwrap();
         h.run(&crate::vnet::create_bridge_cmd("bridge0", Some("em0")))
             .unwrap();
-        (d, h)
+        h
     }
 
     use crate::host::HostFs;
@@ -409,5 +415,39 @@ mod tests {
         assert!(st.interfaces.is_empty() && st.mounts.is_empty());
         assert!(st_v.jails.is_empty(), "v2 is not running");
         assert!(st_v.interfaces.contains(&"bridge0".to_string()));
+    }
+
+    #[test]
+    fn per_jail_observe_fails_on_what_is_not_a_missing_dataset_or_jail() {
+        let g = global();
+        let specs = specs();
+        for (pattern, stderr) in [
+            (
+                "zfs get *",
+                "cannot open 'zroot/jailctl/jails': permission denied",
+            ),
+            ("jls *", "jls: jail_get: Operation not permitted"),
+        ] {
+            let d = tempfile::tempdir().unwrap();
+            let dir = d.path().join("sim");
+            drop(sim_at(&dir));
+            let h = SimHost::open_with(
+                &dir,
+                SimConfig {
+                    faults: vec![crate::host::sim::faults::FaultRule {
+                        pattern: pattern.into(),
+                        nth: 1,
+                        count: 1,
+                        status: 1,
+                        stderr: format!("{stderr}\n"),
+                    }],
+                    ..SimConfig::default()
+                },
+            )
+            .unwrap();
+            let facts = host_facts(&h).unwrap();
+            let e = observe_jail(&h, &g, &specs[0], &facts).unwrap_err();
+            assert!(e.to_string().contains(stderr), "{pattern}: {e}");
+        }
     }
 }
