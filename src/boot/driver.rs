@@ -3,7 +3,9 @@
 //! scheduler stays host-free while `jailctl boot` and `shutdown` still start and stop jails
 //! exactly as `jailctl up` and `down` do.
 //!
-//! - start: [`ops::up_only`], that jail alone (the scheduler already ordered its dependencies);
+//! - start: [`ops::up_only_with`], that jail alone (the scheduler already ordered its
+//!   dependencies), observed only as far as its plan needs; the host-wide sysctls (RACCT,
+//!   VIMAGE) are read once per driver, at the first start, and shared by all starts;
 //! - health: the jail's `[health] command` through `jexec`, on its own thread, bounded by the
 //!   check's `timeout`: a probe that never returns is abandoned and counts as failed, so it
 //!   cannot hold the boot;
@@ -12,15 +14,18 @@
 use super::JailDriver;
 use crate::config::spec::{Global, JailSpec};
 use crate::host::{Cmd, Host, tools};
+use crate::observe::host::{HostFacts, host_facts};
 use crate::ops::{self, Opts};
-use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 
 /// Starts and stops jails through [`crate::ops`] on a shared host.
 pub struct OpsDriver {
     host: Arc<dyn Host + Send + Sync>,
     specs: Arc<Vec<JailSpec>>,
     global: Global,
+    /// Read at the first start (under this lock, so once), then shared.
+    facts: Mutex<Option<HostFacts>>,
 }
 
 impl OpsDriver {
@@ -29,7 +34,21 @@ impl OpsDriver {
             host,
             specs: Arc::new(specs),
             global,
+            facts: Mutex::new(None),
         }
+    }
+
+    /// The host-wide facts, read on first use. A failed read is not kept: the next start
+    /// tries again.
+    fn facts(&self) -> Result<HostFacts, String> {
+        let mut f = self.facts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = f.as_ref() {
+            return Ok(f.clone());
+        }
+        let read = host_facts(self.host.as_ref())
+            .map_err(|e| format!("cannot read the host's state: {e}"))?;
+        *f = Some(read.clone());
+        Ok(read)
     }
 
     fn spec(&self, name: &str) -> Result<&JailSpec, String> {
@@ -42,12 +61,14 @@ impl OpsDriver {
 
 impl JailDriver for OpsDriver {
     fn start(&self, name: &str) -> Result<(), String> {
-        ops::up_only(
+        let facts = self.facts()?;
+        ops::up_only_with(
             self.host.as_ref(),
             &self.specs,
             &self.global,
             name,
             &Opts::default(),
+            &facts,
         )
         .map(|_| ())
         .map_err(|e| e.to_string())

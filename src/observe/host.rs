@@ -3,9 +3,12 @@
 //! rules, two sysctls, the interface list and the mount table. The output is read by the
 //! fixture-tested parsers of the sibling modules (`zfs`, `jls`, `rctl`, `sysctl`, `ifconfig`,
 //! `mount`).
+//!
+//! [`observe_jail`] is the narrow variant for starting one jail at boot: only what that jail's
+//! plan reads, with the host-wide sysctls ([`HostFacts`]) read once by the caller.
 
 use super::HostState;
-use crate::config::spec::Global;
+use crate::config::spec::{Global, JailSpec};
 use crate::host::{Cmd, Output, ProcessError, Runner, tools};
 use crate::plan::props;
 
@@ -76,17 +79,33 @@ fn failed(cmd: Cmd, out: Output) -> ProcessError {
     }
 }
 
-/// Everything planning needs.
-pub fn observe(host: &dyn Runner, global: &Global) -> Result<HostState, ObserveError> {
-    let mut st = observe_jails(host, global)?;
+/// Host-wide facts that stay the same while jailctl runs (`kern.racct.enable` is a boot-time
+/// tunable, `kern.features.vimage` a kernel build option), so a boot reads them once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostFacts {
+    pub racct: Option<bool>,
+    pub vimage: bool,
+}
+
+/// Read [`HostFacts`]: two `sysctl -n`.
+pub fn host_facts(host: &dyn Runner) -> Result<HostFacts, ObserveError> {
     let rc = Cmd::new(tools::SYSCTL, ["-n", "kern.racct.enable"]);
     let out = host.output(&rc)?;
-    st.racct = super::sysctl::parse_racct(&out).map_err(|e| parse_err(&rc, e))?;
+    let racct = super::sysctl::parse_racct(&out).map_err(|e| parse_err(&rc, e))?;
     let vc = Cmd::new(tools::SYSCTL, ["-n", "kern.features.vimage"]);
     let out = host.output(&vc)?;
     // The OID exists only on kernels built with VIMAGE.
-    st.vimage =
+    let vimage =
         out.success() && super::sysctl::parse_bool(&out.stdout).map_err(|e| parse_err(&vc, e))?;
+    Ok(HostFacts { racct, vimage })
+}
+
+/// Everything planning needs.
+pub fn observe(host: &dyn Runner, global: &Global) -> Result<HostState, ObserveError> {
+    let mut st = observe_jails(host, global)?;
+    let facts = host_facts(host)?;
+    st.racct = facts.racct;
+    st.vimage = facts.vimage;
     if st.racct == Some(true) {
         let c = Cmd::new(tools::RCTL, ["jail:"]);
         let out = host.run(&c)?;
@@ -98,6 +117,90 @@ pub fn observe(host: &dyn Runner, global: &Global) -> Result<HostState, ObserveE
     let c = Cmd::new(tools::MOUNT, ["-p"]);
     let out = host.run(&c)?;
     st.mounts = super::mount::parse_mount_p(&out.stdout).map_err(|e| parse_err(&c, e))?;
+    Ok(st)
+}
+
+/// `zfs get` of the datasets an up plan of `spec` reads, two levels deep from:
+/// `<root>/jails` (every jail root, so the `.retired` sibling and the VNET addresses recorded
+/// on other jails are seen), `<root>/bases/BASE` (its snapshots) and, when the jail has
+/// volumes, `<root>/volumes` (its volumes and their parents). Other bases and anything deeper
+/// are left out.
+pub fn zfs_get_jail_cmd(global: &Global, spec: &JailSpec) -> Cmd {
+    let mut args: Vec<String> = ["get", "-H", "-p", "-d", "2", "-o", "name,property,value"]
+        .map(String::from)
+        .to_vec();
+    args.push(props::ALL.join(","));
+    args.push(format!("{}/jails", global.zfs_root));
+    args.push(crate::render::base_dataset(global, &spec.base));
+    if !spec.volumes.is_empty() {
+        args.push(format!("{}/volumes", global.zfs_root));
+    }
+    Cmd::new(tools::ZFS, args)
+}
+
+/// `jls` of one jail (dying included), with the fields [`super::JailInfo`] holds.
+pub fn jls_jail_cmd(name: &str) -> Cmd {
+    let mut args: Vec<String> = ["--libxo", "json", "-d", "-j", name]
+        .map(String::from)
+        .to_vec();
+    args.extend(super::jls::JLS_ARGS[3..].iter().map(|s| s.to_string()));
+    Cmd::new(tools::JLS, args)
+}
+
+/// What the up plan of one jail reads, and nothing else, for starting jails one by one at
+/// boot: the datasets of [`zfs_get_jail_cmd`] (when one of its operands does not exist yet,
+/// as on a fresh host, the whole `<zfs_root>` tree instead, like [`observe`]), `jls -j NAME`,
+/// that jail's rctl rules (when RACCT is on) and, for a VNET jail, the interface list.
+/// `facts` come from [`host_facts`], read once by the caller. The mount table is not read:
+/// up plans do not use it. The plan made from this state is the one [`observe`] gives.
+pub fn observe_jail(
+    host: &dyn Runner,
+    global: &Global,
+    spec: &JailSpec,
+    facts: &HostFacts,
+) -> Result<HostState, ObserveError> {
+    let mut st = HostState {
+        racct: facts.racct,
+        vimage: facts.vimage,
+        ..HostState::default()
+    };
+    let zc = zfs_get_jail_cmd(global, spec);
+    let out = host.output(&zc)?;
+    if out.success() {
+        st.datasets = super::zfs::parse_zfs_get(&out.stdout).map_err(|e| parse_err(&zc, e))?;
+    } else if out.stderr.contains("dataset does not exist") {
+        let zc = zfs_get_cmd(global);
+        let out = host.output(&zc)?;
+        if out.success() {
+            st.datasets = super::zfs::parse_zfs_get(&out.stdout).map_err(|e| parse_err(&zc, e))?;
+        } else if !out.stderr.contains("dataset does not exist") {
+            return Err(failed(zc, out).into());
+        }
+    } else {
+        return Err(failed(zc, out).into());
+    }
+    let jc = jls_jail_cmd(&spec.name);
+    let out = host.output(&jc)?;
+    if out.success() {
+        st.jails = super::jls::parse_jls_json(&out.stdout)
+            .map_err(|e| parse_err(&jc, e))?
+            .into_iter()
+            .map(|j| (j.name.clone(), j))
+            .collect();
+    } else if !(out.stderr.contains("not found") || out.stdout.contains("not found")) {
+        // Under libxo the message may come as a JSON error on stdout rather than on stderr.
+        return Err(failed(jc, out).into());
+    }
+    if st.racct == Some(true) {
+        let c = Cmd::new(tools::RCTL, [format!("jail:{}", spec.name)]);
+        let out = host.run(&c)?;
+        st.rctl_rules = super::rctl::parse_rules(&out.stdout).map_err(|e| parse_err(&c, e))?;
+    }
+    if crate::vnet::bridge_of(Some(spec)).is_some() {
+        let c = Cmd::new(tools::IFCONFIG, ["-l"]);
+        let out = host.run(&c)?;
+        st.interfaces = super::ifconfig::parse_list(&out.stdout).map_err(|e| parse_err(&c, e))?;
+    }
     Ok(st)
 }
 
@@ -126,5 +229,225 @@ mod tests {
             jls_cmd().to_string(),
             "/usr/sbin/jls --libxo json -d jid name path host.hostname ip4.addr ip6.addr dying"
         );
+    }
+
+    use crate::config::spec::{BridgeSpec, JailSpec, Network, VolumeSpec};
+    use crate::host::sim::{SimConfig, SimHost};
+    use crate::plan::{self, UpOptions};
+
+    /// A fresh simulated host with the base `14.2-RELEASE` (a snapshot with the directories a
+    /// root needs) and `bridge0` on `em0`; jailctl's other datasets do not exist yet.
+    fn sim() -> (tempfile::TempDir, SimHost) {
+        let d = tempfile::tempdir().unwrap();
+        let h = sim_at(&d.path().join("sim"));
+        (d, h)
+    }
+
+    fn sim_at(dir: &std::path::Path) -> SimHost {
+        let h = SimHost::open_with(dir, SimConfig::default()).unwrap();
+        let mp = "/usr/local/jails/.bases/14.2-RELEASE";
+        h.run(&Cmd::new(
+            tools::ZFS,
+            [
+                "create",
+                "-p",
+                "-o",
+                &format!("mountpoint={mp}"),
+                "zroot/jailctl/bases/14.2-RELEASE",
+            ],
+        ))
+        .unwrap();
+        for sub in ["dev", "etc", "bin"] {
+            std::fs::create_dir_all(h.local_path(std::path::Path::new(mp)).join(sub)).unwrap();
+        }
+        let snap = Cmd::new(
+            tools::ZFS,
+            ["snapshot", "zroot/jailctl/bases/14.2-RELEASE@jailctl"],
+        );
+        h.run(&snap).unwrap();
+        h.run(&crate::vnet::create_bridge_cmd("bridge0", Some("em0")))
+            .unwrap();
+        h
+    }
+
+    use crate::host::HostFs;
+
+    fn global() -> Global {
+        let mut g = crate::render::tests::global();
+        g.bridges.insert(
+            "bridge0".into(),
+            BridgeSpec {
+                name: "bridge0".into(),
+                create: false,
+                uplink: None,
+                ip4_pool: Some("10.0.0.0/24".parse().unwrap()),
+                gateway4: Some("10.0.0.1".parse().unwrap()),
+            },
+        );
+        g
+    }
+
+    fn vnet(name: &str) -> JailSpec {
+        let mut s = crate::render::tests::spec(name);
+        s.network = Network::Vnet {
+            bridge: "bridge0".into(),
+            ip4: vec![],
+            ip6: vec![],
+            gateway4: Some("10.0.0.1".parse().unwrap()),
+            gateway6: None,
+        };
+        s
+    }
+
+    fn specs() -> Vec<JailSpec> {
+        let spec = crate::render::tests::spec;
+        let mut db = spec("db");
+        db.limits.memory = Some(256 << 20);
+        let mut files = spec("files");
+        files.volumes.push(VolumeSpec {
+            name: "data".into(),
+            target: "/var/data".into(),
+            quota: Some(1 << 30),
+            read_only: false,
+        });
+        vec![db, spec("web"), files, vnet("v1"), vnet("v2")]
+    }
+
+    /// For every jail: the up plan from [`observe_jail`] is the one from [`observe`].
+    fn same_plans(h: &SimHost, specs: &[JailSpec], g: &Global, opts: &UpOptions, when: &str) {
+        let facts = host_facts(h).unwrap();
+        let full = observe(h, g).unwrap();
+        for s in specs {
+            let names = [s.name.clone()];
+            let narrow = observe_jail(h, g, s, &facts).unwrap();
+            let want = plan::plan_up_only(specs, g, &full, &names, opts);
+            let got = plan::plan_up_only(specs, g, &narrow, &names, opts);
+            match (want, got) {
+                (Ok(w), Ok(g)) => assert_eq!(g, w, "{when}: plan of {}", s.name),
+                (Err(w), Err(g)) => {
+                    assert_eq!(g.to_string(), w.to_string(), "{when}: {}", s.name)
+                }
+                (w, g) => panic!("{when}: {}: full {w:?}, per-jail {g:?}", s.name),
+            }
+        }
+    }
+
+    fn up(h: &SimHost, specs: &[JailSpec], g: &Global, names: &[&str]) {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        crate::ops::up(h, specs, g, &names, &crate::ops::Opts::default()).unwrap();
+    }
+
+    #[test]
+    fn per_jail_observe_plans_what_the_full_observe_plans() {
+        let (_d, h) = sim();
+        let g = global();
+        let mut specs = specs();
+        let opts = UpOptions::default();
+        // Nothing deployed: no <root>/jails yet (the fallback to the whole tree).
+        same_plans(&h, &specs, &g, &opts, "fresh host");
+        up(&h, &specs, &g, &["db", "v1"]);
+        // Some running (one with rctl rules, one VNET with its address recorded), the rest
+        // new; the second VNET jail must get the next free address.
+        same_plans(&h, &specs, &g, &opts, "db and v1 up");
+        up(&h, &specs, &g, &["web", "files", "v2"]);
+        same_plans(&h, &specs, &g, &opts, "all up");
+        // Changed definitions: new limits on a running jail, a second volume (missing).
+        specs[1].limits.memory = Some(128 << 20);
+        specs[2].volumes.push(VolumeSpec {
+            name: "logs".into(),
+            target: "/var/log/app".into(),
+            quota: None,
+            read_only: false,
+        });
+        same_plans(&h, &specs, &g, &opts, "changed definitions");
+        // Stopped jails, and a newer base snapshot, with and without re-creation.
+        crate::ops::down(
+            &h,
+            &specs,
+            &g,
+            &["web".into(), "v2".into()],
+            &crate::ops::Opts::default(),
+        )
+        .unwrap();
+        h.run(&Cmd::new(
+            tools::ZFS,
+            [
+                "snapshot",
+                "zroot/jailctl/bases/14.2-RELEASE@20261124-120000",
+            ],
+        ))
+        .unwrap();
+        same_plans(&h, &specs, &g, &opts, "stopped, newer base");
+        let recreate = UpOptions { recreate: true };
+        same_plans(&h, &specs, &g, &recreate, "re-create");
+    }
+
+    #[test]
+    fn per_jail_observe_reads_only_that_jail() {
+        let (_d, h) = sim();
+        let g = global();
+        let specs = specs();
+        up(&h, &specs, &g, &["db", "v1"]);
+        let before = h.snapshot().unwrap().history.len();
+        let facts = host_facts(&h).unwrap();
+        let st = observe_jail(&h, &g, &specs[0], &facts).unwrap();
+        let st_v = observe_jail(&h, &g, &specs[4], &facts).unwrap();
+        let run: Vec<String> = h.snapshot().unwrap().history[before..]
+            .iter()
+            .map(|e| e.cmd.to_string())
+            .collect();
+        let get = format!("{} get -H -p -d 2 -o name,property,value", tools::ZFS);
+        let jls = format!("{} --libxo json -d -j", tools::JLS);
+        assert_eq!(run.len(), 2 + 3 + 4, "{run:#?}");
+        assert_eq!(run[0], format!("{} -n kern.racct.enable", tools::SYSCTL));
+        assert!(
+            run[2].starts_with(&get)
+                && run[2].ends_with(" zroot/jailctl/jails zroot/jailctl/bases/14.2-RELEASE"),
+            "{}",
+            run[2]
+        );
+        assert!(run[3].starts_with(&format!("{jls} db ")), "{}", run[3]);
+        assert_eq!(run[4], format!("{} jail:db", tools::RCTL));
+        assert!(run[6].starts_with(&format!("{jls} v2 ")), "{}", run[6]);
+        assert_eq!(run[8], format!("{} -l", tools::IFCONFIG));
+        assert_eq!(st.jails.keys().collect::<Vec<_>>(), ["db"]);
+        assert_eq!(st.rctl_rules.keys().collect::<Vec<_>>(), ["db"]);
+        assert!(st.interfaces.is_empty() && st.mounts.is_empty());
+        assert!(st_v.jails.is_empty(), "v2 is not running");
+        assert!(st_v.interfaces.contains(&"bridge0".to_string()));
+    }
+
+    #[test]
+    fn per_jail_observe_fails_on_what_is_not_a_missing_dataset_or_jail() {
+        let g = global();
+        let specs = specs();
+        for (pattern, stderr) in [
+            (
+                "zfs get *",
+                "cannot open 'zroot/jailctl/jails': permission denied",
+            ),
+            ("jls *", "jls: jail_get: Operation not permitted"),
+        ] {
+            let d = tempfile::tempdir().unwrap();
+            let dir = d.path().join("sim");
+            drop(sim_at(&dir));
+            let h = SimHost::open_with(
+                &dir,
+                SimConfig {
+                    faults: vec![crate::host::sim::faults::FaultRule {
+                        pattern: pattern.into(),
+                        nth: 1,
+                        count: 1,
+                        status: 1,
+                        stderr: format!("{stderr}\n"),
+                    }],
+                    ..SimConfig::default()
+                },
+            )
+            .unwrap();
+            let facts = host_facts(&h).unwrap();
+            let e = observe_jail(&h, &g, &specs[0], &facts).unwrap_err();
+            assert!(e.to_string().contains(stderr), "{pattern}: {e}");
+        }
     }
 }

@@ -161,8 +161,9 @@ pub fn plan_only(
 }
 
 /// Make exactly `name` match its definition, without touching its dependencies: only that
-/// jail is locked and planned. For the boot scheduler, which starts a jail only once its
-/// dependencies are up; `jailctl up NAME` keeps using [`up`].
+/// jail is locked, observed and planned. For the boot scheduler, which starts a jail only
+/// once its dependencies are up; `jailctl up NAME` keeps using [`up`]. Reads the host-wide
+/// sysctls itself; a caller starting many jails reads them once and calls [`up_only_with`].
 pub fn up_only(
     host: &dyn Host,
     specs: &[JailSpec],
@@ -170,10 +171,29 @@ pub fn up_only(
     name: &str,
     opts: &Opts,
 ) -> Result<Outcome, OpsError> {
+    let facts = observe::host::host_facts(host)?;
+    up_only_with(host, specs, global, name, opts, &facts)
+}
+
+/// [`up_only`] with the host-wide facts already read: the host is observed only as far as
+/// this jail's plan needs ([`observe::host::observe_jail`]: one `zfs get`, `jls -j NAME`, its
+/// rctl rules, and `ifconfig -l` for a VNET jail).
+pub fn up_only_with(
+    host: &dyn Host,
+    specs: &[JailSpec],
+    global: &Global,
+    name: &str,
+    opts: &Opts,
+    facts: &observe::host::HostFacts,
+) -> Result<Outcome, OpsError> {
+    let spec = specs
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| PlanError::UnknownJail(name.to_string()))?;
     let names = [name.to_string()];
     let mut recovered = Vec::new();
     let _locks = lock_and_recover(host, &names, &mut recovered)?;
-    let state = observe::observe(host, global)?;
+    let state = observe::host::observe_jail(host, global, spec, facts)?;
     let plan = plan::plan_up_only(specs, global, &state, &names, &opts.up)?;
     finish(host, plan, opts, recovered)
 }

@@ -1,6 +1,6 @@
 //! Tests of `rc.d/jailctl`: the real script run by `sh` over the rc.subr stand-in in
-//! `tests/rc/rc.subr`. Start, stop, restart and named jails run the real jailctl binary on a
-//! simulated host (`jailctl_flags="--simulate DIR --config-dir D"`) and check which jails
+//! `tests/rc/rc.subr`. Start, stop, restart, status and named jails run the real jailctl
+//! binary on a simulated host (`jailctl_flags="--simulate DIR --config-dir D"`) and check which jails
 //! run afterwards; the rc.subr enable gate, usage, rcvar and the exact command lines (also
 //! for `status`) are checked with `jailctl_program` pointing at a recorder of its argv; and
 //! the rcorder headers are read from the file.
@@ -213,6 +213,29 @@ fn start_boots_the_autostart_jails_on_the_simulated_host_and_stop_stops_them() {
     assert!(o.status.success(), "{o:?}");
     assert!(stdout(&o).contains("2 of 2 jails up"), "{}", stdout(&o));
     assert_eq!(f.running(), ["db", "web"]);
+    // status runs the real `jailctl status` on the simulated host: one line per jail.
+    let o = rc.run(&["status"]);
+    assert!(o.status.success(), "{o:?}");
+    let state_of = |out: &str, jail: &str| -> String {
+        out.lines()
+            .find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.first() == Some(&jail)).then(|| f[1].to_string())
+            })
+            .unwrap_or_else(|| panic!("no line for {jail} in:\n{out}"))
+    };
+    let out = stdout(&o);
+    assert_eq!(state_of(&out, "db"), "running");
+    assert_eq!(state_of(&out, "web"), "running");
+    assert_eq!(state_of(&out, "api"), "absent");
+    let o = rc.run(&["status", "cache"]);
+    assert!(o.status.success(), "{o:?}");
+    let out = stdout(&o);
+    assert_eq!(state_of(&out, "cache"), "absent");
+    assert!(
+        !out.contains("db "),
+        "status cache lists only cache:\n{out}"
+    );
     // quietstart (what /etc/rc uses) on a booted host changes nothing and succeeds.
     let o = rc.run(&["quietstart"]);
     assert!(o.status.success(), "{o:?}");
@@ -220,6 +243,9 @@ fn start_boots_the_autostart_jails_on_the_simulated_host_and_stop_stops_them() {
     let o = rc.run(&["stop"]);
     assert!(o.status.success(), "{o:?}");
     assert!(f.running().is_empty(), "{:?}", f.running());
+    let o = rc.run(&["status", "db"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(state_of(&stdout(&o), "db"), "stopped");
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! a strict interpreter of the commands jailctl runs: each tool fails the way the real one
 //! does, with its exit status and message (see `shared/freebsd.md`). Used in-process by the
 //! tests and across processes with `--simulate DIR`, where the state lives in `DIR/state.json`
-//! under an exclusive lock held for the length of one command.
+//! under an exclusive lock held for the length of one command. The command history is kept
+//! apart, appended to `DIR/history.jsonl`, so the state file does not grow with every command
+//! and a command that changed nothing (a `jls`, a `zfs get`) does not rewrite it.
 //!
 //! Host paths map under `DIR/root/`, so the files jailctl writes through [`HostFs`] land there.
 //!
@@ -43,7 +45,10 @@ pub struct SimState {
     pub net: net::NetState,
     pub mount: mount::MountState,
     pub sysctl: sysctl::SysctlState,
-    /// Every command run against this host, in order, with its exit status.
+    /// Every command run against this host, in order, with its exit status. Not in
+    /// `state.json`: during a command it holds that command's entries, which are then
+    /// appended to `history.jsonl`; [`SimHost::snapshot`] reads the whole history back.
+    #[serde(skip)]
     pub history: Vec<HistoryEntry>,
     /// How many commands each fault rule has matched so far (key: `INDEX:PATTERN`).
     #[serde(default)]
@@ -193,40 +198,99 @@ impl SimHost {
         Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| std::io::Error::from(e))
     }
 
-    fn load(&self) -> std::io::Result<SimState> {
+    fn history_path(&self) -> PathBuf {
+        self.dir.join("history.jsonl")
+    }
+
+    /// The state file's bytes and what they hold.
+    fn load_bytes(&self) -> std::io::Result<(Vec<u8>, SimState)> {
         let bytes = std::fs::read(self.state_path())?;
-        serde_json::from_slice(&bytes).map_err(|e| {
+        let state = serde_json::from_slice(&bytes).map_err(|e| {
             std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!("{}: {e}", self.state_path().display()),
             )
-        })
+        })?;
+        Ok((bytes, state))
+    }
+
+    fn load(&self) -> std::io::Result<SimState> {
+        Ok(self.load_bytes()?.1)
     }
 
     fn save(&self, state: &SimState) -> std::io::Result<()> {
+        self.save_bytes(&serde_json::to_vec(state)?)
+    }
+
+    fn save_bytes(&self, bytes: &[u8]) -> std::io::Result<()> {
         let tmp = self.dir.join("state.json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec(state)?)?;
+        std::fs::write(&tmp, bytes)?;
         std::fs::rename(tmp, self.state_path())
     }
 
-    /// Run `f` on the state under the lock, saving what it changed.
+    /// Append the entries to `history.jsonl`, one JSON object per line, in one write.
+    fn append_history(&self, entries: &[HistoryEntry]) -> std::io::Result<()> {
+        use std::io::Write;
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut buf = Vec::new();
+        for e in entries {
+            serde_json::to_writer(&mut buf, e)?;
+            buf.push(b'\n');
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.history_path())?
+            .write_all(&buf)
+    }
+
+    fn load_history(&self) -> std::io::Result<Vec<HistoryEntry>> {
+        let text = match std::fs::read_to_string(self.history_path()) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(e),
+        };
+        text.lines()
+            .enumerate()
+            .map(|(i, l)| {
+                serde_json::from_str(l).map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("{} line {}: {e}", self.history_path().display(), i + 1),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Run `f` on the state under the lock; append the commands it ran to the history and
+    /// write the state back only if it changed.
     pub fn with_state<T>(&self, f: impl FnOnce(&mut Ctx<'_>) -> T) -> std::io::Result<T> {
         let _lock = self.lock()?;
-        let mut state = self.load()?;
+        let (before, mut state) = self.load_bytes()?;
         state.config = self.config.clone();
         let mut ctx = Ctx {
             state: &mut state,
             root: &self.root,
         };
         let t = f(&mut ctx);
-        self.save(&state)?;
+        let ran = std::mem::take(&mut state.history);
+        let after = serde_json::to_vec(&state)?;
+        if after != before {
+            self.save_bytes(&after)?;
+        }
+        self.append_history(&ran)?;
         Ok(t)
     }
 
-    /// A copy of the current state, for tests and inspection.
+    /// A copy of the current state with the whole history, for tests and inspection.
     pub fn snapshot(&self) -> std::io::Result<SimState> {
         let _lock = self.lock()?;
-        self.load()
+        let mut state = self.load()?;
+        state.history = self.load_history()?;
+        Ok(state)
     }
 }
 
@@ -297,5 +361,41 @@ impl HostFs for SimHost {
 impl Host for SimHost {
     fn simulated(&self) -> Option<String> {
         Some(format!("simulated FreeBSD host at {}", self.dir.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn a_read_only_command_is_recorded_without_rewriting_the_state() {
+        let d = tempfile::tempdir().unwrap();
+        let h = SimHost::open_with(&d.path().join("sim"), SimConfig::default()).unwrap();
+        let state = h.dir().join("state.json");
+        let inode = || std::fs::metadata(&state).unwrap().ino();
+        let first = inode();
+        h.run(&Cmd::new(tools::SYSCTL, ["-n", "hw.ncpu"])).unwrap();
+        h.output(&Cmd::new(tools::ZFS, ["get", "-H", "quota", "zroot/nope"]))
+            .unwrap();
+        assert_eq!(inode(), first, "a read-only command rewrote state.json");
+        h.run(&Cmd::new(tools::ZFS, ["create", "zroot/a"])).unwrap();
+        assert_ne!(inode(), first, "a change was not saved");
+        let st = h.snapshot().unwrap();
+        assert!(st.zfs.datasets.contains_key("zroot/a"));
+        let run: Vec<(String, i32)> = st
+            .history
+            .iter()
+            .map(|e| (e.cmd.to_string(), e.status))
+            .collect();
+        assert_eq!(
+            run,
+            [
+                (format!("{} -n hw.ncpu", tools::SYSCTL), 0),
+                (format!("{} get -H quota zroot/nope", tools::ZFS), 1),
+                (format!("{} create zroot/a", tools::ZFS), 0),
+            ]
+        );
     }
 }
