@@ -316,6 +316,29 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
             vec![run(zfs(a), undo)]
         }
         Step::Net(n) => crate::vnet::ops(n),
+        // No undo of their own: they act on a jail this run created, and undoing its
+        // creation (`jail -r`, `zfs destroy -r` of the new clone) takes them all back.
+        Step::Provision(p) => p
+            .steps
+            .iter()
+            .map(|s| match s {
+                crate::provision::Step::Run { cmd, .. } => (Op::Run(cmd.clone()), vec![]),
+                crate::provision::Step::Write {
+                    dest,
+                    mode,
+                    contents,
+                    ..
+                } => (
+                    Op::WriteFile {
+                        path: dest.clone(),
+                        contents: contents.clone(),
+                        mode: *mode,
+                        root: Some(p.root.clone()),
+                    },
+                    vec![],
+                ),
+            })
+            .collect(),
     }
 }
 

@@ -32,6 +32,8 @@ pub mod props {
     pub const PARAMS: &str = "jailctl:params";
     pub const LIMITS: &str = "jailctl:limits";
     pub const CPUSET: &str = "jailctl:cpuset";
+    /// The fingerprint of the provisioning applied when the jail was created.
+    pub const PROVISIONED: &str = crate::provision::PROP_PROVISIONED;
     /// Every property `observe` must fetch for planning.
     pub const ALL: &[&str] = &[
         MANAGED,
@@ -41,6 +43,7 @@ pub mod props {
         PARAMS,
         LIMITS,
         CPUSET,
+        PROVISIONED,
         crate::vnet::IP4_PROP,
         "quota",
         "reservation",
@@ -171,6 +174,9 @@ pub enum Step {
     },
     /// VNET: bridge and epair (see [`crate::vnet`]).
     Net(crate::vnet::NetStep),
+    /// Provision a jail just created (running): packages, files, commands, then record
+    /// `jailctl:provisioned` (see [`crate::provision`]). Undone by undoing the creation.
+    Provision(crate::provision::Plan),
 }
 
 impl fmt::Display for Step {
@@ -210,6 +216,13 @@ impl fmt::Display for Step {
                 props.keys().cloned().collect::<Vec<_>>().join(", ")
             ),
             Step::Net(n) => write!(f, "{n}"),
+            Step::Provision(p) => write!(
+                f,
+                "provision {} ({} step(s), recorded as {})",
+                p.jail,
+                p.steps.len(),
+                &p.fingerprint[..12.min(p.fingerprint.len())]
+            ),
         }
     }
 }
@@ -347,6 +360,10 @@ pub enum PlanError {
         "jail `{jail}` is running but its dataset {dataset} is missing; stop it with `jail -r {jail}` and run again"
     )]
     RunningWithoutDataset { jail: String, dataset: String },
+    /// A `[provision]` section that cannot be planned (an unreadable source file, a bad
+    /// target); the message names the jail, the file and the fix.
+    #[error("jail `{jail}`: {message}")]
+    Provision { jail: String, message: String },
     #[error(
         "jail `{jail}`: {dataset} is left from an interrupted re-create; check nothing in it is needed, then `zfs destroy -r {dataset}` and run again"
     )]
@@ -566,6 +583,59 @@ fn restart_only(param: &str) -> bool {
         || key.starts_with("vnet.")
 }
 
+/// The provisioning steps of a jail about to be created (`None` when `[provision]` is
+/// empty). Reads the provisioning source files: what is fingerprinted is what is written.
+fn provision_plan(
+    spec: &JailSpec,
+    dataset: &str,
+    root: &Path,
+) -> Result<Option<crate::provision::Plan>, PlanError> {
+    if crate::provision::is_empty(&spec.provision) {
+        return Ok(None);
+    }
+    crate::provision::plan(&spec.name, dataset, root, &spec.provision)
+        .map(Some)
+        .map_err(|e| {
+            let help = miette::Diagnostic::help(&e)
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+            PlanError::Provision {
+                jail: spec.name.clone(),
+                message: format!("{e}{help}"),
+            }
+        })
+}
+
+/// Why an existing jail's provisioning is not what its definition says. Provisioning runs
+/// once, when the jail is created: it is never run again on a live jail (its effects would
+/// be duplicated), so these are only reported.
+fn provision_reasons(
+    spec: &JailSpec,
+    ds: &Dataset,
+    prov: Option<&crate::provision::Plan>,
+) -> Option<String> {
+    use crate::provision::{Status, status};
+    let recorded = ds.prop(props::PROVISIONED);
+    match (prov, status(recorded, "")) {
+        (None, Status::Pending) => None,
+        (None, _) => Some(format!(
+            "[provision] was removed from {}'s definition; what it installed stays until the jail is re-created",
+            spec.name
+        )),
+        (Some(p), _) => match status(recorded, &p.fingerprint) {
+            Status::Done => None,
+            Status::Changed { .. } => Some(
+                "provisioning changed; re-create the jail to apply it (it runs once, at creation)"
+                    .into(),
+            ),
+            Status::Pending => Some(
+                "[provision] has never run on this jail (it was created without it); re-create the jail to apply it"
+                    .into(),
+            ),
+        },
+    }
+}
+
 fn racct_state(host: &HostState) -> Option<&'static str> {
     match host.racct {
         Some(true) => None,
@@ -628,6 +698,8 @@ fn plan_jail(
         _ => String::new(),
     };
 
+    let prov = provision_plan(spec, &ds_name, &root)?;
+
     let mut steps = Vec::new();
     let mut reasons = Vec::new();
     let files_steps = |steps: &mut Vec<Step>| {
@@ -638,8 +710,9 @@ fn plan_jail(
             root: Some(root.clone()),
         });
     };
-    // Steps that create and start the jail from a root that exists.
-    let start_steps = |steps: &mut Vec<Step>| {
+    // Steps that create and start the jail from a root that exists; a root just cloned is
+    // provisioned right after `jail -c` (the jail must run), before its limits apply.
+    let start_steps = |steps: &mut Vec<Step>, fresh_root: bool| {
         if !r.mount_points.is_empty() {
             steps.push(Step::MakeDirs {
                 paths: r.mount_points.clone(),
@@ -658,6 +731,9 @@ fn plan_jail(
             name: name.clone(),
             conf: conf.clone(),
         });
+        if fresh_root && let Some(p) = &prov {
+            steps.push(Step::Provision(p.clone()));
+        }
         if !rules.is_empty() || !observed_rules.is_empty() {
             steps.push(Step::SetLimits {
                 name: name.clone(),
@@ -717,7 +793,13 @@ fn plan_jail(
         reasons.push(format!("{ds_name} does not exist"));
         volume_steps(&mut steps);
         clone_step(&mut steps);
-        start_steps(&mut steps);
+        start_steps(&mut steps, true);
+        if let Some(p) = &prov {
+            reasons.push(format!(
+                "it is provisioned once, now ({} step(s))",
+                p.steps.len()
+            ));
+        }
         return Ok(JailPlan {
             name: name.clone(),
             action: Action::Create,
@@ -770,7 +852,7 @@ fn plan_jail(
         });
         volume_steps(&mut steps);
         clone_step(&mut steps);
-        start_steps(&mut steps);
+        start_steps(&mut steps, true);
         steps.push(Step::DestroyDataset { dataset: retired });
         return Ok(JailPlan {
             name: name.clone(),
@@ -854,7 +936,7 @@ fn plan_jail(
             reasons.push(format!("definition changed ({})", changed.join(", ")));
         }
         reasons.push("jail is not running".into());
-        start_steps(&mut steps);
+        start_steps(&mut steps, false);
         action = Action::Start;
     } else if !restart.is_empty() {
         reasons.extend(restart);
@@ -863,7 +945,7 @@ fn plan_jail(
             conf: conf.clone(),
             cpus: deployed_cpus(Some(ds)),
         });
-        start_steps(&mut steps);
+        start_steps(&mut steps, false);
         action = Action::Restart;
     } else {
         let mut live = Vec::new();
@@ -925,6 +1007,9 @@ fn plan_jail(
         };
     }
 
+    if let Some(why) = provision_reasons(spec, ds, prov.as_ref()) {
+        reasons.push(why);
+    }
     // Record what is now deployed.
     if let Some(n) = newest.as_ref().filter(|n| **n != snapshot) {
         reasons.push(format!(

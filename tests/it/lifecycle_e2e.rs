@@ -79,6 +79,17 @@ pub fn host_with_base(simdir: &Path) {
         "",
     )
     .unwrap();
+    // The accounts of a FreeBSD base that provisioning's chown resolves in the jail.
+    std::fs::write(
+        root.join(mp.trim_start_matches('/')).join("etc/passwd"),
+        "root:*:0:0:Charlie &:/root:/bin/sh\nwww:*:80:80:World Wide Web Owner:/nonexistent:/usr/sbin/nologin\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join(mp.trim_start_matches('/')).join("etc/group"),
+        "wheel:*:0:root\nwww:*:80:\n",
+    )
+    .unwrap();
     sim(
         simdir,
         &[
