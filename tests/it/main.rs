@@ -13,6 +13,7 @@ mod lifecycle_e2e;
 mod lifecycle_faults;
 mod lifecycle_procs;
 mod lifecycle_prop;
+mod provision_e2e;
 mod rc_script;
 mod real_zfs;
 mod render_templates;
