@@ -11,6 +11,8 @@ use crate::plan::{self, DownOptions, Plan, PlanError, Step, UpOptions};
 use crate::render;
 use serde::Serialize;
 
+pub mod owned;
+
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {
     #[error(transparent)]
@@ -27,6 +29,16 @@ pub enum OpsError {
     Process(#[from] ProcessError),
     #[error("jail `{0}` is not running; start it with `jailctl up {0}`")]
     NotRunning(String),
+    #[error(
+        "refusing to destroy {dataset}: jailctl did not create {} below it: {}; move or destroy {} yourself (`zfs rename`/`zfs destroy`), then run again. Nothing was destroyed",
+        if .foreign.len() == 1 { "this dataset" } else { "these datasets" },
+        .foreign.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+        if .foreign.len() == 1 { "it" } else { "them" }
+    )]
+    NotOwned {
+        dataset: String,
+        foreign: Vec<owned::Foreign>,
+    },
     #[error(
         "refusing to restart `{jail}` because of --no-restart: {}; run without --no-restart when a restart is acceptable", .reasons.join("; ")
     )]
@@ -102,6 +114,31 @@ fn finish(
     opts: &Opts,
     recovered: Vec<UndoReport>,
 ) -> Result<Outcome, OpsError> {
+    // `zfs destroy -r` takes everything below: refuse before any step if jailctl does not
+    // own all of it (ownership is `jailctl:managed=yes` set locally, see [`owned`]).
+    // A root retired by a re-create is destroyed under its new name; before the run it
+    // still has its own.
+    let retired: std::collections::BTreeMap<&str, &str> = plan
+        .steps()
+        .filter_map(|(_, s)| match s {
+            Step::RetireRoot {
+                dataset, retired, ..
+            } => Some((retired.as_str(), dataset.as_str())),
+            _ => None,
+        })
+        .collect();
+    for (_, step) in plan.steps() {
+        if let Step::DestroyDataset { dataset } = step {
+            let now = retired.get(dataset.as_str()).copied().unwrap_or(dataset);
+            let foreign = owned::foreign_below(host, now)?;
+            if !foreign.is_empty() {
+                return Err(OpsError::NotOwned {
+                    dataset: dataset.clone(),
+                    foreign,
+                });
+            }
+        }
+    }
     let report = if opts.dry_run || plan.is_empty() {
         None
     } else {

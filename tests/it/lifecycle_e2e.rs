@@ -25,7 +25,7 @@ pub fn jailctl(sim: &Path, config: &Path) -> Command {
 }
 
 /// Run a `jailctl sim TOOL ARGS...` command that must succeed.
-fn sim(simdir: &Path, args: &[&str]) {
+pub fn sim(simdir: &Path, args: &[&str]) {
     let mut c = Command::cargo_bin("jailctl").unwrap();
     c.env_remove("JAILCTL_SIM_FAULTS")
         .arg("-q")

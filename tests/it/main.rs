@@ -9,6 +9,7 @@ mod boot_driver;
 mod boot_sched;
 mod cli_basics;
 mod config;
+mod destroy_owned;
 mod lifecycle_e2e;
 mod lifecycle_faults;
 mod lifecycle_procs;
