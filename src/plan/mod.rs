@@ -102,9 +102,12 @@ pub enum Step {
     DestroyDataset {
         dataset: String,
     },
-    /// Directories a mount needs inside the jail root.
+    /// Directories a mount needs inside the jail root; with `root`, made without following
+    /// symbolic links below it.
     MakeDirs {
         paths: Vec<PathBuf>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        root: Option<PathBuf>,
     },
     /// Write a file; with `root`, a file inside that jail root, written without following
     /// symbolic links below it.
@@ -191,7 +194,7 @@ impl fmt::Display for Step {
                 dataset, retired, ..
             } => write!(f, "move old root {dataset} aside to {retired}"),
             Step::DestroyDataset { dataset } => write!(f, "destroy {dataset}"),
-            Step::MakeDirs { paths } => write!(f, "create {} mount point(s)", paths.len()),
+            Step::MakeDirs { paths, .. } => write!(f, "create {} mount point(s)", paths.len()),
             Step::WriteFile { path, .. } => write!(f, "write {}", path.display()),
             Step::CopyHostFile { from, to, .. } => {
                 write!(f, "copy {} to {}", from.display(), to.display())
@@ -716,6 +719,7 @@ fn plan_jail(
         if !r.mount_points.is_empty() {
             steps.push(Step::MakeDirs {
                 paths: r.mount_points.clone(),
+                root: Some(root.clone()),
             });
         }
         steps.push(Step::WriteFile {
