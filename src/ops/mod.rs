@@ -414,14 +414,15 @@ fn status_of(st: &HostState, specs: &[JailSpec], global: &Global) -> Vec<JailSta
                 }
                 _ => None,
             };
+            let (ip4, ip6) = addresses(jail, spec, ds);
             JailStatus {
                 state,
                 jid: jail.map(|j| j.jid),
                 defined: spec.is_some(),
                 up_to_date,
                 hostname: jail.map(|j| j.hostname.clone()),
-                ip4: jail.map(|j| j.ip4.clone()).unwrap_or_default(),
-                ip6: jail.map(|j| j.ip6.clone()).unwrap_or_default(),
+                ip4,
+                ip6,
                 base: ds
                     .and_then(|d| d.prop(plan::props::BASE))
                     .map(str::to_string),
@@ -435,6 +436,39 @@ fn status_of(st: &HostState, specs: &[JailSpec], global: &Global) -> Vec<JailSta
             }
         })
         .collect()
+}
+
+/// A running jail's addresses. jls(8) reports none for a VNET jail (they live in its own
+/// stack), so for one that runs without any, they come from its definition, with the
+/// address allocated from the bridge's pool as recorded in `jailctl:ip4`.
+fn addresses(
+    jail: Option<&observe::JailInfo>,
+    spec: Option<&JailSpec>,
+    ds: Option<&observe::Dataset>,
+) -> (Vec<String>, Vec<String>) {
+    let Some(j) = jail else {
+        return (vec![], vec![]);
+    };
+    if !j.ip4.is_empty() || !j.ip6.is_empty() || j.dying {
+        return (j.ip4.clone(), j.ip6.clone());
+    }
+    let recorded = ds.and_then(|d| d.prop(crate::vnet::IP4_PROP));
+    match spec.map(|s| crate::vnet::with_recorded(s, recorded).network) {
+        Some(crate::config::spec::Network::Vnet { ip4, ip6, .. }) => (
+            ip4.iter().map(|a| a.addr().to_string()).collect(),
+            ip6.iter().map(|a| a.addr().to_string()).collect(),
+        ),
+        Some(_) => (vec![], vec![]),
+        // No definition left: what was allocated, if anything.
+        None => (
+            recorded
+                .and_then(|r| r.split('/').next())
+                .map(str::to_string)
+                .into_iter()
+                .collect(),
+            vec![],
+        ),
+    }
 }
 
 /// Run `argv` inside a running jail, attached to the terminal; returns its exit status.
