@@ -22,3 +22,4 @@ mod sim_core;
 mod sim_kernel;
 mod sim_zfs;
 mod vnet;
+mod vnet_e2e;
