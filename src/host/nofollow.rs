@@ -69,6 +69,12 @@ const DIR: OFlag = OFlag::O_DIRECTORY
     .union(OFlag::O_RDONLY)
     .union(OFlag::O_CLOEXEC);
 
+/// `mode` as the platform's `mode_t` (u16 on FreeBSD, u32 on Linux), permission bits only.
+#[allow(clippy::unnecessary_cast)] // a no-op cast on Linux, a narrowing one on FreeBSD
+fn file_mode(mode: u32) -> Mode {
+    Mode::from_bits_truncate((mode & 0o7777) as nix::libc::mode_t)
+}
+
 /// Open the directory holding `rel`'s last component, creating missing directories (mode
 /// 0755) when `create`; returns it with the last component's name.
 fn parent<'a>(
@@ -122,7 +128,7 @@ pub fn write_in_root(root: &Path, rel: &Path, contents: &[u8], mode: u32) -> std
         &dir,
         tmp.as_os_str(),
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::from_bits_truncate(mode),
+        file_mode(mode),
     )
     .map_err(|e| io(e, "cannot write", &full))?;
     let mut f = std::fs::File::from(f);
