@@ -54,6 +54,8 @@ VERSION
 chmod 555 "$TREE/bin/freebsd-version"
 printf 'root:*:0:0::0:0:Charlie &:/root:/bin/sh\n' >"$TREE/etc/master.passwd"
 chmod 600 "$TREE/etc/master.passwd"
+printf 'root:*:0:0:Charlie &:/root:/bin/sh\nwww:*:80:80:World Wide Web Owner:/nonexistent:/usr/sbin/nologin\n' >"$TREE/etc/passwd"
+printf 'wheel:*:0:root\nwww:*:80:\n' >"$TREE/etc/group"
 printf 'hostname=""\n' >"$TREE/etc/rc.conf"
 chmod 1777 "$TREE/tmp"
 tar -cJf "$DIST/base.txz" --owner=0 --group=0 -C "$TREE" .

@@ -234,9 +234,12 @@ impl Executor<'_> {
         let h = self.host;
         let result = match op {
             Op::Run(cmd) => h.run(cmd).map(|_| ()).map_err(|e| process_cause(&e)),
-            Op::MakeDirs(paths) => paths.iter().try_for_each(|p| {
-                h.mkdir_p(p, 0o755)
-                    .map_err(|e| io_cause("cannot create directory", p, &e))
+            Op::MakeDirs { paths, root } => paths.iter().try_for_each(|p| {
+                match in_root(p, root.as_deref()) {
+                    Some((root, rel)) => h.mkdir_in_root(root, rel),
+                    None => h.mkdir_p(p, 0o755),
+                }
+                .map_err(|e| io_cause("cannot create directory", p, &e))
             }),
             Op::WriteFile {
                 path,

@@ -23,7 +23,11 @@ pub use lock::{JailLocks, LOCK_DIR};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
     Run(Cmd),
-    MakeDirs(Vec<PathBuf>),
+    /// With `root`: directories inside that jail root, no symbolic link below it followed.
+    MakeDirs {
+        paths: Vec<PathBuf>,
+        root: Option<PathBuf>,
+    },
     /// With `root`: a file inside that jail root, no symbolic link below it followed.
     WriteFile {
         path: PathBuf,
@@ -54,7 +58,7 @@ impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Op::Run(c) => write!(f, "{c}"),
-            Op::MakeDirs(p) => write!(
+            Op::MakeDirs { paths: p, .. } => write!(
                 f,
                 "# mkdir -p {}",
                 p.iter()
@@ -187,7 +191,13 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
         Step::DestroyDataset { dataset } => {
             vec![run(zfs(["destroy", "-r", dataset.as_str()]), vec![])]
         }
-        Step::MakeDirs { paths } => vec![(Op::MakeDirs(paths.clone()), vec![])],
+        Step::MakeDirs { paths, root } => vec![(
+            Op::MakeDirs {
+                paths: paths.clone(),
+                root: root.clone(),
+            },
+            vec![],
+        )],
         Step::WriteFile {
             path,
             contents,
@@ -316,6 +326,29 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
             vec![run(zfs(a), undo)]
         }
         Step::Net(n) => crate::vnet::ops(n),
+        // No undo of their own: they act on a jail this run created, and undoing its
+        // creation (`jail -r`, `zfs destroy -r` of the new clone) takes them all back.
+        Step::Provision(p) => p
+            .steps
+            .iter()
+            .map(|s| match s {
+                crate::provision::Step::Run { cmd, .. } => (Op::Run(cmd.clone()), vec![]),
+                crate::provision::Step::Write {
+                    dest,
+                    mode,
+                    contents,
+                    ..
+                } => (
+                    Op::WriteFile {
+                        path: dest.clone(),
+                        contents: contents.clone(),
+                        mode: *mode,
+                        root: Some(p.root.clone()),
+                    },
+                    vec![],
+                ),
+            })
+            .collect(),
     }
 }
 

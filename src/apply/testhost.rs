@@ -351,6 +351,9 @@ impl HostFs for TestHost {
     fn remove_in_root(&self, root: &Path, rel: &Path) -> std::io::Result<()> {
         self.remove_file(&root.join(rel))
     }
+    fn mkdir_in_root(&self, root: &Path, rel: &Path) -> std::io::Result<()> {
+        self.mkdir_p(&root.join(rel), 0o755)
+    }
     fn local_path(&self, path: &Path) -> PathBuf {
         path.to_path_buf()
     }

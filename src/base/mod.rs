@@ -63,6 +63,13 @@ pub enum BaseError {
     )]
     #[diagnostic(help("if you mean it, manage that dataset with zfs(8) directly"))]
     NotManaged { dataset: String },
+    #[error(
+        "refusing to destroy base `{name}`: jailctl did not create {} below it: {}. Nothing was destroyed", if .foreign.len() == 1 { "this dataset" } else { "these datasets" }, .foreign.join(", ")
+    )]
+    #[diagnostic(help(
+        "`zfs destroy -r` would take them along; move them away (`zfs rename`) or destroy them yourself, then run again"
+    ))]
+    NotOwned { name: String, foreign: Vec<String> },
     #[error("cannot destroy base `{name}`: {} on its snapshots: {}", if dependents.len() == 1 { "1 dataset depends".to_string() } else { format!("{} datasets depend", dependents.len()) }, dependents.join(", "))]
     #[diagnostic(help(
         "destroy or re-create those jails on another base first (`jailctl base list` shows which jail uses which snapshot)"
@@ -942,6 +949,18 @@ pub fn destroy(
         return Err(BaseError::InUse {
             name: name.to_string(),
             dependents,
+        });
+    }
+    // `jailctl:managed` is inherited: only datasets where it is set locally are jailctl's.
+    let foreign =
+        crate::ops::owned::foreign_below(host, &dataset).map_err(|cause| BaseError::Zfs {
+            action: format!("cannot list what is below {dataset}"),
+            cause: Box::new(cause),
+        })?;
+    if !foreign.is_empty() {
+        return Err(BaseError::NotOwned {
+            name: name.to_string(),
+            foreign: foreign.iter().map(ToString::to_string).collect(),
         });
     }
     if !confirm(info) {

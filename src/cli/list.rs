@@ -63,10 +63,22 @@ fn show(list: &[JailStatus], json: bool) -> miette::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(list).into_diagnostic()?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "{:<16} {:<8} {:>5} {:<24} {:<10} BASE",
-        "NAME", "STATE", "JID", "ADDRESSES", "CURRENT"
-    );
+    print!("{}", table(list));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The text table of `list`/`status`: each column as wide as its widest cell, so long
+/// values (a jail with IPv4 and IPv6 addresses, a long name) never push the next column.
+pub fn table(list: &[JailStatus]) -> String {
+    let mut rows: Vec<[String; 6]> = vec![[
+        "NAME".into(),
+        "STATE".into(),
+        "JID".into(),
+        "ADDRESSES".into(),
+        "CURRENT".into(),
+        "BASE".into(),
+    ]];
+    let mut usage = vec![None];
     for j in list {
         let addrs: Vec<&str> = j.ip4.iter().chain(&j.ip6).map(String::as_str).collect();
         let current = match j.up_to_date {
@@ -75,25 +87,92 @@ fn show(list: &[JailStatus], json: bool) -> miette::Result<ExitCode> {
             None if !j.defined => "undefined",
             None => "-",
         };
-        println!(
-            "{:<16} {:<8} {:>5} {:<24} {:<10} {}",
-            j.name,
-            j.state,
+        rows.push([
+            j.name.clone(),
+            j.state.to_string(),
             j.jid.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),
             if addrs.is_empty() {
                 "-".to_string()
             } else {
                 addrs.join(",")
             },
-            current,
-            j.base.as_deref().unwrap_or("-")
-        );
-        if let Some(u) = &j.usage {
+            current.to_string(),
+            j.base.clone().unwrap_or_else(|| "-".into()),
+        ]);
+        usage.push(j.usage.as_ref().map(|u| {
             let s: Vec<String> = u.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            println!("    usage: {}", s.join(" "));
+            s.join(" ")
+        }));
+    }
+    let width = |c: usize| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0);
+    let w: Vec<usize> = (0..6).map(width).collect();
+    let mut out = String::new();
+    for (r, u) in rows.iter().zip(usage) {
+        let line = format!(
+            "{:<w0$}  {:<w1$}  {:>w2$}  {:<w3$}  {:<w4$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3],
+            w4 = w[4],
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+        if let Some(u) = u {
+            out.push_str(&format!("    usage: {u}\n"));
         }
     }
-    Ok(ExitCode::SUCCESS)
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jail(name: &str, ip4: &[&str], ip6: &[&str]) -> JailStatus {
+        JailStatus {
+            name: name.into(),
+            state: "running",
+            jid: Some(12),
+            defined: true,
+            up_to_date: Some(true),
+            hostname: None,
+            ip4: ip4.iter().map(|s| s.to_string()).collect(),
+            ip6: ip6.iter().map(|s| s.to_string()).collect(),
+            base: Some("zroot/jailctl/bases/14.3-RELEASE@20260101-000000".into()),
+            limits: vec![],
+            usage: None,
+        }
+    }
+
+    #[test]
+    fn columns_are_as_wide_as_their_content() {
+        let t = table(&[
+            jail("web", &["192.168.1.20"], &["2001:db8::20"]),
+            jail("a-rather-long-jail-name", &[], &[]),
+        ]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 3, "{t}");
+        // Every column starts at the same place on every line.
+        let col = |l: &str, word: &str| l.find(word).unwrap();
+        let current = col(lines[0], "CURRENT");
+        assert_eq!(col(lines[1], "yes"), current, "{t}");
+        assert_eq!(col(lines[2], "yes"), current, "{t}");
+        let base = col(lines[0], "BASE");
+        assert_eq!(col(lines[1], "zroot/"), base, "{t}");
+        assert_eq!(col(lines[2], "zroot/"), base, "{t}");
+        assert!(lines[1].contains("192.168.1.20,2001:db8::20  "), "{t}");
+        assert!(
+            lines[0].starts_with("NAME                     STATE"),
+            "{t}"
+        );
+    }
 }
 
 #[cfg(test)]

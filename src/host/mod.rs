@@ -178,6 +178,11 @@ pub trait HostFs {
     fn read_in_root(&self, root: &Path, rel: &Path) -> std::io::Result<Vec<u8>> {
         nofollow::read_in_root(&self.local_path(root), rel)
     }
+    /// Make the directory `root/rel` (and missing parents, 0755) without following any
+    /// symbolic link below `root`.
+    fn mkdir_in_root(&self, root: &Path, rel: &Path) -> std::io::Result<()> {
+        nofollow::mkdir_in_root(&self.local_path(root), rel)
+    }
     /// Remove `root/rel` without following any symbolic link below `root`.
     fn remove_in_root(&self, root: &Path, rel: &Path) -> std::io::Result<()> {
         nofollow::remove_in_root(&self.local_path(root), rel)

@@ -89,6 +89,12 @@ fn parent<'a>(
             "empty path inside a jail root",
         ));
     };
+    Ok((open_dirs(root, dirs, create)?, last))
+}
+
+/// Open `root/dirs...` as a directory, one component at a time with `O_NOFOLLOW`, creating
+/// missing ones (mode 0755) when `create`.
+fn open_dirs(root: &Path, dirs: &[&std::ffi::OsStr], create: bool) -> std::io::Result<OwnedFd> {
     let mut fd = openat(nix::fcntl::AT_FDCWD, root, DIR, Mode::empty())
         .map_err(|e| io(e, "cannot open", root))?;
     let mut at = root.to_path_buf();
@@ -107,7 +113,7 @@ fn parent<'a>(
         .map_err(|e| io(e, "cannot open directory", &at))?;
         fd = next;
     }
-    Ok((fd, last))
+    Ok(fd)
 }
 
 /// Write `contents` to `root/rel` (atomically: a temporary file beside it, then a rename)
@@ -132,6 +138,14 @@ pub fn write_in_root(root: &Path, rel: &Path, contents: &[u8], mode: u32) -> std
     f.set_permissions(std::fs::Permissions::from_mode(mode))?;
     f.sync_all()?;
     renameat(&dir, tmp.as_os_str(), &dir, name).map_err(|e| io(e, "cannot write", &full))
+}
+
+/// Make the directory `root/rel` and its missing parents (mode 0755), never following a
+/// symbolic link below `root`: a link anywhere on the way, the last component included,
+/// fails with `ELOOP` or `ENOTDIR`.
+pub fn mkdir_in_root(root: &Path, rel: &Path) -> std::io::Result<()> {
+    let p = parts(rel)?;
+    open_dirs(root, &p, true).map(drop)
 }
 
 /// Read `root/rel`, never following a symbolic link below `root`.
@@ -212,5 +226,26 @@ mod tests {
         assert!(write_in_root(&root, Path::new("../escape"), b"", 0o644).is_err());
         assert!(remove_in_root(&root, Path::new("etc/passwd")).is_err());
         assert!(host.join("passwd").exists());
+    }
+
+    #[test]
+    fn mkdir_in_root_makes_parents_and_refuses_links() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        mkdir_in_root(&root, Path::new("/mnt/data/a")).unwrap();
+        assert!(root.join("mnt/data/a").is_dir());
+        // Again: it exists, fine.
+        mkdir_in_root(&root, Path::new("mnt/data/a")).unwrap();
+        let host = t.path().join("host");
+        std::fs::create_dir(&host).unwrap();
+        // A link as the last component, and as a parent.
+        std::os::unix::fs::symlink(&host, root.join("last")).unwrap();
+        let e = mkdir_in_root(&root, Path::new("last")).unwrap_err();
+        assert!(is_link_refusal(&e), "{e}");
+        let e = mkdir_in_root(&root, Path::new("last/b")).unwrap_err();
+        assert!(is_link_refusal(&e), "{e}");
+        assert!(!host.join("b").exists());
+        assert!(mkdir_in_root(&root, Path::new("../x")).is_err());
     }
 }

@@ -223,7 +223,7 @@ mod tests {
         let g = crate::render::tests::global();
         assert_eq!(
             zfs_get_cmd(&g).to_string(),
-            "/sbin/zfs get -H -p -r -o name,property,value jailctl:managed,jailctl:base,jailctl:spec,jailctl:parts,jailctl:params,jailctl:limits,jailctl:cpuset,jailctl:ip4,quota,reservation,compression,mountpoint,origin zroot/jailctl"
+            "/sbin/zfs get -H -p -r -o name,property,value jailctl:managed,jailctl:base,jailctl:spec,jailctl:parts,jailctl:params,jailctl:limits,jailctl:cpuset,jailctl:provisioned,jailctl:ip4,quota,reservation,compression,mountpoint,origin zroot/jailctl"
         );
         assert_eq!(
             jls_cmd().to_string(),

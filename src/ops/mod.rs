@@ -11,6 +11,8 @@ use crate::plan::{self, DownOptions, Plan, PlanError, Step, UpOptions};
 use crate::render;
 use serde::Serialize;
 
+pub mod owned;
+
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {
     #[error(transparent)]
@@ -27,6 +29,16 @@ pub enum OpsError {
     Process(#[from] ProcessError),
     #[error("jail `{0}` is not running; start it with `jailctl up {0}`")]
     NotRunning(String),
+    #[error(
+        "refusing to destroy {dataset}: jailctl did not create {} below it: {}; move or destroy {} yourself (`zfs rename`/`zfs destroy`), then run again. Nothing was destroyed",
+        if .foreign.len() == 1 { "this dataset" } else { "these datasets" },
+        .foreign.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+        if .foreign.len() == 1 { "it" } else { "them" }
+    )]
+    NotOwned {
+        dataset: String,
+        foreign: Vec<owned::Foreign>,
+    },
     #[error(
         "refusing to restart `{jail}` because of --no-restart: {}; run without --no-restart when a restart is acceptable", .reasons.join("; ")
     )]
@@ -102,6 +114,31 @@ fn finish(
     opts: &Opts,
     recovered: Vec<UndoReport>,
 ) -> Result<Outcome, OpsError> {
+    // `zfs destroy -r` takes everything below: refuse before any step if jailctl does not
+    // own all of it (ownership is `jailctl:managed=yes` set locally, see [`owned`]).
+    // A root retired by a re-create is destroyed under its new name; before the run it
+    // still has its own.
+    let retired: std::collections::BTreeMap<&str, &str> = plan
+        .steps()
+        .filter_map(|(_, s)| match s {
+            Step::RetireRoot {
+                dataset, retired, ..
+            } => Some((retired.as_str(), dataset.as_str())),
+            _ => None,
+        })
+        .collect();
+    for (_, step) in plan.steps() {
+        if let Step::DestroyDataset { dataset } = step {
+            let now = retired.get(dataset.as_str()).copied().unwrap_or(dataset);
+            let foreign = owned::foreign_below(host, now)?;
+            if !foreign.is_empty() {
+                return Err(OpsError::NotOwned {
+                    dataset: dataset.clone(),
+                    foreign,
+                });
+            }
+        }
+    }
     let report = if opts.dry_run || plan.is_empty() {
         None
     } else {
@@ -397,14 +434,15 @@ fn status_of(st: &HostState, specs: &[JailSpec], global: &Global) -> Vec<JailSta
                 }
                 _ => None,
             };
+            let (ip4, ip6) = addresses(jail, spec, ds);
             JailStatus {
                 state,
                 jid: jail.map(|j| j.jid),
                 defined: spec.is_some(),
                 up_to_date,
                 hostname: jail.map(|j| j.hostname.clone()),
-                ip4: jail.map(|j| j.ip4.clone()).unwrap_or_default(),
-                ip6: jail.map(|j| j.ip6.clone()).unwrap_or_default(),
+                ip4,
+                ip6,
                 base: ds
                     .and_then(|d| d.prop(plan::props::BASE))
                     .map(str::to_string),
@@ -418,6 +456,39 @@ fn status_of(st: &HostState, specs: &[JailSpec], global: &Global) -> Vec<JailSta
             }
         })
         .collect()
+}
+
+/// A running jail's addresses. jls(8) reports none for a VNET jail (they live in its own
+/// stack), so for one that runs without any, they come from its definition, with the
+/// address allocated from the bridge's pool as recorded in `jailctl:ip4`.
+fn addresses(
+    jail: Option<&observe::JailInfo>,
+    spec: Option<&JailSpec>,
+    ds: Option<&observe::Dataset>,
+) -> (Vec<String>, Vec<String>) {
+    let Some(j) = jail else {
+        return (vec![], vec![]);
+    };
+    if !j.ip4.is_empty() || !j.ip6.is_empty() || j.dying {
+        return (j.ip4.clone(), j.ip6.clone());
+    }
+    let recorded = ds.and_then(|d| d.prop(crate::vnet::IP4_PROP));
+    match spec.map(|s| crate::vnet::with_recorded(s, recorded).network) {
+        Some(crate::config::spec::Network::Vnet { ip4, ip6, .. }) => (
+            ip4.iter().map(|a| a.addr().to_string()).collect(),
+            ip6.iter().map(|a| a.addr().to_string()).collect(),
+        ),
+        Some(_) => (vec![], vec![]),
+        // No definition left: what was allocated, if anything.
+        None => (
+            recorded
+                .and_then(|r| r.split('/').next())
+                .map(str::to_string)
+                .into_iter()
+                .collect(),
+            vec![],
+        ),
+    }
 }
 
 /// Run `argv` inside a running jail, attached to the terminal; returns its exit status.

@@ -32,6 +32,8 @@ pub mod props {
     pub const PARAMS: &str = "jailctl:params";
     pub const LIMITS: &str = "jailctl:limits";
     pub const CPUSET: &str = "jailctl:cpuset";
+    /// The fingerprint of the provisioning applied when the jail was created.
+    pub const PROVISIONED: &str = crate::provision::PROP_PROVISIONED;
     /// Every property `observe` must fetch for planning.
     pub const ALL: &[&str] = &[
         MANAGED,
@@ -41,6 +43,7 @@ pub mod props {
         PARAMS,
         LIMITS,
         CPUSET,
+        PROVISIONED,
         crate::vnet::IP4_PROP,
         "quota",
         "reservation",
@@ -99,9 +102,12 @@ pub enum Step {
     DestroyDataset {
         dataset: String,
     },
-    /// Directories a mount needs inside the jail root.
+    /// Directories a mount needs inside the jail root; with `root`, made without following
+    /// symbolic links below it.
     MakeDirs {
         paths: Vec<PathBuf>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        root: Option<PathBuf>,
     },
     /// Write a file; with `root`, a file inside that jail root, written without following
     /// symbolic links below it.
@@ -171,6 +177,9 @@ pub enum Step {
     },
     /// VNET: bridge and epair (see [`crate::vnet`]).
     Net(crate::vnet::NetStep),
+    /// Provision a jail just created (running): packages, files, commands, then record
+    /// `jailctl:provisioned` (see [`crate::provision`]). Undone by undoing the creation.
+    Provision(crate::provision::Plan),
 }
 
 impl fmt::Display for Step {
@@ -185,7 +194,7 @@ impl fmt::Display for Step {
                 dataset, retired, ..
             } => write!(f, "move old root {dataset} aside to {retired}"),
             Step::DestroyDataset { dataset } => write!(f, "destroy {dataset}"),
-            Step::MakeDirs { paths } => write!(f, "create {} mount point(s)", paths.len()),
+            Step::MakeDirs { paths, .. } => write!(f, "create {} mount point(s)", paths.len()),
             Step::WriteFile { path, .. } => write!(f, "write {}", path.display()),
             Step::CopyHostFile { from, to, .. } => {
                 write!(f, "copy {} to {}", from.display(), to.display())
@@ -210,6 +219,13 @@ impl fmt::Display for Step {
                 props.keys().cloned().collect::<Vec<_>>().join(", ")
             ),
             Step::Net(n) => write!(f, "{n}"),
+            Step::Provision(p) => write!(
+                f,
+                "provision {} ({} step(s), recorded as {})",
+                p.jail,
+                p.steps.len(),
+                &p.fingerprint[..12.min(p.fingerprint.len())]
+            ),
         }
     }
 }
@@ -347,6 +363,10 @@ pub enum PlanError {
         "jail `{jail}` is running but its dataset {dataset} is missing; stop it with `jail -r {jail}` and run again"
     )]
     RunningWithoutDataset { jail: String, dataset: String },
+    /// A `[provision]` section that cannot be planned (an unreadable source file, a bad
+    /// target); the message names the jail, the file and the fix.
+    #[error("jail `{jail}`: {message}")]
+    Provision { jail: String, message: String },
     #[error(
         "jail `{jail}`: {dataset} is left from an interrupted re-create; check nothing in it is needed, then `zfs destroy -r {dataset}` and run again"
     )]
@@ -566,6 +586,59 @@ fn restart_only(param: &str) -> bool {
         || key.starts_with("vnet.")
 }
 
+/// The provisioning steps of a jail about to be created (`None` when `[provision]` is
+/// empty). Reads the provisioning source files: what is fingerprinted is what is written.
+fn provision_plan(
+    spec: &JailSpec,
+    dataset: &str,
+    root: &Path,
+) -> Result<Option<crate::provision::Plan>, PlanError> {
+    if crate::provision::is_empty(&spec.provision) {
+        return Ok(None);
+    }
+    crate::provision::plan(&spec.name, dataset, root, &spec.provision)
+        .map(Some)
+        .map_err(|e| {
+            let help = miette::Diagnostic::help(&e)
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+            PlanError::Provision {
+                jail: spec.name.clone(),
+                message: format!("{e}{help}"),
+            }
+        })
+}
+
+/// Why an existing jail's provisioning is not what its definition says. Provisioning runs
+/// once, when the jail is created: it is never run again on a live jail (its effects would
+/// be duplicated), so these are only reported.
+fn provision_reasons(
+    spec: &JailSpec,
+    ds: &Dataset,
+    prov: Option<&crate::provision::Plan>,
+) -> Option<String> {
+    use crate::provision::{Status, status};
+    let recorded = ds.prop(props::PROVISIONED);
+    match (prov, status(recorded, "")) {
+        (None, Status::Pending) => None,
+        (None, _) => Some(format!(
+            "[provision] was removed from {}'s definition; what it installed stays until the jail is re-created",
+            spec.name
+        )),
+        (Some(p), _) => match status(recorded, &p.fingerprint) {
+            Status::Done => None,
+            Status::Changed { .. } => Some(
+                "provisioning changed; re-create the jail to apply it (it runs once, at creation)"
+                    .into(),
+            ),
+            Status::Pending => Some(
+                "[provision] has never run on this jail (it was created without it); re-create the jail to apply it"
+                    .into(),
+            ),
+        },
+    }
+}
+
 fn racct_state(host: &HostState) -> Option<&'static str> {
     match host.racct {
         Some(true) => None,
@@ -628,6 +701,8 @@ fn plan_jail(
         _ => String::new(),
     };
 
+    let prov = provision_plan(spec, &ds_name, &root)?;
+
     let mut steps = Vec::new();
     let mut reasons = Vec::new();
     let files_steps = |steps: &mut Vec<Step>| {
@@ -638,11 +713,13 @@ fn plan_jail(
             root: Some(root.clone()),
         });
     };
-    // Steps that create and start the jail from a root that exists.
-    let start_steps = |steps: &mut Vec<Step>| {
+    // Steps that create and start the jail from a root that exists; a root just cloned is
+    // provisioned right after `jail -c` (the jail must run), before its limits apply.
+    let start_steps = |steps: &mut Vec<Step>, fresh_root: bool| {
         if !r.mount_points.is_empty() {
             steps.push(Step::MakeDirs {
                 paths: r.mount_points.clone(),
+                root: Some(root.clone()),
             });
         }
         steps.push(Step::WriteFile {
@@ -658,6 +735,9 @@ fn plan_jail(
             name: name.clone(),
             conf: conf.clone(),
         });
+        if fresh_root && let Some(p) = &prov {
+            steps.push(Step::Provision(p.clone()));
+        }
         if !rules.is_empty() || !observed_rules.is_empty() {
             steps.push(Step::SetLimits {
                 name: name.clone(),
@@ -717,7 +797,13 @@ fn plan_jail(
         reasons.push(format!("{ds_name} does not exist"));
         volume_steps(&mut steps);
         clone_step(&mut steps);
-        start_steps(&mut steps);
+        start_steps(&mut steps, true);
+        if let Some(p) = &prov {
+            reasons.push(format!(
+                "it is provisioned once, now ({} step(s))",
+                p.steps.len()
+            ));
+        }
         return Ok(JailPlan {
             name: name.clone(),
             action: Action::Create,
@@ -770,7 +856,7 @@ fn plan_jail(
         });
         volume_steps(&mut steps);
         clone_step(&mut steps);
-        start_steps(&mut steps);
+        start_steps(&mut steps, true);
         steps.push(Step::DestroyDataset { dataset: retired });
         return Ok(JailPlan {
             name: name.clone(),
@@ -854,7 +940,7 @@ fn plan_jail(
             reasons.push(format!("definition changed ({})", changed.join(", ")));
         }
         reasons.push("jail is not running".into());
-        start_steps(&mut steps);
+        start_steps(&mut steps, false);
         action = Action::Start;
     } else if !restart.is_empty() {
         reasons.extend(restart);
@@ -863,7 +949,7 @@ fn plan_jail(
             conf: conf.clone(),
             cpus: deployed_cpus(Some(ds)),
         });
-        start_steps(&mut steps);
+        start_steps(&mut steps, false);
         action = Action::Restart;
     } else {
         let mut live = Vec::new();
@@ -925,6 +1011,9 @@ fn plan_jail(
         };
     }
 
+    if let Some(why) = provision_reasons(spec, ds, prov.as_ref()) {
+        reasons.push(why);
+    }
     // Record what is now deployed.
     if let Some(n) = newest.as_ref().filter(|n| **n != snapshot) {
         reasons.push(format!(

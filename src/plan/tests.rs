@@ -94,6 +94,14 @@ fn converge(mut h: HostState, plan: &Plan) -> HostState {
                 let d = h.datasets.get_mut(dataset).unwrap();
                 d.props.extend(props.clone());
             }
+            Step::Provision(p) => {
+                let ds = format!("zroot/jailctl/jails/{}", p.jail);
+                h.datasets
+                    .get_mut(&ds)
+                    .unwrap()
+                    .props
+                    .insert(props::PROVISIONED.into(), p.fingerprint.clone());
+            }
             Step::MakeDirs { .. }
             | Step::WriteFile { .. }
             | Step::Unmount { .. }
@@ -602,4 +610,141 @@ fn new_jail_takes_the_newest_snapshot_and_old_ones_keep_theirs() {
             "base has a newer snapshot: would move to {newer} on re-create"
         )]
     );
+}
+
+fn provisioned_spec(dir: &std::path::Path) -> JailSpec {
+    let src = dir.join("motd");
+    std::fs::write(&src, "hello\n").unwrap();
+    let mut s = spec("web");
+    s.provision.packages = vec!["nginx".into()];
+    s.provision.files = vec![crate::config::ProvisionFile {
+        source: src,
+        target: "/etc/motd".into(),
+        owner: Some("root:wheel".into()),
+        mode: None,
+    }];
+    s.provision.commands = vec!["sysrc nginx_enable=YES".into()];
+    s
+}
+
+#[test]
+fn a_new_jail_is_provisioned_after_jail_c_and_before_its_limits() {
+    let t = tempfile::tempdir().unwrap();
+    let mut s = provisioned_spec(t.path());
+    s.limits.memory = Some(512 << 20);
+    let p = up(&[s], &host_with_base(), &["web"]).unwrap();
+    let kinds: Vec<String> = p.jails[0]
+        .steps
+        .iter()
+        .map(|s| s.to_string().split(' ').next().unwrap().to_string())
+        .collect();
+    let at = |k: &str| kinds.iter().position(|x| x == k).unwrap();
+    assert!(
+        at("start") < at("provision") && at("provision") < at("set"),
+        "{kinds:?}"
+    );
+    let Some(Step::Provision(pp)) = p.jails[0]
+        .steps
+        .iter()
+        .find(|s| matches!(s, Step::Provision(_)))
+    else {
+        unreachable!()
+    };
+    assert_eq!(pp.root, std::path::Path::new("/usr/local/jails/web"));
+    assert!(
+        pp.steps.last().unwrap().to_string().ends_with(&format!(
+            "set jailctl:provisioned={} zroot/jailctl/jails/web",
+            pp.fingerprint
+        )),
+        "{:?}",
+        pp.steps.last()
+    );
+    // The dry run lists the provisioning commands exactly.
+    let dry = crate::apply::dry_run(&p);
+    assert!(
+        dry.contains("/usr/sbin/pkg -j web install -y nginx\n"),
+        "{dry}"
+    );
+    assert!(
+        dry.contains("# write /usr/local/jails/web/etc/motd (6 bytes, mode 644)"),
+        "{dry}"
+    );
+    assert!(
+        dry.contains("/usr/sbin/jexec -l web /bin/sh -c 'sysrc nginx_enable=YES'"),
+        "{dry}"
+    );
+}
+
+#[test]
+fn provisioning_runs_once_and_a_change_is_only_reported() {
+    let t = tempfile::tempdir().unwrap();
+    let s = provisioned_spec(t.path());
+    let h = host_with_base();
+    let p = up(std::slice::from_ref(&s), &h, &[]).unwrap();
+    let h = converge(h, &p);
+    // Applied: nothing more to do, nothing said.
+    let again = up(std::slice::from_ref(&s), &h, &[]).unwrap();
+    assert!(again.is_empty(), "{again}");
+    assert!(again.jails[0].reasons.is_empty(), "{again}");
+    // A changed [provision] on the live jail is reported, never run.
+    let mut changed = s.clone();
+    changed.provision.commands.push("touch /var/log/x".into());
+    let p2 = up(&[changed], &h, &[]).unwrap();
+    assert!(p2.is_empty(), "{p2}");
+    assert!(
+        p2.to_string()
+            .contains("provisioning changed; re-create the jail to apply it"),
+        "{p2}"
+    );
+    // A source file's contents count too.
+    std::fs::write(t.path().join("motd"), "other\n").unwrap();
+    let p3 = up(std::slice::from_ref(&s), &h, &[]).unwrap();
+    assert!(p3.to_string().contains("provisioning changed"), "{p3}");
+    assert!(p3.is_empty());
+}
+
+#[test]
+fn an_existing_jail_without_a_record_is_not_provisioned() {
+    let t = tempfile::tempdir().unwrap();
+    let h = host_with_base();
+    let p = up(&[spec("web")], &h, &[]).unwrap();
+    let h = converge(h, &p);
+    let s = provisioned_spec(t.path());
+    let p = up(&[s], &h, &[]).unwrap();
+    assert!(p.is_empty(), "{p}");
+    assert!(
+        p.to_string()
+            .contains("[provision] has never run on this jail"),
+        "{p}"
+    );
+}
+
+#[test]
+fn a_stopped_provisioned_jail_starts_without_provisioning() {
+    let t = tempfile::tempdir().unwrap();
+    let s = provisioned_spec(t.path());
+    let h = host_with_base();
+    let p = up(std::slice::from_ref(&s), &h, &[]).unwrap();
+    let mut h = converge(h, &p);
+    h.jails.remove("web");
+    let p = up(&[s], &h, &[]).unwrap();
+    assert_eq!(p.jails[0].action, Action::Start);
+    assert!(
+        !p.jails[0]
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Provision(_))),
+        "{p}"
+    );
+}
+
+#[test]
+fn an_unreadable_provisioning_source_fails_the_plan_naming_it() {
+    let t = tempfile::tempdir().unwrap();
+    let s = provisioned_spec(t.path());
+    std::fs::remove_file(t.path().join("motd")).unwrap();
+    let e = up(&[s], &host_with_base(), &[]).unwrap_err();
+    let m = e.to_string();
+    assert!(m.contains("jail `web`") && m.contains("motd"), "{m}");
+    assert!(m.contains("[[provision.files]]"), "{m}");
 }

@@ -66,7 +66,8 @@ pub enum ProvisionError {
 }
 
 /// One provisioning step.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Step {
     /// Run a command on the host (pkg, jexec, zfs).
     Run { what: String, cmd: Cmd },
@@ -79,6 +80,8 @@ pub enum Step {
         /// The host path: the jail's root joined with `target`.
         dest: PathBuf,
         mode: u32,
+        /// Shown in `plan --json` by its size only.
+        #[serde(skip)]
         contents: Vec<u8>,
     },
 }
@@ -100,9 +103,11 @@ impl std::fmt::Display for Step {
 }
 
 /// A jail's provisioning: the fingerprint to record and the steps, the last of which records it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Plan {
     pub jail: String,
+    /// The jail's root as a host path; files are written below it without following links.
+    pub root: PathBuf,
     pub fingerprint: String,
     pub steps: Vec<Step>,
 }
@@ -269,13 +274,20 @@ pub fn plan(jail: &str, dataset: &str, root: &Path, p: &Provision) -> Result<Pla
     });
     Ok(Plan {
         jail: jail.to_string(),
+        root: root.to_path_buf(),
         fingerprint,
         steps,
     })
 }
 
-/// Run the steps in order; stop at the first failure. The caller undoes the jail's creation
-/// on an error, so a half-provisioned jail never stays (and is never recorded as done).
+/// Whether a `[provision]` section asks for anything at all.
+pub fn is_empty(p: &Provision) -> bool {
+    p.packages.is_empty() && p.files.is_empty() && p.commands.is_empty()
+}
+
+/// Run the steps in order; stop at the first failure. (`jailctl up` does not call this: it
+/// runs the same steps as ops of its plan, under its undo journal; see
+/// [`crate::apply::ops`].) The caller undoes the jail's creation on an error, so a half-provisioned jail never stays (and is never recorded as done).
 pub fn execute(host: &dyn Host, plan: &Plan) -> Result<(), ProvisionError> {
     for step in &plan.steps {
         match step {
@@ -300,10 +312,11 @@ pub fn execute(host: &dyn Host, plan: &Plan) -> Result<(), ProvisionError> {
                     dest: dest.clone(),
                     cause,
                 };
-                if let Some(parent) = dest.parent() {
-                    host.mkdir_p(parent, 0o755).map_err(write_err)?;
-                }
-                host.write(dest, contents, *mode).map_err(write_err)?;
+                // Below the jail's root, never following a link the base or a package
+                // planted there (missing parents are made 0755).
+                let rel = dest.strip_prefix(&plan.root).unwrap_or(target);
+                host.write_in_root(&plan.root, rel, contents, *mode)
+                    .map_err(write_err)?;
             }
         }
     }

@@ -237,6 +237,8 @@ fn execute_writes_files_and_stops_at_the_first_failure() {
     use crate::host::sim::SimHost;
     let d = tempfile::tempdir().unwrap();
     let h = SimHost::open(&d.path().join("sim")).unwrap();
+    // The jail's root exists (the mounted clone); what is below it is made as needed.
+    h.mkdir_p(Path::new("/j/web"), 0o755).unwrap();
     let p = Provision {
         files: vec![file(d.path(), "motd", "hello\n", "/etc/motd")],
         commands: vec!["exit 3".into()],
@@ -257,4 +259,28 @@ fn execute_writes_files_and_stops_at_the_first_failure() {
         !format!("{history:?}").contains("jailctl:provisioned"),
         "recorded although a step failed"
     );
+}
+
+#[test]
+fn execute_never_writes_through_a_link_planted_in_the_root() {
+    use crate::host::sim::SimHost;
+    let d = tempfile::tempdir().unwrap();
+    let h = SimHost::open(&d.path().join("sim")).unwrap();
+    h.mkdir_p(Path::new("/j/web"), 0o755).unwrap();
+    h.mkdir_p(Path::new("/hostetc"), 0o755).unwrap();
+    // The jail's `etc` is a link to a host directory.
+    std::os::unix::fs::symlink(
+        h.local_path(Path::new("/hostetc")),
+        h.local_path(Path::new("/j/web/etc")),
+    )
+    .unwrap();
+    let p = Provision {
+        files: vec![file(d.path(), "motd", "hello\n", "/etc/motd")],
+        ..Default::default()
+    };
+    let plan = plan("web", "zroot/web", Path::new("/j/web"), &p).unwrap();
+    let e = execute(&h, &plan).unwrap_err();
+    assert!(matches!(e, ProvisionError::Write { .. }), "{e}");
+    assert!(e.to_string().contains("symbolic link"), "{e}");
+    assert!(!h.exists(Path::new("/hostetc/motd")));
 }

@@ -163,24 +163,27 @@ impl Parts {
 impl Rendered {
     /// The hash stored in `jailctl:spec`: the whole rendered definition.
     pub fn spec_hash(&self) -> String {
-        hash_hex(&[self.conf.as_bytes(), b"\0", self.rc_conf.as_bytes()])
+        hash_hex(&[self.conf.as_bytes(), self.rc_conf.as_bytes()])
     }
 }
 
-/// FNV-1a (64 bit) as 16 hex digits. A change detector, not a security measure: the value
-/// only decides whether jailctl re-applies a definition jailctl itself rendered.
+/// SHA-256 over the chunks, each preceded by its length as 8 little-endian bytes, so no two
+/// different lists of chunks hash the same input (`("ab","c")` and `("a","bc")`, or a chunk
+/// holding any byte, cannot run into the next). The first 16 hex digits (64 bits) are kept:
+/// the value is a change detector, stored eight times over in short user properties and
+/// shown in `--dry-run`, and it only decides whether jailctl re-applies a definition jailctl
+/// itself rendered.
 pub fn hash_hex(chunks: &[&[u8]]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
     for c in chunks {
-        for b in *c {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        // Separate chunks so ("ab","c") and ("a","bc") differ.
-        h ^= 0xff;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        h.update((c.len() as u64).to_le_bytes());
+        h.update(c);
     }
-    format!("{h:016x}")
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Quote a value for jail.conf(5): double quotes, with `\`, `"`, `$` and control characters

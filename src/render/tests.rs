@@ -212,3 +212,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn hash_is_sha256_over_length_prefixed_chunks() {
+    // Expected values computed outside jailctl: Python's hashlib.sha256 over each chunk's
+    // length as 8 little-endian bytes followed by the chunk; the first 16 hex digits.
+    assert_eq!(crate::render::hash_hex(&[b"ab", b"c"]), "43ee655579de01ca");
+    assert_eq!(crate::render::hash_hex(&[b"a", b"bc"]), "9a8acca1b6c6c0be");
+    // The old 0xff separator made a chunk ending in 0xff ambiguous with the next boundary.
+    assert_ne!(
+        crate::render::hash_hex(&[b"a\xff", b"b"]),
+        crate::render::hash_hex(&[b"a", b"\xffb"])
+    );
+    assert_ne!(
+        crate::render::hash_hex(&[b"", b"x"]),
+        crate::render::hash_hex(&[b"x", b""])
+    );
+}

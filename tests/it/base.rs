@@ -725,6 +725,39 @@ impl ZfsModel {
                         .collect::<String>(),
                 )
             }
+            // The ownership check before a destroy: user properties set on a dataset are
+            // `local` there and `inherited from` it below.
+            [
+                "get",
+                "-H",
+                "-p",
+                "-r",
+                "-o",
+                "name,property,value,source",
+                prop,
+                n,
+            ] => {
+                let ds = self.ds.borrow();
+                if !ds.contains_key(*n) {
+                    return no(n);
+                }
+                let mut out = String::new();
+                for name in ds.keys().filter(|k| {
+                    *k == n || k.starts_with(&format!("{n}/")) || k.starts_with(&format!("{n}@"))
+                }) {
+                    let from = std::iter::successors(Some(name.as_str()), |a| {
+                        a.rsplit_once(['/', '@']).map(|(p, _)| p)
+                    })
+                    .find(|a| ds.get(*a).is_some_and(|p| p.contains_key(*prop)));
+                    let (value, source) = match from {
+                        Some(a) if a == name => (ds[a][*prop].clone(), "local".to_string()),
+                        Some(a) => (ds[a][*prop].clone(), format!("inherited from {a}")),
+                        None => ("-".into(), "-".into()),
+                    };
+                    out.push_str(&format!("{name}\t{prop}\t{value}\t{source}\n"));
+                }
+                Output::ok(out)
+            }
             ["get", "-H", "-p", "-o", "property,value", props, n] => {
                 let ds = self.ds.borrow();
                 let Some(p) = ds.get(*n) else { return no(n) };

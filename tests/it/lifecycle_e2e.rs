@@ -25,7 +25,7 @@ pub fn jailctl(sim: &Path, config: &Path) -> Command {
 }
 
 /// Run a `jailctl sim TOOL ARGS...` command that must succeed.
-fn sim(simdir: &Path, args: &[&str]) {
+pub fn sim(simdir: &Path, args: &[&str]) {
     let mut c = Command::cargo_bin("jailctl").unwrap();
     c.env_remove("JAILCTL_SIM_FAULTS")
         .arg("-q")
@@ -77,6 +77,17 @@ pub fn host_with_base(simdir: &Path) {
     std::fs::write(
         root.join(mp.trim_start_matches('/')).join("etc/rc.conf"),
         "",
+    )
+    .unwrap();
+    // The accounts of a FreeBSD base that provisioning's chown resolves in the jail.
+    std::fs::write(
+        root.join(mp.trim_start_matches('/')).join("etc/passwd"),
+        "root:*:0:0:Charlie &:/root:/bin/sh\nwww:*:80:80:World Wide Web Owner:/nonexistent:/usr/sbin/nologin\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join(mp.trim_start_matches('/')).join("etc/group"),
+        "wheel:*:0:root\nwww:*:80:\n",
     )
     .unwrap();
     sim(
@@ -397,6 +408,10 @@ fn walk(p: &Path, base: &Path, out: &mut BTreeMap<PathBuf, Option<Vec<u8>>>) {
         for e in std::fs::read_dir(p).unwrap() {
             walk(&e.unwrap().path(), base, out);
         }
+    } else if md.is_symlink() {
+        // A link counts as its target, never followed.
+        let to = std::fs::read_link(p).unwrap();
+        out.insert(rel, Some(format!("-> {}", to.display()).into_bytes()));
     } else if !(rel.starts_with("var/db/jailctl/locks")
         && rel.extension().is_some_and(|e| e == "lock"))
     {
@@ -580,4 +595,44 @@ fn a_dying_jail_is_listed_as_such_and_up_waits_for_it() {
         .assert()
         .failure()
         .stderr(predicates::str::contains("jail `cache` is dying"));
+}
+
+#[test]
+fn mount_points_are_made_without_following_links_planted_in_the_root() {
+    let t = tempfile::tempdir().unwrap();
+    let (s, cfg) = (t.path().join("sim"), t.path().join("etc"));
+    host_with_base(&s);
+    examples_config(&cfg);
+    std::fs::write(
+        cfg.join("jails/m.toml"),
+        "hostname = \"m.example.org\"\n[network]\nmode = \"inherit\"\n\n[[mounts]]\nsource = \"/srv/a\"\ntarget = \"/mnt/data/a\"\n",
+    )
+    .unwrap();
+    jailctl(&s, &cfg).args(["up", "m"]).assert().success();
+    jailctl(&s, &cfg).args(["down", "m"]).assert().success();
+    // While it was running, the jail's root user replaced /mnt/data with a link to a host
+    // directory: making the mount point through it would create /srv/evil/a on the host.
+    let root = s.join("root");
+    let jr = root.join("usr/local/jails/m");
+    std::fs::remove_dir_all(jr.join("mnt/data")).unwrap();
+    std::fs::create_dir_all(root.join("srv/evil")).unwrap();
+    std::os::unix::fs::symlink("../../../../../srv/evil", jr.join("mnt/data")).unwrap();
+    let before = host_state(&s);
+    let out = jailctl(&s, &cfg).args(["up", "m"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    // Without miette's line wrapping.
+    let flat: String = err
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '│')
+        .collect();
+    assert!(flat.contains("/usr/local/jails/m/mnt/data/a"), "{err}");
+    assert!(flat.contains("symboliclink"), "{err}");
+    assert!(
+        !root.join("srv/evil/a").exists(),
+        "created through the link"
+    );
+    let after = host_state(&s);
+    assert_eq!(before.0, after.0, "the host changed");
+    assert_eq!(before.1, after.1, "files changed");
 }

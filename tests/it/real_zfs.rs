@@ -264,3 +264,31 @@ fn simulator_messages_match_the_real_zfs() {
         );
     }
 }
+
+/// Destroy's ownership check on a real ZFS: the `source` column is there, a child made
+/// below a managed dataset reads the property as inherited, and only it is foreign.
+#[test]
+fn ownership_is_the_locally_set_property_on_real_zfs() {
+    let Some(pool) = real_pool("ownership_is_the_locally_set_property_on_real_zfs") else {
+        return;
+    };
+    let r = Real::new(&pool);
+    let jail = r.ds("/web");
+    r.ok(&["create", "-o", "jailctl:managed=yes", &jail]);
+    r.ok(&["create", "-o", "jailctl:managed=yes", &r.ds("/web/own")]);
+    r.ok(&["create", &r.ds("/web/admin")]);
+    r.ok(&["snapshot", &r.ds("/web@s")]);
+    let out = r.host.output(&jailctl::ops::owned::get_cmd(&jail)).unwrap();
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let foreign = jailctl::ops::owned::foreign_in(&out.stdout);
+    assert_eq!(
+        foreign.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),
+        [r.ds("/web/admin")],
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        foreign[0].why,
+        format!("jailctl:managed=yes, inherited from {jail}")
+    );
+}

@@ -1409,6 +1409,123 @@ fn jail_db_has(ctx: &Ctx<'_>, jail: &SimJail, db: &str, name: &str) -> bool {
     })
 }
 
+/// One simple command of a `sh -c` list: `exit N`, or a command the jail knows.
+fn sh_simple(ctx: &mut Ctx<'_>, jail: &SimJail, words: &[String]) -> Output {
+    if words[0] == "exit" {
+        let n = words.get(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+        return Output {
+            status: n,
+            ..Output::default()
+        };
+    }
+    let out = in_jail(ctx, jail, words);
+    if out.stderr.starts_with("jexec: execvp:") {
+        Output::fail(127, format!("sh: {}: not found\n", words[0]))
+    } else {
+        out
+    }
+}
+
+fn rc_script_exists(ctx: &Ctx<'_>, jail: &SimJail, svc: &str) -> bool {
+    ["etc/rc.d", "usr/local/etc/rc.d"].iter().any(|d| {
+        ctx.host_path(&Path::new(&jail.path).join(d).join(svc))
+            .exists()
+    })
+}
+
+fn rc_missing(svc: &str) -> String {
+    format!(
+        "{svc} does not exist in /etc/rc.d or the local startup\ndirectories (/usr/local/etc/rc.d), or is not executable\n"
+    )
+}
+
+/// The few packages the simulated pkg knows the contents of: the rc.d script each installs
+/// and the user (and group) it adds. Any other package is only recorded.
+/// (package, rc.d script, user and group added with their id).
+type CatalogEntry = (&'static str, &'static str, Option<(&'static str, u32)>);
+const CATALOG: &[CatalogEntry] = &[
+    ("nginx", "nginx", None),
+    ("redis", "redis", Some(("redis", 535))),
+    ("unbound", "unbound", Some(("unbound", 59))),
+    ("postgresql16-server", "postgresql", Some(("postgres", 770))),
+];
+
+/// Write what package `p` installs into the jail's root, as pkg does.
+fn plant_package(ctx: &Ctx<'_>, jail: &SimJail, p: &str) -> io::Result<()> {
+    let Some((_, svc, user)) = CATALOG.iter().find(|(n, _, _)| *n == p) else {
+        return Ok(());
+    };
+    let root = ctx.host_path(Path::new(&jail.path));
+    let rc = root.join("usr/local/etc/rc.d");
+    std::fs::create_dir_all(&rc)?;
+    std::fs::write(rc.join(svc), format!("#!/bin/sh\n# PROVIDE: {svc}\n"))?;
+    if let Some((u, id)) = user {
+        let etc = root.join("etc");
+        std::fs::create_dir_all(&etc)?;
+        for (db, line) in [
+            (
+                "passwd",
+                format!("{u}:*:{id}:{id}::0:0:{u}:/nonexistent:/usr/sbin/nologin\n"),
+            ),
+            ("group", format!("{u}:*:{id}:\n")),
+        ] {
+            use std::io::Write;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(etc.join(db))?
+                .write_all(line.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// sysrc(8): `NAME=VALUE` words set variables in the jail's /etc/rc.conf (replacing an
+/// earlier assignment); a bare `NAME` prints its value.
+fn sysrc(ctx: &mut Ctx<'_>, jail: &SimJail, settings: &[String]) -> Output {
+    let path = ctx.host_path(&Path::new(&jail.path).join("etc/rc.conf"));
+    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut out = Output::ok("");
+    for w in settings {
+        let (name, value) = match w.split_once('=') {
+            Some((n, v)) => (n, Some(v.trim_matches('"'))),
+            None => (w.as_str(), None),
+        };
+        if name.is_empty() || name.starts_with('-') {
+            return Output::fail(
+                1,
+                format!("sysrc: {w}: not modelled by the simulated host\n"),
+            );
+        }
+        let old = text.lines().rev().find_map(|l| {
+            l.strip_prefix(&format!("{name}="))
+                .map(|v| v.trim_matches('"').to_string())
+        });
+        match value {
+            None => match old {
+                Some(v) => out.stdout += &format!("{name}: {v}\n"),
+                None => {
+                    out.stderr += &format!("sysrc: unknown variable '{name}'\n");
+                    out.status = 1;
+                }
+            },
+            Some(v) => {
+                text = text
+                    .lines()
+                    .filter(|l| !l.starts_with(&format!("{name}=")))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                text += &format!("{name}=\"{v}\"\n");
+                out.stdout += &format!("{name}: {} -> {v}\n", old.unwrap_or_default());
+            }
+        }
+    }
+    if let Err(e) = std::fs::write(&path, &text) {
+        return Output::fail(1, format!("sysrc: /etc/rc.conf: {}\n", strerror(&e)));
+    }
+    out
+}
+
 fn in_jail(ctx: &mut Ctx<'_>, jail: &SimJail, cmd: &[String]) -> Output {
     let prog = cmd[0].as_str();
     let base = prog.rsplit('/').next().unwrap_or(prog);
@@ -1420,27 +1537,63 @@ fn in_jail(ctx: &mut Ctx<'_>, jail: &SimJail, cmd: &[String]) -> Output {
     };
     match (base, &cmd[1..]) {
         ("sh", [c, script]) if c == "-c" => {
+            // Words split on blanks, joined by `&&` and `||` as sh(1) does: a list runs
+            // left to right, each part depending on the status of the one before.
             let words: Vec<String> = script.split_whitespace().map(str::to_string).collect();
             if words.is_empty() {
                 return Output::ok("");
             }
-            match words[0].as_str() {
-                "exit" => {
-                    let n = words.get(1).and_then(|n| n.parse().ok()).unwrap_or(0);
-                    Output {
-                        status: n,
-                        ..Output::default()
-                    }
+            let mut out = Output::ok("");
+            let mut pending: Option<&str> = None;
+            for part in words.split_inclusive(|w| w == "&&" || w == "||") {
+                let (cmd, op) = match part.last().map(String::as_str) {
+                    Some(o @ ("&&" | "||")) => (&part[..part.len() - 1], Some(o)),
+                    _ => (part, None),
+                };
+                if cmd.is_empty() {
+                    return Output::fail(2, format!("sh: syntax error: `{script}`\n"));
                 }
-                _ => {
-                    let out = in_jail(ctx, jail, &words);
-                    if out.stderr.starts_with("jexec: execvp:") {
-                        Output::fail(127, format!("sh: {}: not found\n", words[0]))
-                    } else {
-                        out
-                    }
+                let run = match pending {
+                    None => true,
+                    Some("&&") => out.status == 0,
+                    Some(_) => out.status != 0,
+                };
+                if run {
+                    let o = sh_simple(ctx, jail, cmd);
+                    out.stdout += &o.stdout;
+                    out.stderr += &o.stderr;
+                    out.status = o.status;
                 }
+                pending = op;
             }
+            if pending.is_some() {
+                return Output::fail(2, format!("sh: syntax error: `{script}`\n"));
+            }
+            out
+        }
+        ("chown", [r, owner, file]) if r == "-R" && !owner.starts_with('-') => in_jail(
+            ctx,
+            jail,
+            &["chown".to_string(), owner.clone(), file.clone()],
+        ),
+        ("test", [flag, path]) if matches!(flag.as_str(), "-d" | "-f" | "-e") => {
+            let p = ctx.host_path(&Path::new(&jail.path).join(path.trim_start_matches('/')));
+            let ok = match flag.as_str() {
+                "-d" => p.is_dir(),
+                "-f" => p.is_file(),
+                _ => p.exists(),
+            };
+            Output {
+                status: i32::from(!ok),
+                ..Output::default()
+            }
+        }
+        ("sysrc", settings) if !settings.is_empty() => sysrc(ctx, jail, settings),
+        ("service", [svc, action]) if action != "status" => {
+            if !rc_script_exists(ctx, jail, svc) {
+                return Output::fail(1, rc_missing(svc));
+            }
+            Output::ok(format!("{svc}: {action} done\n"))
         }
         ("chown", [owner, file]) if !owner.starts_with('-') => {
             // chown(8): names are looked up in the jail's own passwd and group files.
@@ -1502,28 +1655,29 @@ fn in_jail(ctx: &mut Ctx<'_>, jail: &SimJail, cmd: &[String]) -> Output {
             }
             let j = ctx.state.jail.jails.get_mut(&jail.name).expect("live jail");
             let mut s = String::new();
+            let mut planted = Vec::new();
             for p in pkgs {
                 if !j.packages.contains(p) {
                     j.packages.push(p.clone());
+                    planted.push(p.clone());
                     s += &format!("Installing {p}...\n");
                 } else {
                     s += &format!("The most recent version of {p} is already installed\n");
                 }
             }
+            for p in planted {
+                if let Err(e) = plant_package(ctx, jail, &p) {
+                    return Output::fail(
+                        1,
+                        format!("pkg: cannot install {p} into the jail: {}\n", strerror(&e)),
+                    );
+                }
+            }
             Output::ok(s)
         }
         ("service", [svc, action]) if action == "status" => {
-            let exists = ["etc/rc.d", "usr/local/etc/rc.d"].iter().any(|d| {
-                ctx.host_path(&Path::new(&jail.path).join(d).join(svc))
-                    .exists()
-            });
-            if !exists {
-                Output::fail(
-                    1,
-                    format!(
-                        "{svc} does not exist in /etc/rc.d or the local startup\ndirectories (/usr/local/etc/rc.d), or is not executable\n"
-                    ),
-                )
+            if !rc_script_exists(ctx, jail, svc) {
+                Output::fail(1, rc_missing(svc))
             } else if jail.started {
                 Output::ok(format!(
                     "{svc} is running as pid {}.\n",
