@@ -173,11 +173,7 @@ mod tests {
             "{t}"
         );
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::usage_note;
     use crate::platform::RacctState;
 
     #[test]

@@ -43,7 +43,8 @@ fn jail_toml() -> impl Strategy<Value = String> {
     let net = prop_oneof![
         Just("[network]\nmode = \"inherit\"\n".to_string()),
         Just("[network]\nmode = \"none\"\n".to_string()),
-        (2u8..250, proptest::bool::ANY).prop_map(|(o, v6)| {
+        // From .11: 192.0.2.10 is the simulated host's own em0 address.
+        (11u8..250, proptest::bool::ANY).prop_map(|(o, v6)| {
             let ip6 = if v6 {
                 format!("ip6 = [\"2001:db8::{o:x}/64\"]\n")
             } else {
