@@ -70,6 +70,17 @@ pub struct DownOptions {
     pub volumes: bool,
 }
 
+/// How long destroy and re-create wait, by default, for a removed jail to finish dying:
+/// `JAILCTL_DYING_WAIT` (seconds, fractions allowed) or 10 s.
+pub fn dying_wait() -> std::time::Duration {
+    std::env::var("JAILCTL_DYING_WAIT")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(std::time::Duration::from_secs_f64)
+        .unwrap_or(std::time::Duration::from_secs(10))
+}
+
 /// One change to the host. Turned into commands by [`crate::apply`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
@@ -142,6 +153,15 @@ pub enum Step {
         name: String,
         conf: PathBuf,
     },
+    /// Wait, polling `jls -d -j NAME`, until a removed jail is gone: while the kernel tears
+    /// it down (dying) it holds its root `dataset` busy. Gives up after `timeout_ms`, saying
+    /// which jailctl command to run again (`retry`).
+    AwaitGone {
+        name: String,
+        dataset: String,
+        timeout_ms: u64,
+        retry: String,
+    },
     /// `jail -f CONF -r NAME`.
     RemoveJail {
         name: String,
@@ -203,6 +223,7 @@ impl fmt::Display for Step {
             Step::Unmount { target, .. } => write!(f, "unmount leftover {target}"),
             Step::CreateJail { name, .. } => write!(f, "start jail {name}"),
             Step::RemoveJail { name, .. } => write!(f, "stop jail {name}"),
+            Step::AwaitGone { name, .. } => write!(f, "wait until jail {name} is gone"),
             Step::ModifyJail { name, params, .. } => {
                 write!(f, "change {} live: {}", name, params.join(" "))
             }
@@ -842,6 +863,15 @@ fn plan_jail(
                 cpus: deployed_cpus(Some(ds)),
             });
         }
+        if host.jails.contains_key(name) {
+            // The stopped (or already dying) jail holds its root until the kernel is done.
+            steps.push(Step::AwaitGone {
+                name: name.clone(),
+                dataset: ds_name.clone(),
+                timeout_ms: millis(dying_wait()),
+                retry: format!("jailctl up {name} --recreate"),
+            });
+        }
         let retired = format!("{ds_name}.retired");
         if host.datasets.contains_key(&retired) {
             return Err(PlanError::RetiredExists {
@@ -1230,6 +1260,10 @@ fn stop_order(
     Ok(ordered)
 }
 
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Plan `destroy`: stop, remove rules, destroy the datasets jailctl manages (volumes only
 /// with `opts.volumes`). The rendered jail.conf is removed too.
 pub fn plan_destroy(
@@ -1280,6 +1314,16 @@ pub fn plan_destroy(
             jp.steps.push(Step::RemoveFile {
                 path: render::conf_path(&n),
             });
+            if host.jails.contains_key(&n) {
+                // Stopped just now or earlier, a jail the kernel is still tearing down keeps
+                // its root busy: `zfs destroy` would fail with "dataset is busy".
+                jp.steps.push(Step::AwaitGone {
+                    name: n.clone(),
+                    dataset: ds_name.clone(),
+                    timeout_ms: millis(dying_wait()),
+                    retry: format!("jailctl destroy {n}"),
+                });
+            }
             jp.steps.push(Step::DestroyDataset { dataset: ds_name });
         }
         let vprefix = format!("{}/volumes/{n}/", global.zfs_root);

@@ -8,7 +8,11 @@
 //!
 //! Dying jails: removing a jail with `vnet = new` leaves it dying (visible with `jls -d`, its
 //! interfaces still held) until the next jail(8) command, which reaps it and returns its
-//! interfaces to the host. Other jails disappear at once.
+//! interfaces to the host. Other jails disappear at once. With the `dying_commands = N`
+//! setting ([`super::SimConfig`]) *every* removed jail stays dying for the next N commands
+//! run on the host, whatever they are, and keeps its root busy (`zfs destroy`, `zfs
+//! unmount` and `zfs rename` of it fail with "dataset is busy"), as a real kernel keeps a
+//! jail's root vnode while it tears the jail down; then it is reaped.
 //!
 //! jexec(8) understands a small fixed set of commands; see `docs/simulator-kernel.md`.
 
@@ -36,6 +40,9 @@ pub struct SimJail {
     /// Whether exec.start or command ran (services count as running).
     #[serde(default)]
     pub started: bool,
+    /// A dying jail kept by the `dying_commands` setting: how many more commands it stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dying_left: Option<u64>,
 }
 
 impl SimJail {
@@ -207,14 +214,32 @@ pub fn reap_dying(s: &mut super::SimState) {
         .jail
         .jails
         .values()
-        .filter(|j| j.dying)
+        .filter(|j| j.dying && j.dying_left.is_none())
         .map(|j| (j.name.clone(), j.jid))
         .collect();
+    forget(s, dying);
+}
+
+fn forget(s: &mut super::SimState, dying: Vec<(String, i32)>) {
     for (name, jid) in dying {
         s.jail.jails.remove(&name);
         s.cpuset.masks.remove(&jid);
         s.net.return_from_jail(jid);
     }
+}
+
+/// One more command has run: count down the jails kept dying by `dying_commands`, and
+/// reap those whose time is up.
+pub fn tick_dying(s: &mut super::SimState) {
+    let mut done = vec![];
+    for j in s.jail.jails.values_mut() {
+        match &mut j.dying_left {
+            Some(0) => done.push((j.name.clone(), j.jid)),
+            Some(n) => *n -= 1,
+            None => {}
+        }
+    }
+    forget(s, done);
 }
 
 #[derive(Default)]
@@ -857,6 +882,7 @@ fn create(ctx: &mut Ctx<'_>, out: &mut Output, o: &Opts, def: &ResolvedJail) {
             path: path.clone(),
             params,
             dying: false,
+            dying_left: None,
             packages: vec![],
             started: false,
         },
@@ -978,9 +1004,11 @@ fn remove(
         }
     }
     // jail_remove
-    if j.is_vnet() {
+    let linger = ctx.state.config.dying_commands;
+    if j.is_vnet() || linger > 0 {
         if let Some(x) = ctx.state.jail.jails.get_mut(&name) {
             x.dying = true;
+            x.dying_left = (linger > 0).then_some(linger);
         }
     } else {
         ctx.state.jail.jails.remove(&name);

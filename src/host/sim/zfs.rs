@@ -1558,6 +1558,20 @@ fn busy_reason(ctx: &mut Ctx<'_>, name: &str, force: bool) -> Option<String> {
             j.name
         ));
     }
+    // A jail the kernel is still tearing down holds its root vnode: even -f cannot
+    // unmount it until the jail is gone.
+    if let Some(j) = ctx
+        .state
+        .jail
+        .jails
+        .values()
+        .find(|j| under(&j.path) && j.dying_left.is_some())
+    {
+        return Some(format!(
+            "cannot unmount '{mp}': Device busy (jail '{}' is dying)",
+            j.name
+        ));
+    }
     // The mount table (mount -p, fstab format): anything that is not a ZFS filesystem
     // mounted at or below our mountpoint pins it, even with -f.
     let table = super::mount::run_mount(ctx, &["-p".to_string()]);
