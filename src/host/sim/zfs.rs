@@ -1227,6 +1227,16 @@ pub fn mounted_filesystems(z: &ZfsState) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Whether the host path `path` lies on a mounted ZFS filesystem whose `exec` property
+/// (own or inherited) is `off`: the kernel then refuses to execute any file there.
+pub fn exec_off_at(z: &ZfsState, path: &Path) -> bool {
+    mounted_filesystems(z)
+        .into_iter()
+        .filter(|(_, mp)| path.starts_with(Path::new(mp)))
+        .max_by_key(|(_, mp)| Path::new(mp).components().count())
+        .is_some_and(|(name, _)| inherited_value(z, &name, "exec").0 == "off")
+}
+
 /// Make sure the directories of mounted filesystems exist (a fresh host's `/zroot`).
 pub fn ensure_mount_dirs(ctx: &mut Ctx<'_>) {
     let names: Vec<String> = ctx.state.zfs.datasets.keys().cloned().collect();
