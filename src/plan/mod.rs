@@ -50,6 +50,8 @@ pub mod props {
         "compression",
         "mountpoint",
         "origin",
+        // A root that cannot execute anything cannot run a jail: refused before any step.
+        "exec",
     ];
 }
 
@@ -353,6 +355,18 @@ pub enum PlanError {
         "jail `{jail}` is dying (the kernel is still tearing it down); wait a few seconds and run again"
     )]
     Dying { jail: String },
+    #[error(
+        "jail `{jail}`: {from} has exec=off ({}), so nothing in the jail could run; run `zfs set exec=on {from}`{}, then run again. Nothing was changed",
+        if from == dataset { "set locally".to_string() } else { format!("inherited by {dataset}") },
+        if from == dataset { format!(" or `zfs inherit exec {from}`") } else { format!(" or `zfs inherit exec {from}` if its parent allows exec") }
+    )]
+    ExecOff {
+        jail: String,
+        /// Where the setting comes from.
+        from: String,
+        /// The jail's root (existing, or the clone about to be made).
+        dataset: String,
+    },
     #[error(
         "jail `{jail}`: base changed from {old} to {new}; re-cloning replaces its root filesystem (volumes are kept) — run again with --recreate"
     )]
@@ -693,6 +707,9 @@ fn plan_jail(
         return Err(PlanError::Dying { jail: name.clone() });
     }
     let running = info.is_some();
+    if !running {
+        exec_check(host, name, &ds_name)?;
+    }
     if !rules.is_empty()
         && let Some(state) = racct_state(host)
     {
@@ -1258,6 +1275,26 @@ fn stop_order(
         }
     }
     Ok(ordered)
+}
+
+/// Refuse a jail whose root (or, for a new jail, the parent its clone inherits from) has
+/// `exec=off`: jail(8)'s `/bin/sh /etc/rc` and every jexec would fail with "Permission
+/// denied" part-way through the start.
+fn exec_check(host: &HostState, jail: &str, root_ds: &str) -> Result<(), PlanError> {
+    let nearest = std::iter::successors(Some(root_ds), |d| d.rsplit_once('/').map(|(p, _)| p))
+        .find_map(|d| host.datasets.get(d));
+    let Some(d) = nearest.filter(|d| d.prop("exec") == Some("off")) else {
+        return Ok(());
+    };
+    let from = match host.exec_sources.get(&d.name).map(String::as_str) {
+        Some(s) => s.strip_prefix("inherited from ").unwrap_or(&d.name),
+        None => &d.name,
+    };
+    Err(PlanError::ExecOff {
+        jail: jail.to_string(),
+        from: from.to_string(),
+        dataset: root_ds.to_string(),
+    })
 }
 
 fn millis(d: std::time::Duration) -> u64 {

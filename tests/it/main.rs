@@ -11,6 +11,7 @@ mod cli_basics;
 mod config;
 mod destroy_owned;
 mod dying;
+mod exec_off;
 mod jexec_model;
 mod lifecycle_e2e;
 mod lifecycle_faults;
