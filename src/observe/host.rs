@@ -47,14 +47,9 @@ pub fn zfs_get_cmd(global: &Global) -> Cmd {
 
 /// The output of [`zfs_get_cmd`] or [`zfs_get_jail_cmd`]: datasets and where `exec` comes
 /// from.
-fn parse_get(cmd: &Cmd, stdout: &str) -> Result<ParsedGet, ObserveError> {
+fn parse_get(cmd: &Cmd, stdout: &str) -> Result<super::zfs::Sourced, ObserveError> {
     super::zfs::parse_zfs_get_sourced(stdout, "exec").map_err(|e| parse_err(cmd, e))
 }
-
-type ParsedGet = (
-    std::collections::BTreeMap<String, super::Dataset>,
-    std::collections::BTreeMap<String, String>,
-);
 
 /// `jls` of every jail, dying ones included, with the fields [`super::JailInfo`] holds.
 pub fn jls_cmd() -> Cmd {

@@ -60,14 +60,14 @@ pub fn parse_zfs_get(stdout: &str) -> Result<BTreeMap<String, Dataset>, ParseErr
     Ok(out)
 }
 
+/// Datasets by name, and the source of one property by dataset name.
+pub type Sourced = (BTreeMap<String, Dataset>, BTreeMap<String, String>);
+
 /// Parse `zfs get -H -p [-r|-d N] -o name,property,value,source PROPS DATASET...`: the
 /// datasets as [`parse_zfs_get`] gives them, and each dataset's source of property `keep`
 /// (`local`, `default`, `inherited from DATASET`, `-`). The value may contain tabs (user
 /// properties); the source never does, so it is the text after the last tab.
-pub fn parse_zfs_get_sourced(
-    stdout: &str,
-    keep: &str,
-) -> Result<(BTreeMap<String, Dataset>, BTreeMap<String, String>), ParseError> {
+pub fn parse_zfs_get_sourced(stdout: &str, keep: &str) -> Result<Sourced, ParseError> {
     let mut plain = String::with_capacity(stdout.len());
     let mut sources = BTreeMap::new();
     for (i, line) in stdout.lines().enumerate() {
