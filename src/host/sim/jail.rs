@@ -785,6 +785,25 @@ fn create(ctx: &mut Ctx<'_>, out: &mut Output, o: &Opts, def: &ResolvedJail) {
     let iface = def.string("interface");
     let mut undo: Vec<Undo> = vec![];
 
+    // jail(8) strips an address's interface, `/width` and ifconfig options (the width only
+    // goes to ifconfig, when there is an interface), then libjail converts what is left with
+    // inet_pton(3) before anything runs: a bad address fails here, a bad width only in
+    // ifconfig.
+    for (param, v6) in [("ip4.addr", false), ("ip6.addr", true)] {
+        for a in def.list(param) {
+            let ip = bare(&split_addr(&a, None).1);
+            let ok = if v6 {
+                ip.parse::<std::net::Ipv6Addr>().is_ok()
+            } else {
+                ip.parse::<std::net::Ipv4Addr>().is_ok()
+            };
+            if !ok {
+                let fam = if v6 { "IPv6" } else { "IPv4" };
+                return warn(out, &name, format!("{param}: not an {fam} address: {ip}"));
+            }
+        }
+    }
+
     if !run_hooks(ctx, out, o, &name, def, "exec.prepare") {
         return;
     }
