@@ -66,3 +66,35 @@ fn up_refuses_a_jail_whose_root_cannot_execute_and_names_the_source() {
         "{err}"
     );
 }
+
+/// The one `zfs get` observe runs (with `exec` and the source column) reads the same on a
+/// real ZFS: zfs-fuse prints the source jailctl's parser expects.
+#[test]
+fn exec_source_on_real_zfs() {
+    use crate::real_zfs::{Real, real_pool};
+    let Some(pool) = real_pool("exec_source_on_real_zfs") else {
+        return;
+    };
+    let r = Real::new(&pool);
+    let jails = format!("{}/jails", r.base);
+    let web = format!("{jails}/web");
+    r.ok(&["create", &jails]);
+    r.ok(&["create", &web]);
+    r.ok(&["set", "exec=off", &jails]);
+    let props = jailctl::plan::props::ALL.join(",");
+    let out = r.ok(&[
+        "get",
+        "-H",
+        "-p",
+        "-r",
+        "-o",
+        "name,property,value,source",
+        &props,
+        &r.base,
+    ]);
+    let (ds, sources) = jailctl::observe::zfs::parse_zfs_get_sourced(&out, "exec").unwrap();
+    assert_eq!(ds[&web].prop("exec"), Some("off"), "{out}");
+    assert_eq!(sources[&jails], "local", "{out}");
+    assert_eq!(sources[&web], format!("inherited from {jails}"), "{out}");
+    assert_eq!(ds[&r.base].prop("exec"), Some("on"), "{out}");
+}
