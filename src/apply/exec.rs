@@ -301,7 +301,7 @@ fn await_gone(
         let waited = start.elapsed();
         if waited >= timeout {
             return Err(format!(
-                "jail {name} is still dying (the kernel is tearing it down) after {:.1} s; its root {dataset} is busy; run `{retry}` again in a few seconds",
+                "jail {name} is still dying (the kernel is tearing it down) after {:.1} s; its root {dataset} is busy; run `{retry}` again in a few seconds (a jail that had open connections can take a minute or more to go: JAILCTL_DYING_WAIT=SECONDS waits longer)",
                 waited.as_secs_f64()
             ));
         }

@@ -155,3 +155,31 @@ fn destroy_gives_up_cleanly_and_a_later_run_succeeds() {
         .success();
     assert!(!dataset_exists(&simdir));
 }
+
+#[test]
+fn a_destroy_that_stopped_the_jail_and_gave_up_starts_it_again() {
+    let (_d, simdir, conf) = setup(200);
+    let out = cmd(&simdir, &conf, "0.2")
+        .args(["destroy", "resolver", "--yes"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = flat(&String::from_utf8_lossy(&out.stderr));
+    assert!(err.contains(&flat("the host is as before")), "{err}");
+    assert!(dataset_exists(&simdir));
+    // The journal put the jail back as it was: running, with its rctl rules.
+    let mut c = Command::cargo_bin("jailctl").unwrap();
+    c.args(["-q", "--simulate"])
+        .arg(&simdir)
+        .args(["sim", "jls", "-j", "resolver", "jid"]);
+    assert!(
+        c.output().unwrap().status.success(),
+        "resolver is not running"
+    );
+    let mut c = Command::cargo_bin("jailctl").unwrap();
+    c.args(["-q", "--simulate"])
+        .arg(&simdir)
+        .args(["sim", "rctl", "jail:resolver"]);
+    let rules = String::from_utf8_lossy(&c.output().unwrap().stdout).to_string();
+    assert!(rules.contains("jail:resolver:memoryuse"), "{rules}");
+}
