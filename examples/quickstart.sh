@@ -52,6 +52,13 @@ USERLAND_VERSION="$RELEASE"
 echo "\$USERLAND_VERSION"
 VERSION
 chmod 555 "$TREE/bin/freebsd-version"
+# Base programs the templates' health checks run (the simulator does not execute them: an
+# executable file in the jail stands for the program).
+mkdir -p "$TREE/usr/bin"
+for prog in fetch drill; do
+    printf '#!/bin/sh\n' >"$TREE/usr/bin/$prog"
+    chmod 555 "$TREE/usr/bin/$prog"
+done
 printf 'root:*:0:0::0:0:Charlie &:/root:/bin/sh\n' >"$TREE/etc/master.passwd"
 chmod 600 "$TREE/etc/master.passwd"
 printf 'root:*:0:0:Charlie &:/root:/bin/sh\nwww:*:80:80:World Wide Web Owner:/nonexistent:/usr/sbin/nologin\n' >"$TREE/etc/passwd"

@@ -262,6 +262,12 @@ impl Executor<'_> {
                 }
                 _ => Ok(()),
             },
+            Op::AwaitGone {
+                name,
+                dataset,
+                timeout,
+                retry,
+            } => await_gone(h, name, dataset, *timeout, retry),
             Op::Net(n) => crate::vnet::run(h, n),
         };
         if result.is_ok() {
@@ -270,6 +276,36 @@ impl Executor<'_> {
             self.save(jail)?;
         }
         Ok(result)
+    }
+}
+
+/// How often [`await_gone`] asks jls(8).
+const DYING_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Wait until `jls -d -j NAME` no longer finds the jail (it exits non-zero once the kernel
+/// has forgotten it), asking at most every [`DYING_POLL`] and giving up after `timeout`.
+fn await_gone(
+    h: &dyn Host,
+    name: &str,
+    dataset: &str,
+    timeout: std::time::Duration,
+    retry: &str,
+) -> Result<(), String> {
+    let start = std::time::Instant::now();
+    let jls = crate::host::Cmd::new(crate::host::tools::JLS, ["-d", "-j", name, "jid"]);
+    loop {
+        let out = h.output(&jls).map_err(|e| process_cause(&e))?;
+        if !out.success() {
+            return Ok(());
+        }
+        let waited = start.elapsed();
+        if waited >= timeout {
+            return Err(format!(
+                "jail {name} is still dying (the kernel is tearing it down) after {:.1} s; its root {dataset} is busy; run `{retry}` again in a few seconds (a jail that had open connections can take a minute or more to go: JAILCTL_DYING_WAIT=SECONDS waits longer)",
+                waited.as_secs_f64()
+            ));
+        }
+        std::thread::sleep(DYING_POLL.min(timeout - waited));
     }
 }
 

@@ -42,6 +42,13 @@ pub enum Op {
         root: Option<PathBuf>,
     },
     RemoveFile(PathBuf),
+    /// Poll `jls -d -j NAME` until the jail is gone (see [`Step::AwaitGone`]).
+    AwaitGone {
+        name: String,
+        dataset: String,
+        timeout: std::time::Duration,
+        retry: String,
+    },
     /// VNET: several commands that depend on each other's output or on the host's state
     /// (see [`crate::vnet::NetOp`]).
     Net(crate::vnet::NetOp),
@@ -81,6 +88,11 @@ impl fmt::Display for Op {
                 write!(f, "# copy {} to {}", from.display(), to.display())
             }
             Op::RemoveFile(p) => write!(f, "# remove {}", p.display()),
+            Op::AwaitGone { name, timeout, .. } => write!(
+                f,
+                "# wait until `jls -d -j {name}` finds no jail (up to {:.1} s)",
+                timeout.as_secs_f64()
+            ),
             Op::Net(n) => write!(f, "{n}"),
         }
     }
@@ -227,6 +239,20 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
             vec![],
         )],
         Step::RemoveFile { path } => vec![(Op::RemoveFile(path.clone()), vec![])],
+        Step::AwaitGone {
+            name,
+            dataset,
+            timeout_ms,
+            retry,
+        } => vec![(
+            Op::AwaitGone {
+                name: name.clone(),
+                dataset: dataset.clone(),
+                timeout: std::time::Duration::from_millis(*timeout_ms),
+                retry: retry.clone(),
+            },
+            vec![],
+        )],
         Step::Unmount {
             source,
             target,

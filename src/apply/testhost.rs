@@ -206,7 +206,7 @@ impl TestHost {
                     "-p",
                     "-r",
                     "-o",
-                    "name,property,value",
+                    "name,property,value,source",
                     props,
                     root,
                 ],
@@ -220,8 +220,11 @@ impl TestHost {
                     }
                     any = true;
                     for k in props.split(',') {
-                        let v = p.get(k).map(String::as_str).unwrap_or("-");
-                        out.push_str(&format!("{ds}\t{k}\t{v}\n"));
+                        let (v, src) = match p.get(k) {
+                            Some(v) => (v.as_str(), "local"),
+                            None => ("-", "-"),
+                        };
+                        out.push_str(&format!("{ds}\t{k}\t{v}\t{src}\n"));
                     }
                 }
                 if !any {

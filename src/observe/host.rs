@@ -38,11 +38,17 @@ pub fn zfs_get_cmd(global: &Global) -> Cmd {
             "-p".into(),
             "-r".into(),
             "-o".into(),
-            "name,property,value".into(),
+            "name,property,value,source".into(),
             props::ALL.join(","),
             global.zfs_root.clone(),
         ],
     )
+}
+
+/// The output of [`zfs_get_cmd`] or [`zfs_get_jail_cmd`]: datasets and where `exec` comes
+/// from.
+fn parse_get(cmd: &Cmd, stdout: &str) -> Result<super::zfs::Sourced, ObserveError> {
+    super::zfs::parse_zfs_get_sourced(stdout, "exec").map_err(|e| parse_err(cmd, e))
 }
 
 /// `jls` of every jail, dying ones included, with the fields [`super::JailInfo`] holds.
@@ -56,7 +62,7 @@ pub fn observe_jails(host: &dyn Runner, global: &Global) -> Result<HostState, Ob
     let zc = zfs_get_cmd(global);
     let out = host.output(&zc)?;
     if out.success() {
-        st.datasets = super::zfs::parse_zfs_get(&out.stdout).map_err(|e| parse_err(&zc, e))?;
+        (st.datasets, st.exec_sources) = parse_get(&zc, &out.stdout)?;
     } else if !out.stderr.contains("dataset does not exist") {
         return Err(failed(zc, out).into());
     }
@@ -126,9 +132,17 @@ pub fn observe(host: &dyn Runner, global: &Global) -> Result<HostState, ObserveE
 /// volumes, `<root>/volumes` (its volumes and their parents). Other bases and anything deeper
 /// are left out.
 pub fn zfs_get_jail_cmd(global: &Global, spec: &JailSpec) -> Cmd {
-    let mut args: Vec<String> = ["get", "-H", "-p", "-d", "2", "-o", "name,property,value"]
-        .map(String::from)
-        .to_vec();
+    let mut args: Vec<String> = [
+        "get",
+        "-H",
+        "-p",
+        "-d",
+        "2",
+        "-o",
+        "name,property,value,source",
+    ]
+    .map(String::from)
+    .to_vec();
     args.push(props::ALL.join(","));
     args.push(format!("{}/jails", global.zfs_root));
     args.push(crate::render::base_dataset(global, &spec.base));
@@ -167,12 +181,12 @@ pub fn observe_jail(
     let zc = zfs_get_jail_cmd(global, spec);
     let out = host.output(&zc)?;
     if out.success() {
-        st.datasets = super::zfs::parse_zfs_get(&out.stdout).map_err(|e| parse_err(&zc, e))?;
+        (st.datasets, st.exec_sources) = parse_get(&zc, &out.stdout)?;
     } else if out.stderr.contains("dataset does not exist") {
         let zc = zfs_get_cmd(global);
         let out = host.output(&zc)?;
         if out.success() {
-            st.datasets = super::zfs::parse_zfs_get(&out.stdout).map_err(|e| parse_err(&zc, e))?;
+            (st.datasets, st.exec_sources) = parse_get(&zc, &out.stdout)?;
         } else if !out.stderr.contains("dataset does not exist") {
             return Err(failed(zc, out).into());
         }
@@ -223,7 +237,7 @@ mod tests {
         let g = crate::render::tests::global();
         assert_eq!(
             zfs_get_cmd(&g).to_string(),
-            "/sbin/zfs get -H -p -r -o name,property,value jailctl:managed,jailctl:base,jailctl:spec,jailctl:parts,jailctl:params,jailctl:limits,jailctl:cpuset,jailctl:provisioned,jailctl:ip4,quota,reservation,compression,mountpoint,origin zroot/jailctl"
+            "/sbin/zfs get -H -p -r -o name,property,value,source jailctl:managed,jailctl:base,jailctl:spec,jailctl:parts,jailctl:params,jailctl:limits,jailctl:cpuset,jailctl:provisioned,jailctl:ip4,quota,reservation,compression,mountpoint,origin,exec zroot/jailctl"
         );
         assert_eq!(
             jls_cmd().to_string(),

@@ -28,6 +28,9 @@ pub struct HostState {
     pub interfaces: Vec<String>,
     /// The mount table (`mount -p`).
     pub mounts: Vec<MountEntry>,
+    /// Where each observed dataset's `exec` property comes from, as `zfs get` prints the
+    /// source: `local`, `default`, `inherited from DATASET`.
+    pub exec_sources: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

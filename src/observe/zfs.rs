@@ -60,6 +60,46 @@ pub fn parse_zfs_get(stdout: &str) -> Result<BTreeMap<String, Dataset>, ParseErr
     Ok(out)
 }
 
+/// Datasets by name, and the source of one property by dataset name.
+pub type Sourced = (BTreeMap<String, Dataset>, BTreeMap<String, String>);
+
+/// Parse `zfs get -H -p [-r|-d N] -o name,property,value,source PROPS DATASET...`: the
+/// datasets as [`parse_zfs_get`] gives them, and each dataset's source of property `keep`
+/// (`local`, `default`, `inherited from DATASET`, `-`). The value may contain tabs (user
+/// properties); the source never does, so it is the text after the last tab.
+pub fn parse_zfs_get_sourced(stdout: &str, keep: &str) -> Result<Sourced, ParseError> {
+    let mut plain = String::with_capacity(stdout.len());
+    let mut sources = BTreeMap::new();
+    for (i, line) in stdout.lines().enumerate() {
+        if line.is_empty() {
+            plain.push('\n');
+            continue;
+        }
+        let fail = |reason: &str| ParseError {
+            command: "zfs get -H -p -o name,property,value,source",
+            line: i + 1,
+            text: line.to_string(),
+            reason: reason.to_string(),
+        };
+        let mut f = line.splitn(3, '\t');
+        let (Some(name), Some(prop), Some(rest)) = (f.next(), f.next(), f.next()) else {
+            return Err(fail(
+                "expected 4 tab-separated fields: name, property, value, source",
+            ));
+        };
+        let Some((value, source)) = rest.rsplit_once('\t') else {
+            return Err(fail(
+                "expected 4 tab-separated fields: name, property, value, source",
+            ));
+        };
+        if prop == keep {
+            sources.insert(name.to_string(), source.to_string());
+        }
+        plain.push_str(&format!("{name}\t{prop}\t{value}\n"));
+    }
+    Ok((parse_zfs_get(&plain)?, sources))
+}
+
 /// Parse `zfs list -H -o COLUMNS ...` where `columns` are the `-o` names in order (one must
 /// be `name`). Rows keep the tool's order; each becomes a [`Dataset`] whose props are the
 /// other columns.
@@ -141,6 +181,19 @@ mod tests {
         // A user property value with a tab stays whole.
         let m = parse_zfs_get("a\tjailctl:spec\tx\ty\n").unwrap();
         assert_eq!(m["a"].props["jailctl:spec"], "x\ty");
+    }
+
+    #[test]
+    fn get_with_sources_keeps_the_source_of_one_property() {
+        let out = "z/j\texec\toff\tlocal\nz/j/w\texec\toff\tinherited from z/j\nz/j/w\tjailctl:spec\tx\ty\tlocal\n";
+        let (m, src) = parse_zfs_get_sourced(out, "exec").unwrap();
+        assert_eq!(m["z/j/w"].prop("exec"), Some("off"));
+        assert_eq!(m["z/j/w"].props["jailctl:spec"], "x\ty");
+        assert_eq!(src["z/j"], "local");
+        assert_eq!(src["z/j/w"], "inherited from z/j");
+        assert_eq!(src.len(), 2);
+        let e = parse_zfs_get_sourced("z/j\texec\toff\n", "exec").unwrap_err();
+        assert!(e.reason.contains("4 tab-separated"), "{e}");
     }
 
     #[test]

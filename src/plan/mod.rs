@@ -50,6 +50,8 @@ pub mod props {
         "compression",
         "mountpoint",
         "origin",
+        // A root that cannot execute anything cannot run a jail: refused before any step.
+        "exec",
     ];
 }
 
@@ -68,6 +70,17 @@ pub struct DownOptions {
     pub with_dependents: bool,
     /// `destroy` only: destroy the jail's volumes too.
     pub volumes: bool,
+}
+
+/// How long destroy and re-create wait, by default, for a removed jail to finish dying:
+/// `JAILCTL_DYING_WAIT` (seconds, fractions allowed) or 10 s.
+pub fn dying_wait() -> std::time::Duration {
+    std::env::var("JAILCTL_DYING_WAIT")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(std::time::Duration::from_secs_f64)
+        .unwrap_or(std::time::Duration::from_secs(10))
 }
 
 /// One change to the host. Turned into commands by [`crate::apply`].
@@ -142,6 +155,15 @@ pub enum Step {
         name: String,
         conf: PathBuf,
     },
+    /// Wait, polling `jls -d -j NAME`, until a removed jail is gone: while the kernel tears
+    /// it down (dying) it holds its root `dataset` busy. Gives up after `timeout_ms`, saying
+    /// which jailctl command to run again (`retry`).
+    AwaitGone {
+        name: String,
+        dataset: String,
+        timeout_ms: u64,
+        retry: String,
+    },
     /// `jail -f CONF -r NAME`.
     RemoveJail {
         name: String,
@@ -203,6 +225,7 @@ impl fmt::Display for Step {
             Step::Unmount { target, .. } => write!(f, "unmount leftover {target}"),
             Step::CreateJail { name, .. } => write!(f, "start jail {name}"),
             Step::RemoveJail { name, .. } => write!(f, "stop jail {name}"),
+            Step::AwaitGone { name, .. } => write!(f, "wait until jail {name} is gone"),
             Step::ModifyJail { name, params, .. } => {
                 write!(f, "change {} live: {}", name, params.join(" "))
             }
@@ -332,6 +355,18 @@ pub enum PlanError {
         "jail `{jail}` is dying (the kernel is still tearing it down); wait a few seconds and run again"
     )]
     Dying { jail: String },
+    #[error(
+        "jail `{jail}`: {from} has exec=off ({}), so nothing in the jail could run; run `zfs set exec=on {from}`{}, then run again. Nothing was changed",
+        if from == dataset { "set locally".to_string() } else { format!("inherited by {dataset}") },
+        if from == dataset { format!(" or `zfs inherit exec {from}`") } else { format!(" or `zfs inherit exec {from}` if its parent allows exec") }
+    )]
+    ExecOff {
+        jail: String,
+        /// Where the setting comes from.
+        from: String,
+        /// The jail's root (existing, or the clone about to be made).
+        dataset: String,
+    },
     #[error(
         "jail `{jail}`: base changed from {old} to {new}; re-cloning replaces its root filesystem (volumes are kept) — run again with --recreate"
     )]
@@ -672,6 +707,9 @@ fn plan_jail(
         return Err(PlanError::Dying { jail: name.clone() });
     }
     let running = info.is_some();
+    if !running {
+        exec_check(host, name, &ds_name)?;
+    }
     if !rules.is_empty()
         && let Some(state) = racct_state(host)
     {
@@ -840,6 +878,15 @@ fn plan_jail(
                 name: name.clone(),
                 conf: conf.clone(),
                 cpus: deployed_cpus(Some(ds)),
+            });
+        }
+        if host.jails.contains_key(name) {
+            // The stopped (or already dying) jail holds its root until the kernel is done.
+            steps.push(Step::AwaitGone {
+                name: name.clone(),
+                dataset: ds_name.clone(),
+                timeout_ms: millis(dying_wait()),
+                retry: format!("jailctl up {name} --recreate"),
             });
         }
         let retired = format!("{ds_name}.retired");
@@ -1230,6 +1277,30 @@ fn stop_order(
     Ok(ordered)
 }
 
+/// Refuse a jail whose root (or, for a new jail, the parent its clone inherits from) has
+/// `exec=off`: jail(8)'s `/bin/sh /etc/rc` and every jexec would fail with "Permission
+/// denied" part-way through the start.
+fn exec_check(host: &HostState, jail: &str, root_ds: &str) -> Result<(), PlanError> {
+    let nearest = std::iter::successors(Some(root_ds), |d| d.rsplit_once('/').map(|(p, _)| p))
+        .find_map(|d| host.datasets.get(d));
+    let Some(d) = nearest.filter(|d| d.prop("exec") == Some("off")) else {
+        return Ok(());
+    };
+    let from = match host.exec_sources.get(&d.name).map(String::as_str) {
+        Some(s) => s.strip_prefix("inherited from ").unwrap_or(&d.name),
+        None => &d.name,
+    };
+    Err(PlanError::ExecOff {
+        jail: jail.to_string(),
+        from: from.to_string(),
+        dataset: root_ds.to_string(),
+    })
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Plan `destroy`: stop, remove rules, destroy the datasets jailctl manages (volumes only
 /// with `opts.volumes`). The rendered jail.conf is removed too.
 pub fn plan_destroy(
@@ -1280,6 +1351,16 @@ pub fn plan_destroy(
             jp.steps.push(Step::RemoveFile {
                 path: render::conf_path(&n),
             });
+            if host.jails.contains_key(&n) {
+                // Stopped just now or earlier, a jail the kernel is still tearing down keeps
+                // its root busy: `zfs destroy` would fail with "dataset is busy".
+                jp.steps.push(Step::AwaitGone {
+                    name: n.clone(),
+                    dataset: ds_name.clone(),
+                    timeout_ms: millis(dying_wait()),
+                    retry: format!("jailctl destroy {n}"),
+                });
+            }
             jp.steps.push(Step::DestroyDataset { dataset: ds_name });
         }
         let vprefix = format!("{}/volumes/{n}/", global.zfs_root);

@@ -73,7 +73,7 @@ fn converge(mut h: HostState, plan: &Plan) -> HostState {
                     },
                 );
             }
-            Step::RemoveJail { name, .. } => {
+            Step::RemoveJail { name, .. } | Step::AwaitGone { name, .. } => {
                 h.jails.remove(name);
             }
             Step::ModifyJail { name, params, .. } => {
@@ -323,7 +323,9 @@ fn changed_base_needs_recreate_and_keeps_volumes() {
     let j = &p.jails[0];
     assert_eq!(j.action, Action::Recreate);
     assert!(matches!(j.steps[0], Step::RemoveJail { .. }));
-    assert!(matches!(j.steps[1], Step::RetireRoot { .. }));
+    // The old jail may still be dying and holding its root: wait before moving it aside.
+    assert!(matches!(&j.steps[1], Step::AwaitGone { name, .. } if name == "web"));
+    assert!(matches!(j.steps[2], Step::RetireRoot { .. }));
     assert!(
         !j.steps
             .iter()

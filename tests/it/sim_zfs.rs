@@ -613,6 +613,7 @@ fn destroy_refuses_while_a_jail_runs_on_the_dataset() {
                 dying: false,
                 packages: Vec::new(),
                 started: true,
+                dying_left: None,
             },
         );
     })

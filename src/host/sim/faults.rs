@@ -4,7 +4,8 @@
 //! wall-clock time with realistic tool latencies.
 //!
 //! Sources, merged in this order: `DIR/faults.toml`, then the environment
-//! (`JAILCTL_SIM_FAULTS`, `JAILCTL_SIM_LATENCY`, `JAILCTL_SIM_REAL_ZFS`). How many commands
+//! (`JAILCTL_SIM_FAULTS`, `JAILCTL_SIM_LATENCY`, `JAILCTL_SIM_REAL_ZFS`,
+//! `JAILCTL_SIM_DYING_COMMANDS`). How many commands
 //! each fault rule has matched is machine state (`SimState::fault_counts`), so the count
 //! carries across processes that share the host directory.
 
@@ -47,6 +48,9 @@ pub struct SimConfig {
     pub latency: BTreeMap<String, Duration>,
     /// Send `zfs`/`zpool` to the real binaries; the pool jailctl's datasets live in.
     pub real_zfs: Option<String>,
+    /// When non-zero, every removed jail stays dying (holding its root busy) for this many
+    /// further commands, as the kernel keeps a jail while it tears it down.
+    pub dying_commands: u64,
 }
 
 #[derive(Deserialize)]
@@ -58,6 +62,8 @@ struct File {
     latency: BTreeMap<String, String>,
     #[serde(default)]
     real_zfs: Option<String>,
+    #[serde(default)]
+    dying_commands: u64,
 }
 
 impl SimConfig {
@@ -83,6 +89,13 @@ impl SimConfig {
         {
             c.real_zfs = Some(v);
         }
+        if let Ok(v) = std::env::var("JAILCTL_SIM_DYING_COMMANDS")
+            && !v.is_empty()
+        {
+            c.dying_commands = v.trim().parse().map_err(|_| {
+                format!("JAILCTL_SIM_DYING_COMMANDS: `{v}` is not a number of commands")
+            })?;
+        }
         Ok(c)
     }
 
@@ -103,6 +116,7 @@ impl SimConfig {
             faults: f.fault,
             latency,
             real_zfs: f.real_zfs,
+            dying_commands: f.dying_commands,
         })
     }
 
@@ -245,6 +259,18 @@ mod tests {
                 .contains("start at 1")
         );
         assert!(parse_faults("zfs|1|0|m").unwrap_err().contains("non-zero"));
+    }
+
+    #[test]
+    fn dying_commands_setting() {
+        assert_eq!(SimConfig::from_toml("").unwrap().dying_commands, 0);
+        assert_eq!(
+            SimConfig::from_toml("dying_commands = 7\n")
+                .unwrap()
+                .dying_commands,
+            7
+        );
+        assert!(SimConfig::from_toml("dying_commands = -1\n").is_err());
     }
 
     #[test]

@@ -8,9 +8,17 @@
 //!
 //! Dying jails: removing a jail with `vnet = new` leaves it dying (visible with `jls -d`, its
 //! interfaces still held) until the next jail(8) command, which reaps it and returns its
-//! interfaces to the host. Other jails disappear at once.
+//! interfaces to the host. Other jails disappear at once. With the `dying_commands = N`
+//! setting ([`super::SimConfig`]) *every* removed jail stays dying for the next N commands
+//! run on the host, whatever they are, and keeps its root busy (`zfs destroy`, `zfs
+//! unmount` and `zfs rename` of it fail with "dataset is busy"), as a real kernel keeps a
+//! jail's root vnode while it tears the jail down; then it is reaped.
 //!
-//! jexec(8) understands a small fixed set of commands; see `docs/simulator-kernel.md`.
+//! jexec(8) runs a command whose program exists as an executable file in the jail's root
+//! (an absolute path, or found on the jail's PATH). A small fixed set of base programs is
+//! modelled (sh -c lists, sysrc, service, pkg install, ...); any other existing program
+//! exits 0 without output, since the simulator does not execute programs; a missing one
+//! fails as execvp(3) does. See `docs/simulator-kernel.md`.
 
 use super::Ctx;
 use super::jailconf::{self, JailConf, PVal, ResolvedJail};
@@ -36,6 +44,9 @@ pub struct SimJail {
     /// Whether exec.start or command ran (services count as running).
     #[serde(default)]
     pub started: bool,
+    /// A dying jail kept by the `dying_commands` setting: how many more commands it stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dying_left: Option<u64>,
 }
 
 impl SimJail {
@@ -207,14 +218,32 @@ pub fn reap_dying(s: &mut super::SimState) {
         .jail
         .jails
         .values()
-        .filter(|j| j.dying)
+        .filter(|j| j.dying && j.dying_left.is_none())
         .map(|j| (j.name.clone(), j.jid))
         .collect();
+    forget(s, dying);
+}
+
+fn forget(s: &mut super::SimState, dying: Vec<(String, i32)>) {
     for (name, jid) in dying {
         s.jail.jails.remove(&name);
         s.cpuset.masks.remove(&jid);
         s.net.return_from_jail(jid);
     }
+}
+
+/// One more command has run: count down the jails kept dying by `dying_commands`, and
+/// reap those whose time is up.
+pub fn tick_dying(s: &mut super::SimState) {
+    let mut done = vec![];
+    for j in s.jail.jails.values_mut() {
+        match &mut j.dying_left {
+            Some(0) => done.push((j.name.clone(), j.jid)),
+            Some(n) => *n -= 1,
+            None => {}
+        }
+    }
+    forget(s, done);
 }
 
 #[derive(Default)]
@@ -567,7 +596,18 @@ fn run_hooks(
         if o.verbose {
             out.stdout += &format!("{name}: run command: {c}\n");
         }
-        let status = hook_fails(&c).unwrap_or(0);
+        // exec.start, exec.stop and command run inside the jail, through the jail's own
+        // /bin/sh: on a root with exec=off that shell cannot be executed.
+        let inside = matches!(hook, "exec.start" | "exec.stop" | "command");
+        let no_exec = inside
+            && def
+                .string("path")
+                .is_some_and(|p| super::zfs::exec_off_at(&ctx.state.zfs, Path::new(&p)));
+        let status = if no_exec {
+            1
+        } else {
+            hook_fails(&c).unwrap_or(0)
+        };
         ctx.state.jail.hooks.push(HookRun {
             jail: name.to_string(),
             hook: hook.to_string(),
@@ -745,6 +785,25 @@ fn create(ctx: &mut Ctx<'_>, out: &mut Output, o: &Opts, def: &ResolvedJail) {
     let iface = def.string("interface");
     let mut undo: Vec<Undo> = vec![];
 
+    // jail(8) strips an address's interface, `/width` and ifconfig options (the width only
+    // goes to ifconfig, when there is an interface), then libjail converts what is left with
+    // inet_pton(3) before anything runs: a bad address fails here, a bad width only in
+    // ifconfig.
+    for (param, v6) in [("ip4.addr", false), ("ip6.addr", true)] {
+        for a in def.list(param) {
+            let ip = bare(&split_addr(&a, None).1);
+            let ok = if v6 {
+                ip.parse::<std::net::Ipv6Addr>().is_ok()
+            } else {
+                ip.parse::<std::net::Ipv4Addr>().is_ok()
+            };
+            if !ok {
+                let fam = if v6 { "IPv6" } else { "IPv4" };
+                return warn(out, &name, format!("{param}: not an {fam} address: {ip}"));
+            }
+        }
+    }
+
     if !run_hooks(ctx, out, o, &name, def, "exec.prepare") {
         return;
     }
@@ -857,6 +916,7 @@ fn create(ctx: &mut Ctx<'_>, out: &mut Output, o: &Opts, def: &ResolvedJail) {
             path: path.clone(),
             params,
             dying: false,
+            dying_left: None,
             packages: vec![],
             started: false,
         },
@@ -978,9 +1038,11 @@ fn remove(
         }
     }
     // jail_remove
-    if j.is_vnet() {
+    let linger = ctx.state.config.dying_commands;
+    if j.is_vnet() || linger > 0 {
         if let Some(x) = ctx.state.jail.jails.get_mut(&name) {
             x.dying = true;
+            x.dying_left = (linger > 0).then_some(linger);
         }
     } else {
         ctx.state.jail.jails.remove(&name);
@@ -1419,10 +1481,12 @@ fn sh_simple(ctx: &mut Ctx<'_>, jail: &SimJail, words: &[String]) -> Output {
         };
     }
     let out = in_jail(ctx, jail, words);
-    if out.stderr.starts_with("jexec: execvp:") {
-        Output::fail(127, format!("sh: {}: not found\n", words[0]))
-    } else {
+    if !out.stderr.starts_with("jexec: execvp:") {
         out
+    } else if out.stderr.contains("Permission denied") {
+        Output::fail(126, format!("sh: {}: Permission denied\n", words[0]))
+    } else {
+        Output::fail(127, format!("sh: {}: not found\n", words[0]))
     }
 }
 
@@ -1439,26 +1503,72 @@ fn rc_missing(svc: &str) -> String {
     )
 }
 
-/// The few packages the simulated pkg knows the contents of: the rc.d script each installs
-/// and the user (and group) it adds. Any other package is only recorded.
-/// (package, rc.d script, user and group added with their id).
-type CatalogEntry = (&'static str, &'static str, Option<(&'static str, u32)>);
+/// The few packages the simulated pkg knows the contents of: the rc.d script each installs,
+/// the user (and group) it adds and the programs it puts on the jail's PATH (with those of
+/// the packages it pulls in: postgresql16-server brings postgresql16-client's `psql` and
+/// `pg_isready`). Any other package is only recorded.
+struct CatalogEntry {
+    package: &'static str,
+    rc_script: &'static str,
+    /// User and group added, with their id.
+    user: Option<(&'static str, u32)>,
+    programs: &'static [&'static str],
+}
+
 const CATALOG: &[CatalogEntry] = &[
-    ("nginx", "nginx", None),
-    ("redis", "redis", Some(("redis", 535))),
-    ("unbound", "unbound", Some(("unbound", 59))),
-    ("postgresql16-server", "postgresql", Some(("postgres", 770))),
+    CatalogEntry {
+        package: "nginx",
+        rc_script: "nginx",
+        user: None,
+        programs: &["/usr/local/sbin/nginx"],
+    },
+    CatalogEntry {
+        package: "redis",
+        rc_script: "redis",
+        user: Some(("redis", 535)),
+        programs: &["/usr/local/bin/redis-server", "/usr/local/bin/redis-cli"],
+    },
+    CatalogEntry {
+        package: "unbound",
+        rc_script: "unbound",
+        user: Some(("unbound", 59)),
+        programs: &[
+            "/usr/local/sbin/unbound",
+            "/usr/local/sbin/unbound-control",
+            "/usr/local/sbin/unbound-checkconf",
+        ],
+    },
+    CatalogEntry {
+        package: "postgresql16-server",
+        rc_script: "postgresql",
+        user: Some(("postgres", 770)),
+        programs: &[
+            "/usr/local/bin/postgres",
+            "/usr/local/bin/pg_ctl",
+            "/usr/local/bin/initdb",
+            "/usr/local/bin/psql",
+            "/usr/local/bin/pg_isready",
+        ],
+    },
 ];
 
 /// Write what package `p` installs into the jail's root, as pkg does.
 fn plant_package(ctx: &Ctx<'_>, jail: &SimJail, p: &str) -> io::Result<()> {
-    let Some((_, svc, user)) = CATALOG.iter().find(|(n, _, _)| *n == p) else {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(entry) = CATALOG.iter().find(|e| e.package == p) else {
         return Ok(());
     };
+    let (svc, user) = (entry.rc_script, entry.user);
     let root = ctx.host_path(Path::new(&jail.path));
     let rc = root.join("usr/local/etc/rc.d");
     std::fs::create_dir_all(&rc)?;
     std::fs::write(rc.join(svc), format!("#!/bin/sh\n# PROVIDE: {svc}\n"))?;
+    for prog in entry.programs {
+        let f = root.join(prog.trim_start_matches('/'));
+        std::fs::create_dir_all(f.parent().expect("absolute program path"))?;
+        std::fs::write(&f, format!("#!/bin/sh\n# {prog} from package {p}\n"))?;
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o555))?;
+    }
     if let Some((u, id)) = user {
         let etc = root.join("etc");
         std::fs::create_dir_all(&etc)?;
@@ -1526,6 +1636,54 @@ fn sysrc(ctx: &mut Ctx<'_>, jail: &SimJail, settings: &[String]) -> Output {
     out
 }
 
+/// The programs the simulated jail runs itself, as part of every FreeBSD base (see
+/// [`in_jail`]).
+const BUILTIN: &[&str] = &[
+    "sh", "chown", "test", "sysrc", "service", "true", "false", "echo", "hostname", "cat", "pkg",
+];
+
+/// The PATH jexec(8) gives a command (`-l` takes it from login.conf's default class, which
+/// is the same list).
+pub const JAIL_PATH: &[&str] = &[
+    "/bin",
+    "/sbin",
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/local/bin",
+    "/usr/local/sbin",
+];
+
+/// Where execvp(3) finds `prog` in the jail: `Ok(path)`, or the errno text it fails with.
+fn lookup(ctx: &Ctx<'_>, jail: &SimJail, prog: &str) -> Result<PathBuf, &'static str> {
+    use std::os::unix::fs::PermissionsExt;
+    let candidates: Vec<PathBuf> = if prog.contains('/') {
+        vec![Path::new("/").join(prog)]
+    } else {
+        JAIL_PATH.iter().map(|d| Path::new(d).join(prog)).collect()
+    };
+    let mut denied = false;
+    for c in candidates {
+        let on_host = Path::new(&jail.path).join(c.strip_prefix("/").unwrap_or(&c));
+        match std::fs::metadata(ctx.host_path(&on_host)) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => {
+                // A filesystem with exec=off: execve(2) fails with EACCES.
+                if super::zfs::exec_off_at(&ctx.state.zfs, &on_host) {
+                    denied = true;
+                    continue;
+                }
+                return Ok(c);
+            }
+            Ok(_) => denied = true,
+            Err(_) => {}
+        }
+    }
+    Err(if denied {
+        "Permission denied"
+    } else {
+        "No such file or directory"
+    })
+}
+
 fn in_jail(ctx: &mut Ctx<'_>, jail: &SimJail, cmd: &[String]) -> Output {
     let prog = cmd[0].as_str();
     let base = prog.rsplit('/').next().unwrap_or(prog);
@@ -1535,6 +1693,18 @@ fn in_jail(ctx: &mut Ctx<'_>, jail: &SimJail, cmd: &[String]) -> Output {
             format!("jexec: execvp: {prog}: No such file or directory\n"),
         )
     };
+    // Nothing on a filesystem with exec=off runs, not even the base's own programs.
+    if super::zfs::exec_off_at(&ctx.state.zfs, Path::new(&jail.path)) {
+        return Output::fail(1, format!("jexec: execvp: {prog}: Permission denied\n"));
+    }
+    if !BUILTIN.contains(&base) {
+        // The simulator does not run programs: one that exists as an executable file in
+        // the jail stands for a working one and exits 0 without output.
+        return match lookup(ctx, jail, prog) {
+            Ok(_) => Output::ok(""),
+            Err(why) => Output::fail(1, format!("jexec: execvp: {prog}: {why}\n")),
+        };
+    }
     match (base, &cmd[1..]) {
         ("sh", [c, script]) if c == "-c" => {
             // Words split on blanks, joined by `&&` and `||` as sh(1) does: a list runs

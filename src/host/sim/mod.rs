@@ -311,11 +311,14 @@ impl Runner for SimHost {
         if let Some(d) = self.config.latency_for(cmd) {
             std::thread::sleep(d);
         }
-        self.with_state(|ctx| dispatch(ctx, cmd))
-            .map_err(|source| ProcessError::Spawn {
-                cmd: cmd.clone(),
-                source,
-            })?
+        self.with_state(|ctx| {
+            jail::tick_dying(ctx.state);
+            dispatch(ctx, cmd)
+        })
+        .map_err(|source| ProcessError::Spawn {
+            cmd: cmd.clone(),
+            source,
+        })?
     }
 
     fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError> {

@@ -429,6 +429,18 @@ pub fn reclaim(ctx: &mut Ctx<'_>, name: &str, jail: &str) -> Output {
     }
 }
 
+/// An IPv4 prefix width as ifconfig(8) reads it: `invalid` unless it starts with a digit
+/// and is all digits, `too large` above 32.
+fn v4_width(s: &str) -> Result<u32, &'static str> {
+    if !s.starts_with(|c: char| c.is_ascii_digit()) || !s.chars().all(|c| c.is_ascii_digit()) {
+        return Err("invalid");
+    }
+    match s.parse::<u64>() {
+        Ok(n) if n <= 32 => Ok(n as u32),
+        _ => Err("too large"),
+    }
+}
+
 fn parse_len(s: &str, v6: bool) -> Option<u32> {
     let n: u32 = s.parse().ok()?;
     (n <= if v6 { 128 } else { 32 }).then_some(n)
@@ -452,6 +464,12 @@ fn addr(ctx: &mut Ctx<'_>, name: &str, v6: bool, words: &[String]) -> Result<usi
         return Err(err(format!("{fam}: missing argument")));
     };
     let (ip, mut len) = match a.split_once('/') {
+        // ifconfig's inet parser reads the width with strtonum(3) bounded to 0..=32 and
+        // names what was wrong with it.
+        Some((ip, l)) if !v6 => (
+            ip,
+            Some(v4_width(l).map_err(|why| err(format!("{a}: bad value (width {why})")))?),
+        ),
         Some((ip, l)) => (
             ip,
             Some(parse_len(l, v6).ok_or_else(|| err(format!("{a}: bad value")))?),

@@ -1227,6 +1227,16 @@ pub fn mounted_filesystems(z: &ZfsState) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Whether the host path `path` lies on a mounted ZFS filesystem whose `exec` property
+/// (own or inherited) is `off`: the kernel then refuses to execute any file there.
+pub fn exec_off_at(z: &ZfsState, path: &Path) -> bool {
+    mounted_filesystems(z)
+        .into_iter()
+        .filter(|(_, mp)| path.starts_with(Path::new(mp)))
+        .max_by_key(|(_, mp)| Path::new(mp).components().count())
+        .is_some_and(|(name, _)| inherited_value(z, &name, "exec").0 == "off")
+}
+
 /// Make sure the directories of mounted filesystems exist (a fresh host's `/zroot`).
 pub fn ensure_mount_dirs(ctx: &mut Ctx<'_>) {
     let names: Vec<String> = ctx.state.zfs.datasets.keys().cloned().collect();
@@ -1555,6 +1565,20 @@ fn busy_reason(ctx: &mut Ctx<'_>, name: &str, force: bool) -> Option<String> {
     {
         return Some(format!(
             "cannot unmount '{mp}': Device busy (jail '{}' runs there)",
+            j.name
+        ));
+    }
+    // A jail the kernel is still tearing down holds its root vnode: even -f cannot
+    // unmount it until the jail is gone.
+    if let Some(j) = ctx
+        .state
+        .jail
+        .jails
+        .values()
+        .find(|j| under(&j.path) && j.dying_left.is_some())
+    {
+        return Some(format!(
+            "cannot unmount '{mp}': Device busy (jail '{}' is dying)",
             j.name
         ));
     }

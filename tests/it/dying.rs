@@ -1,0 +1,185 @@
+//! Jails the kernel keeps dying after `jail -r`: with the simulator's `dying_commands`
+//! setting a stopped jail holds its root busy for a while, as on FreeBSD. `destroy` must
+//! wait for it to go rather than fail half-way with "dataset is busy", and when it gives up
+//! it must leave the host as it was.
+
+use crate::lifecycle_e2e::{examples_config, history, host_with_base, jailctl, line, sim};
+use assert_cmd::Command;
+use std::path::Path;
+
+const ROOT: &str = "zroot/jailctl/jails/resolver";
+
+fn setup(dying: u64) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let simdir = d.path().join("sim");
+    let conf = d.path().join("conf");
+    host_with_base(&simdir);
+    examples_config(&conf);
+    std::fs::write(
+        simdir.join("faults.toml"),
+        format!("dying_commands = {dying}\n"),
+    )
+    .unwrap();
+    jailctl(&simdir, &conf)
+        .args(["up", "resolver"])
+        .assert()
+        .success();
+    (d, simdir, conf)
+}
+
+/// The text without whitespace or the frame of the error report, so a check does not depend
+/// on where the report wraps its lines.
+fn flat(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_whitespace() && *c != '│')
+        .collect()
+}
+
+fn cmd(simdir: &Path, conf: &Path, wait: &str) -> Command {
+    let mut c = jailctl(simdir, conf);
+    c.env("JAILCTL_DYING_WAIT", wait);
+    c
+}
+
+fn dataset_exists(simdir: &Path) -> bool {
+    let mut c = Command::cargo_bin("jailctl").unwrap();
+    c.env_remove("JAILCTL_SIM_FAULTS")
+        .args(["-q", "--simulate"])
+        .arg(simdir)
+        .args(["sim", "zfs", "list", "-H", "-o", "name", ROOT]);
+    c.output().unwrap().status.success()
+}
+
+#[test]
+fn a_dying_jail_keeps_its_root_busy_on_the_simulator() {
+    let (_d, simdir, conf) = setup(3);
+    cmd(&simdir, &conf, "5")
+        .args(["down", "resolver"])
+        .assert()
+        .success();
+    let mut c = Command::cargo_bin("jailctl").unwrap();
+    c.env_remove("JAILCTL_SIM_FAULTS")
+        .args(["-q", "--simulate"])
+        .arg(&simdir)
+        .args(["sim", "zfs", "destroy", "-r", ROOT]);
+    let out = c.output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot destroy '{ROOT}': dataset is busy")),
+        "{err}"
+    );
+    // Still listed by jls -d, then reaped once its commands are used up.
+    sim(&simdir, &["jls", "-d", "-j", "resolver", "jid"]);
+    sim(&simdir, &["jls", "-d", "-j", "resolver", "jid"]);
+    let mut c = Command::cargo_bin("jailctl").unwrap();
+    c.args(["-q", "--simulate"])
+        .arg(&simdir)
+        .args(["sim", "jls", "-d", "-j", "resolver", "jid"]);
+    assert!(!c.output().unwrap().status.success(), "jail was not reaped");
+    sim(&simdir, &["zfs", "destroy", "-r", ROOT]);
+}
+
+#[test]
+fn down_then_destroy_waits_for_the_dying_jail() {
+    // Long enough that destroy's own observation still sees the jail dying.
+    let (_d, simdir, conf) = setup(20);
+    cmd(&simdir, &conf, "5")
+        .args(["down", "resolver"])
+        .assert()
+        .success();
+    cmd(&simdir, &conf, "5")
+        .args(["destroy", "resolver", "--yes"])
+        .assert()
+        .success();
+    assert!(!dataset_exists(&simdir));
+    let run: Vec<String> = history(&simdir).iter().map(line).collect();
+    let destroy = run
+        .iter()
+        .position(|l| l == &format!("zfs destroy -r {ROOT}"))
+        .expect("root destroyed");
+    assert!(
+        run[..destroy]
+            .iter()
+            .filter(|l| *l == "jls -d -j resolver jid")
+            .count()
+            >= 2,
+        "destroy did not poll the dying jail: {run:#?}"
+    );
+}
+
+#[test]
+fn destroy_of_a_running_jail_waits_for_it_to_die() {
+    let (_d, simdir, conf) = setup(6);
+    cmd(&simdir, &conf, "5")
+        .args(["destroy", "resolver", "--yes"])
+        .assert()
+        .success();
+    assert!(!dataset_exists(&simdir));
+}
+
+#[test]
+fn destroy_gives_up_cleanly_and_a_later_run_succeeds() {
+    let (_d, simdir, conf) = setup(40);
+    cmd(&simdir, &conf, "5")
+        .args(["down", "resolver"])
+        .assert()
+        .success();
+    let conf_file = simdir.join("root/var/run/jailctl/resolver.conf");
+    let conf_before = std::fs::read(&conf_file).ok();
+    let out = cmd(&simdir, &conf, "0.2")
+        .args(["destroy", "resolver", "--yes"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = flat(&String::from_utf8_lossy(&out.stderr));
+    for want in [
+        "jail resolver is still dying (the kernel is tearing it down)".to_string(),
+        format!("its root {ROOT} is busy"),
+        "run `jailctl destroy resolver` again in a few seconds".to_string(),
+        "the host is as before".to_string(),
+    ] {
+        assert!(err.contains(&flat(&want)), "{want} not in {err}");
+    }
+    // Nothing half-destroyed: the root and the rendered jail.conf are still there.
+    assert!(dataset_exists(&simdir));
+    assert_eq!(std::fs::read(&conf_file).ok(), conf_before);
+    let run: Vec<String> = history(&simdir).iter().map(line).collect();
+    assert!(
+        !run.iter().any(|l| l.starts_with("zfs destroy")),
+        "{run:#?}"
+    );
+    cmd(&simdir, &conf, "10")
+        .args(["destroy", "resolver", "--yes"])
+        .assert()
+        .success();
+    assert!(!dataset_exists(&simdir));
+}
+
+#[test]
+fn a_destroy_that_stopped_the_jail_and_gave_up_starts_it_again() {
+    let (_d, simdir, conf) = setup(200);
+    let out = cmd(&simdir, &conf, "0.2")
+        .args(["destroy", "resolver", "--yes"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = flat(&String::from_utf8_lossy(&out.stderr));
+    assert!(err.contains(&flat("the host is as before")), "{err}");
+    assert!(dataset_exists(&simdir));
+    // The journal put the jail back as it was: running, with its rctl rules.
+    let mut c = Command::cargo_bin("jailctl").unwrap();
+    c.args(["-q", "--simulate"])
+        .arg(&simdir)
+        .args(["sim", "jls", "-j", "resolver", "jid"]);
+    assert!(
+        c.output().unwrap().status.success(),
+        "resolver is not running"
+    );
+    let mut c = Command::cargo_bin("jailctl").unwrap();
+    c.args(["-q", "--simulate"])
+        .arg(&simdir)
+        .args(["sim", "rctl", "jail:resolver"]);
+    let rules = String::from_utf8_lossy(&c.output().unwrap().stdout).to_string();
+    assert!(rules.contains("jail:resolver:memoryuse"), "{rules}");
+}
