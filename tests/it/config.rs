@@ -443,23 +443,6 @@ const CASES: &[Case] = &[
         message: "dependency cycle: web -> web",
     },
     Case {
-        what: "same address in two jails",
-        files: &[
-            (
-                "jails/a.toml",
-                "[network]\nmode = \"alias\"\ninterface = \"em0\"\nip4 = [\"192.0.2.5/24\"]\n",
-            ),
-            (
-                "jails/b.toml",
-                "[network]\nmode = \"alias\"\ninterface = \"em0\"\nip4 = [\"192.0.2.5\"]\n",
-            ),
-        ],
-        file: "jails/b.toml",
-        line: 4,
-        column: 8,
-        message: "address 192.0.2.5 is also used by jail \"a\"",
-    },
-    Case {
         what: "jail file name jail(8) cannot take",
         files: &[("jails/web.example.toml", "")],
         file: "jails/web.example.toml",

@@ -10,6 +10,7 @@ mod boot_sched;
 mod cli_basics;
 mod config;
 mod destroy_owned;
+mod lenient;
 mod lifecycle_e2e;
 mod lifecycle_faults;
 mod lifecycle_procs;
