@@ -805,3 +805,91 @@ fn reference_documents_every_key_the_parser_accepts() {
     }
     assert!(missing.is_empty(), "undocumented: {missing:?}");
 }
+
+/// `validate` and `up` agree on mount path lengths: FreeBSD's MNAMELEN is 88 bytes with the
+/// NUL, so 87 characters pass and 88 fail, for every mount jailctl makes: devfs, fdescfs,
+/// procfs, mount targets, mount sources, volume datasets (the nullfs source).
+#[test]
+fn mount_paths_of_87_characters_pass_and_88_fail() {
+    let m = |k: usize| format!("/{}", "m".repeat(k));
+    let global = |root: &str| {
+        format!(
+            "zfs_root = \"zroot/jailctl\"\ndefault_base = \"14.3-RELEASE\"\nmount_root = \"{root}\"\n"
+        )
+    };
+    let check = |files: &[(&str, &str)], want: Option<&str>| {
+        let d = dir_with(files);
+        match (config::load(d.path()), want) {
+            (Ok(cfg), None) => {
+                for j in &cfg.jails {
+                    if let Err(e) = jailctl::render::render(j, &cfg.global) {
+                        panic!("validate passed what render refuses: {e}");
+                    }
+                }
+            }
+            (Err(e), Some(w)) => {
+                assert_eq!(e.errors.len(), 1, "{}", e.plain());
+                assert!(e.errors[0].message.contains(w), "{}", e.plain());
+                assert!(
+                    e.errors[0].message.contains("88 characters long"),
+                    "{}",
+                    e.plain()
+                );
+            }
+            (Ok(_), Some(w)) => panic!("accepted; wanted an error about {w}: {files:?}"),
+            (Err(e), None) => panic!("refused at 87 characters:\n{}", e.plain()),
+        }
+    };
+    // devfs: <root>/web/dev is k + 9 characters.
+    for (k, want) in [(78, None), (79, Some("devfs mount point"))] {
+        check(
+            &[("jailctl.toml", &global(&m(k))), ("jails/web.toml", "")],
+            want,
+        );
+    }
+    // fdescfs: <root>/web/dev/fd is k + 12; procfs: <root>/web/proc is k + 10.
+    for (param, extra, what) in [
+        ("mount.fdescfs", 12, "fdescfs mount point"),
+        ("mount.procfs", 10, "procfs mount point"),
+    ] {
+        let jail = format!("[params]\n\"{param}\" = true\n");
+        for (k, want) in [(87 - extra, None), (88 - extra, Some(what))] {
+            check(
+                &[("jailctl.toml", &global(&m(k))), ("jails/web.toml", &jail)],
+                want,
+            );
+        }
+        // Without the parameter, the same root is fine.
+        check(
+            &[
+                ("jailctl.toml", &global(&m(88 - extra))),
+                ("jails/web.toml", ""),
+            ],
+            None,
+        );
+    }
+    // A mount target: /usr/local/jails/web is 20 characters.
+    for (len, want) in [(67, None), (68, Some("mount point"))] {
+        let jail = format!(
+            "[[mounts]]\nsource = \"/srv\"\ntarget = \"{}\"\n",
+            m(len - 1)
+        );
+        check(&[("jails/web.toml", &jail)], want);
+    }
+    // A mount source.
+    for (len, want) in [(87, None), (88, Some("mount source"))] {
+        let jail = format!(
+            "[[mounts]]\nsource = \"{}\"\ntarget = \"/srv\"\n",
+            m(len - 1)
+        );
+        check(&[("jails/web.toml", &jail)], want);
+    }
+    // A volume: /usr/local/jails/.volumes/web/ is 30 characters.
+    for (len, want) in [(57, None), (58, Some("volume's mount point"))] {
+        let jail = format!(
+            "[[volumes]]\nname = \"{}\"\ntarget = \"/data\"\n",
+            "v".repeat(len)
+        );
+        check(&[("jails/web.toml", &jail)], want);
+    }
+}
