@@ -286,7 +286,7 @@ const CASES: &[Case] = &[
         file: "jails/web.toml",
         line: 3,
         column: 10,
-        message: "mount point /usr/local/jails/web/usr/local/www/a-rather-long-directory-name/and-another-one/xxxxxxxxx is 89 characters long; FreeBSD mount points hold at most 88",
+        message: "mount point /usr/local/jails/web/usr/local/www/a-rather-long-directory-name/and-another-one/xxxxxxxxx is 89 characters long; FreeBSD mount paths hold at most 87 (MNAMELEN, 88 bytes with the NUL)",
     },
     Case {
         what: "target mounted twice",
