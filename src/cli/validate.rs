@@ -1,5 +1,6 @@
 //! `jailctl validate`: load the configuration directory and say, jail by jail, whether it is
-//! valid; on errors print all of them and exit non-zero. Touches no host.
+//! valid; on errors print all of them and exit non-zero; print warnings (a shutdown budget rc
+//! would cut short) without failing. Touches no host.
 
 use crate::config;
 use std::process::ExitCode;
@@ -11,6 +12,9 @@ pub struct Args {}
 pub fn run(global: &super::GlobalArgs, _args: Args) -> miette::Result<ExitCode> {
     match config::load(&global.config_dir) {
         Ok(cfg) => {
+            for w in config::warnings(&cfg.global) {
+                eprintln!("warning: {}: {w}", cfg.dir.join("jailctl.toml").display());
+            }
             if !global.quiet {
                 for j in &cfg.jails {
                     let via = if j.extends.is_empty() {

@@ -101,6 +101,29 @@ pub fn load(config_dir: &Path) -> Result<Config, ConfigErrors> {
     }
 }
 
+/// rc.shutdown's usual watchdog (`rcshutdown_timeout`): past it, rc kills every process and
+/// jails lose their orderly stop.
+pub const RC_SHUTDOWN_WATCHDOG: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// Settings that are valid but probably not what the admin wants; `validate` prints them
+/// without failing.
+pub fn warnings(global: &Global) -> Vec<String> {
+    let mut out = vec![];
+    let total = global.shutdown_timeout + crate::boot::DEFAULT_FORCE_TIMEOUT;
+    if total >= RC_SHUTDOWN_WATCHDOG {
+        out.push(format!(
+            "shutdown_timeout = {}s plus {}s of force-stops is {}s, not under rc.shutdown's usual {}s watchdog (rcshutdown_timeout): jails still up then are killed without their exec.stop; use at most {}s, or raise rcshutdown_timeout in /etc/rc.conf above {}s",
+            global.shutdown_timeout.as_secs(),
+            crate::boot::DEFAULT_FORCE_TIMEOUT.as_secs(),
+            total.as_secs(),
+            RC_SHUTDOWN_WATCHDOG.as_secs(),
+            (RC_SHUTDOWN_WATCHDOG - crate::boot::DEFAULT_FORCE_TIMEOUT).as_secs() - 1,
+            total.as_secs(),
+        ));
+    }
+    out
+}
+
 /// A configuration loaded leniently: the jails whose definitions are valid, and for each
 /// broken definition its own errors, so one bad file does not stop the rest of the fleet.
 #[derive(Debug, Clone)]

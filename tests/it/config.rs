@@ -893,3 +893,41 @@ fn mount_paths_of_87_characters_pass_and_88_fail() {
         check(&[("jails/web.toml", &jail)], want);
     }
 }
+
+/// A shutdown budget rc.shutdown's 90 s watchdog would cut short is a warning, not an error;
+/// the shipped example stays clear of it.
+#[test]
+fn validate_warns_when_the_shutdown_budget_reaches_rc_watchdog() {
+    let run = |dir: &Path| {
+        let o = Command::cargo_bin("jailctl")
+            .unwrap()
+            .arg("--config-dir")
+            .arg(dir)
+            .arg("validate")
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    for (t, warned) in [("69s", false), ("70s", true), ("2m", true)] {
+        let g = format!(
+            "zfs_root = \"zroot/jailctl\"\ndefault_base = \"14.3-RELEASE\"\nshutdown_timeout = \"{t}\"\n"
+        );
+        let d = dir_with(&[("jailctl.toml", &g), ("jails/web.toml", "")]);
+        let (code, err) = run(d.path());
+        assert_eq!(code, Some(0), "{t}: {err}");
+        assert_eq!(err.contains("warning:"), warned, "{t}: {err}");
+        if warned {
+            assert!(
+                err.contains("rcshutdown_timeout") && err.contains("at most 69s"),
+                "{err}"
+            );
+        }
+    }
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let (code, err) = run(&examples);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("warning:"), "{err}");
+}
