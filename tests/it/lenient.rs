@@ -325,3 +325,40 @@ fn a_configuration_report_has_no_empty_error_line() {
         );
     }
 }
+
+/// `list` through the binary: with a jail holding an IPv4 and an IPv6 address (wider than the
+/// ADDRESSES header) and a long name, every column still starts at the same place on every line.
+#[test]
+fn list_columns_stay_aligned_with_long_addresses() {
+    let f = Fleet::new();
+    f.jail(
+        "web",
+        false,
+        &[],
+        "[network]\nmode = \"alias\"\ninterface = \"em0\"\nip4 = [\"192.168.1.20/24\"]\nip6 = [\"2001:db8::20/64\"]\n",
+    );
+    f.jail("a-rather-long-jail-name", false, &[], "");
+    let (code, out, err) = run(&f, &["up", "web", "a-rather-long-jail-name"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (code, out, err) = run(&f, &["list"]);
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    let web = lines.iter().find(|l| l.starts_with("web ")).unwrap();
+    assert!(web.contains("192.168.1.20,2001:db8::20"), "{out}");
+    for header in ["STATE", "JID", "ADDRESSES", "CURRENT", "BASE"] {
+        let at = lines[0].find(header).unwrap();
+        for l in &lines[1..] {
+            // The cell under each left-aligned header starts there (JID is right-aligned: its
+            // cell ends where the header ends).
+            let (start, end) = if header == "JID" {
+                (at + header.len() - 1, at + header.len())
+            } else {
+                (at, at + 1)
+            };
+            let c = &l[start..end];
+            assert!(c != " ", "{header} misaligned:\n{out}");
+            assert_eq!(&l[start - 2..start], "  ", "{header} misaligned:\n{out}");
+        }
+    }
+}
