@@ -931,3 +931,62 @@ fn validate_warns_when_the_shutdown_budget_reaches_rc_watchdog() {
     assert_eq!(code, Some(0), "{err}");
     assert!(!err.contains("warning:"), "{err}");
 }
+
+/// `validate --json`: every error as data (file, line, column, message, help), each jail's
+/// verdict, and the exit status of the plain command.
+#[test]
+fn validate_json_reports_errors_as_data() {
+    let d = dir_with(&[
+        ("jails/cache.toml", "[limits]\nmemroy = \"1G\"\n"),
+        ("jails/web.toml", ""),
+    ]);
+    let o = Command::cargo_bin("jailctl")
+        .unwrap()
+        .arg("--config-dir")
+        .arg(d.path())
+        .args(["validate", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    let errors = v["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{v}");
+    let e = &errors[0];
+    assert_eq!(
+        e["file"],
+        d.path().join("jails/cache.toml").display().to_string()
+    );
+    assert_eq!(
+        (e["line"].as_u64(), e["column"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        e["message"],
+        "unknown key \"memroy\" in [limits]; did you mean \"memory\"?"
+    );
+    assert!(e["help"].as_str().unwrap().contains("memory"), "{v}");
+    let verdict: Vec<(String, bool)> = v["jails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| (j["name"].as_str().unwrap().to_string(), j["valid"] == true))
+        .collect();
+    assert_eq!(
+        verdict,
+        [("cache".to_string(), false), ("web".to_string(), true)]
+    );
+
+    std::fs::write(d.path().join("jails/cache.toml"), "").unwrap();
+    let o = Command::cargo_bin("jailctl")
+        .unwrap()
+        .arg("--config-dir")
+        .arg(d.path())
+        .args(["validate", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["errors"].as_array().unwrap().len(), 0);
+}
