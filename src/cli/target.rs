@@ -58,6 +58,18 @@ pub fn load_for(
     Ok(cfg)
 }
 
+/// The valid jails, leniently loaded, with `depends_on` entries naming broken jails dropped:
+/// for commands that act on one jail, defined or not (`destroy`), so an unrelated broken
+/// file does not block them.
+pub fn load_valid(global: &super::GlobalArgs) -> miette::Result<Config> {
+    let mut cfg = config::load_lenient(&global.config_dir)?.config;
+    let valid: Vec<String> = cfg.jails.iter().map(|j| j.name.clone()).collect();
+    for j in &mut cfg.jails {
+        j.depends_on.retain(|d| valid.contains(d));
+    }
+    Ok(cfg)
+}
+
 /// "No jail NAME in DIR/jails", with a did-you-mean among every defined jail.
 pub fn undefined(l: &config::Lenient, name: &str) -> miette::Report {
     let all = l.names();

@@ -213,6 +213,12 @@ fn boot_starts_everything_a_broken_file_does_not_touch() {
     let (code, _, err) = run(&f, &["up", "cache"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("memroy"), "{err}");
+    let (code, out, err) = run(&f, &["show", "db"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("name = \"db\""), "{out}");
+    let (code, _, err) = run(&f, &["show", "cache"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("memroy"), "{err}");
 }
 
 #[test]
