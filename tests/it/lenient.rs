@@ -235,6 +235,10 @@ fn shutdown_stops_a_jail_whose_file_broke_after_it_started() {
         "jails/cache.toml",
         "autostart = true\n[limits]\nmemroy = \"512M\"\n",
     );
+    // db's file is gone and so is its rendered jail.conf (as after a reboot cleared /var/run):
+    // it still runs and jailctl still manages it.
+    std::fs::remove_file(f.cfg().join("jails/db.toml")).unwrap();
+    std::fs::remove_file(f.sim().join("root/var/run/jailctl/db.conf")).unwrap();
 
     // list: a report, exit 0; the broken jail is `invalid`, its errors in the JSON.
     let (code, out, err) = run(&f, &["list"]);
@@ -290,6 +294,12 @@ fn shutdown_stops_a_jail_whose_file_broke_after_it_started() {
     let cache = pos("/usr/sbin/jail -f /var/run/jailctl/cache.conf -r cache");
     let web = pos("/usr/sbin/jail -f /var/run/jailctl/web.conf -r web");
     assert!(web < cache, "{h:#?}");
+    // Without a jail.conf: `jail -r NAME`.
+    pos("/usr/sbin/jail -r db");
+    assert!(
+        err.contains("db is running and managed by jailctl but it has no definition any more"),
+        "{err}"
+    );
 }
 
 #[test]
