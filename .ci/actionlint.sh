@@ -68,5 +68,5 @@ lint "${workflows[@]}" || die "actionlint found problems in the workflows above"
 
 echo "== shellcheck (.ci scripts)"
 command -v shellcheck >/dev/null || apt_install shellcheck || die "cannot install shellcheck"
-shellcheck .ci/freebsd.sh .ci/zig-freebsd-cc .ci/actionlint.sh
+shellcheck .ci/run .ci/freebsd.sh .ci/zig-freebsd-cc .ci/actionlint.sh .ci/zfs-fuse.sh examples/quickstart.sh
 echo "shellcheck: no findings"
