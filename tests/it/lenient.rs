@@ -59,7 +59,7 @@ fn an_unknown_dependency_is_its_dependents_error_and_dependents_of_broken_jails_
         ("jails/web.toml", "depends_on = [\"nosuchjail\"]\n"),
         ("jails/resolver.toml", ""),
         ("jails/cache.toml", "cpuset = \"x\"\n"),
-        ("jails/app.toml", "depends_on = [\"cache\"]\n"),
+        ("jails/app.toml", "autostart = false\ndepends_on = [\"cache\"]\n"),
         ("jails/front.toml", "depends_on = [\"app\"]\n"),
     ]);
     let l = config::load_lenient(d.path()).unwrap();
@@ -377,4 +377,56 @@ fn list_columns_stay_aligned_with_long_addresses() {
             assert_eq!(&l[start - 2..start], "  ", "{header} misaligned:\n{out}");
         }
     }
+}
+
+/// The boot graph with broken definitions: without names every broken jail is in it (failing
+/// with its reason), with names only those needed; a broken name is a known name.
+#[test]
+fn the_boot_graph_carries_broken_jails_as_problems() {
+    use jailctl::boot::BootGraph;
+    let d = dir_with(&[
+        ("jails/app.toml", "autostart = false\ndepends_on = [\"cache\"]\n"),
+        ("jails/db.toml", "autostart = true\n"),
+        ("jails/cache.toml", "cpuset = \"x\"\n"),
+        ("jails/other.toml", "cpuset = \"y\"\n"),
+    ]);
+    let l = config::load_lenient(d.path()).unwrap();
+    let broken: Vec<(String, String)> = l
+        .broken
+        .iter()
+        .map(|(n, _)| (n.clone(), format!("{n} is broken")))
+        .collect();
+    let names = |g: &BootGraph| -> Vec<(String, Option<String>)> {
+        let mut v: Vec<_> = g
+            .nodes()
+            .iter()
+            .map(|n| (n.name.clone(), n.problem.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    let all = BootGraph::for_boot_with_broken(&l.config.jails, &broken, &[]).unwrap();
+    assert_eq!(
+        names(&all),
+        [
+            ("cache".to_string(), Some("cache is broken".to_string())),
+            ("db".to_string(), None),
+            ("other".to_string(), Some("other is broken".to_string())),
+        ]
+    );
+    let app =
+        BootGraph::for_boot_with_broken(&l.config.jails, &broken, &["app".to_string()]).unwrap();
+    assert_eq!(
+        names(&app),
+        [
+            ("app".to_string(), None),
+            ("cache".to_string(), Some("cache is broken".to_string())),
+        ]
+    );
+    let i = app.index_of("app").unwrap();
+    assert_eq!(app.nodes()[i].deps, [app.index_of("cache").unwrap()]);
+    let e = BootGraph::for_boot_with_broken(&l.config.jails, &broken, &["cahce".to_string()])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("did you mean `cache`?"), "{e}");
 }
