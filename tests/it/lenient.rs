@@ -59,7 +59,10 @@ fn an_unknown_dependency_is_its_dependents_error_and_dependents_of_broken_jails_
         ("jails/web.toml", "depends_on = [\"nosuchjail\"]\n"),
         ("jails/resolver.toml", ""),
         ("jails/cache.toml", "cpuset = \"x\"\n"),
-        ("jails/app.toml", "autostart = false\ndepends_on = [\"cache\"]\n"),
+        (
+            "jails/app.toml",
+            "autostart = false\ndepends_on = [\"cache\"]\n",
+        ),
         ("jails/front.toml", "depends_on = [\"app\"]\n"),
     ]);
     let l = config::load_lenient(d.path()).unwrap();
@@ -385,7 +388,10 @@ fn list_columns_stay_aligned_with_long_addresses() {
 fn the_boot_graph_carries_broken_jails_as_problems() {
     use jailctl::boot::BootGraph;
     let d = dir_with(&[
-        ("jails/app.toml", "autostart = false\ndepends_on = [\"cache\"]\n"),
+        (
+            "jails/app.toml",
+            "autostart = false\ndepends_on = [\"cache\"]\n",
+        ),
         ("jails/db.toml", "autostart = true\n"),
         ("jails/cache.toml", "cpuset = \"x\"\n"),
         ("jails/other.toml", "cpuset = \"y\"\n"),
