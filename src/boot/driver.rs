@@ -9,7 +9,11 @@
 //! - health: the jail's `[health] command` through `jexec`, on its own thread, bounded by the
 //!   check's `timeout`: a probe that never returns is abandoned and counts as failed, so it
 //!   cannot hold the boot;
-//! - stop: [`ops::down`] of that jail; force-stop: [`ops::force_down`] (`jail -R`, rctl rules).
+//! - stop: [`ops::down`] of that jail; force-stop: [`ops::force_down`] (`jail -R`, rctl rules);
+//! - stop of an orphan (a running jail jailctl manages whose definition is broken or gone, see
+//!   [`OpsDriver::with_orphans`]): `jail -f /var/run/jailctl/NAME.conf -r NAME` when the
+//!   rendered jail.conf is still there, so its exec.stop hooks run, else `jail -r NAME`; then
+//!   its rctl rules are dropped.
 
 use super::JailDriver;
 use crate::config::spec::{Global, JailSpec};
@@ -26,6 +30,8 @@ pub struct OpsDriver {
     global: Global,
     /// Read at the first start (under this lock, so once), then shared.
     facts: Mutex<Option<HostFacts>>,
+    /// Running jails to stop without a definition.
+    orphans: std::collections::BTreeSet<String>,
 }
 
 impl OpsDriver {
@@ -35,7 +41,47 @@ impl OpsDriver {
             specs: Arc::new(specs),
             global,
             facts: Mutex::new(None),
+            orphans: Default::default(),
         }
+    }
+
+    /// Also stop these jails, which have no valid definition: at shutdown a jail whose file
+    /// broke after it started must still stop in an orderly way.
+    /// The scheduler already stops dependents first, so a valid jail's `depends_on` entry
+    /// naming a jail without a valid definition is dropped here: the stop plan of that jail
+    /// would otherwise be refused for an unknown dependency.
+    pub fn with_orphans(mut self, orphans: impl IntoIterator<Item = String>) -> Self {
+        self.orphans.extend(orphans);
+        let names: std::collections::BTreeSet<String> =
+            self.specs.iter().map(|s| s.name.clone()).collect();
+        let mut specs = self.specs.as_ref().clone();
+        for s in &mut specs {
+            s.depends_on.retain(|d| names.contains(d));
+        }
+        self.specs = Arc::new(specs);
+        self
+    }
+
+    /// The orderly stop of a jail without a definition.
+    fn stop_orphan(&self, name: &str) -> Result<(), String> {
+        let conf = crate::render::conf_path(name);
+        let (cmd, how) = if self.host.exists(&conf) {
+            let c = conf.display().to_string();
+            (
+                Cmd::new(tools::JAIL, ["-f", c.as_str(), "-r", name]),
+                format!("with its last rendered {c}"),
+            )
+        } else {
+            (
+                Cmd::new(tools::JAIL, ["-r", name]),
+                "without a jail.conf (no exec.stop hooks)".to_string(),
+            )
+        };
+        tracing::info!("stopping {name}, which has no valid definition, {how}");
+        self.host
+            .run(&cmd)
+            .map_err(|e| format!("cannot stop `{name}` (no valid definition; tried {how}): {e}"))?;
+        ops::force_down(self.host.as_ref(), name).map_err(|e| e.to_string())
     }
 
     /// The host-wide facts, read on first use. A failed read is not kept: the next start
@@ -122,6 +168,9 @@ impl JailDriver for OpsDriver {
     }
 
     fn stop(&self, name: &str) -> Result<(), String> {
+        if self.orphans.contains(name) {
+            return self.stop_orphan(name);
+        }
         let targets = [name.to_string()];
         ops::down(
             self.host.as_ref(),

@@ -168,6 +168,84 @@ impl BootGraph {
         ))
     }
 
+    /// [`BootGraph::for_boot`] with jails whose definitions are broken: `broken` pairs a
+    /// jail name with why it cannot start. Without names every broken jail is in the graph
+    /// (its definition cannot say whether it is autostart, and its failure must show); with
+    /// names, those named or needed by a named jail. A broken jail fails without being
+    /// started, and the jails depending on it are reported as not started.
+    pub fn for_boot_with_broken(
+        specs: &[JailSpec],
+        broken: &[(String, String)],
+        names: &[String],
+    ) -> Result<BootGraph, GraphError> {
+        let mut known: HashMap<&str, Option<&JailSpec>> =
+            specs.iter().map(|s| (s.name.as_str(), Some(s))).collect();
+        for (n, _) in broken {
+            known.entry(n.as_str()).or_insert(None);
+        }
+        let mut stack: Vec<&str> = if names.is_empty() {
+            specs
+                .iter()
+                .filter(|s| s.autostart)
+                .map(|s| s.name.as_str())
+                .chain(broken.iter().map(|(n, _)| n.as_str()))
+                .collect()
+        } else {
+            let mut roots = vec![];
+            for n in names {
+                if !known.contains_key(n.as_str()) {
+                    let all: HashMap<&str, &JailSpec> =
+                        specs.iter().map(|s| (s.name.as_str(), s)).collect();
+                    let mut err = lookup(&all, n).err();
+                    if let Some(GraphError::UnknownJail { hint, .. }) = &mut err
+                        && hint.is_empty()
+                        && let Some((b, _)) = broken.iter().find(|(b, _)| {
+                            strsim::damerau_levenshtein(b, n) <= (n.len() / 3).max(1)
+                        })
+                    {
+                        *hint = format!(" (did you mean `{b}`?)");
+                    }
+                    return Err(err.unwrap_or(GraphError::UnknownJail {
+                        name: n.clone(),
+                        hint: String::new(),
+                    }));
+                }
+                roots.push(n.as_str());
+            }
+            roots
+        };
+        let mut wanted = BTreeSet::new();
+        while let Some(n) = stack.pop() {
+            if wanted.insert(n)
+                && let Some(Some(s)) = known.get(n)
+            {
+                stack.extend(s.depends_on.iter().map(String::as_str));
+            }
+        }
+        let mut entries: Vec<GraphEntry> = specs
+            .iter()
+            .filter(|s| wanted.contains(s.name.as_str()))
+            .map(entry)
+            .collect();
+        entries.extend(
+            broken
+                .iter()
+                .filter(|(n, _)| wanted.contains(n.as_str()))
+                .map(|(n, _)| GraphEntry {
+                    name: n.clone(),
+                    depends_on: vec![],
+                    health: None,
+                }),
+        );
+        let mut g = BootGraph::new(entries);
+        for (n, why) in broken {
+            if let Some(i) = g.index_of(n) {
+                g.nodes[i].problem = Some(why.clone());
+            }
+        }
+        Ok(g)
+    }
+
     /// The graph `jailctl shutdown [NAME...]` stops: the `running` jails jailctl defines (a
     /// running jail without a definition is not jailctl's to stop). With names: those jails and,
     /// transitively, every running jail depending on them, since a dependent must stop before
@@ -177,8 +255,30 @@ impl BootGraph {
         running: &[String],
         names: &[String],
     ) -> Result<BootGraph, GraphError> {
-        let by_name: HashMap<&str, &JailSpec> =
-            specs.iter().map(|s| (s.name.as_str(), s)).collect();
+        Self::for_shutdown_with_orphans(specs, &[], running, names)
+    }
+
+    /// [`BootGraph::for_shutdown`] plus `orphans`: running jails jailctl manages (their root
+    /// dataset says so) that have no valid definition, because the file is broken or gone.
+    /// They must stop too; with no definition to read, they depend on nothing.
+    pub fn for_shutdown_with_orphans(
+        specs: &[JailSpec],
+        orphans: &[String],
+        running: &[String],
+        names: &[String],
+    ) -> Result<BootGraph, GraphError> {
+        let mut all: Vec<GraphEntry> = specs.iter().map(entry).collect();
+        for o in orphans {
+            if !all.iter().any(|e| &e.name == o) {
+                all.push(GraphEntry {
+                    name: o.clone(),
+                    depends_on: vec![],
+                    health: None,
+                });
+            }
+        }
+        let by_name: HashMap<&str, &GraphEntry> =
+            all.iter().map(|e| (e.name.as_str(), e)).collect();
         let up: BTreeSet<&str> = running
             .iter()
             .map(String::as_str)
@@ -190,7 +290,11 @@ impl BootGraph {
         } else {
             let mut stack: Vec<&str> = Vec::new();
             for n in names {
-                lookup(&by_name, n)?;
+                if !by_name.contains_key(n.as_str()) {
+                    let defined: HashMap<&str, &JailSpec> =
+                        specs.iter().map(|s| (s.name.as_str(), s)).collect();
+                    lookup(&defined, n)?;
+                }
                 if up.contains(n.as_str()) {
                     stack.push(n);
                 }
@@ -198,22 +302,20 @@ impl BootGraph {
             while let Some(n) = stack.pop() {
                 if wanted.insert(n) {
                     stack.extend(
-                        specs
-                            .iter()
-                            .filter(|s| {
-                                up.contains(s.name.as_str()) && s.depends_on.iter().any(|d| d == n)
+                        all.iter()
+                            .filter(|e| {
+                                up.contains(e.name.as_str()) && e.depends_on.iter().any(|d| d == n)
                             })
-                            .map(|s| s.name.as_str()),
+                            .map(|e| e.name.as_str()),
                     );
                 }
             }
         }
         Ok(BootGraph::new(
-            specs
-                .iter()
-                .filter(|s| wanted.contains(s.name.as_str()))
-                .map(|s| {
-                    let mut e = entry(s);
+            all.iter()
+                .filter(|e| wanted.contains(e.name.as_str()))
+                .map(|e| {
+                    let mut e = e.clone();
                     e.depends_on.retain(|d| wanted.contains(d.as_str()));
                     e
                 })

@@ -1,7 +1,9 @@
 //! `jailctl boot [NAME...]`: what the rc.d script runs at boot. Starts the autostart jails (or
 //! the named ones), dependencies first and in parallel, through the boot scheduler and the
 //! lifecycle operations; prints progress as it happens and a summary, and exits non-zero if
-//! any jail failed, so rc and the admin both see it.
+//! any jail failed, so rc and the admin both see it. A broken jail definition is that jail's
+//! failure (its errors are printed in full) and its dependents' reason not to start; the other
+//! jails boot regardless.
 
 use super::{Access, GlobalArgs, open_host};
 use crate::boot::{self, BootEvent, BootGraph, BootOptions, OpsDriver};
@@ -39,8 +41,19 @@ pub(super) fn shared_host(
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
-    let cfg = config::load(&global.config_dir)?;
-    let graph = BootGraph::for_boot(&cfg.jails, &args.names)
+    let l = config::load_lenient(&global.config_dir)?;
+    let cfg = &l.config;
+    // Each broken definition is that jail's failure, with its full diagnostics; the rest
+    // of the fleet still boots.
+    let broken: Vec<(String, String)> = l
+        .broken
+        .iter()
+        .map(|(n, e)| (n.clone(), invalid_reason(e)))
+        .collect();
+    for (_, e) in &l.broken {
+        eprint!("{}", e.render());
+    }
+    let graph = BootGraph::for_boot_with_broken(&cfg.jails, &broken, &args.names)
         .map_err(|e| miette::miette!("cannot boot: {e}"))?;
     let mut opts = BootOptions::from_global(&cfg.global);
     if let Some(n) = args.parallel {
@@ -55,8 +68,9 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let host = shared_host(global, Access::Change)?;
     let driver = OpsDriver::new(host, cfg.jails.clone(), cfg.global.clone());
     let quiet = global.quiet;
+    let is_broken = |n: &str| l.broken(n).is_some();
     let report = boot::boot_with(&graph, &driver, &opts, &mut |e| {
-        if let Some(line) = progress(e, quiet) {
+        if let Some(line) = progress(e, quiet, &is_broken) {
             println!("{line}");
         }
     });
@@ -70,8 +84,18 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     })
 }
 
+/// Why a jail with a broken definition is not started: where, and the first error.
+pub(super) fn invalid_reason(e: &config::ConfigErrors) -> String {
+    let n = e.errors.len();
+    let first = e.errors.first().map(|x| x.to_string()).unwrap_or_default();
+    format!(
+        "its definition is invalid ({n} error{}, printed above; `jailctl validate` repeats them): {first}",
+        if n == 1 { "" } else { "s" }
+    )
+}
+
 /// One progress line per event (failures even with `--quiet`).
-fn progress(e: &BootEvent, quiet: bool) -> Option<String> {
+fn progress(e: &BootEvent, quiet: bool, is_broken: &dyn Fn(&str) -> bool) -> Option<String> {
     let line = match e {
         BootEvent::Starting { name } => format!("{name}: starting"),
         BootEvent::Started { name } => format!("{name}: started"),
@@ -89,6 +113,13 @@ fn progress(e: &BootEvent, quiet: bool) -> Option<String> {
             format!("{name}: up ({:.1} s)", elapsed.as_secs_f64())
         }
         BootEvent::Failed { name, reason } => return Some(format!("{name}: FAILED: {reason}")),
+        BootEvent::Skipped {
+            name, dependency, ..
+        } if is_broken(dependency) => {
+            return Some(format!(
+                "{name}: not started: dependency {dependency} has an invalid definition"
+            ));
+        }
         BootEvent::Skipped {
             name, dependency, ..
         } => {

@@ -27,7 +27,7 @@ pub struct Args {
 }
 
 pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
-    let cfg = crate::config::load(&global.config_dir)?;
+    let cfg = target::load_valid(global)?;
     let names = vec![a.name.clone()];
     let host = super::open_host(global, Access::Change)?;
     let mut opts = ops::Opts {

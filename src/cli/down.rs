@@ -23,7 +23,7 @@ pub struct Args {
 
 pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
     let names = target::names(a.names, a.all, "down")?;
-    let cfg = target::load(global, &names)?;
+    let cfg = target::load_for(global, &names, false)?;
     let host = super::open_host(global, Access::Change)?;
     let opts = ops::Opts {
         dry_run: a.dry_run,

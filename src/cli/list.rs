@@ -1,5 +1,7 @@
 //! `jailctl list` and `jailctl status [NAME]`: every defined or jailctl-managed jail with its
-//! state, from one `jls` and one `zfs get` for the whole host. `status` adds live usage
+//! state, from one `jls` and one `zfs get` for the whole host. A jail whose definition file is
+//! broken is listed with the state `invalid` (its errors in the JSON), and the command still
+//! succeeds: it is a report, and one bad file must not hide the rest of the fleet. `status` adds live usage
 //! (`rctl -u`) of running jails when RACCT is on; on a real FreeBSD host it says on stderr
 //! why there is no usage when RACCT is off, asking the kernel directly through
 //! [`crate::platform`] (sysctl(3), no process).
@@ -27,15 +29,22 @@ pub struct StatusArgs {
 }
 
 pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
-    let cfg = crate::config::load(&global.config_dir)?;
+    let l = crate::config::load_lenient(&global.config_dir)?;
+    let cfg = &l.config;
     let host = super::open_host(global, Access::Read)?;
     let list = ops::status(host.as_ref(), &cfg.jails, &cfg.global).map_err(target::ops_err)?;
-    show(&list, a.json)
+    show(&with_broken(list, &l, &[]), a.json, global.quiet)
 }
 
 pub fn run_status(global: &super::GlobalArgs, a: StatusArgs) -> miette::Result<ExitCode> {
     let names: Vec<String> = a.name.into_iter().collect();
-    let cfg = target::load(global, &names)?;
+    let l = crate::config::load_lenient(&global.config_dir)?;
+    for n in &names {
+        if !l.names().contains(n) {
+            return Err(target::undefined(&l, n));
+        }
+    }
+    let cfg = &l.config;
     let host = super::open_host(global, Access::Read)?;
     let list = ops::status_with_usage(host.as_ref(), &cfg.jails, &cfg.global, &names)
         .map_err(target::ops_err)?;
@@ -47,7 +56,67 @@ pub fn run_status(global: &super::GlobalArgs, a: StatusArgs) -> miette::Result<E
     {
         eprintln!("{note}");
     }
-    show(&list, a.json)
+    show(&with_broken(list, &l, &names), a.json, global.quiet)
+}
+
+/// One jail as `list --json` prints it: its status and, when its definition is broken, the
+/// errors (`file:line:column: message (help: ...)`, one per entry).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Row {
+    #[serde(flatten)]
+    pub status: JailStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<String>>,
+}
+
+/// The state `list` and `status` give a jail whose definition file is broken.
+pub const INVALID: &str = "invalid";
+
+/// Mark the jails with broken definitions `invalid` (adding the ones the host has never
+/// seen), keeping what the host says of them (JID, addresses, base). `names` limits the
+/// rows, as `status NAME` does; empty means all.
+pub fn with_broken(
+    mut list: Vec<JailStatus>,
+    l: &crate::config::Lenient,
+    names: &[String],
+) -> Vec<Row> {
+    for (n, _) in &l.broken {
+        if !names.is_empty() && !names.contains(n) {
+            continue;
+        }
+        match list.iter_mut().find(|j| &j.name == n) {
+            Some(j) => {
+                j.state = INVALID;
+                j.defined = true;
+                j.up_to_date = None;
+            }
+            None => list.push(JailStatus {
+                name: n.clone(),
+                state: INVALID,
+                jid: None,
+                defined: true,
+                up_to_date: None,
+                hostname: None,
+                ip4: vec![],
+                ip6: vec![],
+                base: None,
+                limits: vec![],
+                usage: None,
+            }),
+        }
+    }
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    list.into_iter()
+        .map(|status| {
+            let errors = l.broken(&status.name).map(|e| {
+                e.plain()
+                    .lines()
+                    .map(str::to_string)
+                    .collect::<Vec<String>>()
+            });
+            Row { status, errors }
+        })
+        .collect()
 }
 
 /// Why `status` shows no live usage, with the fix; `None` when RACCT is on.
@@ -58,12 +127,27 @@ fn usage_note(state: &crate::platform::RacctState) -> Option<String> {
     ))
 }
 
-fn show(list: &[JailStatus], json: bool) -> miette::Result<ExitCode> {
+/// Print the rows. The exit status is 0 even when some definitions are broken: `list` is a
+/// report and the `invalid` rows say it; a note on stderr points at `jailctl validate`.
+fn show(rows: &[Row], json: bool, quiet: bool) -> miette::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(list).into_diagnostic()?);
-        return Ok(ExitCode::SUCCESS);
+        println!("{}", serde_json::to_string_pretty(rows).into_diagnostic()?);
+    } else {
+        let list: Vec<JailStatus> = rows.iter().map(|r| r.status.clone()).collect();
+        print!("{}", table(&list));
     }
-    print!("{}", table(list));
+    let broken: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.errors.is_some())
+        .map(|r| r.status.name.as_str())
+        .collect();
+    if !broken.is_empty() && !quiet {
+        eprintln!(
+            "jailctl: invalid definition{}: {}; `jailctl validate` shows the errors",
+            if broken.len() == 1 { "" } else { "s" },
+            broken.join(", ")
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

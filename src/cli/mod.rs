@@ -101,7 +101,10 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(report) => {
-            eprintln!("{report:?}");
+            match report.downcast_ref::<crate::config::ConfigErrors>() {
+                Some(errs) => eprint!("{}", errs.render()),
+                None => eprintln!("{report:?}"),
+            }
             ExitCode::FAILURE
         }
     }

@@ -16,19 +16,12 @@ pub struct Args {
 }
 
 pub fn run(global: &super::GlobalArgs, args: Args) -> miette::Result<ExitCode> {
-    let cfg = config::load(&global.config_dir)?;
-    let Some(jail) = cfg.jail(&args.name) else {
-        let names: Vec<&str> = cfg.jails.iter().map(|j| j.name.as_str()).collect();
-        let help = match config::schema::suggest(&args.name, names.iter().copied()) {
-            Some(s) => format!("did you mean \"{s}\"? (jails: {})", names.join(", ")),
-            None => format!("jails: {}", names.join(", ")),
-        };
-        return Err(miette::miette!(
-            help = help,
-            "no jail \"{}\" in {}",
-            args.name,
-            cfg.dir.join("jails").display()
-        ));
+    let l = config::load_lenient(&global.config_dir)?;
+    if let Some(errs) = l.broken(&args.name) {
+        return Err(errs.clone().into());
+    }
+    let Some(jail) = l.config.jail(&args.name) else {
+        return Err(super::target::undefined(&l, &args.name));
     };
     let text = if args.json {
         serde_json::to_string_pretty(jail).into_diagnostic()?

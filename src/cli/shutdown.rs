@@ -1,7 +1,10 @@
 //! `jailctl shutdown [NAME...]`: what the rc.d script runs at shutdown. Stops the running
 //! jails jailctl defines (or the named ones and their running dependents), dependents first and
 //! in parallel, within a time budget after which the rest are removed by force; prints progress
-//! and a summary, and exits non-zero if a jail could not be stopped.
+//! and a summary, and exits non-zero if a jail could not be stopped. A broken jail definition
+//! does not stop the shutdown: every running jail jailctl manages is stopped, also one whose
+//! file broke (or went) after it started, through its last rendered jail.conf; the exit status
+//! is then 1, so the admin hears about the file.
 
 use super::boot::shared_host;
 use super::{Access, GlobalArgs};
@@ -32,7 +35,11 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
-    let cfg = config::load(&global.config_dir)?;
+    let l = config::load_lenient(&global.config_dir)?;
+    let cfg = &l.config;
+    for (_, e) in &l.broken {
+        eprint!("{}", e.render());
+    }
     let host = shared_host(global, Access::Change)?;
     let state = observe::host::observe_jails(host.as_ref(), &cfg.global)
         .map_err(|e| miette::miette!("cannot tell which jails are running: {e}"))?;
@@ -42,13 +49,27 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         .filter(|j| !j.dying)
         .map(|j| j.name.clone())
         .collect();
-    let graph = BootGraph::for_shutdown(&cfg.jails, &running, &args.names)
+    let orphans = orphans(host.as_ref(), &state, cfg, &running)?;
+    for o in &orphans {
+        let why = if l.broken(o).is_some() {
+            "its definition is invalid"
+        } else {
+            "it has no definition any more"
+        };
+        eprintln!("jailctl: {o} is running and managed by jailctl but {why}: stopping it anyway");
+    }
+    let graph = BootGraph::for_shutdown_with_orphans(&cfg.jails, &orphans, &running, &args.names)
         .map_err(|e| miette::miette!("cannot shut down: {e}"))?;
+    let failed_config = if l.broken.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    };
     if graph.is_empty() {
         if !global.quiet {
             println!("jailctl shutdown: no running jail to stop");
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(failed_config);
     }
     let mut opts = ShutdownOptions::from_global(&cfg.global);
     if let Some(n) = args.parallel {
@@ -57,7 +78,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     if let Some(t) = args.timeout {
         opts.timeout = t;
     }
-    let driver = Arc::new(OpsDriver::new(host, cfg.jails.clone(), cfg.global.clone()));
+    let driver =
+        Arc::new(OpsDriver::new(host, cfg.jails.clone(), cfg.global.clone()).with_orphans(orphans));
     let quiet = global.quiet;
     let report = boot::shutdown_with(&graph, driver, &opts, &mut |e| {
         let line = match e {
@@ -80,9 +102,49 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     if !quiet || !report.ok() {
         print!("{report}");
     }
+    if !l.broken.is_empty() {
+        let names: Vec<&str> = l.broken.iter().map(|(n, _)| n.as_str()).collect();
+        eprintln!(
+            "jailctl: invalid definition{}: {} (errors above); fix before the next boot",
+            if names.len() == 1 { "" } else { "s" },
+            names.join(", ")
+        );
+    }
     Ok(if report.ok() {
-        ExitCode::SUCCESS
+        failed_config
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The running jails jailctl must stop although it has no valid definition of them: their
+/// root dataset `<zfs_root>/jails/NAME` carries `jailctl:managed=yes`, set locally (an
+/// inherited value marks a dataset someone else made below jailctl's).
+fn orphans(
+    host: &dyn crate::host::Host,
+    state: &crate::observe::HostState,
+    cfg: &config::Config,
+    running: &[String],
+) -> miette::Result<Vec<String>> {
+    let mut out = vec![];
+    for name in running {
+        if cfg.jail(name).is_some() {
+            continue;
+        }
+        let root = crate::render::root_dataset(&cfg.global, name);
+        let marked = state
+            .datasets
+            .get(&root)
+            .and_then(|d| d.prop(crate::ops::owned::MANAGED))
+            == Some("yes");
+        if !marked {
+            continue;
+        }
+        let foreign = crate::ops::owned::foreign_below(host, &root)
+            .map_err(|e| miette::miette!("cannot tell whether jailctl manages {root}: {e}"))?;
+        if !foreign.iter().any(|f| f.name == root) {
+            out.push(name.clone());
+        }
+    }
+    Ok(out)
 }

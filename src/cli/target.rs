@@ -1,27 +1,88 @@
-//! Helpers the lifecycle subcommands share: load the configuration, check the jail names
-//! given on the command line, turn an operation's error into a report, print an outcome.
+//! Helpers the lifecycle subcommands share: load the configuration (leniently when jails are
+//! named, so an unrelated broken file does not block them), check the jail names given on
+//! the command line, turn an operation's error into a report, print an outcome.
 
 use crate::config::{self, Config};
 use crate::ops::{OpsError, Outcome};
 
-/// Load the configuration and check every name is a defined jail.
+/// Load the configuration and check every name is a defined jail whose definition, and
+/// those of the jails it depends on, are valid. Without names (`--all`) every definition
+/// must be valid: one broken file fails the command with all its errors. With names, a
+/// broken file of an unrelated jail does not matter.
 pub fn load(global: &super::GlobalArgs, names: &[String]) -> miette::Result<Config> {
-    let cfg = config::load(&global.config_dir)?;
+    load_for(global, names, true)
+}
+
+/// [`load`]; `deps` says whether the named jails' dependencies must be valid too (`up`,
+/// `restart`, `plan` need them; `down` and `render` do not).
+pub fn load_for(
+    global: &super::GlobalArgs,
+    names: &[String],
+    deps: bool,
+) -> miette::Result<Config> {
+    if names.is_empty() {
+        return Ok(config::load(&global.config_dir)?);
+    }
+    let l = config::load_lenient(&global.config_dir)?;
     for n in names {
-        if cfg.jail(n).is_none() {
-            let all: Vec<&str> = cfg.jails.iter().map(|j| j.name.as_str()).collect();
-            let help = match config::schema::suggest(n, all.iter().copied()) {
-                Some(s) => format!("did you mean \"{s}\"? (jails: {})", all.join(", ")),
-                None => format!("jails: {}", all.join(", ")),
-            };
+        if let Some(errs) = l.broken(n) {
+            return Err(errs.clone().into());
+        }
+        if l.config.jail(n).is_none() {
+            return Err(undefined(&l, n));
+        }
+        if deps && let Some(b) = l.broken_deps(n).first() {
+            let errs = l
+                .broken(b)
+                .cloned()
+                .expect("broken_deps names broken jails");
+            eprint!("{}", errs.render());
             return Err(miette::miette!(
-                help = help,
-                "no jail \"{n}\" in {}",
-                cfg.dir.join("jails").display()
+                help = format!(
+                    "fix {} (errors above), then run the command again",
+                    errs.dir.join("jails").join(format!("{b}.toml")).display()
+                ),
+                "jail \"{n}\" depends on \"{b}\", whose definition is invalid"
             ));
         }
     }
+    let mut cfg = l.config;
+    if !deps {
+        // Stopping or rendering a jail does not need what it depends on; a dependency whose
+        // definition is broken would only make the stop plan refuse an unknown jail.
+        let valid: Vec<String> = cfg.jails.iter().map(|j| j.name.clone()).collect();
+        for j in &mut cfg.jails {
+            j.depends_on.retain(|d| valid.contains(d));
+        }
+    }
     Ok(cfg)
+}
+
+/// The valid jails, leniently loaded, with `depends_on` entries naming broken jails dropped:
+/// for commands that act on one jail, defined or not (`destroy`), so an unrelated broken
+/// file does not block them.
+pub fn load_valid(global: &super::GlobalArgs) -> miette::Result<Config> {
+    let mut cfg = config::load_lenient(&global.config_dir)?.config;
+    let valid: Vec<String> = cfg.jails.iter().map(|j| j.name.clone()).collect();
+    for j in &mut cfg.jails {
+        j.depends_on.retain(|d| valid.contains(d));
+    }
+    Ok(cfg)
+}
+
+/// "No jail NAME in DIR/jails", with a did-you-mean among every defined jail.
+pub fn undefined(l: &config::Lenient, name: &str) -> miette::Report {
+    let all = l.names();
+    let help = match config::schema::suggest(name, all.iter().map(String::as_str)) {
+        Some(s) => format!("did you mean \"{s}\"? (jails: {})", all.join(", ")),
+        None if all.is_empty() => "no jail is defined yet: add jails/NAME.toml".to_string(),
+        None => format!("jails: {}", all.join(", ")),
+    };
+    miette::miette!(
+        help = help,
+        "no jail \"{name}\" in {}",
+        l.config.dir.join("jails").display()
+    )
 }
 
 /// The names to act on: the given ones, or every jail with `--all`; refuses neither.

@@ -204,6 +204,23 @@ impl ConfigErrors {
         }
         out
     }
+
+    /// The report people read: the summary, then each error with its source excerpt, label
+    /// and help, one after the other. Rendered here rather than as miette's related
+    /// diagnostics, which put an empty `Error:` line before each one.
+    pub fn render(&self) -> String {
+        let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::default());
+        let mut out = format!("{self}:\n\n");
+        for e in &self.errors {
+            let mut one = String::new();
+            if handler.render_report(&mut one, e).is_err() {
+                one = format!("{e}\n");
+            }
+            out.push_str(one.trim_end());
+            out.push_str("\n\n");
+        }
+        out
+    }
 }
 
 impl fmt::Display for ConfigErrors {

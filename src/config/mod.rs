@@ -81,8 +81,127 @@ pub fn load_global(config_dir: &Path) -> Result<Global, ConfigErrors> {
 }
 
 /// Read and validate `<config_dir>/jailctl.toml`, `<config_dir>/jails/*.toml` and the templates
-/// they extend. Returns every error found, not only the first.
+/// they extend. Returns every error found, not only the first: one broken file fails the whole
+/// load (for `validate`, `up --all`). Commands that must act on the valid rest of the fleet use
+/// [`load_lenient`].
 pub fn load(config_dir: &Path) -> Result<Config, ConfigErrors> {
+    let all = load_all(config_dir);
+    let mut errs = all.global_errs;
+    for (_, e) in all.broken {
+        errs.extend(e);
+    }
+    if errs.is_empty() {
+        Ok(Config {
+            global: all.global,
+            jails: all.jails,
+            dir: config_dir.to_path_buf(),
+        })
+    } else {
+        Err(ConfigErrors::new(config_dir.to_path_buf(), errs))
+    }
+}
+
+/// rc.shutdown's usual watchdog (`rcshutdown_timeout`): past it, rc kills every process and
+/// jails lose their orderly stop.
+pub const RC_SHUTDOWN_WATCHDOG: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// Settings that are valid but probably not what the admin wants; `validate` prints them
+/// without failing.
+pub fn warnings(global: &Global) -> Vec<String> {
+    let mut out = vec![];
+    let total = global.shutdown_timeout + crate::boot::DEFAULT_FORCE_TIMEOUT;
+    if total >= RC_SHUTDOWN_WATCHDOG {
+        out.push(format!(
+            "shutdown_timeout = {}s plus {}s of force-stops is {}s, not under rc.shutdown's usual {}s watchdog (rcshutdown_timeout): jails still up then are killed without their exec.stop; use at most {}s, or raise rcshutdown_timeout in /etc/rc.conf above {}s",
+            global.shutdown_timeout.as_secs(),
+            crate::boot::DEFAULT_FORCE_TIMEOUT.as_secs(),
+            total.as_secs(),
+            RC_SHUTDOWN_WATCHDOG.as_secs(),
+            (RC_SHUTDOWN_WATCHDOG - crate::boot::DEFAULT_FORCE_TIMEOUT).as_secs() - 1,
+            total.as_secs(),
+        ));
+    }
+    out
+}
+
+/// A configuration loaded leniently: the jails whose definitions are valid, and for each
+/// broken definition its own errors, so one bad file does not stop the rest of the fleet.
+#[derive(Debug, Clone)]
+pub struct Lenient {
+    /// The global settings and every jail whose definition is valid. A valid jail may still
+    /// depend on a broken one: see [`Lenient::broken_deps`].
+    pub config: Config,
+    /// Jail name (the file stem) → the errors of that definition, sorted by name. Errors in
+    /// a template count for every jail extending it; a dependency cycle or an address used
+    /// twice counts for every jail involved.
+    pub broken: Vec<(String, ConfigErrors)>,
+}
+
+impl Lenient {
+    /// The errors of jail `name`, if its definition is broken.
+    pub fn broken(&self, name: &str) -> Option<&ConfigErrors> {
+        self.broken.iter().find(|(n, _)| n == name).map(|(_, e)| e)
+    }
+
+    /// Every name with a definition file: valid and broken, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.config.jails.iter().map(|j| j.name.clone()).collect();
+        all.extend(self.broken.iter().map(|(n, _)| n.clone()));
+        all.sort();
+        all
+    }
+
+    /// The broken jails `name` needs, directly or through valid dependencies, sorted.
+    pub fn broken_deps(&self, name: &str) -> Vec<String> {
+        let mut out = std::collections::BTreeSet::new();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut stack = vec![name.to_string()];
+        while let Some(n) = stack.pop() {
+            if !seen.insert(n.clone()) {
+                continue;
+            }
+            if n != name && self.broken(&n).is_some() {
+                out.insert(n);
+            } else if let Some(j) = self.config.jail(&n) {
+                stack.extend(j.depends_on.iter().cloned());
+            }
+        }
+        out.into_iter().collect()
+    }
+}
+
+/// Like [`load`], but a broken jail definition only puts that jail aside: the valid rest
+/// loads. Fails only when the global file `jailctl.toml` (or the `jails` directory listing)
+/// has errors, since every jail depends on it; those errors alone are returned.
+pub fn load_lenient(config_dir: &Path) -> Result<Lenient, ConfigErrors> {
+    let all = load_all(config_dir);
+    if !all.global_errs.is_empty() {
+        return Err(ConfigErrors::new(config_dir.to_path_buf(), all.global_errs));
+    }
+    Ok(Lenient {
+        config: Config {
+            global: all.global,
+            jails: all.jails,
+            dir: config_dir.to_path_buf(),
+        },
+        broken: all
+            .broken
+            .into_iter()
+            .map(|(n, e)| (n, ConfigErrors::new(config_dir.to_path_buf(), e)))
+            .collect(),
+    })
+}
+
+/// Everything one load found, with each error attributed to the global file or to a jail.
+struct LoadAll {
+    global: Global,
+    global_errs: Vec<ConfigError>,
+    /// Jails without any error, sorted by name.
+    jails: Vec<JailSpec>,
+    broken: BTreeMap<String, Vec<ConfigError>>,
+}
+
+fn load_all(config_dir: &Path) -> LoadAll {
     let mut loader = Loader {
         dir: config_dir.to_path_buf(),
         sources: Sources::default(),
@@ -139,7 +258,10 @@ pub fn load(config_dir: &Path) -> Result<Config, ConfigErrors> {
         )),
     }
     jail_files.sort();
+    let global_errs = std::mem::take(&mut loader.errs);
 
+    let mut broken: BTreeMap<String, Vec<ConfigError>> = BTreeMap::new();
+    let mut defined = std::collections::BTreeSet::new();
     let mut parsed = vec![];
     for path in jail_files {
         let name = path
@@ -147,53 +269,64 @@ pub fn load(config_dir: &Path) -> Result<Config, ConfigErrors> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         if let Err(e) = units::check_jail_name(&name) {
-            loader.errs.push(ConfigError::file_level(
-                &path,
-                e,
-                Some("the file name (without .toml) is the jail name: rename the file".into()),
-            ));
+            broken
+                .entry(name)
+                .or_default()
+                .push(ConfigError::file_level(
+                    &path,
+                    e,
+                    Some("the file name (without .toml) is the jail name: rename the file".into()),
+                ));
             continue;
         }
-        let Some((_, table)) = loader.read(&path).and_then(|id| loader.parse(id)) else {
-            continue;
-        };
-        let (chain, merged) = loader.resolve(table, defaults.as_ref());
-        parsed.push((name, path, chain, merged));
+        defined.insert(name.clone());
+        let table = loader.read(&path).and_then(|id| loader.parse(id));
+        if let Some((_, table)) = table {
+            let (chain, merged) = loader.resolve(table, defaults.as_ref());
+            parsed.push((name.clone(), path, chain, merged));
+        }
+        let errs = std::mem::take(&mut loader.errs);
+        if !errs.is_empty() {
+            broken.entry(name).or_default().extend(errs);
+        }
     }
 
     let mut jails = vec![];
     let mut refs = vec![];
-    {
+    for (name, path, chain, merged) in &parsed {
         let mut v = V {
             src: &loader.sources,
             errs: vec![],
         };
-        for (name, path, chain, merged) in &parsed {
-            let (spec, r) =
-                validate::jail(&mut v, name, path.clone(), chain.clone(), merged, &global);
-            jails.push(spec);
-            refs.push(r);
+        let (spec, r) = validate::jail(&mut v, name, path.clone(), chain.clone(), merged, &global);
+        if !v.errs.is_empty() {
+            broken.entry(name.clone()).or_default().append(&mut v.errs);
         }
-        cross_checks(&mut v, &jails, &refs);
-        loader.errs.append(&mut v.errs);
+        jails.push(spec);
+        refs.push(r);
     }
-    if loader.errs.is_empty() {
-        Ok(Config {
-            global,
-            jails,
-            dir: config_dir.to_path_buf(),
-        })
-    } else {
-        Err(ConfigErrors::new(config_dir.to_path_buf(), loader.errs))
+    for (i, e) in cross_checks(&loader.sources, &jails, &refs, &defined) {
+        broken.entry(jails[i].name.clone()).or_default().push(e);
+    }
+    jails.retain(|j| !broken.contains_key(&j.name));
+    LoadAll {
+        global,
+        global_errs,
+        jails,
+        broken,
     }
 }
+
+/// A file read and parsed: its source index and table; `None` when either failed.
+type Parsed = Option<(usize, Table)>;
 
 struct Loader {
     dir: PathBuf,
     sources: Sources,
     errs: Vec<ConfigError>,
-    /// Template name → parsed file (None when it could not be read or parsed).
-    templates: HashMap<String, Option<(usize, Table)>>,
+    /// Template name → parsed file (None when it could not be read or parsed) and the errors
+    /// reading it raised, replayed for every jail that extends it.
+    templates: HashMap<String, (Parsed, Vec<ConfigError>)>,
     check_owner: bool,
 }
 
@@ -239,9 +372,11 @@ impl Loader {
     /// The template `name`: the user's `<config_dir>/templates/<name>.toml` wins over the
     /// shipped one.
     fn template(&mut self, name: &str) -> Option<Option<(usize, Table)>> {
-        if let Some(t) = self.templates.get(name) {
+        if let Some((t, errs)) = self.templates.get(name) {
+            self.errs.extend(errs.iter().cloned());
             return Some(t.clone());
         }
+        let before = self.errs.len();
         let user = self.dir.join("templates").join(format!("{name}.toml"));
         let loaded = if user.is_file() {
             self.read(&user).and_then(|id| self.parse(id))
@@ -253,7 +388,9 @@ impl Loader {
         } else {
             return None;
         };
-        self.templates.insert(name.to_string(), loaded.clone());
+        let errs = self.errs[before..].to_vec();
+        self.templates
+            .insert(name.to_string(), (loaded.clone(), errs));
         Some(loaded)
     }
 
@@ -347,16 +484,26 @@ impl Loader {
 }
 
 /// Checks that need all jails: dependencies exist and have no cycle, addresses are unique.
-fn cross_checks(v: &mut V, jails: &[JailSpec], refs: &[validate::JailRefs]) {
+/// Each error comes with the jail it makes unusable (one error may concern several jails:
+/// every member of a cycle, both jails sharing an address). `defined` holds every jail with
+/// a definition file, valid or not: depending on a broken jail is not an unknown dependency.
+fn cross_checks(
+    src: &Sources,
+    jails: &[JailSpec],
+    refs: &[validate::JailRefs],
+    defined: &std::collections::BTreeSet<String>,
+) -> Vec<(usize, ConfigError)> {
+    let mut out = vec![];
+    let mut v = V { src, errs: vec![] };
     let index: HashMap<&str, usize> = jails
         .iter()
         .enumerate()
         .map(|(i, j)| (j.name.as_str(), i))
         .collect();
-    for r in refs {
+    for (i, r) in refs.iter().enumerate() {
         for (d, n) in &r.deps {
-            if !index.contains_key(d.as_str()) {
-                let msg = match schema::suggest(d, index.keys().copied()) {
+            if !defined.contains(d) {
+                let msg = match schema::suggest(d, defined.iter().map(String::as_str)) {
                     Some(s) => format!("depends on unknown jail \"{d}\"; did you mean \"{s}\"?"),
                     None => format!("depends on unknown jail \"{d}\""),
                 };
@@ -367,15 +514,19 @@ fn cross_checks(v: &mut V, jails: &[JailSpec], refs: &[validate::JailRefs]) {
                         "define it in jails/{d}.toml or remove it from depends_on"
                     )),
                 );
+                out.extend(v.errs.drain(..).map(|e| (i, e)));
             }
         }
     }
-    // Dependency cycles: depth-first search, reporting each cycle once at its first jail.
+    // Dependency cycles: depth-first search, reporting each cycle once at its first jail and
+    // charging it to every member.
     let mut state = vec![0u8; jails.len()]; // 0 new, 1 on stack, 2 done
     let mut stack: Vec<usize> = vec![];
+    #[allow(clippy::too_many_arguments)]
     fn dfs(
         i: usize,
         v: &mut V,
+        out: &mut Vec<(usize, ConfigError)>,
         jails: &[JailSpec],
         refs: &[validate::JailRefs],
         index: &HashMap<&str, usize>,
@@ -390,10 +541,9 @@ fn cross_checks(v: &mut V, jails: &[JailSpec], refs: &[validate::JailRefs]) {
             };
             if state[j] == 1 {
                 let pos = stack.iter().position(|&s| s == j).unwrap_or(0);
-                let mut names: Vec<&str> = stack[pos..]
-                    .iter()
-                    .map(|&s| jails[s].name.as_str())
-                    .collect();
+                let members = stack[pos..].to_vec();
+                let mut names: Vec<&str> =
+                    members.iter().map(|&s| jails[s].name.as_str()).collect();
                 names.push(&jails[j].name);
                 v.err(
                     n,
@@ -403,8 +553,11 @@ fn cross_checks(v: &mut V, jails: &[JailSpec], refs: &[validate::JailRefs]) {
                             .into(),
                     ),
                 );
+                for e in v.errs.drain(..) {
+                    out.extend(members.iter().map(|&m| (m, e.clone())));
+                }
             } else if state[j] == 0 {
-                dfs(j, v, jails, refs, index, state, stack);
+                dfs(j, v, out, jails, refs, index, state, stack);
             }
         }
         stack.pop();
@@ -412,28 +565,44 @@ fn cross_checks(v: &mut V, jails: &[JailSpec], refs: &[validate::JailRefs]) {
     }
     for i in 0..jails.len() {
         if state[i] == 0 {
-            dfs(i, v, jails, refs, &index, &mut state, &mut stack);
+            dfs(
+                i, &mut v, &mut out, jails, refs, &index, &mut state, &mut stack,
+            );
         }
     }
-    // The same address in two jails.
-    let mut seen: HashMap<std::net::IpAddr, &str> = HashMap::new();
-    for (j, r) in jails.iter().zip(refs) {
+    // The same address in two jails: both are at fault, each is told about the other.
+    let mut seen: HashMap<std::net::IpAddr, (usize, &Node)> = HashMap::new();
+    let mut charged = std::collections::HashSet::new();
+    for (i, r) in refs.iter().enumerate() {
         let mut own = std::collections::HashSet::new();
         for (a, n) in &r.addrs {
             if !own.insert(*a) {
                 v.err(n, format!("address {a} is listed twice"), None);
+                out.extend(v.errs.drain(..).map(|e| (i, e)));
                 continue;
             }
             match seen.get(a) {
-                Some(other) => v.err(
-                    n,
-                    format!("address {a} is also used by jail \"{other}\""),
-                    Some("give each jail its own address".into()),
-                ),
+                Some(&(o, first)) => {
+                    v.err(
+                        n,
+                        format!("address {a} is also used by jail \"{}\"", jails[o].name),
+                        Some("give each jail its own address".into()),
+                    );
+                    out.extend(v.errs.drain(..).map(|e| (i, e)));
+                    if charged.insert((*a, o)) {
+                        v.err(
+                            first,
+                            format!("address {a} is also used by jail \"{}\"", jails[i].name),
+                            Some("give each jail its own address".into()),
+                        );
+                        out.extend(v.errs.drain(..).map(|e| (o, e)));
+                    }
+                }
                 None => {
-                    seen.insert(*a, &j.name);
+                    seen.insert(*a, (i, n));
                 }
             }
         }
     }
+    out
 }

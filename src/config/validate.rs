@@ -14,8 +14,18 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-/// FreeBSD's MNAMELEN: the longest mount point the kernel's mount table holds.
-pub const MNAMELEN: usize = 88;
+/// The longest mount point (and mount source) FreeBSD's mount table holds: MNAMELEN is 88
+/// bytes including the NUL. One constant with the renderer, so `validate` rejects exactly
+/// what `up` would.
+use crate::render::MAX_MOUNT_PATH;
+
+/// The sentence every too-long mount path error shares.
+fn too_long(what: &str, path: &str) -> String {
+    format!(
+        "{what} {path} is {} characters long; FreeBSD mount paths hold at most {MAX_MOUNT_PATH} (MNAMELEN, 88 bytes with the NUL)",
+        path.len()
+    )
+}
 
 /// Error collector over the files of one load.
 pub(crate) struct V<'s> {
@@ -461,16 +471,25 @@ pub(crate) fn jail(
         .and_then(|n| v.table(n, "[provision]"))
         .map(|pt| provision(v, pt))
         .unwrap_or_default();
-    let root_mount = format!("{}/{name}/dev", trim_slash(&g.mount_root));
-    if root_mount.len() > MNAMELEN {
-        v.errs.push(ConfigError::file_level(
-            &source,
-            format!(
-                "the jail's devfs mount point {root_mount} is {} characters long; FreeBSD mount points hold at most {MNAMELEN}",
-                root_mount.len()
-            ),
-            Some("use a shorter mount_root or jail name".into()),
-        ));
+    // Mount points jail(8) makes inside the root: devfs always, fdescfs and procfs when asked.
+    let mut root_mounts = vec![("the jail's devfs mount point", "dev")];
+    for (param, what, at) in [
+        ("mount.fdescfs", "the jail's fdescfs mount point", "dev/fd"),
+        ("mount.procfs", "the jail's procfs mount point", "proc"),
+    ] {
+        if matches!(params.get(param), Some(ParamValue::Bool(true))) {
+            root_mounts.push((what, at));
+        }
+    }
+    for (what, at) in root_mounts {
+        let path = format!("{}/{name}/{at}", trim_slash(&g.mount_root));
+        if path.len() > MAX_MOUNT_PATH {
+            v.errs.push(ConfigError::file_level(
+                &source,
+                too_long(what, &path),
+                Some("use a shorter mount_root or jail name".into()),
+            ));
+        }
     }
     let spec = JailSpec {
         name: name.to_string(),
@@ -927,13 +946,10 @@ fn parse_net<N: std::str::FromStr, A: std::str::FromStr>(
 
 fn check_mnamelen(v: &mut V, n: &Node, g: &Global, name: &str, target: &Path) {
     let full = format!("{}/{name}{}", trim_slash(&g.mount_root), target.display());
-    if full.len() > MNAMELEN {
+    if full.len() > MAX_MOUNT_PATH {
         v.err(
             n,
-            format!(
-                "mount point {full} is {} characters long; FreeBSD mount points hold at most {MNAMELEN}",
-                full.len()
-            ),
+            too_long("mount point", &full),
             Some("use a shorter target, jail name or mount_root".into()),
         );
     }
@@ -960,7 +976,20 @@ fn mount(
     v.keys(t, schema::MOUNT, "[[mounts]]");
     let k = schema::MOUNT;
     let source = match get(t, k, "source") {
-        Some(n) => v.abs_path(n, "mount source"),
+        Some(n) => v.abs_path(n, "mount source").inspect(|p| {
+            // The kernel records the source in the mount table (f_mntfromname, MNAMELEN too);
+            // a longer one is cut, and the mount could no longer be recognised.
+            let s = p.display().to_string();
+            if s.len() > MAX_MOUNT_PATH {
+                v.err(
+                    n,
+                    too_long("mount source", &s),
+                    Some(
+                        "mount a shorter path (a parent directory, or a symlink-free alias)".into(),
+                    ),
+                );
+            }
+        }),
         None => {
             v.err(
                 at,
@@ -1036,6 +1065,20 @@ fn volume(
             None
         }
     };
+    // The volume's dataset is mounted at <mount_root>/.volumes/JAIL/NAME and that path is
+    // the nullfs source: both are mount table entries.
+    if let (Some(vn), Some(n)) = (&name, get(t, k, "name")) {
+        let src = crate::render::volume_mountpoint(g, jail, vn)
+            .display()
+            .to_string();
+        if src.len() > MAX_MOUNT_PATH {
+            v.err(
+                n,
+                too_long("the volume's mount point", &src),
+                Some("use a shorter volume name, jail name or mount_root".into()),
+            );
+        }
+    }
     let quota = get(t, k, "quota").and_then(|n| v.size(n, "quota"));
     let read_only = get(t, k, "read_only")
         .and_then(|n| v.boolean(n, "read_only"))

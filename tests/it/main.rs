@@ -13,6 +13,7 @@ mod destroy_owned;
 mod dying;
 mod exec_off;
 mod jexec_model;
+mod lenient;
 mod lifecycle_e2e;
 mod lifecycle_faults;
 mod lifecycle_procs;
