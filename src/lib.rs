@@ -18,6 +18,8 @@
 //! - [`ops`] are the operations the CLI calls (`up`, `down`, `destroy`, `status`, ...).
 //! - [`host`] is the only place with side effects: the [`host::Runner`] and [`host::HostFs`]
 //!   traits, the real implementation and the strict simulated FreeBSD host ([`host::sim`]).
+//! - [`jail_params`] is the one list of jail(8)'s `allow.*` parameters, read by the
+//!   configuration checks and by the simulated kernel.
 //! - [`boot`] starts the fleet in dependency order at boot and stops it at shutdown, over the
 //!   [`boot::JailDriver`] trait (one jail's up/health/stop/force-stop).
 //! - [`platform`] reads the FreeBSD kernel directly where that beats spawning a tool (RACCT
@@ -34,6 +36,7 @@ pub mod boot;
 pub mod cli;
 pub mod config;
 pub mod host;
+pub mod jail_params;
 pub mod observe;
 pub mod ops;
 pub mod plan;

@@ -133,36 +133,7 @@ pub const JAIL_PARAMS: &[&str] = &[
 ];
 
 /// The `allow.*` booleans (without the prefix).
-pub const ALLOW_PARAMS: &[&str] = &[
-    "set_hostname",
-    "sysvipc",
-    "raw_sockets",
-    "chflags",
-    "mount",
-    "quotas",
-    "read_msgbuf",
-    "socket_af",
-    "mlock",
-    "nfsd",
-    "reserved_ports",
-    "unprivileged_proc_debug",
-    "suser",
-    "extattr",
-    "adjtime",
-    "settime",
-    "routing",
-    "setaudit",
-    "vmm",
-    "mount.devfs",
-    "mount.fdescfs",
-    "mount.fusefs",
-    "mount.nullfs",
-    "mount.procfs",
-    "mount.linprocfs",
-    "mount.linsysfs",
-    "mount.tmpfs",
-    "mount.zfs",
-];
+pub use crate::jail_params::ALLOW as ALLOW_PARAMS;
 
 /// Parameters jailctl sets itself, and where the user says what they want instead.
 pub const MANAGED_PARAMS: &[(&str, &str)] = &[

@@ -83,36 +83,7 @@ pub struct JailState {
 }
 
 /// The `allow.*` booleans of the simulated kernel (without the `allow.` prefix).
-pub const ALLOW: &[&str] = &[
-    "set_hostname",
-    "sysvipc",
-    "raw_sockets",
-    "chflags",
-    "mount",
-    "quotas",
-    "read_msgbuf",
-    "socket_af",
-    "mlock",
-    "nfsd",
-    "reserved_ports",
-    "unprivileged_proc_debug",
-    "suser",
-    "extattr",
-    "adjtime",
-    "settime",
-    "routing",
-    "setaudit",
-    "vmm",
-    "mount.devfs",
-    "mount.fdescfs",
-    "mount.fusefs",
-    "mount.nullfs",
-    "mount.procfs",
-    "mount.linprocfs",
-    "mount.linsysfs",
-    "mount.tmpfs",
-    "mount.zfs",
-];
+pub use crate::jail_params::ALLOW;
 
 /// Kernel parameters (other than `allow.*`).
 const KERNEL: &[&str] = &[
