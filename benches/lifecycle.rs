@@ -230,6 +230,15 @@ fn main() {
         .map(|e| e.cmd.to_string())
         .filter(|l| mutating(l))
         .collect();
+    // The dry run's commands are what `up` really ran: each appears, in order, among the
+    // executed ones; the rest are commands jail(8) ran itself (its devfs mount).
+    let mut rest = all.iter();
+    for c in &own {
+        assert!(
+            rest.any(|e| e == c),
+            "dry-run command not executed in order: {c}\nexecuted: {all:#?}"
+        );
+    }
     println!(
         "up of a new plain jail: {} mutating commands run by jailctl (target <= 6), {} including those jail(8) runs itself:",
         own.len(),

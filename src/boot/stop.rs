@@ -160,7 +160,11 @@ pub fn shutdown_with<D: JailDriver + Send + 'static + ?Sized>(
     on_event: &mut dyn FnMut(&ShutdownEvent),
 ) -> ShutdownReport {
     let began = Instant::now();
-    let deadline = began + opts.timeout;
+    // A budget too large for the clock (only reachable through the library: config caps
+    // durations at a day) means no deadline in practice.
+    let deadline = began
+        .checked_add(opts.timeout)
+        .unwrap_or_else(|| began + Duration::from_secs(100 * 365 * 24 * 3600));
     let nodes = graph.nodes();
     let n = nodes.len();
     let prio = graph.height_up();
@@ -241,7 +245,7 @@ pub fn shutdown_with<D: JailDriver + Send + 'static + ?Sized>(
             }
         }
         let limit_at = if timed_out {
-            deadline + opts.force_timeout
+            deadline.checked_add(opts.force_timeout).unwrap_or(deadline)
         } else {
             deadline
         };

@@ -109,7 +109,9 @@ pub const RC_SHUTDOWN_WATCHDOG: std::time::Duration = std::time::Duration::from_
 /// without failing.
 pub fn warnings(global: &Global) -> Vec<String> {
     let mut out = vec![];
-    let total = global.shutdown_timeout + crate::boot::DEFAULT_FORCE_TIMEOUT;
+    let total = global
+        .shutdown_timeout
+        .saturating_add(crate::boot::DEFAULT_FORCE_TIMEOUT);
     if total >= RC_SHUTDOWN_WATCHDOG {
         out.push(format!(
             "shutdown_timeout = {}s plus {}s of force-stops is {}s, not under rc.shutdown's usual {}s watchdog (rcshutdown_timeout): jails still up then are killed without their exec.stop; use at most {}s, or raise rcshutdown_timeout in /etc/rc.conf above {}s",

@@ -64,12 +64,28 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             .map(Duration::from_secs)
             .ok_or_else(|| format!("duration \"{s}\" is too large"))
     };
-    match unit {
+    let d = match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "" | "s" => secs(1),
         "m" => secs(60),
         "h" => secs(3600),
         _ => Err(bad()),
+    }?;
+    check_duration_bound(s, d)
+}
+
+/// The longest duration jailctl accepts anywhere (health intervals, timeouts, shutdown budget):
+/// a day. Longer values are mistakes, and they would overflow deadline arithmetic.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+/// Refuse a duration longer than [`MAX_DURATION`], naming the value and the limit.
+pub fn check_duration_bound(s: &str, d: Duration) -> Result<Duration, String> {
+    if d > MAX_DURATION {
+        Err(format!(
+            "duration \"{s}\" is too long: at most 24h (86400s)"
+        ))
+    } else {
+        Ok(d)
     }
 }
 
@@ -152,6 +168,24 @@ pub fn check_hostname(s: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_capped_at_a_day() {
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("86400"), Ok(Duration::from_secs(86400)));
+        for s in [
+            "25h",
+            "86401s",
+            "5000000000000000h",
+            "18446744073709551615s",
+        ] {
+            let e = parse_duration(s).unwrap_err();
+            assert!(
+                e.contains("at most 24h") || e.contains("too large"),
+                "{s}: {e}"
+            );
+        }
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -174,7 +174,15 @@ impl<'s> V<'s> {
 
     fn duration(&mut self, n: &Node, what: &str) -> Option<Duration> {
         match &n.val {
-            Val::Int(i) if *i >= 0 => Some(Duration::from_secs(*i as u64)),
+            Val::Int(i) if *i >= 0 => {
+                match units::check_duration_bound(&i.to_string(), Duration::from_secs(*i as u64)) {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        self.err(n, format!("{what}: {e}"), None);
+                        None
+                    }
+                }
+            }
             Val::Str(s) => match units::parse_duration(s) {
                 Ok(v) => Some(v),
                 Err(e) => {
