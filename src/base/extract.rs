@@ -166,12 +166,12 @@ pub fn extract_tar<R: Read>(
         }
         let full = dest.join(&rel);
         if kind == EntryType::Directory {
-            if let Ok(md) = fs::symlink_metadata(&full) {
-                if md.file_type().is_symlink() {
-                    return Err(unsafe_entry(
-                        "a directory entry would replace a symbolic link already extracted",
-                    ));
-                }
+            if let Ok(md) = fs::symlink_metadata(&full)
+                && md.file_type().is_symlink()
+            {
+                return Err(unsafe_entry(
+                    "a directory entry would replace a symbolic link already extracted",
+                ));
             }
         } else {
             checked_dirs.remove(&rel);

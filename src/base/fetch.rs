@@ -283,14 +283,14 @@ pub fn download(url: &str, dest: &Path, progress: bool) -> Result<(), FetchError
     }
     out.sync_all().map_err(io_err(part.display().to_string()))?;
     drop(out);
-    if let Some(t) = total {
-        if got != t {
-            bar.abandon();
-            return Err(http(format!(
-                "received {got} of {t} bytes; run the command again to resume from {}",
-                part.display()
-            )));
-        }
+    if let Some(t) = total
+        && got != t
+    {
+        bar.abandon();
+        return Err(http(format!(
+            "received {got} of {t} bytes; run the command again to resume from {}",
+            part.display()
+        )));
     }
     bar.finish_and_clear();
     fs::rename(&part, dest).map_err(io_err(dest.display().to_string()))

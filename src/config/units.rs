@@ -38,7 +38,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 pub fn format_size(n: u64) -> String {
     for (u, p) in SIZE_UNITS.iter().rev() {
         let unit = 1u64 << (10 * p);
-        if n != 0 && n % unit == 0 {
+        if n != 0 && n.is_multiple_of(unit) {
             return format!("{}{u}", n / unit);
         }
     }

@@ -433,11 +433,11 @@ pub(crate) fn serve(opts: ServerOpts) -> Server {
                 body.len()
             );
             let mut send = body.len();
-            if let Some((p, n)) = &cut {
-                if *p == path {
-                    send = (*n).min(body.len());
-                    cut = None;
-                }
+            if let Some((p, n)) = &cut
+                && *p == path
+            {
+                send = (*n).min(body.len());
+                cut = None;
             }
             let _ = s.write_all(head.as_bytes());
             let _ = s.write_all(&body[..send]);

@@ -489,10 +489,10 @@ fn op_one(ctx: &mut Ctx<'_>, out: &mut Output, o: &Opts, key: &str, def: Option<
         if !remove(ctx, out, o, key, def) {
             return;
         }
-        if o.create {
-            if let Some(d) = def {
-                create(ctx, out, o, d);
-            }
+        if o.create
+            && let Some(d) = def
+        {
+            create(ctx, out, o, d);
         }
         return;
     }
@@ -1001,12 +1001,11 @@ fn remove(
         return false;
     };
     let name = j.name.clone();
-    if let Some(d) = def {
-        if !run_hooks(ctx, out, o, &name, d, "exec.prestop")
-            || !run_hooks(ctx, out, o, &name, d, "exec.stop")
-        {
-            return false;
-        }
+    if let Some(d) = def
+        && (!run_hooks(ctx, out, o, &name, d, "exec.prestop")
+            || !run_hooks(ctx, out, o, &name, d, "exec.stop"))
+    {
+        return false;
     }
     // jail_remove
     let linger = ctx.state.config.dying_commands;

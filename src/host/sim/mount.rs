@@ -161,10 +161,10 @@ pub fn run_mount(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
             _ => {}
         }
         let o = if o == "rdonly" { "ro" } else { o };
-        if let Some(r) = o.strip_prefix("ruleset=") {
-            if fstype != "devfs" || r.parse::<u32>().is_err() {
-                return fail(dst, "Invalid argument");
-            }
+        if let Some(r) = o.strip_prefix("ruleset=")
+            && (fstype != "devfs" || r.parse::<u32>().is_err())
+        {
+            return fail(dst, "Invalid argument");
         }
         options.push(o.to_string());
     }

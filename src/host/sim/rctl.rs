@@ -135,7 +135,7 @@ fn humanize(n: u64) -> String {
         (1 << 10, "K"),
     ];
     for (m, s) in U {
-        if n >= *m && n % m == 0 {
+        if n >= *m && n.is_multiple_of(*m) {
             return format!("{}{s}", n / m);
         }
     }
@@ -230,15 +230,15 @@ fn parse_rule(r: &str) -> Result<Rule, Refusal> {
 /// A filter: `subject[:id[:resource[:action[=amount[/per]]]]]`, empty fields match anything.
 fn matches(filter: &str, rule: &Rule) -> Result<bool, ()> {
     let f: Vec<&str> = filter.splitn(4, ':').collect();
-    if let Some(s) = f.first().filter(|s| !s.is_empty()) {
-        if subject_long(s).ok_or(())? != rule.subject {
-            return Ok(false);
-        }
+    if let Some(s) = f.first().filter(|s| !s.is_empty())
+        && subject_long(s).ok_or(())? != rule.subject
+    {
+        return Ok(false);
     }
-    if let Some(id) = f.get(1).filter(|s| !s.is_empty()) {
-        if *id != rule.id {
-            return Ok(false);
-        }
+    if let Some(id) = f.get(1).filter(|s| !s.is_empty())
+        && *id != rule.id
+    {
+        return Ok(false);
     }
     if let Some(r) = f.get(2).filter(|s| !s.is_empty()) {
         if !RESOURCES.iter().any(|(n, _)| n == r) {

@@ -554,7 +554,7 @@ pub fn nicenum(n: u64) -> String {
         idx += 1;
     }
     let u = UNITS[idx];
-    if n % div == 0 {
+    if n.is_multiple_of(div) {
         return format!("{}{u}", n / div);
     }
     let f = n as f64 / div as f64;
