@@ -229,6 +229,14 @@ impl fmt::Display for Step {
             Step::Unmount { target, .. } => write!(f, "unmount leftover {target}"),
             Step::CreateJail { name, .. } => write!(f, "start jail {name}"),
             Step::RemoveJail { name, .. } => write!(f, "stop jail {name}"),
+            Step::AwaitGone {
+                name,
+                replace: true,
+                ..
+            } => write!(
+                f,
+                "wait until dying jail {name} is gone (if it is not by then, start over it)"
+            ),
             Step::AwaitGone { name, .. } => write!(f, "wait until jail {name} is gone"),
             Step::ModifyJail { name, params, .. } => {
                 write!(f, "change {} live: {}", name, params.join(" "))
