@@ -147,6 +147,8 @@ struct Executor<'a> {
     journals: BTreeMap<String, Journal>,
     /// Test hook: stop after this many ops, as if killed (no undo, journal left).
     kill_after: Option<usize>,
+    /// Jails a replacing [`Op::AwaitGone`] gave up on: still dying when started again.
+    still_dying: std::collections::BTreeSet<String>,
 }
 
 impl Executor<'_> {
@@ -267,7 +269,15 @@ impl Executor<'_> {
                 dataset,
                 timeout,
                 retry,
-            } => await_gone(h, name, dataset, *timeout, retry),
+                replace,
+            } => match await_gone(h, name, dataset, *timeout, retry) {
+                // jail(8) lets the new jail take the dying one's name.
+                Err(_) if *replace => {
+                    self.still_dying.insert(name.clone());
+                    Ok(())
+                }
+                r => r,
+            },
             Op::Net(n) => crate::vnet::run(h, n),
         };
         if result.is_ok() {
@@ -277,6 +287,12 @@ impl Executor<'_> {
         }
         Ok(result)
     }
+}
+
+/// Is this op `jail ... -c NAME`?
+fn is_create(op: &Op) -> bool {
+    matches!(op, Op::Run(c) if c.program == crate::host::tools::JAIL
+        && c.args.iter().any(|a| a == "-c"))
 }
 
 /// How often [`await_gone`] asks jls(8).
@@ -442,6 +458,7 @@ pub(crate) fn apply_inner(
         seq: 0,
         journals: BTreeMap::new(),
         kill_after,
+        still_dying: Default::default(),
     };
     let mut report = ApplyReport::default();
     for (jail, step) in plan.steps() {
@@ -456,7 +473,12 @@ pub(crate) fn apply_inner(
                     }
                     report.done.push((jail.to_string(), op.to_string()));
                 }
-                Ok(Err(cause)) => {
+                Ok(Err(mut cause)) => {
+                    if ex.still_dying.contains(jail) && is_create(&op) {
+                        cause.push_str(&format!(
+                            "\n  jail {jail} was still dying (the kernel is tearing down the jail it replaces) after the wait; wait until `jls -d -j {jail}` no longer lists it, then run `jailctl up {jail}` again (JAILCTL_DYING_WAIT=SECONDS waits longer)"
+                        ));
+                    }
                     // A failed tool leaves things as they were, so the failed op is not
                     // undone (undoing a `zfs clone` that failed because the dataset exists
                     // would destroy it). Except `rctl -a`: it adds rule by rule and reports

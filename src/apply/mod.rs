@@ -42,12 +42,14 @@ pub enum Op {
         root: Option<PathBuf>,
     },
     RemoveFile(PathBuf),
-    /// Poll `jls -d -j NAME` until the jail is gone (see [`Step::AwaitGone`]).
+    /// Poll `jls -d -j NAME` until the jail is gone (see [`Step::AwaitGone`]); with
+    /// `replace`, a jail still dying at the end is left for `jail -c` to replace.
     AwaitGone {
         name: String,
         dataset: String,
         timeout: std::time::Duration,
         retry: String,
+        replace: bool,
     },
     /// VNET: several commands that depend on each other's output or on the host's state
     /// (see [`crate::vnet::NetOp`]).
@@ -88,10 +90,16 @@ impl fmt::Display for Op {
                 write!(f, "# copy {} to {}", from.display(), to.display())
             }
             Op::RemoveFile(p) => write!(f, "# remove {}", p.display()),
-            Op::AwaitGone { name, timeout, .. } => write!(
+            Op::AwaitGone {
+                name,
+                timeout,
+                replace,
+                ..
+            } => write!(
                 f,
-                "# wait until `jls -d -j {name}` finds no jail (up to {:.1} s)",
-                timeout.as_secs_f64()
+                "# wait until `jls -d -j {name}` finds no jail (up to {:.1} s{})",
+                timeout.as_secs_f64(),
+                if *replace { ", then start over it" } else { "" }
             ),
             Op::Net(n) => write!(f, "{n}"),
         }
@@ -244,12 +252,14 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
             dataset,
             timeout_ms,
             retry,
+            replace,
         } => vec![(
             Op::AwaitGone {
                 name: name.clone(),
                 dataset: dataset.clone(),
                 timeout: std::time::Duration::from_millis(*timeout_ms),
                 retry: retry.clone(),
+                replace: *replace,
             },
             vec![],
         )],

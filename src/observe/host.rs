@@ -68,12 +68,23 @@ pub fn observe_jails(host: &dyn Runner, global: &Global) -> Result<HostState, Ob
     }
     let jc = jls_cmd();
     let out = host.run(&jc)?;
-    st.jails = super::jls::parse_jls_json(&out.stdout)
-        .map_err(|e| parse_err(&jc, e))?
-        .into_iter()
-        .map(|j| (j.name.clone(), j))
-        .collect();
+    st.jails = by_name(super::jls::parse_jls_json(&out.stdout).map_err(|e| parse_err(&jc, e))?);
     Ok(st)
+}
+
+/// Jails by name. A new jail can take the name of a dying one, and `jls -d` then lists both:
+/// the live one is the jail of that name.
+fn by_name(jails: Vec<super::JailInfo>) -> std::collections::BTreeMap<String, super::JailInfo> {
+    let mut m = std::collections::BTreeMap::new();
+    for j in jails {
+        match m.get(&j.name) {
+            Some(super::JailInfo { dying: false, .. }) if j.dying => {}
+            _ => {
+                m.insert(j.name.clone(), j);
+            }
+        }
+    }
+    m
 }
 
 fn failed(cmd: Cmd, out: Output) -> ProcessError {
@@ -463,5 +474,21 @@ mod tests {
             let e = observe_jail(&h, &g, &specs[0], &facts).unwrap_err();
             assert!(e.to_string().contains(stderr), "{pattern}: {e}");
         }
+    }
+
+    #[test]
+    fn a_live_jail_wins_over_the_dying_one_it_replaced() {
+        let j = |jid, dying| crate::observe::JailInfo {
+            jid,
+            name: "web".into(),
+            dying,
+            ..Default::default()
+        };
+        for order in [vec![j(1, true), j(2, false)], vec![j(2, false), j(1, true)]] {
+            let m = by_name(order);
+            assert_eq!(m.len(), 1);
+            assert_eq!((m["web"].jid, m["web"].dying), (2, false));
+        }
+        assert!(by_name(vec![j(1, true)])["web"].dying);
     }
 }

@@ -157,12 +157,16 @@ pub enum Step {
     },
     /// Wait, polling `jls -d -j NAME`, until a removed jail is gone: while the kernel tears
     /// it down (dying) it holds its root `dataset` busy. Gives up after `timeout_ms`, saying
-    /// which jailctl command to run again (`retry`).
+    /// which jailctl command to run again (`retry`) — unless `replace` is set: then a jail
+    /// still dying is left to jail(8), which lets a new jail take a dying one's name, and
+    /// only the wait's bound is spent (`up` of a dying jail).
     AwaitGone {
         name: String,
         dataset: String,
         timeout_ms: u64,
         retry: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        replace: bool,
     },
     /// `jail -f CONF -r NAME`.
     RemoveJail {
@@ -225,6 +229,14 @@ impl fmt::Display for Step {
             Step::Unmount { target, .. } => write!(f, "unmount leftover {target}"),
             Step::CreateJail { name, .. } => write!(f, "start jail {name}"),
             Step::RemoveJail { name, .. } => write!(f, "stop jail {name}"),
+            Step::AwaitGone {
+                name,
+                replace: true,
+                ..
+            } => write!(
+                f,
+                "wait until dying jail {name} is gone (if it is not by then, start over it)"
+            ),
             Step::AwaitGone { name, .. } => write!(f, "wait until jail {name} is gone"),
             Step::ModifyJail { name, params, .. } => {
                 write!(f, "change {} live: {}", name, params.join(" "))
@@ -703,9 +715,10 @@ fn plan_jail(
     // (start_steps does that first), and the kernel lets a new jail take a dying one's name.
     let vnet_dying = info.is_some_and(|j| j.dying) && crate::vnet::bridge_of(Some(spec)).is_some();
     let info = info.filter(|_| !vnet_dying);
-    if info.is_some_and(|j| j.dying) {
-        return Err(PlanError::Dying { jail: name.clone() });
-    }
+    // Any other dying jail: it is not running; the start waits (bounded) for it to go and
+    // then lets jail(8) replace it if it is still there.
+    let dying = info.is_some_and(|j| j.dying);
+    let info = info.filter(|j| !j.dying);
     let running = info.is_some();
     if !running {
         exec_check(host, name, &ds_name)?;
@@ -769,6 +782,16 @@ fn plan_jail(
         // VNET: bridge and epair before jail(8) moves the jail end in.
         let net = crate::vnet::start_steps(spec, global, host);
         steps.extend(net.into_iter().map(Step::Net));
+        // A re-create has already waited (it had to, to move the root aside).
+        if dying && !steps.iter().any(|s| matches!(s, Step::AwaitGone { .. })) {
+            steps.push(Step::AwaitGone {
+                name: name.clone(),
+                dataset: ds_name.clone(),
+                timeout_ms: millis(dying_wait()),
+                retry: format!("jailctl up {name}"),
+                replace: true,
+            });
+        }
         steps.push(Step::CreateJail {
             name: name.clone(),
             conf: conf.clone(),
@@ -887,6 +910,7 @@ fn plan_jail(
                 dataset: ds_name.clone(),
                 timeout_ms: millis(dying_wait()),
                 retry: format!("jailctl up {name} --recreate"),
+                replace: false,
             });
         }
         let retired = format!("{ds_name}.retired");
@@ -986,7 +1010,11 @@ fn plan_jail(
         if !changed.is_empty() {
             reasons.push(format!("definition changed ({})", changed.join(", ")));
         }
-        reasons.push("jail is not running".into());
+        reasons.push(if dying {
+            "jail is not running (the kernel is still tearing down the stopped one: it is awaited, then replaced)".into()
+        } else {
+            "jail is not running".into()
+        });
         start_steps(&mut steps, false);
         action = Action::Start;
     } else if !restart.is_empty() {
@@ -1359,6 +1387,7 @@ pub fn plan_destroy(
                     dataset: ds_name.clone(),
                     timeout_ms: millis(dying_wait()),
                     retry: format!("jailctl destroy {n}"),
+                    replace: false,
                 });
             }
             jp.steps.push(Step::DestroyDataset { dataset: ds_name });

@@ -276,6 +276,101 @@ fn stopped_deployed_jail_just_starts() {
     assert_eq!(j.steps.len(), 2, "{p}");
 }
 
+fn dying(name: &str) -> JailInfo {
+    JailInfo {
+        jid: 7,
+        name: name.into(),
+        dying: true,
+        ..JailInfo::default()
+    }
+}
+
+#[test]
+fn a_dying_jail_is_awaited_then_started_over() {
+    let s = spec("web");
+    let mut h = deployed(std::slice::from_ref(&s));
+    h.jails.insert("web".into(), dying("web"));
+    let p = up(std::slice::from_ref(&s), &h, &[]).unwrap();
+    let j = &p.jails[0];
+    assert_eq!(j.action, Action::Start);
+    assert!(matches!(j.steps[0], Step::WriteFile { .. }));
+    assert_eq!(
+        j.steps[1],
+        Step::AwaitGone {
+            name: "web".into(),
+            dataset: "zroot/jailctl/jails/web".into(),
+            timeout_ms: millis(dying_wait()),
+            retry: "jailctl up web".into(),
+            replace: true,
+        }
+    );
+    assert!(matches!(&j.steps[2], Step::CreateJail { name, .. } if name == "web"));
+    assert_eq!(j.steps.len(), 3, "{p}");
+    // Once it is gone, the same plan as for any stopped jail.
+    let after = converge(h, &p);
+    assert_eq!(
+        up(&[s], &after, &[]).unwrap().jails[0].action,
+        Action::UpToDate
+    );
+}
+
+#[test]
+fn a_dying_jail_without_its_root_is_awaited_before_the_new_jail_starts() {
+    let s = spec("web");
+    let mut h = host_with_base();
+    h.jails.insert("web".into(), dying("web"));
+    let p = up(std::slice::from_ref(&s), &h, &[]).unwrap();
+    let j = &p.jails[0];
+    assert_eq!(j.action, Action::Create);
+    let clone = j
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::CloneRoot { .. }))
+        .expect("cloned");
+    let wait = j
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::AwaitGone { replace: true, .. }))
+        .expect("waits");
+    let create = j
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::CreateJail { .. }))
+        .expect("started");
+    assert!(clone < wait && wait + 1 == create, "{p}");
+}
+
+#[test]
+fn a_dying_jail_with_a_changed_base_waits_once_and_gives_up_rather_than_replace() {
+    let mut s = spec("web");
+    let mut h = deployed(std::slice::from_ref(&s));
+    h.jails.insert("web".into(), dying("web"));
+    s.base = "14.3-RELEASE".into();
+    let snap = "zroot/jailctl/bases/14.3-RELEASE@jailctl";
+    h.datasets.insert(
+        snap.into(),
+        Dataset {
+            name: snap.into(),
+            props: BTreeMap::new(),
+        },
+    );
+    let opts = UpOptions { recreate: true };
+    let p = plan_up(&[s], &global(), &h, &[], &opts).unwrap();
+    let j = &p.jails[0];
+    // Not running: nothing to stop; the root cannot move aside while the jail holds it.
+    assert!(
+        matches!(&j.steps[0], Step::AwaitGone { replace: false, retry, .. } if retry == "jailctl up web --recreate"),
+        "{p}"
+    );
+    assert!(matches!(j.steps[1], Step::RetireRoot { .. }));
+    let waits = j
+        .steps
+        .iter()
+        .filter(|s| matches!(s, Step::AwaitGone { .. }))
+        .count();
+    assert_eq!(waits, 1, "{p}");
+}
+
 #[test]
 fn changed_base_needs_recreate_and_keeps_volumes() {
     let mut s = spec("web");
@@ -361,19 +456,6 @@ fn refusals_name_the_fix() {
     assert!(matches!(
         up(std::slice::from_ref(&s), &h, &[]),
         Err(PlanError::NotManaged { .. })
-    ));
-
-    let mut h = host_with_base();
-    h.jails.insert(
-        "web".into(),
-        JailInfo {
-            dying: true,
-            ..JailInfo::default()
-        },
-    );
-    assert!(matches!(
-        up(std::slice::from_ref(&s), &h, &[]),
-        Err(PlanError::Dying { .. })
     ));
 
     let mut limited = s.clone();

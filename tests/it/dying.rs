@@ -1,7 +1,8 @@
 //! Jails the kernel keeps dying after `jail -r`: with the simulator's `dying_commands`
 //! setting a stopped jail holds its root busy for a while, as on FreeBSD. `destroy` must
 //! wait for it to go rather than fail half-way with "dataset is busy", and when it gives up
-//! it must leave the host as it was.
+//! it must leave the host as it was. `up` and `restart` wait for it too, and when it is
+//! still there start the new jail over it, as jail(8) allows.
 
 use crate::lifecycle_e2e::{examples_config, history, host_with_base, jailctl, line, sim};
 use assert_cmd::Command;
@@ -182,4 +183,168 @@ fn a_destroy_that_stopped_the_jail_and_gave_up_starts_it_again() {
         .args(["sim", "rctl", "jail:resolver"]);
     let rules = String::from_utf8_lossy(&c.output().unwrap().stdout).to_string();
     assert!(rules.contains("jail:resolver:memoryuse"), "{rules}");
+}
+
+fn running(simdir: &Path) -> bool {
+    let mut c = Command::cargo_bin("jailctl").unwrap();
+    c.env_remove("JAILCTL_SIM_FAULTS")
+        .args(["-q", "--simulate"])
+        .arg(simdir)
+        .args(["sim", "jls", "-j", "resolver", "jid"]);
+    c.output().unwrap().status.success()
+}
+
+/// The jids `jls -d` lists for resolver, with whether each is dying.
+fn resolver_jails(simdir: &Path) -> Vec<(String, String)> {
+    let mut c = Command::cargo_bin("jailctl").unwrap();
+    c.env_remove("JAILCTL_SIM_FAULTS")
+        .args(["-q", "--simulate"])
+        .arg(simdir)
+        .args(["sim", "jls", "-d", "-n", "name", "jid", "dying"]);
+    let out = c.output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("name=resolver"))
+        .map(|l| {
+            let field = |k: &str| {
+                l.split_whitespace()
+                    .find_map(|f| f.strip_prefix(k))
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let dying = l.split_whitespace().any(|f| f == "dying");
+            (field("jid="), dying.to_string())
+        })
+        .collect()
+}
+
+/// The commands run since the last `jail ... -r resolver`.
+fn since_stop(simdir: &Path) -> Vec<String> {
+    let run: Vec<String> = history(simdir).iter().map(line).collect();
+    let stop = run
+        .iter()
+        .rposition(|l| l.starts_with("jail -f") && l.ends_with("-r resolver"))
+        .expect("resolver was stopped");
+    run[stop + 1..].to_vec()
+}
+
+#[test]
+fn restart_waits_for_the_old_jail_to_die_then_starts() {
+    // Long enough that up's own observation still sees the old jail dying.
+    let (_d, simdir, conf) = setup(20);
+    cmd(&simdir, &conf, "5")
+        .args(["restart", "resolver"])
+        .assert()
+        .success();
+    assert!(running(&simdir), "resolver is not running");
+    let run = since_stop(&simdir);
+    let create = run
+        .iter()
+        .position(|l| l.starts_with("jail -f") && l.ends_with("-c resolver"))
+        .expect("resolver started again");
+    let polls = run[..create]
+        .iter()
+        .filter(|l| *l == "jls -d -j resolver jid")
+        .count();
+    assert!(polls >= 2, "up did not wait for the dying jail: {run:#?}");
+    // It was gone by then: one jail of that name, alive.
+    let jails = resolver_jails(&simdir);
+    assert_eq!(jails.len(), 1, "{jails:?}");
+    assert_eq!(jails[0].1, "false");
+}
+
+#[test]
+fn restart_starts_over_a_jail_still_dying_after_the_wait() {
+    let (_d, simdir, conf) = setup(200);
+    cmd(&simdir, &conf, "0.3")
+        .args(["restart", "resolver"])
+        .assert()
+        .success();
+    assert!(running(&simdir), "resolver is not running");
+    // jail(8) replaced the dying jail: the kernel still tears the old one down.
+    let mut jails = resolver_jails(&simdir);
+    jails.sort_by_key(|(_, dying)| dying.clone());
+    assert_eq!(jails.len(), 2, "{jails:?}");
+    assert_eq!(jails[0].1, "false");
+    assert_eq!(jails[1].1, "true");
+    assert_ne!(jails[0].0, jails[1].0);
+    // jailctl sees the new jail: a second up has nothing to start or stop.
+    let before = history(&simdir).len();
+    cmd(&simdir, &conf, "0.3")
+        .args(["up", "resolver"])
+        .assert()
+        .success();
+    let again: Vec<String> = history(&simdir)[before..].iter().map(line).collect();
+    assert!(!again.is_empty(), "up observed nothing");
+    assert!(!again.iter().any(|l| l.starts_with("jail ")), "{again:#?}");
+    let mut c = Command::cargo_bin("jailctl").unwrap();
+    c.args(["-q", "--simulate"])
+        .arg(&simdir)
+        .args(["sim", "rctl", "jail:resolver"]);
+    let rules = String::from_utf8_lossy(&c.output().unwrap().stdout).to_string();
+    assert!(rules.contains("jail:resolver:memoryuse"), "{rules}");
+}
+
+#[test]
+fn up_after_down_starts_over_the_dying_jail() {
+    let (_d, simdir, conf) = setup(200);
+    cmd(&simdir, &conf, "5")
+        .args(["down", "resolver"])
+        .assert()
+        .success();
+    assert!(!running(&simdir));
+    cmd(&simdir, &conf, "0.3")
+        .args(["up", "resolver"])
+        .assert()
+        .success();
+    assert!(running(&simdir), "resolver is not running");
+    let run = since_stop(&simdir);
+    let create = run
+        .iter()
+        .position(|l| l.starts_with("jail -f") && l.ends_with("-c resolver"))
+        .expect("resolver started again");
+    assert!(
+        run[..create].iter().any(|l| l == "jls -d -j resolver jid"),
+        "up did not wait: {run:#?}"
+    );
+    // The old jail still holds the root it shared with the new one.
+    let mut c = Command::cargo_bin("jailctl").unwrap();
+    c.env_remove("JAILCTL_SIM_FAULTS")
+        .args(["-q", "--simulate"])
+        .arg(&simdir)
+        .args(["sim", "zfs", "destroy", "-r", ROOT]);
+    assert!(!c.output().unwrap().status.success());
+}
+
+#[test]
+fn a_failed_start_over_a_dying_jail_names_the_state_and_undoes() {
+    let (_d, simdir, conf) = setup(200);
+    cmd(&simdir, &conf, "5")
+        .args(["down", "resolver"])
+        .assert()
+        .success();
+    let conf_file = simdir.join("root/var/run/jailctl/resolver.conf");
+    let conf_before = std::fs::read(&conf_file).ok();
+    let out = cmd(&simdir, &conf, "0.2")
+        .env(
+            "JAILCTL_SIM_FAULTS",
+            "jail -f * -c resolver|1|1|jail: resolver: failed",
+        )
+        .args(["up", "resolver"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = flat(&String::from_utf8_lossy(&out.stderr));
+    for want in [
+        "jail: resolver: failed",
+        "jail resolver was still dying (the kernel is tearing down the jail it replaces) after the wait",
+        "wait until `jls -d -j resolver` no longer lists it, then run `jailctl up resolver` again",
+        "JAILCTL_DYING_WAIT=SECONDS waits longer",
+        "the host is as before",
+    ] {
+        assert!(err.contains(&flat(want)), "{want} not in {err}");
+    }
+    assert!(!running(&simdir));
+    assert_eq!(std::fs::read(&conf_file).ok(), conf_before);
 }

@@ -590,11 +590,18 @@ fn a_dying_jail_is_listed_as_such_and_up_waits_for_it() {
     );
     sim(&s, &["jail", "-r", "cache"]);
     assert_eq!(states(&list_json(&s, &cfg))["cache"], "dying");
-    jailctl(&s, &cfg)
-        .args(["up", "cache"])
-        .assert()
-        .failure()
-        .stderr(predicates::str::contains("jail `cache` is dying"));
+    // up waits for it (bounded) and starts the jail, over it if it were still dying.
+    jailctl(&s, &cfg).args(["up", "cache"]).assert().success();
+    assert_eq!(states(&list_json(&s, &cfg))["cache"], "running");
+    let run: Vec<String> = history(&s).iter().map(line).collect();
+    let create = run
+        .iter()
+        .rposition(|l| l.starts_with("jail -f") && l.ends_with("-c cache"))
+        .expect("cache started");
+    assert!(
+        run[..create].iter().any(|l| l == "jls -d -j cache jid"),
+        "up did not wait for the dying jail: {run:#?}"
+    );
 }
 
 #[test]

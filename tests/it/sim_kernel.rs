@@ -1344,3 +1344,44 @@ strict!(
     1,
     "jail: -J is not modelled by the simulated host\n"
 );
+
+#[test]
+fn a_new_jail_takes_the_name_of_a_dying_one() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = jailctl::host::sim::SimConfig {
+        dying_commands: 4,
+        ..Default::default()
+    };
+    let h = SimHost::open_with(d.path(), cfg).unwrap();
+    web(&h);
+    ok(&h, tools::JAIL, &["-r", "web"]);
+    let o = ok(
+        &h,
+        tools::JAIL,
+        &["-c", "name=web", "path=/jails/web", "persist"],
+    );
+    assert_eq!(o.stdout, "web: created\n");
+    let both =
+        observe::jls::parse_jls_json(&ok(&h, tools::JLS, observe::jls::JLS_ARGS).stdout).unwrap();
+    let mut both: Vec<(i32, bool)> = both
+        .iter()
+        .filter(|j| j.name == "web")
+        .map(|j| (j.jid, j.dying))
+        .collect();
+    both.sort();
+    assert_eq!(both, [(1, true), (2, false)]);
+    // By name, the live jail, with or without -d.
+    assert_eq!(ok(&h, tools::JLS, &["-j", "web", "jid"]).stdout, "2\n");
+    assert_eq!(
+        ok(&h, tools::JLS, &["-d", "-j", "web", "jid"]).stdout,
+        "2\n"
+    );
+    let o = run(&h, tools::JAIL, &["-c", "name=web", "path=/jails/web"]);
+    assert_eq!(o.stderr, "jail: \"web\" already exists\n");
+    // Reaped by jid when its time is up; the new jail stays.
+    ok(&h, tools::JLS, &["-d"]);
+    let left =
+        observe::jls::parse_jls_json(&ok(&h, tools::JLS, observe::jls::JLS_ARGS).stdout).unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!((left[0].jid, left[0].dying), (2, false));
+}

@@ -196,8 +196,9 @@ pub fn reap_dying(s: &mut super::SimState) {
 }
 
 fn forget(s: &mut super::SimState, dying: Vec<(String, i32)>) {
-    for (name, jid) in dying {
-        s.jail.jails.remove(&name);
+    for (_, jid) in dying {
+        // By jid: a replaced dying jail is no longer under its name (see `create`).
+        s.jail.jails.retain(|_, j| j.jid != jid);
         s.cpuset.masks.remove(&jid);
         s.net.return_from_jail(jid);
     }
@@ -879,6 +880,15 @@ fn create(ctx: &mut Ctx<'_>, out: &mut Output, o: &Opts, def: &ResolvedJail) {
     params
         .entry("persist".into())
         .or_insert_with(|| "false".into());
+    // A new jail may take a dying jail's name (jail(8) replaces it). The kernel keeps tearing
+    // the old one down under its own jid, still holding its root busy and still listed by
+    // `jls -d`; it moves to a key no name lookup finds, so by name the new jail is found.
+    let jails = &mut ctx.state.jail.jails;
+    if jails.get(&name).is_some_and(|j| j.dying)
+        && let Some(old) = jails.remove(&name)
+    {
+        jails.insert(format!("{name}\u{0}{}", old.jid), old);
+    }
     ctx.state.jail.jails.insert(
         name.clone(),
         SimJail {
@@ -1187,7 +1197,11 @@ pub fn run_jls(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
     if let Some(s) = &sel {
         let found = match s.parse::<i32>() {
             Ok(jid) => jails.iter().find(|j| j.jid == jid),
-            Err(_) => jails.iter().find(|j| j.name == *s),
+            // Like the kernel's lookup by name: a live jail before a dying one it replaced.
+            Err(_) => jails
+                .iter()
+                .find(|j| j.name == *s && !j.dying)
+                .or_else(|| jails.iter().find(|j| j.name == *s)),
         };
         match found {
             Some(j) => jails = vec![*j],
