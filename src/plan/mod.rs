@@ -73,14 +73,28 @@ pub struct DownOptions {
 }
 
 /// How long destroy and re-create wait, by default, for a removed jail to finish dying:
-/// `JAILCTL_DYING_WAIT` (seconds, fractions allowed) or 10 s.
+/// `JAILCTL_DYING_WAIT` (seconds, fractions allowed, at most a day) or 10 s. A value that is
+/// not that is reported (naming the variable and the accepted form) and the default is used.
 pub fn dying_wait() -> std::time::Duration {
-    std::env::var("JAILCTL_DYING_WAIT")
-        .ok()
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(std::time::Duration::from_secs_f64)
-        .unwrap_or(std::time::Duration::from_secs(10))
+    const DEFAULT: std::time::Duration = std::time::Duration::from_secs(10);
+    match std::env::var("JAILCTL_DYING_WAIT") {
+        Ok(v) => parse_dying_wait(&v).unwrap_or_else(|e| {
+            tracing::warn!("{e}; waiting the default 10 s");
+            DEFAULT
+        }),
+        Err(_) => DEFAULT,
+    }
+}
+
+/// Parse a `JAILCTL_DYING_WAIT` value: seconds, fractions allowed, from 0 to 86400.
+pub fn parse_dying_wait(v: &str) -> Result<std::time::Duration, String> {
+    let bad =
+        || format!("JAILCTL_DYING_WAIT={v}: expected seconds from 0 to 86400, e.g. 30 or 2.5");
+    let s: f64 = v.trim().parse().map_err(|_| bad())?;
+    if !(0.0..=86400.0).contains(&s) {
+        return Err(bad());
+    }
+    std::time::Duration::try_from_secs_f64(s).map_err(|_| bad())
 }
 
 /// One change to the host. Turned into commands by [`crate::apply`].
@@ -363,10 +377,6 @@ pub enum PlanError {
         "jail `{jail}`: dataset {dataset} exists but was not created by jailctl (no jailctl:managed=yes); rename or destroy it yourself, or give the jail another name"
     )]
     NotManaged { jail: String, dataset: String },
-    #[error(
-        "jail `{jail}` is dying (the kernel is still tearing it down); wait a few seconds and run again"
-    )]
-    Dying { jail: String },
     #[error(
         "jail `{jail}`: {from} has exec=off ({}), so nothing in the jail could run; run `zfs set exec=on {from}`{}, then run again. Nothing was changed",
         if from == dataset { "set locally".to_string() } else { format!("inherited by {dataset}") },

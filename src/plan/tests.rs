@@ -832,3 +832,20 @@ fn an_unreadable_provisioning_source_fails_the_plan_naming_it() {
     assert!(m.contains("jail `web`") && m.contains("motd"), "{m}");
     assert!(m.contains("[[provision.files]]"), "{m}");
 }
+
+#[test]
+fn dying_wait_values_are_seconds_up_to_a_day() {
+    use std::time::Duration;
+    assert_eq!(super::parse_dying_wait("30"), Ok(Duration::from_secs(30)));
+    assert_eq!(
+        super::parse_dying_wait(" 2.5 "),
+        Ok(Duration::from_millis(2500))
+    );
+    for v in ["30s", "-1", "1e30", "NaN", "inf", ""] {
+        let e = super::parse_dying_wait(v).unwrap_err();
+        assert!(
+            e.contains("JAILCTL_DYING_WAIT=") && e.contains("e.g. 30"),
+            "{v}: {e}"
+        );
+    }
+}
