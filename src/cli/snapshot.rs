@@ -54,7 +54,12 @@ pub fn run(global: &super::GlobalArgs, cmd: Cmd) -> miette::Result<ExitCode> {
         }
         Cmd::List { name, json } => {
             let names: Vec<String> = name.into_iter().collect();
-            let cfg = target::load_for(global, &names, false)?;
+            // Without a name, an unrelated broken definition does not hide the others.
+            let cfg = if names.is_empty() {
+                target::load_valid(global)?
+            } else {
+                target::load_for(global, &names, false)?
+            };
             let host = super::open_host(global, Access::Read)?;
             let mut all: Vec<SnapInfo> = Vec::new();
             for spec in cfg

@@ -57,12 +57,16 @@ pub enum SnapshotError {
         newer: Vec<String>,
     },
     #[error(
-        "refusing to {action} {snapshot}: jailctl will not destroy the datasets cloned from it: {}; destroy or promote them yourself (`zfs destroy`/`zfs promote`), then run again. Nothing was changed",
-        .clones.join(", ")
+        "refusing to {action}: {} cloned from {from}, and jailctl does not destroy clones: {}; destroy or promote {} yourself (`zfs destroy`/`zfs promote`), then run again. Nothing was changed",
+        if .clones.len() == 1 { "a dataset is" } else { "datasets are" },
+        .clones.join(", "),
+        if .clones.len() == 1 { "it" } else { "them" }
     )]
     Clones {
-        action: &'static str,
-        snapshot: String,
+        /// What was refused: `destroy ZROOT@S`.
+        action: String,
+        /// What the clones are cloned from.
+        from: String,
         clones: Vec<String>,
     },
     #[error(
@@ -387,8 +391,8 @@ pub fn rollback(
     let target = format!("{}@{snap}", hit[0].dataset);
     if !clones.is_empty() {
         return Err(SnapshotError::Clones {
-            action: "roll back past the snapshots newer than",
-            snapshot: target,
+            action: format!("roll back to {target}"),
+            from: format!("the newer snapshots {}", newer.join(", ")),
             clones,
         });
     }
@@ -435,8 +439,8 @@ pub fn destroy(
     let clones: Vec<String> = hit.iter().flat_map(|h| h.clones.clone()).collect();
     if !clones.is_empty() {
         return Err(SnapshotError::Clones {
-            action: "destroy",
-            snapshot: format!("{}@{snap}", hit[0].dataset),
+            action: format!("destroy snapshot {snap} of jail `{}`", spec.name),
+            from: "it".to_string(),
             clones,
         });
     }

@@ -247,6 +247,28 @@ fn destroy_removes_it_everywhere_and_refuses_while_cloned() {
     let all = String::from_utf8_lossy(&out.stdout);
     assert!(!all.contains("@jailctl-a"), "{all}");
     assert!(all.contains(&format!("{VOL}@jailctl-b")), "{all}");
+
+    // A clone of a newer snapshot blocks a rollback past it, even with --force.
+    jailctl(&s, &cfg)
+        .args(["snapshot", "create", "db", "c"])
+        .assert()
+        .success();
+    jailctl(&s, &cfg)
+        .args(["sim", "zfs", "clone"])
+        .arg(format!("{ROOT}@jailctl-c"))
+        .arg("zroot/copy")
+        .assert()
+        .success();
+    jailctl(&s, &cfg).args(["down", "db"]).assert().success();
+    let e =
+        stderr_of(jailctl(&s, &cfg).args(["snapshot", "rollback", "db", "b", "--force", "--yes"]));
+    assert!(
+        e.contains("a dataset is cloned from the newer snapshots")
+            && e.contains(&format!("{ROOT}@jailctl-c"))
+            && e.contains("zroot/copy"),
+        "{e}"
+    );
+    assert_eq!(list(&s, &cfg).len(), 2);
 }
 
 #[test]
