@@ -213,7 +213,10 @@ fn destroy_removes_it_everywhere_and_refuses_while_cloned() {
         .success();
     let e = stderr_of(jailctl(&s, &cfg).args(["snapshot", "destroy", "db", "a"]));
     assert!(
-        e.contains("zroot/restore") && e.contains("Nothing was changed"),
+        e.contains(
+            "refusing to destroy snapshot jailctl-a of jail `db`: a dataset is cloned from it"
+        ) && e.contains("zroot/restore")
+            && e.contains("Nothing was changed"),
         "{e}"
     );
     assert_eq!(list(&s, &cfg).len(), 2);
