@@ -15,6 +15,7 @@ mod restart;
 mod show;
 mod shutdown;
 pub mod sim;
+mod snapshot;
 mod target;
 mod up;
 mod validate;
@@ -92,6 +93,9 @@ pub enum Command {
     Boot(boot::Args),
     /// Stop the running jails (or the named ones), dependents first, within a time budget.
     Shutdown(shutdown::Args),
+    /// Snapshots of a jail's root and volumes: create, list, rollback, destroy.
+    #[command(subcommand)]
+    Snapshot(snapshot::Cmd),
 }
 
 /// Parse the command line, run it, map the outcome to an exit code.
@@ -198,5 +202,6 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Console(a) => exec::run_console(&cli.global, a),
         Command::Boot(a) => boot::run(&cli.global, a),
         Command::Shutdown(a) => shutdown::run(&cli.global, a),
+        Command::Snapshot(c) => snapshot::run(&cli.global, c),
     }
 }

@@ -12,6 +12,7 @@ use crate::render;
 use serde::Serialize;
 
 pub mod owned;
+pub mod snapshot;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {

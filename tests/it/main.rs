@@ -27,5 +27,6 @@ mod sim_addr;
 mod sim_core;
 mod sim_kernel;
 mod sim_zfs;
+mod snapshot_e2e;
 mod vnet;
 mod vnet_e2e;

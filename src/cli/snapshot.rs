@@ -1,0 +1,174 @@
+//! `jailctl snapshot create|list|rollback|destroy`: snapshots of a jail's root and volumes
+//! together. Arguments and output only; the work is in `ops::snapshot`. A rollback asks for
+//! confirmation on a terminal; elsewhere `--yes` is required, as for `destroy`.
+
+use super::{Access, target};
+use crate::ops::snapshot::{self as snap, SnapInfo};
+use miette::IntoDiagnostic;
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Cmd {
+    /// Snapshot a jail's root and volumes atomically, as `jailctl-LABEL` (default: the time).
+    Create { name: String, label: Option<String> },
+    /// jailctl's snapshots of one jail, or of every defined jail.
+    List {
+        name: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Roll a stopped jail's root and volumes back to a snapshot (cannot be undone).
+    Rollback {
+        name: String,
+        snapshot: String,
+        /// Also destroy the snapshots newer than SNAPSHOT (`zfs rollback -r`).
+        #[arg(long)]
+        force: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Destroy a snapshot on a jail's root and volumes.
+    Destroy { name: String, snapshot: String },
+}
+
+fn err(e: snap::SnapshotError) -> miette::Report {
+    miette::miette!("{e}")
+}
+
+pub fn run(global: &super::GlobalArgs, cmd: Cmd) -> miette::Result<ExitCode> {
+    match cmd {
+        Cmd::Create { name, label } => {
+            let cfg = target::load_for(global, std::slice::from_ref(&name), false)?;
+            let spec = cfg.jail(&name).expect("load_for checked the name");
+            let host = super::open_host(global, Access::Change)?;
+            let taken =
+                snap::create(host.as_ref(), spec, &cfg.global, label.as_deref()).map_err(err)?;
+            if !global.quiet {
+                for t in taken {
+                    println!("created {t}");
+                }
+            }
+        }
+        Cmd::List { name, json } => {
+            let names: Vec<String> = name.into_iter().collect();
+            // Without a name, an unrelated broken definition does not hide the others.
+            let cfg = if names.is_empty() {
+                target::load_valid(global)?
+            } else {
+                target::load_for(global, &names, false)?
+            };
+            let host = super::open_host(global, Access::Read)?;
+            let mut all: Vec<SnapInfo> = Vec::new();
+            for spec in cfg
+                .jails
+                .iter()
+                .filter(|j| names.is_empty() || names.contains(&j.name))
+            {
+                match snap::list(host.as_ref(), spec, &cfg.global) {
+                    Ok(v) => all.extend(v),
+                    // A jail never brought up has no snapshots; only a named one is an error.
+                    Err(snap::SnapshotError::NotCreated { .. }) if names.is_empty() => {}
+                    Err(e) => return Err(err(e)),
+                }
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all).into_diagnostic()?);
+            } else if all.is_empty() {
+                if !global.quiet {
+                    println!("no jailctl snapshots");
+                }
+            } else {
+                println!(
+                    "{:<16} {:<32} {:<17} {:>10}",
+                    "JAIL", "NAME", "CREATED", "USED"
+                );
+                for s in &all {
+                    println!(
+                        "{:<16} {:<32} {:<17} {:>10}",
+                        s.jail,
+                        s.name,
+                        utc(s.creation),
+                        size(s.used)
+                    );
+                }
+            }
+        }
+        Cmd::Rollback {
+            name,
+            snapshot,
+            force,
+            yes,
+        } => {
+            let cfg = target::load_for(global, std::slice::from_ref(&name), false)?;
+            let spec = cfg.jail(&name).expect("load_for checked the name");
+            let host = super::open_host(global, Access::Change)?;
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    return Err(miette::miette!(
+                        help = "pass --yes to confirm",
+                        "refusing to roll back `{name}` without confirmation: stdin is not a terminal"
+                    ));
+                }
+                print!(
+                    "roll back `{name}` (root and volumes) to {snapshot}? changes since are lost [y/N] "
+                );
+                std::io::stdout().flush().into_diagnostic()?;
+                let mut line = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .into_diagnostic()?;
+                if !matches!(line.trim(), "y" | "Y" | "yes") {
+                    eprintln!("jailctl: nothing rolled back");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+            let done =
+                snap::rollback(host.as_ref(), spec, &cfg.global, &snapshot, force).map_err(err)?;
+            if !global.quiet {
+                for d in done {
+                    println!("rolled back {d}");
+                }
+            }
+        }
+        Cmd::Destroy { name, snapshot } => {
+            let cfg = target::load_for(global, std::slice::from_ref(&name), false)?;
+            let spec = cfg.jail(&name).expect("load_for checked the name");
+            let host = super::open_host(global, Access::Change)?;
+            let done = snap::destroy(host.as_ref(), spec, &cfg.global, &snapshot).map_err(err)?;
+            if !global.quiet {
+                for d in done {
+                    println!("destroyed {d}");
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `YYYYMMDD-HHMMSS` UTC.
+fn utc(secs: u64) -> String {
+    crate::base::unique_snapshot_name(
+        &[],
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+    )
+}
+
+/// Bytes with a binary unit, one decimal.
+fn size(n: u64) -> String {
+    let units = ["B", "K", "M", "G", "T", "P"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < units.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n}B")
+    } else {
+        format!("{v:.1}{}", units[i])
+    }
+}
