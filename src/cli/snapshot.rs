@@ -105,29 +105,39 @@ pub fn run(global: &super::GlobalArgs, cmd: Cmd) -> miette::Result<ExitCode> {
             let cfg = target::load_for(global, std::slice::from_ref(&name), false)?;
             let spec = cfg.jail(&name).expect("load_for checked the name");
             let host = super::open_host(global, Access::Change)?;
-            if !yes {
-                if !std::io::stdin().is_terminal() {
-                    return Err(miette::miette!(
-                        help = "pass --yes to confirm",
-                        "refusing to roll back `{name}` without confirmation: stdin is not a terminal"
-                    ));
+            if !yes && !std::io::stdin().is_terminal() {
+                return Err(miette::miette!(
+                    help = "pass --yes to confirm",
+                    "refusing to roll back `{name}` without confirmation: stdin is not a terminal"
+                ));
+            }
+            // Asked only once every check has passed, just before the first rollback.
+            let mut confirm = |target: &str| {
+                if yes {
+                    return true;
                 }
                 print!(
-                    "roll back `{name}` (root and volumes) to {snapshot}? changes since are lost [y/N] "
+                    "roll back `{name}` (root and volumes) to {target}? changes since are lost [y/N] "
                 );
-                std::io::stdout().flush().into_diagnostic()?;
+                let _ = std::io::stdout().flush();
                 let mut line = String::new();
-                std::io::stdin()
-                    .lock()
-                    .read_line(&mut line)
-                    .into_diagnostic()?;
-                if !matches!(line.trim(), "y" | "Y" | "yes") {
+                std::io::stdin().lock().read_line(&mut line).is_ok()
+                    && matches!(line.trim(), "y" | "Y" | "yes")
+            };
+            let done = match snap::rollback(
+                host.as_ref(),
+                spec,
+                &cfg.global,
+                &snapshot,
+                force,
+                &mut confirm,
+            ) {
+                Err(snap::SnapshotError::Declined(_)) => {
                     eprintln!("jailctl: nothing rolled back");
                     return Ok(ExitCode::FAILURE);
                 }
-            }
-            let done =
-                snap::rollback(host.as_ref(), spec, &cfg.global, &snapshot, force).map_err(err)?;
+                r => r.map_err(err)?,
+            };
             if !global.quiet {
                 for d in done {
                     println!("rolled back {d}");

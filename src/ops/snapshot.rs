@@ -20,6 +20,8 @@ pub const PROP: &str = "jailctl:snapshot";
 pub enum SnapshotError {
     #[error(transparent)]
     Process(Box<ProcessError>),
+    #[error("nothing rolled back: the rollback of jail `{0}` was not confirmed")]
+    Declined(String),
     #[error("cannot lock jail `{0}`: {1}")]
     Lock(String, std::io::Error),
     #[error(
@@ -366,12 +368,16 @@ fn running(host: &dyn Host, name: &str) -> Result<bool, SnapshotError> {
 /// destroyed only with `force` (`zfs rollback -r`); their clones never are. Returns the
 /// datasets rolled back, root first (a volume created after the snapshot has none and is
 /// left as it is).
+///
+/// `confirm` is asked once every check has passed and before anything is rolled back, with
+/// the snapshot about to be restored; `false` ends the call with [`SnapshotError::Declined`].
 pub fn rollback(
     host: &dyn Host,
     spec: &JailSpec,
     global: &Global,
     snapshot: &str,
     force: bool,
+    confirm: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Vec<String>, SnapshotError> {
     let _locks = lock(host, &spec.name)?;
     if running(host, &spec.name)? {
@@ -401,6 +407,9 @@ pub fn rollback(
             snapshot: target,
             newer,
         });
+    }
+    if !confirm(&target) {
+        return Err(SnapshotError::Declined(spec.name.clone()));
     }
     let mut done = Vec::new();
     for h in &hit {

@@ -319,3 +319,44 @@ fn a_rollback_failing_on_the_volume_names_what_was_rolled_back() {
         ]
     );
 }
+
+#[test]
+fn rollback_asks_only_after_its_checks_and_a_no_rolls_back_nothing() {
+    use jailctl::host::sim::SimHost;
+    use jailctl::ops::snapshot as snap;
+    let t = tempfile::tempdir().unwrap();
+    let (s, cfg) = db_up(t.path());
+    jailctl(&s, &cfg)
+        .args(["snapshot", "create", "db", "before"])
+        .assert()
+        .success();
+    let c = jailctl::config::load(&cfg).unwrap();
+    let spec = c.jail("db").unwrap();
+    let h = SimHost::open(&s).unwrap();
+    // Running: refused before anything is asked.
+    let mut asked = Vec::new();
+    let e = snap::rollback(&h, spec, &c.global, "before", false, &mut |t: &str| {
+        asked.push(t.to_string());
+        true
+    })
+    .unwrap_err();
+    assert!(matches!(e, snap::SnapshotError::Running(_)), "{e}");
+    assert!(asked.is_empty(), "asked before the checks: {asked:?}");
+    // Stopped, declined: asked once with the snapshot, and no zfs rollback runs.
+    jailctl(&s, &cfg).args(["down", "db"]).assert().success();
+    let before = history(&s).len();
+    let e = snap::rollback(&h, spec, &c.global, "before", false, &mut |t: &str| {
+        asked.push(t.to_string());
+        false
+    })
+    .unwrap_err();
+    assert!(matches!(e, snap::SnapshotError::Declined(_)), "{e}");
+    assert_eq!(asked, vec![format!("{ROOT}@jailctl-before")]);
+    assert!(
+        !history(&s)[before..]
+            .iter()
+            .map(line)
+            .any(|l| l.contains("zfs rollback")),
+        "a declined rollback ran zfs rollback"
+    );
+}
