@@ -51,6 +51,19 @@ fn parse_get(cmd: &Cmd, stdout: &str) -> Result<super::zfs::Sourced, ObserveErro
     super::zfs::parse_zfs_get_sourced(stdout, "exec").map_err(|e| parse_err(cmd, e))
 }
 
+/// Run a `zfs get` of [`zfs_get_cmd`]'s form: `None` when the dataset it names does not exist
+/// (nothing deployed yet), an error for any other failure.
+fn get_datasets(host: &dyn Runner, zc: &Cmd) -> Result<Option<super::zfs::Sourced>, ObserveError> {
+    let out = host.output(zc)?;
+    if out.success() {
+        Ok(Some(parse_get(zc, &out.stdout)?))
+    } else if out.stderr.contains("dataset does not exist") {
+        Ok(None)
+    } else {
+        Err(failed(zc.clone(), out).into())
+    }
+}
+
 /// `jls` of every jail, dying ones included, with the fields [`super::JailInfo`] holds.
 pub fn jls_cmd() -> Cmd {
     Cmd::new(tools::JLS, super::jls::JLS_ARGS.iter().copied())
@@ -59,12 +72,8 @@ pub fn jls_cmd() -> Cmd {
 /// The datasets and jails only: what `status` and `list` need (two commands).
 pub fn observe_jails(host: &dyn Runner, global: &Global) -> Result<HostState, ObserveError> {
     let mut st = HostState::default();
-    let zc = zfs_get_cmd(global);
-    let out = host.output(&zc)?;
-    if out.success() {
-        (st.datasets, st.exec_sources) = parse_get(&zc, &out.stdout)?;
-    } else if !out.stderr.contains("dataset does not exist") {
-        return Err(failed(zc, out).into());
+    if let Some(got) = get_datasets(host, &zfs_get_cmd(global))? {
+        (st.datasets, st.exec_sources) = got;
     }
     let jc = jls_cmd();
     let out = host.run(&jc)?;
@@ -189,20 +198,14 @@ pub fn observe_jail(
         vimage: facts.vimage,
         ..HostState::default()
     };
-    let zc = zfs_get_jail_cmd(global, spec);
-    let out = host.output(&zc)?;
-    if out.success() {
-        (st.datasets, st.exec_sources) = parse_get(&zc, &out.stdout)?;
-    } else if out.stderr.contains("dataset does not exist") {
-        let zc = zfs_get_cmd(global);
-        let out = host.output(&zc)?;
-        if out.success() {
-            (st.datasets, st.exec_sources) = parse_get(&zc, &out.stdout)?;
-        } else if !out.stderr.contains("dataset does not exist") {
-            return Err(failed(zc, out).into());
-        }
-    } else {
-        return Err(failed(zc, out).into());
+    // A dataset the per-jail query names may not exist yet (fresh host, first volume): then
+    // read the whole tree, as the full observe does.
+    let got = match get_datasets(host, &zfs_get_jail_cmd(global, spec))? {
+        Some(got) => Some(got),
+        None => get_datasets(host, &zfs_get_cmd(global))?,
+    };
+    if let Some(got) = got {
+        (st.datasets, st.exec_sources) = got;
     }
     let jc = jls_jail_cmd(&spec.name);
     let out = host.output(&jc)?;
