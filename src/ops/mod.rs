@@ -288,13 +288,7 @@ pub fn down(
     targets: &[String],
     opts: &Opts,
 ) -> Result<Outcome, OpsError> {
-    let names = with_dependents(specs, targets);
-    let mut recovered = Vec::new();
-    let _locks = lock_and_recover(host, &names, &mut recovered)?;
-    let state = observe::observe(host, global)?;
-    let mut plan = plan::plan_down(specs, global, &state, targets, &opts.down)?;
-    ensure_confs(host, specs, global, &mut plan);
-    finish(host, plan, opts, recovered)
+    stop_with(host, specs, global, targets, opts, plan::plan_down)
 }
 
 /// Stop then start the targets (and, with `with_dependents`, the running jails that depend
@@ -335,11 +329,34 @@ pub fn destroy(
     targets: &[String],
     opts: &Opts,
 ) -> Result<Outcome, OpsError> {
+    stop_with(host, specs, global, targets, opts, plan::plan_destroy)
+}
+
+/// The planner signature `down` and `destroy` share.
+type StopPlanner = fn(
+    &[JailSpec],
+    &Global,
+    &crate::observe::HostState,
+    &[String],
+    &plan::DownOptions,
+) -> Result<Plan, plan::PlanError>;
+
+/// `down` and `destroy`: lock the targets and the running jails that depend on them, finish
+/// any interrupted run, observe, plan with `planner`, restore jail.conf files the stop hooks
+/// need, and apply.
+fn stop_with(
+    host: &dyn Host,
+    specs: &[JailSpec],
+    global: &Global,
+    targets: &[String],
+    opts: &Opts,
+    planner: StopPlanner,
+) -> Result<Outcome, OpsError> {
     let names = with_dependents(specs, targets);
     let mut recovered = Vec::new();
     let _locks = lock_and_recover(host, &names, &mut recovered)?;
     let state = observe::observe(host, global)?;
-    let mut plan = plan::plan_destroy(specs, global, &state, targets, &opts.down)?;
+    let mut plan = planner(specs, global, &state, targets, &opts.down)?;
     ensure_confs(host, specs, global, &mut plan);
     finish(host, plan, opts, recovered)
 }
