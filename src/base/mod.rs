@@ -498,6 +498,30 @@ fn extract_all(
     Ok(total)
 }
 
+/// Extract the verified sets into the base's mounted root, record what it holds and snapshot
+/// it: the part `create` and `update` share.
+fn fill(
+    host: &dyn Host,
+    req: &SetsRequest,
+    sets: &[VerifiedSet],
+    dataset: &str,
+    mountpoint: PathBuf,
+    local: &Path,
+) -> Result<Made, BaseError> {
+    let stats = extract_all(sets, local, req.extract)?;
+    let release = detect_release(local, &req.source);
+    let snapshot = finish(host, dataset, &release, &req.source)?;
+    Ok(Made {
+        name: req.name.clone(),
+        dataset: dataset.to_string(),
+        snapshot,
+        release,
+        mountpoint,
+        files: stats.files,
+        bytes: stats.bytes,
+    })
+}
+
 /// Record the release and source, then snapshot with a fresh name.
 fn finish(
     host: &dyn Host,
@@ -577,18 +601,7 @@ pub fn create(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Mad
     )?;
     let filled = (|| {
         let (host_mp, local) = mounted_root(host, &dataset)?;
-        let stats = extract_all(&sets, &local, req.extract)?;
-        let release = detect_release(&local, &req.source);
-        let snapshot = finish(host, &dataset, &release, &req.source)?;
-        Ok(Made {
-            name: req.name.clone(),
-            dataset: dataset.clone(),
-            snapshot,
-            release,
-            mountpoint: host_mp,
-            files: stats.files,
-            bytes: stats.bytes,
-        })
+        fill(host, req, &sets, &dataset, host_mp, &local)
     })();
     filled.map_err(|error| {
         let mut undo = undo_create(host, &dataset, &local_mp, error);
@@ -725,18 +738,7 @@ pub fn update(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Mad
     let (host_mp, local) = mounted_root(host, &dataset)?;
     let filled = (|| {
         empty_dir(&local)?;
-        let stats = extract_all(&sets, &local, req.extract)?;
-        let release = detect_release(&local, &req.source);
-        let snapshot = finish(host, &dataset, &release, &req.source)?;
-        Ok(Made {
-            name: req.name.clone(),
-            dataset: dataset.clone(),
-            snapshot,
-            release,
-            mountpoint: host_mp,
-            files: stats.files,
-            bytes: stats.bytes,
-        })
+        fill(host, req, &sets, &dataset, host_mp, &local)
     })();
     filled.map_err(|error| {
         let (undo, help) = match run(
