@@ -40,6 +40,8 @@ pub enum OpsError {
         dataset: String,
         foreign: Vec<owned::Foreign>,
     },
+    #[error("refusing to stop or change it: {0}. Nothing was changed")]
+    ForeignJail(owned::ForeignJail),
     #[error(
         "refusing to restart `{jail}` because of --no-restart: {}; run without --no-restart when a restart is acceptable", .reasons.join("; ")
     )]
@@ -114,7 +116,15 @@ fn finish(
     plan: Plan,
     opts: &Opts,
     recovered: Vec<UndoReport>,
+    (state, global): (&HostState, &Global),
 ) -> Result<Outcome, OpsError> {
+    // A running jail jailctl did not start (see [`owned::foreign_jail`]) is never stopped or
+    // changed, whatever its definition says.
+    for jp in plan.jails.iter().filter(|j| !j.steps.is_empty()) {
+        if let Some(f) = owned::foreign_jail(state, global, &jp.name) {
+            return Err(OpsError::ForeignJail(f));
+        }
+    }
     // `zfs destroy -r` takes everything below: refuse before any step if jailctl does not
     // own all of it (ownership is `jailctl:managed=yes` set locally, see [`owned`]).
     // A root retired by a re-create is destroyed under its new name; before the run it
@@ -169,7 +179,7 @@ pub fn up(
     if opts.no_restart {
         refuse_restarts(&plan)?;
     }
-    finish(host, plan, opts, recovered)
+    finish(host, plan, opts, recovered, (&state, global))
 }
 
 fn refuse_restarts(plan: &Plan) -> Result<(), OpsError> {
@@ -233,7 +243,7 @@ pub fn up_only_with(
     let _locks = lock_and_recover(host, &names, &mut recovered)?;
     let state = observe::host::observe_jail(host, global, spec, facts)?;
     let plan = plan::plan_up_only(specs, global, &state, &names, &opts.up)?;
-    finish(host, plan, opts, recovered)
+    finish(host, plan, opts, recovered, (&state, global))
 }
 
 /// Remove a jail without its stop hooks (`jail -R NAME`: no jail.conf, no exec.stop) and
@@ -358,7 +368,7 @@ fn stop_with(
     let state = observe::observe(host, global)?;
     let mut plan = planner(specs, global, &state, targets, &opts.down)?;
     ensure_confs(host, specs, global, &mut plan);
-    finish(host, plan, opts, recovered)
+    finish(host, plan, opts, recovered, (&state, global))
 }
 
 /// One line of `jailctl status` / `list`.
