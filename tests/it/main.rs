@@ -18,6 +18,7 @@ mod lifecycle_e2e;
 mod lifecycle_faults;
 mod lifecycle_procs;
 mod lifecycle_prop;
+mod owned_refusals;
 mod packaging;
 mod provision_e2e;
 mod rc_script;
