@@ -198,6 +198,18 @@ impl Executor<'_> {
             Op::RemoveFile(path) => Some((path.clone(), 0o644, None)),
             _ => None,
         };
+        // A dataset mounted where directories are missing makes them; its undo (a `zfs
+        // destroy`, first in `undo`) removes only the mountpoint, so the rest go after it.
+        if let Some(mp) = new_mountpoint(op) {
+            let missing: Vec<PathBuf> = mp
+                .ancestors()
+                .take_while(|p| p.parent().is_some() && !self.host.exists(p))
+                .map(Path::to_path_buf)
+                .collect();
+            if !missing.is_empty() {
+                undo.push(Undo::RemoveDirs { paths: missing });
+            }
+        }
         if let Some((path, mode, root)) = file_target {
             match self.previous(&path, root.as_deref()) {
                 // A link planted where the file goes is replaced, never read: undo removes.
@@ -289,6 +301,24 @@ impl Executor<'_> {
     }
 }
 
+/// The mountpoint of the dataset a `zfs create` or `zfs clone` op makes, when it sets one.
+fn new_mountpoint(op: &Op) -> Option<&Path> {
+    let Op::Run(c) = op else { return None };
+    if c.program != crate::host::tools::ZFS
+        || !c
+            .args
+            .first()
+            .is_some_and(|a| a == "create" || a == "clone")
+    {
+        return None;
+    }
+    c.args
+        .iter()
+        .filter_map(|a| a.strip_prefix("mountpoint="))
+        .map(Path::new)
+        .find(|p| p.is_absolute())
+}
+
 /// Is this op `jail ... -c NAME`?
 fn is_create(op: &Op) -> bool {
     matches!(op, Op::Run(c) if c.program == crate::host::tools::JAIL
@@ -375,6 +405,14 @@ fn run_undo(h: &dyn Host, u: &Undo) -> Result<(), String> {
             }
             _ => Ok(()),
         },
+        Undo::RemoveDirs { paths } => paths.iter().try_for_each(|p| match h.remove_dir(p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!(
+                "{}; check what is in it, then `rmdir {}`",
+                io_cause("cannot remove directory", p, &e),
+                p.display()
+            )),
+            _ => Ok(()),
+        }),
     }
 }
 
