@@ -9,6 +9,7 @@ pub mod lock;
 pub(crate) mod testhost;
 #[cfg(test)]
 mod tests;
+pub mod verify;
 
 use crate::host::{Cmd, tools};
 use crate::plan::{Plan, Step};

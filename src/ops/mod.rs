@@ -153,7 +153,12 @@ fn finish(
     let report = if opts.dry_run || plan.is_empty() {
         None
     } else {
-        Some(apply::apply(host, &plan)?)
+        // What the run could touch, as observed to plan it: an undo is checked against it.
+        let before = apply::exec::Before {
+            print: apply::verify::Fingerprint::of(host, state, &plan, global),
+            global,
+        };
+        Some(apply::exec::apply_checked(host, &plan, &before)?)
     };
     Ok(Outcome {
         plan,
@@ -697,7 +702,7 @@ mod flow_tests {
         let g = global();
         let state = h.state();
         let plan = plan::plan(&specs, &g, &state, &[]).unwrap();
-        crate::apply::exec::apply_inner(&h, &plan, Some(2)).unwrap();
+        crate::apply::exec::apply_inner(&h, &plan, Some(2), None).unwrap();
         assert!(h.exists(Path::new("/var/db/jailctl/journal/web.json")));
         let out = up(&h, &specs, &g, &[], &Opts::default()).unwrap();
         assert_eq!(out.recovered.len(), 1);
