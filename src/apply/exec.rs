@@ -99,7 +99,7 @@ impl fmt::Display for UndoReport {
         }
         match &self.checked {
             Checked::AsBefore if self.failed.is_empty() => {
-                write!(f, "; checked: the host is as before")
+                write!(f, "; the host is as before (checked)")
             }
             Checked::AsBefore | Checked::NotChecked => Ok(()),
             Checked::Failed(why) => write!(

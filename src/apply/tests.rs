@@ -151,7 +151,7 @@ fn failure_undoes_everything_and_reports_it() {
     let e = crate::apply::exec::apply_checked(&h, &p, &fp).unwrap_err();
     let msg = e.to_string();
     assert!(msg.starts_with("jail `web`: pin web to CPUs 0-1 failed: `/usr/bin/cpuset -l 0-1 -j web` exited with status 1\n  stderr: injected failure"), "{msg}");
-    assert!(msg.contains("; checked: the host is as before"), "{msg}");
+    assert!(msg.contains("; the host is as before (checked)"), "{msg}");
     assert_eq!(*h.m.borrow(), before);
     let log = h.log.borrow();
     // The undo ran in reverse: rules removed, jail removed, root destroyed last (then the

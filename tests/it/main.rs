@@ -29,5 +29,6 @@ mod sim_core;
 mod sim_kernel;
 mod sim_zfs;
 mod snapshot_e2e;
+mod undo_reports;
 mod vnet;
 mod vnet_e2e;
