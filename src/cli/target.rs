@@ -138,6 +138,26 @@ pub fn names(names: Vec<String>, all: bool, cmd: &str) -> miette::Result<Vec<Str
     }
 }
 
+pub fn ops_err(e: OpsError) -> miette::Report {
+    miette::miette!("{e}")
+}
+
+/// Print an outcome: recovered runs, then the plan (with `--dry-run`, the exact commands).
+pub fn print(out: &Outcome, dry_run: bool, quiet: bool) {
+    for r in &out.recovered {
+        eprintln!("jailctl: finished the undo of an interrupted run:\n{r}");
+    }
+    if dry_run {
+        print!("{}", out.dry_run_text());
+    } else if out.plan.is_empty() {
+        if !quiet {
+            println!("nothing to do: every jail is up to date");
+        }
+    } else if !quiet {
+        print!("{}", out.plan);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,25 +195,5 @@ mod tests {
             let e = base_name(bad).unwrap_err();
             assert!(e.contains("not a valid base name"), "{bad:?}: {e}");
         }
-    }
-}
-
-pub fn ops_err(e: OpsError) -> miette::Report {
-    miette::miette!("{e}")
-}
-
-/// Print an outcome: recovered runs, then the plan (with `--dry-run`, the exact commands).
-pub fn print(out: &Outcome, dry_run: bool, quiet: bool) {
-    for r in &out.recovered {
-        eprintln!("jailctl: finished the undo of an interrupted run:\n{r}");
-    }
-    if dry_run {
-        print!("{}", out.dry_run_text());
-    } else if out.plan.is_empty() {
-        if !quiet {
-            println!("nothing to do: every jail is up to date");
-        }
-    } else if !quiet {
-        print!("{}", out.plan);
     }
 }
