@@ -9,8 +9,10 @@
 //! The fingerprint covers, for each jail of the plan: its datasets (root, retired root,
 //! volumes, and the datasets the plan names) with the properties jailctl observes, the jail
 //! as jls(8) shows it (without the jid, which a restart changes), its rctl rules, its VNET
-//! interfaces (`*_NAME`) and bridges, the mounts below its root and volume directories, the
-//! files the plan writes or removes, and the directories mounting its datasets makes.
+//! interfaces (`*_NAME`), the mounts below its root and volume directories, the files the
+//! plan writes or removes, and the directories mounting its datasets makes. Shared things
+//! (parent datasets, bridges) are not in it: a concurrent run on another jail may change
+//! them, and they are not this run's to clean.
 //! Parts the observe before the run did not read (the per-jail observe reads no mount
 //! table) are not compared.
 
@@ -103,9 +105,9 @@ fn scope<'a>(global: &Global, name: &'a str, steps: &[Step]) -> Scope<'a> {
                 s.datasets.insert(dataset.clone());
                 s.dirs.push(mountpoint.clone());
             }
-            Step::CreateParent { dataset }
-            | Step::DestroyDataset { dataset }
-            | Step::CloneRoot { dataset, .. } => {
+            // Shared parents (`<zfs_root>/jails`, `<zfs_root>/volumes`) are left out: another
+            // run may make them meanwhile, and advice to destroy one would be wrong.
+            Step::DestroyDataset { dataset } | Step::CloneRoot { dataset, .. } => {
                 s.datasets.insert(dataset.clone());
             }
             Step::RetireRoot {
@@ -186,7 +188,7 @@ fn print(host: &dyn Host, state: &HostState, s: &Scope) -> JailPrint {
             state
                 .interfaces
                 .iter()
-                .filter(|i| i.ends_with(&suffix) || i.starts_with("bridge"))
+                .filter(|i| i.ends_with(&suffix))
                 .cloned()
                 .collect()
         }),
@@ -436,4 +438,96 @@ fn addresses_left(host: &dyn Host, addrs: &[String]) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::testhost::TestHost;
+
+    fn fixes(b: &JailPrint, a: &JailPrint) -> Vec<String> {
+        let mut out = Vec::new();
+        diff(&TestHost::with_base(), "web", b, a, &mut out);
+        out.into_iter()
+            .map(|r| format!("{}: {}", r.what, r.fix))
+            .collect()
+    }
+
+    #[test]
+    fn equal_prints_leave_nothing_and_each_difference_has_its_command() {
+        let mut b = JailPrint::default();
+        b.datasets.insert(
+            "z/jails/web".into(),
+            [("quota".to_string(), "1024".to_string())].into(),
+        );
+        b.rctl = Some(["jail:web:maxproc:deny=10".to_string()].into());
+        b.interfaces = Some(BTreeSet::new());
+        b.mounts = Some(BTreeSet::new());
+        b.files.insert("/var/run/jailctl/web.conf".into(), None);
+        b.dirs.insert("/j/.volumes/web".into(), false);
+        assert!(fixes(&b, &b.clone()).is_empty());
+
+        let mut a = b.clone();
+        a.datasets
+            .get_mut("z/jails/web")
+            .unwrap()
+            .insert("quota".into(), "-".into());
+        a.datasets
+            .insert("z/jails/web.retired".into(), Default::default());
+        a.jail = Some("path /j/web".into());
+        a.rctl = Some(["jail:web:memoryuse:deny=1".to_string()].into());
+        a.interfaces = Some(["e0a_web".to_string()].into());
+        a.mounts = Some([("/j/web/dev".into(), "devfs".into(), "devfs".into())].into());
+        a.files
+            .insert("/var/run/jailctl/web.conf".into(), Some(b"x".to_vec()));
+        a.dirs.insert("/j/.volumes/web".into(), true);
+        assert_eq!(
+            fixes(&b, &a),
+            [
+                "dataset z/jails/web: quota is -, was 1024: run `zfs set quota=1024 z/jails/web`",
+                "dataset z/jails/web.retired exists (it did not before): run `zfs destroy -r z/jails/web.retired`",
+                "jail web is running (it was not before): run `jail -r web`",
+                "rctl rule jail:web:memoryuse:deny=1 is in place: run `rctl -r jail:web:memoryuse:deny=1`",
+                "rctl rule jail:web:maxproc:deny=10 is gone: run `rctl -a jail:web:maxproc:deny=10`",
+                "interface e0a_web exists (it did not before): run `ifconfig e0a_web destroy`",
+                "devfs devfs is mounted on /j/web/dev (it was not before): run `umount /j/web/dev`",
+                "file /var/run/jailctl/web.conf exists (it did not before): run `rm /var/run/jailctl/web.conf`",
+                "directory /j/.volumes/web exists (it did not before): run `rmdir /j/.volumes/web`",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_removed_jail_names_what_its_stop_left() {
+        let b = JailPrint {
+            jail: Some("path /j/web".into()),
+            mounts: Some(
+                [
+                    (
+                        "/j/web".to_string(),
+                        "z/jails/web".to_string(),
+                        "zfs".to_string(),
+                    ),
+                    ("/j/web/mnt".into(), "/srv".into(), "nullfs".into()),
+                ]
+                .into(),
+            ),
+            ..JailPrint::default()
+        };
+        let mut a = b.clone();
+        a.jail = None;
+        assert_eq!(
+            fixes(&b, &a),
+            [
+                "jail web was removed, but its clean-up stopped part way; still there: nullfs /srv on /j/web/mnt: run `jailctl down web` to finish stopping it (or `jailctl up web` to start it again)"
+            ]
+        );
+        a.mounts = Some(BTreeSet::new());
+        assert_eq!(
+            fixes(&b, &a),
+            [
+                "jail web was running and is not any more: run `jailctl down web` to finish stopping it (or `jailctl up web` to start it again)"
+            ]
+        );
+    }
 }
