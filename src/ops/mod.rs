@@ -43,6 +43,14 @@ pub enum OpsError {
     #[error("refusing to stop or change it: {0}. Nothing was changed")]
     ForeignJail(owned::ForeignJail),
     #[error(
+        "refusing to use or change {dataset} for jail `{jail}`: jailctl did not create it ({why}); rename or destroy it yourself (`zfs rename`/`zfs destroy`), or if it really is jailctl's, adopt it with `zfs set jailctl:managed=yes {dataset}`. Nothing was changed"
+    )]
+    ForeignDataset {
+        jail: String,
+        dataset: String,
+        why: String,
+    },
+    #[error(
         "refusing to restart `{jail}` because of --no-restart: {}; run without --no-restart when a restart is acceptable", .reasons.join("; ")
     )]
     NeedsRestart { jail: String, reasons: Vec<String> },
@@ -123,6 +131,29 @@ fn finish(
     for jp in plan.jails.iter().filter(|j| !j.steps.is_empty()) {
         if let Some(f) = owned::foreign_jail(state, global, &jp.name) {
             return Err(OpsError::ForeignJail(f));
+        }
+        // Nor is a dataset that is not jailctl's used as a root or changed: the mark must be
+        // set on it, not inherited from a parent an admin marked.
+        let root = render::root_dataset(global, &jp.name);
+        let changed = jp.steps.iter().filter_map(|s| match s {
+            Step::SetProps { dataset, .. } | Step::RetireRoot { dataset, .. } => {
+                Some(dataset.as_str())
+            }
+            _ => None,
+        });
+        for d in std::iter::once(root.as_str()).chain(changed) {
+            if let Some(ds) = state.datasets.get(d)
+                && !state.managed_local.contains(d)
+            {
+                return Err(OpsError::ForeignDataset {
+                    jail: jp.name.clone(),
+                    dataset: d.to_string(),
+                    why: match ds.prop(owned::MANAGED) {
+                        Some(v) => format!("{}={v} is not set on it but inherited", owned::MANAGED),
+                        None => format!("{} is not set", owned::MANAGED),
+                    },
+                });
+            }
         }
     }
     // `zfs destroy -r` takes everything below: refuse before any step if jailctl does not

@@ -310,4 +310,17 @@ fn a_jail_on_another_path_or_an_unmarked_root_is_not_ours() {
         &["down", "db"],
         &["zroot/jailctl/jails/db has jailctl:managed=yes, but not set on it by jailctl"],
     );
+    // Stopped, that dataset is not jailctl's to move aside and replace (`up --recreate`
+    // renames the old root away before cloning a new one).
+    sim(&s, &["jail", "-r", "db"]);
+    refused(
+        &s,
+        &cfg,
+        &["up", "db", "--recreate"],
+        &[
+            "refusing to use or change zroot/jailctl/jails/db for jail `db`: jailctl did not create it (jailctl:managed=yes is not set on it but inherited)",
+            "zfs set jailctl:managed=yes zroot/jailctl/jails/db",
+            "Nothing was changed",
+        ],
+    );
 }
