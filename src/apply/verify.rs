@@ -288,11 +288,12 @@ fn diff(host: &dyn Host, name: &str, b: &JailPrint, a: &JailPrint, out: &mut Vec
         }
     }
     for d in b.datasets.keys().filter(|d| !a.datasets.contains_key(*d)) {
-        push(
-            out,
-            format!("dataset {d} is gone (it cannot be brought back)"),
-            format!("jailctl up {name}"),
-        );
+        out.push(Remains {
+            what: format!("dataset {d} is gone (destroyed: it cannot be brought back)"),
+            fix: format!(
+                "run `jailctl destroy {name}` to finish the destroy, or `jailctl up {name}` to make a new one"
+            ),
+        });
     }
     let stopped = b.jail.is_some() && a.jail.is_none();
     match (&b.jail, &a.jail) {
