@@ -186,6 +186,15 @@ fn snapshots_jailctl_did_not_take_are_refused() {
             "Nothing was rolled back",
         ],
     );
+    // Nor rolled back to.
+    refused(
+        &s,
+        &cfg,
+        &["snapshot", "rollback", "resolver", "hand", "--yes"],
+        &[&format!(
+            "refusing to roll back to {root}@jailctl-hand: jailctl did not take it"
+        )],
+    );
     // Adopted, it is jailctl's like any other.
     sim(
         &s,
