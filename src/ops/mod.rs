@@ -124,7 +124,8 @@ fn finish(
     plan: Plan,
     opts: &Opts,
     recovered: Vec<UndoReport>,
-    (state, global): (&HostState, &Global),
+    state: &HostState,
+    global: &Global,
 ) -> Result<Outcome, OpsError> {
     // A running jail jailctl did not start (see [`owned::foreign_jail`]) is never stopped or
     // changed, whatever its definition says.
@@ -215,7 +216,7 @@ pub fn up(
     if opts.no_restart {
         refuse_restarts(&plan)?;
     }
-    finish(host, plan, opts, recovered, (&state, global))
+    finish(host, plan, opts, recovered, &state, global)
 }
 
 fn refuse_restarts(plan: &Plan) -> Result<(), OpsError> {
@@ -279,7 +280,7 @@ pub fn up_only_with(
     let _locks = lock_and_recover(host, &names, &mut recovered)?;
     let state = observe::host::observe_jail(host, global, spec, facts)?;
     let plan = plan::plan_up_only(specs, global, &state, &names, &opts.up)?;
-    finish(host, plan, opts, recovered, (&state, global))
+    finish(host, plan, opts, recovered, &state, global)
 }
 
 /// Remove a jail without its stop hooks (`jail -R NAME`: no jail.conf, no exec.stop) and
@@ -404,7 +405,7 @@ fn stop_with(
     let state = observe::observe(host, global)?;
     let mut plan = planner(specs, global, &state, targets, &opts.down)?;
     ensure_confs(host, specs, global, &mut plan);
-    finish(host, plan, opts, recovered, (&state, global))
+    finish(host, plan, opts, recovered, &state, global)
 }
 
 /// One line of `jailctl status` / `list`.
