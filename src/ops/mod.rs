@@ -1,7 +1,9 @@
 //! The operations the command line calls: `up`, `down`, `restart`, `destroy`, `status`,
 //! `exec`, `console`. Each takes the host explicitly and runs the same sequence: lock the
-//! jails involved, finish the undo of any killed earlier run on them, observe, plan, and
-//! apply (or only print the commands, for `--dry-run`).
+//! jails involved, finish the undo of any killed earlier run on them, observe, plan, refuse
+//! a plan that touches what jailctl does not own ([`owned`]), and apply (or only print the
+//! commands, for `--dry-run`) with the observed state as the fingerprint an undo is checked
+//! against ([`crate::apply::verify`]).
 
 use crate::apply::{self, ApplyError, ApplyReport, JailLocks, UndoReport};
 use crate::config::spec::{Global, JailSpec};
@@ -119,6 +121,8 @@ fn with_dependents(specs: &[JailSpec], targets: &[String]) -> Vec<String> {
     }
 }
 
+/// The end every changing operation shares: the ownership checks of the plan against the
+/// observed `state`, then the apply, checked against that state.
 fn finish(
     host: &dyn Host,
     plan: Plan,
