@@ -394,3 +394,65 @@ fn partly_applied_rctl_add_is_undone() {
     assert!(!e.to_string().contains("as before"), "{e}");
     assert_eq!(*h.0.m.borrow(), before);
 }
+
+/// The directories a volume's mount made are removed by the undo, also when the run was
+/// killed and the next run's recovery does the undo (on the simulated host, which makes and
+/// removes them as ZFS does).
+#[test]
+fn a_killed_runs_recovery_removes_the_directories_a_mount_made() {
+    use crate::host::sim::{SimConfig, SimHost};
+    let d = tempfile::tempdir().unwrap();
+    let h = SimHost::open_with(&d.path().join("sim"), SimConfig::default()).unwrap();
+    h.run(&Cmd::new(
+        tools::ZFS,
+        [
+            "create",
+            "-p",
+            "-o",
+            "mountpoint=none",
+            "zroot/jailctl/volumes",
+        ],
+    ))
+    .unwrap();
+    let mp = Path::new("/usr/local/jails/.volumes/web/data");
+    let plan = Plan {
+        jails: vec![crate::plan::JailPlan {
+            name: "web".into(),
+            action: crate::plan::Action::Create,
+            reasons: vec![],
+            steps: vec![
+                Step::CreateParent {
+                    dataset: "zroot/jailctl/volumes/web".into(),
+                },
+                Step::CreateVolume {
+                    dataset: "zroot/jailctl/volumes/web/data".into(),
+                    mountpoint: mp.into(),
+                    quota: None,
+                },
+                // Never reached: the run is killed before it.
+                Step::WriteFile {
+                    path: "/var/run/jailctl/web.conf".into(),
+                    contents: "web {}\n".into(),
+                    mode: 0o600,
+                    root: None,
+                },
+            ],
+        }],
+    };
+    let base_dirs = Path::new("/usr/local/jails");
+    assert!(!h.exists(base_dirs.join(".volumes").as_path()));
+    // Killed after two ops: the volume is mounted, its directories made.
+    apply_inner(&h, &plan, Some(2), None).unwrap();
+    assert!(h.exists(mp));
+    let r = recover(&h, None).unwrap().expect("a journal to recover");
+    assert!(r.failed.is_empty(), "{r}");
+    assert!(
+        r.undone.iter().any(|u| u.starts_with("rmdir ")),
+        "{:?}",
+        r.undone
+    );
+    // Not compared with a before it does not have: no claim.
+    assert!(!r.to_string().contains("as before"), "{r}");
+    assert!(!h.exists(&base_dirs.join(".volumes/web")));
+    assert!(!h.exists(&base_dirs.join(".volumes")));
+}
