@@ -4,7 +4,9 @@
 //! error names the failed step, its command output, and how the undo went. If jailctl is
 //! killed mid-run, the journal stays behind and [`recover`] finishes the undo before the next
 //! run touches that jail (pending entries may or may not have happened, so their undo is
-//! allowed to fail).
+//! allowed to fail). After an undo the host is observed again and compared with what it
+//! was ([`super::verify`]): the report says "the host is as before" only when that check
+//! found nothing, and otherwise lists what remains with the command that cleans it.
 
 use super::{Op, Undo, ops};
 use crate::host::{Host, ProcessError};
@@ -62,16 +64,19 @@ pub struct UndoReport {
     pub failed: Vec<(String, String)>,
     /// Journals kept because something could not be undone.
     pub kept: Vec<PathBuf>,
+    /// The host observed again after the undo, compared with before the run.
+    pub checked: super::verify::Checked,
 }
 
 impl fmt::Display for UndoReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use super::verify::Checked;
         if self.failed.is_empty() {
             write!(
                 f,
-                "undo: all {} change(s) made by this run were undone; the host is as before",
+                "undo: all {} change(s) made by this run were undone",
                 self.undone.len()
-            )
+            )?;
         } else {
             writeln!(
                 f,
@@ -90,7 +95,24 @@ impl fmt::Display for UndoReport {
                     .map(|p| p.display().to_string())
                     .collect::<Vec<_>>()
                     .join(" and ")
-            )
+            )?;
+        }
+        match &self.checked {
+            Checked::AsBefore if self.failed.is_empty() => {
+                write!(f, "; the host is as before (checked)")
+            }
+            Checked::AsBefore | Checked::NotChecked => Ok(()),
+            Checked::Failed(why) => write!(
+                f,
+                "\ncould not check the host afterwards ({why}); compare it with `jailctl status` and `zfs list`"
+            ),
+            Checked::Differs(left) => {
+                write!(f, "\nchecked: the host is NOT as before:")?;
+                for r in left {
+                    write!(f, "\n  - {}: {}", r.what, r.fix)?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -198,6 +220,18 @@ impl Executor<'_> {
             Op::RemoveFile(path) => Some((path.clone(), 0o644, None)),
             _ => None,
         };
+        // A dataset mounted where directories are missing makes them; its undo (a `zfs
+        // destroy`, first in `undo`) removes only the mountpoint, so the rest go after it.
+        if let Some(mp) = new_mountpoint(op) {
+            let missing: Vec<PathBuf> = mp
+                .ancestors()
+                .take_while(|p| p.parent().is_some() && !self.host.exists(p))
+                .map(Path::to_path_buf)
+                .collect();
+            if !missing.is_empty() {
+                undo.push(Undo::RemoveDirs { paths: missing });
+            }
+        }
         if let Some((path, mode, root)) = file_target {
             match self.previous(&path, root.as_deref()) {
                 // A link planted where the file goes is replaced, never read: undo removes.
@@ -289,6 +323,24 @@ impl Executor<'_> {
     }
 }
 
+/// The mountpoint of the dataset a `zfs create` or `zfs clone` op makes, when it sets one.
+fn new_mountpoint(op: &Op) -> Option<&Path> {
+    let Op::Run(c) = op else { return None };
+    if c.program != crate::host::tools::ZFS
+        || !c
+            .args
+            .first()
+            .is_some_and(|a| a == "create" || a == "clone")
+    {
+        return None;
+    }
+    c.args
+        .iter()
+        .filter_map(|a| a.strip_prefix("mountpoint="))
+        .map(Path::new)
+        .find(|p| p.is_absolute())
+}
+
 /// Is this op `jail ... -c NAME`?
 fn is_create(op: &Op) -> bool {
     matches!(op, Op::Run(c) if c.program == crate::host::tools::JAIL
@@ -375,6 +427,14 @@ fn run_undo(h: &dyn Host, u: &Undo) -> Result<(), String> {
             }
             _ => Ok(()),
         },
+        Undo::RemoveDirs { paths } => paths.iter().try_for_each(|p| match h.remove_dir(p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!(
+                "{}; check what is in it, then `rmdir {}`",
+                io_cause("cannot remove directory", p, &e),
+                p.display()
+            )),
+            _ => Ok(()),
+        }),
     }
 }
 
@@ -442,15 +502,32 @@ fn run_id() -> String {
 }
 
 /// Run a plan. The caller holds the locks of every jail in it (see [`super::JailLocks`]) and
-/// has called [`recover`] for them.
+/// has called [`recover`] for them. An undo is not checked: see [`apply_checked`].
 pub fn apply(host: &dyn Host, plan: &Plan) -> Result<ApplyReport, ApplyError> {
-    apply_inner(host, plan, None)
+    apply_inner(host, plan, None, None)
+}
+
+/// What the host was before a run, to check an undo against.
+pub struct Before<'a> {
+    pub print: super::verify::Fingerprint,
+    pub global: &'a crate::config::spec::Global,
+}
+
+/// [`apply`], and after an undo, observe the host again and compare it with `before` (taken
+/// with [`super::verify::Fingerprint::of`] from the state the plan was made from).
+pub fn apply_checked(
+    host: &dyn Host,
+    plan: &Plan,
+    before: &Before,
+) -> Result<ApplyReport, ApplyError> {
+    apply_inner(host, plan, None, Some(before))
 }
 
 pub(crate) fn apply_inner(
     host: &dyn Host,
     plan: &Plan,
     kill_after: Option<usize>,
+    before: Option<&Before>,
 ) -> Result<ApplyReport, ApplyError> {
     let mut ex = Executor {
         host,
@@ -489,7 +566,10 @@ pub(crate) fn apply_inner(
                     if let Some(j) = ex.journals.get_mut(jail) {
                         j.entries.retain(|e| e.state == EntryState::Done || partial);
                     }
-                    let undo = undo_journals(host, std::mem::take(&mut ex.journals));
+                    let mut undo = undo_journals(host, std::mem::take(&mut ex.journals));
+                    if let Some(b) = before {
+                        undo.checked = b.print.check(host, b.global, plan);
+                    }
                     return Err(ApplyError::Step {
                         jail: jail.to_string(),
                         step: step.to_string(),

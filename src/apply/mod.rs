@@ -9,6 +9,7 @@ pub mod lock;
 pub(crate) mod testhost;
 #[cfg(test)]
 mod tests;
+pub mod verify;
 
 use crate::host::{Cmd, tools};
 use crate::plan::{Plan, Step};
@@ -125,6 +126,12 @@ pub enum Undo {
     },
     /// VNET: re-create a jail's epair, or remove a bridge nothing uses any more.
     Net(crate::vnet::NetOp),
+    /// Remove, deepest first, the directories a `zfs create`/`zfs clone` made when it mounted
+    /// the new dataset (its mountpoint's missing parents: ZFS removes only the mountpoint
+    /// itself when the dataset is destroyed). One that is not empty is an error.
+    RemoveDirs {
+        paths: Vec<PathBuf>,
+    },
 }
 
 impl fmt::Display for Undo {
@@ -138,6 +145,15 @@ impl fmt::Display for Undo {
             } => write!(f, "remove {}", path.display()),
             Undo::RestoreFile { path, .. } => write!(f, "restore {}", path.display()),
             Undo::Net(n) => write!(f, "{}", n.undo_text()),
+            Undo::RemoveDirs { paths } => write!(
+                f,
+                "rmdir {}",
+                paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
         }
     }
 }

@@ -329,6 +329,10 @@ impl HostFs for TestHost {
         let m = self.m.borrow();
         m.files.contains_key(path) || m.files.keys().any(|k| k.starts_with(path))
     }
+    /// Directories are not modelled: only files, so there is nothing to remove.
+    fn remove_dir(&self, _path: &Path) -> std::io::Result<()> {
+        Ok(())
+    }
     fn remove_file(&self, path: &Path) -> std::io::Result<()> {
         self.m
             .borrow_mut()

@@ -141,16 +141,28 @@ fn failure_undoes_everything_and_reports_it() {
     let before = h.m.borrow().clone();
     let p = up_plan(&h, &[limited()]);
     *h.fail_on.borrow_mut() = Some("/usr/bin/cpuset".into());
-    let e = apply(&h, &p).unwrap_err();
+    // Checked against what was observed to plan: the report may say "as before".
+    let g = global();
+    let state = crate::observe::observe(&h, &g).unwrap();
+    let fp = crate::apply::exec::Before {
+        print: crate::apply::verify::Fingerprint::of(&h, &state, &p, &g),
+        global: &g,
+    };
+    let e = crate::apply::exec::apply_checked(&h, &p, &fp).unwrap_err();
     let msg = e.to_string();
     assert!(msg.starts_with("jail `web`: pin web to CPUs 0-1 failed: `/usr/bin/cpuset -l 0-1 -j web` exited with status 1\n  stderr: injected failure"), "{msg}");
-    assert!(msg.contains("the host is as before"), "{msg}");
+    assert!(msg.contains("; the host is as before (checked)"), "{msg}");
     assert_eq!(*h.m.borrow(), before);
     let log = h.log.borrow();
-    let n = log.len();
-    // The undo ran in reverse: rules removed, jail removed, root destroyed last.
+    // The undo ran in reverse: rules removed, jail removed, root destroyed last (then the
+    // check observed the host again).
+    let n = log
+        .iter()
+        .rposition(|c| c.starts_with("/sbin/zfs destroy"))
+        .unwrap()
+        + 1;
     assert_eq!(
-        log[n - 3..],
+        log[n - 3..n],
         [
             "/usr/bin/rctl -r jail:web".to_string(),
             "/usr/sbin/jail -f /var/run/jailctl/web.conf -r web".to_string(),
@@ -190,6 +202,9 @@ fn apply_with_rearm(h: &TestHost, p: &Plan) -> Result<ApplyReport, ApplyError> {
         }
     }
     impl HostFs for Twice<'_> {
+        fn remove_dir(&self, p: &Path) -> std::io::Result<()> {
+            self.0.remove_dir(p)
+        }
         fn read(&self, p: &Path) -> std::io::Result<Vec<u8>> {
             self.0.read(p)
         }
@@ -235,7 +250,7 @@ fn killed_run_is_undone_by_recover() {
     let before = h.m.borrow().clone();
     let p = up_plan(&h, &[limited()]);
     // Killed after clone, rc.conf, resolv.conf, jail.conf and jail -c.
-    let r = apply_inner(&h, &p, Some(5)).unwrap();
+    let r = apply_inner(&h, &p, Some(5), None).unwrap();
     assert_eq!(r.done.len(), 5);
     assert!(h.m.borrow().jails.contains("web"));
     assert!(h.exists(Path::new("/var/db/jailctl/journal/web.json")));
@@ -258,7 +273,9 @@ fn live_limit_change_is_undone_to_the_old_rules() {
     let p = up_plan(&h, &[s]);
     *h.fail_on.borrow_mut() = Some("/sbin/zfs set".into());
     let e = apply(&h, &p).unwrap_err();
-    assert!(e.to_string().contains("the host is as before"), "{e}");
+    // Without a fingerprint to compare with, the undo is reported, never claimed complete.
+    assert!(e.to_string().contains("were undone"), "{e}");
+    assert!(!e.to_string().contains("as before"), "{e}");
     assert_eq!(*h.m.borrow(), before);
 }
 
@@ -342,6 +359,9 @@ fn partly_applied_rctl_add_is_undone() {
         fn read(&self, p: &Path) -> std::io::Result<Vec<u8>> {
             self.0.read(p)
         }
+        fn remove_dir(&self, p: &Path) -> std::io::Result<()> {
+            self.0.remove_dir(p)
+        }
         fn write(&self, p: &Path, c: &[u8], m: u32) -> std::io::Result<()> {
             self.0.write(p, c, m)
         }
@@ -370,6 +390,69 @@ fn partly_applied_rctl_add_is_undone() {
     let before = h.0.m.borrow().clone();
     let p = up_plan(&h.0, &[limited()]);
     let e = apply(&h, &p).unwrap_err();
-    assert!(e.to_string().contains("the host is as before"), "{e}");
+    assert!(e.to_string().contains("were undone"), "{e}");
+    assert!(!e.to_string().contains("as before"), "{e}");
     assert_eq!(*h.0.m.borrow(), before);
+}
+
+/// The directories a volume's mount made are removed by the undo, also when the run was
+/// killed and the next run's recovery does the undo (on the simulated host, which makes and
+/// removes them as ZFS does).
+#[test]
+fn a_killed_runs_recovery_removes_the_directories_a_mount_made() {
+    use crate::host::sim::{SimConfig, SimHost};
+    let d = tempfile::tempdir().unwrap();
+    let h = SimHost::open_with(&d.path().join("sim"), SimConfig::default()).unwrap();
+    h.run(&Cmd::new(
+        tools::ZFS,
+        [
+            "create",
+            "-p",
+            "-o",
+            "mountpoint=none",
+            "zroot/jailctl/volumes",
+        ],
+    ))
+    .unwrap();
+    let mp = Path::new("/usr/local/jails/.volumes/web/data");
+    let plan = Plan {
+        jails: vec![crate::plan::JailPlan {
+            name: "web".into(),
+            action: crate::plan::Action::Create,
+            reasons: vec![],
+            steps: vec![
+                Step::CreateParent {
+                    dataset: "zroot/jailctl/volumes/web".into(),
+                },
+                Step::CreateVolume {
+                    dataset: "zroot/jailctl/volumes/web/data".into(),
+                    mountpoint: mp.into(),
+                    quota: None,
+                },
+                // Never reached: the run is killed before it.
+                Step::WriteFile {
+                    path: "/var/run/jailctl/web.conf".into(),
+                    contents: "web {}\n".into(),
+                    mode: 0o600,
+                    root: None,
+                },
+            ],
+        }],
+    };
+    let base_dirs = Path::new("/usr/local/jails");
+    assert!(!h.exists(base_dirs.join(".volumes").as_path()));
+    // Killed after two ops: the volume is mounted, its directories made.
+    apply_inner(&h, &plan, Some(2), None).unwrap();
+    assert!(h.exists(mp));
+    let r = recover(&h, None).unwrap().expect("a journal to recover");
+    assert!(r.failed.is_empty(), "{r}");
+    assert!(
+        r.undone.iter().any(|u| u.starts_with("rmdir ")),
+        "{:?}",
+        r.undone
+    );
+    // Not compared with a before it does not have: no claim.
+    assert!(!r.to_string().contains("as before"), "{r}");
+    assert!(!h.exists(&base_dirs.join(".volumes/web")));
+    assert!(!h.exists(&base_dirs.join(".volumes")));
 }

@@ -32,6 +32,7 @@ pub enum BaseCommand {
 #[derive(Debug, clap::Args)]
 pub struct SetsArgs {
     /// Base name (e.g. 14.2-RELEASE).
+    #[arg(value_parser = super::target::base_name)]
     pub name: String,
     /// Directory holding MANIFEST and the .txz sets, or an http(s) URL of a release directory
     /// (e.g. https://download.freebsd.org/releases/amd64/amd64/14.2-RELEASE/).
@@ -57,6 +58,7 @@ pub struct ListArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct DestroyArgs {
+    #[arg(value_parser = super::target::base_name)]
     pub name: String,
     /// Do not ask; required when standard input is not a terminal.
     #[arg(long)]

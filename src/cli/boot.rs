@@ -18,6 +18,7 @@ use std::sync::Arc;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Jails to start (with their dependencies), autostart or not; default: every autostart jail.
+    #[arg(value_parser = super::target::jail_name)]
     pub names: Vec<String>,
     /// Jails brought up at once (default: `parallelism` in jailctl.toml, else the CPU count).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]

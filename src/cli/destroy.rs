@@ -11,6 +11,7 @@ use std::process::ExitCode;
 /// Destroy a jail's root dataset (and, with --volumes, its volumes).
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    #[arg(value_parser = super::target::jail_name)]
     pub name: String,
     /// Destroy its volumes too (their data is lost).
     #[arg(long)]

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Jails to stop.
+    #[arg(value_parser = super::target::jail_name)]
     pub names: Vec<String>,
     /// Every defined jail.
     #[arg(long)]

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 /// Run a command inside a running jail.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    #[arg(value_parser = super::target::jail_name)]
     pub name: String,
     /// The command and its arguments (after `--`).
     #[arg(last = true, required = true)]
@@ -18,6 +19,7 @@ pub struct Args {
 /// Open a root login shell inside a running jail.
 #[derive(Debug, clap::Args)]
 pub struct ConsoleArgs {
+    #[arg(value_parser = super::target::jail_name)]
     pub name: String,
 }
 

@@ -22,6 +22,7 @@ pub struct Args {
 /// One jail's (or every jail's) state, with live usage.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
+    #[arg(value_parser = super::target::jail_name)]
     pub name: Option<String>,
     /// Print JSON.
     #[arg(long)]

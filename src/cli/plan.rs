@@ -9,6 +9,7 @@ use std::process::ExitCode;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Jails to plan (all when none).
+    #[arg(value_parser = super::target::jail_name)]
     pub names: Vec<String>,
     /// Print the plan as JSON.
     #[arg(long)]

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 /// Print the rendered jail.conf of a jail.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    #[arg(value_parser = super::target::jail_name)]
     pub name: String,
 }
 

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 /// Stop and start a jail.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    #[arg(value_parser = super::target::jail_name)]
     pub name: String,
     /// Also restart the running jails that depend on it.
     #[arg(long)]

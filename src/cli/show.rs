@@ -9,6 +9,7 @@ use std::process::ExitCode;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Jail name (its file name under jails/, without .toml).
+    #[arg(value_parser = super::target::jail_name)]
     pub name: String,
     /// Print JSON instead of TOML.
     #[arg(long)]

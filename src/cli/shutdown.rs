@@ -20,6 +20,7 @@ use std::time::Duration;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Jails to stop (and, first, the running jails that depend on them); default: all running.
+    #[arg(value_parser = super::target::jail_name)]
     pub names: Vec<String>,
     /// Jails stopped at once (default: `parallelism` in jailctl.toml, else the CPU count).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -43,12 +44,27 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let host = shared_host(global, Access::Change)?;
     let state = observe::host::observe_jails(host.as_ref(), &cfg.global)
         .map_err(|e| miette::miette!("cannot tell which jails are running: {e}"))?;
-    let running: Vec<String> = state
+    let mut running: Vec<String> = state
         .jails
         .values()
         .filter(|j| !j.dying)
         .map(|j| j.name.clone())
         .collect();
+    // A running jail jailctl did not start is never stopped, even when a definition of that
+    // name exists: refused when named, left running (and said so) otherwise.
+    let foreign: Vec<crate::ops::owned::ForeignJail> = running
+        .iter()
+        .filter_map(|n| crate::ops::owned::foreign_jail(&state, &cfg.global, n))
+        .collect();
+    if let Some(f) = foreign.iter().find(|f| args.names.contains(&f.name)) {
+        return Err(miette::miette!(
+            "refusing to stop it: {f}. Nothing was stopped"
+        ));
+    }
+    for f in foreign.iter().filter(|f| cfg.jail(&f.name).is_some()) {
+        eprintln!("jailctl: not stopping it: {f}");
+    }
+    running.retain(|n| !foreign.iter().any(|f| &f.name == n));
     let orphans = orphans(host.as_ref(), &state, cfg, &running)?;
     for o in &orphans {
         let why = if l.broken(o).is_some() {

@@ -11,9 +11,15 @@ use std::process::ExitCode;
 #[derive(Debug, clap::Subcommand)]
 pub enum Cmd {
     /// Snapshot a jail's root and volumes atomically, as `jailctl-LABEL` (default: the time).
-    Create { name: String, label: Option<String> },
+    Create {
+        #[arg(value_parser = super::target::jail_name)]
+        name: String,
+        #[arg(value_parser = super::target::snapshot_label)]
+        label: Option<String>,
+    },
     /// jailctl's snapshots of one jail, or of every defined jail.
     List {
+        #[arg(value_parser = super::target::jail_name)]
         name: Option<String>,
         /// Print JSON.
         #[arg(long)]
@@ -21,7 +27,9 @@ pub enum Cmd {
     },
     /// Roll a stopped jail's root and volumes back to a snapshot (cannot be undone).
     Rollback {
+        #[arg(value_parser = super::target::jail_name)]
         name: String,
+        #[arg(value_parser = super::target::snapshot_label)]
         snapshot: String,
         /// Also destroy the snapshots newer than SNAPSHOT (`zfs rollback -r`).
         #[arg(long)]
@@ -31,7 +39,12 @@ pub enum Cmd {
         yes: bool,
     },
     /// Destroy a snapshot on a jail's root and volumes.
-    Destroy { name: String, snapshot: String },
+    Destroy {
+        #[arg(value_parser = super::target::jail_name)]
+        name: String,
+        #[arg(value_parser = super::target::snapshot_label)]
+        snapshot: String,
+    },
 }
 
 fn err(e: snap::SnapshotError) -> miette::Report {

@@ -1,9 +1,47 @@
-//! Helpers the lifecycle subcommands share: load the configuration (leniently when jails are
-//! named, so an unrelated broken file does not block them), check the jail names given on
-//! the command line, turn an operation's error into a report, print an outcome.
+//! Helpers the lifecycle subcommands share: check every name given on the command line where
+//! it enters (the clap value parsers below, before any lock file, path or dataset name is
+//! made from it), load the configuration (leniently when jails are named, so an unrelated
+//! broken file does not block them), turn an operation's error into a report, print an
+//! outcome.
 
 use crate::config::{self, Config};
 use crate::ops::{OpsError, Outcome};
+
+/// Value parser of a jail name argument: `[A-Za-z0-9][A-Za-z0-9_-]*`, at most 64 characters,
+/// not all digits (see [`config::units::check_jail_name`]). A name is used in lock and
+/// journal file names and in dataset names, so a `/`, `..` or `@` must never get that far.
+pub fn jail_name(s: &str) -> Result<String, String> {
+    config::units::check_jail_name(s).map_err(|e| {
+        let fix = if let Some((jail, snap)) = s.split_once('@') {
+            format!(
+                "a jail name has no `@`; for a snapshot of jail `{jail}` use `jailctl snapshot destroy {jail} {snap}` (or `snapshot rollback`)"
+            )
+        } else if s.contains('/') || s.contains("..") {
+            "a jail name is not a path: give the name of its definition file (jails/NAME.toml) without the directory or `.toml`".to_string()
+        } else {
+            "check the spelling; `jailctl list` shows the jails".to_string()
+        };
+        format!("{e}; {fix}")
+    })?;
+    Ok(s.to_string())
+}
+
+/// Value parser of a snapshot argument: `LABEL` or `jailctl-LABEL`, with a label of letters,
+/// digits and `-_.:` (the grammar `jailctl snapshot create` accepts).
+pub fn snapshot_label(s: &str) -> Result<String, String> {
+    crate::ops::snapshot::check_label(s).map_err(|e| e.to_string())?;
+    Ok(s.to_string())
+}
+
+/// Value parser of a base name argument (see [`crate::base::validate_base_name`]).
+pub fn base_name(s: &str) -> Result<String, String> {
+    crate::base::validate_base_name(s).map_err(|e| {
+        format!(
+            "{e}; use letters, digits, `_`, `-` and `.`, starting with a letter or digit (e.g. 14.3-RELEASE)"
+        )
+    })?;
+    Ok(s.to_string())
+}
 
 /// Load the configuration and check every name is a defined jail whose definition, and
 /// those of the jails it depends on, are valid. Without names (`--all`) every definition
@@ -117,5 +155,45 @@ pub fn print(out: &Outcome, dry_run: bool, quiet: bool) {
         }
     } else if !quiet {
         print!("{}", out.plan);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jail_names_are_checked_with_a_fix() {
+        assert_eq!(jail_name("web-1_a").unwrap(), "web-1_a");
+        assert_eq!(jail_name("1a").unwrap(), "1a");
+        let e = jail_name("web@admin-backup").unwrap_err();
+        assert!(
+            e.contains("not a valid jail name")
+                && e.contains("jailctl snapshot destroy web admin-backup"),
+            "{e}"
+        );
+        let e = jail_name("../../tmp/x").unwrap_err();
+        assert!(
+            e.contains("\"../../tmp/x\"") && e.contains("not a path"),
+            "{e}"
+        );
+        for bad in ["", "..", "a/b", "a.b", "-a", "_a", "123", "a b", "a@b"] {
+            assert!(jail_name(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(jail_name("123").unwrap_err().contains("jid"));
+    }
+
+    #[test]
+    fn labels_and_base_names_are_checked() {
+        assert!(snapshot_label("before-upgrade").is_ok());
+        assert!(snapshot_label("jailctl-20260101-000000").is_ok());
+        for bad in ["", "a/b", "a@b", "a b", "jailctl-"] {
+            assert!(snapshot_label(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(base_name("14.3-RELEASE").is_ok());
+        for bad in ["", "../x", "a/b", "a..b", ".x", "a@b"] {
+            let e = base_name(bad).unwrap_err();
+            assert!(e.contains("not a valid base name"), "{bad:?}: {e}");
+        }
     }
 }

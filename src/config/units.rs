@@ -125,7 +125,8 @@ pub fn check_cpu_list(s: &str) -> Result<(), String> {
 }
 
 /// A name jail(8) accepts and jailctl can use in dataset and file names:
-/// `[A-Za-z0-9][A-Za-z0-9_-]*`, at most 64 characters.
+/// `[A-Za-z0-9][A-Za-z0-9_-]*`, at most 64 characters, not all digits (jail(8), jls(8) and
+/// jexec(8) take a number as a jid).
 pub fn check_jail_name(s: &str) -> Result<(), String> {
     let mut chars = s.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
@@ -140,6 +141,11 @@ pub fn check_jail_name(s: &str) -> Result<(), String> {
     }
     if s.len() > 64 {
         return Err(format!("jail name \"{s}\" is longer than 64 characters"));
+    }
+    if s.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!(
+            "\"{s}\" is not a valid jail name: it is all digits, and jail(8) reads a number as a jail id (jid); add a letter"
+        ));
     }
     Ok(())
 }
@@ -240,6 +246,8 @@ mod tests {
         assert!(check_jail_name("web-1_a").is_ok());
         assert!(check_jail_name("web.example").is_err());
         assert!(check_jail_name("_web").is_err());
+        assert!(check_jail_name("123").is_err());
+        assert!(check_jail_name("1a").is_ok());
         assert!(check_hostname("web.example.org").is_ok());
         assert!(check_hostname("-web").is_err());
         assert!(check_hostname("a..b").is_err());

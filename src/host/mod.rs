@@ -157,6 +157,18 @@ pub trait HostFs {
     fn mkdir_p(&self, path: &Path, mode: u32) -> std::io::Result<()>;
     fn exists(&self, path: &Path) -> bool;
     fn remove_file(&self, path: &Path) -> std::io::Result<()>;
+    /// Remove an empty directory (rmdir(2)); a directory that is not empty is an error. The
+    /// undo of a mount removes the directories mounting it made. A host that cannot do this
+    /// (a read-only or test handle) says so.
+    fn remove_dir(&self, path: &Path) -> std::io::Result<()> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            format!(
+                "cannot remove directory {} through this host handle",
+                path.display()
+            ),
+        ))
+    }
     /// Entries of a directory (names only), sorted.
     fn read_dir(&self, path: &Path) -> std::io::Result<Vec<String>>;
     /// Where a host path really is on this machine: itself on the real host, a path under the

@@ -87,6 +87,10 @@ impl HostFs for SystemHost {
         std::fs::remove_file(path)
     }
 
+    fn remove_dir(&self, path: &Path) -> std::io::Result<()> {
+        std::fs::remove_dir(path)
+    }
+
     fn read_dir(&self, path: &Path) -> std::io::Result<Vec<String>> {
         let mut names = Vec::new();
         for e in std::fs::read_dir(path)? {

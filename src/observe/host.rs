@@ -45,15 +45,46 @@ pub fn zfs_get_cmd(global: &Global) -> Cmd {
     )
 }
 
-/// The output of [`zfs_get_cmd`] or [`zfs_get_jail_cmd`]: datasets and where `exec` comes
-/// from.
-fn parse_get(cmd: &Cmd, stdout: &str) -> Result<super::zfs::Sourced, ObserveError> {
-    super::zfs::parse_zfs_get_sourced(stdout, "exec").map_err(|e| parse_err(cmd, e))
+/// What one `zfs get` of [`zfs_get_cmd`]'s form tells.
+struct Got {
+    datasets: std::collections::BTreeMap<String, super::Dataset>,
+    exec_sources: std::collections::BTreeMap<String, String>,
+    managed_local: std::collections::BTreeSet<String>,
+}
+
+impl Got {
+    fn fill(self, st: &mut HostState) {
+        st.datasets = self.datasets;
+        st.exec_sources = self.exec_sources;
+        st.managed_local = self.managed_local;
+    }
+}
+
+/// The output of [`zfs_get_cmd`] or [`zfs_get_jail_cmd`]: datasets, where `exec` comes
+/// from, and which datasets carry `jailctl:managed=yes` set locally (what jailctl made).
+fn parse_get(cmd: &Cmd, stdout: &str) -> Result<Got, ObserveError> {
+    let (datasets, exec_sources) =
+        super::zfs::parse_zfs_get_sourced(stdout, "exec").map_err(|e| parse_err(cmd, e))?;
+    let (_, managed) =
+        super::zfs::parse_zfs_get_sourced(stdout, props::MANAGED).map_err(|e| parse_err(cmd, e))?;
+    let managed_local = managed
+        .into_iter()
+        .filter(|(name, source)| {
+            source == "local"
+                && datasets.get(name).and_then(|d| d.prop(props::MANAGED)) == Some("yes")
+        })
+        .map(|(name, _)| name)
+        .collect();
+    Ok(Got {
+        datasets,
+        exec_sources,
+        managed_local,
+    })
 }
 
 /// Run a `zfs get` of [`zfs_get_cmd`]'s form: `None` when the dataset it names does not exist
 /// (nothing deployed yet), an error for any other failure.
-fn get_datasets(host: &dyn Runner, zc: &Cmd) -> Result<Option<super::zfs::Sourced>, ObserveError> {
+fn get_datasets(host: &dyn Runner, zc: &Cmd) -> Result<Option<Got>, ObserveError> {
     let out = host.output(zc)?;
     if out.success() {
         Ok(Some(parse_get(zc, &out.stdout)?))
@@ -73,7 +104,7 @@ pub fn jls_cmd() -> Cmd {
 pub fn observe_jails(host: &dyn Runner, global: &Global) -> Result<HostState, ObserveError> {
     let mut st = HostState::default();
     if let Some(got) = get_datasets(host, &zfs_get_cmd(global))? {
-        (st.datasets, st.exec_sources) = got;
+        got.fill(&mut st);
     }
     let jc = jls_cmd();
     let out = host.run(&jc)?;
@@ -205,7 +236,7 @@ pub fn observe_jail(
         None => get_datasets(host, &zfs_get_cmd(global))?,
     };
     if let Some(got) = got {
-        (st.datasets, st.exec_sources) = got;
+        got.fill(&mut st);
     }
     let jc = jls_jail_cmd(&spec.name);
     let out = host.output(&jc)?;

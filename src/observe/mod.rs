@@ -31,6 +31,9 @@ pub struct HostState {
     /// Where each observed dataset's `exec` property comes from, as `zfs get` prints the
     /// source: `local`, `default`, `inherited from DATASET`.
     pub exec_sources: BTreeMap<String, String>,
+    /// The observed datasets whose `jailctl:managed=yes` is set locally: those jailctl made
+    /// (an inherited value marks a dataset someone else made below one of jailctl's).
+    pub managed_local: std::collections::BTreeSet<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

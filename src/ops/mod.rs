@@ -1,7 +1,9 @@
 //! The operations the command line calls: `up`, `down`, `restart`, `destroy`, `status`,
 //! `exec`, `console`. Each takes the host explicitly and runs the same sequence: lock the
-//! jails involved, finish the undo of any killed earlier run on them, observe, plan, and
-//! apply (or only print the commands, for `--dry-run`).
+//! jails involved, finish the undo of any killed earlier run on them, observe, plan, refuse
+//! a plan that touches what jailctl does not own ([`owned`]), and apply (or only print the
+//! commands, for `--dry-run`) with the observed state as the fingerprint an undo is checked
+//! against ([`crate::apply::verify`]).
 
 use crate::apply::{self, ApplyError, ApplyReport, JailLocks, UndoReport};
 use crate::config::spec::{Global, JailSpec};
@@ -39,6 +41,16 @@ pub enum OpsError {
     NotOwned {
         dataset: String,
         foreign: Vec<owned::Foreign>,
+    },
+    #[error("refusing to stop or change it: {0}. Nothing was changed")]
+    ForeignJail(owned::ForeignJail),
+    #[error(
+        "refusing to use or change {dataset} for jail `{jail}`: jailctl did not create it ({why}); rename or destroy it yourself (`zfs rename`/`zfs destroy`), or if it really is jailctl's, adopt it with `zfs set jailctl:managed=yes {dataset}`. Nothing was changed"
+    )]
+    ForeignDataset {
+        jail: String,
+        dataset: String,
+        why: String,
     },
     #[error(
         "refusing to restart `{jail}` because of --no-restart: {}; run without --no-restart when a restart is acceptable", .reasons.join("; ")
@@ -109,12 +121,46 @@ fn with_dependents(specs: &[JailSpec], targets: &[String]) -> Vec<String> {
     }
 }
 
+/// The end every changing operation shares: the ownership checks of the plan against the
+/// observed `state`, then the apply, checked against that state.
 fn finish(
     host: &dyn Host,
     plan: Plan,
     opts: &Opts,
     recovered: Vec<UndoReport>,
+    state: &HostState,
+    global: &Global,
 ) -> Result<Outcome, OpsError> {
+    // A running jail jailctl did not start (see [`owned::foreign_jail`]) is never stopped or
+    // changed, whatever its definition says.
+    for jp in plan.jails.iter().filter(|j| !j.steps.is_empty()) {
+        if let Some(f) = owned::foreign_jail(state, global, &jp.name) {
+            return Err(OpsError::ForeignJail(f));
+        }
+        // Nor is a dataset that is not jailctl's used as a root or changed: the mark must be
+        // set on it, not inherited from a parent an admin marked.
+        let root = render::root_dataset(global, &jp.name);
+        let changed = jp.steps.iter().filter_map(|s| match s {
+            Step::SetProps { dataset, .. } | Step::RetireRoot { dataset, .. } => {
+                Some(dataset.as_str())
+            }
+            _ => None,
+        });
+        for d in std::iter::once(root.as_str()).chain(changed) {
+            if let Some(ds) = state.datasets.get(d)
+                && !state.managed_local.contains(d)
+            {
+                return Err(OpsError::ForeignDataset {
+                    jail: jp.name.clone(),
+                    dataset: d.to_string(),
+                    why: match ds.prop(owned::MANAGED) {
+                        Some(v) => format!("{}={v} is not set on it but inherited", owned::MANAGED),
+                        None => format!("{} is not set", owned::MANAGED),
+                    },
+                });
+            }
+        }
+    }
     // `zfs destroy -r` takes everything below: refuse before any step if jailctl does not
     // own all of it (ownership is `jailctl:managed=yes` set locally, see [`owned`]).
     // A root retired by a re-create is destroyed under its new name; before the run it
@@ -143,7 +189,12 @@ fn finish(
     let report = if opts.dry_run || plan.is_empty() {
         None
     } else {
-        Some(apply::apply(host, &plan)?)
+        // What the run could touch, as observed to plan it: an undo is checked against it.
+        let before = apply::exec::Before {
+            print: apply::verify::Fingerprint::of(host, state, &plan, global),
+            global,
+        };
+        Some(apply::exec::apply_checked(host, &plan, &before)?)
     };
     Ok(Outcome {
         plan,
@@ -169,7 +220,7 @@ pub fn up(
     if opts.no_restart {
         refuse_restarts(&plan)?;
     }
-    finish(host, plan, opts, recovered)
+    finish(host, plan, opts, recovered, &state, global)
 }
 
 fn refuse_restarts(plan: &Plan) -> Result<(), OpsError> {
@@ -233,7 +284,7 @@ pub fn up_only_with(
     let _locks = lock_and_recover(host, &names, &mut recovered)?;
     let state = observe::host::observe_jail(host, global, spec, facts)?;
     let plan = plan::plan_up_only(specs, global, &state, &names, &opts.up)?;
-    finish(host, plan, opts, recovered)
+    finish(host, plan, opts, recovered, &state, global)
 }
 
 /// Remove a jail without its stop hooks (`jail -R NAME`: no jail.conf, no exec.stop) and
@@ -358,7 +409,7 @@ fn stop_with(
     let state = observe::observe(host, global)?;
     let mut plan = planner(specs, global, &state, targets, &opts.down)?;
     ensure_confs(host, specs, global, &mut plan);
-    finish(host, plan, opts, recovered)
+    finish(host, plan, opts, recovered, &state, global)
 }
 
 /// One line of `jailctl status` / `list`.
@@ -687,7 +738,7 @@ mod flow_tests {
         let g = global();
         let state = h.state();
         let plan = plan::plan(&specs, &g, &state, &[]).unwrap();
-        crate::apply::exec::apply_inner(&h, &plan, Some(2)).unwrap();
+        crate::apply::exec::apply_inner(&h, &plan, Some(2), None).unwrap();
         assert!(h.exists(Path::new("/var/db/jailctl/journal/web.json")));
         let out = up(&h, &specs, &g, &[], &Opts::default()).unwrap();
         assert_eq!(out.recovered.len(), 1);

@@ -37,6 +37,21 @@ pub enum SnapshotError {
         why: String,
     },
     #[error(
+        "refusing to {action} {snapshot}: jailctl did not take it (jailctl:snapshot is not yes), so it leaves it alone; run `zfs destroy`/`zfs rollback` on it yourself, or adopt it with `zfs set jailctl:snapshot=yes {snapshot}` and run again. Nothing was changed"
+    )]
+    NotOurs {
+        action: &'static str,
+        snapshot: String,
+    },
+    #[error(
+        "refusing to roll back to {snapshot} with --force: `zfs rollback -r` would destroy snapshots jailctl did not take (jailctl:snapshot is not yes): {}; move them out of the way yourself (`zfs destroy`, or `zfs send` them elsewhere first), or adopt them with `zfs set jailctl:snapshot=yes SNAPSHOT`, then run again. Nothing was rolled back",
+        .foreign.join(", ")
+    )]
+    NewerNotOurs {
+        snapshot: String,
+        foreign: Vec<String>,
+    },
+    #[error(
         "invalid snapshot label \"{0}\": use letters, digits and `-_.:` only (at most 200 characters)"
     )]
     BadLabel(String),
@@ -123,6 +138,21 @@ pub fn datasets(spec: &JailSpec, global: &Global) -> Vec<String> {
         .collect()
 }
 
+/// The label of `LABEL` or `jailctl-LABEL`, if it is one: letters, digits and `-_.:`, 1 to
+/// 200 characters (no `/` or `@`, which zfs would read as a dataset or snapshot separator).
+pub fn check_label(l: &str) -> Result<&str, SnapshotError> {
+    let l = l.strip_prefix(PREFIX).unwrap_or(l);
+    let ok = !l.is_empty()
+        && l.len() <= 200
+        && l.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+    if ok {
+        Ok(l)
+    } else {
+        Err(SnapshotError::BadLabel(l.to_string()))
+    }
+}
+
 /// `jailctl-<label>`, or `jailctl-YYYYMMDD-HHMMSS` made unique among `existing` short names.
 pub fn snapshot_name(
     label: Option<&str>,
@@ -130,17 +160,7 @@ pub fn snapshot_name(
     now: std::time::SystemTime,
 ) -> Result<String, SnapshotError> {
     match label {
-        Some(l) => {
-            let l = l.strip_prefix(PREFIX).unwrap_or(l);
-            let ok = !l.is_empty()
-                && l.len() <= 200
-                && l.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
-            if !ok {
-                return Err(SnapshotError::BadLabel(l.to_string()));
-            }
-            Ok(format!("{PREFIX}{l}"))
-        }
+        Some(l) => Ok(format!("{PREFIX}{}", check_label(l)?)),
         None => {
             let stems: Vec<String> = existing
                 .iter()
@@ -162,6 +182,8 @@ struct Row {
     creation: u64,
     used: u64,
     clones: Vec<String>,
+    /// Taken by jailctl: `jailctl:snapshot=yes`.
+    ours: bool,
 }
 
 /// `zfs list` of every snapshot directly on the given datasets, oldest first.
@@ -171,7 +193,7 @@ fn list_cmd(datasets: &[String]) -> Cmd {
         "-H",
         "-p",
         "-o",
-        "name,creation,used,clones",
+        "name,creation,used,clones,jailctl:snapshot",
         "-t",
         "snapshot",
         "-s",
@@ -209,6 +231,7 @@ fn rows(host: &dyn Host, jail: &str, datasets: &[String]) -> Result<Vec<Row>, Sn
         .filter_map(|l| {
             let mut f = l.split('\t');
             let (name, creation, used, clones) = (f.next()?, f.next()?, f.next()?, f.next()?);
+            let ours = f.next() == Some("yes");
             let (ds, snap) = name.split_once('@')?;
             Some(Row {
                 dataset: ds.to_string(),
@@ -220,6 +243,7 @@ fn rows(host: &dyn Host, jail: &str, datasets: &[String]) -> Result<Vec<Row>, Sn
                     .filter(|c| !c.is_empty() && *c != "-")
                     .map(str::to_string)
                     .collect(),
+                ours,
             })
         })
         .collect())
@@ -298,7 +322,7 @@ pub fn list(
     let ds = datasets(spec, global);
     let mut out: Vec<SnapInfo> = Vec::new();
     for r in rows(host, &spec.name, &ds)? {
-        if !r.snap.starts_with(PREFIX) {
+        if !r.snap.starts_with(PREFIX) || !r.ours {
             continue;
         }
         let full = format!("{}@{}", r.dataset, r.snap);
@@ -331,6 +355,7 @@ fn find(
     spec: &JailSpec,
     global: &Global,
     snapshot: &str,
+    action: &'static str,
 ) -> Result<(String, Vec<Row>, Vec<Row>), SnapshotError> {
     let ds = datasets(spec, global);
     check_owned(host, &spec.name, &ds)?;
@@ -341,10 +366,17 @@ fn find(
         format!("{PREFIX}{snapshot}")
     };
     let hit: Vec<Row> = all.iter().filter(|r| r.snap == wanted).cloned().collect();
+    // A `jailctl-...` snapshot made by hand (zfs snapshot without the property) is not ours.
+    if let Some(r) = hit.iter().find(|r| !r.ours) {
+        return Err(SnapshotError::NotOurs {
+            action,
+            snapshot: format!("{}@{}", r.dataset, r.snap),
+        });
+    }
     if hit.is_empty() {
         let mut known: Vec<String> = Vec::new();
         for r in &all {
-            if r.snap.starts_with(PREFIX) && !known.contains(&r.snap) {
+            if r.snap.starts_with(PREFIX) && r.ours && !known.contains(&r.snap) {
                 known.push(r.snap.clone());
             }
         }
@@ -383,13 +415,17 @@ pub fn rollback(
     if running(host, &spec.name)? {
         return Err(SnapshotError::Running(spec.name.clone()));
     }
-    let (snap, hit, all) = find(host, spec, global, snapshot)?;
+    let (snap, hit, all) = find(host, spec, global, snapshot, "roll back to")?;
     let mut newer = Vec::new();
     let mut clones = Vec::new();
+    let mut foreign = Vec::new();
     for h in &hit {
         let mine: Vec<&Row> = all.iter().filter(|r| r.dataset == h.dataset).collect();
         let at = mine.iter().position(|r| r.snap == snap).unwrap_or(0);
         for r in &mine[at + 1..] {
+            if !r.ours {
+                foreign.push(format!("{}@{}", r.dataset, r.snap));
+            }
             newer.push(format!("{}@{}", r.dataset, r.snap));
             clones.extend(r.clones.iter().cloned());
         }
@@ -400,6 +436,12 @@ pub fn rollback(
             action: format!("roll back to {target}"),
             from: format!("the newer snapshots {}", newer.join(", ")),
             clones,
+        });
+    }
+    if force && !foreign.is_empty() {
+        return Err(SnapshotError::NewerNotOurs {
+            snapshot: target,
+            foreign,
         });
     }
     if !newer.is_empty() && !force {
@@ -444,7 +486,7 @@ pub fn destroy(
     snapshot: &str,
 ) -> Result<Vec<String>, SnapshotError> {
     let _locks = lock(host, &spec.name)?;
-    let (snap, hit, _) = find(host, spec, global, snapshot)?;
+    let (snap, hit, _) = find(host, spec, global, snapshot, "destroy")?;
     let clones: Vec<String> = hit.iter().flat_map(|h| h.clones.clone()).collect();
     if !clones.is_empty() {
         return Err(SnapshotError::Clones {

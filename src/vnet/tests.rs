@@ -568,7 +568,7 @@ fn a_run_killed_after_the_epair_is_undone_by_the_next_up() {
         .position(|(_, o)| matches!(o, Op::Net(NetOp::Epair(_))))
         .unwrap()
         + 1;
-    crate::apply::exec::apply_inner(&h, &plan, Some(after_epair)).unwrap();
+    crate::apply::exec::apply_inner(&h, &plan, Some(after_epair), None).unwrap();
     // Killed: bridge and pair exist, the journal says how to undo them.
     assert_eq!(ifaces(&h), ["lo0", "em0", "bridge0", "e0a_web", "e0b_web"]);
     let out = crate::ops::up(&h, &specs, &g, &[], &crate::ops::Opts::default()).unwrap();

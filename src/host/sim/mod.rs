@@ -348,6 +348,9 @@ impl HostFs for SimHost {
     fn remove_file(&self, path: &Path) -> std::io::Result<()> {
         std::fs::remove_file(map_path(&self.root, path))
     }
+    fn remove_dir(&self, path: &Path) -> std::io::Result<()> {
+        std::fs::remove_dir(map_path(&self.root, path))
+    }
     fn read_dir(&self, path: &Path) -> std::io::Result<Vec<String>> {
         let mut names = Vec::new();
         for e in std::fs::read_dir(map_path(&self.root, path))? {
