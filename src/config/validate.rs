@@ -455,7 +455,13 @@ pub(crate) fn jail(
     if let Some(n) = get(t, k, "depends_on") {
         for (d, dn) in v.strings(n, "depends_on") {
             if let Err(e) = units::check_jail_name(&d) {
-                v.err(dn, e, None);
+                v.err(
+                    dn,
+                    e,
+                    Some(
+                        "depends_on names jails by their file name in jails/, without .toml".into(),
+                    ),
+                );
             } else if depends_on.contains(&d) {
                 v.err(dn, format!("\"{d}\" is listed twice in depends_on"), None);
             } else {
