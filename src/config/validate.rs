@@ -611,6 +611,10 @@ fn base_name(v: &mut V, n: &Node) -> Option<String> {
         );
         return None;
     }
+    if let Err((msg, help)) = rules::check_not_option("base name", &s) {
+        v.err(n, msg, Some(help));
+        return None;
+    }
     Some(s)
 }
 

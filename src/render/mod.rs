@@ -179,7 +179,7 @@ impl Rendered {
     /// the configuration directory) its file was read from.
     pub fn spec_hash(&self) -> String {
         hash_hex(&[
-            self.conf[self.header_len..].as_bytes(),
+            &self.conf.as_bytes()[self.header_len..],
             self.rc_conf.as_bytes(),
         ])
     }

@@ -345,19 +345,21 @@ struct Proc(std::process::Child);
 
 impl Proc {
     fn named(argv0: &str) -> Proc {
-        let child = Command::new("/bin/bash")
-            .args(["-c", &format!("exec -a {argv0} sleep 120")])
-            .spawn()
-            .unwrap();
+        let p = Proc(
+            Command::new("/bin/bash")
+                .args(["-c", &format!("exec -a {argv0} sleep 120")])
+                .spawn()
+                .unwrap(),
+        );
         // Wait until ps shows the new name (exec has happened).
-        let pid = child.id().to_string();
+        let pid = p.0.id().to_string();
         for _ in 0..100 {
             let ps = Command::new("ps")
                 .args(["-o", "command=", "-p", &pid])
                 .output()
                 .unwrap();
             if String::from_utf8_lossy(&ps.stdout).starts_with(argv0) {
-                return Proc(child);
+                return p;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
@@ -534,7 +536,9 @@ fn stand_in_wraps_start_in_a_service_jail_when_asked() {
 fn rcorder_puts_jailctl_after_sysctl_lastload_and_jail() {
     let jailctl = std::fs::read_to_string(Rc::root().join("rc.d/jailctl")).unwrap();
     // (file, PROVIDE, REQUIRE, BEFORE) as in FreeBSD 14's libexec/rc/rc.d.
-    let mut files: Vec<(String, Vec<String>, Vec<String>, Vec<String>)> = [
+    // (file, PROVIDE, REQUIRE, BEFORE)
+    type Header = (String, Vec<String>, Vec<String>, Vec<String>);
+    let mut files: Vec<Header> = [
         (
             "FILESYSTEMS",
             "FILESYSTEMS",
