@@ -625,3 +625,40 @@ fn spec_hash_is_the_same_for_two_spellings_of_one_config_dir() {
     let plan = jailctl(f.dir.path(), Path::new("cfg"), &["plan"]);
     assert!(plan.contains("jailctl:spec"), "{plan}");
 }
+
+/// Through `up` on the simulated host: a mount source and target holding Unicode spaces and
+/// a control character are mounted at exactly those paths (jail(8) splits only on ASCII
+/// whitespace), and the mount table shows them.
+#[test]
+fn unicode_spaces_in_mount_paths_reach_the_mount_table_exactly() {
+    let f = Fleet::new();
+    let src = "/srv/a\u{a0}b\u{3000}c\u{1}d";
+    std::fs::create_dir_all(f.sim().join("root").join(&src[1..])).unwrap();
+    f.jail(
+        "web",
+        true,
+        &[],
+        "[[mounts]]\nsource = \"/srv/a\\u00A0b\\u3000c\\u0001d\"\ntarget = \"/mnt/x\\u2003y\"\n",
+    );
+    let o = Command::cargo_bin("jailctl")
+        .unwrap()
+        .arg("--simulate")
+        .arg(f.sim())
+        .arg("--config-dir")
+        .arg(f.cfg())
+        .args(["up", "web"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let table = f.sim_output("/sbin/mount", &["-p"]).stdout;
+    let line = table
+        .lines()
+        .find(|l| l.contains("nullfs"))
+        .unwrap_or_else(|| panic!("no nullfs mount in:\n{table}"));
+    let fields: Vec<&str> = line.split(['\t', ' ']).filter(|s| !s.is_empty()).collect();
+    assert_eq!(
+        &fields[..3],
+        [src, "/usr/local/jails/web/mnt/x\u{2003}y", "nullfs"],
+        "{line:?}"
+    );
+}
