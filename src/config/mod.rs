@@ -358,7 +358,8 @@ fn read_bounded(path: &Path) -> Result<String, ReadError> {
         .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
         .open(path)
         .map_err(ReadError::Io)?;
-    let ft = f.metadata().map_err(ReadError::Io)?.file_type();
+    let meta = f.metadata().map_err(ReadError::Io)?;
+    let ft = meta.file_type();
     if !ft.is_file() {
         let kind = if ft.is_dir() {
             "a directory"
@@ -375,7 +376,7 @@ fn read_bounded(path: &Path) -> Result<String, ReadError> {
         };
         return Err(ReadError::NotRegular(kind));
     }
-    let mut buf = Vec::new();
+    let mut buf = Vec::with_capacity(meta.len().min(MAX_FILE_SIZE) as usize + 1);
     f.take(MAX_FILE_SIZE + 1)
         .read_to_end(&mut buf)
         .map_err(ReadError::Io)?;

@@ -245,23 +245,29 @@ impl<'s> V<'s> {
     }
 
     /// Report every string in `t` (keys and values, nested tables and arrays included) that
-    /// holds a NUL byte. `skip` names top-level keys checked elsewhere.
+    /// holds a NUL byte. `skip` names top-level keys checked elsewhere. The key path for the
+    /// message is only built for an offending string.
     pub fn no_nul(&mut self, t: &Table, path: &str, skip: &[&str]) {
         for (k, e) in t {
             if skip.contains(&k.as_str()) {
                 continue;
             }
-            let what = if path.is_empty() {
-                k.clone()
-            } else {
-                format!("{path}.{k}")
+            let what = || {
+                if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                }
             };
-            if let Err((msg, help)) =
-                rules::check_no_nul(&format!("the key \"{}\"", what.escape_debug()), k)
+            if k.contains('\0')
+                && let Err((msg, help)) =
+                    rules::check_no_nul(&format!("the key \"{}\"", what().escape_debug()), k)
             {
                 self.err_key(e, k, msg, Some(help));
             }
-            self.no_nul_node(&e.node, &what);
+            if has_nul(&e.node) {
+                self.no_nul_node(&e.node, &what());
+            }
         }
     }
 
@@ -276,12 +282,24 @@ impl<'s> V<'s> {
             }
             Val::Array(a) => {
                 for (i, x) in a.iter().enumerate() {
-                    self.no_nul_node(x, &format!("{what}[{i}]"));
+                    if has_nul(x) {
+                        self.no_nul_node(x, &format!("{what}[{i}]"));
+                    }
                 }
             }
             Val::Table(t) => self.no_nul(t, what, &[]),
             _ => {}
         }
+    }
+}
+
+/// Whether a NUL byte is anywhere in `n` (its strings, or its keys and values below it).
+fn has_nul(n: &Node) -> bool {
+    match &n.val {
+        Val::Str(s) => s.contains('\0'),
+        Val::Array(a) => a.iter().any(has_nul),
+        Val::Table(t) => t.iter().any(|(k, e)| k.contains('\0') || has_nul(&e.node)),
+        _ => false,
     }
 }
 
