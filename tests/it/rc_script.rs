@@ -341,24 +341,29 @@ fn a_jail_that_fails_to_start_fails_the_rc_command_and_spares_the_others() {
 
 /// A process whose command line starts with `argv0`, as ps shows another jailctl (a
 /// `jailctl status` or `jailctl console` someone left running). Killed on drop.
-struct Proc(std::process::Child);
+struct Proc(std::process::Child, tempfile::TempDir);
 
 impl Proc {
+    /// sleep(1) started through a symlink named `argv0` found on PATH, so its argv[0] (what
+    /// ps shows first) is exactly `argv0`; no shell feature needed.
     fn named(argv0: &str) -> Proc {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/bin/sleep", dir.path().join(argv0)).unwrap();
         let p = Proc(
-            Command::new("/bin/bash")
-                .args(["-c", &format!("exec -a {argv0} sleep 120")])
+            Command::new(argv0)
+                .arg("120")
+                .env("PATH", dir.path())
                 .spawn()
                 .unwrap(),
+            dir,
         );
-        // Wait until ps shows the new name (exec has happened).
         let pid = p.0.id().to_string();
         for _ in 0..100 {
             let ps = Command::new("ps")
                 .args(["-o", "command=", "-p", &pid])
                 .output()
                 .unwrap();
-            if String::from_utf8_lossy(&ps.stdout).starts_with(argv0) {
+            if String::from_utf8_lossy(&ps.stdout).starts_with(&format!("{argv0} ")) {
                 return p;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
