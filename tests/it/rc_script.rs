@@ -341,7 +341,7 @@ fn a_jail_that_fails_to_start_fails_the_rc_command_and_spares_the_others() {
 
 /// A process whose command line starts with `argv0`, as ps shows another jailctl (a
 /// `jailctl status` or `jailctl console` someone left running). Killed on drop.
-struct Proc(std::process::Child, tempfile::TempDir);
+struct Proc(std::process::Child);
 
 impl Proc {
     /// sleep(1) started through a symlink named `argv0` found on PATH, so its argv[0] (what
@@ -355,8 +355,9 @@ impl Proc {
                 .env("PATH", dir.path())
                 .spawn()
                 .unwrap(),
-            dir,
         );
+        // spawn() returns once exec succeeded: the symlink is no longer needed.
+        drop(dir);
         let pid = p.0.id().to_string();
         for _ in 0..100 {
             let ps = Command::new("ps")
