@@ -19,7 +19,7 @@
 //!   `base.txz` and `MANIFEST` (default: the 14.3-RELEASE directory on the FreeBSD mirror).
 //!
 //! The rc.d test installs `rc.d/jailctl` as `/usr/local/etc/rc.d/jailctl`, points
-//! `jailctl_program` at the binary under test and `jailctl_flags` at its configuration in
+//! `jailctl_binary` at the binary under test and `jailctl_flags` at its configuration in
 //! /etc/rc.conf, and puts back what was there afterwards.
 #![cfg(target_os = "freebsd")]
 
@@ -750,7 +750,7 @@ fn rc_d_script_starts_and_stops_autostart_jails() {
     let script =
         std::fs::read(&script).unwrap_or_else(|e| panic!("cannot read {}: {e}", script.display()));
     let _rc = Restore::install("/usr/local/etc/rc.d/jailctl", &script, 0o555);
-    let _program = RcVar::set("jailctl_program", env!("CARGO_BIN_EXE_jailctl"));
+    let _binary = RcVar::set("jailctl_binary", env!("CARGO_BIN_EXE_jailctl"));
     let flags = format!("--config-dir {}", config.path().display());
     let _flags = RcVar::set("jailctl_flags", &flags);
 

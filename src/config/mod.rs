@@ -8,6 +8,7 @@
 pub mod error;
 pub mod perms;
 pub(crate) mod raw;
+pub mod rules;
 pub mod schema;
 pub mod spec;
 pub mod templates;
@@ -332,9 +333,62 @@ struct Loader {
     check_owner: bool,
 }
 
+/// The largest definition, template or global file jailctl reads: 1 MiB. A real one is a few
+/// kilobytes; the bound keeps a mistaken path (a log, a device) from filling memory.
+pub const MAX_FILE_SIZE: u64 = 1 << 20;
+
+/// Why a configuration file could not be read, already phrased for the user.
+#[derive(Debug)]
+enum ReadError {
+    Io(std::io::Error),
+    NotRegular(&'static str),
+    TooLarge,
+    NotUtf8,
+}
+
+/// Read a configuration file: a regular file (a symlink to one is fine) of at most
+/// [`MAX_FILE_SIZE`] bytes, UTF-8. The file is opened non-blocking so a FIFO does not hang the
+/// open, its type is checked on the open descriptor (no race with a swapped path), and at
+/// most one byte more than the bound is ever read.
+fn read_bounded(path: &Path) -> Result<String, ReadError> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .map_err(ReadError::Io)?;
+    let meta = f.metadata().map_err(ReadError::Io)?;
+    let ft = meta.file_type();
+    if !ft.is_file() {
+        let kind = if ft.is_dir() {
+            "a directory"
+        } else if ft.is_fifo() {
+            "a FIFO"
+        } else if ft.is_char_device() {
+            "a character device"
+        } else if ft.is_block_device() {
+            "a block device"
+        } else if ft.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        return Err(ReadError::NotRegular(kind));
+    }
+    let mut buf = Vec::with_capacity(meta.len().min(MAX_FILE_SIZE) as usize + 1);
+    f.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut buf)
+        .map_err(ReadError::Io)?;
+    if buf.len() as u64 > MAX_FILE_SIZE {
+        return Err(ReadError::TooLarge);
+    }
+    String::from_utf8(buf).map_err(|_| ReadError::NotUtf8)
+}
+
 impl Loader {
     fn read(&mut self, path: &Path) -> Option<usize> {
-        match std::fs::read_to_string(path) {
+        match read_bounded(path) {
             Ok(text) => {
                 if self.check_owner
                     && let Err(e) = perms::check_path(path)
@@ -343,7 +397,7 @@ impl Loader {
                 }
                 Some(self.sources.add(path.to_path_buf(), text))
             }
-            Err(e) => {
+            Err(ReadError::Io(e)) => {
                 let help = if e.kind() == std::io::ErrorKind::NotFound
                     && path.file_name().is_some_and(|n| n == "jailctl.toml")
                 {
@@ -355,6 +409,30 @@ impl Loader {
                     path,
                     format!("cannot read: {e}"),
                     Some(help.into()),
+                ));
+                None
+            }
+            Err(ReadError::NotRegular(kind)) => {
+                self.errs.push(ConfigError::file_level(
+                    path,
+                    format!("cannot read: it is {kind}; configuration files must be regular files (a symlink to one is fine)"),
+                    Some("replace it with a regular file, or remove it".into()),
+                ));
+                None
+            }
+            Err(ReadError::TooLarge) => {
+                self.errs.push(ConfigError::file_level(
+                    path,
+                    format!("cannot read: larger than {} bytes (1 MiB), the most jailctl reads from a configuration file", MAX_FILE_SIZE),
+                    Some("check that the path names the right file; split a huge definition into templates".into()),
+                ));
+                None
+            }
+            Err(ReadError::NotUtf8) => {
+                self.errs.push(ConfigError::file_level(
+                    path,
+                    "cannot read: not UTF-8 text (TOML files are UTF-8)".to_string(),
+                    Some("convert the file to UTF-8".into()),
                 ));
                 None
             }
@@ -380,7 +458,9 @@ impl Loader {
         }
         let before = self.errs.len();
         let user = self.dir.join("templates").join(format!("{name}.toml"));
-        let loaded = if user.is_file() {
+        // Anything at that path is the user's template: a FIFO or device there is an error
+        // (read_bounded says so), not a reason to fall back to the shipped template.
+        let loaded = if user.symlink_metadata().is_ok() {
             self.read(&user).and_then(|id| self.parse(id))
         } else if let Some(text) = templates::shipped(name) {
             let id = self
@@ -447,6 +527,11 @@ impl Loader {
                     ),
                     Some("remove one of the extends in the cycle".into()),
                 ));
+                break;
+            }
+            if let Err((msg, help)) = rules::check_template_name(name) {
+                self.errs
+                    .push(self.sources.error(n.file, n.span.clone(), msg, Some(help)));
                 break;
             }
             match self.template(name) {

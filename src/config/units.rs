@@ -128,6 +128,12 @@ pub fn check_cpu_list(s: &str) -> Result<(), String> {
 /// `[A-Za-z0-9][A-Za-z0-9_-]*`, at most 64 characters, not all digits (jail(8), jls(8) and
 /// jexec(8) take a number as a jid).
 pub fn check_jail_name(s: &str) -> Result<(), String> {
+    super::rules::check_jail_name(s)
+}
+
+/// Letters, digits, `_` and `-`, starting with a letter or digit, at most 64 characters: the
+/// shape of jail and volume names. `what` names the kind in the message.
+pub fn check_plain_name(s: &str, what: &str) -> Result<(), String> {
     let mut chars = s.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     if !first_ok
@@ -136,16 +142,11 @@ pub fn check_jail_name(s: &str) -> Result<(), String> {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
         return Err(format!(
-            "\"{s}\" is not a valid jail name: use letters, digits, '_' and '-', starting with a letter or digit (no dots)"
+            "\"{s}\" is not a valid {what}: use letters, digits, '_' and '-', starting with a letter or digit (no dots)"
         ));
     }
     if s.len() > 64 {
-        return Err(format!("jail name \"{s}\" is longer than 64 characters"));
-    }
-    if s.chars().all(|c| c.is_ascii_digit()) {
-        return Err(format!(
-            "\"{s}\" is not a valid jail name: it is all digits, and jail(8) reads a number as a jail id (jid); add a letter"
-        ));
+        return Err(format!("{what} \"{s}\" is longer than 64 characters"));
     }
     Ok(())
 }

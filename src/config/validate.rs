@@ -5,6 +5,7 @@
 
 use super::error::{ConfigError, Sources};
 use super::raw::{Entry, Node, Table, Val};
+use super::rules;
 use super::schema::{self, suggest};
 use super::spec::*;
 use super::units;
@@ -227,18 +228,91 @@ impl<'s> V<'s> {
             );
             return None;
         }
+        if p.components()
+            .all(|c| matches!(c, Component::RootDir | Component::CurDir))
+        {
+            self.err(
+                n,
+                format!(
+                    "{what} \"{}\" is the jail root itself: it would cover the jail's whole file system",
+                    p.display()
+                ),
+                Some("name a directory inside the jail, e.g. \"/mnt/data\"".into()),
+            );
+            return None;
+        }
         Some(p)
+    }
+
+    /// Report every string in `t` (keys and values, nested tables and arrays included) that
+    /// holds a NUL byte. `skip` names top-level keys checked elsewhere. The key path for the
+    /// message is only built for an offending string.
+    pub fn no_nul(&mut self, t: &Table, path: &str, skip: &[&str]) {
+        for (k, e) in t {
+            if skip.contains(&k.as_str()) {
+                continue;
+            }
+            let what = || {
+                if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                }
+            };
+            if k.contains('\0')
+                && let Err((msg, help)) =
+                    rules::check_no_nul(&format!("the key \"{}\"", what().escape_debug()), k)
+            {
+                self.err_key(e, k, msg, Some(help));
+            }
+            if has_nul(&e.node) {
+                self.no_nul_node(&e.node, &what());
+            }
+        }
+    }
+
+    fn no_nul_node(&mut self, n: &Node, what: &str) {
+        match &n.val {
+            Val::Str(s) => {
+                if let Err((msg, help)) =
+                    rules::check_no_nul(&format!("the value of {}", what.escape_debug()), s)
+                {
+                    self.err(n, msg, Some(help));
+                }
+            }
+            Val::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    if has_nul(x) {
+                        self.no_nul_node(x, &format!("{what}[{i}]"));
+                    }
+                }
+            }
+            Val::Table(t) => self.no_nul(t, what, &[]),
+            _ => {}
+        }
+    }
+}
+
+/// Whether a NUL byte is anywhere in `n` (its strings, or its keys and values below it).
+fn has_nul(n: &Node) -> bool {
+    match &n.val {
+        Val::Str(s) => s.contains('\0'),
+        Val::Array(a) => a.iter().any(has_nul),
+        Val::Table(t) => t.iter().any(|(k, e)| k.contains('\0') || has_nul(&e.node)),
+        _ => false,
     }
 }
 
 /// `jailctl.toml`, minus `[defaults]` which is returned as a table to lay under every jail.
 pub(crate) fn global(v: &mut V, file: usize, t: &Table) -> (Global, Option<Table>) {
     v.keys(t, schema::GLOBAL, "jailctl.toml");
+    // [defaults] is laid under every jail and checked there, with the jail.
+    v.no_nul(t, "", &["defaults"]);
     let k = schema::GLOBAL;
     let zfs_root = match get(t, k, "zfs_root") {
         Some(n) => v
             .string(n, "zfs_root")
-            .and_then(|s| match check_dataset(&s) {
+            .and_then(|s| match rules::check_zfs_root(&s) {
                 Ok(()) => Some(s),
                 Err(e) => {
                     v.err(
@@ -261,7 +335,16 @@ pub(crate) fn global(v: &mut V, file: usize, t: &Table) -> (Global, Option<Table
     }
     .unwrap_or_default();
     let mount_root = get(t, k, "mount_root")
-        .and_then(|n| v.abs_path(n, "mount_root"))
+        .and_then(|n| {
+            let s = v.string(n, "mount_root")?;
+            match rules::check_mount_root(&s) {
+                Ok(()) => Some(PathBuf::from(s)),
+                Err((msg, help)) => {
+                    v.err(n, msg, Some(help));
+                    None
+                }
+            }
+        })
         .unwrap_or_else(|| PathBuf::from("/usr/local/jails"));
     let default_base = get(t, k, "default_base").and_then(|n| base_name(v, n));
     let parallelism = get(t, k, "parallelism")
@@ -367,6 +450,7 @@ pub(crate) fn jail(
     g: &Global,
 ) -> (JailSpec, JailRefs) {
     v.keys(t, schema::JAIL, &format!("jail \"{name}\""));
+    v.no_nul(t, "", &[]);
     let k = schema::JAIL;
     // `extends` was followed (and its type checked) while the layers were merged.
     let hostname = get(t, k, "hostname")
@@ -389,7 +473,13 @@ pub(crate) fn jail(
     if let Some(n) = get(t, k, "depends_on") {
         for (d, dn) in v.strings(n, "depends_on") {
             if let Err(e) = units::check_jail_name(&d) {
-                v.err(dn, e, None);
+                v.err(
+                    dn,
+                    e,
+                    Some(
+                        "depends_on names jails by their file name in jails/, without .toml".into(),
+                    ),
+                );
             } else if depends_on.contains(&d) {
                 v.err(dn, format!("\"{d}\" is listed twice in depends_on"), None);
             } else {
@@ -539,21 +629,11 @@ fn base_name(v: &mut V, n: &Node) -> Option<String> {
         );
         return None;
     }
-    Some(s)
-}
-
-fn check_dataset(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty()
-        && s.split('/').all(|c| {
-            !c.is_empty()
-                && c.chars()
-                    .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.' | ':'))
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("\"{s}\" is not a ZFS dataset name"))
+    if let Err((msg, help)) = rules::check_not_option("base name", &s) {
+        v.err(n, msg, Some(help));
+        return None;
     }
+    Some(s)
 }
 
 fn check_ifname(s: &str) -> Result<(), String> {
@@ -985,6 +1065,12 @@ fn mount(
     let k = schema::MOUNT;
     let source = match get(t, k, "source") {
         Some(n) => v.abs_path(n, "mount source").inspect(|p| {
+            let s = p.display().to_string();
+            if !s.contains('\0')
+                && let Err((msg, help)) = rules::check_mount_path("mount source", &s)
+            {
+                v.err(n, msg, Some(help));
+            }
             // The kernel records the source in the mount table (f_mntfromname, MNAMELEN too);
             // a longer one is cut, and the mount could no longer be recognised.
             let s = p.display().to_string();
@@ -1009,6 +1095,12 @@ fn mount(
     };
     let target = match get(t, k, "target") {
         Some(n) => v.jail_path(n, "mount target").inspect(|p| {
+            let s = p.display().to_string();
+            if !s.contains('\0')
+                && let Err((msg, help)) = rules::check_mount_path("mount target", &s)
+            {
+                v.err(n, msg, Some(help));
+            }
             check_mnamelen(v, n, g, name, p);
             check_target_unique(v, n, p, targets);
         }),
@@ -1044,8 +1136,8 @@ fn volume(
     let k = schema::VOLUME;
     let name = match get(t, k, "name") {
         Some(n) => v.string(n, "volume name").and_then(|s| {
-            if let Err(e) = units::check_jail_name(&s) {
-                v.err(n, e.replace("jail name", "volume name"), None);
+            if let Err(e) = units::check_plain_name(&s, "volume name") {
+                v.err(n, e, None);
                 None
             } else if !names.insert(s.clone()) {
                 v.err(n, format!("volume \"{s}\" is defined twice"), None);
@@ -1061,6 +1153,12 @@ fn volume(
     };
     let target = match get(t, k, "target") {
         Some(n) => v.jail_path(n, "volume target").inspect(|p| {
+            let s = p.display().to_string();
+            if !s.contains('\0')
+                && let Err((msg, help)) = rules::check_mount_path("volume target", &s)
+            {
+                v.err(n, msg, Some(help));
+            }
             check_mnamelen(v, n, g, jail, p);
             check_target_unique(v, n, p, targets);
         }),
@@ -1228,6 +1326,9 @@ fn health(v: &mut V, at: &Node, t: &Table) -> Option<HealthCheck> {
                 if c.is_empty() {
                     v.err(n, "health command is empty", None);
                     None
+                } else if let Err((msg, help)) = rules::check_not_option("health command", &c[0]) {
+                    v.err(n, msg, Some(help));
+                    None
                 } else {
                     Some(c)
                 }
@@ -1273,9 +1374,11 @@ fn provision(v: &mut V, t: &Table) -> Provision {
             if s.is_empty() || s.chars().any(char::is_whitespace) {
                 v.err(
                     pn,
-                    format!("\"{s}\" is not a package name"),
+                    format!("\"{}\" is not a package name", s.escape_debug()),
                     Some("one package per entry".into()),
                 );
+            } else if let Err((msg, help)) = rules::check_not_option("package name", &s) {
+                v.err(pn, msg, Some(help));
             } else {
                 p.packages.push(s);
             }
@@ -1341,6 +1444,10 @@ fn provision_file(v: &mut V, at: &Node, t: &Table) -> Option<ProvisionFile> {
             });
         if !ok {
             v.err(n, format!("owner \"{s}\" is not user or user:group"), None);
+            return None;
+        }
+        if let Err((msg, help)) = rules::check_not_option("owner", &s) {
+            v.err(n, msg, Some(help));
             return None;
         }
         Some(s)

@@ -76,13 +76,26 @@ pub enum RenderError {
         path: String,
         len: usize,
     },
+    /// A value the shared rules ([`crate::config::rules`]) refuse: `validate` reports the same
+    /// with its file and line; this is the guard for specs built some other way.
+    #[error("jail `{name}`: {message}; {help} (in {source_file})")]
+    Refused {
+        name: String,
+        message: String,
+        help: String,
+        source_file: String,
+    },
 }
 
 /// Everything rendered for one jail.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Rendered {
-    /// The jail.conf block.
+    /// The jail.conf block, opened by a comment naming the definition file.
     pub conf: String,
+    /// Length of that opening comment: the only part of `conf` that says where the definition
+    /// was read from, left out of [`Rendered::spec_hash`].
+    #[serde(skip)]
+    pub header_len: usize,
     /// Contents of `/etc/rc.conf` inside the jail.
     pub rc_conf: String,
     /// Hashes of the parts that decide how a change is applied (see [`Parts`]).
@@ -161,9 +174,14 @@ impl Parts {
 }
 
 impl Rendered {
-    /// The hash stored in `jailctl:spec`: the whole rendered definition.
+    /// The hash stored in `jailctl:spec`: the whole rendered definition except the comment
+    /// naming its file, so it says what the jail is, not where (or through which spelling of
+    /// the configuration directory) its file was read from.
     pub fn spec_hash(&self) -> String {
-        hash_hex(&[self.conf.as_bytes(), self.rc_conf.as_bytes()])
+        hash_hex(&[
+            &self.conf.as_bytes()[self.header_len..],
+            self.rc_conf.as_bytes(),
+        ])
     }
 }
 
@@ -210,22 +228,6 @@ pub fn quote(s: &str) -> String {
     out
 }
 
-/// Encode one fstab(5) field: whitespace and `\` as octal escapes, so a path with a space
-/// stays one field.
-pub fn fstab_field(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            ' ' => out.push_str("\\040"),
-            '\t' => out.push_str("\\011"),
-            '\n' => out.push_str("\\012"),
-            '\\' => out.push_str("\\134"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Quote a value for an rc.conf(5) assignment (read by sh): double quotes with `\`, `"`, `$`
 /// and backquote escaped.
 pub fn sh_double_quote(s: &str) -> String {
@@ -241,12 +243,7 @@ pub fn sh_double_quote(s: &str) -> String {
 }
 
 fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        && !name.chars().all(|c| c.is_ascii_digit())
+    crate::config::rules::check_jail_name(name).is_ok()
 }
 
 fn param_value(v: &ParamValue) -> String {
@@ -334,6 +331,21 @@ pub fn render(spec: &JailSpec, global: &Global) -> Result<Rendered, RenderError>
     let mut mount_line = |src: &Path, target: &Path, ro: bool| -> Result<(), RenderError> {
         let dst = inside(&root, target);
         let d = dst.display().to_string();
+        // jail(8) splits the line on whitespace and decodes nothing (see
+        // config::rules::MOUNT_FIELD_SEPARATORS): each field is written as it is.
+        for (what, p) in [
+            ("mount source", src.display().to_string()),
+            ("mount point", d.clone()),
+        ] {
+            if let Err((message, help)) = crate::config::rules::check_mount_path(what, &p) {
+                return Err(RenderError::Refused {
+                    name: name.clone(),
+                    message,
+                    help,
+                    source_file: source_file.clone(),
+                });
+            }
+        }
         if d.len() > MAX_MOUNT_PATH {
             return Err(RenderError::MountPathTooLong {
                 name: name.clone(),
@@ -342,9 +354,8 @@ pub fn render(spec: &JailSpec, global: &Global) -> Result<Rendered, RenderError>
             });
         }
         let line = format!(
-            "{} {} nullfs {} 0 0",
-            fstab_field(&src.display().to_string()),
-            fstab_field(&d),
+            "{} {d} nullfs {} 0 0",
+            src.display(),
             if ro { "ro" } else { "rw" }
         );
         let _ = writeln!(mounts, "\tmount += {};", quote(&line));
@@ -405,10 +416,12 @@ pub fn render(spec: &JailSpec, global: &Global) -> Result<Rendered, RenderError>
         }
     }
 
-    let conf = format!(
-        "# Rendered by jailctl from {}; edit that file, not this one.\n{name} {{\n{core}{host}{net}{mounts}{params}{hooks}}}\n",
+    let header = format!(
+        "# Rendered by jailctl from {}; edit that file, not this one.\n",
         quote(&source_file)
     );
+    let body = format!("{name} {{\n{core}{host}{net}{mounts}{params}{hooks}}}\n");
+    let conf = format!("{header}{body}");
     // VNET: addresses and routes of the jail end; part of `net` (a change needs a restart).
     let vnet_rc = crate::vnet::rc_conf_lines(spec);
     let rc_conf = format!(
@@ -429,6 +442,7 @@ pub fn render(spec: &JailSpec, global: &Global) -> Result<Rendered, RenderError>
         files: hash_hex(&[rc_conf.as_bytes()]),
     };
     Ok(Rendered {
+        header_len: header.len(),
         conf,
         rc_conf,
         parts,

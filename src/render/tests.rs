@@ -59,7 +59,7 @@ fn alias_with_mounts_volumes_params_hooks() {
         ip6: vec!["2001:db8::20/64".parse().unwrap()],
     };
     s.mounts.push(MountSpec {
-        source: "/srv/shared data".into(),
+        source: "/srv/shared-data".into(),
         target: "/mnt/shared".into(),
         read_only: true,
     });
@@ -228,4 +228,59 @@ fn hash_is_sha256_over_length_prefixed_chunks() {
         crate::render::hash_hex(&[b"", b"x"]),
         crate::render::hash_hex(&[b"x", b""])
     );
+}
+
+#[test]
+fn spec_hash_ignores_where_the_definition_was_read_from() {
+    let g = global();
+    let a = render(&spec("web"), &g).unwrap();
+    let mut s = spec("web");
+    s.source = "cfg/jails/../jails/web.toml".into();
+    let b = render(&s, &g).unwrap();
+    assert_ne!(a.conf, b.conf, "the comment still names the file");
+    assert_eq!(a.spec_hash(), b.spec_hash());
+    assert!(a.conf[..a.header_len].starts_with("# Rendered by jailctl from "));
+    assert!(a.conf[a.header_len..].starts_with("web {\n"));
+}
+
+#[test]
+fn mount_paths_jail8_would_split_are_refused_not_escaped() {
+    let g = global();
+    for bad in [
+        "/srv/a b",
+        "/srv/a\\b",
+        "/srv/a\rb",
+        "/srv/a\u{0b}b",
+        "/srv/a\u{0c}b",
+    ] {
+        let mut s = spec("web");
+        s.mounts.push(crate::config::MountSpec {
+            source: bad.into(),
+            target: "/mnt/x".into(),
+            read_only: false,
+        });
+        let e = render(&s, &g).unwrap_err();
+        assert!(matches!(e, RenderError::Refused { .. }), "{bad:?}: {e}");
+        assert!(e.to_string().contains("mount source"), "{e}");
+    }
+    let mut s = spec("web");
+    s.mounts.push(crate::config::MountSpec {
+        source: "/srv/caf\u{e9}\u{a0}x".into(),
+        target: "/mnt/x".into(),
+        read_only: false,
+    });
+    let r = render(&s, &g).unwrap();
+    assert!(
+        r.conf.contains(
+            "mount += \"/srv/caf\u{e9}\u{a0}x /usr/local/jails/web/mnt/x nullfs rw 0 0\";"
+        ),
+        "{}",
+        r.conf
+    );
+}
+
+#[test]
+fn all_digit_names_are_refused() {
+    let e = render(&spec("1"), &global()).unwrap_err();
+    assert!(matches!(e, RenderError::BadName { .. }));
 }

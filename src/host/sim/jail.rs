@@ -630,7 +630,12 @@ fn bare(addr: &str) -> String {
 fn mounts_of(ctx: &Ctx<'_>, def: &ResolvedJail, path: &str) -> Result<Vec<[String; 4]>, String> {
     let mut v = vec![];
     let mut fstab_line = |line: &str| -> Result<(), String> {
-        let f: Vec<&str> = line.split_whitespace().collect();
+        // jail(8) splits on these bytes only (command.c: strtok on " \t\f\v\r\n"), not on
+        // Unicode spaces, and decodes nothing in the fields on 13.x/14.x.
+        let f: Vec<&str> = line
+            .split([' ', '\t', '\u{c}', '\u{b}', '\r', '\n'])
+            .filter(|f| !f.is_empty())
+            .collect();
         if f.is_empty() || f[0].starts_with('#') {
             return Ok(());
         }
