@@ -61,7 +61,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     }
     if graph.is_empty() {
         if !global.quiet {
-            println!("jailctl boot: no jail to start (none has autostart = true)");
+            crate::outln!("jailctl boot: no jail to start (none has autostart = true)");
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -71,11 +71,11 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let is_broken = |n: &str| l.broken(n).is_some();
     let report = boot::boot_with(&graph, &driver, &opts, &mut |e| {
         if let Some(line) = progress(e, quiet, &is_broken) {
-            println!("{line}");
+            crate::outln!("{line}");
         }
     });
     if !quiet || !report.ok() {
-        print!("{report}");
+        crate::out!("{report}");
     }
     Ok(if report.ok() {
         ExitCode::SUCCESS

@@ -131,10 +131,10 @@ fn usage_note(state: &crate::platform::RacctState) -> Option<String> {
 /// report and the `invalid` rows say it; a note on stderr points at `jailctl validate`.
 fn show(rows: &[Row], json: bool, quiet: bool) -> miette::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(rows).into_diagnostic()?);
+        crate::outln!("{}", serde_json::to_string_pretty(rows).into_diagnostic()?);
     } else {
         let list: Vec<JailStatus> = rows.iter().map(|r| r.status.clone()).collect();
-        print!("{}", table(&list));
+        crate::out!("{}", table(&list));
     }
     let broken: Vec<&str> = rows
         .iter()

@@ -9,6 +9,7 @@ mod down;
 mod exec;
 mod list;
 mod man;
+pub mod output;
 mod plan;
 mod render;
 mod restart;
@@ -98,18 +99,23 @@ pub enum Command {
     Snapshot(snapshot::Cmd),
 }
 
-/// Parse the command line, run it, map the outcome to an exit code.
+/// Parse the command line, run it, map the outcome to an exit code ([`output::Exit`]).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.global);
+    output::init_reports();
     match run(cli) {
         Ok(code) => code,
         Err(report) => {
+            let exit = output::exit_for(&report);
+            if exit == output::Exit::BrokenPipe {
+                output::die_of_broken_pipe();
+            }
             match report.downcast_ref::<crate::config::ConfigErrors>() {
                 Some(errs) => eprint!("{}", errs.render()),
                 None => eprintln!("{report:?}"),
             }
-            ExitCode::FAILURE
+            exit.code()
         }
     }
 }
@@ -125,13 +131,7 @@ fn init_tracing(g: &GlobalArgs) {
             _ => "trace",
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("JAILCTL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .without_time()
-        .try_init();
+    output::init_tracing(level);
 }
 
 /// What a subcommand is going to do to the host.

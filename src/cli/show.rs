@@ -28,6 +28,6 @@ pub fn run(global: &super::GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     } else {
         toml::to_string_pretty(jail).into_diagnostic()?
     };
-    println!("{}", text.trim_end());
+    crate::outln!("{}", text.trim_end());
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@ mod base_rollback;
 mod boot_driver;
 mod boot_sched;
 mod cli_basics;
+mod cli_output;
 mod config;
 mod destroy_owned;
 mod dying;
