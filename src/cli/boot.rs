@@ -66,6 +66,13 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let host = shared_host(global, Access::Change)?;
+    let starting: Vec<config::spec::JailSpec> = cfg
+        .jails
+        .iter()
+        .filter(|j| graph.index_of(&j.name).is_some())
+        .cloned()
+        .collect();
+    super::doctor::preflight(host.as_ref(), &cfg.global, &starting)?;
     let driver = OpsDriver::new(host, cfg.jails.clone(), cfg.global.clone());
     let quiet = global.quiet;
     let is_broken = |n: &str| l.broken(n).is_some();

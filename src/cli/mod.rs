@@ -5,6 +5,7 @@ mod base;
 mod boot;
 mod completions;
 mod destroy;
+mod doctor;
 mod down;
 mod exec;
 mod list;
@@ -65,6 +66,8 @@ pub enum Command {
     Base(base::Args),
     Completions(completions::Args),
     Man(man::Args),
+    /// Is this host ready for jails? Every check OK, WARN or FAIL, with its fix.
+    Doctor(doctor::Args),
     /// Check the configuration: every jail OK, or every error with file, line and column.
     Validate(validate::Args),
     /// Show a jail's definition after templates and defaults are applied.
@@ -187,6 +190,7 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Base(a) => base::run(a, &cli.global),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
+        Command::Doctor(a) => doctor::run(&cli.global, a),
         Command::Validate(a) => validate::run(&cli.global, a),
         Command::Show(a) => show::run(&cli.global, a),
         Command::Sim(a) => sim::run(&cli.global, a),

@@ -133,6 +133,7 @@ pub fn mutating(h: &HistoryEntry) -> bool {
     let l = line(h);
     let ro = [
         "zfs get ",
+        "zpool list ",
         "zfs list ",
         "jls ",
         "sysctl -n ",
