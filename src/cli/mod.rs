@@ -8,6 +8,7 @@ mod destroy;
 mod doctor;
 mod down;
 mod exec;
+mod init;
 mod list;
 mod man;
 pub mod output;
@@ -66,6 +67,8 @@ pub enum Command {
     Base(base::Args),
     Completions(completions::Args),
     Man(man::Args),
+    /// Set this host up for jailctl: a commented jailctl.toml, the zfs_root dataset, the directories.
+    Init(init::Args),
     /// Is this host ready for jails? Every check OK, WARN or FAIL, with its fix.
     Doctor(doctor::Args),
     /// Check the configuration: every jail OK, or every error with file, line and column.
@@ -190,6 +193,7 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Base(a) => base::run(a, &cli.global),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
+        Command::Init(a) => init::run(&cli.global, a),
         Command::Doctor(a) => doctor::run(&cli.global, a),
         Command::Validate(a) => validate::run(&cli.global, a),
         Command::Show(a) => show::run(&cli.global, a),

@@ -66,6 +66,8 @@ fn every_read_command_into_a_closed_pipe_ends_quietly() {
         &["validate"],
         &["completions", "bash"],
         &["man"],
+        &["doctor"],
+        &["doctor", "--json"],
     ] {
         let (status, err) = into_closed_pipe(&s, &c, args);
         assert!(!err.contains("panicked"), "{args:?}: {err}");

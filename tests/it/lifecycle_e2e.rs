@@ -134,6 +134,7 @@ pub fn mutating(h: &HistoryEntry) -> bool {
     let ro = [
         "zfs get ",
         "zpool list ",
+        "kldstat ",
         "zfs list ",
         "jls ",
         "sysctl -n ",

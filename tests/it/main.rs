@@ -13,6 +13,7 @@ mod config;
 mod destroy_owned;
 mod dying;
 mod exec_off;
+mod init_doctor;
 mod jexec_model;
 mod lenient;
 mod lifecycle_e2e;
