@@ -25,6 +25,7 @@ mod provision_e2e;
 mod rc_script;
 mod real_zfs;
 mod render_templates;
+mod show_status;
 mod sim_addr;
 mod sim_core;
 mod sim_kernel;
