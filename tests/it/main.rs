@@ -23,6 +23,7 @@ mod lifecycle_prop;
 mod packaging;
 mod provision_e2e;
 mod rc_script;
+mod readme;
 mod real_zfs;
 mod render_templates;
 mod show_status;
