@@ -207,3 +207,51 @@ fn a_long_error_is_not_wrapped_inside_a_dataset_name() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.lines().any(|l| l.contains(long)), "{err}");
 }
+
+/// `jailctl` on the simulated host without `-q`.
+fn loud(s: &Path, c: &Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("jailctl").unwrap();
+    cmd.env_remove("JAILCTL_SIM_FAULTS")
+        .env_remove("JAILCTL_SIMULATE")
+        .env_remove("JAILCTL_CONFIG_DIR")
+        .arg("--simulate")
+        .arg(s)
+        .arg("--config-dir")
+        .arg(c);
+    cmd
+}
+
+#[test]
+fn a_requested_stop_and_a_boot_of_running_jails_say_what_happens() {
+    let t = tempfile::tempdir().unwrap();
+    let (s, c) = fleet_up(t.path());
+    // web's health check runs the base system's fetch, which this test base lacks.
+    let bin = s.join("root/usr/local/jails/web/usr/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("fetch"), "#!/bin/sh\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin.join("fetch"), std::fs::Permissions::from_mode(0o555)).unwrap();
+    // Every jail is running: boot checks them and says so, it does not "start" them.
+    let boot = {
+        let o = loud(&s, &c).arg("boot").output().unwrap();
+        assert!(
+            o.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(boot.contains("web: already running"), "{boot}");
+    assert!(!boot.contains("starting"), "{boot}");
+    assert!(!boot.contains("started"), "{boot}");
+    // down (without -q): the reason is that it runs, not its rctl rules.
+    let o = loud(&s, &c).args(["down", "web"]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("web: stop\n    because it is running\n"),
+        "{out}"
+    );
+    assert!(!out.contains("outlive"), "{out}");
+}
