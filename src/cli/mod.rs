@@ -32,7 +32,7 @@ use std::process::ExitCode;
 
 /// Declarative FreeBSD jail manager.
 #[derive(Debug, Parser)]
-#[command(name = "jailctl", version, about, long_about = None)]
+#[command(name = "jailctl", version, about, long_about = None, after_long_help = output::EXIT_STATUS_HELP)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

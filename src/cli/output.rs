@@ -35,6 +35,9 @@ pub enum Exit {
     BrokenPipe = 141,
 }
 
+/// The exit statuses as `jailctl --help` and the man page list them.
+pub const EXIT_STATUS_HELP: &str = "Exit status: 0 done; 1 the host failed (a FreeBSD tool, a file, a download); 2 the command line is wrong; 3 a definition or jailctl.toml is invalid, or names no defined jail; 4 refused (host not ready, jail in the wrong state, no confirmation; `doctor` with a FAIL). `exec` and `console` exit with the status of the command run in the jail. Into a closed pipe, jailctl ends as SIGPIPE ends other tools (141 in sh).";
+
 impl Exit {
     pub fn code(self) -> std::process::ExitCode {
         std::process::ExitCode::from(self as u8)
