@@ -104,10 +104,13 @@ pub fn run(host: &dyn Host, global: &Global, jails: &[JailSpec]) -> Vec<Check> {
 }
 
 /// The checks that would make `up`/`boot` of `jails` fail, run before anything changes:
-/// the pool and `zfs_root`, `exec`, RACCT when one of them has limits, VIMAGE when one uses
-/// VNET. Only the FAILs are returned; empty means go ahead.
+/// the pool and `zfs_root`, RACCT when one of them has limits, VIMAGE when one uses VNET.
+/// Only the FAILs are returned; empty means go ahead. `exec=off` is left to the plan, which
+/// checks the datasets of exactly the jails it starts (one jail's dataset set `exec=off`
+/// must not block the others) and names where the setting comes from.
 pub fn preflight(host: &dyn Host, global: &Global, jails: &[JailSpec]) -> Vec<Check> {
     let mut out = storage(host, global);
+    out.retain(|c| c.id != "exec");
     if jails.iter().any(has_limits) {
         out.push(racct(host, jails));
     }

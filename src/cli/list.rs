@@ -311,7 +311,8 @@ pub fn status_table(rows: &[Row]) -> String {
     columns(&t, &[2, 4])
 }
 
-/// `status NAME`: the jail's facts, then every resource in use or limited.
+/// `status NAME`: the jail's row of the table, with every resource that is limited or in
+/// use, then its facts.
 pub fn detail(row: &Row) -> String {
     let j = &row.status;
     let addrs: Vec<&str> = j.ip4.iter().chain(&j.ip6).map(String::as_str).collect();
@@ -322,12 +323,6 @@ pub fn detail(row: &Row) -> String {
         None => "-",
     };
     let mut facts: Vec<Vec<String>> = vec![
-        vec!["name:".into(), j.name.clone()],
-        vec!["state:".into(), j.state.to_string()],
-        vec![
-            "jid:".into(),
-            j.jid.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),
-        ],
         vec![
             "hostname:".into(),
             j.hostname.clone().unwrap_or_else(|| "-".into()),
@@ -346,16 +341,9 @@ pub fn detail(row: &Row) -> String {
     if let Some(e) = &row.errors {
         facts.push(vec!["errors:".into(), e.join("; ")]);
     }
-    let mut out = columns(&facts, &[]);
-    let res = row.resources.clone().unwrap_or_default();
-    if j.state == "running" && !res.is_empty() {
-        out.push('\n');
-        let mut t: Vec<Vec<String>> = vec![vec!["RESOURCE".into(), "USAGE".into(), "LIMIT".into()]];
-        for r in &res {
-            t.push(vec![r.resource.clone(), usage_text(j, r), limit_text(r)]);
-        }
-        out.push_str(&columns(&t, &[1]));
-    }
+    let mut out = status_table(std::slice::from_ref(row));
+    out.push('\n');
+    out.push_str(&columns(&facts, &[]));
     out
 }
 

@@ -37,12 +37,13 @@ pub fn load_for(
                 .cloned()
                 .expect("broken_deps names broken jails");
             eprint!("{}", errs.render());
-            return Err(miette::miette!(
-                help = format!(
+            return Err(super::output::failure(
+                super::output::Exit::InvalidConfig,
+                format!("jail \"{n}\" depends on \"{b}\", whose definition is invalid"),
+                Some(format!(
                     "fix {} (errors above), then run the command again",
                     errs.dir.join("jails").join(format!("{b}.toml")).display()
-                ),
-                "jail \"{n}\" depends on \"{b}\", whose definition is invalid"
+                )),
             ));
         }
     }

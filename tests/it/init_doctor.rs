@@ -322,29 +322,41 @@ fn up_and_boot_refuse_with_doctors_words_before_changing_anything() {
             .insert("kern.racct.enable".into(), "0".into())
     })
     .unwrap();
-    crate::lifecycle_e2e::sim(&s, &["zfs", "set", "exec=off", "zroot/jailctl/bases"]);
     let (_, lines) = doctor(&s, &c);
     let racct = check(&lines, "racct").to_string();
-    let exec = check(&lines, "exec").to_string();
+    assert!(racct.starts_with("FAIL"), "{racct}");
     let before = history(&s).len();
-    for args in [&["up", "db"][..], &["boot"]] {
+    for args in [&["up", "db"][..], &["up", "--all"], &["boot"]] {
         let (code, _, err) = out(jailctl(&s, &c).args(args));
         assert_eq!(code, Some(4), "{args:?}: {err}");
         assert!(err.contains(&racct), "{args:?}: {err}");
-        assert!(err.contains(&exec), "{args:?}: {err}");
         assert!(err.contains("Nothing was changed"), "{args:?}: {err}");
     }
-    // `up web` (no limits) is refused for exec only.
-    let (code, _, err) = out(jailctl(&s, &c).args(["up", "web"]));
-    assert_eq!(code, Some(4), "{err}");
-    assert!(err.contains(&exec) && !err.contains(&racct), "{err}");
     let changed: Vec<String> = history(&s)[before..]
         .iter()
         .filter(|h| mutating(h))
         .map(crate::lifecycle_e2e::line)
         .collect();
     assert!(changed.is_empty(), "{changed:?}");
-    // Fixed, up goes ahead.
-    crate::lifecycle_e2e::sim(&s, &["zfs", "inherit", "exec", "zroot/jailctl/bases"]);
+    // `up web` (no limits) does not need RACCT: it goes ahead.
     jailctl(&s, &c).args(["up", "web"]).assert().success();
+
+    // A zfs_root that does not exist: refused with doctor's line, which names `init`.
+    let g = std::fs::read_to_string(c.join("jailctl.toml"))
+        .unwrap()
+        .replace(
+            "zfs_root = \"zroot/jailctl\"",
+            "zfs_root = \"zroot/elsewhere\"",
+        );
+    std::fs::write(c.join("jailctl.toml"), g).unwrap();
+    let zr = check(&doctor(&s, &c).1, "zfs_root").to_string();
+    assert!(
+        zr.starts_with("FAIL") && zr.contains("fix: jailctl init"),
+        "{zr}"
+    );
+    let before = history(&s).len();
+    let (code, _, err) = out(jailctl(&s, &c).args(["up", "web"]));
+    assert_eq!(code, Some(4), "{err}");
+    assert!(err.contains(&zr), "{err}");
+    assert!(!history(&s)[before..].iter().any(mutating));
 }

@@ -146,14 +146,20 @@ fn status_is_a_table_of_usage_beside_limits_with_detail_and_json() {
 
     // status NAME: facts, then every resource in use or limited.
     let d = stdout(jailctl(&s, &c).args(["status", "web"]));
-    assert!(d.contains("state:      running"), "{d}");
+    let first: Vec<&str> = d.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(first[..2], ["web", "running"], "{d}");
     assert!(d.contains("addresses:  192.168.1.20, 2001:db8::20"), "{d}");
-    assert!(
+    assert!(d.contains("current:    yes"), "{d}");
+    let row = |res: &str| {
         d.lines()
-            .any(|l| l.starts_with("openfiles") && l.ends_with("4096 (deny)")),
-        "{d}"
-    );
-    assert!(d.lines().any(|l| l.starts_with("nthr")), "{d}");
+            .map(str::trim_start)
+            .find(|l| l.starts_with(res))
+            .unwrap_or_else(|| panic!("no {res} in {d}"))
+    };
+    assert!(row("openfiles").ends_with("4096 (deny)"), "{d}");
+    // Resources in use without a limit are listed too in the detail.
+    assert!(row("nthr").ends_with(" -"), "{d}");
+    assert!(!d.contains("\ndb ") && !d.contains("\ncache "), "{d}");
 
     // --json: exact numbers, usage beside each limit.
     let v: Value =
