@@ -92,7 +92,7 @@ pub fn worst(checks: &[Check]) -> Level {
 /// Every check, for `jailctl doctor`. `jails` are the defined jails: they decide whether a
 /// missing feature is a failure (a jail needs it) or a warning (none does yet).
 pub fn run(host: &dyn Host, global: &Global, jails: &[JailSpec]) -> Vec<Check> {
-    let mut out = storage(host, global);
+    let mut out = storage(host, global, true);
     out.push(racct(host, jails));
     out.push(vimage(host, jails));
     for m in ["if_bridge", "if_epair"] {
@@ -109,8 +109,7 @@ pub fn run(host: &dyn Host, global: &Global, jails: &[JailSpec]) -> Vec<Check> {
 /// checks the datasets of exactly the jails it starts (one jail's dataset set `exec=off`
 /// must not block the others) and names where the setting comes from.
 pub fn preflight(host: &dyn Host, global: &Global, jails: &[JailSpec]) -> Vec<Check> {
-    let mut out = storage(host, global);
-    out.retain(|c| c.id != "exec");
+    let mut out = storage(host, global, false);
     if jails.iter().any(has_limits) {
         out.push(racct(host, jails));
     }
@@ -134,8 +133,10 @@ fn names(jails: &[&JailSpec]) -> String {
     n.join(", ")
 }
 
-/// The pool, the `zfs_root` dataset and `exec` on it and below.
-fn storage(host: &dyn Host, global: &Global) -> Vec<Check> {
+/// The pool, the `zfs_root` dataset and, with `exec`, `exec` on it and below (one `zfs get
+/// -r`; without it, only `zfs_root` itself is read, so `up` of one jail does not list every
+/// dataset of the fleet).
+fn storage(host: &dyn Host, global: &Global, exec: bool) -> Vec<Check> {
     let root = &global.zfs_root;
     let pool = root.split('/').next().unwrap_or(root);
     let mut out = Vec::new();
@@ -181,20 +182,12 @@ fn storage(host: &dyn Host, global: &Global) -> Vec<Check> {
             return out;
         }
     }
-    let g = host.output(&Cmd::new(
-        tools::ZFS,
-        [
-            "get",
-            "-H",
-            "-r",
-            "-t",
-            "filesystem,volume",
-            "-o",
-            "name,value,source",
-            "exec",
-            root.as_str(),
-        ],
-    ));
+    let mut args = vec!["get", "-H"];
+    if exec {
+        args.extend(["-r", "-t", "filesystem,volume"]);
+    }
+    args.extend(["-o", "name,value,source", "exec", root.as_str()]);
+    let g = host.output(&Cmd::new(tools::ZFS, args));
     let o = match g {
         Ok(o) if o.success() => o,
         Ok(o) => {
@@ -220,6 +213,9 @@ fn storage(host: &dyn Host, global: &Global) -> Vec<Check> {
         }
     };
     out.push(Check::ok("zfs_root", format!("dataset {root} exists")));
+    if !exec {
+        return out;
+    }
     // exec=off: where it is set (locally, or inherited from above zfs_root) is what to fix.
     let mut off: Vec<String> = Vec::new();
     let mut inheriting = 0;

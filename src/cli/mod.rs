@@ -181,10 +181,12 @@ pub fn open_host(global: &GlobalArgs, access: Access) -> miette::Result<Box<dyn 
         Access::Read => "read jails from",
         Access::Change => "change",
     };
-    Err(miette::miette!(
-        help = "try it on a simulated FreeBSD host: add `--simulate DIR` (or set JAILCTL_SIMULATE=DIR); `--dry-run` prints the commands without running them",
-        "refusing to {what} this host: it runs {}, not FreeBSD, so it has no jails, rctl or FreeBSD's zfs/jail tools",
-        std::env::consts::OS
+    Err(output::refused(
+        format!(
+            "refusing to {what} this host: it runs {}, not FreeBSD, so it has no jails, rctl or FreeBSD's zfs/jail tools",
+            std::env::consts::OS
+        ),
+        "try it on a simulated FreeBSD host: add `--simulate DIR` (or set JAILCTL_SIMULATE=DIR); `--dry-run` prints the commands without running them",
     ))
 }
 

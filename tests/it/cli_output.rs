@@ -138,6 +138,17 @@ fn exit_statuses_tell_config_refusal_and_host_failure_apart() {
         .args(["snapshot", "rollback", "db", "x", "--yes"])
         .assert()
         .code(4);
+    // Off FreeBSD without --simulate: jailctl refuses to touch this machine.
+    if !cfg!(target_os = "freebsd") {
+        assert_cmd::Command::cargo_bin("jailctl")
+            .unwrap()
+            .env_remove("JAILCTL_SIMULATE")
+            .arg("--config-dir")
+            .arg(&c)
+            .arg("list")
+            .assert()
+            .code(4);
+    }
     // Command line errors keep clap's 2.
     jailctl(&s, &c)
         .args(["up", "--no-such-flag"])
