@@ -113,10 +113,20 @@ fn output_to_a_file_has_no_escape_codes_and_logs_no_module_paths() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!err.contains("jailctl::"), "{args:?}: {err}");
     }
-    // -v logs at info level: the lines are there, plain.
-    let out = jailctl(&s, &c).args(["-v", "plan"]).output().unwrap();
+    // A log line (a stray file in jails/ is a warning): plain words, no colour, no module.
+    std::fs::write(c.join("jails/README.txt"), "notes\n").unwrap();
+    let out = loud(&s, &c)
+        .args(["validate"])
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("WARN ignoring ") && err.contains("README.txt: jail definitions end in .toml"),
+        "{err}"
+    );
     assert!(!has_escape(&out.stderr), "{err}");
+    assert!(!err.contains("jailctl::"), "{err}");
 }
 
 #[test]

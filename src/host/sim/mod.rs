@@ -330,8 +330,10 @@ impl Runner for SimHost {
 
     fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError> {
         let out = self.output(cmd)?;
-        print!("{}", out.stdout);
-        eprint!("{}", out.stderr);
+        // As the real child would: a closed stdout is the reader's choice, not a panic.
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(out.stdout.as_bytes());
+        let _ = std::io::stderr().write_all(out.stderr.as_bytes());
         Ok(out.status)
     }
 }
