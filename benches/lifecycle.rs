@@ -64,6 +64,7 @@ fn host_with_base(dir: &Path) -> SimHost {
 fn mutating(line: &str) -> bool {
     ![
         "/sbin/zfs get ",
+        "/sbin/zpool list ",
         "/usr/sbin/jls ",
         "/sbin/sysctl -n ",
         "/usr/bin/rctl jail:",

@@ -8,13 +8,13 @@
 #
 # Settings (environment):
 #   QUICKSTART_DIR  work directory (default: target/quickstart); each run starts it afresh
-#   JAILCTL         how to run jailctl (default: cargo run -q --)
+#   JAILCTL         how to run jailctl (default: build it with cargo, then target/debug/jailctl)
 # Needs: sh, tar and xz (GNU tar's -J), sha256sum.
 set -eu
 
 cd "$(dirname "$0")/.."
 WORK=${QUICKSTART_DIR:-target/quickstart}
-JAILCTL=${JAILCTL:-cargo run -q --}
+JAILCTL=${JAILCTL:-}
 RELEASE=14.3-RELEASE
 BASE_ONLY=no
 case "${1:-}" in
@@ -29,6 +29,14 @@ for tool in tar xz sha256sum; do
         exit 1
     }
 done
+
+# The first build compiles jailctl and its dependencies: a few minutes on a small machine.
+# cargo prints each crate as it compiles, so the wait is visible.
+if [ -z "$JAILCTL" ]; then
+    echo "==> building jailctl (cargo build; the first build takes a few minutes, later ones seconds)"
+    cargo build --bin jailctl
+    JAILCTL=target/debug/jailctl
+fi
 
 # Each run starts from a fresh simulated host. The work directory carries a marker, so a
 # directory that quickstart did not make is never removed.
@@ -52,13 +60,16 @@ USERLAND_VERSION="$RELEASE"
 echo "\$USERLAND_VERSION"
 VERSION
 chmod 555 "$TREE/bin/freebsd-version"
-# Base programs the templates' health checks run (the simulator does not execute them: an
+# Base programs the templates' health checks and `jailctl console` run (the simulator does not execute them: an
 # executable file in the jail stands for the program).
 mkdir -p "$TREE/usr/bin"
-for prog in fetch drill; do
+for prog in fetch drill login; do
     printf '#!/bin/sh\n' >"$TREE/usr/bin/$prog"
     chmod 555 "$TREE/usr/bin/$prog"
 done
+# And the ones the README's examples run (`jailctl exec web -- ps ax`, `jailctl console`).
+printf '#!/bin/sh\n' >"$TREE/bin/ps"
+chmod 555 "$TREE/bin/ps"
 printf 'root:*:0:0::0:0:Charlie &:/root:/bin/sh\n' >"$TREE/etc/master.passwd"
 chmod 600 "$TREE/etc/master.passwd"
 printf 'root:*:0:0:Charlie &:/root:/bin/sh\nwww:*:80:80:World Wide Web Owner:/nonexistent:/usr/sbin/nologin\n' >"$TREE/etc/passwd"

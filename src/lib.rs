@@ -25,6 +25,8 @@
 //! - [`platform`] reads the FreeBSD kernel directly where that beats spawning a tool (RACCT
 //!   state, running jails); off FreeBSD a stub says what is missing.
 //! - [`vnet`] is VNET networking: epair names, pool addresses, bridge/epair steps.
+//! - [`doctor`] checks that a host is ready for jails (pool, datasets, RACCT, VIMAGE,
+//!   modules, mount path lengths), for `jailctl doctor` and before `up`/`boot`.
 //! - [`cli`] is the command line: one file per subcommand, each a thin `run` over the library.
 //!
 //! Nothing below `cli` chooses between the real and the simulated host: a [`host::Host`] is
@@ -35,6 +37,7 @@ pub mod base;
 pub mod boot;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod host;
 pub mod jail_params;
 pub mod observe;

@@ -106,7 +106,7 @@ fn sets(a: SetsArgs, g: &GlobalArgs, global: &Global, update: bool) -> miette::R
         base::create(host.as_ref(), global, &req)?
     };
     if !g.quiet {
-        println!(
+        crate::outln!(
             "{} base {} ({}) from {}: snapshot {}, {} files, {} bytes, mounted at {}",
             if update { "updated" } else { "created" },
             made.name,
@@ -118,7 +118,7 @@ fn sets(a: SetsArgs, g: &GlobalArgs, global: &Global, update: bool) -> miette::R
             made.mountpoint.display()
         );
         if update {
-            println!(
+            crate::outln!(
                 "jails keep the snapshot they were cloned from; `jailctl plan` shows which would move to the new one when re-created"
             );
         }
@@ -129,22 +129,21 @@ fn sets(a: SetsArgs, g: &GlobalArgs, global: &Global, update: bool) -> miette::R
 fn list(a: ListArgs, g: &GlobalArgs, global: &Global) -> miette::Result<ExitCode> {
     let host = open_host(g, Access::Read)?;
     let bases = base::list(host.as_ref(), global)?;
-    let mut out = std::io::stdout().lock();
     if a.json {
-        serde_json::to_writer_pretty(&mut out, &bases).into_diagnostic()?;
-        writeln!(out).into_diagnostic()?;
+        crate::outln!(
+            "{}",
+            serde_json::to_string_pretty(&bases).into_diagnostic()?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     if bases.is_empty() {
-        writeln!(
-            out,
+        crate::outln!(
             "no bases under {}; make one with `jailctl base create NAME --from SOURCE`",
             base::bases_parent(global)
-        )
-        .into_diagnostic()?;
+        );
         return Ok(ExitCode::SUCCESS);
     }
-    write!(out, "{}", render_table(&bases)).into_diagnostic()?;
+    crate::out!("{}", render_table(&bases));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -231,7 +230,7 @@ fn destroy(a: DestroyArgs, g: &GlobalArgs, global: &Global) -> miette::Result<Ex
     match base::destroy(host.as_ref(), global, &a.name, &mut ask)? {
         Some(ds) => {
             if !g.quiet {
-                println!("destroyed base {} ({ds})", a.name);
+                crate::outln!("destroyed base {} ({ds})", a.name);
             }
             Ok(ExitCode::SUCCESS)
         }

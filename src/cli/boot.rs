@@ -62,21 +62,39 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     }
     if graph.is_empty() {
         if !global.quiet {
-            println!("jailctl boot: no jail to start (none has autostart = true)");
+            crate::outln!("jailctl boot: no jail to start (none has autostart = true)");
         }
         return Ok(ExitCode::SUCCESS);
     }
     let host = shared_host(global, Access::Change)?;
-    let driver = OpsDriver::new(host, cfg.jails.clone(), cfg.global.clone());
+    let starting: Vec<config::spec::JailSpec> = cfg
+        .jails
+        .iter()
+        .filter(|j| graph.index_of(&j.name).is_some())
+        .cloned()
+        .collect();
+    super::doctor::preflight(host.as_ref(), &cfg.global, &starting)?;
+    let driver = OpsDriver::new(host.clone(), cfg.jails.clone(), cfg.global.clone());
     let quiet = global.quiet;
     let is_broken = |n: &str| l.broken(n).is_some();
+    // Jails already running are only checked (and updated if their file changed): say so
+    // rather than "starting".
+    let running: Vec<String> = crate::ops::status(host.as_ref(), &cfg.jails, &cfg.global)
+        .map(|list| {
+            list.into_iter()
+                .filter(|j| j.state == "running")
+                .map(|j| j.name)
+                .collect()
+        })
+        .unwrap_or_default();
+    let was_running = |n: &str| running.iter().any(|r| r == n);
     let report = boot::boot_with(&graph, &driver, &opts, &mut |e| {
-        if let Some(line) = progress(e, quiet, &is_broken) {
-            println!("{line}");
+        if let Some(line) = progress(e, quiet, &is_broken, &was_running) {
+            crate::outln!("{line}");
         }
     });
     if !quiet || !report.ok() {
-        print!("{report}");
+        crate::out!("{report}");
     }
     Ok(if report.ok() {
         ExitCode::SUCCESS
@@ -96,8 +114,18 @@ pub(super) fn invalid_reason(e: &config::ConfigErrors) -> String {
 }
 
 /// One progress line per event (failures even with `--quiet`).
-fn progress(e: &BootEvent, quiet: bool, is_broken: &dyn Fn(&str) -> bool) -> Option<String> {
+fn progress(
+    e: &BootEvent,
+    quiet: bool,
+    is_broken: &dyn Fn(&str) -> bool,
+    was_running: &dyn Fn(&str) -> bool,
+) -> Option<String> {
     let line = match e {
+        BootEvent::Starting { name } if was_running(name) => return None,
+        BootEvent::Started { name } if was_running(name) => {
+            format!("{name}: already running")
+        }
+        BootEvent::Up { name, .. } if was_running(name) => format!("{name}: up"),
         BootEvent::Starting { name } => format!("{name}: starting"),
         BootEvent::Started { name } => format!("{name}: started"),
         BootEvent::Probe {

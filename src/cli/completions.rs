@@ -12,6 +12,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> miette::Result<ExitCode> {
     let mut cmd = super::Cli::command();
-    clap_complete::generate(args.shell, &mut cmd, "jailctl", &mut std::io::stdout());
+    // Into memory first: clap_complete panics when its writer fails (a closed pipe).
+    let mut buf = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "jailctl", &mut buf);
+    super::output::write_stdout_bytes(&buf);
     Ok(ExitCode::SUCCESS)
 }

@@ -46,7 +46,7 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if preview.plan.is_empty() {
-        println!("nothing to destroy for {}", a.name);
+        crate::outln!("nothing to destroy for {}", a.name);
         return Ok(ExitCode::SUCCESS);
     }
     if !a.yes {
@@ -57,8 +57,8 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
                 a.name
             ));
         }
-        print!("{}", preview.plan);
-        print!("destroy `{}`? this cannot be undone [y/N] ", a.name);
+        crate::out!("{}", preview.plan);
+        crate::out!("destroy `{}`? this cannot be undone [y/N] ", a.name);
         std::io::stdout().flush().into_diagnostic()?;
         let mut line = String::new();
         std::io::stdin()

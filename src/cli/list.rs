@@ -57,7 +57,20 @@ pub fn run_status(global: &super::GlobalArgs, a: StatusArgs) -> miette::Result<E
     {
         eprintln!("{note}");
     }
-    show(&with_broken(list, &l, &names), a.json, global.quiet)
+    let mut rows = with_broken(list, &l, &names);
+    for r in &mut rows {
+        r.resources = Some(resources(&r.status, !names.is_empty()));
+    }
+    if !a.json {
+        let text = match rows.first() {
+            Some(r) if !names.is_empty() => detail(r),
+            _ => status_table(&rows),
+        };
+        crate::out!("{text}");
+        note_broken(&rows, global.quiet);
+        return Ok(ExitCode::SUCCESS);
+    }
+    show(&rows, true, global.quiet)
 }
 
 /// One jail as `list --json` prints it: its status and, when its definition is broken, the
@@ -68,6 +81,271 @@ pub struct Row {
     pub status: JailStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<String>>,
+    /// `status`: each resource's usage beside its limits, exact numbers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Vec<Resource>>,
+}
+
+/// One rctl resource of a jail: live usage (when RACCT reports it) and the deployed rules.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Resource {
+    pub resource: String,
+    pub usage: Option<u64>,
+    pub limits: Vec<Limit>,
+}
+
+/// A deployed rule on one resource: `action=amount[/per]`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Limit {
+    pub action: String,
+    pub amount: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per: Option<String>,
+}
+
+/// Resources `status` shows even without a limit: what an administrator looks at first.
+const ALWAYS: &[&str] = &["memoryuse", "pcpu", "maxproc"];
+
+/// The resources of a jail: those with a deployed rule, then [`ALWAYS`]; with `all`, every
+/// resource RACCT reports a non-zero usage for as well.
+pub fn resources(j: &JailStatus, all: bool) -> Vec<Resource> {
+    let mut out: Vec<Resource> = Vec::new();
+    for rule in &j.limits {
+        // jail:NAME:resource:action=amount[/per]
+        let mut parts = rule.splitn(4, ':');
+        let (Some(_), Some(_), Some(res), Some(rest)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Some((action, amount)) = rest.split_once('=') else {
+            continue;
+        };
+        let (amount, per) = match amount.split_once('/') {
+            Some((a, p)) => (a, Some(p.to_string())),
+            None => (amount, None),
+        };
+        let Ok(amount) = amount.parse::<u64>() else {
+            continue;
+        };
+        let limit = Limit {
+            action: action.to_string(),
+            amount,
+            per,
+        };
+        match out.iter_mut().find(|r| r.resource == res) {
+            Some(r) => r.limits.push(limit),
+            None => out.push(Resource {
+                resource: res.to_string(),
+                usage: None,
+                limits: vec![limit],
+            }),
+        }
+    }
+    let extra: Vec<String> = match &j.usage {
+        Some(u) if all => u
+            .iter()
+            .filter(|(k, v)| **v != 0 || ALWAYS.contains(&k.as_str()))
+            .map(|(k, _)| k.clone())
+            .collect(),
+        _ => ALWAYS.iter().map(|s| s.to_string()).collect(),
+    };
+    for res in extra {
+        if !out.iter().any(|r| r.resource == res) {
+            out.push(Resource {
+                resource: res,
+                usage: None,
+                limits: vec![],
+            });
+        }
+    }
+    for r in &mut out {
+        r.usage = j.usage.as_ref().and_then(|u| u.get(&r.resource).copied());
+    }
+    out
+}
+
+/// rctl resources counted in bytes (rates in bytes per second).
+const BYTES: &[&str] = &[
+    "datasize",
+    "stacksize",
+    "coredumpsize",
+    "memoryuse",
+    "memorylocked",
+    "vmemoryuse",
+    "swapuse",
+    "shmsize",
+    "msgqsize",
+];
+const RATES: &[&str] = &["readbps", "writebps"];
+const IOPS: &[&str] = &["readiops", "writeiops"];
+const SECONDS: &[&str] = &["cputime", "wallclock"];
+
+/// A byte count as `rctl -h` prints it: binary units, one decimal below 10 (`512M`, `4.0G`,
+/// `27M`, `0`).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["K", "M", "G", "T", "P", "E"];
+    if n < 1024 {
+        return n.to_string();
+    }
+    let mut v = n as f64;
+    let mut u = 0;
+    v /= 1024.0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if v < 10.0 && v.fract() != 0.0 {
+        format!("{v:.1}{}", UNITS[u])
+    } else {
+        format!("{}{}", v.round() as u64, UNITS[u])
+    }
+}
+
+/// An amount of `resource` in the unit people read it in.
+pub fn human(resource: &str, n: u64) -> String {
+    if BYTES.contains(&resource) {
+        human_bytes(n)
+    } else if RATES.contains(&resource) {
+        format!("{}/s", human_bytes(n))
+    } else if IOPS.contains(&resource) {
+        format!("{n}/s")
+    } else if resource == "pcpu" {
+        format!("{n}%")
+    } else if SECONDS.contains(&resource) {
+        let (h, m, s) = (n / 3600, n / 60 % 60, n % 60);
+        match (h, m) {
+            (0, 0) => format!("{s}s"),
+            (0, _) => format!("{m}m{s:02}s"),
+            _ => format!("{h}h{m:02}m"),
+        }
+    } else {
+        n.to_string()
+    }
+}
+
+fn limit_text(r: &Resource) -> String {
+    if r.limits.is_empty() {
+        return "-".into();
+    }
+    let l: Vec<String> = r
+        .limits
+        .iter()
+        .map(|l| {
+            let per = l.per.as_ref().map(|p| format!("/{p}")).unwrap_or_default();
+            format!("{} ({}{per})", human(&r.resource, l.amount), l.action)
+        })
+        .collect();
+    l.join(", ")
+}
+
+fn usage_text(j: &JailStatus, r: &Resource) -> String {
+    match r.usage {
+        Some(u) => human(&r.resource, u),
+        None if j.state == "running" => "?".into(),
+        None => "-".into(),
+    }
+}
+
+/// Lay rows out in columns as wide as their widest cell (the last column unpadded).
+fn columns(rows: &[Vec<String>], right: &[usize]) -> String {
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let w: Vec<usize> = (0..n)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |x| x.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            if c > 0 {
+                line.push_str("  ");
+            }
+            if right.contains(&c) {
+                line.push_str(&format!("{cell:>w$}", w = w[c]));
+            } else {
+                line.push_str(&format!("{cell:<w$}", w = w[c]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `status`: one row per resource of each jail, usage beside limit, in human units.
+pub fn status_table(rows: &[Row]) -> String {
+    let mut t: Vec<Vec<String>> = vec![
+        ["NAME", "STATE", "JID", "RESOURCE", "USAGE", "LIMIT"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    ];
+    for row in rows {
+        let j = &row.status;
+        let res = row.resources.clone().unwrap_or_default();
+        let head = [
+            j.name.clone(),
+            j.state.to_string(),
+            j.jid.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),
+        ];
+        if j.state != "running" || res.is_empty() {
+            let mut r = head.to_vec();
+            r.extend(["-".into(), "-".into(), "-".into()]);
+            t.push(r);
+            continue;
+        }
+        for (i, r) in res.iter().enumerate() {
+            let mut line: Vec<String> = if i == 0 {
+                head.to_vec()
+            } else {
+                vec![String::new(), String::new(), String::new()]
+            };
+            line.extend([r.resource.clone(), usage_text(j, r), limit_text(r)]);
+            t.push(line);
+        }
+    }
+    columns(&t, &[2, 4])
+}
+
+/// `status NAME`: the jail's row of the table, with every resource that is limited or in
+/// use, then its facts.
+pub fn detail(row: &Row) -> String {
+    let j = &row.status;
+    let addrs: Vec<&str> = j.ip4.iter().chain(&j.ip6).map(String::as_str).collect();
+    let current = match j.up_to_date {
+        Some(true) => "yes",
+        Some(false) => "no: the definition changed (`jailctl plan` says what `up` would do)",
+        None if !j.defined => "no definition file",
+        None => "-",
+    };
+    let mut facts: Vec<Vec<String>> = vec![
+        vec![
+            "hostname:".into(),
+            j.hostname.clone().unwrap_or_else(|| "-".into()),
+        ],
+        vec![
+            "addresses:".into(),
+            if addrs.is_empty() {
+                "-".into()
+            } else {
+                addrs.join(", ")
+            },
+        ],
+        vec!["base:".into(), j.base.clone().unwrap_or_else(|| "-".into())],
+        vec!["current:".into(), current.to_string()],
+    ];
+    if let Some(e) = &row.errors {
+        facts.push(vec!["errors:".into(), e.join("; ")]);
+    }
+    let mut out = status_table(std::slice::from_ref(row));
+    out.push('\n');
+    out.push_str(&columns(&facts, &[]));
+    out
 }
 
 /// The state `list` and `status` give a jail whose definition file is broken.
@@ -115,7 +393,11 @@ pub fn with_broken(
                     .map(str::to_string)
                     .collect::<Vec<String>>()
             });
-            Row { status, errors }
+            Row {
+                status,
+                errors,
+                resources: None,
+            }
         })
         .collect()
 }
@@ -132,11 +414,17 @@ fn usage_note(state: &crate::platform::RacctState) -> Option<String> {
 /// report and the `invalid` rows say it; a note on stderr points at `jailctl validate`.
 fn show(rows: &[Row], json: bool, quiet: bool) -> miette::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(rows).into_diagnostic()?);
+        crate::outln!("{}", serde_json::to_string_pretty(rows).into_diagnostic()?);
     } else {
         let list: Vec<JailStatus> = rows.iter().map(|r| r.status.clone()).collect();
-        print!("{}", table(&list));
+        crate::out!("{}", table(&list));
     }
+    note_broken(rows, quiet);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The note on stderr naming the jails whose definitions are broken.
+fn note_broken(rows: &[Row], quiet: bool) {
     let broken: Vec<&str> = rows
         .iter()
         .filter(|r| r.errors.is_some())
@@ -149,7 +437,6 @@ fn show(rows: &[Row], json: bool, quiet: bool) -> miette::Result<ExitCode> {
             broken.join(", ")
         );
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The text table of `list`/`status`: each column as wide as its widest cell, so long

@@ -10,9 +10,11 @@ pub struct Args {}
 
 pub fn run(_args: Args) -> miette::Result<ExitCode> {
     let cmd = super::Cli::command();
+    let mut buf = Vec::new();
     clap_mangen::Man::new(cmd)
         .section("8")
-        .render(&mut std::io::stdout())
+        .render(&mut buf)
         .into_diagnostic()?;
+    super::output::write_stdout_bytes(&buf);
     Ok(ExitCode::SUCCESS)
 }

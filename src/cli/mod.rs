@@ -5,10 +5,13 @@ mod base;
 mod boot;
 mod completions;
 mod destroy;
+mod doctor;
 mod down;
 mod exec;
+mod init;
 mod list;
 mod man;
+pub mod output;
 mod plan;
 mod render;
 mod restart;
@@ -29,7 +32,7 @@ use std::process::ExitCode;
 
 /// Declarative FreeBSD jail manager.
 #[derive(Debug, Parser)]
-#[command(name = "jailctl", version, about, long_about = None)]
+#[command(name = "jailctl", version, about, long_about = None, after_long_help = output::EXIT_STATUS_HELP)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -64,6 +67,10 @@ pub enum Command {
     Base(base::Args),
     Completions(completions::Args),
     Man(man::Args),
+    /// Set this host up for jailctl: a commented jailctl.toml, the zfs_root dataset, the directories.
+    Init(init::Args),
+    /// Is this host ready for jails? Every check OK, WARN or FAIL, with its fix.
+    Doctor(doctor::Args),
     /// Check the configuration: every jail OK, or every error with file, line and column.
     Validate(validate::Args),
     /// Show a jail's definition after templates and defaults are applied.
@@ -98,18 +105,23 @@ pub enum Command {
     Snapshot(snapshot::Cmd),
 }
 
-/// Parse the command line, run it, map the outcome to an exit code.
+/// Parse the command line, run it, map the outcome to an exit code ([`output::Exit`]).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.global);
+    output::init_reports();
     match run(cli) {
         Ok(code) => code,
         Err(report) => {
+            let exit = output::exit_for(&report);
+            if exit == output::Exit::BrokenPipe {
+                output::die_of_broken_pipe();
+            }
             match report.downcast_ref::<crate::config::ConfigErrors>() {
                 Some(errs) => eprint!("{}", errs.render()),
                 None => eprintln!("{report:?}"),
             }
-            ExitCode::FAILURE
+            exit.code()
         }
     }
 }
@@ -125,13 +137,7 @@ fn init_tracing(g: &GlobalArgs) {
             _ => "trace",
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("JAILCTL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .without_time()
-        .try_init();
+    output::init_tracing(level);
 }
 
 /// What a subcommand is going to do to the host.
@@ -175,10 +181,12 @@ pub fn open_host(global: &GlobalArgs, access: Access) -> miette::Result<Box<dyn 
         Access::Read => "read jails from",
         Access::Change => "change",
     };
-    Err(miette::miette!(
-        help = "try it on a simulated FreeBSD host: add `--simulate DIR` (or set JAILCTL_SIMULATE=DIR); `--dry-run` prints the commands without running them",
-        "refusing to {what} this host: it runs {}, not FreeBSD, so it has no jails, rctl or FreeBSD's zfs/jail tools",
-        std::env::consts::OS
+    Err(output::refused(
+        format!(
+            "refusing to {what} this host: it runs {}, not FreeBSD, so it has no jails, rctl or FreeBSD's zfs/jail tools",
+            std::env::consts::OS
+        ),
+        "try it on a simulated FreeBSD host: add `--simulate DIR` (or set JAILCTL_SIMULATE=DIR); `--dry-run` prints the commands without running them",
     ))
 }
 
@@ -187,6 +195,8 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Base(a) => base::run(a, &cli.global),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
+        Command::Init(a) => init::run(&cli.global, a),
+        Command::Doctor(a) => doctor::run(&cli.global, a),
         Command::Validate(a) => validate::run(&cli.global, a),
         Command::Show(a) => show::run(&cli.global, a),
         Command::Sim(a) => sim::run(&cli.global, a),

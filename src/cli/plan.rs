@@ -28,9 +28,9 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
     let plan = ops::plan_only(host.as_ref(), &cfg.jails, &cfg.global, &a.names, &opts)
         .map_err(target::ops_err)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&plan).into_diagnostic()?);
+        crate::outln!("{}", serde_json::to_string_pretty(&plan).into_diagnostic()?);
     } else {
-        print!("{plan}");
+        crate::out!("{plan}");
     }
     Ok(ExitCode::SUCCESS)
 }

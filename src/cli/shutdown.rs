@@ -83,7 +83,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     };
     if graph.is_empty() {
         if !global.quiet {
-            println!("jailctl shutdown: no running jail to stop");
+            crate::outln!("jailctl shutdown: no running jail to stop");
         }
         return Ok(failed_config);
     }
@@ -112,11 +112,11 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
             }
         };
         if let Some(l) = line {
-            println!("{l}");
+            crate::outln!("{l}");
         }
     });
     if !quiet || !report.ok() {
-        print!("{report}");
+        crate::out!("{report}");
     }
     if !l.broken.is_empty() {
         let names: Vec<&str> = l.broken.iter().map(|(n, _)| n.as_str()).collect();

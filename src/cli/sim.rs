@@ -9,7 +9,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 /// Run one tool command (zfs, zpool, jail, jls, jexec, rctl, cpuset, ifconfig, mount,
-/// umount, sysctl) on the simulated host given with --simulate.
+/// umount, sysctl, kldstat, kldload, kldunload) on the simulated host given with --simulate.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The tool: a base name (`zfs`) or its absolute FreeBSD path (`/sbin/zfs`).
@@ -33,6 +33,9 @@ pub fn tool_path(name: &str) -> Option<&'static str> {
         tools::MOUNT,
         tools::UMOUNT,
         tools::SYSCTL,
+        tools::KLDSTAT,
+        tools::KLDLOAD,
+        tools::KLDUNLOAD,
     ];
     ALL.iter()
         .copied()
@@ -48,7 +51,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     }
     let Some(program) = tool_path(&args.tool) else {
         return Err(miette::miette!(
-            help = "known tools: zfs, zpool, jail, jls, jexec, rctl, cpuset, ifconfig, mount, umount, sysctl",
+            help = "known tools: zfs, zpool, jail, jls, jexec, rctl, cpuset, ifconfig, mount, umount, sysctl, kldstat, kldload, kldunload",
             "`{}` is not a tool the simulated host provides",
             args.tool
         ));

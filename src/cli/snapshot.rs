@@ -48,7 +48,15 @@ pub enum Cmd {
 }
 
 fn err(e: snap::SnapshotError) -> miette::Report {
-    miette::miette!("{e}")
+    use super::output::{Exit, failure};
+    use snap::SnapshotError as E;
+    let exit = match &e {
+        E::Process(_) => Exit::HostFailure,
+        E::Lock(_, io) if io.kind() != std::io::ErrorKind::WouldBlock => Exit::HostFailure,
+        E::BadLabel(_) => Exit::Usage,
+        _ => Exit::Refused,
+    };
+    failure(exit, e.to_string(), None)
 }
 
 pub fn run(global: &super::GlobalArgs, cmd: Cmd) -> miette::Result<ExitCode> {
@@ -61,7 +69,7 @@ pub fn run(global: &super::GlobalArgs, cmd: Cmd) -> miette::Result<ExitCode> {
                 snap::create(host.as_ref(), spec, &cfg.global, label.as_deref()).map_err(err)?;
             if !global.quiet {
                 for t in taken {
-                    println!("created {t}");
+                    crate::outln!("created {t}");
                 }
             }
         }
@@ -88,18 +96,21 @@ pub fn run(global: &super::GlobalArgs, cmd: Cmd) -> miette::Result<ExitCode> {
                 }
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&all).into_diagnostic()?);
+                crate::outln!("{}", serde_json::to_string_pretty(&all).into_diagnostic()?);
             } else if all.is_empty() {
                 if !global.quiet {
-                    println!("no jailctl snapshots");
+                    crate::outln!("no jailctl snapshots");
                 }
             } else {
-                println!(
+                crate::outln!(
                     "{:<16} {:<32} {:<17} {:>10}",
-                    "JAIL", "NAME", "CREATED", "USED"
+                    "JAIL",
+                    "NAME",
+                    "CREATED",
+                    "USED"
                 );
                 for s in &all {
-                    println!(
+                    crate::outln!(
                         "{:<16} {:<32} {:<17} {:>10}",
                         s.jail,
                         s.name,
@@ -118,18 +129,18 @@ pub fn run(global: &super::GlobalArgs, cmd: Cmd) -> miette::Result<ExitCode> {
             let cfg = target::load_for(global, std::slice::from_ref(&name), false)?;
             let spec = cfg.jail(&name).expect("load_for checked the name");
             let host = super::open_host(global, Access::Change)?;
-            if !yes && !std::io::stdin().is_terminal() {
-                return Err(miette::miette!(
-                    help = "pass --yes to confirm",
-                    "refusing to roll back `{name}` without confirmation: stdin is not a terminal"
-                ));
-            }
-            // Asked only once every check has passed, just before the first rollback.
+            // Asked only once every check has passed (the jail is stopped, the snapshot
+            // exists, ...), just before the first rollback. Without a terminal there is no
+            // one to ask: that refusal, too, comes only after the checks.
+            let tty = std::io::stdin().is_terminal();
             let mut confirm = |target: &str| {
                 if yes {
                     return true;
                 }
-                print!(
+                if !tty {
+                    return false;
+                }
+                crate::out!(
                     "roll back `{name}` (root and volumes) to {target}? changes since are lost [y/N] "
                 );
                 let _ = std::io::stdout().flush();
@@ -145,15 +156,23 @@ pub fn run(global: &super::GlobalArgs, cmd: Cmd) -> miette::Result<ExitCode> {
                 force,
                 &mut confirm,
             ) {
+                Err(snap::SnapshotError::Declined(_)) if !tty => {
+                    return Err(super::output::refused(
+                        format!(
+                            "refusing to roll back `{name}` without confirmation: stdin is not a terminal. Nothing was rolled back"
+                        ),
+                        "pass --yes to confirm",
+                    ));
+                }
                 Err(snap::SnapshotError::Declined(_)) => {
                     eprintln!("jailctl: nothing rolled back");
-                    return Ok(ExitCode::FAILURE);
+                    return Ok(super::output::Exit::Refused.code());
                 }
                 r => r.map_err(err)?,
             };
             if !global.quiet {
                 for d in done {
-                    println!("rolled back {d}");
+                    crate::outln!("rolled back {d}");
                 }
             }
         }
@@ -164,7 +183,7 @@ pub fn run(global: &super::GlobalArgs, cmd: Cmd) -> miette::Result<ExitCode> {
             let done = snap::destroy(host.as_ref(), spec, &cfg.global, &snapshot).map_err(err)?;
             if !global.quiet {
                 for d in done {
-                    println!("destroyed {d}");
+                    crate::outln!("destroyed {d}");
                 }
             }
         }

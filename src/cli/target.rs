@@ -75,12 +75,13 @@ pub fn load_for(
                 .cloned()
                 .expect("broken_deps names broken jails");
             eprint!("{}", errs.render());
-            return Err(miette::miette!(
-                help = format!(
+            return Err(super::output::failure(
+                super::output::Exit::InvalidConfig,
+                format!("jail \"{n}\" depends on \"{b}\", whose definition is invalid"),
+                Some(format!(
                     "fix {} (errors above), then run the command again",
                     errs.dir.join("jails").join(format!("{b}.toml")).display()
-                ),
-                "jail \"{n}\" depends on \"{b}\", whose definition is invalid"
+                )),
             ));
         }
     }
@@ -116,10 +117,13 @@ pub fn undefined(l: &config::Lenient, name: &str) -> miette::Report {
         None if all.is_empty() => "no jail is defined yet: add jails/NAME.toml".to_string(),
         None => format!("jails: {}", all.join(", ")),
     };
-    miette::miette!(
-        help = help,
-        "no jail \"{name}\" in {}",
-        l.config.dir.join("jails").display()
+    super::output::failure(
+        super::output::Exit::InvalidConfig,
+        format!(
+            "no jail \"{name}\" in {}",
+            l.config.dir.join("jails").display()
+        ),
+        Some(help),
     )
 }
 
@@ -138,8 +142,27 @@ pub fn names(names: Vec<String>, all: bool, cmd: &str) -> miette::Result<Vec<Str
     }
 }
 
+/// An operation's error as a report with its exit status: a definition the plan cannot use
+/// is an invalid configuration; a plan refusal, a jail in the wrong state or a held lock is
+/// a refusal; a failed host command or unreadable state is a host failure.
 pub fn ops_err(e: OpsError) -> miette::Report {
-    miette::miette!("{e}")
+    use super::output::{Exit, failure};
+    use crate::plan::PlanError;
+    let exit = match &e {
+        OpsError::Plan(
+            PlanError::UnknownJail(_)
+            | PlanError::UnknownDependency { .. }
+            | PlanError::Cycle(_)
+            | PlanError::Render(_),
+        ) => Exit::InvalidConfig,
+        OpsError::Plan(_)
+        | OpsError::NotRunning(_)
+        | OpsError::NotOwned { .. }
+        | OpsError::NeedsRestart { .. } => Exit::Refused,
+        OpsError::Lock(io) if io.kind() == std::io::ErrorKind::WouldBlock => Exit::Refused,
+        _ => Exit::HostFailure,
+    };
+    failure(exit, e.to_string(), None)
 }
 
 /// Print an outcome: recovered runs, then the plan (with `--dry-run`, the exact commands).
@@ -148,13 +171,13 @@ pub fn print(out: &Outcome, dry_run: bool, quiet: bool) {
         eprintln!("jailctl: finished the undo of an interrupted run:\n{r}");
     }
     if dry_run {
-        print!("{}", out.dry_run_text());
+        crate::out!("{}", out.dry_run_text());
     } else if out.plan.is_empty() {
         if !quiet {
-            println!("nothing to do: every jail is up to date");
+            crate::outln!("nothing to do: every jail is up to date");
         }
     } else if !quiet {
-        print!("{}", out.plan);
+        crate::out!("{}", out.plan);
     }
 }
 

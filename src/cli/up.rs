@@ -37,6 +37,10 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
         },
         ..ops::Opts::default()
     };
+    if !a.dry_run {
+        let needed = super::doctor::with_dependencies(&cfg.jails, &names);
+        super::doctor::preflight(host.as_ref(), &cfg.global, &needed)?;
+    }
     let out =
         ops::up(host.as_ref(), &cfg.jails, &cfg.global, &names, &opts).map_err(target::ops_err)?;
     target::print(&out, a.dry_run, global.quiet);

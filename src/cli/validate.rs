@@ -91,7 +91,7 @@ pub fn report(dir: &std::path::Path) -> Report {
 pub fn run(global: &super::GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     if args.json {
         let r = report(&global.config_dir);
-        println!("{}", serde_json::to_string_pretty(&r).into_diagnostic()?);
+        crate::outln!("{}", serde_json::to_string_pretty(&r).into_diagnostic()?);
         return Ok(if r.ok {
             ExitCode::SUCCESS
         } else {
@@ -110,9 +110,9 @@ pub fn run(global: &super::GlobalArgs, args: Args) -> miette::Result<ExitCode> {
                     } else {
                         format!(" (extends {})", j.extends.join(" -> "))
                     };
-                    println!("{}: OK{via}", j.name);
+                    crate::outln!("{}: OK{via}", j.name);
                 }
-                println!(
+                crate::outln!(
                     "{} jail{} valid in {}",
                     cfg.jails.len(),
                     if cfg.jails.len() == 1 { "" } else { "s" },

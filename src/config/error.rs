@@ -209,7 +209,9 @@ impl ConfigErrors {
     /// and help, one after the other. Rendered here rather than as miette's related
     /// diagnostics, which put an empty `Error:` line before each one.
     pub fn render(&self) -> String {
-        let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::default());
+        let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::default())
+            .with_break_words(false)
+            .with_wrap_lines(std::io::IsTerminal::is_terminal(&std::io::stderr()));
         let mut out = format!("{self}:\n\n");
         for e in &self.errors {
             let mut one = String::new();

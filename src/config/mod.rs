@@ -401,7 +401,7 @@ impl Loader {
                 let help = if e.kind() == std::io::ErrorKind::NotFound
                     && path.file_name().is_some_and(|n| n == "jailctl.toml")
                 {
-                    "create it with at least zfs_root = \"zroot/jailctl\", or point --config-dir at the right directory"
+                    "run `jailctl init` to set this host up (it writes the file), or point --config-dir at the right directory"
                 } else {
                     "check the path and its permissions"
                 };

@@ -62,6 +62,10 @@ pub enum SnapshotError {
         known: Vec<String>,
     },
     #[error(
+        "jail `{jail}` already has a snapshot \"{snapshot}\"; pick another label, or destroy it first with `jailctl snapshot destroy {jail} {snapshot}`"
+    )]
+    Exists { jail: String, snapshot: String },
+    #[error(
         "refusing to roll back jail `{0}` while it is running: stop it with `jailctl down {0}`, then run again. Nothing was rolled back"
     )]
     Running(String),
@@ -306,6 +310,12 @@ pub fn create(
         .map(|r| r.snap)
         .collect();
     let snap = snapshot_name(label, &existing, std::time::SystemTime::now())?;
+    if existing.contains(&snap) {
+        return Err(SnapshotError::Exists {
+            jail: spec.name.clone(),
+            snapshot: snap.strip_prefix(PREFIX).unwrap_or(&snap).to_string(),
+        });
+    }
     let full: Vec<String> = ds.iter().map(|d| format!("{d}@{snap}")).collect();
     let mut a = vec!["snapshot".to_string(), "-o".into(), format!("{PROP}=yes")];
     a.extend(full.iter().cloned());

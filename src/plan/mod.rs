@@ -1227,6 +1227,7 @@ fn down_jail(name: &str, global: &Global, host: &HostState, spec: Option<&JailSp
             Action::AlreadyStopped
         }
         Some(_) => {
+            reasons.insert(0, "it is running".into());
             steps.push(Step::RemoveJail {
                 name: name.to_string(),
                 conf: render::conf_path(name),
@@ -1238,7 +1239,12 @@ fn down_jail(name: &str, global: &Global, host: &HostState, spec: Option<&JailSp
     };
     let rules = host.rctl_rules.get(name).cloned().unwrap_or_default();
     if !rules.is_empty() {
-        reasons.push("its rctl rules outlive the jail".into());
+        // rctl keeps a jail's rules after the jail is gone. Stopping a running jail removes
+        // them as one of its steps (the step says so); only for a jail already stopped are
+        // they the reason there is anything to do at all.
+        if action == Action::AlreadyStopped {
+            reasons.push("its rctl rules outlive the jail".into());
+        }
         // Before the stop: if `rctl -r` fails the jail is still running untouched, and if
         // the stop fails the rules are simply added back (no restart needed to undo).
         steps.insert(
@@ -1423,6 +1429,9 @@ pub fn plan_destroy(
             jp.reasons
                 .push("volumes are kept (pass --volumes to destroy them)".into());
         }
+        // Destroying is what was asked; that the jail runs is why it is stopped first, which
+        // the steps show.
+        jp.reasons.retain(|r| r != "it is running");
         jp.action = Action::Destroy;
         plan.jails.push(jp);
     }

@@ -133,6 +133,8 @@ pub fn mutating(h: &HistoryEntry) -> bool {
     let l = line(h);
     let ro = [
         "zfs get ",
+        "zpool list ",
+        "kldstat ",
         "zfs list ",
         "jls ",
         "sysctl -n ",

@@ -75,9 +75,10 @@ fn create_is_one_atomic_command_over_root_and_volume_and_list_shows_it() {
         .args(["snapshot", "create", "db"])
         .assert()
         .success();
-    // The same label twice is zfs's refusal, surfaced.
+    // The same label twice is refused in jailctl's words, before any zfs command.
     let e = stderr_of(jailctl(&s, &cfg).args(["snapshot", "create", "db", "before"]));
-    assert!(e.contains("dataset already exists"), "{e}");
+    assert!(e.contains("already has a snapshot \"before\""), "{e}");
+    assert!(!e.contains("dataset already exists"), "{e}");
 
     let l = list(&s, &cfg);
     assert_eq!(l.len(), 3, "{l:?}");

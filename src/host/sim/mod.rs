@@ -21,6 +21,7 @@ pub mod cpuset;
 pub mod faults;
 pub mod jail;
 pub mod jailconf;
+pub mod kld;
 pub mod mount;
 pub mod net;
 pub mod rctl;
@@ -45,6 +46,8 @@ pub struct SimState {
     pub net: net::NetState,
     pub mount: mount::MountState,
     pub sysctl: sysctl::SysctlState,
+    #[serde(default)]
+    pub kld: kld::KldState,
     /// Every command run against this host, in order, with its exit status. Not in
     /// `state.json`: during a command it holds that command's entries, which are then
     /// appended to `history.jsonl`; [`SimHost::snapshot`] reads the whole history back.
@@ -119,6 +122,9 @@ fn dispatch(ctx: &mut Ctx<'_>, cmd: &Cmd) -> Result<Output, ProcessError> {
         tools::MOUNT => mount::run_mount(ctx, args),
         tools::UMOUNT => mount::run_umount(ctx, args),
         tools::SYSCTL => sysctl::run(ctx, args),
+        tools::KLDSTAT => kld::run_kldstat(ctx, args),
+        tools::KLDLOAD => kld::run_kldload(ctx, args),
+        tools::KLDUNLOAD => kld::run_kldunload(ctx, args),
         _ => {
             return Err(ProcessError::Spawn {
                 cmd: cmd.clone(),
@@ -300,6 +306,7 @@ impl SimState {
         let mut s = SimState::default();
         zfs::init_fresh(&mut s);
         sysctl::init_fresh(&mut s);
+        kld::init_fresh(&mut s);
         net::init_fresh(&mut s);
         s
     }
@@ -323,8 +330,10 @@ impl Runner for SimHost {
 
     fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError> {
         let out = self.output(cmd)?;
-        print!("{}", out.stdout);
-        eprint!("{}", out.stderr);
+        // As the real child would: a closed stdout is the reader's choice, not a panic.
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(out.stdout.as_bytes());
+        let _ = std::io::stderr().write_all(out.stderr.as_bytes());
         Ok(out.status)
     }
 }

@@ -1,0 +1,183 @@
+//! `jailctl init [--pool POOL]`: set a fresh host up for jailctl, the step Bastille calls
+//! `setup` and iocage `activate`. Writes a commented `jailctl.toml` (and the empty `jails/`
+//! and `templates/` directories) into the configuration directory, creates the `zfs_root`
+//! dataset with the properties jailctl's datasets rely on (`exec=on`, `setuid=on`, so a pool
+//! set `exec=off` does not break every jail; `mountpoint=none`, as every parent dataset
+//! jailctl makes; `compression=lz4`) and the `mount_root` directory, then says what to run
+//! next. It refuses to overwrite an existing `jailctl.toml`; a dataset or directory that
+//! already exists is kept as it is.
+
+use super::output::{Exit, failure, refused};
+use super::{Access, GlobalArgs, open_host};
+use crate::host::{Cmd, tools};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Set this host up for jailctl: jailctl.toml, the zfs_root dataset, the directories.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The ZFS pool for jailctl's datasets (zfs_root becomes POOL/jailctl).
+    #[arg(long, default_value = "zroot")]
+    pub pool: String,
+}
+
+/// Where jail roots are mounted unless jailctl.toml says otherwise.
+const MOUNT_ROOT: &str = "/usr/local/jails";
+
+/// The jailctl.toml that `init` writes: every setting, the optional ones commented out.
+pub fn config_text(zfs_root: &str) -> String {
+    format!(
+        r#"# jailctl's global settings; docs/configuration.md describes every key.
+# Jails are defined one per file in jails/NAME.toml (the file name is the jail's name);
+# your own templates go in templates/NAME.toml.
+
+# The ZFS dataset under which jailctl keeps bases, jails and volumes.
+zfs_root = "{zfs_root}"
+
+# Where jail roots are mounted: a jail's root is <mount_root>/<name>. Keep it short:
+# FreeBSD's mount table holds mount points of at most 87 characters.
+mount_root = "{MOUNT_ROOT}"
+
+# The base jails use when they name none (make it with `jailctl base create`).
+# default_base = "14.3-RELEASE"
+
+# How many jails `boot` and `shutdown` handle at once (default: the number of CPUs).
+# parallelism = 4
+
+# Time `shutdown` gives jails to stop before forcing them down.
+shutdown_timeout = "60s"
+
+# A bridge for VNET jails, with an address pool (see docs/networking.md).
+# [bridges.bridge0]
+# create = true
+# uplink = "em0"
+# ip4_pool = "10.20.0.0/24"
+# gateway4 = "10.20.0.1"
+
+# Applied to every jail before its template and its own file.
+# [defaults.root]
+# compression = "lz4"
+"#
+    )
+}
+
+pub fn run(global: &GlobalArgs, a: Args) -> miette::Result<ExitCode> {
+    let dir = &global.config_dir;
+    let file = dir.join("jailctl.toml");
+    if file.exists() {
+        return Err(refused(
+            format!(
+                "refusing to overwrite {}: this host is already set up for jailctl",
+                file.display()
+            ),
+            "edit the file, or move it away and run `jailctl init` again; `jailctl doctor` checks the host",
+        ));
+    }
+    let pool = a.pool.trim_end_matches('/');
+    if pool.is_empty() || pool.contains(['/', '@', ' ']) {
+        return Err(failure(
+            Exit::Usage,
+            format!("invalid pool name \"{}\"", a.pool),
+            Some("name a pool as `zpool list` shows it, e.g. --pool zroot".into()),
+        ));
+    }
+    let zfs_root = format!("{pool}/jailctl");
+    let host = open_host(global, Access::Change)?;
+    let host_err = |what: String, e: &dyn std::fmt::Display| {
+        failure(Exit::HostFailure, format!("{what}: {e}"), None)
+    };
+
+    let p = host
+        .output(&Cmd::new(tools::ZPOOL, ["list", "-H", "-o", "name", pool]))
+        .map_err(|e| host_err("cannot run zpool".into(), &e))?;
+    if !p.success() {
+        return Err(refused(
+            format!(
+                "cannot set up jailctl on pool {pool}: {}. Nothing was changed",
+                p.stderr.trim()
+            ),
+            "pass the pool to use with --pool (`zpool list` shows them)",
+        ));
+    }
+
+    let mut done: Vec<String> = Vec::new();
+    let exists = host
+        .output(&Cmd::new(
+            tools::ZFS,
+            ["list", "-H", "-o", "name", &zfs_root],
+        ))
+        .map_err(|e| host_err("cannot run zfs".into(), &e))?
+        .success();
+    if exists {
+        done.push(format!(
+            "kept the existing dataset {zfs_root} (`jailctl doctor` checks its properties)"
+        ));
+    } else {
+        host.run(&Cmd::new(
+            tools::ZFS,
+            [
+                "create",
+                "-o",
+                "mountpoint=none",
+                "-o",
+                "exec=on",
+                "-o",
+                "setuid=on",
+                "-o",
+                "compression=lz4",
+                &zfs_root,
+            ],
+        ))
+        .map_err(|e| host_err(format!("cannot create dataset {zfs_root}"), &e))?;
+        done.push(format!(
+            "created dataset {zfs_root} (mountpoint=none exec=on setuid=on compression=lz4)"
+        ));
+    }
+    let mr = Path::new(MOUNT_ROOT);
+    if !host.exists(mr) {
+        host.mkdir_p(mr, 0o755)
+            .map_err(|e| host_err(format!("cannot create directory {MOUNT_ROOT}"), &e))?;
+        done.push(format!("created directory {MOUNT_ROOT} (mount_root)"));
+    }
+
+    for d in [dir.clone(), dir.join("jails"), dir.join("templates")] {
+        if !d.is_dir() {
+            std::fs::create_dir_all(&d)
+                .map_err(|e| host_err(format!("cannot create directory {}", d.display()), &e))?;
+            done.push(format!("created directory {}", d.display()));
+        }
+    }
+    write_new(&file, config_text(&zfs_root).as_bytes())
+        .map_err(|e| host_err(format!("cannot write {}", file.display()), &e))?;
+    done.push(format!("wrote {}", file.display()));
+
+    if !global.quiet {
+        for l in &done {
+            crate::outln!("{l}");
+        }
+        let cd = if dir == Path::new("/usr/local/etc/jailctl") {
+            String::new()
+        } else {
+            format!(" --config-dir {}", dir.display())
+        };
+        crate::outln!(
+            "next:\n  jailctl{cd} base create 14.3-RELEASE --from https://download.freebsd.org/releases/amd64/amd64/14.3-RELEASE/\n  write {}/web.toml (base = \"14.3-RELEASE\", hostname, [network]; docs/configuration.md)\n  jailctl{cd} doctor\n  jailctl{cd} up web",
+            dir.join("jails").display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Create `path` with `contents`, mode 0644; fails if it already exists (no overwrite even
+/// when another `init` races this one).
+fn write_new(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(path)?;
+    f.write_all(contents)?;
+    f.sync_all()
+}
