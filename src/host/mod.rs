@@ -4,6 +4,7 @@
 //! `&dyn Host` explicitly; nothing here is picked by `cfg!(test)`.
 
 pub mod nofollow;
+pub mod readonly;
 pub mod sim;
 pub mod system;
 pub mod tools;
@@ -105,6 +106,11 @@ pub enum ProcessError {
         stdout: String,
         stderr: String,
     },
+    /// A read-only handle ([`readonly::ReadOnlyHost`]) refused a command that changes the host.
+    #[error(
+        "refusing to run `{cmd}`: this is a read-only preview, which must not change the host; this is a bug in jailctl, please report it (the real command, without --dry-run, is not affected)"
+    )]
+    ReadOnly { cmd: Cmd },
 }
 
 fn stderr_suffix(stderr: &str) -> String {
@@ -119,7 +125,9 @@ fn stderr_suffix(stderr: &str) -> String {
 impl ProcessError {
     pub fn cmd(&self) -> &Cmd {
         match self {
-            ProcessError::Spawn { cmd, .. } | ProcessError::Failed { cmd, .. } => cmd,
+            ProcessError::Spawn { cmd, .. }
+            | ProcessError::Failed { cmd, .. }
+            | ProcessError::ReadOnly { cmd } => cmd,
         }
     }
 }
