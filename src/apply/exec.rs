@@ -517,11 +517,68 @@ pub fn recover(
     host: &dyn Host,
     jails: Option<&[String]>,
 ) -> Result<Option<UndoReport>, std::io::Error> {
-    let dir = Path::new(JOURNAL_DIR);
-    if !host.exists(dir) {
+    let journals = load_journals(host, jails)?;
+    if journals.is_empty() {
         return Ok(None);
     }
+    Ok(Some(undo_journals(host, journals)))
+}
+
+/// The undo a killed run left for one jail, as a preview reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingUndo {
+    pub jail: String,
+    /// The journal file.
+    pub path: PathBuf,
+    /// The undo actions [`recover`] would run, in order (newest change first).
+    pub undo: Vec<String>,
+}
+
+impl fmt::Display for PendingUndo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a real run would first finish the undo of an interrupted run on jail {} ({}): {} change(s)",
+            self.jail,
+            self.path.display(),
+            self.undo.len()
+        )?;
+        for u in &self.undo {
+            write!(f, "\n  undo: {u}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What [`recover`] would undo for the given jails, without running or changing anything:
+/// for previews, which must not finish another run's undo.
+pub fn pending(host: &dyn Host, jails: &[String]) -> Result<Vec<PendingUndo>, std::io::Error> {
+    let mut out = Vec::new();
+    for (jail, j) in load_journals(host, Some(jails))? {
+        let mut entries = j.entries;
+        entries.sort_by_key(|e| std::cmp::Reverse(e.seq));
+        out.push(PendingUndo {
+            path: journal_path(&jail),
+            undo: entries
+                .iter()
+                .flat_map(|e| e.undo.iter().map(ToString::to_string))
+                .collect(),
+            jail,
+        });
+    }
+    Ok(out)
+}
+
+/// The journals of the given jails (every journal when `jails` is `None`).
+fn load_journals(
+    host: &dyn Host,
+    jails: Option<&[String]>,
+) -> Result<BTreeMap<String, Journal>, std::io::Error> {
+    let dir = Path::new(JOURNAL_DIR);
     let mut journals = BTreeMap::new();
+    if !host.exists(dir) {
+        return Ok(journals);
+    }
     for f in host.read_dir(dir)? {
         let Some(jail) = f.strip_suffix(".json") else {
             continue;
@@ -542,8 +599,5 @@ pub fn recover(
         })?;
         journals.insert(jail.to_string(), j);
     }
-    if journals.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(undo_journals(host, journals)))
+    Ok(journals)
 }

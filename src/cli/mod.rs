@@ -21,6 +21,7 @@ mod up;
 mod validate;
 
 use crate::host::Host;
+use crate::host::readonly::ReadOnlyHost;
 use crate::host::sim::SimHost;
 use crate::host::system::SystemHost;
 use clap::{Parser, Subcommand};
@@ -137,7 +138,8 @@ fn init_tracing(g: &GlobalArgs) {
 /// What a subcommand is going to do to the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Only read-only commands (jls, zfs get, ...).
+    /// Only read-only commands (jls, zfs get, ...): the handle refuses anything else (see
+    /// [`crate::host::readonly`]). Read commands and every preview use it.
     Read,
     /// Commands that change the host.
     Change,
@@ -146,7 +148,25 @@ pub enum Access {
 /// The host a subcommand works on: the simulated one with `--simulate DIR`, this machine on
 /// FreeBSD. Off FreeBSD without `--simulate` there is no jail subsystem to talk to, so this
 /// refuses and says what to use instead. A simulated host announces itself once on stderr.
+/// With [`Access::Read`] the host comes wrapped in a [`ReadOnlyHost`].
 pub fn open_host(global: &GlobalArgs, access: Access) -> miette::Result<Box<dyn Host>> {
+    let host = open_host_rw(global, access)?;
+    Ok(match access {
+        Access::Read => Box::new(ReadOnlyHost::owning(host)),
+        Access::Change => host,
+    })
+}
+
+/// The access a command that may be a preview needs.
+pub fn access_for(dry_run: bool) -> Access {
+    if dry_run {
+        Access::Read
+    } else {
+        Access::Change
+    }
+}
+
+fn open_host_rw(global: &GlobalArgs, access: Access) -> miette::Result<Box<dyn Host>> {
     if let Some(dir) = &global.simulate {
         let host = SimHost::open(dir).map_err(|e| {
             let help = if e.kind() == std::io::ErrorKind::InvalidInput {

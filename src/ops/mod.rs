@@ -3,7 +3,7 @@
 //! jails involved, finish the undo of any killed earlier run on them, observe, plan, and
 //! apply (or only print the commands, for `--dry-run`).
 
-use crate::apply::{self, ApplyError, ApplyReport, JailLocks, UndoReport};
+use crate::apply::{self, ApplyError, ApplyReport, JailLocks, PendingUndo, UndoReport};
 use crate::config::spec::{Global, JailSpec};
 use crate::host::{Cmd, Host, ProcessError, tools};
 use crate::observe::{self, HostState, ObserveError};
@@ -65,6 +65,9 @@ pub struct Outcome {
     pub report: Option<ApplyReport>,
     /// Undo of interrupted earlier runs finished before this one.
     pub recovered: Vec<UndoReport>,
+    /// A preview's view of the same: the undo a real run would finish first (nothing was
+    /// run).
+    pub pending: Vec<PendingUndo>,
 }
 
 impl Outcome {
@@ -74,19 +77,34 @@ impl Outcome {
     }
 }
 
+/// Before planning: a real run locks the jails and finishes the undo of any interrupted run
+/// on them; a preview (`dry_run`, on a read-only host) takes no lock and only lists what that
+/// undo would be, in `pending`.
 fn lock_and_recover(
     host: &dyn Host,
     names: &[String],
-    recovered: &mut Vec<UndoReport>,
-) -> Result<JailLocks, OpsError> {
+    dry_run: bool,
+    prior: &mut Prior,
+) -> Result<Option<JailLocks>, OpsError> {
+    if dry_run {
+        prior.pending = apply::pending(host, names).map_err(OpsError::Recover)?;
+        return Ok(None);
+    }
     let locks = JailLocks::acquire(host, names, |n| {
         tracing::warn!("jail {n} is locked by another jailctl; waiting")
     })
     .map_err(OpsError::Lock)?;
     if let Some(r) = apply::recover(host, Some(names)).map_err(OpsError::Recover)? {
-        recovered.push(r);
+        prior.recovered.push(r);
     }
-    Ok(locks)
+    Ok(Some(locks))
+}
+
+/// What an operation found left over from interrupted earlier runs.
+#[derive(Debug, Default)]
+struct Prior {
+    recovered: Vec<UndoReport>,
+    pending: Vec<PendingUndo>,
 }
 
 /// Targets plus every defined jail that (transitively) depends on one of them.
@@ -109,12 +127,7 @@ fn with_dependents(specs: &[JailSpec], targets: &[String]) -> Vec<String> {
     }
 }
 
-fn finish(
-    host: &dyn Host,
-    plan: Plan,
-    opts: &Opts,
-    recovered: Vec<UndoReport>,
-) -> Result<Outcome, OpsError> {
+fn finish(host: &dyn Host, plan: Plan, opts: &Opts, prior: Prior) -> Result<Outcome, OpsError> {
     // `zfs destroy -r` takes everything below: refuse before any step if jailctl does not
     // own all of it (ownership is `jailctl:managed=yes` set locally, see [`owned`]).
     // A root retired by a re-create is destroyed under its new name; before the run it
@@ -148,7 +161,8 @@ fn finish(
     Ok(Outcome {
         plan,
         report,
-        recovered,
+        recovered: prior.recovered,
+        pending: prior.pending,
     })
 }
 
@@ -162,14 +176,14 @@ pub fn up(
     opts: &Opts,
 ) -> Result<Outcome, OpsError> {
     let names = plan::order(specs, targets)?;
-    let mut recovered = Vec::new();
-    let _locks = lock_and_recover(host, &names, &mut recovered)?;
+    let mut prior = Prior::default();
+    let _locks = lock_and_recover(host, &names, opts.dry_run, &mut prior)?;
     let state = observe::observe(host, global)?;
     let plan = plan::plan_up(specs, global, &state, &names, &opts.up)?;
     if opts.no_restart {
         refuse_restarts(&plan)?;
     }
-    finish(host, plan, opts, recovered)
+    finish(host, plan, opts, prior)
 }
 
 fn refuse_restarts(plan: &Plan) -> Result<(), OpsError> {
@@ -229,11 +243,11 @@ pub fn up_only_with(
         .find(|s| s.name == name)
         .ok_or_else(|| PlanError::UnknownJail(name.to_string()))?;
     let names = [name.to_string()];
-    let mut recovered = Vec::new();
-    let _locks = lock_and_recover(host, &names, &mut recovered)?;
+    let mut prior = Prior::default();
+    let _locks = lock_and_recover(host, &names, opts.dry_run, &mut prior)?;
     let state = observe::host::observe_jail(host, global, spec, facts)?;
     let plan = plan::plan_up_only(specs, global, &state, &names, &opts.up)?;
-    finish(host, plan, opts, recovered)
+    finish(host, plan, opts, prior)
 }
 
 /// Remove a jail without its stop hooks (`jail -R NAME`: no jail.conf, no exec.stop) and
@@ -353,12 +367,12 @@ fn stop_with(
     planner: StopPlanner,
 ) -> Result<Outcome, OpsError> {
     let names = with_dependents(specs, targets);
-    let mut recovered = Vec::new();
-    let _locks = lock_and_recover(host, &names, &mut recovered)?;
+    let mut prior = Prior::default();
+    let _locks = lock_and_recover(host, &names, opts.dry_run, &mut prior)?;
     let state = observe::observe(host, global)?;
     let mut plan = planner(specs, global, &state, targets, &opts.down)?;
     ensure_confs(host, specs, global, &mut plan);
-    finish(host, plan, opts, recovered)
+    finish(host, plan, opts, prior)
 }
 
 /// One line of `jailctl status` / `list`.

@@ -21,6 +21,7 @@ mod lifecycle_prop;
 mod packaging;
 mod provision_e2e;
 mod rc_script;
+mod readonly_preview;
 mod real_zfs;
 mod render_templates;
 mod sim_addr;
