@@ -36,7 +36,7 @@ pub(super) fn shared_host(
         Some(dir) => Arc::new(SimHost::open(dir).map_err(|e| {
             miette::miette!("cannot open the simulated host at {}: {e}", dir.display())
         })?),
-        None => Arc::new(SystemHost),
+        None => Arc::new(SystemHost::default()),
     })
 }
 

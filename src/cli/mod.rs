@@ -189,7 +189,7 @@ fn open_host_rw(global: &GlobalArgs, access: Access) -> miette::Result<Box<dyn H
         return Ok(Box::new(host));
     }
     if cfg!(target_os = "freebsd") {
-        return Ok(Box::new(SystemHost));
+        return Ok(Box::new(SystemHost::default()));
     }
     let what = match access {
         Access::Read => "read jails from",

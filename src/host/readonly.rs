@@ -129,6 +129,18 @@ impl Runner for ReadOnlyHost<'_> {
         }
     }
 
+    fn output_within(
+        &self,
+        cmd: &Cmd,
+        deadline: std::time::Duration,
+    ) -> Result<Output, ProcessError> {
+        if is_read_only(cmd) {
+            self.host().output_within(cmd, deadline)
+        } else {
+            Err(Self::refuse_cmd(cmd))
+        }
+    }
+
     fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError> {
         Err(Self::refuse_cmd(cmd))
     }

@@ -1,31 +1,95 @@
 //! The real host: spawns the base-system tools by absolute path (argv only, never a shell)
-//! and reads and writes real files.
+//! and reads and writes real files. Every captured command runs within its deadline
+//! ([`super::deadline`]).
 
+use super::deadline::{self, Deadlines};
 use super::{Cmd, Host, HostFs, Output, ProcessError, Runner};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The machine jailctl runs on.
-#[derive(Debug, Default)]
-pub struct SystemHost;
+#[derive(Debug, Default, Clone)]
+pub struct SystemHost {
+    /// How long each tool may run.
+    pub deadlines: Deadlines,
+}
+
+impl SystemHost {
+    pub fn new(deadlines: Deadlines) -> Self {
+        SystemHost { deadlines }
+    }
+}
+
+/// How often a running command is checked for having finished.
+const POLL: Duration = Duration::from_millis(10);
+
+/// Read a child's pipe to its end on a thread, so a chatty command never blocks on a full
+/// pipe while it is being waited for.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
+}
 
 impl Runner for SystemHost {
     fn output(&self, cmd: &Cmd) -> Result<Output, ProcessError> {
-        tracing::debug!(%cmd, "run");
-        let out = Command::new(&cmd.program)
+        self.output_within(cmd, self.deadlines.for_cmd(cmd))
+    }
+
+    /// Spawn in a process group of its own, poll until it exits or `deadline` passes; on
+    /// expiry kill the whole group (a tool's own children, such as jail(8)'s hooks, too).
+    fn output_within(&self, cmd: &Cmd, deadline: Duration) -> Result<Output, ProcessError> {
+        tracing::debug!(%cmd, ?deadline, "run");
+        let mut child = Command::new(&cmd.program)
             .args(&cmd.args)
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
             .map_err(|source| ProcessError::Spawn {
                 cmd: cmd.clone(),
                 source,
             })?;
+        let out = drain(child.stdout.take());
+        let err = drain(child.stderr.take());
+        let start = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(st)) => break st,
+                Ok(None) if start.elapsed() >= deadline => {
+                    kill_group(&mut child);
+                    // The readers are left to end on their own: a process that left the
+                    // group (a daemon) may hold the pipes open.
+                    drop((out, err));
+                    return Err(ProcessError::TimedOut {
+                        cmd: cmd.clone(),
+                        after: deadline,
+                        knob: deadline::knob(cmd),
+                    });
+                }
+                Ok(None) => std::thread::sleep(POLL.min(deadline.saturating_sub(start.elapsed()))),
+                Err(source) => {
+                    kill_group(&mut child);
+                    return Err(ProcessError::Spawn {
+                        cmd: cmd.clone(),
+                        source,
+                    });
+                }
+            }
+        };
         Ok(Output {
-            status: exit_code(out.status),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            status: exit_code(status),
+            stdout: String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned(),
+            stderr: String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned(),
         })
     }
 
@@ -40,6 +104,17 @@ impl Runner for SystemHost {
             })?;
         Ok(exit_code(status))
     }
+}
+
+/// SIGKILL the child's process group (it leads it: `process_group(0)`), then reap the child.
+fn kill_group(child: &mut std::process::Child) {
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+    if let Ok(pid) = i32::try_from(child.id()) {
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Exit code, with death by signal N reported as 128+N like sh(1).
@@ -125,5 +200,66 @@ pub fn write_atomic(
 impl Host for SystemHost {
     fn simulated(&self) -> Option<String> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_within_its_deadline_returns_its_output() {
+        let h = SystemHost::default();
+        let out = h
+            .output_within(
+                &Cmd::new("/bin/sh", ["-c", "echo out; echo err >&2; exit 3"]),
+                Duration::from_secs(30),
+            )
+            .unwrap();
+        assert_eq!(
+            (out.status, out.stdout.as_str(), out.stderr.as_str()),
+            (3, "out\n", "err\n")
+        );
+    }
+
+    #[test]
+    fn a_command_past_its_deadline_is_killed_with_its_process_group() {
+        let d = tempfile::tempdir().unwrap();
+        let pidfile = d.path().join("pid");
+        let script = format!("sleep 30 & echo $! > {}; wait", pidfile.display());
+        let cmd = Cmd::new("/bin/sh", ["-c", script.as_str()]);
+        let mut deadlines = Deadlines::default();
+        deadlines
+            .set
+            .insert("sh".into(), Duration::from_millis(300));
+        let h = SystemHost::new(deadlines);
+        let t0 = Instant::now();
+        let e = h.output(&cmd).unwrap_err();
+        let took = t0.elapsed();
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_secs(5),
+            "{took:?}"
+        );
+        assert!(
+            matches!(e, ProcessError::TimedOut { after, .. } if after == Duration::from_millis(300)),
+            "{e}"
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("/bin/sh") && msg.contains("300ms") && msg.contains("killed"),
+            "{msg}"
+        );
+        // The shell's own child went with it: gone, or a zombie waiting for its reaper.
+        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        let pid = pid.trim();
+        std::thread::sleep(Duration::from_millis(100));
+        // ps(1) prints nothing for a process that is gone, `Z` for a zombie.
+        let ps = std::process::Command::new("ps")
+            .args(["-o", "stat=", "-p", pid])
+            .output()
+            .unwrap();
+        let state = String::from_utf8_lossy(&ps.stdout).trim().to_string();
+        let alive = !state.is_empty() && !state.starts_with('Z');
+        assert!(!alive, "the grandchild {pid} still runs: {state}");
     }
 }
