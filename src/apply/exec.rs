@@ -149,6 +149,9 @@ struct Executor<'a> {
     kill_after: Option<usize>,
     /// Jails a replacing [`Op::AwaitGone`] gave up on: still dying when started again.
     still_dying: std::collections::BTreeSet<String>,
+    /// The last failed command ran past its deadline and was killed: it may have done part
+    /// of its work, so its undo runs too.
+    timed_out: bool,
 }
 
 impl Executor<'_> {
@@ -235,7 +238,10 @@ impl Executor<'_> {
         self.save(jail)?;
         let h = self.host;
         let result = match op {
-            Op::Run(cmd) => h.run(cmd).map(|_| ()).map_err(|e| process_cause(&e)),
+            Op::Run(cmd) => h.run(cmd).map(|_| ()).map_err(|e| {
+                self.timed_out = matches!(e, ProcessError::TimedOut { .. });
+                process_cause(&e)
+            }),
             Op::MakeDirs { paths, root } => paths.iter().try_for_each(|p| {
                 match in_root(p, root.as_deref()) {
                     Some((root, rel)) => h.mkdir_in_root(root, rel),
@@ -459,6 +465,7 @@ pub(crate) fn apply_inner(
         journals: BTreeMap::new(),
         kill_after,
         still_dying: Default::default(),
+        timed_out: false,
     };
     let mut report = ApplyReport::default();
     for (jail, step) in plan.steps() {
@@ -483,7 +490,10 @@ pub(crate) fn apply_inner(
                     // undone (undoing a `zfs clone` that failed because the dataset exists
                     // would destroy it). Except `rctl -a`: it adds rule by rule and reports
                     // how many failed, so some may be in place; its undo runs, tolerantly.
-                    let partial = matches!(&op, Op::Run(c)
+                    // Nor a command killed at its deadline, which may have done part of its
+                    // work.
+                    let partial = ex.timed_out
+                        || matches!(&op, Op::Run(c)
                         if c.program == crate::host::tools::RCTL
                             && c.args.first().is_some_and(|a| a == "-a"));
                     if let Some(j) = ex.journals.get_mut(jail) {

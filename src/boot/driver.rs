@@ -20,7 +20,6 @@ use crate::config::spec::{Global, JailSpec};
 use crate::host::{Cmd, Host, tools};
 use crate::observe::host::{HostFacts, host_facts};
 use crate::ops::{self, Opts};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 /// Starts and stops jails through [`crate::ops`] on a shared host.
@@ -129,20 +128,11 @@ impl JailDriver for OpsDriver {
         let mut args = vec![name.to_string()];
         args.extend(check.command.iter().cloned());
         let cmd = Cmd::new(tools::JEXEC, args);
-        let (tx, rx) = mpsc::channel();
-        let host = Arc::clone(&self.host);
-        let probe = cmd.clone();
-        // Detached: if the probe hangs past its timeout the thread is left to finish (or not)
-        // on its own; its late answer goes nowhere.
-        std::thread::Builder::new()
-            .name(format!("health-{name}"))
-            .spawn(move || {
-                let _ = tx.send(host.output(&probe));
-            })
-            .map_err(|e| format!("cannot start the health probe of `{name}`: {e}"))?;
-        match rx.recv_timeout(check.timeout) {
-            Ok(Ok(out)) if out.success() => Ok(true),
-            Ok(Ok(out)) => {
+        // Run within the check's own timeout: on expiry the host kills the probe (and its
+        // process group), so no `jexec` is left behind.
+        match self.host.output_within(&cmd, check.timeout) {
+            Ok(out) if out.success() => Ok(true),
+            Ok(out) => {
                 let why = out.stderr.trim();
                 tracing::info!(
                     "health check of {name} failed: `{cmd}` exited {}{}",
@@ -155,15 +145,12 @@ impl JailDriver for OpsDriver {
                 );
                 Ok(false)
             }
-            Ok(Err(e)) => Err(format!("health check of `{name}`: {e}")),
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(format!(
-                "health check of `{name}` (`{cmd}`) did not answer within {:?}; \
+            Err(crate::host::ProcessError::TimedOut { .. }) => Err(format!(
+                "health check of `{name}` (`{cmd}`) did not answer within {:?} and was killed; \
                  raise [health] timeout if the service is slow to answer",
                 check.timeout
             )),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(format!(
-                "the health probe of `{name}` ended without an answer"
-            )),
+            Err(e) => Err(format!("health check of `{name}`: {e}")),
         }
     }
 

@@ -21,6 +21,7 @@ mod up;
 mod validate;
 
 use crate::host::Host;
+use crate::host::deadline::Deadlines;
 use crate::host::readonly::ReadOnlyHost;
 use crate::host::sim::SimHost;
 use crate::host::system::SystemHost;
@@ -166,20 +167,31 @@ pub fn access_for(dry_run: bool) -> Access {
     }
 }
 
+/// The `[deadlines]` of jailctl.toml, or the defaults when it cannot be read (the command
+/// itself then reports why when it loads the configuration).
+pub fn deadlines(global: &GlobalArgs) -> Deadlines {
+    crate::config::load_global(&global.config_dir)
+        .map(|g| g.deadlines)
+        .unwrap_or_default()
+}
+
 fn open_host_rw(global: &GlobalArgs, access: Access) -> miette::Result<Box<dyn Host>> {
+    let deadlines = deadlines(global);
     if let Some(dir) = &global.simulate {
-        let host = SimHost::open(dir).map_err(|e| {
-            let help = if e.kind() == std::io::ErrorKind::InvalidInput {
-                "fix the simulator setting named above (docs/simulator.md lists the formats)"
-            } else {
-                "pass a writable directory to --simulate (or JAILCTL_SIMULATE)"
-            };
-            miette::miette!(
-                help = help,
-                "cannot open the simulated host at {}: {e}",
-                dir.display()
-            )
-        })?;
+        let host = SimHost::open(dir)
+            .map(|h| h.with_deadlines(deadlines))
+            .map_err(|e| {
+                let help = if e.kind() == std::io::ErrorKind::InvalidInput {
+                    "fix the simulator setting named above (docs/simulator.md lists the formats)"
+                } else {
+                    "pass a writable directory to --simulate (or JAILCTL_SIMULATE)"
+                };
+                miette::miette!(
+                    help = help,
+                    "cannot open the simulated host at {}: {e}",
+                    dir.display()
+                )
+            })?;
         if !global.quiet {
             eprintln!(
                 "jailctl: using the {}",
@@ -189,7 +201,7 @@ fn open_host_rw(global: &GlobalArgs, access: Access) -> miette::Result<Box<dyn H
         return Ok(Box::new(host));
     }
     if cfg!(target_os = "freebsd") {
-        return Ok(Box::new(SystemHost::default()));
+        return Ok(Box::new(SystemHost::new(deadlines)));
     }
     let what = match access {
         Access::Read => "read jails from",

@@ -231,6 +231,7 @@ fn load_all(config_dir: &Path) -> LoadAll {
                 parallelism: None,
                 shutdown_timeout: crate::boot::DEFAULT_SHUTDOWN_TIMEOUT,
                 bridges: BTreeMap::new(),
+                deadlines: Default::default(),
             },
             None,
         ),

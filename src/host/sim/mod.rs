@@ -105,7 +105,18 @@ fn dispatch(ctx: &mut Ctx<'_>, cmd: &Cmd) -> Result<Output, ProcessError> {
     let real_zfs = config.real_zfs.is_some();
     ctx.state.config = config;
     let out = match cmd.program.as_str() {
-        _ if fault.is_some() => fault.expect("checked"),
+        _ if fault == Some(faults::Fault::Hang) => {
+            // Recorded as the kill that ends it; the caller waits out the deadline.
+            ctx.state.history.push(HistoryEntry {
+                cmd: cmd.clone(),
+                status: faults::KILLED,
+            });
+            return Err(hung(cmd));
+        }
+        _ if fault.is_some() => match fault.expect("checked") {
+            faults::Fault::Fail(out) => out,
+            faults::Fault::Hang => unreachable!("handled above"),
+        },
         tools::ZFS | tools::ZPOOL if real_zfs => realzfs::run(ctx, cmd),
         tools::ZFS => zfs::run(ctx, args),
         tools::ZPOOL => zfs::run_zpool(ctx, args),
@@ -136,12 +147,25 @@ fn dispatch(ctx: &mut Ctx<'_>, cmd: &Cmd) -> Result<Output, ProcessError> {
     Ok(out)
 }
 
+/// The answer of a hung command inside the state lock: a [`ProcessError::TimedOut`] with no
+/// deadline yet; [`SimHost::output_within`] waits the deadline out (outside the lock) and
+/// fills it in.
+fn hung(cmd: &Cmd) -> ProcessError {
+    ProcessError::TimedOut {
+        cmd: cmd.clone(),
+        after: std::time::Duration::ZERO,
+        knob: String::new(),
+    }
+}
+
 /// A simulated FreeBSD host kept in a directory.
 #[derive(Debug)]
 pub struct SimHost {
     dir: PathBuf,
     root: PathBuf,
     config: SimConfig,
+    /// The deadlines this handle runs commands with, as [`super::system::SystemHost`] does.
+    deadlines: super::deadline::Deadlines,
 }
 
 impl SimHost {
@@ -160,7 +184,12 @@ impl SimHost {
         let dir = dir.canonicalize()?;
         let root = dir.join("root");
         std::fs::create_dir_all(&root)?;
-        let host = SimHost { dir, root, config };
+        let host = SimHost {
+            dir,
+            root,
+            config,
+            deadlines: Default::default(),
+        };
         let _lock = host.lock()?;
         if !host.state_path().exists() {
             let mut state = SimState::fresh();
@@ -175,6 +204,12 @@ impl SimHost {
             host.save(&state)?;
         }
         Ok(host)
+    }
+
+    /// Run commands with these deadlines (`[deadlines]` of jailctl.toml).
+    pub fn with_deadlines(mut self, deadlines: super::deadline::Deadlines) -> Self {
+        self.deadlines = deadlines;
+        self
     }
 
     pub fn config(&self) -> &SimConfig {
@@ -307,18 +342,45 @@ impl SimState {
 
 impl Runner for SimHost {
     fn output(&self, cmd: &Cmd) -> Result<Output, ProcessError> {
+        self.output_within(cmd, self.deadlines.for_cmd(cmd))
+    }
+
+    /// A command slower than its deadline (injected latency) or hung (a `hang` fault) fails
+    /// once the deadline has passed, exactly as on the real host, without having changed
+    /// anything.
+    fn output_within(
+        &self,
+        cmd: &Cmd,
+        deadline: std::time::Duration,
+    ) -> Result<Output, ProcessError> {
+        let timed_out = || {
+            std::thread::sleep(deadline);
+            ProcessError::TimedOut {
+                cmd: cmd.clone(),
+                after: deadline,
+                knob: super::deadline::knob(cmd),
+            }
+        };
         // Outside the lock: parallel callers wait side by side, as on a real host.
         if let Some(d) = self.config.latency_for(cmd) {
+            if d >= deadline {
+                return Err(timed_out());
+            }
             std::thread::sleep(d);
         }
-        self.with_state(|ctx| {
-            jail::tick_dying(ctx.state);
-            dispatch(ctx, cmd)
-        })
-        .map_err(|source| ProcessError::Spawn {
-            cmd: cmd.clone(),
-            source,
-        })?
+        let r = self
+            .with_state(|ctx| {
+                jail::tick_dying(ctx.state);
+                dispatch(ctx, cmd)
+            })
+            .map_err(|source| ProcessError::Spawn {
+                cmd: cmd.clone(),
+                source,
+            })?;
+        match r {
+            Err(ProcessError::TimedOut { after, .. }) if after.is_zero() => Err(timed_out()),
+            r => r,
+        }
     }
 
     fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError> {
