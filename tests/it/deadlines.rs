@@ -1,0 +1,112 @@
+//! Deadlines through the real binary on the simulated host: a `jail -c` that hangs (a
+//! `JAILCTL_SIM_HANG` rule) fails once its configured deadline has passed, not later, with a
+//! message that names the command, the deadline and the setting; the run's undo puts the host
+//! back as it was; a run without the hang then succeeds. A deadline of 0 is refused.
+
+use super::lifecycle_e2e::{examples_config, host_state, host_with_base};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn jailctl(sim: &Path, cfg: &Path, args: &[&str], hang: Option<&str>) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_jailctl"));
+    c.env_remove("JAILCTL_SIM_FAULTS")
+        .env_remove("JAILCTL_SIM_HANG")
+        .env_remove("JAILCTL_SIM_LATENCY")
+        .env_remove("JAILCTL_SIMULATE")
+        .env_remove("JAILCTL_CONFIG_DIR")
+        .arg("--simulate")
+        .arg(sim)
+        .arg("--config-dir")
+        .arg(cfg)
+        .args(args);
+    if let Some(h) = hang {
+        c.env("JAILCTL_SIM_HANG", h);
+    }
+    c
+}
+
+/// The text without miette's wrapping (line breaks, the `│` gutter and blanks).
+fn flat(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_whitespace() && *c != '│')
+        .collect()
+}
+
+fn with_deadlines(cfg: &Path, table: &str) {
+    let p = cfg.join("jailctl.toml");
+    let mut text = std::fs::read_to_string(&p).unwrap();
+    text.push_str(&format!("\n[deadlines]\n{table}\n"));
+    std::fs::write(p, text).unwrap();
+}
+
+#[test]
+fn a_hung_jail_start_fails_at_its_deadline_and_is_undone() {
+    let t = tempfile::tempdir().unwrap();
+    let (s, cfg) = (t.path().join("sim"), t.path().join("etc"));
+    host_with_base(&s);
+    examples_config(&cfg);
+    with_deadlines(&cfg, "jail = \"1s\"");
+    let before = host_state(&s);
+
+    let t0 = Instant::now();
+    let out = jailctl(
+        &s,
+        &cfg,
+        &["up", "resolver"],
+        Some("jail -f /var/run/jailctl/resolver.conf -c resolver"),
+    )
+    .output()
+    .unwrap();
+    let took = t0.elapsed();
+    eprintln!("up with a hung jail -c (deadline 1s) failed after {took:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    // The deadline, plus the rest of a short run (clone, files, undo) on a busy machine.
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(20),
+        "took {took:?}"
+    );
+    assert!(
+        flat(&err).contains(&flat("`/usr/sbin/jail -f /var/run/jailctl/resolver.conf -c resolver` did not finish within its deadline of 1s and was killed"))
+            && flat(&err).contains(&flat("raise `[deadlines] jail` in jailctl.toml")),
+        "{err}"
+    );
+    assert!(flat(&err).contains(&flat("the host is as before")), "{err}");
+    assert_eq!(
+        host_state(&s),
+        before,
+        "the failed run left changes:\n{err}"
+    );
+    assert!(!s.join("root/var/db/jailctl/journal/resolver.json").exists());
+
+    let again = jailctl(&s, &cfg, &["up", "resolver"], None)
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
+
+#[test]
+fn deadlines_are_validated() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = t.path().join("etc");
+    examples_config(&cfg);
+    with_deadlines(&cfg, "zfs = \"0s\"\nzfss = \"1m\"\njail = \"soon\"");
+    let out = jailctl(&t.path().join("sim"), &cfg, &["validate"], None)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    let f = flat(&err);
+    assert!(f.contains(&flat("deadlines.zfs: a deadline of 0")), "{err}");
+    assert!(
+        f.contains(&flat("unknown key \"zfss\" in [deadlines]")),
+        "{err}"
+    );
+    assert!(f.contains(&flat("\"soon\" is not a duration")), "{err}");
+}
