@@ -110,3 +110,51 @@ fn deadlines_are_validated() {
     );
     assert!(f.contains(&flat("\"soon\" is not a duration")), "{err}");
 }
+
+#[test]
+fn a_hung_health_probe_is_killed_at_its_timeout() {
+    let t = tempfile::tempdir().unwrap();
+    let (s, cfg) = (t.path().join("sim"), t.path().join("etc"));
+    host_with_base(&s);
+    examples_config(&cfg);
+    let jail = cfg.join("jails/resolver.toml");
+    let mut text = std::fs::read_to_string(&jail).unwrap();
+    text.push_str(
+        "\n[health]\ncommand = [\"/usr/bin/true\"]\ntimeout = \"300ms\"\ninterval = \"10ms\"\nretries = 1\n",
+    );
+    std::fs::write(&jail, text).unwrap();
+    let t0 = Instant::now();
+    let out = jailctl(
+        &s,
+        &cfg,
+        &["boot", "resolver"],
+        Some("jexec resolver /usr/bin/true"),
+    )
+    .output()
+    .unwrap();
+    let took = t0.elapsed();
+    let err = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{err}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    assert!(
+        flat(&err).contains(&flat("did not answer within 300ms and was killed")),
+        "{err}"
+    );
+    // The probe is in the history as killed (128 + SIGKILL), not left running.
+    let probes: Vec<i32> = super::lifecycle_e2e::history(&s)
+        .iter()
+        .filter(|h| {
+            h.cmd.program == "/usr/sbin/jexec"
+                && h.cmd.args.last().is_some_and(|a| a == "/usr/bin/true")
+        })
+        .map(|h| h.status)
+        .collect();
+    assert!(
+        !probes.is_empty() && probes.iter().all(|s| *s == 137),
+        "{probes:?}"
+    );
+}
