@@ -89,9 +89,9 @@ pub fn knob(cmd: &Cmd) -> String {
 /// A duration as people write it in jailctl.toml (`90s`, `10m`, `1500ms`).
 pub fn show(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 60_000 == 0 && ms > 0 {
+    if ms.is_multiple_of(60_000) && ms > 0 {
         format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

@@ -44,8 +44,10 @@ pub fn is_read_only(cmd: &Cmd) -> bool {
             .all(|a| a.len() > 1 && a[1..].chars().all(|c| "hlnu".contains(c))),
         // sysctl(8): `NAME=VALUE` sets, `-f FILE` sets from a file; the rest reads.
         tools::SYSCTL => args.iter().all(|a| {
-            !a.contains('=')
-                && !(a.starts_with('-') && a[1..].chars().any(|c| !"abdehiNnoqTtWx".contains(c)))
+            let sets = a.contains('=');
+            let other_flag =
+                a.starts_with('-') && a[1..].chars().any(|c| !"abdehiNnoqTtWx".contains(c));
+            !sets && !other_flag
         }),
         // ifconfig(8): only listing forms: flags that select what to show, and at most one
         // interface (or group/family) name. `IFACE create`, `IFACE inet ... alias`,
