@@ -6,9 +6,9 @@
 //! - start: [`ops::up_only_with`], that jail alone (the scheduler already ordered its
 //!   dependencies), observed only as far as its plan needs; the host-wide sysctls (RACCT,
 //!   VIMAGE) are read once per driver, at the first start, and shared by all starts;
-//! - health: the jail's `[health] command` through `jexec`, on its own thread, bounded by the
-//!   check's `timeout`: a probe that never returns is abandoned and counts as failed, so it
-//!   cannot hold the boot;
+//! - health: the jail's `[health] command` through `jexec`, run with the check's `timeout` as
+//!   its deadline ([`crate::host::Runner::output_within`]): a probe that does not answer in
+//!   time is killed (with its process group) and counts as failed, so it cannot hold the boot;
 //! - stop: [`ops::down`] of that jail; force-stop: [`ops::force_down`] (`jail -R`, rctl rules);
 //! - stop of an orphan (a running jail jailctl manages whose definition is broken or gone, see
 //!   [`OpsDriver::with_orphans`]): `jail -f /var/run/jailctl/NAME.conf -r NAME` when the
