@@ -383,8 +383,9 @@ impl Runner for SimHost {
         }
     }
 
+    /// No deadline: a person is at the terminal (as on the real host).
     fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError> {
-        let out = self.output(cmd)?;
+        let out = self.output_within(cmd, std::time::Duration::MAX)?;
         print!("{}", out.stdout);
         eprint!("{}", out.stderr);
         Ok(out.status)
