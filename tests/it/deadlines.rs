@@ -158,3 +158,36 @@ fn a_hung_health_probe_is_killed_at_its_timeout() {
         "{probes:?}"
     );
 }
+
+#[test]
+fn validate_warns_when_hooks_may_outlast_the_jail_deadline() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = t.path().join("etc");
+    examples_config(&cfg);
+    // The examples' [defaults.params] set exec.timeout = 120: with the default 10 min
+    // deadline there is room; with 2 min a single hook could use all of it.
+    let quiet = jailctl(&t.path().join("sim"), &cfg, &["validate"], None)
+        .output()
+        .unwrap();
+    assert!(quiet.status.success());
+    assert!(
+        !String::from_utf8_lossy(&quiet.stderr).contains("deadline"),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    with_deadlines(&cfg, "jail = \"2m\"");
+    let out = jailctl(&t.path().join("sim"), &cfg, &["validate"], None)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "a warning must not fail validate: {err}"
+    );
+    assert!(
+        err.contains("warning: jail resolver: exec.timeout = 120")
+            && err.contains("over the `jail` deadline of 2m")
+            && err.contains("raise [deadlines] jail in jailctl.toml to at least"),
+        "{err}"
+    );
+}
