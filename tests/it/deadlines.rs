@@ -42,6 +42,17 @@ fn with_deadlines(cfg: &Path, table: &str) {
 
 #[test]
 fn a_hung_jail_start_fails_at_its_deadline_and_is_undone() {
+    hung_start_is_undone("jail -f /var/run/jailctl/resolver.conf -c resolver");
+}
+
+/// jail(8) itself waits on a hung `ifconfig` it runs: the `jail -c` is what times out, after
+/// part of its work; the undo of the run takes back the rest.
+#[test]
+fn a_hang_inside_jail_c_fails_jail_c_at_its_deadline_and_is_undone() {
+    hung_start_is_undone("ifconfig em0 inet 192.168.1.23/24 alias");
+}
+
+fn hung_start_is_undone(hang: &str) {
     let t = tempfile::tempdir().unwrap();
     let (s, cfg) = (t.path().join("sim"), t.path().join("etc"));
     host_with_base(&s);
@@ -50,16 +61,11 @@ fn a_hung_jail_start_fails_at_its_deadline_and_is_undone() {
     let before = host_state(&s);
 
     let t0 = Instant::now();
-    let out = jailctl(
-        &s,
-        &cfg,
-        &["up", "resolver"],
-        Some("jail -f /var/run/jailctl/resolver.conf -c resolver"),
-    )
-    .output()
-    .unwrap();
+    let out = jailctl(&s, &cfg, &["up", "resolver"], Some(hang))
+        .output()
+        .unwrap();
     let took = t0.elapsed();
-    eprintln!("up with a hung jail -c (deadline 1s) failed after {took:?}");
+    eprintln!("up with a hung `{hang}` (jail deadline 1s) failed after {took:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     // The deadline, plus the rest of a short run (clone, files, undo) on a busy machine.

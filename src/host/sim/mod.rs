@@ -69,6 +69,8 @@ pub struct Ctx<'a> {
     pub state: &'a mut SimState,
     /// The directory that stands for the host's `/`.
     pub root: &'a Path,
+    /// A command run during this one hung (a `hang` rule): the command jailctl ran hangs too.
+    pub hung: bool,
 }
 
 impl Ctx<'_> {
@@ -107,6 +109,7 @@ fn dispatch(ctx: &mut Ctx<'_>, cmd: &Cmd) -> Result<Output, ProcessError> {
     let out = match cmd.program.as_str() {
         _ if fault == Some(faults::Fault::Hang) => {
             // Recorded as the kill that ends it; the caller waits out the deadline.
+            ctx.hung = true;
             ctx.state.history.push(HistoryEntry {
                 cmd: cmd.clone(),
                 status: faults::KILLED,
@@ -196,6 +199,7 @@ impl SimHost {
             zfs::ensure_mount_dirs(&mut Ctx {
                 state: &mut state,
                 root: &host.root,
+                hung: false,
             });
             // Like a real host, a fresh one has a resolver configuration that new jails
             // get a copy of.
@@ -309,6 +313,7 @@ impl SimHost {
         let mut ctx = Ctx {
             state: &mut state,
             root: &self.root,
+            hung: false,
         };
         let t = f(&mut ctx);
         let ran = std::mem::take(&mut state.history);
@@ -371,7 +376,16 @@ impl Runner for SimHost {
         let r = self
             .with_state(|ctx| {
                 jail::tick_dying(ctx.state);
-                dispatch(ctx, cmd)
+                let r = dispatch(ctx, cmd);
+                if ctx.hung && r.is_ok() {
+                    // A tool this one ran (jail(8) running ifconfig) hung, so this one never
+                    // returns either; what it did before stays done, as after a real kill.
+                    if let Some(h) = ctx.state.history.iter_mut().rev().find(|h| &h.cmd == cmd) {
+                        h.status = faults::KILLED;
+                    }
+                    return Err(hung(cmd));
+                }
+                r
             })
             .map_err(|source| ProcessError::Spawn {
                 cmd: cmd.clone(),
