@@ -9,9 +9,10 @@
 //! a change, including tools jailctl does not know and tools called by another path than the
 //! absolute ones in [`super::tools`].
 //!
-//! [`HostFs::local_path`] is passed through because the base extractor (`base create`/`update`)
-//! needs a real directory; it only maps a path and must never be used to write from a read
-//! handle. No read or preview command calls it.
+//! [`HostFs::local_path`] is passed through: it only maps a path, and must never be used to
+//! write from a read handle. Its users are the base extractor (`base create`/`update`, which
+//! needs a real directory) and the lock files of [`crate::apply::JailLocks`]; no read or
+//! preview command runs either (a preview takes no lock).
 
 use super::{Cmd, Host, HostFs, Output, ProcessError, Runner, tools};
 use std::path::{Path, PathBuf};
