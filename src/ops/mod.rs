@@ -711,6 +711,49 @@ mod flow_tests {
     }
 
     #[test]
+    fn a_preview_lists_the_pending_undo_and_runs_none_of_it() {
+        let h = TestHost::with_base();
+        let specs = vec![spec("web")];
+        let g = global();
+        let plan = plan::plan(&specs, &g, &h.state(), &[]).unwrap();
+        crate::apply::exec::apply_inner(&h, &plan, Some(2)).unwrap();
+        let journal = Path::new("/var/db/jailctl/journal/web.json");
+        assert!(h.exists(journal));
+        let datasets = h.m.borrow().datasets.clone();
+        let ro = crate::host::readonly::ReadOnlyHost::new(&h);
+        let opts = Opts {
+            dry_run: true,
+            ..Opts::default()
+        };
+        for out in [
+            up(&ro, &specs, &g, &[], &opts).unwrap(),
+            down(&ro, &specs, &g, &[], &opts).unwrap(),
+            destroy(&ro, &specs, &g, &[], &opts).unwrap(),
+        ] {
+            assert!(out.recovered.is_empty());
+            assert_eq!(out.pending.len(), 1, "{:?}", out.pending);
+            let p = &out.pending[0];
+            assert_eq!((p.jail.as_str(), p.path.as_path()), ("web", journal));
+            assert!(
+                p.undo
+                    .iter()
+                    .any(|u| u == "/sbin/zfs destroy -r zroot/jailctl/jails/web"),
+                "{p}"
+            );
+            assert!(p.to_string().starts_with(
+                "a real run would first finish the undo of an interrupted run on jail web"
+            ));
+        }
+        assert!(h.exists(journal));
+        assert_eq!(h.m.borrow().datasets, datasets);
+        // The real run finishes the undo.
+        let out = up(&h, &specs, &g, &[], &Opts::default()).unwrap();
+        assert_eq!(out.recovered.len(), 1);
+        assert!(out.pending.is_empty());
+        assert!(!h.exists(journal));
+    }
+
+    #[test]
     fn exec_refuses_a_stopped_jail() {
         let h = TestHost::with_base();
         let e = exec(&h, "web", &["/bin/ls".into()]).unwrap_err();
