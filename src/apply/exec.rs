@@ -171,6 +171,9 @@ struct Executor<'a> {
     kill_after: Option<usize>,
     /// Jails a replacing [`Op::AwaitGone`] gave up on: still dying when started again.
     still_dying: std::collections::BTreeSet<String>,
+    /// The last failed command ran past its deadline and was killed: it may have done part
+    /// of its work, so its undo runs too.
+    timed_out: bool,
 }
 
 impl Executor<'_> {
@@ -269,7 +272,10 @@ impl Executor<'_> {
         self.save(jail)?;
         let h = self.host;
         let result = match op {
-            Op::Run(cmd) => h.run(cmd).map(|_| ()).map_err(|e| process_cause(&e)),
+            Op::Run(cmd) => h.run(cmd).map(|_| ()).map_err(|e| {
+                self.timed_out = matches!(e, ProcessError::TimedOut { .. });
+                process_cause(&e)
+            }),
             Op::MakeDirs { paths, root } => paths.iter().try_for_each(|p| {
                 match in_root(p, root.as_deref()) {
                     Some((root, rel)) => h.mkdir_in_root(root, rel),
@@ -536,6 +542,7 @@ pub(crate) fn apply_inner(
         journals: BTreeMap::new(),
         kill_after,
         still_dying: Default::default(),
+        timed_out: false,
     };
     let mut report = ApplyReport::default();
     for (jail, step) in plan.steps() {
@@ -560,7 +567,10 @@ pub(crate) fn apply_inner(
                     // undone (undoing a `zfs clone` that failed because the dataset exists
                     // would destroy it). Except `rctl -a`: it adds rule by rule and reports
                     // how many failed, so some may be in place; its undo runs, tolerantly.
-                    let partial = matches!(&op, Op::Run(c)
+                    // Nor a command killed at its deadline, which may have done part of its
+                    // work.
+                    let partial = ex.timed_out
+                        || matches!(&op, Op::Run(c)
                         if c.program == crate::host::tools::RCTL
                             && c.args.first().is_some_and(|a| a == "-a"));
                     if let Some(j) = ex.journals.get_mut(jail) {
@@ -597,11 +607,68 @@ pub fn recover(
     host: &dyn Host,
     jails: Option<&[String]>,
 ) -> Result<Option<UndoReport>, std::io::Error> {
-    let dir = Path::new(JOURNAL_DIR);
-    if !host.exists(dir) {
+    let journals = load_journals(host, jails)?;
+    if journals.is_empty() {
         return Ok(None);
     }
+    Ok(Some(undo_journals(host, journals)))
+}
+
+/// The undo a killed run left for one jail, as a preview reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingUndo {
+    pub jail: String,
+    /// The journal file.
+    pub path: PathBuf,
+    /// The undo actions [`recover`] would run, in order (newest change first).
+    pub undo: Vec<String>,
+}
+
+impl fmt::Display for PendingUndo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a real run would first finish the undo of an interrupted run on jail {} ({}): {} change(s)",
+            self.jail,
+            self.path.display(),
+            self.undo.len()
+        )?;
+        for u in &self.undo {
+            write!(f, "\n  undo: {u}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What [`recover`] would undo for the given jails, without running or changing anything:
+/// for previews, which must not finish another run's undo.
+pub fn pending(host: &dyn Host, jails: &[String]) -> Result<Vec<PendingUndo>, std::io::Error> {
+    let mut out = Vec::new();
+    for (jail, j) in load_journals(host, Some(jails))? {
+        let mut entries = j.entries;
+        entries.sort_by_key(|e| std::cmp::Reverse(e.seq));
+        out.push(PendingUndo {
+            path: journal_path(&jail),
+            undo: entries
+                .iter()
+                .flat_map(|e| e.undo.iter().map(ToString::to_string))
+                .collect(),
+            jail,
+        });
+    }
+    Ok(out)
+}
+
+/// The journals of the given jails (every journal when `jails` is `None`).
+fn load_journals(
+    host: &dyn Host,
+    jails: Option<&[String]>,
+) -> Result<BTreeMap<String, Journal>, std::io::Error> {
+    let dir = Path::new(JOURNAL_DIR);
     let mut journals = BTreeMap::new();
+    if !host.exists(dir) {
+        return Ok(journals);
+    }
     for f in host.read_dir(dir)? {
         let Some(jail) = f.strip_suffix(".json") else {
             continue;
@@ -622,8 +689,5 @@ pub fn recover(
         })?;
         journals.insert(jail.to_string(), j);
     }
-    if journals.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(undo_journals(host, journals)))
+    Ok(journals)
 }

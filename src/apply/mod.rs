@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;
 
-pub use exec::{ApplyError, ApplyReport, JOURNAL_DIR, UndoReport, apply, recover};
+pub use exec::{
+    ApplyError, ApplyReport, JOURNAL_DIR, PendingUndo, UndoReport, apply, pending, recover,
+};
 pub use lock::{JailLocks, LOCK_DIR};
 
 /// One thing done to the host.

@@ -988,6 +988,7 @@ mod tests {
             default_base: None,
             parallelism: None,
             shutdown_timeout: Duration::from_secs(60),
+            deadlines: Default::default(),
             bridges: BTreeMap::new(),
         }
     }

@@ -6,9 +6,9 @@
 //! - start: [`ops::up_only_with`], that jail alone (the scheduler already ordered its
 //!   dependencies), observed only as far as its plan needs; the host-wide sysctls (RACCT,
 //!   VIMAGE) are read once per driver, at the first start, and shared by all starts;
-//! - health: the jail's `[health] command` through `jexec`, on its own thread, bounded by the
-//!   check's `timeout`: a probe that never returns is abandoned and counts as failed, so it
-//!   cannot hold the boot;
+//! - health: the jail's `[health] command` through `jexec`, run with the check's `timeout` as
+//!   its deadline ([`crate::host::Runner::output_within`]): a probe that does not answer in
+//!   time is killed (with its process group) and counts as failed, so it cannot hold the boot;
 //! - stop: [`ops::down`] of that jail; force-stop: [`ops::force_down`] (`jail -R`, rctl rules);
 //! - stop of an orphan (a running jail jailctl manages whose definition is broken or gone, see
 //!   [`OpsDriver::with_orphans`]): `jail -f /var/run/jailctl/NAME.conf -r NAME` when the
@@ -20,7 +20,6 @@ use crate::config::spec::{Global, JailSpec};
 use crate::host::{Cmd, Host, tools};
 use crate::observe::host::{HostFacts, host_facts};
 use crate::ops::{self, Opts};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 /// Starts and stops jails through [`crate::ops`] on a shared host.
@@ -129,20 +128,11 @@ impl JailDriver for OpsDriver {
         let mut args = vec![name.to_string()];
         args.extend(check.command.iter().cloned());
         let cmd = Cmd::new(tools::JEXEC, args);
-        let (tx, rx) = mpsc::channel();
-        let host = Arc::clone(&self.host);
-        let probe = cmd.clone();
-        // Detached: if the probe hangs past its timeout the thread is left to finish (or not)
-        // on its own; its late answer goes nowhere.
-        std::thread::Builder::new()
-            .name(format!("health-{name}"))
-            .spawn(move || {
-                let _ = tx.send(host.output(&probe));
-            })
-            .map_err(|e| format!("cannot start the health probe of `{name}`: {e}"))?;
-        match rx.recv_timeout(check.timeout) {
-            Ok(Ok(out)) if out.success() => Ok(true),
-            Ok(Ok(out)) => {
+        // Run within the check's own timeout: on expiry the host kills the probe (and its
+        // process group), so no `jexec` is left behind.
+        match self.host.output_within(&cmd, check.timeout) {
+            Ok(out) if out.success() => Ok(true),
+            Ok(out) => {
                 let why = out.stderr.trim();
                 tracing::info!(
                     "health check of {name} failed: `{cmd}` exited {}{}",
@@ -155,15 +145,12 @@ impl JailDriver for OpsDriver {
                 );
                 Ok(false)
             }
-            Ok(Err(e)) => Err(format!("health check of `{name}`: {e}")),
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(format!(
-                "health check of `{name}` (`{cmd}`) did not answer within {:?}; \
+            Err(crate::host::ProcessError::TimedOut { .. }) => Err(format!(
+                "health check of `{name}` (`{cmd}`) did not answer within {:?} and was killed; \
                  raise [health] timeout if the service is slow to answer",
                 check.timeout
             )),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(format!(
-                "the health probe of `{name}` ended without an answer"
-            )),
+            Err(e) => Err(format!("health check of `{name}`: {e}")),
         }
     }
 

@@ -34,10 +34,14 @@ pub(super) fn shared_host(
     let checked = open_host(global, access)?;
     drop(checked);
     Ok(match &global.simulate {
-        Some(dir) => Arc::new(SimHost::open(dir).map_err(|e| {
-            miette::miette!("cannot open the simulated host at {}: {e}", dir.display())
-        })?),
-        None => Arc::new(SystemHost),
+        Some(dir) => Arc::new(
+            SimHost::open(dir)
+                .map_err(|e| {
+                    miette::miette!("cannot open the simulated host at {}: {e}", dir.display())
+                })?
+                .with_deadlines(super::deadlines(global)),
+        ),
+        None => Arc::new(SystemHost::new(super::deadlines(global))),
     })
 }
 

@@ -30,7 +30,9 @@ pub struct Args {
 pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
     let cfg = target::load_valid(global)?;
     let names = vec![a.name.clone()];
-    let host = super::open_host(global, Access::Change)?;
+    // The preview (and the plan shown before asking) only reads; the host is opened for
+    // changes once the destroy is confirmed.
+    let preview_host = super::open_host(global, Access::Read)?;
     let mut opts = ops::Opts {
         dry_run: true,
         down: crate::plan::DownOptions {
@@ -39,8 +41,14 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
         },
         ..ops::Opts::default()
     };
-    let preview = ops::destroy(host.as_ref(), &cfg.jails, &cfg.global, &names, &opts)
-        .map_err(target::ops_err)?;
+    let preview = ops::destroy(
+        preview_host.as_ref(),
+        &cfg.jails,
+        &cfg.global,
+        &names,
+        &opts,
+    )
+    .map_err(target::ops_err)?;
     if a.dry_run {
         target::print(&preview, true, global.quiet);
         return Ok(ExitCode::SUCCESS);
@@ -71,6 +79,8 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
         }
     }
     opts.dry_run = false;
+    drop(preview_host);
+    let host = super::open_host(global, Access::Change)?;
     let out = ops::destroy(host.as_ref(), &cfg.jails, &cfg.global, &names, &opts)
         .map_err(target::ops_err)?;
     target::print(&out, false, global.quiet);

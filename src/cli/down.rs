@@ -1,7 +1,7 @@
 //! `jailctl down [NAME...|--all]`: stop jails, dependents first; refuses to stop a jail that
 //! a running jail depends on unless `--with-dependents`.
 
-use super::{Access, target};
+use super::target;
 use crate::ops;
 use std::process::ExitCode;
 
@@ -25,7 +25,7 @@ pub struct Args {
 pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
     let names = target::names(a.names, a.all, "down")?;
     let cfg = target::load_for(global, &names, false)?;
-    let host = super::open_host(global, Access::Change)?;
+    let host = super::open_host(global, super::access_for(a.dry_run))?;
     let opts = ops::Opts {
         dry_run: a.dry_run,
         down: crate::plan::DownOptions {

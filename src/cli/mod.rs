@@ -24,6 +24,8 @@ mod up;
 mod validate;
 
 use crate::host::Host;
+use crate::host::deadline::Deadlines;
+use crate::host::readonly::ReadOnlyHost;
 use crate::host::sim::SimHost;
 use crate::host::system::SystemHost;
 use clap::{Parser, Subcommand};
@@ -143,7 +145,8 @@ fn init_tracing(g: &GlobalArgs) {
 /// What a subcommand is going to do to the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Only read-only commands (jls, zfs get, ...).
+    /// Only read-only commands (jls, zfs get, ...): the handle refuses anything else (see
+    /// [`crate::host::readonly`]). Read commands and every preview use it.
     Read,
     /// Commands that change the host.
     Change,
@@ -152,20 +155,49 @@ pub enum Access {
 /// The host a subcommand works on: the simulated one with `--simulate DIR`, this machine on
 /// FreeBSD. Off FreeBSD without `--simulate` there is no jail subsystem to talk to, so this
 /// refuses and says what to use instead. A simulated host announces itself once on stderr.
+/// With [`Access::Read`] the host comes wrapped in a [`ReadOnlyHost`].
 pub fn open_host(global: &GlobalArgs, access: Access) -> miette::Result<Box<dyn Host>> {
+    let host = open_host_rw(global, access)?;
+    Ok(match access {
+        Access::Read => Box::new(ReadOnlyHost::owning(host)),
+        Access::Change => host,
+    })
+}
+
+/// The access a command that may be a preview needs.
+pub fn access_for(dry_run: bool) -> Access {
+    if dry_run {
+        Access::Read
+    } else {
+        Access::Change
+    }
+}
+
+/// The `[deadlines]` of jailctl.toml, or the defaults when it cannot be read (the command
+/// itself then reports why when it loads the configuration).
+pub fn deadlines(global: &GlobalArgs) -> Deadlines {
+    crate::config::load_global(&global.config_dir)
+        .map(|g| g.deadlines)
+        .unwrap_or_default()
+}
+
+fn open_host_rw(global: &GlobalArgs, access: Access) -> miette::Result<Box<dyn Host>> {
+    let deadlines = deadlines(global);
     if let Some(dir) = &global.simulate {
-        let host = SimHost::open(dir).map_err(|e| {
-            let help = if e.kind() == std::io::ErrorKind::InvalidInput {
-                "fix the simulator setting named above (docs/simulator.md lists the formats)"
-            } else {
-                "pass a writable directory to --simulate (or JAILCTL_SIMULATE)"
-            };
-            miette::miette!(
-                help = help,
-                "cannot open the simulated host at {}: {e}",
-                dir.display()
-            )
-        })?;
+        let host = SimHost::open(dir)
+            .map(|h| h.with_deadlines(deadlines))
+            .map_err(|e| {
+                let help = if e.kind() == std::io::ErrorKind::InvalidInput {
+                    "fix the simulator setting named above (docs/simulator.md lists the formats)"
+                } else {
+                    "pass a writable directory to --simulate (or JAILCTL_SIMULATE)"
+                };
+                miette::miette!(
+                    help = help,
+                    "cannot open the simulated host at {}: {e}",
+                    dir.display()
+                )
+            })?;
         if !global.quiet {
             eprintln!(
                 "jailctl: using the {}",
@@ -175,7 +207,7 @@ pub fn open_host(global: &GlobalArgs, access: Access) -> miette::Result<Box<dyn 
         return Ok(Box::new(host));
     }
     if cfg!(target_os = "freebsd") {
-        return Ok(Box::new(SystemHost));
+        return Ok(Box::new(SystemHost::new(deadlines)));
     }
     let what = match access {
         Access::Read => "read jails from",

@@ -27,6 +27,15 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
     };
     let plan = ops::plan_only(host.as_ref(), &cfg.jails, &cfg.global, &a.names, &opts)
         .map_err(target::ops_err)?;
+    // Like `up --dry-run`: say what `up` would undo first (on stderr, so `--json` stays
+    // clean).
+    let names = crate::plan::order(&cfg.jails, &a.names)
+        .map_err(|e| target::ops_err(ops::OpsError::Plan(e)))?;
+    let pending = crate::apply::pending(host.as_ref(), &names)
+        .map_err(|e| target::ops_err(ops::OpsError::Recover(e)))?;
+    for p in pending {
+        eprintln!("jailctl: {p}");
+    }
     if a.json {
         crate::outln!("{}", serde_json::to_string_pretty(&plan).into_diagnostic()?);
     } else {

@@ -1,6 +1,6 @@
 //! `jailctl restart NAME`: stop the jail, then start it from its current definition.
 
-use super::{Access, target};
+use super::target;
 use crate::ops;
 use std::process::ExitCode;
 
@@ -21,7 +21,7 @@ pub struct Args {
 pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
     let names = vec![a.name];
     let cfg = target::load(global, &names)?;
-    let host = super::open_host(global, Access::Change)?;
+    let host = super::open_host(global, super::access_for(a.dry_run))?;
     let opts = ops::Opts {
         dry_run: a.dry_run,
         down: crate::plan::DownOptions {

@@ -170,6 +170,9 @@ pub fn print(out: &Outcome, dry_run: bool, quiet: bool) {
     for r in &out.recovered {
         eprintln!("jailctl: finished the undo of an interrupted run:\n{r}");
     }
+    for p in &out.pending {
+        eprintln!("jailctl: {p}");
+    }
     if dry_run {
         crate::out!("{}", out.dry_run_text());
     } else if out.plan.is_empty() {

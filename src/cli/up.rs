@@ -1,7 +1,7 @@
 //! `jailctl up [NAME...|--all]`: make the named jails (and what they depend on) match their
 //! definitions: create, start, update live or restart, dependencies first.
 
-use super::{Access, target};
+use super::target;
 use crate::ops;
 use std::process::ExitCode;
 
@@ -28,7 +28,7 @@ pub struct Args {
 pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
     let names = target::names(a.names, a.all, "up")?;
     let cfg = target::load(global, &names)?;
-    let host = super::open_host(global, Access::Change)?;
+    let host = super::open_host(global, super::access_for(a.dry_run))?;
     let opts = ops::Opts {
         dry_run: a.dry_run,
         no_restart: a.no_restart,

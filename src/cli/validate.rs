@@ -66,6 +66,7 @@ pub fn report(dir: &std::path::Path) -> Report {
     let mut warnings = vec![];
     if let Ok(l) = config::load_lenient(dir) {
         warnings = config::warnings(&l.config.global);
+        warnings.extend(config::jail_warnings(&l.config.global, &l.config.jails));
         for n in l.names() {
             let j = l.config.jail(&n);
             jails.push(JailResult {
@@ -102,6 +103,9 @@ pub fn run(global: &super::GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         Ok(cfg) => {
             for w in config::warnings(&cfg.global) {
                 eprintln!("warning: {}: {w}", cfg.dir.join("jailctl.toml").display());
+            }
+            for w in config::jail_warnings(&cfg.global, &cfg.jails) {
+                eprintln!("warning: {w}");
             }
             if !global.quiet {
                 for j in &cfg.jails {

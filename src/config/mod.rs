@@ -127,6 +127,42 @@ pub fn warnings(global: &Global) -> Vec<String> {
     out
 }
 
+/// Time allowed beyond a jail's own hook timeouts for the rest of `jail -c`/`-r` (mounts,
+/// addresses, the kernel's own work) before the `jail` deadline may kill it.
+pub const JAIL_DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Jails whose hooks may outlast `[deadlines] jail`: jail(8) bounds each hook command by
+/// `exec.timeout`, so `jail -c` may take that times its hook commands (exec.prestart,
+/// exec.created, exec.start or the default `/bin/sh /etc/rc`, exec.poststart; likewise for
+/// `jail -r`). jailctl would kill jail(8) in the middle of a hook that is within its own
+/// timeout; `validate` prints these without failing.
+pub fn jail_warnings(global: &Global, jails: &[JailSpec]) -> Vec<String> {
+    let deadline = global.deadlines.for_tool("jail");
+    let mut out = vec![];
+    for j in jails {
+        let Some(spec::ParamValue::Int(t)) = j.params.get("exec.timeout") else {
+            continue;
+        };
+        let Ok(t) = u64::try_from(*t) else { continue };
+        let h = &j.hooks;
+        let start = h.prestart.len() + h.created.len() + h.start.len().max(1) + h.poststart.len();
+        let stop = h.prestop.len() + h.stop.len().max(1) + h.poststop.len();
+        let hooks = start.max(stop) as u64;
+        let worst = std::time::Duration::from_secs(t.saturating_mul(hooks));
+        if worst.saturating_add(JAIL_DEADLINE_MARGIN) > deadline {
+            out.push(format!(
+                "jail {}: exec.timeout = {t} over {hooks} hook command(s) lets jail(8) take {}s, and with {}s for the rest that is over the `jail` deadline of {}: jailctl would kill jail(8) in the middle of a hook; raise [deadlines] jail in jailctl.toml to at least {}s, or lower exec.timeout",
+                j.name,
+                worst.as_secs(),
+                JAIL_DEADLINE_MARGIN.as_secs(),
+                crate::host::deadline::show(deadline),
+                worst.saturating_add(JAIL_DEADLINE_MARGIN).as_secs(),
+            ));
+        }
+    }
+    out
+}
+
 /// A configuration loaded leniently: the jails whose definitions are valid, and for each
 /// broken definition its own errors, so one bad file does not stop the rest of the fleet.
 #[derive(Debug, Clone)]
@@ -232,6 +268,7 @@ fn load_all(config_dir: &Path) -> LoadAll {
                 parallelism: None,
                 shutdown_timeout: crate::boot::DEFAULT_SHUTDOWN_TIMEOUT,
                 bridges: BTreeMap::new(),
+                deadlines: Default::default(),
             },
             None,
         ),

@@ -12,6 +12,12 @@ pub const GLOBAL: &[&str] = &[
     "shutdown_timeout",
     "bridges",
     "defaults",
+    "deadlines",
+];
+/// `[deadlines]` in `jailctl.toml`: one key per tool (see [`crate::host::deadline`]).
+pub const DEADLINES: &[&str] = &[
+    "zfs", "zpool", "jail", "jexec", "pkg", "mount", "umount", "chown", "ifconfig", "jls",
+    "sysctl", "rctl", "cpuset",
 ];
 /// `[bridges.<name>]` in `jailctl.toml`.
 pub const BRIDGE: &[&str] = &["create", "uplink", "ip4_pool", "gateway4"];
@@ -77,6 +83,7 @@ pub fn all_tables() -> Vec<(&'static str, &'static [&'static str])> {
     vec![
         ("jailctl.toml", GLOBAL),
         ("[bridges.NAME]", BRIDGE),
+        ("[deadlines]", DEADLINES),
         ("jail", JAIL),
         ("[root]", ROOT),
         ("[limits]", LIMITS),

@@ -24,6 +24,8 @@ pub struct Global {
     pub shutdown_timeout: Duration,
     /// Address pools for VNET bridges: bridge name → network.
     pub bridges: BTreeMap<String, BridgeSpec>,
+    /// How long each host tool may run (`[deadlines]`).
+    pub deadlines: crate::host::deadline::Deadlines,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -365,6 +365,29 @@ pub(crate) fn global(v: &mut V, file: usize, t: &Table) -> (Global, Option<Table
             bridges.insert(name.clone(), bridge(v, name, b));
         }
     }
+    let mut deadlines = crate::host::deadline::Deadlines::default();
+    if let Some(dt) = get(t, k, "deadlines").and_then(|n| v.table(n, "[deadlines]")) {
+        v.keys(dt, schema::DEADLINES, "[deadlines]");
+        for (tool, e) in dt {
+            if !schema::DEADLINES.contains(&tool.as_str()) {
+                continue;
+            }
+            match v.duration(&e.node, &format!("deadlines.{tool}")) {
+                Some(d) if d.is_zero() => v.err(
+                    &e.node,
+                    format!("deadlines.{tool}: a deadline of 0 would kill every {tool} command"),
+                    Some(
+                        "write a duration such as \"10m\", or remove the key for the default"
+                            .into(),
+                    ),
+                ),
+                Some(d) => {
+                    deadlines.set.insert(tool.clone(), d);
+                }
+                None => {}
+            }
+        }
+    }
     let defaults = get(t, k, "defaults").and_then(|n| {
         let d = v.table(n, "[defaults]")?;
         if let Some(e) = d.get("extends") {
@@ -384,6 +407,7 @@ pub(crate) fn global(v: &mut V, file: usize, t: &Table) -> (Global, Option<Table
         parallelism,
         shutdown_timeout,
         bridges,
+        deadlines,
     };
     (g, defaults)
 }

@@ -3,7 +3,9 @@
 //! [`system::SystemHost`]; the simulated FreeBSD host is [`sim::SimHost`]. Callers receive a
 //! `&dyn Host` explicitly; nothing here is picked by `cfg!(test)`.
 
+pub mod deadline;
 pub mod nofollow;
+pub mod readonly;
 pub mod sim;
 pub mod system;
 pub mod tools;
@@ -105,6 +107,22 @@ pub enum ProcessError {
         stdout: String,
         stderr: String,
     },
+    /// A read-only handle ([`readonly::ReadOnlyHost`]) refused a command that changes the host.
+    #[error(
+        "refusing to run `{cmd}`: this is a read-only preview, which must not change the host; this is a bug in jailctl, please report it (the real command, without --dry-run, is not affected)"
+    )]
+    ReadOnly { cmd: Cmd },
+    /// The command ran past its deadline and was killed (see [`deadline`]).
+    #[error(
+        "`{cmd}` did not finish within its deadline of {} and was killed (with its process group); if it needs longer, raise {knob}",
+        deadline::show(*.after)
+    )]
+    TimedOut {
+        cmd: Cmd,
+        after: std::time::Duration,
+        /// The setting that raises this deadline.
+        knob: String,
+    },
 }
 
 fn stderr_suffix(stderr: &str) -> String {
@@ -119,15 +137,31 @@ fn stderr_suffix(stderr: &str) -> String {
 impl ProcessError {
     pub fn cmd(&self) -> &Cmd {
         match self {
-            ProcessError::Spawn { cmd, .. } | ProcessError::Failed { cmd, .. } => cmd,
+            ProcessError::Spawn { cmd, .. }
+            | ProcessError::Failed { cmd, .. }
+            | ProcessError::ReadOnly { cmd }
+            | ProcessError::TimedOut { cmd, .. } => cmd,
         }
     }
 }
 
 /// Runs commands on a host.
 pub trait Runner {
-    /// Run with captured stdout and stderr. `Err` only when the command could not be started.
+    /// Run with captured stdout and stderr, within the deadline of its tool (see
+    /// [`deadline`]). `Err` when the command could not be started or ran past its deadline.
     fn output(&self, cmd: &Cmd) -> Result<Output, ProcessError>;
+
+    /// [`Runner::output`] with an explicit deadline instead of the tool's (health probes use
+    /// their `[health] timeout`). The real and the simulated host kill the command on expiry;
+    /// in-memory test hosts, whose commands cannot hang, may ignore the deadline.
+    fn output_within(
+        &self,
+        cmd: &Cmd,
+        deadline: std::time::Duration,
+    ) -> Result<Output, ProcessError> {
+        let _ = deadline;
+        self.output(cmd)
+    }
 
     /// Run attached to the caller's terminal (`exec`, `console`); returns the exit status.
     fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError>;

@@ -1,31 +1,97 @@
 //! The real host: spawns the base-system tools by absolute path (argv only, never a shell)
-//! and reads and writes real files.
+//! and reads and writes real files. Every captured command runs within its deadline
+//! ([`super::deadline`]).
 
+use super::deadline::{self, Deadlines};
 use super::{Cmd, Host, HostFs, Output, ProcessError, Runner};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// The machine jailctl runs on.
-#[derive(Debug, Default)]
-pub struct SystemHost;
+#[derive(Debug, Default, Clone)]
+pub struct SystemHost {
+    /// How long each tool may run.
+    pub deadlines: Deadlines,
+}
+
+impl SystemHost {
+    pub fn new(deadlines: Deadlines) -> Self {
+        SystemHost { deadlines }
+    }
+}
+
+/// Read a child's pipe to its end on a thread, so a chatty command never blocks on a full
+/// pipe while it is being waited for.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
+}
 
 impl Runner for SystemHost {
     fn output(&self, cmd: &Cmd) -> Result<Output, ProcessError> {
-        tracing::debug!(%cmd, "run");
-        let out = Command::new(&cmd.program)
+        self.output_within(cmd, self.deadlines.for_cmd(cmd))
+    }
+
+    /// Spawn in a process group of its own and wait until it exits or `deadline` passes; on
+    /// expiry kill the whole group (a tool's own children, such as jail(8)'s hooks, too).
+    fn output_within(&self, cmd: &Cmd, deadline: Duration) -> Result<Output, ProcessError> {
+        tracing::debug!(%cmd, ?deadline, "run");
+        let mut child = Command::new(&cmd.program)
             .args(&cmd.args)
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
             .map_err(|source| ProcessError::Spawn {
                 cmd: cmd.clone(),
                 source,
             })?;
+        let out = drain(child.stdout.take());
+        let err = drain(child.stderr.take());
+        // Wait on a thread and for its answer with a timeout: no polling, so a command that
+        // ends in 2 ms costs 2 ms.
+        let pid = child.id();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        let status = match rx.recv_timeout(deadline) {
+            Ok(Ok(st)) => st,
+            Ok(Err(source)) => {
+                return Err(ProcessError::Spawn {
+                    cmd: cmd.clone(),
+                    source,
+                });
+            }
+            Err(_) => {
+                // Still running (the waiter holds it unreaped, so its pid is still its own):
+                // kill its whole group, let the waiter reap it. The pipe readers are left to
+                // end on their own: a process that left the group (a daemon) may hold them.
+                kill_group(pid);
+                let _ = rx.recv();
+                drop((out, err));
+                return Err(ProcessError::TimedOut {
+                    cmd: cmd.clone(),
+                    after: deadline,
+                    knob: deadline::knob(cmd),
+                });
+            }
+        };
         Ok(Output {
-            status: exit_code(out.status),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            status: exit_code(status),
+            stdout: String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned(),
+            stderr: String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned(),
         })
     }
 
@@ -39,6 +105,16 @@ impl Runner for SystemHost {
                 source,
             })?;
         Ok(exit_code(status))
+    }
+}
+
+/// SIGKILL the process group a child leads (`process_group(0)`): the child and what it
+/// started.
+fn kill_group(pid: u32) {
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
     }
 }
 
@@ -56,20 +132,7 @@ impl HostFs for SystemHost {
     }
 
     fn write(&self, path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
-        // Write beside the target and rename, so a reader never sees half a file.
-        let tmp = path.with_extension("jailctl-tmp");
-        {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(mode)
-                .open(&tmp)?;
-            f.write_all(contents)?;
-            f.sync_all()?;
-        }
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
-        std::fs::rename(&tmp, path)
+        write_atomic(path, contents, mode, true, || {})
     }
 
     fn mkdir_p(&self, path: &Path, mode: u32) -> std::io::Result<()> {
@@ -107,8 +170,110 @@ impl HostFs for SystemHost {
 
 use std::os::unix::fs::DirBuilderExt;
 
+/// Write `path` so that a reader, or a host that loses power or kills jailctl half-way, sees
+/// either the old contents or the new, never a truncated file: write a temporary file beside
+/// it (`NAME.jailctl-tmp`), fsync it, rename it over `path`, fsync the directory. A kill
+/// before the rename leaves the old file and the temporary one, which the next write
+/// replaces. The rename alone is what makes a *killed* write whole; the fsyncs (`durable`)
+/// add survival of a power loss or kernel crash, at a cost (11 ms per write on the ext4
+/// build machine, against 1.3 ms without). `before_rename` runs once the temporary file is complete (the simulator's kill
+/// point, see `docs/simulator.md`).
+pub fn write_atomic(
+    path: &Path,
+    contents: &[u8],
+    mode: u32,
+    durable: bool,
+    before_rename: impl FnOnce(),
+) -> std::io::Result<()> {
+    let tmp = path.with_extension("jailctl-tmp");
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
+        f.write_all(contents)?;
+        if durable {
+            f.sync_all()?;
+        }
+    }
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
+    before_rename();
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| durable && !d.as_os_str().is_empty())
+    {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
 impl Host for SystemHost {
     fn simulated(&self) -> Option<String> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_command_within_its_deadline_returns_its_output() {
+        let h = SystemHost::default();
+        let out = h
+            .output_within(
+                &Cmd::new("/bin/sh", ["-c", "echo out; echo err >&2; exit 3"]),
+                Duration::from_secs(30),
+            )
+            .unwrap();
+        assert_eq!(
+            (out.status, out.stdout.as_str(), out.stderr.as_str()),
+            (3, "out\n", "err\n")
+        );
+    }
+
+    #[test]
+    fn a_command_past_its_deadline_is_killed_with_its_process_group() {
+        let d = tempfile::tempdir().unwrap();
+        let pidfile = d.path().join("pid");
+        let script = format!("sleep 30 & echo $! > {}; wait", pidfile.display());
+        let cmd = Cmd::new("/bin/sh", ["-c", script.as_str()]);
+        let mut deadlines = Deadlines::default();
+        deadlines
+            .set
+            .insert("sh".into(), Duration::from_millis(300));
+        let h = SystemHost::new(deadlines);
+        let t0 = Instant::now();
+        let e = h.output(&cmd).unwrap_err();
+        let took = t0.elapsed();
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_secs(5),
+            "{took:?}"
+        );
+        assert!(
+            matches!(e, ProcessError::TimedOut { after, .. } if after == Duration::from_millis(300)),
+            "{e}"
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("/bin/sh") && msg.contains("300ms") && msg.contains("killed"),
+            "{msg}"
+        );
+        // The shell's own child went with it: gone, or a zombie waiting for its reaper.
+        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        let pid = pid.trim();
+        std::thread::sleep(Duration::from_millis(100));
+        // ps(1) prints nothing for a process that is gone, `Z` for a zombie.
+        let ps = std::process::Command::new("ps")
+            .args(["-o", "stat=", "-p", pid])
+            .output()
+            .unwrap();
+        let state = String::from_utf8_lossy(&ps.stdout).trim().to_string();
+        let alive = !state.is_empty() && !state.starts_with('Z');
+        assert!(!alive, "the grandchild {pid} still runs: {state}");
     }
 }

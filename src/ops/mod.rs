@@ -5,7 +5,7 @@
 //! commands, for `--dry-run`) with the observed state as the fingerprint an undo is checked
 //! against ([`crate::apply::verify`]).
 
-use crate::apply::{self, ApplyError, ApplyReport, JailLocks, UndoReport};
+use crate::apply::{self, ApplyError, ApplyReport, JailLocks, PendingUndo, UndoReport};
 use crate::config::spec::{Global, JailSpec};
 use crate::host::{Cmd, Host, ProcessError, tools};
 use crate::observe::{self, HostState, ObserveError};
@@ -77,6 +77,9 @@ pub struct Outcome {
     pub report: Option<ApplyReport>,
     /// Undo of interrupted earlier runs finished before this one.
     pub recovered: Vec<UndoReport>,
+    /// A preview's view of the same: the undo a real run would finish first (nothing was
+    /// run).
+    pub pending: Vec<PendingUndo>,
 }
 
 impl Outcome {
@@ -86,19 +89,34 @@ impl Outcome {
     }
 }
 
+/// Before planning: a real run locks the jails and finishes the undo of any interrupted run
+/// on them; a preview (`dry_run`, on a read-only host) takes no lock and only lists what that
+/// undo would be, in `pending`.
 fn lock_and_recover(
     host: &dyn Host,
     names: &[String],
-    recovered: &mut Vec<UndoReport>,
-) -> Result<JailLocks, OpsError> {
+    dry_run: bool,
+    prior: &mut Prior,
+) -> Result<Option<JailLocks>, OpsError> {
+    if dry_run {
+        prior.pending = apply::pending(host, names).map_err(OpsError::Recover)?;
+        return Ok(None);
+    }
     let locks = JailLocks::acquire(host, names, |n| {
         tracing::warn!("jail {n} is locked by another jailctl; waiting")
     })
     .map_err(OpsError::Lock)?;
     if let Some(r) = apply::recover(host, Some(names)).map_err(OpsError::Recover)? {
-        recovered.push(r);
+        prior.recovered.push(r);
     }
-    Ok(locks)
+    Ok(Some(locks))
+}
+
+/// What an operation found left over from interrupted earlier runs.
+#[derive(Debug, Default)]
+struct Prior {
+    recovered: Vec<UndoReport>,
+    pending: Vec<PendingUndo>,
 }
 
 /// Targets plus every defined jail that (transitively) depends on one of them.
@@ -127,7 +145,7 @@ fn finish(
     host: &dyn Host,
     plan: Plan,
     opts: &Opts,
-    recovered: Vec<UndoReport>,
+    prior: Prior,
     state: &HostState,
     global: &Global,
 ) -> Result<Outcome, OpsError> {
@@ -199,7 +217,8 @@ fn finish(
     Ok(Outcome {
         plan,
         report,
-        recovered,
+        recovered: prior.recovered,
+        pending: prior.pending,
     })
 }
 
@@ -213,14 +232,14 @@ pub fn up(
     opts: &Opts,
 ) -> Result<Outcome, OpsError> {
     let names = plan::order(specs, targets)?;
-    let mut recovered = Vec::new();
-    let _locks = lock_and_recover(host, &names, &mut recovered)?;
+    let mut prior = Prior::default();
+    let _locks = lock_and_recover(host, &names, opts.dry_run, &mut prior)?;
     let state = observe::observe(host, global)?;
     let plan = plan::plan_up(specs, global, &state, &names, &opts.up)?;
     if opts.no_restart {
         refuse_restarts(&plan)?;
     }
-    finish(host, plan, opts, recovered, &state, global)
+    finish(host, plan, opts, prior, &state, global)
 }
 
 fn refuse_restarts(plan: &Plan) -> Result<(), OpsError> {
@@ -280,11 +299,11 @@ pub fn up_only_with(
         .find(|s| s.name == name)
         .ok_or_else(|| PlanError::UnknownJail(name.to_string()))?;
     let names = [name.to_string()];
-    let mut recovered = Vec::new();
-    let _locks = lock_and_recover(host, &names, &mut recovered)?;
+    let mut prior = Prior::default();
+    let _locks = lock_and_recover(host, &names, opts.dry_run, &mut prior)?;
     let state = observe::host::observe_jail(host, global, spec, facts)?;
     let plan = plan::plan_up_only(specs, global, &state, &names, &opts.up)?;
-    finish(host, plan, opts, recovered, &state, global)
+    finish(host, plan, opts, prior, &state, global)
 }
 
 /// Remove a jail without its stop hooks (`jail -R NAME`: no jail.conf, no exec.stop) and
@@ -404,12 +423,12 @@ fn stop_with(
     planner: StopPlanner,
 ) -> Result<Outcome, OpsError> {
     let names = with_dependents(specs, targets);
-    let mut recovered = Vec::new();
-    let _locks = lock_and_recover(host, &names, &mut recovered)?;
+    let mut prior = Prior::default();
+    let _locks = lock_and_recover(host, &names, opts.dry_run, &mut prior)?;
     let state = observe::observe(host, global)?;
     let mut plan = planner(specs, global, &state, targets, &opts.down)?;
     ensure_confs(host, specs, global, &mut plan);
-    finish(host, plan, opts, recovered, &state, global)
+    finish(host, plan, opts, prior, &state, global)
 }
 
 /// One line of `jailctl status` / `list`.
@@ -745,6 +764,49 @@ mod flow_tests {
         assert!(out.recovered[0].failed.is_empty());
         assert_eq!(out.plan.jails[0].action, plan::Action::Create);
         assert!(h.m.borrow().jails.contains("web"));
+    }
+
+    #[test]
+    fn a_preview_lists_the_pending_undo_and_runs_none_of_it() {
+        let h = TestHost::with_base();
+        let specs = vec![spec("web")];
+        let g = global();
+        let plan = plan::plan(&specs, &g, &h.state(), &[]).unwrap();
+        crate::apply::exec::apply_inner(&h, &plan, Some(2), None).unwrap();
+        let journal = Path::new("/var/db/jailctl/journal/web.json");
+        assert!(h.exists(journal));
+        let datasets = h.m.borrow().datasets.clone();
+        let ro = crate::host::readonly::ReadOnlyHost::new(&h);
+        let opts = Opts {
+            dry_run: true,
+            ..Opts::default()
+        };
+        for out in [
+            up(&ro, &specs, &g, &[], &opts).unwrap(),
+            down(&ro, &specs, &g, &[], &opts).unwrap(),
+            destroy(&ro, &specs, &g, &[], &opts).unwrap(),
+        ] {
+            assert!(out.recovered.is_empty());
+            assert_eq!(out.pending.len(), 1, "{:?}", out.pending);
+            let p = &out.pending[0];
+            assert_eq!((p.jail.as_str(), p.path.as_path()), ("web", journal));
+            assert!(
+                p.undo
+                    .iter()
+                    .any(|u| u == "/sbin/zfs destroy -r zroot/jailctl/jails/web"),
+                "{p}"
+            );
+            assert!(p.to_string().starts_with(
+                "a real run would first finish the undo of an interrupted run on jail web"
+            ));
+        }
+        assert!(h.exists(journal));
+        assert_eq!(h.m.borrow().datasets, datasets);
+        // The real run finishes the undo.
+        let out = up(&h, &specs, &g, &[], &Opts::default()).unwrap();
+        assert_eq!(out.recovered.len(), 1);
+        assert!(out.pending.is_empty());
+        assert!(!h.exists(journal));
     }
 
     #[test]

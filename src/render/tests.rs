@@ -14,6 +14,7 @@ pub(crate) fn global() -> Global {
         default_base: Some("14.2-RELEASE".into()),
         parallelism: None,
         shutdown_timeout: Duration::from_secs(60),
+        deadlines: Default::default(),
         bridges: BTreeMap::new(),
     }
 }

@@ -988,6 +988,7 @@ fn global() -> Global {
         default_base: None,
         parallelism: None,
         shutdown_timeout: std::time::Duration::from_secs(60),
+        deadlines: Default::default(),
         bridges: BTreeMap::new(),
     }
 }

@@ -26,6 +26,7 @@ fn base_create_update_rollback_and_destroy_on_real_zfs() {
         default_base: None,
         parallelism: None,
         shutdown_timeout: std::time::Duration::from_secs(60),
+        deadlines: Default::default(),
         bridges: BTreeMap::new(),
     };
     let rel = release_dir();
