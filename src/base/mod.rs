@@ -587,7 +587,6 @@ fn lock_base(host: &dyn Host, name: &str) -> Result<crate::apply::Held<'static>,
 pub fn create(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Made, BaseError> {
     validate_base_name(&req.name)?;
     let lock = lock_base(host, &req.name)?;
-    crate::apply::layout::ensure(host, &lock, global)?;
     let dataset = base_dataset(global, &req.name);
     if dataset_exists(host, &dataset)? {
         return Err(BaseError::AlreadyExists {
@@ -604,6 +603,8 @@ pub fn create(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Mad
         });
     }
     let sets = prepare_sets(req)?;
+    // The shared parents, once checked sets are in hand (a refused set touches no dataset).
+    crate::apply::layout::ensure(host, &lock, global)?;
     // What `zfs create -p` and the mount will add besides the base, so a failure can take
     // them away again and leave the host as it was.
     let made_parents = missing_parents(host, &dataset)?;

@@ -7,8 +7,8 @@
 //! operation has an `_in` form taking the [`Held`] locks of its caller (`shutdown` holds the
 //! fleet and every jail and hands them to each stop, so a stop never waits for its own run),
 //! and a plain form that starts from nothing held. An operation on every jail (`--all`, empty
-//! targets) takes the fleet lock; `up` ensures the host layout before locking any jail, and
-//! holds a shared lock of each base it clones from while it applies.
+//! targets) takes the fleet lock; `up` ensures the host layout before it applies any step,
+//! and holds a shared lock of each base it clones from while it applies.
 
 use crate::apply::layout::{self, LayoutError, LayoutStep};
 use crate::apply::lock::{LockKey, Mode, warn_wait};
@@ -212,8 +212,9 @@ pub fn up(
     up_in(host, &Held::none(), specs, global, targets, opts)
 }
 
-/// [`up`] under the locks `held` of the caller. The host layout is ensured first (with
-/// `--dry-run` only observed: its steps are returned in [`Outcome::layout`]).
+/// [`up`] under the locks `held` of the caller. The host layout is ensured once the plan is
+/// known and before any of it runs (with `--dry-run` only observed: its steps are returned
+/// in [`Outcome::layout`]).
 pub fn up_in(
     host: &dyn Host,
     held: &Held,
@@ -224,12 +225,6 @@ pub fn up_in(
 ) -> Result<Outcome, OpsError> {
     let names = plan::order(specs, targets)?;
     let fleet = fleet(host, held, targets.is_empty())?;
-    let layout = if opts.dry_run {
-        layout::missing(host, global)?
-    } else {
-        layout::ensure(host, &fleet, global)?;
-        Vec::new()
-    };
     let mut recovered = Vec::new();
     let locks = lock_and_recover(host, &fleet, &names, &mut recovered)?;
     let state = observe::observe(host, global)?;
@@ -237,6 +232,15 @@ pub fn up_in(
     if opts.no_restart {
         refuse_restarts(&plan)?;
     }
+    // A plan that will run needs the shared parents; a refused or empty one changes nothing.
+    let layout = match (plan.is_empty(), opts.dry_run) {
+        (true, _) => Vec::new(),
+        (false, true) => layout::missing(host, global)?,
+        (false, false) => {
+            layout::ensure(host, &locks, global)?;
+            Vec::new()
+        }
+    };
     let mut out = finish(host, &locks, global, plan, opts, recovered)?;
     out.layout = layout;
     Ok(out)
@@ -398,8 +402,12 @@ pub fn restart(
         }
         let plan = plan::plan_up(specs, global, &state, &again, &opts.up)?;
         let started = Outcome {
+            layout: if plan.is_empty() {
+                Vec::new()
+            } else {
+                layout::missing(host, global)?
+            },
             plan,
-            layout: layout::missing(host, global)?,
             ..Outcome::default()
         };
         return Ok((stopped, started));
