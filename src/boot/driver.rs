@@ -9,7 +9,8 @@
 //! - health: the jail's `[health] command` through `jexec`, on its own thread, bounded by the
 //!   check's `timeout`: a probe that never returns is abandoned and counts as failed, so it
 //!   cannot hold the boot;
-//! - stop: [`ops::down_in`] of that jail; force-stop: [`ops::force_down`] (`jail -R`, rctl rules);
+//! - stop: [`ops::down_only_with`] of that jail (the scheduler already stopped its
+//!   dependents), observed only as far as its stop needs; force-stop: [`ops::force_down`] (`jail -R`, rctl rules);
 //! - locks: the driver carries the [`Held`] locks of its run ([`OpsDriver::with_held`]):
 //!   `boot` holds the fleet lock and each start takes its jail's lock below it; `shutdown`
 //!   holds the fleet lock and every jail's, so a stop takes nothing and never waits for a lock
@@ -33,7 +34,7 @@ pub struct OpsDriver {
     host: Arc<dyn Host + Send + Sync>,
     specs: Arc<Vec<JailSpec>>,
     global: Global,
-    /// Read at the first start (under this lock, so once), then shared.
+    /// Read at the first start or stop (under this lock, so once), then shared.
     facts: Mutex<Option<HostFacts>>,
     /// Running jails to stop without a definition.
     orphans: std::collections::BTreeSet<String>,
@@ -186,14 +187,15 @@ impl JailDriver for OpsDriver {
         if self.orphans.contains(name) {
             return self.stop_orphan(name);
         }
-        let targets = [name.to_string()];
-        ops::down_in(
+        let facts = self.facts()?;
+        ops::down_only_with(
             self.host.as_ref(),
             &self.held,
             &self.specs,
             &self.global,
-            &targets,
+            name,
             &Opts::default(),
+            &facts,
         )
         .map(|_| ())
         .map_err(|e| e.to_string())

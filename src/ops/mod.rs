@@ -379,6 +379,32 @@ pub fn down_in(
     stop_with(host, held, specs, global, targets, opts, plan::plan_down)
 }
 
+/// Stop exactly `name`, observed only as far as its stop needs
+/// ([`observe::host::observe_jail`]): for `shutdown`, whose scheduler stops a jail only after
+/// its dependents, under the locks `held` of every jail it may stop, so no running dependent
+/// can appear. A full observe per stop would read every jail of the host for each one.
+pub fn down_only_with(
+    host: &dyn Host,
+    held: &Held,
+    specs: &[JailSpec],
+    global: &Global,
+    name: &str,
+    opts: &Opts,
+    facts: &observe::host::HostFacts,
+) -> Result<Outcome, OpsError> {
+    let spec = specs
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| PlanError::UnknownJail(name.to_string()))?;
+    let names = [name.to_string()];
+    let mut recovered = Vec::new();
+    let locks = lock_and_recover(host, held, &names, &mut recovered)?;
+    let state = observe::host::observe_jail(host, global, spec, facts)?;
+    let mut plan = plan::plan_down(specs, global, &state, &names, &opts.down)?;
+    ensure_confs(host, specs, global, &mut plan);
+    finish(host, &locks, global, plan, opts, recovered)
+}
+
 /// Stop then start the targets (and, with `with_dependents`, the running jails that depend
 /// on them).
 pub fn restart(
