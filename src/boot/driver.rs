@@ -40,6 +40,9 @@ pub struct OpsDriver {
     orphans: std::collections::BTreeSet<String>,
     /// The locks of the run this driver works for.
     held: Arc<Held<'static>>,
+    /// The host's datasets as read under `held` (shutdown), so a stop reads only its jail's
+    /// runtime state.
+    known: Option<Arc<crate::observe::HostState>>,
 }
 
 impl OpsDriver {
@@ -51,7 +54,15 @@ impl OpsDriver {
             facts: Mutex::new(None),
             orphans: Default::default(),
             held: Arc::new(Held::none()),
+            known: None,
         }
+    }
+
+    /// Stops use these datasets, read by the caller under the locks it hands over with
+    /// [`OpsDriver::with_held`], instead of reading them again each.
+    pub fn with_known(mut self, state: crate::observe::HostState) -> Self {
+        self.known = Some(Arc::new(state));
+        self
     }
 
     /// Work under these locks of the caller's run (see [`crate::apply::lock`]).
@@ -195,7 +206,10 @@ impl JailDriver for OpsDriver {
             &self.global,
             name,
             &Opts::default(),
-            &facts,
+            ops::Seen {
+                facts: &facts,
+                known: self.known.as_deref(),
+            },
         )
         .map(|_| ())
         .map_err(|e| e.to_string())

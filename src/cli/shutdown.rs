@@ -123,7 +123,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let driver = Arc::new(
         OpsDriver::new(host, cfg.jails.clone(), cfg.global.clone())
             .with_orphans(orphans)
-            .with_held(Arc::new(held)),
+            .with_held(Arc::new(held))
+            .with_known(state),
     );
     let quiet = global.quiet;
     let report = boot::shutdown_with(&graph, driver, &opts, &mut |e| {

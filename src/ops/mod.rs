@@ -379,10 +379,21 @@ pub fn down_in(
     stop_with(host, held, specs, global, targets, opts, plan::plan_down)
 }
 
+/// What a caller stopping many jails has read once for all of them.
+#[derive(Clone, Copy)]
+pub struct Seen<'a> {
+    /// The host-wide sysctls.
+    pub facts: &'a observe::host::HostFacts,
+    /// The datasets, read under locks that keep them as they are; `None`: read them again.
+    pub known: Option<&'a HostState>,
+}
+
 /// Stop exactly `name`, observed only as far as its stop needs
 /// ([`observe::host::observe_jail`]): for `shutdown`, whose scheduler stops a jail only after
 /// its dependents, under the locks `held` of every jail it may stop, so no running dependent
 /// can appear. A full observe per stop would read every jail of the host for each one.
+/// `seen.known`: the datasets as the caller read them under those locks (then only the
+/// jail's runtime state is read; a recovered journal means they are read again).
 pub fn down_only_with(
     host: &dyn Host,
     held: &Held,
@@ -390,8 +401,9 @@ pub fn down_only_with(
     global: &Global,
     name: &str,
     opts: &Opts,
-    facts: &observe::host::HostFacts,
+    seen: Seen,
 ) -> Result<Outcome, OpsError> {
+    let Seen { facts, known } = seen;
     let spec = specs
         .iter()
         .find(|s| s.name == name)
@@ -399,7 +411,10 @@ pub fn down_only_with(
     let names = [name.to_string()];
     let mut recovered = Vec::new();
     let locks = lock_and_recover(host, held, &names, &mut recovered)?;
-    let state = observe::host::observe_jail(host, global, spec, facts)?;
+    let state = match known {
+        Some(k) if recovered.is_empty() => observe::host::observe_jail_known(host, spec, facts, k)?,
+        _ => observe::host::observe_jail(host, global, spec, facts)?,
+    };
     let mut plan = plan::plan_down(specs, global, &state, &names, &opts.down)?;
     ensure_confs(host, specs, global, &mut plan);
     finish(host, &locks, global, plan, opts, recovered)
