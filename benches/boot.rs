@@ -3,7 +3,13 @@
 //! with a lower bound no scheduler can beat and with starting the jails one by one.
 //!
 //! Run: `cargo bench --bench boot` (options: `-- --latency-ms 20 --runs 3 --sim-latency-ms 10
-//! --sim-runs 1`, `--no-sim` for the scheduler alone).
+//! --sim-runs 1`, `--no-sim` for the scheduler alone, `--shutdown-only` for the shutdown part
+//! alone, `--shutdown-latency-ms 50`).
+//!
+//! The third part is `shutdown` of the same 200 jails through the real driver, under the locks
+//! `jailctl shutdown` takes (the fleet and every jail, handed to each stop), with the latency
+//! injected into every command of the stops: the graph is the shutdown graph (dependents
+//! first), so the bound is computed on it the same way, with d = commands per stop × latency.
 //!
 //! The second part drives the same graph through the real driver ([`OpsDriver`]: lock,
 //! observe, plan, apply per jail) on the simulated host with the same latency injected into
@@ -20,7 +26,10 @@
 //! maximum over k of (k + ceil(count_k / P))·d. k = 0 gives the work bound ceil(N/P)·d; the
 //! largest k gives the critical path. Results below the bound would mean a broken clock.
 
-use jailctl::boot::{BootGraph, BootOptions, GraphEntry, JailDriver, OpsDriver, boot};
+use jailctl::apply::{Held, LockKey, Mode};
+use jailctl::boot::{
+    BootGraph, BootOptions, GraphEntry, JailDriver, OpsDriver, ShutdownOptions, boot, shutdown_with,
+};
 use jailctl::host::sim::{SimConfig, SimHost};
 use jailctl::host::{Cmd, Host, HostFs, Output, ProcessError, Runner};
 use std::collections::BTreeMap;
@@ -251,6 +260,91 @@ fn sim_boot(g: &BootGraph, latency: Duration, p: usize) -> (Duration, usize) {
     (wall, commands)
 }
 
+/// Boot the whole graph without latency, then `shutdown` it with `latency` per command at
+/// parallelism `p`, as `jailctl shutdown` does: wall time of the shutdown, the commands it ran,
+/// and the shutdown graph (for its bound).
+fn sim_shutdown(g: &BootGraph, latency: Duration, p: usize) -> (Duration, usize, BootGraph) {
+    let dir = tempfile::tempdir().unwrap();
+    let (setup, cfg) = sim_fleet(dir.path(), g, SimConfig::default());
+    let starter = OpsDriver::new(setup.clone(), cfg.jails.clone(), cfg.global.clone());
+    let graph = BootGraph::for_boot(&cfg.jails, &[]).unwrap();
+    let report = boot(&graph, &starter, &BootOptions { parallelism: 8 });
+    assert!(report.ok(), "{report}");
+    let mut lat = BTreeMap::new();
+    for t in TOOLS {
+        lat.insert(t.to_string(), latency);
+    }
+    let host = Arc::new(Counting {
+        inner: SimHost::open_with(
+            &dir.path().join("sim"),
+            SimConfig {
+                latency: lat,
+                ..SimConfig::default()
+            },
+        )
+        .unwrap(),
+        commands: AtomicUsize::new(0),
+    });
+    let names: Vec<String> = cfg.jails.iter().map(|j| j.name.clone()).collect();
+    let t0 = Instant::now();
+    let mut wanted = vec![(LockKey::Fleet, Mode::Exclusive)];
+    wanted.extend(
+        names
+            .iter()
+            .map(|n| (LockKey::Jail(n.clone()), Mode::Exclusive)),
+    );
+    let held = Held::acquire(host.as_ref(), &wanted, |k| panic!("waited for {k}")).unwrap();
+    let down = BootGraph::for_shutdown(&cfg.jails, &names, &[]).unwrap();
+    let known = jailctl::observe::host::observe_jails(host.as_ref(), &cfg.global).unwrap();
+    let driver = Arc::new(
+        OpsDriver::new(host.clone(), cfg.jails.clone(), cfg.global.clone())
+            .with_held(Arc::new(held))
+            .with_known(known),
+    );
+    let opts = ShutdownOptions {
+        parallelism: p,
+        timeout: Duration::from_secs(3600),
+        ..ShutdownOptions::default()
+    };
+    let report = shutdown_with(&down, driver, &opts, &mut |_| {});
+    let wall = t0.elapsed();
+    assert!(report.ok(), "{report}");
+    (wall, host.commands.load(Ordering::Relaxed), down)
+}
+
+fn shutdown_bench(latency: Duration, runs: usize) {
+    let g = graph();
+    println!();
+    println!(
+        "shutdown, simulated host, real driver under the shutdown's locks: {JAILS} jails, latency {} ms per command, best of {runs} runs",
+        latency.as_millis()
+    );
+    println!(
+        "{:>11} {:>10} {:>12} {:>9} {:>9}",
+        "parallelism", "wall ms", "bound ms", "wall/bound", "cmds/stop"
+    );
+    for p in [4usize, 16] {
+        let mut best: Option<(Duration, usize, BootGraph)> = None;
+        for _ in 0..runs {
+            let r = sim_shutdown(&g, latency, p);
+            if best.as_ref().is_none_or(|b| r.0 < b.0) {
+                best = Some(r);
+            }
+        }
+        let (wall, commands, down) = best.unwrap();
+        let per_stop = commands as f64 / JAILS as f64;
+        let chain = chain_lengths(&down);
+        let bound = lower_bound(&chain, p, latency.mul_f64(per_stop));
+        println!(
+            "{p:>11} {:>10.1} {:>12.1} {:>9.3}x {:>9.1}",
+            wall.as_secs_f64() * 1e3,
+            bound.as_secs_f64() * 1e3,
+            wall.as_secs_f64() / bound.as_secs_f64(),
+            per_stop
+        );
+    }
+}
+
 fn sim_bench(g: &BootGraph, chain: &[usize], latency: Duration, runs: usize) {
     // Without latency: what the simulator (state lock, state file) and jailctl itself cost.
     let (bare1, commands) = sim_boot(g, Duration::ZERO, 1);
@@ -301,6 +395,8 @@ fn main() {
     let mut sim_latency = Duration::from_millis(10);
     let mut sim_runs = 1usize;
     let mut sim = true;
+    let mut shutdown_only = false;
+    let mut shutdown_latency = Duration::from_millis(50);
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < args.len() {
@@ -323,11 +419,21 @@ fn main() {
                 i += 1;
             }
             "--no-sim" => sim = false,
+            "--shutdown-only" => shutdown_only = true,
+            "--shutdown-latency-ms" => {
+                shutdown_latency =
+                    Duration::from_millis(args[i + 1].parse().expect("--shutdown-latency-ms N"));
+                i += 1;
+            }
             _ => {} // cargo bench passes --bench
         }
         i += 1;
     }
 
+    if shutdown_only {
+        shutdown_bench(shutdown_latency, sim_runs);
+        return;
+    }
     let g = graph();
     let chain = chain_lengths(&g);
     let driver = Sleeper(latency);
@@ -370,5 +476,6 @@ fn main() {
     );
     if sim {
         sim_bench(&g, &chain, sim_latency, sim_runs);
+        shutdown_bench(shutdown_latency, sim_runs);
     }
 }

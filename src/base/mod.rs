@@ -34,6 +34,13 @@ pub const PROP_SOURCE: &str = "jailctl:source";
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum BaseError {
+    #[error("cannot lock base `{name}`: {cause}")]
+    Lock {
+        name: String,
+        cause: crate::apply::LockError,
+    },
+    #[error("cannot prepare the host for bases: {0}")]
+    Layout(#[from] crate::apply::layout::LayoutError),
     #[error("`{name}` is not a valid base name: {reason}")]
     #[diagnostic(help(
         "use letters, digits, `_`, `-` and `.`, starting with a letter or digit (e.g. 14.2-RELEASE)"
@@ -560,10 +567,26 @@ fn finish(
     Ok(snap)
 }
 
+/// The base's lock, exclusive: `create`, `update` and `destroy` of one base take turns, and
+/// wait for clones being taken from it (which hold it shared, see [`crate::apply::lock`]).
+fn lock_base(host: &dyn Host, name: &str) -> Result<crate::apply::Held<'static>, BaseError> {
+    use crate::apply::lock::{Held, LockKey, Mode};
+    Held::acquire(
+        host,
+        &[(LockKey::Base(name.into()), Mode::Exclusive)],
+        |k| tracing::warn!("{k} is locked by another jailctl; waiting"),
+    )
+    .map_err(|cause| BaseError::Lock {
+        name: name.to_string(),
+        cause,
+    })
+}
+
 /// `base create`: a new base from distribution sets. Downloads and checks the sets before
 /// touching ZFS; after `zfs create`, any failure destroys the dataset again.
 pub fn create(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Made, BaseError> {
     validate_base_name(&req.name)?;
+    let lock = lock_base(host, &req.name)?;
     let dataset = base_dataset(global, &req.name);
     if dataset_exists(host, &dataset)? {
         return Err(BaseError::AlreadyExists {
@@ -580,6 +603,8 @@ pub fn create(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Mad
         });
     }
     let sets = prepare_sets(req)?;
+    // The shared parents, once checked sets are in hand (a refused set touches no dataset).
+    crate::apply::layout::ensure(host, &lock, global)?;
     // What `zfs create -p` and the mount will add besides the base, so a failure can take
     // them away again and leave the host as it was.
     let made_parents = missing_parents(host, &dataset)?;
@@ -726,6 +751,7 @@ fn require_managed(host: &dyn Host, name: &str, dataset: &str) -> Result<(), Bas
 /// keep the snapshot they were cloned from. A failure rolls back to the previous snapshot.
 pub fn update(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Made, BaseError> {
     validate_base_name(&req.name)?;
+    let _lock = lock_base(host, &req.name)?;
     let dataset = base_dataset(global, &req.name);
     require_managed(host, &req.name, &dataset)?;
     let previous = snapshots_of(host, &dataset)?
@@ -929,6 +955,7 @@ pub fn destroy(
     confirm: &mut dyn FnMut(&BaseInfo) -> bool,
 ) -> Result<Option<String>, BaseError> {
     validate_base_name(name)?;
+    let _lock = lock_base(host, name)?;
     let dataset = base_dataset(global, name);
     require_managed(host, name, &dataset)?;
     let bases = list(host, global)?;

@@ -9,13 +9,20 @@
 //! - health: the jail's `[health] command` through `jexec`, run with the check's `timeout` as
 //!   its deadline ([`crate::host::Runner::output_within`]): a probe that does not answer in
 //!   time is killed (with its process group) and counts as failed, so it cannot hold the boot;
-//! - stop: [`ops::down`] of that jail; force-stop: [`ops::force_down`] (`jail -R`, rctl rules);
+//! - stop: [`ops::down_only_with`] of that jail (the scheduler already stopped its
+//!   dependents), observed only as far as its stop needs; force-stop: [`ops::force_down`]
+//!   (`jail -R`, rctl rules);
+//! - locks: the driver carries the [`Held`] locks of its run ([`OpsDriver::with_held`]):
+//!   `boot` holds the fleet lock and each start takes its jail's lock below it; `shutdown`
+//!   holds the fleet lock and every jail's, so a stop takes nothing and never waits for a lock
+//!   of its own run;
 //! - stop of an orphan (a running jail jailctl manages whose definition is broken or gone, see
 //!   [`OpsDriver::with_orphans`]): `jail -f /var/run/jailctl/NAME.conf -r NAME` when the
 //!   rendered jail.conf is still there, so its exec.stop hooks run, else `jail -r NAME`; then
 //!   its rctl rules are dropped.
 
 use super::JailDriver;
+use crate::apply::Held;
 use crate::config::spec::{Global, JailSpec};
 use crate::host::{Cmd, Host, tools};
 use crate::observe::host::{HostFacts, host_facts};
@@ -27,10 +34,15 @@ pub struct OpsDriver {
     host: Arc<dyn Host + Send + Sync>,
     specs: Arc<Vec<JailSpec>>,
     global: Global,
-    /// Read at the first start (under this lock, so once), then shared.
+    /// Read at the first start or stop (under this lock, so once), then shared.
     facts: Mutex<Option<HostFacts>>,
     /// Running jails to stop without a definition.
     orphans: std::collections::BTreeSet<String>,
+    /// The locks of the run this driver works for.
+    held: Arc<Held<'static>>,
+    /// The host's datasets as read under `held` (shutdown), so a stop reads only its jail's
+    /// runtime state.
+    known: Option<Arc<crate::observe::HostState>>,
 }
 
 impl OpsDriver {
@@ -41,7 +53,22 @@ impl OpsDriver {
             global,
             facts: Mutex::new(None),
             orphans: Default::default(),
+            held: Arc::new(Held::none()),
+            known: None,
         }
+    }
+
+    /// Stops use these datasets, read by the caller under the locks it hands over with
+    /// [`OpsDriver::with_held`], instead of reading them again each.
+    pub fn with_known(mut self, state: crate::observe::HostState) -> Self {
+        self.known = Some(Arc::new(state));
+        self
+    }
+
+    /// Work under these locks of the caller's run (see [`crate::apply::lock`]).
+    pub fn with_held(mut self, held: Arc<Held<'static>>) -> Self {
+        self.held = held;
+        self
     }
 
     /// Also stop these jails, which have no valid definition: at shutdown a jail whose file
@@ -109,6 +136,7 @@ impl JailDriver for OpsDriver {
         let facts = self.facts()?;
         ops::up_only_with(
             self.host.as_ref(),
+            &self.held,
             &self.specs,
             &self.global,
             name,
@@ -158,13 +186,18 @@ impl JailDriver for OpsDriver {
         if self.orphans.contains(name) {
             return self.stop_orphan(name);
         }
-        let targets = [name.to_string()];
-        ops::down(
+        let facts = self.facts()?;
+        ops::down_only_with(
             self.host.as_ref(),
+            &self.held,
             &self.specs,
             &self.global,
-            &targets,
+            name,
             &Opts::default(),
+            ops::Seen {
+                facts: &facts,
+                known: self.known.as_deref(),
+            },
         )
         .map(|_| ())
         .map_err(|e| e.to_string())

@@ -159,7 +159,6 @@ pub fn ops_err(e: OpsError) -> miette::Report {
         | OpsError::NotRunning(_)
         | OpsError::NotOwned { .. }
         | OpsError::NeedsRestart { .. } => Exit::Refused,
-        OpsError::Lock(io) if io.kind() == std::io::ErrorKind::WouldBlock => Exit::Refused,
         _ => Exit::HostFailure,
     };
     failure(exit, e.to_string(), None)

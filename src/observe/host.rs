@@ -238,6 +238,36 @@ pub fn observe_jail(
     if let Some(got) = got {
         got.fill(&mut st);
     }
+    observe_jail_runtime(host, spec, &mut st)?;
+    Ok(st)
+}
+
+/// [`observe_jail`] with the datasets already known (read once by the caller, who holds the
+/// locks that keep them as they are): only the jail's runtime state is read (`jls -j NAME`,
+/// its rctl rules with RACCT on, `ifconfig -l` for a VNET jail). For `shutdown`'s stops.
+pub fn observe_jail_known(
+    host: &dyn Runner,
+    spec: &JailSpec,
+    facts: &HostFacts,
+    known: &HostState,
+) -> Result<HostState, ObserveError> {
+    let mut st = HostState {
+        racct: facts.racct,
+        vimage: facts.vimage,
+        datasets: known.datasets.clone(),
+        exec_sources: known.exec_sources.clone(),
+        managed_local: known.managed_local.clone(),
+        ..HostState::default()
+    };
+    observe_jail_runtime(host, spec, &mut st)?;
+    Ok(st)
+}
+
+fn observe_jail_runtime(
+    host: &dyn Runner,
+    spec: &JailSpec,
+    st: &mut HostState,
+) -> Result<(), ObserveError> {
     let jc = jls_jail_cmd(&spec.name);
     let out = host.output(&jc)?;
     if out.success() {
@@ -260,7 +290,7 @@ pub fn observe_jail(
         let out = host.run(&c)?;
         st.interfaces = super::ifconfig::parse_list(&out.stdout).map_err(|e| parse_err(&c, e))?;
     }
-    Ok(st)
+    Ok(())
 }
 
 /// Live resource usage of a running jail (`rctl -u jail:NAME`), for `status`.

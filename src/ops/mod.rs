@@ -4,8 +4,18 @@
 //! a plan that touches what jailctl does not own ([`owned`]), and apply (or only print the
 //! commands, for `--dry-run`) with the observed state as the fingerprint an undo is checked
 //! against ([`crate::apply::verify`]).
+//!
+//! Locks follow [`crate::apply::lock`]'s hierarchy and are passed explicitly: each changing
+//! operation has an `_in` form taking the [`Held`] locks of its caller (`shutdown` holds the
+//! fleet and every jail and hands them to each stop, so a stop never waits for its own run),
+//! and a plain form that starts from nothing held. An operation on every jail (`--all`, empty
+//! targets) takes the fleet lock; `up` ensures the host layout before it applies any step,
+//! and holds a shared lock of each base it clones from while it applies. A preview
+//! (`--dry-run`, on a read-only host) takes no lock and runs no recovery.
 
-use crate::apply::{self, ApplyError, ApplyReport, JailLocks, PendingUndo, UndoReport};
+use crate::apply::layout::{self, LayoutError, LayoutStep};
+use crate::apply::lock::{LockKey, Mode, warn_wait};
+use crate::apply::{self, ApplyError, ApplyReport, Held, PendingUndo, UndoReport};
 use crate::config::spec::{Global, JailSpec};
 use crate::host::{Cmd, Host, ProcessError, tools};
 use crate::observe::{self, HostState, ObserveError};
@@ -25,7 +35,9 @@ pub enum OpsError {
     #[error("cannot read the host's state: {0}")]
     Observe(#[from] ObserveError),
     #[error("cannot lock the jails: {0}")]
-    Lock(std::io::Error),
+    Lock(#[from] crate::apply::LockError),
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
     #[error("cannot finish the undo of an earlier interrupted run: {0}")]
     Recover(std::io::Error),
     #[error(transparent)]
@@ -80,36 +92,36 @@ pub struct Outcome {
     /// A preview's view of the same: the undo a real run would finish first (nothing was
     /// run).
     pub pending: Vec<PendingUndo>,
+    /// `--dry-run` of `up`: the host layout steps the real run would take first.
+    pub layout: Vec<LayoutStep>,
 }
 
 impl Outcome {
     /// The exact commands of the plan, as `--dry-run` prints them.
     pub fn dry_run_text(&self) -> String {
-        apply::dry_run(&self.plan)
+        layout::dry_run_text(&self.layout) + &apply::dry_run(&self.plan)
     }
 }
 
-/// Before planning: a real run locks the jails and finishes the undo of any interrupted run
-/// on them; a preview (`dry_run`, on a read-only host) takes no lock and only lists what that
-/// undo would be, in `pending`.
-fn lock_and_recover(
+/// Before planning: a real run locks the jails `names` the caller does not hold yet and
+/// finishes the undo of any interrupted run on them; a preview (`dry_run`, on a read-only
+/// host) takes no lock and only lists what that undo would be, in `prior.pending`.
+fn lock_and_recover<'h>(
     host: &dyn Host,
+    held: &'h Held,
     names: &[String],
     dry_run: bool,
     prior: &mut Prior,
-) -> Result<Option<JailLocks>, OpsError> {
+) -> Result<Held<'h>, OpsError> {
     if dry_run {
         prior.pending = apply::pending(host, names).map_err(OpsError::Recover)?;
-        return Ok(None);
+        return Ok(held.take(host, &[], warn_wait)?);
     }
-    let locks = JailLocks::acquire(host, names, |n| {
-        tracing::warn!("jail {n} is locked by another jailctl; waiting")
-    })
-    .map_err(OpsError::Lock)?;
+    let locks = held.take_jails(host, names)?;
     if let Some(r) = apply::recover(host, Some(names)).map_err(OpsError::Recover)? {
         prior.recovered.push(r);
     }
-    Ok(Some(locks))
+    Ok(locks)
 }
 
 /// What an operation found left over from interrupted earlier runs.
@@ -117,6 +129,34 @@ fn lock_and_recover(
 struct Prior {
     recovered: Vec<UndoReport>,
     pending: Vec<PendingUndo>,
+}
+
+/// The fleet lock for an operation on every jail (`all`); else nothing more.
+fn fleet<'h>(host: &dyn Host, held: &'h Held, all: bool) -> Result<Held<'h>, OpsError> {
+    let want: &[(LockKey, Mode)] = if all {
+        &[(LockKey::Fleet, Mode::Exclusive)]
+    } else {
+        &[]
+    };
+    Ok(held.take(host, want, warn_wait)?)
+}
+
+/// The bases a plan clones roots from (`<zfs_root>/bases/<name>@<snapshot>`), by name.
+fn cloned_bases(plan: &Plan, global: &crate::config::spec::Global) -> Vec<(LockKey, Mode)> {
+    let prefix = format!("{}/bases/", global.zfs_root);
+    let mut out: Vec<(LockKey, Mode)> = plan
+        .steps()
+        .filter_map(|(_, s)| match s {
+            Step::CloneRoot { snapshot, .. } => snapshot
+                .strip_prefix(&prefix)
+                .and_then(|r| r.split_once('@'))
+                .map(|(b, _)| (LockKey::Base(b.to_string()), Mode::Shared)),
+            _ => None,
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
 }
 
 /// Targets plus every defined jail that (transitively) depends on one of them.
@@ -143,6 +183,7 @@ fn with_dependents(specs: &[JailSpec], targets: &[String]) -> Vec<String> {
 /// observed `state`, then the apply, checked against that state.
 fn finish(
     host: &dyn Host,
+    held: &Held,
     plan: Plan,
     opts: &Opts,
     prior: Prior,
@@ -207,6 +248,10 @@ fn finish(
     let report = if opts.dry_run || plan.is_empty() {
         None
     } else {
+        // A base update must not swap the files under a clone being taken from it.
+        let _bases = held.take(host, &cloned_bases(&plan, global), |k| {
+            tracing::warn!("{k} is being changed by another jailctl; waiting to clone from it")
+        })?;
         // What the run could touch, as observed to plan it: an undo is checked against it.
         let before = apply::exec::Before {
             print: apply::verify::Fingerprint::of(host, state, &plan, global),
@@ -219,6 +264,7 @@ fn finish(
         report,
         recovered: prior.recovered,
         pending: prior.pending,
+        layout: Vec::new(),
     })
 }
 
@@ -231,15 +277,41 @@ pub fn up(
     targets: &[String],
     opts: &Opts,
 ) -> Result<Outcome, OpsError> {
+    up_in(host, &Held::none(), specs, global, targets, opts)
+}
+
+/// [`up`] under the locks `held` of the caller. The host layout is ensured once the plan is
+/// known and before any of it runs (with `--dry-run` only observed: its steps are returned
+/// in [`Outcome::layout`]).
+pub fn up_in(
+    host: &dyn Host,
+    held: &Held,
+    specs: &[JailSpec],
+    global: &Global,
+    targets: &[String],
+    opts: &Opts,
+) -> Result<Outcome, OpsError> {
     let names = plan::order(specs, targets)?;
+    let fleet = fleet(host, held, targets.is_empty() && !opts.dry_run)?;
     let mut prior = Prior::default();
-    let _locks = lock_and_recover(host, &names, opts.dry_run, &mut prior)?;
+    let locks = lock_and_recover(host, &fleet, &names, opts.dry_run, &mut prior)?;
     let state = observe::observe(host, global)?;
     let plan = plan::plan_up(specs, global, &state, &names, &opts.up)?;
     if opts.no_restart {
         refuse_restarts(&plan)?;
     }
-    finish(host, plan, opts, prior, &state, global)
+    // A plan that will run needs the shared parents; a refused or empty one changes nothing.
+    let layout = match (plan.is_empty(), opts.dry_run) {
+        (true, _) => Vec::new(),
+        (false, true) => layout::missing(host, global)?,
+        (false, false) => {
+            layout::ensure(host, &locks, global)?;
+            Vec::new()
+        }
+    };
+    let mut out = finish(host, &locks, plan, opts, prior, &state, global)?;
+    out.layout = layout;
+    Ok(out)
 }
 
 fn refuse_restarts(plan: &Plan) -> Result<(), OpsError> {
@@ -272,6 +344,7 @@ pub fn plan_only(
 /// jail is locked, observed and planned. For the boot scheduler, which starts a jail only
 /// once its dependencies are up; `jailctl up NAME` keeps using [`up`]. Reads the host-wide
 /// sysctls itself; a caller starting many jails reads them once and calls [`up_only_with`].
+/// The host layout must already be there ([`layout::ensure`], run once by the caller).
 pub fn up_only(
     host: &dyn Host,
     specs: &[JailSpec],
@@ -280,7 +353,7 @@ pub fn up_only(
     opts: &Opts,
 ) -> Result<Outcome, OpsError> {
     let facts = observe::host::host_facts(host)?;
-    up_only_with(host, specs, global, name, opts, &facts)
+    up_only_with(host, &Held::none(), specs, global, name, opts, &facts)
 }
 
 /// [`up_only`] with the host-wide facts already read: the host is observed only as far as
@@ -288,6 +361,7 @@ pub fn up_only(
 /// rctl rules, and `ifconfig -l` for a VNET jail).
 pub fn up_only_with(
     host: &dyn Host,
+    held: &Held,
     specs: &[JailSpec],
     global: &Global,
     name: &str,
@@ -300,10 +374,10 @@ pub fn up_only_with(
         .ok_or_else(|| PlanError::UnknownJail(name.to_string()))?;
     let names = [name.to_string()];
     let mut prior = Prior::default();
-    let _locks = lock_and_recover(host, &names, opts.dry_run, &mut prior)?;
+    let locks = lock_and_recover(host, held, &names, opts.dry_run, &mut prior)?;
     let state = observe::host::observe_jail(host, global, spec, facts)?;
     let plan = plan::plan_up_only(specs, global, &state, &names, &opts.up)?;
-    finish(host, plan, opts, prior, &state, global)
+    finish(host, &locks, plan, opts, prior, &state, global)
 }
 
 /// Remove a jail without its stop hooks (`jail -R NAME`: no jail.conf, no exec.stop) and
@@ -358,7 +432,62 @@ pub fn down(
     targets: &[String],
     opts: &Opts,
 ) -> Result<Outcome, OpsError> {
-    stop_with(host, specs, global, targets, opts, plan::plan_down)
+    down_in(host, &Held::none(), specs, global, targets, opts)
+}
+
+/// [`down`] under the locks `held` of the caller.
+pub fn down_in(
+    host: &dyn Host,
+    held: &Held,
+    specs: &[JailSpec],
+    global: &Global,
+    targets: &[String],
+    opts: &Opts,
+) -> Result<Outcome, OpsError> {
+    stop_with(host, held, specs, global, targets, opts, plan::plan_down)
+}
+
+/// What a caller stopping many jails has read once for all of them.
+#[derive(Clone, Copy)]
+pub struct Seen<'a> {
+    /// The host-wide sysctls.
+    pub facts: &'a observe::host::HostFacts,
+    /// The datasets, read under locks that keep them as they are; `None`: read them again.
+    pub known: Option<&'a HostState>,
+}
+
+/// Stop exactly `name`, observed only as far as its stop needs
+/// ([`observe::host::observe_jail`]): for `shutdown`, whose scheduler stops a jail only after
+/// its dependents, under the locks `held` of every jail it may stop, so no running dependent
+/// can appear. A full observe per stop would read every jail of the host for each one.
+/// `seen.known`: the datasets as the caller read them under those locks (then only the
+/// jail's runtime state is read; a recovered journal means they are read again).
+pub fn down_only_with(
+    host: &dyn Host,
+    held: &Held,
+    specs: &[JailSpec],
+    global: &Global,
+    name: &str,
+    opts: &Opts,
+    seen: Seen,
+) -> Result<Outcome, OpsError> {
+    let Seen { facts, known } = seen;
+    let spec = specs
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| PlanError::UnknownJail(name.to_string()))?;
+    let names = [name.to_string()];
+    let mut prior = Prior::default();
+    let locks = lock_and_recover(host, held, &names, opts.dry_run, &mut prior)?;
+    let state = match known {
+        Some(k) if prior.recovered.is_empty() => {
+            observe::host::observe_jail_known(host, spec, facts, k)?
+        }
+        _ => observe::host::observe_jail(host, global, spec, facts)?,
+    };
+    let mut plan = plan::plan_down(specs, global, &state, &names, &opts.down)?;
+    ensure_confs(host, specs, global, &mut plan);
+    finish(host, &locks, plan, opts, prior, &state, global)
 }
 
 /// Stop then start the targets (and, with `with_dependents`, the running jails that depend
@@ -370,7 +499,10 @@ pub fn restart(
     targets: &[String],
     opts: &Opts,
 ) -> Result<(Outcome, Outcome), OpsError> {
-    let stopped = down(host, specs, global, targets, opts)?;
+    let held = Held::none();
+    // One fleet lock for both halves of `restart --all`.
+    let fleet = fleet(host, &held, targets.is_empty())?;
+    let stopped = down_in(host, &fleet, specs, global, targets, opts)?;
     let again: Vec<String> = stopped.plan.jails.iter().map(|j| j.name.clone()).collect();
     if opts.dry_run {
         // Nothing was stopped: plan the start against the state the stop would leave.
@@ -381,12 +513,17 @@ pub fn restart(
         }
         let plan = plan::plan_up(specs, global, &state, &again, &opts.up)?;
         let started = Outcome {
+            layout: if plan.is_empty() {
+                Vec::new()
+            } else {
+                layout::missing(host, global)?
+            },
             plan,
             ..Outcome::default()
         };
         return Ok((stopped, started));
     }
-    let started = up(host, specs, global, &again, opts)?;
+    let started = up_in(host, &fleet, specs, global, &again, opts)?;
     Ok((stopped, started))
 }
 
@@ -399,7 +536,15 @@ pub fn destroy(
     targets: &[String],
     opts: &Opts,
 ) -> Result<Outcome, OpsError> {
-    stop_with(host, specs, global, targets, opts, plan::plan_destroy)
+    stop_with(
+        host,
+        &Held::none(),
+        specs,
+        global,
+        targets,
+        opts,
+        plan::plan_destroy,
+    )
 }
 
 /// The planner signature `down` and `destroy` share.
@@ -416,6 +561,7 @@ type StopPlanner = fn(
 /// need, and apply.
 fn stop_with(
     host: &dyn Host,
+    held: &Held,
     specs: &[JailSpec],
     global: &Global,
     targets: &[String],
@@ -423,12 +569,13 @@ fn stop_with(
     planner: StopPlanner,
 ) -> Result<Outcome, OpsError> {
     let names = with_dependents(specs, targets);
+    let fleet = fleet(host, held, targets.is_empty() && !opts.dry_run)?;
     let mut prior = Prior::default();
-    let _locks = lock_and_recover(host, &names, opts.dry_run, &mut prior)?;
+    let locks = lock_and_recover(host, &fleet, &names, opts.dry_run, &mut prior)?;
     let state = observe::observe(host, global)?;
     let mut plan = planner(specs, global, &state, targets, &opts.down)?;
     ensure_confs(host, specs, global, &mut plan);
-    finish(host, plan, opts, prior, &state, global)
+    finish(host, &locks, plan, opts, prior, &state, global)
 }
 
 /// One line of `jailctl status` / `list`.

@@ -30,16 +30,22 @@ fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn files(s: &Path) -> Vec<PathBuf> {
     let mut v = Vec::new();
     all_files(s, &mut v);
-    // Locking a jail by its (valid) name leaves the lock file, as every command does.
+    // Locking a jail by its (valid) name leaves the lock file, as every command does; so do
+    // the fixed locks of the hierarchy (fleet, network, layout).
     v.retain(|p| {
-        let lock = p
+        let in_locks = p
             .parent()
-            .is_some_and(|d| d.ends_with("var/db/jailctl/locks"))
-            && p.file_stem().is_some_and(|n| {
-                n.to_string_lossy()
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            });
+            .is_some_and(|d| d.ends_with("var/db/jailctl/locks"));
+        let fixed = p.file_name().is_some_and(|n| {
+            [".fleet.lock", ".net.lock", ".layout.lock"].contains(&&*n.to_string_lossy())
+        });
+        let lock = in_locks
+            && (fixed
+                || p.file_stem().is_some_and(|n| {
+                    n.to_string_lossy()
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                }));
         !p.ends_with("history.jsonl") && !lock
     });
     v.sort();
