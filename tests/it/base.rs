@@ -758,6 +758,37 @@ impl ZfsModel {
                 }
                 Output::ok(out)
             }
+            ["get", "-H", "-p", "-o", "property,value,source", props, n] => {
+                let ds = self.ds.borrow();
+                let Some(p) = ds.get(*n) else { return no(n) };
+                Output::ok(
+                    props
+                        .split(',')
+                        .map(|k| {
+                            let src = if p.contains_key(k) { "local" } else { "-" };
+                            format!("{k}\t{}\t{src}\n", self.prop(n, p, k))
+                        })
+                        .collect::<String>(),
+                )
+            }
+            ["inherit", k, n] => {
+                let mut ds = self.ds.borrow_mut();
+                let Some(p) = ds.get_mut(*n) else {
+                    return no(n);
+                };
+                p.remove(*k);
+                Output::ok("")
+            }
+            ["destroy", s] if s.contains('@') => {
+                if self.ds.borrow_mut().remove(*s).is_none() {
+                    return Output::fail(
+                        1,
+                        format!("could not find any snapshots to destroy; check snapshot names.\n"),
+                    );
+                }
+                let _ = std::fs::remove_dir_all(self.snapdir(s));
+                Output::ok("")
+            }
             ["get", "-H", "-p", "-o", "property,value", props, n] => {
                 let ds = self.ds.borrow();
                 let Some(p) = ds.get(*n) else { return no(n) };

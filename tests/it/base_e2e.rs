@@ -86,6 +86,14 @@ fn host_picture(e: &Env) -> (String, BTreeMap<String, String>) {
     (datasets, files)
 }
 
+const JOURNAL_DIRS: &[&str] = &[
+    "var",
+    "var/db",
+    "var/db/jailctl",
+    "var/db/jailctl/journal",
+    "var/db/jailctl/journal/bases",
+];
+
 fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
@@ -95,7 +103,11 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
         let rel = p.strip_prefix(root).unwrap().display().to_string();
         let md = std::fs::symlink_metadata(&p).unwrap();
         if md.is_dir() {
-            out.insert(rel, "dir".into());
+            // jailctl's own journal directories (made once, kept); a journal file left in
+            // them still shows.
+            if !JOURNAL_DIRS.contains(&rel.as_str()) {
+                out.insert(rel, "dir".into());
+            }
             walk(root, &p, out);
         } else if md.file_type().is_symlink() {
             out.insert(
