@@ -42,6 +42,12 @@ struct Entry {
 struct Journal {
     run: String,
     entries: Vec<Entry>,
+    /// Set when the run reaches its point of no return for this jail (its first `zfs
+    /// destroy -r`): the destroys that finish it. A journal with them is finished, never
+    /// undone: what was destroyed cannot come back, and undoing the rest (restarting the
+    /// jail, restoring its jail.conf) would only half-revive it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    forward: Vec<crate::host::Cmd>,
 }
 
 /// What a successful apply did.
@@ -62,36 +68,64 @@ pub struct UndoReport {
     pub failed: Vec<(String, String)>,
     /// Journals kept because something could not be undone.
     pub kept: Vec<PathBuf>,
+    /// Commands run to finish a run that was past its point of no return (a `zfs destroy`
+    /// had started), instead of undoing it.
+    pub finished: Vec<String>,
+    /// Such commands that failed, with why; their journal is kept and the next run of the
+    /// same command finishes them.
+    pub unfinished: Vec<(String, String)>,
 }
 
 impl fmt::Display for UndoReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.failed.is_empty() {
-            write!(
-                f,
+        let mut lines = Vec::new();
+        if !self.finished.is_empty() || !self.unfinished.is_empty() {
+            lines.push(format!(
+                "past the point of no return (a dataset was being destroyed), so finished rather than undone: {}",
+                if self.finished.is_empty() {
+                    "nothing yet".to_string()
+                } else {
+                    self.finished.join("; ")
+                }
+            ));
+            for (what, why) in &self.unfinished {
+                lines.push(format!("  - NOT finished: {what}: {why}"));
+            }
+            if !self.unfinished.is_empty() {
+                lines.push(
+                    "fix the cause, then run the same command again: it finishes these first"
+                        .to_string(),
+                );
+            }
+        }
+        let only_forward = self.undone.is_empty()
+            && self.failed.is_empty()
+            && (!self.finished.is_empty() || !self.unfinished.is_empty());
+        if only_forward {
+        } else if self.failed.is_empty() {
+            lines.push(format!(
                 "undo: all {} change(s) made by this run were undone; the host is as before",
                 self.undone.len()
-            )
+            ));
         } else {
-            writeln!(
-                f,
+            lines.push(format!(
                 "undo: {} change(s) undone, {} could NOT be undone:",
                 self.undone.len(),
                 self.failed.len()
-            )?;
+            ));
             for (what, why) in &self.failed {
-                writeln!(f, "  - {what}: {why}")?;
+                lines.push(format!("  - {what}: {why}"));
             }
-            write!(
-                f,
+            lines.push(format!(
                 "fix these by hand, then delete {}",
                 self.kept
                     .iter()
                     .map(|p| p.display().to_string())
                     .collect::<Vec<_>>()
                     .join(" and ")
-            )
+            ));
         }
+        f.write_str(&lines.join("\n"))
     }
 }
 
@@ -207,13 +241,21 @@ impl Executor<'_> {
                         previous: None,
                         mode,
                         root,
+                        owner: None,
                     }),
-                Ok(previous) => undo.push(Undo::RestoreFile {
-                    path,
-                    previous,
-                    mode,
-                    root,
-                }),
+                Ok(previous) => {
+                    // Give the file back the mode and owner it had, not the op's.
+                    let meta = previous
+                        .as_ref()
+                        .and_then(|_| file_meta(self.host, &path, root.is_some()));
+                    undo.push(Undo::RestoreFile {
+                        path,
+                        previous,
+                        mode: meta.map_or(mode, |m| m.0),
+                        owner: meta.and_then(|m| m.1),
+                        root,
+                    })
+                }
                 Err(e) => return Ok(Err(io_cause("cannot read", &path, &e))),
             }
         }
@@ -225,6 +267,7 @@ impl Executor<'_> {
             .or_insert_with(|| Journal {
                 run,
                 entries: vec![],
+                forward: vec![],
             });
         journal.entries.push(Entry {
             seq: self.seq,
@@ -287,6 +330,39 @@ impl Executor<'_> {
         }
         Ok(result)
     }
+}
+
+/// The permission bits of an existing file and, for a host file (not inside a jail root),
+/// its owner.
+fn file_meta(h: &dyn Host, path: &Path, in_root: bool) -> Option<(u32, Option<(u32, u32)>)> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::symlink_metadata(h.local_path(path)).ok()?;
+    if !md.is_file() {
+        return None;
+    }
+    Some((
+        md.mode() & 0o7777,
+        (!in_root).then(|| (md.uid(), md.gid())),
+    ))
+}
+
+/// Give a restored host file its recorded owner when it differs (a rewrite makes a new
+/// file, owned by whoever runs jailctl).
+fn restore_owner(h: &dyn Host, path: &Path, owner: (u32, u32)) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let local = h.local_path(path);
+    let md = std::fs::symlink_metadata(&local).map_err(|e| io_cause("cannot inspect", path, &e))?;
+    if (md.uid(), md.gid()) == owner {
+        return Ok(());
+    }
+    std::os::unix::fs::lchown(&local, Some(owner.0), Some(owner.1)).map_err(|e| {
+        format!(
+            "cannot give {} back its owner {}:{}: {e}",
+            path.display(),
+            owner.0,
+            owner.1
+        )
+    })
 }
 
 /// Is this op `jail ... -c NAME`?
@@ -360,7 +436,14 @@ fn run_undo(h: &dyn Host, u: &Undo) -> Result<(), String> {
             previous: Some(b),
             mode,
             root,
-        } => write_file(h, path, root.as_deref(), b, *mode),
+            owner,
+        } => {
+            write_file(h, path, root.as_deref(), b, *mode)?;
+            match owner {
+                Some(o) if root.is_none() => restore_owner(h, path, *o),
+                _ => Ok(()),
+            }
+        }
         Undo::RestoreFile {
             path,
             previous: None,
@@ -381,12 +464,17 @@ fn run_undo(h: &dyn Host, u: &Undo) -> Result<(), String> {
 /// Undo the entries of the given journals, newest first; remove journals that were fully
 /// undone and keep (rewritten with what is left) the others.
 fn undo_journals(h: &dyn Host, journals: BTreeMap<String, Journal>) -> UndoReport {
+    let (forward, journals): (BTreeMap<String, Journal>, BTreeMap<String, Journal>) =
+        journals.into_iter().partition(|(_, j)| !j.forward.is_empty());
+    let mut report = UndoReport::default();
+    for (jail, j) in forward {
+        finish_forward(h, &jail, j, &mut report);
+    }
     let mut all: Vec<(String, Entry)> = journals
         .iter()
         .flat_map(|(jail, j)| j.entries.iter().map(move |e| (jail.clone(), e.clone())))
         .collect();
     all.sort_by_key(|e| std::cmp::Reverse(e.1.seq));
-    let mut report = UndoReport::default();
     let mut left: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
     for (jail, e) in all {
         let mut failed = false;
@@ -413,6 +501,7 @@ fn undo_journals(h: &dyn Host, journals: BTreeMap<String, Journal>) -> UndoRepor
                 let kept = Journal {
                     run: j.run,
                     entries,
+                    forward: vec![],
                 };
                 let _ = h.write(
                     &path,
@@ -427,6 +516,51 @@ fn undo_journals(h: &dyn Host, journals: BTreeMap<String, Journal>) -> UndoRepor
         }
     }
     report
+}
+
+/// Finish a jail's run that was past its point of no return: run its destroys again (one
+/// whose dataset is already gone counts as done). The journal goes when all worked, and is
+/// kept with only them otherwise, for the next run.
+fn finish_forward(h: &dyn Host, jail: &str, j: Journal, report: &mut UndoReport) {
+    let mut failed = false;
+    for cmd in &j.forward {
+        match h.output(cmd) {
+            Ok(out) if out.success() => report.finished.push(cmd.to_string()),
+            Ok(out)
+                if cmd.args.first().is_some_and(|a| a == "destroy")
+                    && out.stderr.contains("dataset does not exist") =>
+            {
+                report.finished.push(format!("{cmd} (already done)"))
+            }
+            Ok(out) => {
+                failed = true;
+                report.unfinished.push((
+                    cmd.to_string(),
+                    format!("exited with status {}: {}", out.status, out.stderr.trim()),
+                ));
+            }
+            Err(e) => {
+                failed = true;
+                report.unfinished.push((cmd.to_string(), e.to_string()));
+            }
+        }
+    }
+    let path = journal_path(jail);
+    if failed {
+        let kept = Journal {
+            run: j.run,
+            entries: vec![],
+            forward: j.forward,
+        };
+        let _ = h.write(
+            &path,
+            &serde_json::to_vec(&kept).expect("journal serializes"),
+            0o600,
+        );
+        report.kept.push(path);
+    } else {
+        let _ = h.remove_file(&path);
+    }
 }
 
 fn run_id() -> String {
@@ -461,7 +595,34 @@ pub(crate) fn apply_inner(
         still_dying: Default::default(),
     };
     let mut report = ApplyReport::default();
-    for (jail, step) in plan.steps() {
+    let steps: Vec<(&str, &crate::plan::Step)> = plan.steps().collect();
+    for (i, &(jail, step)) in steps.iter().enumerate() {
+        if matches!(step, crate::plan::Step::DestroyDataset { .. })
+            && ex.journals.get(jail).is_none_or(|j| j.forward.is_empty())
+        {
+            // The point of no return for this jail: from here a killed run is finished by the
+            // next one, with these destroys (this one and the jail's later ones).
+            let forward = steps[i..]
+                .iter()
+                .filter(|(j, s)| {
+                    *j == jail && matches!(s, crate::plan::Step::DestroyDataset { .. })
+                })
+                .flat_map(|(_, s)| ops(s))
+                .filter_map(|(op, _)| match op {
+                    Op::Run(cmd) => Some(cmd),
+                    _ => None,
+                })
+                .collect();
+            let run = ex.run.clone();
+            ex.journals
+                .entry(jail.to_string())
+                .or_insert_with(|| Journal {
+                    run,
+                    entries: vec![],
+                    forward: vec![],
+                })
+                .forward = forward;
+        }
         for (op, undo) in ops(step) {
             if ex.kill_after.is_some_and(|n| report.done.len() >= n) {
                 return Ok(report);

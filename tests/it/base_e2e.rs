@@ -487,3 +487,49 @@ fn quickstart_script_makes_a_base_and_runs_again() {
     assert!(!o.status.success());
     assert!(other.join("keep").is_file());
 }
+
+/// `zfs snapshot` fails after the new release and source were recorded on the dataset: the
+/// undo sets both back (read back to check) along with the files, so the host is exactly as
+/// it was, and only then says so.
+#[test]
+fn failed_snapshot_during_update_restores_the_recorded_source() {
+    let e = env();
+    host_with_a_base(&e);
+    let before = host_picture(&e);
+    let old_source = list_json(&e)[0]["source"].as_str().unwrap().to_string();
+    std::fs::write(
+        e.sim.join("faults.toml"),
+        "[[fault]]\ncommand = \"zfs snapshot *\"\nstderr = \"cannot create snapshot: out of space\"\n",
+    )
+    .unwrap();
+    let rel = release_dir();
+    let err = fails(
+        &e,
+        &[
+            "base",
+            "update",
+            "old",
+            "--from",
+            rel.path().to_str().unwrap(),
+        ],
+    );
+    let w = words(&err);
+    assert!(w.contains("out of space"), "{err}");
+    assert!(
+        w.contains(&format!("restored jailctl:release=")) && w.contains("the base is as it was"),
+        "{err}"
+    );
+    assert!(
+        w.contains(&format!("jailctl:source={old_source}")),
+        "{err}"
+    );
+    std::fs::remove_file(e.sim.join("faults.toml")).unwrap();
+    assert_eq!(list_json(&e)[0]["source"].as_str().unwrap(), old_source);
+    assert_eq!(host_picture(&e), before);
+    assert!(
+        !e.sim
+            .join("root/var/db/jailctl/journal/bases/old.json")
+            .exists(),
+        "an undone update leaves no journal"
+    );
+}
