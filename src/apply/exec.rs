@@ -340,10 +340,7 @@ fn file_meta(h: &dyn Host, path: &Path, in_root: bool) -> Option<(u32, Option<(u
     if !md.is_file() {
         return None;
     }
-    Some((
-        md.mode() & 0o7777,
-        (!in_root).then(|| (md.uid(), md.gid())),
-    ))
+    Some((md.mode() & 0o7777, (!in_root).then(|| (md.uid(), md.gid()))))
 }
 
 /// Give a restored host file its recorded owner when it differs (a rewrite makes a new
@@ -464,8 +461,9 @@ fn run_undo(h: &dyn Host, u: &Undo) -> Result<(), String> {
 /// Undo the entries of the given journals, newest first; remove journals that were fully
 /// undone and keep (rewritten with what is left) the others.
 fn undo_journals(h: &dyn Host, journals: BTreeMap<String, Journal>) -> UndoReport {
-    let (forward, journals): (BTreeMap<String, Journal>, BTreeMap<String, Journal>) =
-        journals.into_iter().partition(|(_, j)| !j.forward.is_empty());
+    let (forward, journals): (BTreeMap<String, Journal>, BTreeMap<String, Journal>) = journals
+        .into_iter()
+        .partition(|(_, j)| !j.forward.is_empty());
     let mut report = UndoReport::default();
     for (jail, j) in forward {
         finish_forward(h, &jail, j, &mut report);

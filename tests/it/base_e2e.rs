@@ -519,10 +519,7 @@ fn failed_snapshot_during_update_restores_the_recorded_source() {
         w.contains(&format!("restored jailctl:release=")) && w.contains("the base is as it was"),
         "{err}"
     );
-    assert!(
-        w.contains(&format!("jailctl:source={old_source}")),
-        "{err}"
-    );
+    assert!(w.contains(&format!("jailctl:source={old_source}")), "{err}");
     std::fs::remove_file(e.sim.join("faults.toml")).unwrap();
     assert_eq!(list_json(&e)[0]["source"].as_str().unwrap(), old_source);
     assert_eq!(host_picture(&e), before);
