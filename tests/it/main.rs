@@ -13,6 +13,7 @@ mod destroy_owned;
 mod dying;
 mod exec_off;
 mod jexec_model;
+mod kill_journal;
 mod lenient;
 mod lifecycle_e2e;
 mod lifecycle_faults;
