@@ -56,20 +56,7 @@ impl HostFs for SystemHost {
     }
 
     fn write(&self, path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
-        // Write beside the target and rename, so a reader never sees half a file.
-        let tmp = path.with_extension("jailctl-tmp");
-        {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(mode)
-                .open(&tmp)?;
-            f.write_all(contents)?;
-            f.sync_all()?;
-        }
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
-        std::fs::rename(&tmp, path)
+        write_atomic(path, contents, mode, || {})
     }
 
     fn mkdir_p(&self, path: &Path, mode: u32) -> std::io::Result<()> {
@@ -102,6 +89,38 @@ impl HostFs for SystemHost {
 }
 
 use std::os::unix::fs::DirBuilderExt;
+
+/// Write `path` so that a reader, or a host that loses power or kills jailctl half-way, sees
+/// either the old contents or the new, never a truncated file: write a temporary file beside
+/// it (`NAME.jailctl-tmp`), fsync it, rename it over `path`, fsync the directory. A kill
+/// before the rename leaves the old file and the temporary one, which the next write
+/// replaces. `before_rename` runs once the temporary file is complete (the simulator's kill
+/// point, see `docs/simulator.md`).
+pub fn write_atomic(
+    path: &Path,
+    contents: &[u8],
+    mode: u32,
+    before_rename: impl FnOnce(),
+) -> std::io::Result<()> {
+    let tmp = path.with_extension("jailctl-tmp");
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+    }
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
+    before_rename();
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
 
 impl Host for SystemHost {
     fn simulated(&self) -> Option<String> {

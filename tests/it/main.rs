@@ -25,6 +25,7 @@ mod rc_script;
 mod real_zfs;
 mod render_templates;
 mod sim_addr;
+mod sim_atomic;
 mod sim_core;
 mod sim_kernel;
 mod sim_zfs;

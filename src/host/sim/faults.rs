@@ -51,6 +51,58 @@ pub struct SimConfig {
     /// When non-zero, every removed jail stays dying (holding its root busy) for this many
     /// further commands, as the kernel keeps a jail while it tears it down.
     pub dying_commands: u64,
+    /// Kill this process with SIGKILL inside the `nth` file write (this process's count)
+    /// whose host path matches the glob, after the new contents are complete and before
+    /// they replace the old (`JAILCTL_SIM_KILL_IN_WRITE=GLOB[|NTH]`).
+    pub kill_in_write: Option<KillInWrite>,
+}
+
+/// Where [`SimConfig::kill_in_write`] strikes.
+#[derive(Debug, Default)]
+pub struct KillInWrite {
+    pub pattern: String,
+    pub nth: u64,
+    seen: std::sync::atomic::AtomicU64,
+}
+
+impl Clone for KillInWrite {
+    fn clone(&self) -> Self {
+        KillInWrite {
+            pattern: self.pattern.clone(),
+            nth: self.nth,
+            seen: std::sync::atomic::AtomicU64::new(
+                self.seen.load(std::sync::atomic::Ordering::SeqCst),
+            ),
+        }
+    }
+}
+
+impl PartialEq for KillInWrite {
+    fn eq(&self, o: &Self) -> bool {
+        self.pattern == o.pattern && self.nth == o.nth
+    }
+}
+impl Eq for KillInWrite {}
+
+/// `GLOB[|NTH]`.
+pub fn parse_kill_in_write(spec: &str) -> Result<KillInWrite, String> {
+    let (pattern, nth) = match spec.split_once('|') {
+        Some((p, n)) => (
+            p,
+            n.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("`{n}` is not a count starting at 1"))?,
+        ),
+        None => (spec, 1),
+    };
+    glob::Pattern::new(pattern).map_err(|e| format!("bad pattern `{pattern}`: {e}"))?;
+    Ok(KillInWrite {
+        pattern: pattern.to_string(),
+        nth,
+        seen: Default::default(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -96,7 +148,24 @@ impl SimConfig {
                 format!("JAILCTL_SIM_DYING_COMMANDS: `{v}` is not a number of commands")
             })?;
         }
+        if let Ok(v) = std::env::var("JAILCTL_SIM_KILL_IN_WRITE")
+            && !v.is_empty()
+        {
+            c.kill_in_write = Some(
+                parse_kill_in_write(&v).map_err(|e| format!("JAILCTL_SIM_KILL_IN_WRITE: {e}"))?,
+            );
+        }
         Ok(c)
+    }
+
+    /// Whether this write of `path` is the one to be killed in.
+    pub fn kill_in_write_fires(&self, path: &Path) -> bool {
+        let Some(k) = &self.kill_in_write else {
+            return false;
+        };
+        let matches =
+            glob::Pattern::new(&k.pattern).is_ok_and(|p| p.matches(&path.to_string_lossy()));
+        matches && k.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == k.nth
     }
 
     /// Parse the `faults.toml` format (see docs/simulator.md).
@@ -117,6 +186,7 @@ impl SimConfig {
             latency,
             real_zfs: f.real_zfs,
             dying_commands: f.dying_commands,
+            kill_in_write: None,
         })
     }
 
@@ -259,6 +329,25 @@ mod tests {
                 .contains("start at 1")
         );
         assert!(parse_faults("zfs|1|0|m").unwrap_err().contains("non-zero"));
+    }
+
+    #[test]
+    fn kill_in_write_fires_once_on_the_nth_matching_write() {
+        let c = SimConfig {
+            kill_in_write: Some(parse_kill_in_write("*/journal/web.json|2").unwrap()),
+            ..Default::default()
+        };
+        let j = Path::new("/var/db/jailctl/journal/web.json");
+        let other = Path::new("/var/db/jailctl/journal/db.json");
+        let got: Vec<bool> = [j, other, j, j]
+            .iter()
+            .map(|p| c.kill_in_write_fires(p))
+            .collect();
+        assert_eq!(got, [false, false, true, false]);
+        assert!(!SimConfig::default().kill_in_write_fires(j));
+        assert_eq!(parse_kill_in_write("x").unwrap().nth, 1);
+        assert!(parse_kill_in_write("x|0").is_err());
+        assert!(parse_kill_in_write("[|1").is_err());
     }
 
     #[test]

@@ -222,10 +222,10 @@ impl SimHost {
         self.save_bytes(&serde_json::to_vec(state)?)
     }
 
+    /// Replace the state file atomically (temporary file, fsync, rename), so a killed
+    /// command leaves the old state or the new one.
     fn save_bytes(&self, bytes: &[u8]) -> std::io::Result<()> {
-        let tmp = self.dir.join("state.json.tmp");
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(tmp, self.state_path())
+        super::system::write_atomic(&self.state_path(), bytes, 0o644, || {})
     }
 
     /// Append the entries to `history.jsonl`, one JSON object per line, in one write.
@@ -333,11 +333,17 @@ impl HostFs for SimHost {
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
         std::fs::read(map_path(&self.root, path))
     }
+    /// Atomic, as on the real host ([`super::system::write_atomic`]). With a kill-in-write
+    /// setting matching `path`, the process kills itself with SIGKILL once the temporary
+    /// file is complete, before the rename: the exact point a kill would hurt a
+    /// non-atomic write.
     fn write(&self, path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
-        use std::os::unix::fs::PermissionsExt;
         let p = map_path(&self.root, path);
-        std::fs::write(&p, contents)?;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
+        super::system::write_atomic(&p, contents, mode, || {
+            if self.config.kill_in_write_fires(path) {
+                let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+            }
+        })
     }
     fn mkdir_p(&self, path: &Path, _mode: u32) -> std::io::Result<()> {
         std::fs::create_dir_all(map_path(&self.root, path))
