@@ -354,7 +354,8 @@ fn kill_trials(s: &Scenario<'_>) -> Tally {
         let sim = t.path().join(format!("t{attempt}"));
         (s.setup)(&sim);
         let start = history(&sim).len();
-        let wait = rng.below(s.duration);
+        // The first quarter is mostly process start and reads: spread the kills over the rest.
+        let wait = s.duration / 4 + rng.below(s.duration * 4 / 5);
         let mut child = cmd(&sim, s.cfg, &s.command, Some(s.latency))
             .spawn()
             .unwrap();
@@ -511,19 +512,37 @@ fn killed_snapshot_rollback_is_finished_by_the_same_command() {
     ok(&template, &cfg, &args(&["down", "db"]));
     // Change files in the root and in the volume after the snapshot.
     let h = SimHost::open_with(&template, Default::default()).unwrap();
+    let vol_mp =
+        h.snapshot().unwrap().zfs.datasets["zroot/jailctl/volumes/db/pgdata"].props["mountpoint"]
+            .clone();
     use jailctl::host::HostFs;
     for p in [
-        "/usr/local/jails/db/etc/motd",
-        "/usr/local/jails/db/var/db/postgres/x",
+        "/usr/local/jails/db/etc/motd".to_string(),
+        format!("{vol_mp}/x"),
     ] {
-        let local = h.local_path(Path::new(p));
+        let local = h.local_path(Path::new(&p));
         std::fs::create_dir_all(local.parent().unwrap()).unwrap();
         std::fs::write(&local, b"changed after the snapshot\n").unwrap();
     }
+    let before = fingerprint(&template);
     let command = args(&["snapshot", "rollback", "db", "good", "--yes"]);
     let setup = |sim: &Path| copy_dir(&template, sim);
     let latency = "zfs=60ms";
     let (clean, _, duration) = measure("snapshot rollback", &setup, &cfg, &command, latency, false);
+    for changed in ["etc/motd: ", "/x: "] {
+        assert!(
+            before
+                .lines()
+                .any(|l| l.contains(changed) && l.contains("changed after")),
+            "{changed} was not changed in the root or volume"
+        );
+        assert!(
+            !clean
+                .lines()
+                .any(|l| l.contains(changed) && l.contains("changed after")),
+            "the rollback did not bring back {changed}"
+        );
+    }
     kill_trials(&Scenario {
         name: "snapshot rollback",
         setup: &setup,
