@@ -104,11 +104,16 @@ pub fn ops_err(e: OpsError) -> miette::Report {
     miette::miette!("{e}")
 }
 
-/// Print an outcome: recovered runs, then the plan (with `--dry-run`, the exact commands).
-pub fn print(out: &Outcome, dry_run: bool, quiet: bool) {
+/// Print what finishing interrupted earlier runs did.
+pub fn print_recovered(out: &Outcome) {
     for r in &out.recovered {
         eprintln!("jailctl: finished the undo of an interrupted run:\n{r}");
     }
+}
+
+/// Print an outcome: recovered runs, then the plan (with `--dry-run`, the exact commands).
+pub fn print(out: &Outcome, dry_run: bool, quiet: bool) {
+    print_recovered(out);
     if dry_run {
         print!("{}", out.dry_run_text());
     } else if out.plan.is_empty() {

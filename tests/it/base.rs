@@ -783,7 +783,7 @@ impl ZfsModel {
                 if self.ds.borrow_mut().remove(*s).is_none() {
                     return Output::fail(
                         1,
-                        format!("could not find any snapshots to destroy; check snapshot names.\n"),
+                        "could not find any snapshots to destroy; check snapshot names.\n",
                     );
                 }
                 let _ = std::fs::remove_dir_all(self.snapdir(s));

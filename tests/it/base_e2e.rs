@@ -516,7 +516,7 @@ fn failed_snapshot_during_update_restores_the_recorded_source() {
     let w = words(&err);
     assert!(w.contains("out of space"), "{err}");
     assert!(
-        w.contains(&format!("restored jailctl:release=")) && w.contains("the base is as it was"),
+        w.contains("restored jailctl:release=") && w.contains("the base is as it was"),
         "{err}"
     );
     assert!(w.contains(&format!("jailctl:source={old_source}")), "{err}");

@@ -578,3 +578,117 @@ fn killed_destroy_is_undone_or_finished_by_the_same_command() {
         duration,
     });
 }
+
+/// Poll until `done` holds (at most 30 s).
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let t0 = Instant::now();
+    while !done() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "{what}: not within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn ran(sim: &Path, prefix: &str) -> bool {
+    history(sim)
+        .iter()
+        .any(|h| super::lifecycle_e2e::line(h).starts_with(prefix) && h.status == 0)
+}
+
+/// Killed after the root's `zfs destroy -r`: the run is past its point of no return, so the
+/// next run finishes it (destroys the volume) instead of restoring jail.conf and failing to
+/// start a jail whose root is gone.
+#[test]
+fn destroy_killed_after_the_root_is_gone_is_finished_not_undone() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = config(t.path());
+    let sim = t.path().join("sim");
+    db_up(&sim, &cfg);
+    let mut child = cmd(
+        &sim,
+        &cfg,
+        &args(&["destroy", "db", "--volumes", "--yes"]),
+        Some("zfs=400ms"),
+    )
+    .spawn()
+    .unwrap();
+    wait_until("the root's zfs destroy", || {
+        ran(&sim, "zfs destroy -r zroot/jailctl/jails/db")
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let st = SimHost::open_with(&sim, Default::default())
+        .unwrap()
+        .snapshot()
+        .unwrap();
+    assert!(
+        st.zfs
+            .datasets
+            .contains_key("zroot/jailctl/volumes/db/pgdata")
+    );
+    let journal = std::fs::read_to_string(sim.join("root/var/db/jailctl/journal/db.json")).unwrap();
+    assert!(journal.contains("\"forward\""), "{journal}");
+
+    let before = history(&sim).len();
+    let (ok, err) = run(&sim, &cfg, &args(&["destroy", "db", "--volumes", "--yes"]));
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("finished rather than undone")
+            && err.contains("zfs destroy -r zroot/jailctl/volumes/db/pgdata"),
+        "{err}"
+    );
+    let after: Vec<String> = history(&sim)[before..]
+        .iter()
+        .map(super::lifecycle_e2e::line)
+        .collect();
+    assert!(
+        !after.iter().any(|l| l.starts_with("jail ")),
+        "no jail was started again: {after:?}"
+    );
+    let st = SimHost::open_with(&sim, Default::default())
+        .unwrap()
+        .snapshot()
+        .unwrap();
+    assert!(
+        !st.zfs
+            .datasets
+            .keys()
+            .any(|d| d.starts_with("zroot/jailctl/jails/db") || d.contains("/volumes/db/")),
+        "{:?}",
+        st.zfs.datasets.keys().collect::<Vec<_>>()
+    );
+    assert!(!journal_left(&sim));
+}
+
+/// Killed after jail.conf was removed but before any dataset was destroyed: the next run
+/// undoes, and jail.conf comes back with the mode it had (0600), not the op's default.
+#[test]
+fn destroy_killed_before_its_point_of_no_return_restores_jail_conf_exactly() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = config(t.path());
+    let sim = t.path().join("sim");
+    db_up(&sim, &cfg);
+    let conf = sim.join("root/var/run/jailctl/db.conf");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let (mode0, text0) = (mode(&conf), std::fs::read(&conf).unwrap());
+    assert_eq!(mode0, 0o600);
+    // jls(8) is slow: the kill lands while destroy waits for the stopped jail to be gone.
+    let mut child = cmd(
+        &sim,
+        &cfg,
+        &args(&["destroy", "db", "--volumes", "--yes"]),
+        Some("jls=600ms"),
+    )
+    .spawn()
+    .unwrap();
+    wait_until("jail.conf removed", || !conf.exists());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (ok, err) = run(&sim, &cfg, &args(&["down", "db"]));
+    assert!(ok, "{err}");
+    assert!(err.contains("finished the undo"), "{err}");
+    assert_eq!(std::fs::read(&conf).unwrap(), text0);
+    assert_eq!(mode(&conf), mode0, "jail.conf comes back with its own mode");
+}
