@@ -28,5 +28,6 @@ mod sim_core;
 mod sim_kernel;
 mod sim_zfs;
 mod snapshot_e2e;
+mod support;
 mod vnet;
 mod vnet_e2e;
