@@ -9,6 +9,7 @@ mod boot_driver;
 mod boot_sched;
 mod cli_basics;
 mod config;
+mod crash_kill;
 mod destroy_owned;
 mod dying;
 mod exec_off;

@@ -87,10 +87,52 @@ pub fn sim(simdir: &Path, args: &[&str]) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
+/// Where the base of [`host_with_base`] is mounted.
+pub const BASE_MOUNT: &str = "/usr/local/jails/.bases/14.3-RELEASE";
+/// Its snapshot, as `jailctl base create` names one.
+pub const BASE_SNAPSHOT: &str = "zroot/jailctl/bases/14.3-RELEASE@20260101-000000";
+
 /// A simulated host with base `14.3-RELEASE` snapshotted as `@20260101-000000` and the
-/// host directories the examples mount (see `lifecycle_e2e::host_with_base`).
+/// host directories the examples mount. The base holds what the examples need of a FreeBSD
+/// base: the directories, `/etc/rc.conf`, the accounts provisioning's chown resolves, and
+/// the base programs the templates' health probes run (`/usr/bin/fetch`, `/usr/bin/drill`;
+/// the simulator runs nothing, an executable file stands for the program), so `boot` finds
+/// the examples healthy. Made with `jailctl sim zfs` commands: `jailctl base create` has its
+/// own tests (tests/it/base.rs).
 pub fn host_with_base(simdir: &Path) {
-    crate::lifecycle_e2e::host_with_base(simdir);
+    use std::os::unix::fs::PermissionsExt;
+    sim(
+        simdir,
+        &[
+            "zfs",
+            "create",
+            "-p",
+            "-o",
+            &format!("mountpoint={BASE_MOUNT}"),
+            "zroot/jailctl/bases/14.3-RELEASE",
+        ],
+    );
+    let root = simdir.join("root");
+    let base = root.join(BASE_MOUNT.trim_start_matches('/'));
+    for d in ["dev", "etc", "tmp", "var/run", "usr/local", "usr/bin"] {
+        std::fs::create_dir_all(base.join(d)).unwrap();
+    }
+    std::fs::write(base.join("etc/rc.conf"), "").unwrap();
+    std::fs::write(
+        base.join("etc/passwd"),
+        "root:*:0:0:Charlie &:/root:/bin/sh\nwww:*:80:80:World Wide Web Owner:/nonexistent:/usr/sbin/nologin\n",
+    )
+    .unwrap();
+    std::fs::write(base.join("etc/group"), "wheel:*:0:root\nwww:*:80:\n").unwrap();
+    for prog in ["fetch", "drill"] {
+        let p = base.join("usr/bin").join(prog);
+        std::fs::write(&p, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    sim(simdir, &["zfs", "snapshot", BASE_SNAPSHOT]);
+    for d in ["srv/www/example.org", "srv/a", "srv/b"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
 }
 
 /// Copy the shipped `examples/` configuration (four jails) to `to`.

@@ -1,0 +1,340 @@
+//! Crash tests through the real binary: a command runs on a simulated host with injected
+//! latency (so its steps are spread over a second or more), is killed with SIGKILL at a
+//! random moment, and is then run again to completion. The second run must succeed and leave
+//! the host exactly as a run that was never interrupted leaves it: the whole host's
+//! fingerprint (`support::fingerprint`), not a few chosen facts.
+//!
+//! Scenarios: `up --all` of a fresh host; `boot` of a host whose jails exist but are stopped
+//! (the usual boot, after `shutdown`); `boot` of a fresh host (the first boot). The fleet is
+//! the four shipped examples plus jails with a volume, nullfs mounts, an alias address and
+//! two VNET jails (one with a pool address), with dependencies between them.
+//!
+//! The kill moment is uniform within the measured duration of a clean run; the seed is
+//! printed, and `JAILCTL_KILL_SEED=N` repeats a series (the interleaving of parallel steps
+//! still varies with the machine's load). `JAILCTL_KILL_TRIALS=N` changes the number of
+//! trials (default 30), `JAILCTL_KILL_KEEP=1` keeps the host directories of failed trials.
+//! Every trial is counted and the test fails on any failure, listing each with its seed,
+//! the last command the killed run made, and what differed.
+
+use crate::support::{TestHost, fingerprint::Fingerprint};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Per-tool latency for the killed run: enough that a kill lands between steps rather than
+/// always before the first or after the last, small enough for ~30 trials in tens of seconds.
+const LATENCY: &str = "zfs=10ms,jail=20ms,jexec=10ms,jls=2ms,ifconfig=5ms,mount=5ms,umount=5ms,rctl=3ms,cpuset=3ms,pkg=10ms,sysctl=1ms";
+
+/// splitmix64: a small seeded generator, enough for choosing kill moments.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, max)`.
+    fn below(&mut self, max: Duration) -> Duration {
+        let us = max.as_micros().max(1) as u64;
+        Duration::from_micros(self.next() % us)
+    }
+}
+
+fn base_seed() -> u64 {
+    match std::env::var("JAILCTL_KILL_SEED") {
+        Ok(s) => s.trim().parse().expect("JAILCTL_KILL_SEED: a number"),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
+    }
+}
+
+fn trials() -> usize {
+    std::env::var("JAILCTL_KILL_TRIALS")
+        .map(|s| s.trim().parse().expect("JAILCTL_KILL_TRIALS: a number"))
+        .unwrap_or(30)
+}
+
+/// Jails beyond the four examples: a volume, nullfs mounts (one read-only), an alias
+/// address, two VNET jails on the examples' bridge0 (the second takes the next pool address,
+/// after the first, so both runs give it the same one).
+fn add_fleet(h: &TestHost) {
+    h.jail(
+        "vol1",
+        r#"extends = "minimal"
+[network]
+mode = "alias"
+interface = "em0"
+ip4 = ["192.168.1.31/24"]
+[[volumes]]
+name = "data"
+target = "/data"
+quota = "1G"
+"#,
+    );
+    h.jail(
+        "mnt1",
+        r#"extends = "minimal"
+depends_on = ["vol1"]
+[[mounts]]
+source = "/srv/a"
+target = "/mnt/a"
+[[mounts]]
+source = "/srv/b"
+target = "/mnt/b"
+read_only = true
+"#,
+    );
+    h.jail(
+        "vnet1",
+        r#"extends = "vnet"
+[network]
+mode = "vnet"
+bridge = "bridge0"
+ip4 = ["10.20.0.11/24"]
+"#,
+    );
+    h.jail(
+        "vnet2",
+        r#"extends = "vnet"
+depends_on = ["vnet1"]
+"#,
+    );
+}
+
+fn fleet() -> TestHost {
+    let h = TestHost::examples();
+    add_fleet(&h);
+    h
+}
+
+fn history_len(sim: &Path) -> usize {
+    std::fs::read_to_string(sim.join("history.jsonl"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+fn history_line(sim: &Path, n: usize) -> Option<String> {
+    let t = std::fs::read_to_string(sim.join("history.jsonl")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(t.lines().nth(n)?).ok()?;
+    let prog = v["cmd"]["program"]
+        .as_str()?
+        .rsplit('/')
+        .next()?
+        .to_string();
+    let args: Vec<String> = v["cmd"]["args"]
+        .as_array()?
+        .iter()
+        .map(|a| a.as_str().unwrap_or("?").to_string())
+        .collect();
+    Some(format!("{prog} {} (exit {})", args.join(" "), v["status"]))
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// One command's crash test. `template` is the host before the command; the reference is a
+/// clean run of the same command on a copy of it.
+struct Series {
+    what: &'static str,
+    args: &'static [&'static str],
+    template: TestHost,
+}
+
+struct Tally {
+    trials: usize,
+    failures: Vec<String>,
+    /// Trials whose killed run was still running when killed.
+    interrupted: usize,
+    /// Trials whose killed run had made at least one host command.
+    with_commands: usize,
+}
+
+impl Series {
+    /// A clean run with latency: its duration and the host it leaves.
+    fn reference(&self) -> (Duration, Fingerprint) {
+        let h = self.template.copy();
+        let t0 = Instant::now();
+        let o = h
+            .jailctl()
+            .args(self.args)
+            .env("JAILCTL_SIM_LATENCY", LATENCY)
+            .output()
+            .unwrap();
+        let took = t0.elapsed();
+        assert!(
+            o.status.success(),
+            "the clean run of `jailctl {}` failed ({:?}), so there is nothing to compare a \
+             crashed one with:\n{}",
+            self.args.join(" "),
+            o.status.code(),
+            text(&o)
+        );
+        // And without latency: the repeated runs go without it; both must leave one host.
+        let h2 = self.template.copy();
+        h2.ok(self.args);
+        let fp = h.fingerprint();
+        crate::support::assert_same(&fp, &h2.fingerprint());
+        (took, fp)
+    }
+
+    fn run(&self) -> Tally {
+        let (clean, expected) = self.reference();
+        let seed = base_seed();
+        let n = trials();
+        println!(
+            "{}: clean run {} ms; {n} trials, seed {seed} (JAILCTL_KILL_SEED={seed} repeats them)",
+            self.what,
+            clean.as_millis()
+        );
+        let mut rng = Rng(seed);
+        let mut tally = Tally {
+            trials: 0,
+            failures: vec![],
+            interrupted: 0,
+            with_commands: 0,
+        };
+        for i in 0..n {
+            let at = rng.below(clean);
+            tally.trials += 1;
+            if let Err(e) = self.trial(at, &expected, &mut tally) {
+                let line = format!(
+                    "{} trial {i} (seed {seed}, killed at {} ms): {e}",
+                    self.what,
+                    at.as_millis()
+                );
+                println!("FAILED {line}");
+                tally.failures.push(line);
+            }
+        }
+        println!(
+            "{}: {} trials, {} failed, {} killed mid-run, {} after at least one host command",
+            self.what,
+            tally.trials,
+            tally.failures.len(),
+            tally.interrupted,
+            tally.with_commands
+        );
+        tally
+    }
+
+    fn trial(&self, at: Duration, expected: &Fingerprint, tally: &mut Tally) -> Result<(), String> {
+        use std::os::unix::process::CommandExt;
+        let h = self.template.copy();
+        let before = history_len(&h.sim());
+        let mut child = h
+            .jailctl()
+            .args(self.args)
+            .env("JAILCTL_SIM_LATENCY", LATENCY)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(at);
+        let running = child.try_wait().unwrap().is_none();
+        // The whole process group: anything the command started dies with it.
+        let pgid = nix::unistd::Pid::from_raw(-(child.id() as i32));
+        let _ = nix::sys::signal::kill(pgid, nix::sys::signal::Signal::SIGKILL);
+        child.wait().unwrap();
+        let made = history_len(&h.sim()) - before;
+        if running {
+            tally.interrupted += 1;
+        }
+        if made > 0 {
+            tally.with_commands += 1;
+        }
+        let last = if made > 0 {
+            history_line(&h.sim(), before + made - 1).unwrap_or_default()
+        } else {
+            "none".into()
+        };
+        let keep = |h: TestHost| {
+            if std::env::var_os("JAILCTL_KILL_KEEP").is_some() {
+                format!(" (kept in {})", h.dir.keep().display())
+            } else {
+                String::new()
+            }
+        };
+        let o = h.run(self.args);
+        if !o.status.success() {
+            let msg = format!(
+                "after {made} host command(s), the last `{last}`, the repeated run exited \
+                 {:?}:\n{}",
+                o.status.code(),
+                text(&o)
+            );
+            return Err(msg + &keep(h));
+        }
+        if let Some(r) = expected.report(&h.fingerprint(), 15) {
+            let msg = format!(
+                "after {made} host command(s), the last `{last}`, the repeated run succeeded \
+                 but the host is not as a clean run leaves it: {r}"
+            );
+            return Err(msg + &keep(h));
+        }
+        Ok(())
+    }
+}
+
+#[track_caller]
+fn check(t: Tally) {
+    // Not vacuous: most kills must land while the command runs, and after it did something.
+    assert!(
+        t.interrupted * 2 >= t.trials && t.with_commands * 2 >= t.trials,
+        "only {} of {} kills interrupted the command, {} after a host command: the kill \
+         moments do not cover the run",
+        t.interrupted,
+        t.trials,
+        t.with_commands
+    );
+    assert!(
+        t.failures.is_empty(),
+        "{} of {} trials failed:\n{}",
+        t.failures.len(),
+        t.trials,
+        t.failures.join("\n\n")
+    );
+}
+
+#[test]
+fn kill_up_all_at_random_points_then_up_again_converges() {
+    let s = Series {
+        what: "up --all (fresh host)",
+        args: &["up", "--all"],
+        template: fleet(),
+    };
+    check(s.run());
+}
+
+#[test]
+fn kill_boot_after_shutdown_at_random_points_then_boot_again_converges() {
+    let template = fleet();
+    template.ok(&["up", "--all"]);
+    template.ok(&["shutdown"]);
+    let s = Series {
+        what: "boot (jails stopped)",
+        args: &["boot"],
+        template,
+    };
+    check(s.run());
+}
+
+#[test]
+fn kill_first_boot_at_random_points_then_boot_again_converges() {
+    let s = Series {
+        what: "boot (fresh host)",
+        args: &["boot"],
+        template: fleet(),
+    };
+    check(s.run());
+}
