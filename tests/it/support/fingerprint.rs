@@ -9,6 +9,7 @@
 //! the objects it concerns. Only what legitimately differs between two clean runs of the
 //! same commands is left out or normalised; each case says why where it is done.
 
+use jailctl::host::sim::net::IfKind;
 use jailctl::host::sim::{SimConfig, SimHost, SimState};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -160,6 +161,7 @@ pub fn fingerprint(sim_dir: &Path) -> Fingerprint {
         .unwrap()
         .snapshot()
         .unwrap();
+    covers_every_field(&st);
     let mut e = BTreeMap::new();
     state_entries(&st, &mut e);
     for sub in ["root", "snapshots"] {
@@ -188,6 +190,95 @@ pub fn fingerprint(sim_dir: &Path) -> Fingerprint {
         }
     }
     Fingerprint { entries: e }
+}
+
+/// The fields of the simulator's state the fingerprint knows, by where they are. A field
+/// added to the simulator later (say, file owners) fails here until the fingerprint reads it
+/// or says why not, instead of silently falling outside every comparison.
+const KNOWN_FIELDS: &[(&str, &[&str])] = &[
+    (
+        "",
+        &[
+            "zfs",
+            "jail",
+            "rctl",
+            "cpuset",
+            "net",
+            "mount",
+            "sysctl",
+            "fault_counts",
+        ],
+    ),
+    ("zfs", &["pools", "datasets", "txg"]),
+    ("zfs.pools.*", &["size", "health", "readonly", "guid"]),
+    (
+        "zfs.datasets.*",
+        &[
+            "kind",
+            "props",
+            "origin",
+            "createtxg",
+            "creation",
+            "guid",
+            "mounted",
+        ],
+    ),
+    ("jail", &["jails", "last_jid", "hooks"]),
+    (
+        "jail.jails.*",
+        &[
+            "jid",
+            "name",
+            "path",
+            "params",
+            "dying",
+            "packages",
+            "started",
+            "dying_left",
+        ],
+    ),
+    ("rctl", &["rules"]),
+    (
+        "rctl.rules.*",
+        &["subject", "id", "resource", "action", "amount", "per"],
+    ),
+    ("cpuset", &["masks"]),
+    ("net", &["ifaces"]),
+    (
+        "net.ifaces.*",
+        &["name", "kind", "up", "inet", "inet6", "vnet"],
+    ),
+    ("mount", &["mounts"]),
+    ("mount.mounts.*", &["source", "target", "fstype", "options"]),
+    ("sysctl", &["values"]),
+];
+
+fn covers_every_field(st: &SimState) {
+    let v = serde_json::to_value(st).unwrap();
+    for (at, known) in KNOWN_FIELDS {
+        let mut objs = vec![&v];
+        for part in at.split('.').filter(|p| !p.is_empty()) {
+            objs = objs
+                .into_iter()
+                .flat_map(|o| -> Vec<&serde_json::Value> {
+                    match (part, o) {
+                        ("*", serde_json::Value::Object(m)) => m.values().collect(),
+                        ("*", serde_json::Value::Array(a)) => a.iter().collect(),
+                        (p, o) => o.get(p).into_iter().collect(),
+                    }
+                })
+                .collect();
+        }
+        for o in objs {
+            for k in o.as_object().map(|m| m.keys()).into_iter().flatten() {
+                assert!(
+                    known.contains(&k.as_str()),
+                    "the simulator's state has a field `{at}.{k}` the fingerprint does not \
+                     know: add it to support::fingerprint (or say there why it is left out)"
+                );
+            }
+        }
+    }
 }
 
 fn state_entries(st: &SimState, e: &mut BTreeMap<String, String>) {
@@ -269,16 +360,27 @@ fn state_entries(st: &SimState, e: &mut BTreeMap<String, String>) {
         put(format!("cpuset {}", jail_of(*jid)), format!("{mask:?}"));
     }
     // Interfaces by name, with their address lists sorted (independent jails add theirs in
-    // start order) and the vnet jail by name.
+    // start order) and the vnet jail by name. An epair's unit number is left out: the
+    // kernel gives the lowest free one, so it depends on the order of creation, like a jid;
+    // the ends' names (`e0a_web`) and peers say which pair is which. A bridge's members are
+    // sorted (they join in start order).
     for i in &st.net.ifaces {
+        let kind = match &i.kind {
+            IfKind::Epair { peer, .. } => format!("Epair peer={peer}"),
+            IfKind::Bridge { members } => {
+                let mut m = members.clone();
+                m.sort();
+                format!("Bridge members={m:?}")
+            }
+            k => format!("{k:?}"),
+        };
         let (mut v4, mut v6) = (i.inet.clone(), i.inet6.clone());
         v4.sort();
         v6.sort();
         put(
             format!("iface {}", i.name),
             format!(
-                "{:?} up={} inet={v4:?} inet6={v6:?} vnet={}",
-                i.kind,
+                "{kind} up={} inet={v4:?} inet6={v6:?} vnet={}",
                 i.up,
                 i.vnet.map_or("-".into(), jail_of)
             ),
