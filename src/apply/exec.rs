@@ -682,6 +682,14 @@ pub fn recover(
     }
     let mut journals = BTreeMap::new();
     for f in host.read_dir(dir)? {
+        // A run killed inside a journal write leaves the whole old journal and the new one's
+        // temporary file (see `write_atomic`): the temporary one is dropped.
+        if let Some(jail) = f.strip_suffix(".jailctl-tmp")
+            && jails.is_none_or(|js| js.iter().any(|j| j == jail))
+        {
+            let _ = host.remove_file(&dir.join(&f));
+            continue;
+        }
         let Some(jail) = f.strip_suffix(".json") else {
             continue;
         };

@@ -304,6 +304,9 @@ fn run_undo(host: &dyn Host, u: &BaseUndo) -> Result<(), String> {
 /// The interrupted run on base `name`, if one left its journal.
 pub fn pending(host: &dyn Host, name: &str) -> Result<Option<Journal>, BaseError> {
     let path = journal_path(name);
+    // A run killed inside a journal write leaves the old journal whole and the new one's
+    // temporary file beside it: the temporary one is dropped.
+    let _ = host.remove_file(&path.with_extension("jailctl-tmp"));
     let bytes = match host.read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -131,6 +131,8 @@ fn rollback_cmd(dataset: &str, snap: &str, force: bool) -> Cmd {
 /// rolled back is rolled back to where it is). Returns the snapshot, when there was one.
 fn finish_rollback(host: &dyn Host, jail: &str) -> Result<Option<String>, SnapshotError> {
     let path = rollback_journal(jail);
+    // A kill inside the journal write leaves a temporary file beside it: dropped.
+    let _ = host.remove_file(&path.with_extension("jailctl-tmp"));
     let bytes = match host.read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

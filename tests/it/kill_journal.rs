@@ -4,8 +4,9 @@
 //! it must succeed (finishing or undoing the killed run from its journal first), and the
 //! whole simulated host must then be exactly what one clean run makes: datasets with their
 //! properties, snapshots, jails, rctl rules, interfaces, mounts, and every file with its mode
-//! (snapshot names and creation times, jail ids, exec-hook history, lock files and the empty
-//! journal directories aside).
+//! and owner (snapshot names and creation times, jail ids, exec-hook history, lock files and
+//! the empty journal directories aside). Base snapshots are named after the second they were
+//! taken in, so snapshot names are replaced by their rank on their dataset.
 //!
 //! The seed is printed; `JAILCTL_KILL_SEED=N` replays a run, `JAILCTL_KILL_TRIALS=N` changes
 //! the number of interrupted trials required per command (30 by default).
@@ -15,7 +16,7 @@ use super::lifecycle_e2e::{examples_config, history, host_with_base};
 use jailctl::host::sim::SimHost;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -142,14 +143,19 @@ fn files(dir: &Path, rel: &Path, out: &mut BTreeMap<String, String>) {
             continue;
         }
         let md = std::fs::symlink_metadata(dir.join(&r)).unwrap();
-        let mode = md.permissions().mode() & 0o7777;
+        let mode = format!(
+            "{:o} {}:{}",
+            md.permissions().mode() & 0o7777,
+            md.uid(),
+            md.gid()
+        );
         if md.is_dir() {
             // jailctl's journal directories are made once and kept; files in them show.
             if !(s.ends_with("var/db/jailctl/journal")
                 || s.ends_with("var/db/jailctl/journal/bases")
                 || s.ends_with("var/db/jailctl/journal/rollback"))
             {
-                out.insert(s, format!("dir {mode:o}"));
+                out.insert(s, format!("dir {mode}"));
             }
             files(dir, &r, out);
         } else if md.file_type().is_symlink() {
@@ -157,7 +163,7 @@ fn files(dir: &Path, rel: &Path, out: &mut BTreeMap<String, String>) {
             out.insert(s, format!("-> {}", t.display()));
         } else {
             let b = std::fs::read(dir.join(&r)).unwrap();
-            out.insert(s, format!("{mode:o} {}", String::from_utf8_lossy(&b)));
+            out.insert(s, format!("{mode} {}", String::from_utf8_lossy(&b)));
         }
     }
 }
