@@ -4,6 +4,7 @@
 //! undo journal, and `--dry-run` prints the same list without running anything.
 
 pub mod exec;
+pub mod layout;
 pub mod lock;
 #[cfg(test)]
 pub(crate) mod testhost;
@@ -17,7 +18,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use exec::{ApplyError, ApplyReport, JOURNAL_DIR, UndoReport, apply, recover};
-pub use lock::{JailLocks, LOCK_DIR};
+pub use lock::{Held, JailLocks, LOCK_DIR, LockError, LockKey, Mode};
 
 /// One thing done to the host.
 #[derive(Clone, Debug, PartialEq, Eq)]

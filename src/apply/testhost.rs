@@ -36,8 +36,13 @@ impl TestHost {
             "zroot/jailctl/bases/14.2-RELEASE@jailctl".into(),
             BTreeMap::new(),
         );
-        // The parents `up` creates on a fresh host (tested on the simulator).
-        for p in ["zroot/jailctl/jails", "zroot/jailctl/volumes"] {
+        // The host layout `up` ensures first (tested on the simulator).
+        for p in [
+            "zroot/jailctl",
+            "zroot/jailctl/jails",
+            "zroot/jailctl/bases",
+            "zroot/jailctl/volumes",
+        ] {
             h.m.borrow_mut().datasets.insert(p.into(), BTreeMap::new());
         }
         h.m.borrow_mut().files.insert(
@@ -105,6 +110,23 @@ impl TestHost {
                     props.insert(k.to_string(), v.to_string());
                 }
                 m.datasets.insert(ds.to_string(), props);
+            }
+            ("/sbin/zfs", ["list", "-H", "-o", "name", "-d", "1", root]) => {
+                if !m.datasets.contains_key(*root) {
+                    return fail(&format!("cannot open '{root}': dataset does not exist"));
+                }
+                let below = format!("{root}/");
+                let out: String = m
+                    .datasets
+                    .keys()
+                    .filter(|k| {
+                        *k == root
+                            || k.strip_prefix(&below)
+                                .is_some_and(|r| !r.contains(['/', '@']))
+                    })
+                    .map(|k| format!("{k}\n"))
+                    .collect();
+                return Output::ok(out);
             }
             ("/sbin/zfs", ["create", "-p", rest @ ..]) => {
                 let ds = rest[rest.len() - 1];

@@ -38,6 +38,13 @@ pub const PROP_SOURCE: &str = "jailctl:source";
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum BaseError {
+    #[error("cannot lock base `{name}`: {cause}")]
+    Lock {
+        name: String,
+        cause: crate::apply::LockError,
+    },
+    #[error("cannot prepare the host for bases: {0}")]
+    Layout(#[from] crate::apply::layout::LayoutError),
     #[error("`{name}` is not a valid base name: {reason}")]
     #[diagnostic(help(
         "use letters, digits, `_`, `-` and `.`, starting with a letter or digit (e.g. 14.2-RELEASE)"
@@ -690,12 +697,28 @@ fn recover_first(host: &dyn Host, name: &str) -> Result<Option<journal::Recovere
     Ok(r)
 }
 
+/// The base's lock, exclusive: `create`, `update` and `destroy` of one base take turns, and
+/// wait for clones being taken from it (which hold it shared, see [`crate::apply::lock`]).
+fn lock_base(host: &dyn Host, name: &str) -> Result<crate::apply::Held<'static>, BaseError> {
+    use crate::apply::lock::{Held, LockKey, Mode};
+    Held::acquire(
+        host,
+        &[(LockKey::Base(name.into()), Mode::Exclusive)],
+        |k| tracing::warn!("{k} is locked by another jailctl; waiting"),
+    )
+    .map_err(|cause| BaseError::Lock {
+        name: name.to_string(),
+        cause,
+    })
+}
+
 /// `base create`: a new base from distribution sets. Downloads and checks the sets before
 /// touching ZFS; after `zfs create`, any failure destroys the dataset again. The run is
 /// journaled: if it is killed, the next `create` (or `update`, `destroy`) of this base first
 /// destroys what it made, so running it again converges to what one clean run makes.
 pub fn create(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Made, BaseError> {
     validate_base_name(&req.name)?;
+    let lock = lock_base(host, &req.name)?;
     let dataset = base_dataset(global, &req.name);
     recover_first(host, &req.name)?;
     if dataset_exists(host, &dataset)? {
@@ -713,6 +736,8 @@ pub fn create(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Mad
         });
     }
     let sets = prepare_sets(req)?;
+    // The shared parents, once checked sets are in hand (a refused set touches no dataset).
+    crate::apply::layout::ensure(host, &lock, global)?;
     // What `zfs create -p` and the mount will add besides the base, so a failure can take
     // them away again and leave the host as it was.
     let made_parents = missing_parents(host, &dataset)?;
@@ -894,6 +919,7 @@ fn require_managed(host: &dyn Host, name: &str, dataset: &str) -> Result<(), Bas
 /// them back to check; a killed run is undone the same way by the next run.
 pub fn update(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Made, BaseError> {
     validate_base_name(&req.name)?;
+    let _lock = lock_base(host, &req.name)?;
     let dataset = base_dataset(global, &req.name);
     recover_first(host, &req.name)?;
     require_managed(host, &req.name, &dataset)?;
@@ -1189,6 +1215,7 @@ pub fn destroy(
     confirm: &mut dyn FnMut(&BaseInfo) -> bool,
 ) -> Result<Option<String>, BaseError> {
     validate_base_name(name)?;
+    let _lock = lock_base(host, name)?;
     let dataset = base_dataset(global, name);
     if let Some(r) = recover_first(host, name)?
         && r.op == "destroy"

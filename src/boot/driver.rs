@@ -9,13 +9,18 @@
 //! - health: the jail's `[health] command` through `jexec`, on its own thread, bounded by the
 //!   check's `timeout`: a probe that never returns is abandoned and counts as failed, so it
 //!   cannot hold the boot;
-//! - stop: [`ops::down`] of that jail; force-stop: [`ops::force_down`] (`jail -R`, rctl rules);
+//! - stop: [`ops::down_in`] of that jail; force-stop: [`ops::force_down`] (`jail -R`, rctl rules);
+//! - locks: the driver carries the [`Held`] locks of its run ([`OpsDriver::with_held`]):
+//!   `boot` holds the fleet lock and each start takes its jail's lock below it; `shutdown`
+//!   holds the fleet lock and every jail's, so a stop takes nothing and never waits for a lock
+//!   of its own run;
 //! - stop of an orphan (a running jail jailctl manages whose definition is broken or gone, see
 //!   [`OpsDriver::with_orphans`]): `jail -f /var/run/jailctl/NAME.conf -r NAME` when the
 //!   rendered jail.conf is still there, so its exec.stop hooks run, else `jail -r NAME`; then
 //!   its rctl rules are dropped.
 
 use super::JailDriver;
+use crate::apply::Held;
 use crate::config::spec::{Global, JailSpec};
 use crate::host::{Cmd, Host, tools};
 use crate::observe::host::{HostFacts, host_facts};
@@ -32,6 +37,8 @@ pub struct OpsDriver {
     facts: Mutex<Option<HostFacts>>,
     /// Running jails to stop without a definition.
     orphans: std::collections::BTreeSet<String>,
+    /// The locks of the run this driver works for.
+    held: Arc<Held<'static>>,
 }
 
 impl OpsDriver {
@@ -42,7 +49,14 @@ impl OpsDriver {
             global,
             facts: Mutex::new(None),
             orphans: Default::default(),
+            held: Arc::new(Held::none()),
         }
+    }
+
+    /// Work under these locks of the caller's run (see [`crate::apply::lock`]).
+    pub fn with_held(mut self, held: Arc<Held<'static>>) -> Self {
+        self.held = held;
+        self
     }
 
     /// Also stop these jails, which have no valid definition: at shutdown a jail whose file
@@ -110,6 +124,7 @@ impl JailDriver for OpsDriver {
         let facts = self.facts()?;
         ops::up_only_with(
             self.host.as_ref(),
+            &self.held,
             &self.specs,
             &self.global,
             name,
@@ -172,8 +187,9 @@ impl JailDriver for OpsDriver {
             return self.stop_orphan(name);
         }
         let targets = [name.to_string()];
-        ops::down(
+        ops::down_in(
             self.host.as_ref(),
+            &self.held,
             &self.specs,
             &self.global,
             &targets,

@@ -4,8 +4,14 @@
 //! any jail failed, so rc and the admin both see it. A broken jail definition is that jail's
 //! failure (its errors are printed in full) and its dependents' reason not to start; the other
 //! jails boot regardless.
+//!
+//! Boot holds the fleet lock for its whole run, so it never interleaves with a `shutdown` (or
+//! an `up/down --all`): whichever comes second sees the jails the first one left. It ensures
+//! the host layout once, before any jail starts, so parallel first starts do not race for
+//! the parent datasets.
 
 use super::{Access, GlobalArgs, open_host};
+use crate::apply::lock::{Held, LockKey, Mode, warn_wait};
 use crate::boot::{self, BootEvent, BootGraph, BootOptions, OpsDriver};
 use crate::config;
 use crate::host::Host;
@@ -66,7 +72,16 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let host = shared_host(global, Access::Change)?;
-    let driver = OpsDriver::new(host, cfg.jails.clone(), cfg.global.clone());
+    let held = Held::acquire(
+        host.as_ref(),
+        &[(LockKey::Fleet, Mode::Exclusive)],
+        warn_wait,
+    )
+    .map_err(|e| miette::miette!("cannot boot: {e}"))?;
+    crate::apply::layout::ensure(host.as_ref(), &held, &cfg.global)
+        .map_err(|e| miette::miette!("cannot boot: no jail was started: {e}"))?;
+    let driver =
+        OpsDriver::new(host, cfg.jails.clone(), cfg.global.clone()).with_held(Arc::new(held));
     let quiet = global.quiet;
     let is_broken = |n: &str| l.broken(n).is_some();
     let report = boot::boot_with(&graph, &driver, &opts, &mut |e| {

@@ -5,9 +5,16 @@
 //! does not stop the shutdown: every running jail jailctl manages is stopped, also one whose
 //! file broke (or went) after it started, through its last rendered jail.conf; the exit status
 //! is then 1, so the admin hears about the file.
+//!
+//! Shutdown takes the fleet lock, then the lock of every jail it may stop (every defined jail,
+//! every broken one, every running one), and only then reads which jails run: a `boot` or
+//! `up` racing it either finished before (its jails are stopped) or waits until the shutdown
+//! is over. The stops run under these locks ([`OpsDriver::with_held`]) and take none
+//! themselves, so no stop waits for a lock of its own run.
 
 use super::boot::shared_host;
 use super::{Access, GlobalArgs};
+use crate::apply::lock::{Held, LockKey, Mode, warn_wait};
 use crate::boot::{self, BootGraph, OpsDriver, ShutdownEvent, ShutdownOptions};
 use crate::config;
 use crate::config::units::parse_duration;
@@ -41,14 +48,49 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         eprint!("{}", e.render());
     }
     let host = shared_host(global, Access::Change)?;
-    let state = observe::host::observe_jails(host.as_ref(), &cfg.global)
-        .map_err(|e| miette::miette!("cannot tell which jails are running: {e}"))?;
-    let running: Vec<String> = state
+    let read = || {
+        observe::host::observe_jails(host.as_ref(), &cfg.global)
+            .map_err(|e| miette::miette!("cannot tell which jails are running: {e}"))
+    };
+    let running_in = |state: &observe::HostState| -> Vec<String> {
+        state
+            .jails
+            .values()
+            .filter(|j| !j.dying)
+            .map(|j| j.name.clone())
+            .collect()
+    };
+    // Every jail jailctl could start is defined (or broken); a running one outside that set
+    // was started by something else, and is locked too once seen. Read again under the
+    // locks; retake them all (in order) if a jail appeared that is not locked yet.
+    let mut names: std::collections::BTreeSet<String> = cfg
         .jails
-        .values()
-        .filter(|j| !j.dying)
+        .iter()
         .map(|j| j.name.clone())
+        .chain(l.broken.iter().map(|(n, _)| n.clone()))
         .collect();
+    names.extend(running_in(&read()?));
+    let (held, state) = loop {
+        let mut wanted = vec![(LockKey::Fleet, Mode::Exclusive)];
+        wanted.extend(
+            names
+                .iter()
+                .map(|n| (LockKey::Jail(n.clone()), Mode::Exclusive)),
+        );
+        let held = Held::acquire(host.as_ref(), &wanted, warn_wait)
+            .map_err(|e| miette::miette!("cannot shut down: {e}"))?;
+        let state = read()?;
+        let new: Vec<String> = running_in(&state)
+            .into_iter()
+            .filter(|n| !names.contains(n))
+            .collect();
+        if new.is_empty() {
+            break (held, state);
+        }
+        drop(held);
+        names.extend(new);
+    };
+    let running = running_in(&state);
     let orphans = orphans(host.as_ref(), &state, cfg, &running)?;
     for o in &orphans {
         let why = if l.broken(o).is_some() {
@@ -78,8 +120,11 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     if let Some(t) = args.timeout {
         opts.timeout = t;
     }
-    let driver =
-        Arc::new(OpsDriver::new(host, cfg.jails.clone(), cfg.global.clone()).with_orphans(orphans));
+    let driver = Arc::new(
+        OpsDriver::new(host, cfg.jails.clone(), cfg.global.clone())
+            .with_orphans(orphans)
+            .with_held(Arc::new(held)),
+    );
     let quiet = global.quiet;
     let report = boot::shutdown_with(&graph, driver, &opts, &mut |e| {
         let line = match e {

@@ -2,8 +2,17 @@
 //! `exec`, `console`. Each takes the host explicitly and runs the same sequence: lock the
 //! jails involved, finish the undo of any killed earlier run on them, observe, plan, and
 //! apply (or only print the commands, for `--dry-run`).
+//!
+//! Locks follow [`crate::apply::lock`]'s hierarchy and are passed explicitly: each changing
+//! operation has an `_in` form taking the [`Held`] locks of its caller (`shutdown` holds the
+//! fleet and every jail and hands them to each stop, so a stop never waits for its own run),
+//! and a plain form that starts from nothing held. An operation on every jail (`--all`, empty
+//! targets) takes the fleet lock; `up` ensures the host layout before it applies any step,
+//! and holds a shared lock of each base it clones from while it applies.
 
-use crate::apply::{self, ApplyError, ApplyReport, JailLocks, UndoReport};
+use crate::apply::layout::{self, LayoutError, LayoutStep};
+use crate::apply::lock::{LockKey, Mode, warn_wait};
+use crate::apply::{self, ApplyError, ApplyReport, Held, UndoReport};
 use crate::config::spec::{Global, JailSpec};
 use crate::host::{Cmd, Host, ProcessError, tools};
 use crate::observe::{self, HostState, ObserveError};
@@ -23,7 +32,9 @@ pub enum OpsError {
     #[error("cannot read the host's state: {0}")]
     Observe(#[from] ObserveError),
     #[error("cannot lock the jails: {0}")]
-    Lock(std::io::Error),
+    Lock(#[from] crate::apply::LockError),
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
     #[error("cannot finish the undo of an earlier interrupted run: {0}")]
     Recover(std::io::Error),
     #[error(transparent)]
@@ -65,28 +76,58 @@ pub struct Outcome {
     pub report: Option<ApplyReport>,
     /// Undo of interrupted earlier runs finished before this one.
     pub recovered: Vec<UndoReport>,
+    /// `--dry-run` of `up`: the host layout steps the real run would take first.
+    pub layout: Vec<LayoutStep>,
 }
 
 impl Outcome {
     /// The exact commands of the plan, as `--dry-run` prints them.
     pub fn dry_run_text(&self) -> String {
-        apply::dry_run(&self.plan)
+        layout::dry_run_text(&self.layout) + &apply::dry_run(&self.plan)
     }
 }
 
-fn lock_and_recover(
+/// Lock the jails `names` the caller does not hold yet, then finish the undo of any killed
+/// earlier run on them.
+fn lock_and_recover<'h>(
     host: &dyn Host,
+    held: &'h Held,
     names: &[String],
     recovered: &mut Vec<UndoReport>,
-) -> Result<JailLocks, OpsError> {
-    let locks = JailLocks::acquire(host, names, |n| {
-        tracing::warn!("jail {n} is locked by another jailctl; waiting")
-    })
-    .map_err(OpsError::Lock)?;
+) -> Result<Held<'h>, OpsError> {
+    let locks = held.take_jails(host, names)?;
     if let Some(r) = apply::recover(host, Some(names)).map_err(OpsError::Recover)? {
         recovered.push(r);
     }
     Ok(locks)
+}
+
+/// The fleet lock for an operation on every jail (`all`); else nothing more.
+fn fleet<'h>(host: &dyn Host, held: &'h Held, all: bool) -> Result<Held<'h>, OpsError> {
+    let want: &[(LockKey, Mode)] = if all {
+        &[(LockKey::Fleet, Mode::Exclusive)]
+    } else {
+        &[]
+    };
+    Ok(held.take(host, want, warn_wait)?)
+}
+
+/// The bases a plan clones roots from (`<zfs_root>/bases/<name>@<snapshot>`), by name.
+fn cloned_bases(plan: &Plan, global: &crate::config::spec::Global) -> Vec<(LockKey, Mode)> {
+    let prefix = format!("{}/bases/", global.zfs_root);
+    let mut out: Vec<(LockKey, Mode)> = plan
+        .steps()
+        .filter_map(|(_, s)| match s {
+            Step::CloneRoot { snapshot, .. } => snapshot
+                .strip_prefix(&prefix)
+                .and_then(|r| r.split_once('@'))
+                .map(|(b, _)| (LockKey::Base(b.to_string()), Mode::Shared)),
+            _ => None,
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
 }
 
 /// Targets plus every defined jail that (transitively) depends on one of them.
@@ -111,6 +152,8 @@ fn with_dependents(specs: &[JailSpec], targets: &[String]) -> Vec<String> {
 
 fn finish(
     host: &dyn Host,
+    held: &Held,
+    global: &Global,
     plan: Plan,
     opts: &Opts,
     recovered: Vec<UndoReport>,
@@ -143,12 +186,17 @@ fn finish(
     let report = if opts.dry_run || plan.is_empty() {
         None
     } else {
+        // A base update must not swap the files under a clone being taken from it.
+        let _bases = held.take(host, &cloned_bases(&plan, global), |k| {
+            tracing::warn!("{k} is being changed by another jailctl; waiting to clone from it")
+        })?;
         Some(apply::apply(host, &plan)?)
     };
     Ok(Outcome {
         plan,
         report,
         recovered,
+        layout: Vec::new(),
     })
 }
 
@@ -161,15 +209,41 @@ pub fn up(
     targets: &[String],
     opts: &Opts,
 ) -> Result<Outcome, OpsError> {
+    up_in(host, &Held::none(), specs, global, targets, opts)
+}
+
+/// [`up`] under the locks `held` of the caller. The host layout is ensured once the plan is
+/// known and before any of it runs (with `--dry-run` only observed: its steps are returned
+/// in [`Outcome::layout`]).
+pub fn up_in(
+    host: &dyn Host,
+    held: &Held,
+    specs: &[JailSpec],
+    global: &Global,
+    targets: &[String],
+    opts: &Opts,
+) -> Result<Outcome, OpsError> {
     let names = plan::order(specs, targets)?;
+    let fleet = fleet(host, held, targets.is_empty())?;
     let mut recovered = Vec::new();
-    let _locks = lock_and_recover(host, &names, &mut recovered)?;
+    let locks = lock_and_recover(host, &fleet, &names, &mut recovered)?;
     let state = observe::observe(host, global)?;
     let plan = plan::plan_up(specs, global, &state, &names, &opts.up)?;
     if opts.no_restart {
         refuse_restarts(&plan)?;
     }
-    finish(host, plan, opts, recovered)
+    // A plan that will run needs the shared parents; a refused or empty one changes nothing.
+    let layout = match (plan.is_empty(), opts.dry_run) {
+        (true, _) => Vec::new(),
+        (false, true) => layout::missing(host, global)?,
+        (false, false) => {
+            layout::ensure(host, &locks, global)?;
+            Vec::new()
+        }
+    };
+    let mut out = finish(host, &locks, global, plan, opts, recovered)?;
+    out.layout = layout;
+    Ok(out)
 }
 
 fn refuse_restarts(plan: &Plan) -> Result<(), OpsError> {
@@ -202,6 +276,7 @@ pub fn plan_only(
 /// jail is locked, observed and planned. For the boot scheduler, which starts a jail only
 /// once its dependencies are up; `jailctl up NAME` keeps using [`up`]. Reads the host-wide
 /// sysctls itself; a caller starting many jails reads them once and calls [`up_only_with`].
+/// The host layout must already be there ([`layout::ensure`], run once by the caller).
 pub fn up_only(
     host: &dyn Host,
     specs: &[JailSpec],
@@ -210,7 +285,7 @@ pub fn up_only(
     opts: &Opts,
 ) -> Result<Outcome, OpsError> {
     let facts = observe::host::host_facts(host)?;
-    up_only_with(host, specs, global, name, opts, &facts)
+    up_only_with(host, &Held::none(), specs, global, name, opts, &facts)
 }
 
 /// [`up_only`] with the host-wide facts already read: the host is observed only as far as
@@ -218,6 +293,7 @@ pub fn up_only(
 /// rctl rules, and `ifconfig -l` for a VNET jail).
 pub fn up_only_with(
     host: &dyn Host,
+    held: &Held,
     specs: &[JailSpec],
     global: &Global,
     name: &str,
@@ -230,10 +306,10 @@ pub fn up_only_with(
         .ok_or_else(|| PlanError::UnknownJail(name.to_string()))?;
     let names = [name.to_string()];
     let mut recovered = Vec::new();
-    let _locks = lock_and_recover(host, &names, &mut recovered)?;
+    let locks = lock_and_recover(host, held, &names, &mut recovered)?;
     let state = observe::host::observe_jail(host, global, spec, facts)?;
     let plan = plan::plan_up_only(specs, global, &state, &names, &opts.up)?;
-    finish(host, plan, opts, recovered)
+    finish(host, &locks, global, plan, opts, recovered)
 }
 
 /// Remove a jail without its stop hooks (`jail -R NAME`: no jail.conf, no exec.stop) and
@@ -288,7 +364,19 @@ pub fn down(
     targets: &[String],
     opts: &Opts,
 ) -> Result<Outcome, OpsError> {
-    stop_with(host, specs, global, targets, opts, plan::plan_down)
+    down_in(host, &Held::none(), specs, global, targets, opts)
+}
+
+/// [`down`] under the locks `held` of the caller.
+pub fn down_in(
+    host: &dyn Host,
+    held: &Held,
+    specs: &[JailSpec],
+    global: &Global,
+    targets: &[String],
+    opts: &Opts,
+) -> Result<Outcome, OpsError> {
+    stop_with(host, held, specs, global, targets, opts, plan::plan_down)
 }
 
 /// Stop then start the targets (and, with `with_dependents`, the running jails that depend
@@ -300,7 +388,10 @@ pub fn restart(
     targets: &[String],
     opts: &Opts,
 ) -> Result<(Outcome, Outcome), OpsError> {
-    let stopped = down(host, specs, global, targets, opts)?;
+    let held = Held::none();
+    // One fleet lock for both halves of `restart --all`.
+    let fleet = fleet(host, &held, targets.is_empty())?;
+    let stopped = down_in(host, &fleet, specs, global, targets, opts)?;
     let again: Vec<String> = stopped.plan.jails.iter().map(|j| j.name.clone()).collect();
     if opts.dry_run {
         // Nothing was stopped: plan the start against the state the stop would leave.
@@ -311,12 +402,17 @@ pub fn restart(
         }
         let plan = plan::plan_up(specs, global, &state, &again, &opts.up)?;
         let started = Outcome {
+            layout: if plan.is_empty() {
+                Vec::new()
+            } else {
+                layout::missing(host, global)?
+            },
             plan,
             ..Outcome::default()
         };
         return Ok((stopped, started));
     }
-    let started = up(host, specs, global, &again, opts)?;
+    let started = up_in(host, &fleet, specs, global, &again, opts)?;
     Ok((stopped, started))
 }
 
@@ -329,7 +425,15 @@ pub fn destroy(
     targets: &[String],
     opts: &Opts,
 ) -> Result<Outcome, OpsError> {
-    stop_with(host, specs, global, targets, opts, plan::plan_destroy)
+    stop_with(
+        host,
+        &Held::none(),
+        specs,
+        global,
+        targets,
+        opts,
+        plan::plan_destroy,
+    )
 }
 
 /// The planner signature `down` and `destroy` share.
@@ -346,6 +450,7 @@ type StopPlanner = fn(
 /// need, and apply.
 fn stop_with(
     host: &dyn Host,
+    held: &Held,
     specs: &[JailSpec],
     global: &Global,
     targets: &[String],
@@ -353,12 +458,13 @@ fn stop_with(
     planner: StopPlanner,
 ) -> Result<Outcome, OpsError> {
     let names = with_dependents(specs, targets);
+    let fleet = fleet(host, held, targets.is_empty())?;
     let mut recovered = Vec::new();
-    let _locks = lock_and_recover(host, &names, &mut recovered)?;
+    let locks = lock_and_recover(host, &fleet, &names, &mut recovered)?;
     let state = observe::observe(host, global)?;
     let mut plan = planner(specs, global, &state, targets, &opts.down)?;
     ensure_confs(host, specs, global, &mut plan);
-    finish(host, plan, opts, recovered)
+    finish(host, &locks, global, plan, opts, recovered)
 }
 
 /// One line of `jailctl status` / `list`.

@@ -107,8 +107,8 @@ pub enum Step {
         mountpoint: PathBuf,
         quota: Option<u64>,
     },
-    /// `zfs create -o mountpoint=none` a missing parent under `<zfs_root>` (`jails`,
-    /// `volumes`, `volumes/<jail>`): zfs clone and create need their parent.
+    /// `zfs create -o mountpoint=none` a jail's own missing parent `<zfs_root>/volumes/<jail>`
+    /// (zfs create needs its parent). The shared parents are the host layout's.
     CreateParent {
         dataset: String,
     },
@@ -533,8 +533,11 @@ fn plan_named(
     Ok(plan)
 }
 
-/// Put a [`Step::CreateParent`] before the first step that needs each missing dataset
-/// between `<zfs_root>` and a new root or volume.
+/// Put a [`Step::CreateParent`] before the first step that needs a missing per-jail parent
+/// (`<zfs_root>/volumes/<jail>`, the jail's own). The shared parents (`<zfs_root>` and its
+/// `jails`, `bases`, `volumes`) are the host layout's, made once under the layout lock before
+/// any plan runs ([`crate::apply::layout`]): a plan never creates them, so jails planned in
+/// parallel cannot race for them.
 fn add_parents(plan: &mut Plan, global: &Global, host: &HostState) {
     let mut have: std::collections::BTreeSet<String> = host.datasets.keys().cloned().collect();
     let root = format!("{}/", global.zfs_root);
@@ -549,7 +552,8 @@ fn add_parents(plan: &mut Plan, global: &Global, host: &HostState) {
             };
             if let Some(ds) = target.as_deref().and_then(|d| d.strip_prefix(&root)) {
                 let parts: Vec<&str> = ds.split('/').collect();
-                for i in 1..parts.len() {
+                // parts[0] is a layout parent (`jails`, `volumes`): not the plan's to make.
+                for i in 2..parts.len() {
                     let parent = format!("{root}{}", parts[..i].join("/"));
                     if have.insert(parent.clone()) {
                         out.push(Step::CreateParent { dataset: parent });

@@ -746,13 +746,14 @@ impl NetOp {
     }
 }
 
-/// The host-wide network lock: bridge creation, membership and removal by concurrent jailctl
-/// processes (and boot threads) take turns. Held only for the length of one [`NetOp`].
-const NET_LOCK: &str = ".net";
-
-/// Run one [`NetOp`]. A failure leaves nothing behind that the op created.
+/// Run one [`NetOp`]. A failure leaves nothing behind that the op created. Holds the
+/// network lock of [`crate::apply::lock`] for the length of the op: bridge creation,
+/// membership and removal by concurrent jailctl processes (and boot threads) take turns. It is
+/// taken with nothing below it in the hierarchy held by the op (the jail and base locks of the
+/// run come before it in the one order), and nothing is taken while it is held.
 pub fn run(host: &dyn Host, op: &NetOp) -> Result<(), String> {
-    let _lock = crate::apply::JailLocks::acquire(host, &[NET_LOCK.to_string()], |_| {})
+    use crate::apply::lock::{Held, LockKey, Mode};
+    let _lock = Held::acquire(host, &[(LockKey::Network, Mode::Exclusive)], |_| {})
         .map_err(|e| format!("cannot take the network lock: {e}"))?;
     match op {
         NetOp::Epair(e) => create_epair(host, e),

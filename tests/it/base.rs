@@ -691,6 +691,43 @@ impl ZfsModel {
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
         let no = |n: &str| Output::fail(1, format!("cannot open '{n}': dataset does not exist\n"));
         match a.as_slice() {
+            // The host layout's look: a dataset and its children.
+            ["list", "-H", "-o", "name", "-d", "1", n] => {
+                if !self.ds.borrow().contains_key(*n) {
+                    return no(n);
+                }
+                let below = format!("{n}/");
+                Output::ok(
+                    self.ds
+                        .borrow()
+                        .keys()
+                        .filter(|k| {
+                            k.as_str() == *n
+                                || k.strip_prefix(&below)
+                                    .is_some_and(|r| !r.contains(['/', '@']))
+                        })
+                        .map(|k| format!("{k}\n"))
+                        .collect::<String>(),
+                )
+            }
+            // A layout parent below an existing one.
+            ["create", "-o", "mountpoint=none", n] => {
+                if self.ds.borrow().contains_key(*n) {
+                    return Output::fail(
+                        1,
+                        format!("cannot create '{n}': dataset already exists\n"),
+                    );
+                }
+                let parent = n.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+                if !self.ds.borrow().contains_key(parent) {
+                    return Output::fail(
+                        1,
+                        format!("cannot create '{n}': parent does not exist\n"),
+                    );
+                }
+                self.add(n, &[("type", "filesystem"), ("mountpoint", "none")]);
+                Output::ok("")
+            }
             ["list", "-H", "-o", "name", n] => {
                 if self.ds.borrow().contains_key(*n) {
                     Output::ok(format!("{n}\n"))
@@ -846,7 +883,7 @@ impl ZfsModel {
                     let (k, v) = o[1].split_once('=').unwrap();
                     p.insert(k.into(), v.into());
                 }
-                if let Some(mp) = p.get("mountpoint") {
+                if let Some(mp) = p.get("mountpoint").filter(|m| m.starts_with('/')) {
                     std::fs::create_dir_all(self.local(Path::new(mp))).unwrap();
                 }
                 Output::ok("")

@@ -83,6 +83,13 @@ fn host_picture(e: &Env) -> (String, BTreeMap<String, String>) {
     let datasets = serde_json::to_string(&h.snapshot().unwrap().zfs.datasets).unwrap();
     let mut files = BTreeMap::new();
     walk(&e.sim.join("root"), &e.sim.join("root"), &mut files);
+    // The directories made only to hold the lock files go with them.
+    for d in ["var/db/jailctl", "var/db", "var"] {
+        let below = format!("{d}/");
+        if !files.keys().any(|k| k.starts_with(&below)) {
+            files.remove(d);
+        }
+    }
     (datasets, files)
 }
 
@@ -101,6 +108,10 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
     for ent in rd.flatten() {
         let p = ent.path();
         let rel = p.strip_prefix(root).unwrap().display().to_string();
+        // Lock files are jailctl's coordination, not host state.
+        if rel.starts_with("var/db/jailctl/locks") {
+            continue;
+        }
         let md = std::fs::symlink_metadata(&p).unwrap();
         if md.is_dir() {
             // jailctl's own journal directories (made once, kept); a journal file left in
@@ -173,7 +184,7 @@ fn create_list_update_and_destroy_on_the_simulated_host() {
 
     // A clone pins the base.
     let snap = format!("zroot/jailctl/bases/14.2@{first}");
-    ok(&e, &["sim", "zfs", "create", "-p", "zroot/jailctl/jails"]);
+    // `base create` laid out the host: the parent of jail roots is there.
     ok(
         &e,
         &["sim", "zfs", "clone", &snap, "zroot/jailctl/jails/web"],
@@ -302,10 +313,45 @@ fn corrupt_set_leaves_the_host_unchanged() {
         ],
     );
     assert!(
-        words(&err).contains("destroyed zroot/jailctl/bases/14.2, destroyed zroot/jailctl/bases, destroyed zroot/jailctl"),
+        words(&err).contains("undo: destroyed zroot/jailctl/bases/14.2"),
         "{err}"
     );
-    assert_eq!(host_picture(&fresh), before);
+    // What stays is the host layout, made once before the base (and kept, as every later
+    // command needs it): its parent datasets and directories, nothing of the base.
+    let (datasets, files) = host_picture(&fresh);
+    let names: Vec<String> = serde_json::from_str::<BTreeMap<String, serde_json::Value>>(&datasets)
+        .unwrap()
+        .into_keys()
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "zroot",
+            "zroot/jailctl",
+            "zroot/jailctl/bases",
+            "zroot/jailctl/jails",
+            "zroot/jailctl/volumes"
+        ]
+    );
+    let new: Vec<&String> = files
+        .keys()
+        .filter(|k| !before.1.contains_key(*k))
+        .collect();
+    assert!(
+        new.iter().all(|f| [
+            "usr",
+            "usr/local",
+            "usr/local/jails",
+            "var",
+            "var/run",
+            "var/run/jailctl",
+            "var/db",
+            "var/db/jailctl",
+            "var/db/jailctl/journal"
+        ]
+        .contains(&f.as_str())),
+        "{new:?}"
+    );
 }
 
 #[test]

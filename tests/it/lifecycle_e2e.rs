@@ -58,6 +58,14 @@ fn copy_dir(from: &Path, to: &Path) {
 /// directories the examples mount. The base is made with `jailctl sim zfs` commands: the
 /// distribution-set path of `jailctl base create` is covered by tests/it/base.rs.
 pub fn host_with_base(simdir: &Path) {
+    base_only(simdir);
+    with_layout(simdir);
+}
+
+/// [`host_with_base`] without the rest of the host layout: the base's dataset (and the
+/// parents `zfs create -p` made for it) and nothing for jails yet, as a host whose base was
+/// made by hand. The first `up` or `boot` must lay out the rest.
+pub fn base_only(simdir: &Path) {
     let mp = "/usr/local/jails/.bases/14.3-RELEASE";
     sim(
         simdir,
@@ -100,6 +108,22 @@ pub fn host_with_base(simdir: &Path) {
     );
     for d in ["srv/www/example.org", "srv/a", "srv/b"] {
         std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+}
+
+/// The rest of the host layout that `base create` leaves (the parents of jail roots and
+/// volumes, the mount root, the runtime directories), so a test's "before" is a prepared
+/// host. A fresh host is tested in `shared_layout`.
+pub fn with_layout(simdir: &Path) {
+    for ds in ["zroot/jailctl/jails", "zroot/jailctl/volumes"] {
+        sim(simdir, &["zfs", "create", "-o", "mountpoint=none", ds]);
+    }
+    for d in [
+        "usr/local/jails",
+        "var/run/jailctl",
+        "var/db/jailctl/journal",
+    ] {
+        std::fs::create_dir_all(simdir.join("root").join(d)).unwrap();
     }
 }
 
