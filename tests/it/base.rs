@@ -146,6 +146,20 @@ fn manifest_line(set: &str, data: &[u8]) -> String {
 }
 
 /// A release directory on disk: base.txz, lib32.txz and a MANIFEST for both.
+/// A release directory whose only set, `base`, holds `etc/marker` with `mark`: tells apart
+/// what different releases put into a base.
+pub(crate) fn marked_release_dir(mark: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let b = xz(&tar_bytes(&[
+        E::Dir("./", 0o755),
+        E::Dir("./etc/", 0o755),
+        E::File("./etc/marker", 0o644, mark.as_bytes()),
+    ]));
+    std::fs::write(d.path().join("base.txz"), &b).unwrap();
+    std::fs::write(d.path().join("MANIFEST"), manifest_line("base", &b)).unwrap();
+    d
+}
+
 pub(crate) fn release_dir() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     let (b, l) = (base_set(), lib32_set());

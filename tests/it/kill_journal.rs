@@ -698,3 +698,94 @@ fn destroy_killed_before_its_point_of_no_return_restores_jail_conf_exactly() {
     assert_eq!(std::fs::read(&conf).unwrap(), text0);
     assert_eq!(mode(&conf), mode0, "jail.conf comes back with its own mode");
 }
+
+/// Concurrent `base update`s of one base (different releases, slow zfs so they would
+/// interleave) take turns under the base's lock: all succeed, and every snapshot's recorded
+/// `jailctl:source` names the release whose files it holds.
+#[test]
+fn concurrent_base_updates_each_snapshot_holds_the_source_it_records() {
+    use super::base::marked_release_dir;
+    let t = tempfile::tempdir().unwrap();
+    let cfg = config(t.path());
+    let sim = t.path().join("sim");
+    std::fs::create_dir_all(&sim).unwrap();
+    let first = marked_release_dir("release-0");
+    ok(
+        &sim,
+        &cfg,
+        &args(&[
+            "base",
+            "create",
+            "b",
+            "--from",
+            first.path().to_str().unwrap(),
+        ]),
+    );
+    let rels: Vec<(String, tempfile::TempDir)> = (1..=4)
+        .map(|i| {
+            let m = format!("release-{i}");
+            let d = marked_release_dir(&m);
+            (m, d)
+        })
+        .collect();
+    let children: Vec<_> = rels
+        .iter()
+        .map(|(_, d)| {
+            cmd(
+                &sim,
+                &cfg,
+                &args(&["base", "update", "b", "--from", d.path().to_str().unwrap()]),
+                Some("zfs=30ms"),
+            )
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let st = SimHost::open_with(&sim, Default::default())
+        .unwrap()
+        .snapshot()
+        .unwrap();
+    let mark_of: BTreeMap<String, String> = std::iter::once(("release-0".to_string(), &first))
+        .chain(rels.iter().map(|(m, d)| (m.clone(), d)))
+        .map(|(m, d)| (d.path().display().to_string(), m))
+        .collect();
+    let snaps: Vec<(&String, &jailctl::host::sim::zfs::SimDataset)> = st
+        .zfs
+        .datasets
+        .iter()
+        .filter(|(n, _)| n.starts_with("zroot/jailctl/bases/b@"))
+        .collect();
+    assert_eq!(snaps.len(), 5, "one snapshot per run");
+    let mut seen = Vec::new();
+    for (name, d) in snaps {
+        let source = d.props["jailctl:source"].trim_end_matches('/').to_string();
+        let want = mark_of
+            .iter()
+            .find(|(dir, _)| source.ends_with(dir.as_str()) || dir.ends_with(&source))
+            .map(|(_, m)| m.clone())
+            .unwrap_or_else(|| panic!("{name}: unknown source {source}"));
+        let held = std::fs::read_to_string(sim.join("snapshots").join(name).join("etc/marker"))
+            .unwrap_or_else(|e| panic!("{name}: no etc/marker: {e}"));
+        assert_eq!(held, want, "{name} records {source} but holds {held}");
+        seen.push(want);
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "release-0",
+            "release-1",
+            "release-2",
+            "release-3",
+            "release-4"
+        ]
+    );
+}
