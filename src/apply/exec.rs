@@ -48,6 +48,42 @@ struct Journal {
     /// jail, restoring its jail.conf) would only half-revive it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     forward: Vec<crate::host::Cmd>,
+    /// The entry of the first of those destroys: until it is done (or, for a killed run, its
+    /// dataset is gone), the run is not past the point and is undone as usual.
+    #[serde(default)]
+    forward_seq: u64,
+}
+
+/// `forward_seq` of a journal that only has destroys left to finish.
+const FINISHING: u64 = u64::MAX;
+
+impl Journal {
+    /// Has this run destroyed something, so it must be finished rather than undone? When the
+    /// first destroy is recorded but not marked done (killed while zfs ran), its dataset
+    /// tells: gone means it happened.
+    fn past_point_of_no_return(&self, h: &dyn Host) -> bool {
+        let Some(first) = self.forward.first() else {
+            return false;
+        };
+        match self.entries.iter().find(|e| e.seq == self.forward_seq) {
+            Some(e) if e.state == EntryState::Done => true,
+            // Kept after a failed finish: nothing is left to undo.
+            _ if self.forward_seq == FINISHING => true,
+            _ => {
+                let Some(dataset) = first.args.last() else {
+                    return false;
+                };
+                let list = crate::host::Cmd::new(
+                    crate::host::tools::ZFS,
+                    ["list", "-H", "-o", "name", dataset.as_str()],
+                );
+                // A dataset that cannot be looked up is taken as still there: undoing is
+                // then tried, and its failures are reported.
+                h.output(&list)
+                    .is_ok_and(|o| !o.success() && o.stderr.contains("dataset does not exist"))
+            }
+        }
+    }
 }
 
 /// What a successful apply did.
@@ -268,6 +304,7 @@ impl Executor<'_> {
                 run,
                 entries: vec![],
                 forward: vec![],
+                forward_seq: 0,
             });
         journal.entries.push(Entry {
             seq: self.seq,
@@ -460,13 +497,24 @@ fn run_undo(h: &dyn Host, u: &Undo) -> Result<(), String> {
 
 /// Undo the entries of the given journals, newest first; remove journals that were fully
 /// undone and keep (rewritten with what is left) the others.
-fn undo_journals(h: &dyn Host, journals: BTreeMap<String, Journal>) -> UndoReport {
-    let (forward, journals): (BTreeMap<String, Journal>, BTreeMap<String, Journal>) = journals
+/// With `retry` (recovery of a killed run), journals past their point of no return are
+/// finished now; without (the failure path of the run itself, whose last command just
+/// failed), they are kept with the destroys still to do, for the next run.
+fn undo_journals(h: &dyn Host, journals: BTreeMap<String, Journal>, retry: bool) -> UndoReport {
+    let (forward, mut journals): (BTreeMap<String, Journal>, BTreeMap<String, Journal>) = journals
         .into_iter()
-        .partition(|(_, j)| !j.forward.is_empty());
+        .partition(|(_, j)| j.past_point_of_no_return(h));
+    // The others are undone as usual, whatever they planned to destroy later.
+    for j in journals.values_mut() {
+        j.forward.clear();
+    }
     let mut report = UndoReport::default();
     for (jail, j) in forward {
-        finish_forward(h, &jail, j, &mut report);
+        if retry {
+            finish_forward(h, &jail, j, &mut report);
+        } else {
+            leave_forward(h, &jail, j, &mut report);
+        }
     }
     let mut all: Vec<(String, Entry)> = journals
         .iter()
@@ -500,6 +548,7 @@ fn undo_journals(h: &dyn Host, journals: BTreeMap<String, Journal>) -> UndoRepor
                     run: j.run,
                     entries,
                     forward: vec![],
+                    forward_seq: 0,
                 };
                 let _ = h.write(
                     &path,
@@ -549,6 +598,7 @@ fn finish_forward(h: &dyn Host, jail: &str, j: Journal, report: &mut UndoReport)
             run: j.run,
             entries: vec![],
             forward: j.forward,
+            forward_seq: FINISHING,
         };
         let _ = h.write(
             &path,
@@ -559,6 +609,39 @@ fn finish_forward(h: &dyn Host, jail: &str, j: Journal, report: &mut UndoReport)
     } else {
         let _ = h.remove_file(&path);
     }
+}
+
+/// Keep a journal past its point of no return with only the destroys not done yet, for the
+/// next run to finish; report what was done and what is left.
+fn leave_forward(h: &dyn Host, jail: &str, j: Journal, report: &mut UndoReport) {
+    let (done, left): (Vec<_>, Vec<_>) = j.forward.into_iter().partition(|cmd| {
+        let what = cmd.to_string();
+        j.entries
+            .iter()
+            .any(|e| e.what == what && e.state == EntryState::Done)
+    });
+    report.finished.extend(done.iter().map(ToString::to_string));
+    let path = journal_path(jail);
+    if left.is_empty() {
+        let _ = h.remove_file(&path);
+        return;
+    }
+    report.unfinished.extend(
+        left.iter()
+            .map(|c| (c.to_string(), "not done in this run".to_string())),
+    );
+    let kept = Journal {
+        run: j.run,
+        entries: vec![],
+        forward: left,
+        forward_seq: FINISHING,
+    };
+    let _ = h.write(
+        &path,
+        &serde_json::to_vec(&kept).expect("journal serializes"),
+        0o600,
+    );
+    report.kept.push(path);
 }
 
 fn run_id() -> String {
@@ -612,14 +695,18 @@ pub(crate) fn apply_inner(
                 })
                 .collect();
             let run = ex.run.clone();
-            ex.journals
+            let j = ex
+                .journals
                 .entry(jail.to_string())
                 .or_insert_with(|| Journal {
                     run,
                     entries: vec![],
                     forward: vec![],
-                })
-                .forward = forward;
+                    forward_seq: 0,
+                });
+            j.forward = forward;
+            // `run_op` numbers the destroy's entry next.
+            j.forward_seq = ex.seq + 1;
         }
         for (op, undo) in ops(step) {
             if ex.kill_after.is_some_and(|n| report.done.len() >= n) {
@@ -648,7 +735,7 @@ pub(crate) fn apply_inner(
                     if let Some(j) = ex.journals.get_mut(jail) {
                         j.entries.retain(|e| e.state == EntryState::Done || partial);
                     }
-                    let undo = undo_journals(host, std::mem::take(&mut ex.journals));
+                    let undo = undo_journals(host, std::mem::take(&mut ex.journals), false);
                     return Err(ApplyError::Step {
                         jail: jail.to_string(),
                         step: step.to_string(),
@@ -657,7 +744,7 @@ pub(crate) fn apply_inner(
                     });
                 }
                 Err(journal_err) => {
-                    let _ = undo_journals(host, std::mem::take(&mut ex.journals));
+                    let _ = undo_journals(host, std::mem::take(&mut ex.journals), false);
                     return Err(journal_err);
                 }
             }
@@ -712,5 +799,5 @@ pub fn recover(
     if journals.is_empty() {
         return Ok(None);
     }
-    Ok(Some(undo_journals(host, journals)))
+    Ok(Some(undo_journals(host, journals, true)))
 }
