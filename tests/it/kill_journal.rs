@@ -789,3 +789,38 @@ fn concurrent_base_updates_each_snapshot_holds_the_source_it_records() {
         ]
     );
 }
+
+#[test]
+fn killed_base_destroy_is_finished_by_the_same_command() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = config(t.path());
+    let rel = release_dir();
+    let template = t.path().join("template");
+    std::fs::create_dir_all(&template).unwrap();
+    ok(
+        &template,
+        &cfg,
+        &args(&[
+            "base",
+            "create",
+            "14.2",
+            "--from",
+            rel.path().to_str().unwrap(),
+        ]),
+    );
+    let command = args(&["base", "destroy", "14.2", "--yes"]);
+    let setup = |sim: &Path| copy_dir(&template, sim);
+    let latency = "zfs=40ms";
+    let (clean, _, duration) = measure("base destroy", &setup, &cfg, &command, latency, false);
+    kill_trials(&Scenario {
+        name: "base destroy",
+        setup: &setup,
+        cfg: &cfg,
+        command,
+        latency,
+        clean,
+        clean_twice: None,
+        done_refusal: Some("does not exist"),
+        duration,
+    });
+}
