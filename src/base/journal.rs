@@ -390,3 +390,136 @@ pub fn destroy_undo(dataset: &str) -> BaseUndo {
         best_effort: false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::sim::SimHost;
+    use crate::host::sim::faults::{FaultRule, SimConfig};
+    use crate::host::{HostFs, Runner};
+
+    const DS: &str = "zroot/jailctl/bases/b";
+
+    fn host(dir: &Path, faults: Vec<FaultRule>) -> SimHost {
+        SimHost::open_with(
+            dir,
+            SimConfig {
+                faults,
+                ..SimConfig::default()
+            },
+        )
+        .unwrap()
+    }
+
+    fn exists(h: &SimHost, ds: &str) -> bool {
+        h.output(&zfs_cmd(["list", "-H", "-o", "name", ds]))
+            .unwrap()
+            .success()
+    }
+
+    /// A create killed after `zfs create`: the journal left behind takes the dataset away,
+    /// and a second recovery (as after a recovery that was itself killed) finds nothing.
+    #[test]
+    fn a_killed_create_is_undone_once_and_idempotently() {
+        let d = tempfile::tempdir().unwrap();
+        let h = host(d.path(), vec![]);
+        let mut j = Journal::new("create", "b", DS);
+        j.record(&h, "zfs create", vec![destroy_undo(DS)]).unwrap();
+        h.run(&zfs_cmd([
+            "create",
+            "-p",
+            "-o",
+            "mountpoint=/usr/local/jails/.bases/b",
+            DS,
+        ]))
+        .unwrap();
+        j.done(&h).unwrap();
+        // Killed here: the journal stays on disk.
+        let again = pending(&h, "b").unwrap().unwrap();
+        assert_eq!(again.entries.len(), 1);
+        let r = recover(&h, "b").unwrap().unwrap();
+        assert!(!r.finished);
+        assert_eq!(r.outcome.undone.len(), 1, "{r}");
+        assert!(!exists(&h, DS));
+        assert!(!h.exists(&journal_path("b")));
+        assert_eq!(recover(&h, "b").unwrap(), None);
+        // The same undo run twice (a recovery killed before it removed the journal): a
+        // destroy of what is gone counts as done.
+        let mut j = Journal::new("create", "b", DS);
+        j.record(&h, "zfs create", vec![destroy_undo(DS)]).unwrap();
+        j.done(&h).unwrap();
+        let r = recover(&h, "b").unwrap().unwrap();
+        assert!(r.outcome.ok(), "{r}");
+    }
+
+    /// A pending entry may never have happened: its undo failing is not an error. A done
+    /// entry whose undo fails keeps the journal and says so.
+    #[test]
+    fn a_failing_undo_keeps_the_journal_and_is_reported() {
+        let d = tempfile::tempdir().unwrap();
+        let h = host(d.path(), vec![]);
+        h.run(&zfs_cmd(["create", "-p", DS])).unwrap();
+        let rollback = BaseUndo::Run {
+            cmd: zfs_cmd(["rollback", "zroot/jailctl/bases/b@nope"]),
+            best_effort: false,
+        };
+        let mut j = Journal::new("update", "b", DS);
+        j.record(&h, "empty and extract", vec![rollback.clone()])
+            .unwrap();
+        // Pending: tolerated.
+        let r = recover(&h, "b").unwrap().unwrap();
+        assert!(r.outcome.ok() && r.outcome.undone.is_empty(), "{r}");
+        let mut j = Journal::new("update", "b", DS);
+        j.record(&h, "empty and extract", vec![rollback]).unwrap();
+        j.done(&h).unwrap();
+        let e = recover(&h, "b").unwrap_err().to_string();
+        assert!(
+            e.contains("interrupted `base update`")
+                && e.contains("FAILED")
+                && e.contains("the journal /var/db/jailctl/journal/bases/b.json is kept"),
+            "{e}"
+        );
+        assert!(h.exists(&journal_path("b")));
+    }
+
+    /// A destroy journal is finished, not undone, and a parent `zfs create -p` made is only
+    /// taken away when nothing else uses it (best effort, reported as kept).
+    #[test]
+    fn destroy_rolls_forward_and_shared_parents_are_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let h = host(d.path(), vec![]);
+        h.run(&zfs_cmd(["create", "-p", DS])).unwrap();
+        h.run(&zfs_cmd(["create", "zroot/jailctl/bases/other"]))
+            .unwrap();
+        let mut j = Journal::new("destroy", "b", DS);
+        j.roll_forward(&h, vec![zfs_cmd(["destroy", "-r", DS])])
+            .unwrap();
+        let r = recover(&h, "b").unwrap().unwrap();
+        assert!(r.finished && r.outcome.ok(), "{r}");
+        assert!(
+            r.to_string()
+                .starts_with("finished the interrupted `base destroy`")
+        );
+        assert!(!exists(&h, DS));
+
+        h.run(&zfs_cmd(["create", DS])).unwrap();
+        let mut j = Journal::new("create", "b", DS);
+        j.record(
+            &h,
+            "zfs create -p",
+            vec![
+                destroy_undo(DS),
+                BaseUndo::Run {
+                    cmd: zfs_cmd(["destroy", "zroot/jailctl/bases"]),
+                    best_effort: true,
+                },
+            ],
+        )
+        .unwrap();
+        j.done(&h).unwrap();
+        let r = recover(&h, "b").unwrap().unwrap();
+        assert!(r.outcome.ok(), "{r}");
+        assert_eq!(r.outcome.kept.len(), 1, "{r}");
+        assert!(exists(&h, "zroot/jailctl/bases/other"));
+    }
+}
