@@ -167,7 +167,7 @@ pub fn ensure(
             LayoutStep::Dataset { name, .. } => {
                 let cmd = step.cmd().expect("a dataset step has a command");
                 let out = host.output(&cmd)?;
-                if !out.success() && !(already_exists(&out.stderr) && exists(host, name)?) {
+                if !(out.success() || already_exists(&out.stderr) && exists(host, name)?) {
                     return Err(LayoutError::Create {
                         dataset: name.clone(),
                         detail: format!("`{cmd}` exited {}: {}", out.status, out.stderr.trim()),

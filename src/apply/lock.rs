@@ -387,7 +387,7 @@ mod tests {
 
     #[test]
     fn the_one_order() {
-        let mut keys = vec![
+        let mut keys = [
             LockKey::Layout,
             LockKey::Base("14.2".into()),
             LockKey::Network,

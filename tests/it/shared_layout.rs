@@ -117,10 +117,10 @@ pub fn slow(simdir: &Path, cfg: &Path) -> std::process::Command {
 /// state file on every changing command).
 pub fn scratch() -> tempfile::TempDir {
     let shm = Path::new("/dev/shm");
-    if shm.is_dir() {
-        if let Ok(t) = tempfile::tempdir_in(shm) {
-            return t;
-        }
+    if shm.is_dir()
+        && let Ok(t) = tempfile::tempdir_in(shm)
+    {
+        return t;
     }
     tempfile::tempdir().unwrap()
 }
