@@ -941,6 +941,9 @@ pub fn update(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Mad
             best_effort: false,
         }],
     )?;
+    // Rolling back to `previous` is right whether or not the emptying has begun, so its
+    // failure always counts: mark it done before the first file goes.
+    journal.done(host)?;
     let filled = (|| {
         empty_dir(&local)?;
         fill(
