@@ -44,6 +44,48 @@ struct Entry {
 struct Journal {
     run: String,
     entries: Vec<Entry>,
+    /// Set when the run reaches its point of no return for this jail (its first `zfs
+    /// destroy -r`): the destroys that finish it. A journal with them is finished, never
+    /// undone: what was destroyed cannot come back, and undoing the rest (restarting the
+    /// jail, restoring its jail.conf) would only half-revive it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    forward: Vec<crate::host::Cmd>,
+    /// The entry of the first of those destroys: until it is done (or, for a killed run, its
+    /// dataset is gone), the run is not past the point and is undone as usual.
+    #[serde(default)]
+    forward_seq: u64,
+}
+
+/// `forward_seq` of a journal that only has destroys left to finish.
+const FINISHING: u64 = u64::MAX;
+
+impl Journal {
+    /// Has this run destroyed something, so it must be finished rather than undone? When the
+    /// first destroy is recorded but not marked done (killed while zfs ran), its dataset
+    /// tells: gone means it happened.
+    fn past_point_of_no_return(&self, h: &dyn Host) -> bool {
+        let Some(first) = self.forward.first() else {
+            return false;
+        };
+        match self.entries.iter().find(|e| e.seq == self.forward_seq) {
+            Some(e) if e.state == EntryState::Done => true,
+            // Kept after a failed finish: nothing is left to undo.
+            _ if self.forward_seq == FINISHING => true,
+            _ => {
+                let Some(dataset) = first.args.last() else {
+                    return false;
+                };
+                let list = crate::host::Cmd::new(
+                    crate::host::tools::ZFS,
+                    ["list", "-H", "-o", "name", dataset.as_str()],
+                );
+                // A dataset that cannot be looked up is taken as still there: undoing is
+                // then tried, and its failures are reported.
+                h.output(&list)
+                    .is_ok_and(|o| !o.success() && o.stderr.contains("dataset does not exist"))
+            }
+        }
+    }
 }
 
 /// What a successful apply did.
@@ -66,54 +108,82 @@ pub struct UndoReport {
     pub kept: Vec<PathBuf>,
     /// The host observed again after the undo, compared with before the run.
     pub checked: super::verify::Checked,
+    /// Commands run to finish a run that was past its point of no return (a `zfs destroy`
+    /// had started), instead of undoing it.
+    pub finished: Vec<String>,
+    /// Such commands that failed, with why; their journal is kept and the next run of the
+    /// same command finishes them.
+    pub unfinished: Vec<(String, String)>,
 }
 
 impl fmt::Display for UndoReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use super::verify::Checked;
-        if self.failed.is_empty() {
-            write!(
-                f,
+        let mut lines = Vec::new();
+        if !self.finished.is_empty() || !self.unfinished.is_empty() {
+            lines.push(format!(
+                "past the point of no return (a dataset was being destroyed), so finished rather than undone: {}",
+                if self.finished.is_empty() {
+                    "nothing yet".to_string()
+                } else {
+                    self.finished.join("; ")
+                }
+            ));
+            for (what, why) in &self.unfinished {
+                lines.push(format!("  - NOT finished: {what}: {why}"));
+            }
+            if !self.unfinished.is_empty() {
+                lines.push(
+                    "fix the cause, then run the same command again: it finishes these first"
+                        .to_string(),
+                );
+            }
+        }
+        let only_forward = self.undone.is_empty()
+            && self.failed.is_empty()
+            && (!self.finished.is_empty() || !self.unfinished.is_empty());
+        if only_forward {
+        } else if self.failed.is_empty() {
+            let mut line = format!(
                 "undo: all {} change(s) made by this run were undone",
                 self.undone.len()
-            )?;
+            );
+            // "As before" only when the host was observed again and compared.
+            if matches!(self.checked, Checked::AsBefore) {
+                line.push_str("; the host is as before (checked)");
+            }
+            lines.push(line);
         } else {
-            writeln!(
-                f,
+            lines.push(format!(
                 "undo: {} change(s) undone, {} could NOT be undone:",
                 self.undone.len(),
                 self.failed.len()
-            )?;
+            ));
             for (what, why) in &self.failed {
-                writeln!(f, "  - {what}: {why}")?;
+                lines.push(format!("  - {what}: {why}"));
             }
-            write!(
-                f,
+            lines.push(format!(
                 "fix these by hand, then delete {}",
                 self.kept
                     .iter()
                     .map(|p| p.display().to_string())
                     .collect::<Vec<_>>()
                     .join(" and ")
-            )?;
+            ));
         }
         match &self.checked {
-            Checked::AsBefore if self.failed.is_empty() => {
-                write!(f, "; the host is as before (checked)")
-            }
-            Checked::AsBefore | Checked::NotChecked => Ok(()),
-            Checked::Failed(why) => write!(
-                f,
-                "\ncould not check the host afterwards ({why}); compare it with `jailctl status` and `zfs list`"
-            ),
+            Checked::AsBefore | Checked::NotChecked => {}
+            Checked::Failed(why) => lines.push(format!(
+                "could not check the host afterwards ({why}); compare it with `jailctl status` and `zfs list`"
+            )),
             Checked::Differs(left) => {
-                write!(f, "\nchecked: the host is NOT as before:")?;
+                lines.push("checked: the host is NOT as before:".to_string());
                 for r in left {
-                    write!(f, "\n  - {}: {}", r.what, r.fix)?;
+                    lines.push(format!("  - {}: {}", r.what, r.fix));
                 }
-                Ok(())
             }
         }
+        f.write_str(&lines.join("\n"))
     }
 }
 
@@ -244,13 +314,21 @@ impl Executor<'_> {
                         previous: None,
                         mode,
                         root,
+                        owner: None,
                     }),
-                Ok(previous) => undo.push(Undo::RestoreFile {
-                    path,
-                    previous,
-                    mode,
-                    root,
-                }),
+                Ok(previous) => {
+                    // Give the file back the mode and owner it had, not the op's.
+                    let meta = previous
+                        .as_ref()
+                        .and_then(|_| file_meta(self.host, &path, root.is_some()));
+                    undo.push(Undo::RestoreFile {
+                        path,
+                        previous,
+                        mode: meta.map_or(mode, |m| m.0),
+                        owner: meta.and_then(|m| m.1),
+                        root,
+                    })
+                }
                 Err(e) => return Ok(Err(io_cause("cannot read", &path, &e))),
             }
         }
@@ -262,6 +340,8 @@ impl Executor<'_> {
             .or_insert_with(|| Journal {
                 run,
                 entries: vec![],
+                forward: vec![],
+                forward_seq: 0,
             });
         journal.entries.push(Entry {
             seq: self.seq,
@@ -347,6 +427,36 @@ fn new_mountpoint(op: &Op) -> Option<&Path> {
         .find(|p| p.is_absolute())
 }
 
+/// The permission bits of an existing file and, for a host file (not inside a jail root),
+/// its owner.
+fn file_meta(h: &dyn Host, path: &Path, in_root: bool) -> Option<(u32, Option<(u32, u32)>)> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::symlink_metadata(h.local_path(path)).ok()?;
+    if !md.is_file() {
+        return None;
+    }
+    Some((md.mode() & 0o7777, (!in_root).then(|| (md.uid(), md.gid()))))
+}
+
+/// Give a restored host file its recorded owner when it differs (a rewrite makes a new
+/// file, owned by whoever runs jailctl).
+fn restore_owner(h: &dyn Host, path: &Path, owner: (u32, u32)) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let local = h.local_path(path);
+    let md = std::fs::symlink_metadata(&local).map_err(|e| io_cause("cannot inspect", path, &e))?;
+    if (md.uid(), md.gid()) == owner {
+        return Ok(());
+    }
+    std::os::unix::fs::lchown(&local, Some(owner.0), Some(owner.1)).map_err(|e| {
+        format!(
+            "cannot give {} back its owner {}:{}: {e}",
+            path.display(),
+            owner.0,
+            owner.1
+        )
+    })
+}
+
 /// Is this op `jail ... -c NAME`?
 fn is_create(op: &Op) -> bool {
     matches!(op, Op::Run(c) if c.program == crate::host::tools::JAIL
@@ -418,7 +528,14 @@ fn run_undo(h: &dyn Host, u: &Undo) -> Result<(), String> {
             previous: Some(b),
             mode,
             root,
-        } => write_file(h, path, root.as_deref(), b, *mode),
+            owner,
+        } => {
+            write_file(h, path, root.as_deref(), b, *mode)?;
+            match owner {
+                Some(o) if root.is_none() => restore_owner(h, path, *o),
+                _ => Ok(()),
+            }
+        }
         Undo::RestoreFile {
             path,
             previous: None,
@@ -446,13 +563,30 @@ fn run_undo(h: &dyn Host, u: &Undo) -> Result<(), String> {
 
 /// Undo the entries of the given journals, newest first; remove journals that were fully
 /// undone and keep (rewritten with what is left) the others.
-fn undo_journals(h: &dyn Host, journals: BTreeMap<String, Journal>) -> UndoReport {
+/// With `retry` (recovery of a killed run), journals past their point of no return are
+/// finished now; without (the failure path of the run itself, whose last command just
+/// failed), they are kept with the destroys still to do, for the next run.
+fn undo_journals(h: &dyn Host, journals: BTreeMap<String, Journal>, retry: bool) -> UndoReport {
+    let (forward, mut journals): (BTreeMap<String, Journal>, BTreeMap<String, Journal>) = journals
+        .into_iter()
+        .partition(|(_, j)| j.past_point_of_no_return(h));
+    // The others are undone as usual, whatever they planned to destroy later.
+    for j in journals.values_mut() {
+        j.forward.clear();
+    }
+    let mut report = UndoReport::default();
+    for (jail, j) in forward {
+        if retry {
+            finish_forward(h, &jail, j, &mut report);
+        } else {
+            leave_forward(h, &jail, j, &mut report);
+        }
+    }
     let mut all: Vec<(String, Entry)> = journals
         .iter()
         .flat_map(|(jail, j)| j.entries.iter().map(move |e| (jail.clone(), e.clone())))
         .collect();
     all.sort_by_key(|e| std::cmp::Reverse(e.1.seq));
-    let mut report = UndoReport::default();
     let mut left: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
     for (jail, e) in all {
         let mut failed = false;
@@ -479,6 +613,8 @@ fn undo_journals(h: &dyn Host, journals: BTreeMap<String, Journal>) -> UndoRepor
                 let kept = Journal {
                     run: j.run,
                     entries,
+                    forward: vec![],
+                    forward_seq: 0,
                 };
                 let _ = h.write(
                     &path,
@@ -493,6 +629,85 @@ fn undo_journals(h: &dyn Host, journals: BTreeMap<String, Journal>) -> UndoRepor
         }
     }
     report
+}
+
+/// Finish a jail's run that was past its point of no return: run its destroys again (one
+/// whose dataset is already gone counts as done). The journal goes when all worked, and is
+/// kept with only them otherwise, for the next run.
+fn finish_forward(h: &dyn Host, jail: &str, j: Journal, report: &mut UndoReport) {
+    let mut failed = false;
+    for cmd in &j.forward {
+        match h.output(cmd) {
+            Ok(out) if out.success() => report.finished.push(cmd.to_string()),
+            Ok(out)
+                if cmd.args.first().is_some_and(|a| a == "destroy")
+                    && out.stderr.contains("dataset does not exist") =>
+            {
+                report.finished.push(format!("{cmd} (already done)"))
+            }
+            Ok(out) => {
+                failed = true;
+                report.unfinished.push((
+                    cmd.to_string(),
+                    format!("exited with status {}: {}", out.status, out.stderr.trim()),
+                ));
+            }
+            Err(e) => {
+                failed = true;
+                report.unfinished.push((cmd.to_string(), e.to_string()));
+            }
+        }
+    }
+    let path = journal_path(jail);
+    if failed {
+        let kept = Journal {
+            run: j.run,
+            entries: vec![],
+            forward: j.forward,
+            forward_seq: FINISHING,
+        };
+        let _ = h.write(
+            &path,
+            &serde_json::to_vec(&kept).expect("journal serializes"),
+            0o600,
+        );
+        report.kept.push(path);
+    } else {
+        let _ = h.remove_file(&path);
+    }
+}
+
+/// Keep a journal past its point of no return with only the destroys not done yet, for the
+/// next run to finish; report what was done and what is left.
+fn leave_forward(h: &dyn Host, jail: &str, j: Journal, report: &mut UndoReport) {
+    let (done, left): (Vec<_>, Vec<_>) = j.forward.into_iter().partition(|cmd| {
+        let what = cmd.to_string();
+        j.entries
+            .iter()
+            .any(|e| e.what == what && e.state == EntryState::Done)
+    });
+    report.finished.extend(done.iter().map(ToString::to_string));
+    let path = journal_path(jail);
+    if left.is_empty() {
+        let _ = h.remove_file(&path);
+        return;
+    }
+    report.unfinished.extend(
+        left.iter()
+            .map(|c| (c.to_string(), "not done in this run".to_string())),
+    );
+    let kept = Journal {
+        run: j.run,
+        entries: vec![],
+        forward: left,
+        forward_seq: FINISHING,
+    };
+    let _ = h.write(
+        &path,
+        &serde_json::to_vec(&kept).expect("journal serializes"),
+        0o600,
+    );
+    report.kept.push(path);
 }
 
 fn run_id() -> String {
@@ -545,7 +760,38 @@ pub(crate) fn apply_inner(
         timed_out: false,
     };
     let mut report = ApplyReport::default();
-    for (jail, step) in plan.steps() {
+    let steps: Vec<(&str, &crate::plan::Step)> = plan.steps().collect();
+    for (i, &(jail, step)) in steps.iter().enumerate() {
+        if matches!(step, crate::plan::Step::DestroyDataset { .. })
+            && ex.journals.get(jail).is_none_or(|j| j.forward.is_empty())
+        {
+            // The point of no return for this jail: from here a killed run is finished by the
+            // next one, with these destroys (this one and the jail's later ones).
+            let forward = steps[i..]
+                .iter()
+                .filter(|(j, s)| {
+                    *j == jail && matches!(s, crate::plan::Step::DestroyDataset { .. })
+                })
+                .flat_map(|(_, s)| ops(s))
+                .filter_map(|(op, _)| match op {
+                    Op::Run(cmd) => Some(cmd),
+                    _ => None,
+                })
+                .collect();
+            let run = ex.run.clone();
+            let j = ex
+                .journals
+                .entry(jail.to_string())
+                .or_insert_with(|| Journal {
+                    run,
+                    entries: vec![],
+                    forward: vec![],
+                    forward_seq: 0,
+                });
+            j.forward = forward;
+            // `run_op` numbers the destroy's entry next.
+            j.forward_seq = ex.seq + 1;
+        }
         for (op, undo) in ops(step) {
             if ex.kill_after.is_some_and(|n| report.done.len() >= n) {
                 return Ok(report);
@@ -576,7 +822,7 @@ pub(crate) fn apply_inner(
                     if let Some(j) = ex.journals.get_mut(jail) {
                         j.entries.retain(|e| e.state == EntryState::Done || partial);
                     }
-                    let mut undo = undo_journals(host, std::mem::take(&mut ex.journals));
+                    let mut undo = undo_journals(host, std::mem::take(&mut ex.journals), false);
                     if let Some(b) = before {
                         undo.checked = b.print.check(host, b.global, plan);
                     }
@@ -588,7 +834,7 @@ pub(crate) fn apply_inner(
                     });
                 }
                 Err(journal_err) => {
-                    let _ = undo_journals(host, std::mem::take(&mut ex.journals));
+                    let _ = undo_journals(host, std::mem::take(&mut ex.journals), false);
                     return Err(journal_err);
                 }
             }
@@ -607,11 +853,11 @@ pub fn recover(
     host: &dyn Host,
     jails: Option<&[String]>,
 ) -> Result<Option<UndoReport>, std::io::Error> {
-    let journals = load_journals(host, jails)?;
+    let journals = load_journals(host, jails, true)?;
     if journals.is_empty() {
         return Ok(None);
     }
-    Ok(Some(undo_journals(host, journals)))
+    Ok(Some(undo_journals(host, journals, true)))
 }
 
 /// The undo a killed run left for one jail, as a preview reports it.
@@ -644,7 +890,7 @@ impl fmt::Display for PendingUndo {
 /// for previews, which must not finish another run's undo.
 pub fn pending(host: &dyn Host, jails: &[String]) -> Result<Vec<PendingUndo>, std::io::Error> {
     let mut out = Vec::new();
-    for (jail, j) in load_journals(host, Some(jails))? {
+    for (jail, j) in load_journals(host, Some(jails), false)? {
         let mut entries = j.entries;
         entries.sort_by_key(|e| std::cmp::Reverse(e.seq));
         out.push(PendingUndo {
@@ -663,6 +909,7 @@ pub fn pending(host: &dyn Host, jails: &[String]) -> Result<Vec<PendingUndo>, st
 fn load_journals(
     host: &dyn Host,
     jails: Option<&[String]>,
+    clean_tmp: bool,
 ) -> Result<BTreeMap<String, Journal>, std::io::Error> {
     let dir = Path::new(JOURNAL_DIR);
     let mut journals = BTreeMap::new();
@@ -670,6 +917,17 @@ fn load_journals(
         return Ok(journals);
     }
     for f in host.read_dir(dir)? {
+        // A run killed inside a journal write leaves the whole old journal and the new one's
+        // temporary file (see `write_atomic`): the temporary one is dropped.
+        // A preview (`clean_tmp` false, on a read-only host) only skips it.
+        if let Some(jail) = f.strip_suffix(".jailctl-tmp")
+            && jails.is_none_or(|js| js.iter().any(|j| j == jail))
+        {
+            if clean_tmp {
+                let _ = host.remove_file(&dir.join(&f));
+            }
+            continue;
+        }
         let Some(jail) = f.strip_suffix(".json") else {
             continue;
         };

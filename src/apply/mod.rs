@@ -126,6 +126,10 @@ pub enum Undo {
         /// The jail root `path` is inside (written without following links).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         root: Option<PathBuf>,
+        /// Owner (uid, gid) of the file before the op, given back on restore (host files
+        /// only: inside a jail root the jail's root user could redirect a chown).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<(u32, u32)>,
     },
     /// VNET: re-create a jail's epair, or remove a bridge nothing uses any more.
     Net(crate::vnet::NetOp),

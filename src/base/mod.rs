@@ -10,9 +10,13 @@
 //!
 //! What jailctl records on the dataset: `jailctl:managed=yes`, `jailctl:release` (read from
 //! the extracted `bin/freebsd-version`) and `jailctl:source` (the directory or URL).
+//!
+//! Each run is journaled ([`journal`]): a run killed part-way is undone (`create`, `update`)
+//! or finished (`destroy`) by the next `create`, `update` or `destroy` of the same base.
 
 pub mod extract;
 pub mod fetch;
+pub mod journal;
 pub mod manifest;
 
 use crate::config::Global;
@@ -114,6 +118,18 @@ pub enum BaseError {
         what: String,
         path: PathBuf,
         cause: std::io::Error,
+    },
+    #[error(
+        "base `{name}` ({dataset}): an interrupted `base {op}` could not be put right: {report}"
+    )]
+    #[diagnostic(help(
+        "fix what failed by hand (`zfs list -t all -r {dataset}` shows the base), then delete the journal and run the command again"
+    ))]
+    Recover {
+        name: String,
+        dataset: String,
+        op: String,
+        report: String,
     },
     #[error("{error}\n  undo: {undo}")]
     #[diagnostic(help("{help}"))]
@@ -506,7 +522,9 @@ fn extract_all(
 }
 
 /// Extract the verified sets into the base's mounted root, record what it holds and snapshot
-/// it: the part `create` and `update` share.
+/// it: the part `create` and `update` share. With `journal` (update), each property change and
+/// the snapshot are journaled with their undo first; `create` needs none (its undo destroys
+/// the whole dataset).
 fn fill(
     host: &dyn Host,
     req: &SetsRequest,
@@ -514,10 +532,11 @@ fn fill(
     dataset: &str,
     mountpoint: PathBuf,
     local: &Path,
+    journal: Option<(&mut journal::Journal, &BTreeMap<String, PropValue>)>,
 ) -> Result<Made, BaseError> {
     let stats = extract_all(sets, local, req.extract)?;
     let release = detect_release(local, &req.source);
-    let snapshot = finish(host, dataset, &release, &req.source)?;
+    let snapshot = finish(host, dataset, &release, &req.source, journal)?;
     Ok(Made {
         name: req.name.clone(),
         dataset: dataset.to_string(),
@@ -529,22 +548,118 @@ fn fill(
     })
 }
 
-/// Record the release and source, then snapshot with a fresh name.
+/// A property's value and where it comes from (`local`, `inherited from ...`, `default`, `-`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PropValue {
+    pub value: String,
+    pub source: String,
+}
+
+/// The command that gives `prop` on `dataset` back the value `old` (set locally again, or
+/// inherited again when it was not set on the dataset itself).
+fn restore_prop(dataset: &str, prop: &str, old: Option<&PropValue>) -> Cmd {
+    match old {
+        Some(v) if v.source == "local" => zfs_cmd([
+            "set".to_string(),
+            format!("{prop}={}", v.value),
+            dataset.to_string(),
+        ]),
+        _ => zfs_cmd(["inherit", prop, dataset]),
+    }
+}
+
+/// Values and sources of properties of one dataset.
+fn get_props_with_source(
+    host: &dyn Host,
+    dataset: &str,
+    props: &[&str],
+) -> Result<BTreeMap<String, PropValue>, BaseError> {
+    let out = run(
+        host,
+        &format!("cannot read properties of {dataset}"),
+        zfs_cmd([
+            "get".to_string(),
+            "-H".into(),
+            "-p".into(),
+            "-o".into(),
+            "property,value,source".into(),
+            props.join(","),
+            dataset.to_string(),
+        ]),
+    )?;
+    let mut m = BTreeMap::new();
+    for line in out.stdout.lines().filter(|l| !l.is_empty()) {
+        let mut f = line.splitn(3, '\t');
+        let (Some(k), Some(v), Some(src)) = (f.next(), f.next(), f.next()) else {
+            return Err(BaseError::ZfsOutput {
+                line: line.to_string(),
+            });
+        };
+        m.insert(
+            k.to_string(),
+            PropValue {
+                value: v.to_string(),
+                source: src.to_string(),
+            },
+        );
+    }
+    Ok(m)
+}
+
+/// Run `cmd`; with a journal, record `undo` first and mark it done after.
+fn journaled(
+    host: &dyn Host,
+    journal: &mut Option<&mut journal::Journal>,
+    action: &str,
+    cmd: Cmd,
+    undo: Vec<journal::BaseUndo>,
+) -> Result<Output, BaseError> {
+    if let Some(j) = journal.as_deref_mut() {
+        j.record(host, cmd.to_string(), undo)?;
+    }
+    let out = run(host, action, cmd)?;
+    if let Some(j) = journal.as_deref_mut() {
+        j.done(host)?;
+    }
+    Ok(out)
+}
+
+/// Record the release and source, then snapshot with a fresh name. The snapshot carries the
+/// same two properties, set by the `zfs snapshot` that makes it, so what a snapshot says it
+/// holds is always what it holds.
 fn finish(
     host: &dyn Host,
     dataset: &str,
     release: &str,
     source: &Source,
+    journal: Option<(&mut journal::Journal, &BTreeMap<String, PropValue>)>,
 ) -> Result<String, BaseError> {
+    let (mut journal, old) = match journal {
+        Some((j, old)) => (Some(j), Some(old)),
+        None => (None, None),
+    };
     // One property per `zfs set`: older ZFS releases (zfs-fuse among them) take only one.
-    for prop in [
-        format!("{PROP_RELEASE}={release}"),
-        format!("{PROP_SOURCE}={}", source.display()),
+    for (prop, value) in [
+        (PROP_RELEASE, release.to_string()),
+        (PROP_SOURCE, source.display()),
     ] {
-        run(
+        let undo = old
+            .map(|o| journal::BaseUndo::Run {
+                cmd: restore_prop(dataset, prop, o.get(prop)),
+                best_effort: false,
+            })
+            .into_iter()
+            .collect();
+        journaled(
             host,
+            &mut journal,
             &format!("cannot record the release on {dataset}"),
-            zfs_cmd(["set".to_string(), prop, dataset.to_string()]),
+            zfs_cmd([
+                "set".to_string(),
+                format!("{prop}={value}"),
+                dataset.to_string(),
+            ]),
+            undo,
         )?;
     }
     let existing = snapshots_of(host, dataset)?;
@@ -552,8 +667,9 @@ fn finish(
         "{dataset}@{}",
         unique_snapshot_name(&existing, std::time::SystemTime::now())
     );
-    run(
+    journaled(
         host,
+        &mut journal,
         &format!("cannot snapshot {dataset}"),
         zfs_cmd([
             "snapshot".to_string(),
@@ -563,8 +679,22 @@ fn finish(
             format!("{PROP_SOURCE}={}", source.display()),
             snap.clone(),
         ]),
+        vec![journal::BaseUndo::Run {
+            cmd: zfs_cmd(["destroy", snap.as_str()]),
+            best_effort: false,
+        }],
     )?;
     Ok(snap)
+}
+
+/// Finish or undo a run on base `name` that was killed, saying so. The caller holds the
+/// base's lock.
+fn recover_first(host: &dyn Host, name: &str) -> Result<Option<journal::Recovered>, BaseError> {
+    let r = journal::recover(host, name)?;
+    if let Some(r) = &r {
+        tracing::warn!("base `{name}`: {r}");
+    }
+    Ok(r)
 }
 
 /// The base's lock, exclusive: `create`, `update` and `destroy` of one base take turns, and
@@ -583,11 +713,14 @@ fn lock_base(host: &dyn Host, name: &str) -> Result<crate::apply::Held<'static>,
 }
 
 /// `base create`: a new base from distribution sets. Downloads and checks the sets before
-/// touching ZFS; after `zfs create`, any failure destroys the dataset again.
+/// touching ZFS; after `zfs create`, any failure destroys the dataset again. The run is
+/// journaled: if it is killed, the next `create` (or `update`, `destroy`) of this base first
+/// destroys what it made, so running it again converges to what one clean run makes.
 pub fn create(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Made, BaseError> {
     validate_base_name(&req.name)?;
     let lock = lock_base(host, &req.name)?;
     let dataset = base_dataset(global, &req.name);
+    recover_first(host, &req.name)?;
     if dataset_exists(host, &dataset)? {
         return Err(BaseError::AlreadyExists {
             name: req.name.clone(),
@@ -609,39 +742,72 @@ pub fn create(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Mad
     // them away again and leave the host as it was.
     let made_parents = missing_parents(host, &dataset)?;
     let made_dirs = missing_dirs(&local_mp);
-    run(
-        host,
-        &format!("cannot create {dataset}"),
-        zfs_cmd([
-            "create".to_string(),
-            "-p".into(),
-            "-o".into(),
-            format!("mountpoint={}", mountpoint.display()),
-            "-o".into(),
-            format!("{PROP_MANAGED}=yes"),
-            "-o".into(),
-            format!("{PROP_SOURCE}={}", req.source.display()),
-            dataset.clone(),
-        ]),
-    )?;
+    let mut journal = journal::Journal::new("create", &req.name, &dataset);
+    let mut undo = vec![
+        journal::destroy_undo(&dataset),
+        journal::BaseUndo::RemoveTree {
+            path: mountpoint.clone(),
+        },
+    ];
+    undo.extend(made_parents.iter().map(|p| journal::BaseUndo::Run {
+        cmd: zfs_cmd(["destroy", p.as_str()]),
+        best_effort: true,
+    }));
+    undo.extend(
+        mountpoint
+            .ancestors()
+            .skip(1)
+            .take_while(|d| !host.exists(d))
+            .map(|d| journal::BaseUndo::RemoveEmptyDir {
+                path: d.to_path_buf(),
+            }),
+    );
+    let create = zfs_cmd([
+        "create".to_string(),
+        "-p".into(),
+        "-o".into(),
+        format!("mountpoint={}", mountpoint.display()),
+        "-o".into(),
+        format!("{PROP_MANAGED}=yes"),
+        "-o".into(),
+        format!("{PROP_SOURCE}={}", req.source.display()),
+        dataset.clone(),
+    ]);
+    journal.record(host, create.to_string(), undo)?;
+    if let Err(e) = run(host, &format!("cannot create {dataset}"), create) {
+        // zfs(8) made nothing.
+        journal.close(host)?;
+        return Err(e);
+    }
+    journal.done(host)?;
     let filled = (|| {
         let (host_mp, local) = mounted_root(host, &dataset)?;
-        fill(host, req, &sets, &dataset, host_mp, &local)
+        fill(host, req, &sets, &dataset, host_mp, &local, None)
     })();
-    filled.map_err(|error| {
-        let mut undo = undo_create(host, &dataset, &local_mp, error);
-        if let BaseError::Undone {
-            undo: text, help, ..
-        } = &mut undo
-            && !text.starts_with("FAILED")
-            && let Some(kept) = remove_made(host, &made_parents, &made_dirs, text)
-        {
-            *help = format!(
-                "the base is gone, but the parent dataset {kept} that `zfs create -p` made was kept; remove it with `zfs destroy -r {kept}` if nothing else uses it"
-            );
+    match filled {
+        Ok(made) => {
+            journal.close(host)?;
+            Ok(made)
         }
-        undo
-    })
+        Err(error) => {
+            let mut undo = undo_create(host, &dataset, &local_mp, error);
+            if let BaseError::Undone {
+                undo: text, help, ..
+            } = &mut undo
+                && !text.starts_with("FAILED")
+            {
+                if let Some(kept) = remove_made(host, &made_parents, &made_dirs, text) {
+                    *help = format!(
+                        "the base is gone, but the parent dataset {kept} that `zfs create -p` made was kept; remove it with `zfs destroy -r {kept}` if nothing else uses it"
+                    );
+                }
+                // Undone: nothing left for a later run to take back. (A failed undo keeps
+                // the journal, and the next run tries again.)
+                journal.close(host)?;
+            }
+            Err(undo)
+        }
+    }
 }
 
 /// The ancestors of `dataset` (below the pool) that do not exist yet, deepest first.
@@ -748,11 +914,14 @@ fn require_managed(host: &dyn Host, name: &str, dataset: &str) -> Result<(), Bas
 }
 
 /// `base update`: replace the base's contents with new sets and take a new snapshot. Jails
-/// keep the snapshot they were cloned from. A failure rolls back to the previous snapshot.
+/// keep the snapshot they were cloned from. Every change is journaled with its undo; a
+/// failure rolls back to the previous snapshot and sets the properties back, then reads
+/// them back to check; a killed run is undone the same way by the next run.
 pub fn update(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Made, BaseError> {
     validate_base_name(&req.name)?;
     let _lock = lock_base(host, &req.name)?;
     let dataset = base_dataset(global, &req.name);
+    recover_first(host, &req.name)?;
     require_managed(host, &req.name, &dataset)?;
     let previous = snapshots_of(host, &dataset)?
         .pop()
@@ -762,31 +931,125 @@ pub fn update(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Mad
         })?;
     let sets = prepare_sets(req)?;
     let (host_mp, local) = mounted_root(host, &dataset)?;
+    let old = get_props_with_source(host, &dataset, &[PROP_RELEASE, PROP_SOURCE])?;
+    let mut journal = journal::Journal::new("update", &req.name, &dataset);
+    journal.record(
+        host,
+        format!("empty {} and extract the sets", host_mp.display()),
+        vec![journal::BaseUndo::Run {
+            cmd: zfs_cmd(["rollback", previous.as_str()]),
+            best_effort: false,
+        }],
+    )?;
+    // Rolling back to `previous` is right whether or not the emptying has begun, so its
+    // failure always counts: mark it done before the first file goes.
+    journal.done(host)?;
     let filled = (|| {
         empty_dir(&local)?;
-        fill(host, req, &sets, &dataset, host_mp, &local)
-    })();
-    filled.map_err(|error| {
-        let (undo, help) = match run(
+        fill(
             host,
-            &format!("cannot roll {dataset} back"),
-            zfs_cmd(["rollback", previous.as_str()]),
-        ) {
-            Ok(_) => (
-                format!("rolled {dataset} back to {previous}"),
-                "the base is as it was; fix the cause and run the command again".to_string(),
-            ),
-            Err(e) => (
-                format!("FAILED: {e}"),
-                format!("restore the base by hand: `zfs rollback {previous}`"),
-            ),
-        };
-        BaseError::Undone {
-            error: Box::new(error),
-            undo,
-            help,
+            req,
+            &sets,
+            &dataset,
+            host_mp,
+            &local,
+            Some((&mut journal, &old)),
+        )
+    })();
+    match filled {
+        Ok(made) => {
+            journal.close(host)?;
+            Ok(made)
         }
-    })
+        Err(error) => Err(undo_update(host, &dataset, &previous, &old, journal, error)),
+    }
+}
+
+/// Undo a failed update from its journal, then check by reading back that the base is at
+/// `previous` with its old properties before saying it is as it was.
+fn undo_update(
+    host: &dyn Host,
+    dataset: &str,
+    previous: &str,
+    old: &BTreeMap<String, PropValue>,
+    journal: journal::Journal,
+    error: BaseError,
+) -> BaseError {
+    let outcome = journal.undo(host);
+    let mut wrong = Vec::new();
+    if outcome.ok() {
+        match snapshots_of(host, dataset) {
+            Ok(s) if s.last().map(|s| format!("{dataset}@{s}")).as_deref() == Some(previous) => {}
+            Ok(s) => wrong.push(format!(
+                "its newest snapshot is {}, not {previous}",
+                s.last().map_or("none", String::as_str)
+            )),
+            Err(e) => wrong.push(format!("cannot list its snapshots: {e}")),
+        }
+        let props: Vec<&str> = old.keys().map(String::as_str).collect();
+        match get_props_with_source(host, dataset, &props) {
+            Ok(now) => {
+                for (k, v) in old {
+                    let back = now.get(k);
+                    // `inherited`/`default`/`-` all mean "not set here"; compare the value.
+                    let same = back.is_some_and(|b| {
+                        b.value == v.value && ((b.source == "local") == (v.source == "local"))
+                    });
+                    if !same {
+                        wrong.push(format!(
+                            "{k} is {:?}, was {:?}",
+                            back.map_or("?", |b| b.value.as_str()),
+                            v.value
+                        ));
+                    }
+                }
+            }
+            Err(e) => wrong.push(format!("cannot read its properties back: {e}")),
+        }
+    }
+    let restored: Vec<String> = old
+        .iter()
+        .map(|(k, v)| {
+            if v.source == "local" {
+                format!("{k}={}", v.value)
+            } else {
+                format!("{k} unset")
+            }
+        })
+        .collect();
+    let (undo, help) = if !outcome.ok() {
+        (
+            format!("FAILED: {}", outcome.describe()),
+            format!(
+                "restore the base by hand: `zfs rollback {previous}` and set back {}",
+                restored.join(", ")
+            ),
+        )
+    } else if !wrong.is_empty() {
+        (
+            format!(
+                "rolled {dataset} back to {previous}, but reading it back shows {}",
+                wrong.join("; ")
+            ),
+            format!(
+                "restore the base by hand: `zfs rollback {previous}` and set back {}",
+                restored.join(", ")
+            ),
+        )
+    } else {
+        (
+            format!(
+                "rolled {dataset} back to {previous} and restored {} (read back and checked)",
+                restored.join(", ")
+            ),
+            "the base is as it was; fix the cause and run the command again".to_string(),
+        )
+    };
+    BaseError::Undone {
+        error: Box::new(error),
+        undo,
+        help,
+    }
 }
 
 /// Remove everything in a base's root (not the `.zfs` control directory).
@@ -957,6 +1220,13 @@ pub fn destroy(
     validate_base_name(name)?;
     let _lock = lock_base(host, name)?;
     let dataset = base_dataset(global, name);
+    if let Some(r) = recover_first(host, name)?
+        && r.op == "destroy"
+        && !dataset_exists(host, &dataset)?
+    {
+        // The interrupted destroy, confirmed then, is now finished.
+        return Ok(Some(dataset));
+    }
     require_managed(host, name, &dataset)?;
     let bases = list(host, global)?;
     let Some(info) = bases.iter().find(|b| b.dataset == dataset) else {
@@ -995,11 +1265,17 @@ pub fn destroy(
     if !confirm(info) {
         return Ok(None);
     }
-    run(
-        host,
-        &format!("cannot destroy base `{name}`"),
-        zfs_cmd(["destroy", "-r", dataset.as_str()]),
-    )?;
+    // `zfs destroy -r` cannot be undone: a run killed from here on is finished by the next.
+    let cmd = zfs_cmd(["destroy", "-r", dataset.as_str()]);
+    let mut journal = journal::Journal::new("destroy", name, &dataset);
+    journal.roll_forward(host, vec![cmd.clone()])?;
+    if let Err(e) = run(host, &format!("cannot destroy base `{name}`"), cmd) {
+        // Reported as it is; what zfs(8) left is still a managed base, which running the
+        // same command again (after fixing the cause) destroys.
+        journal.close(host)?;
+        return Err(e);
+    }
+    journal.close(host)?;
     Ok(Some(dataset))
 }
 

@@ -54,6 +54,8 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if preview.plan.is_empty() {
+        // What finishing an interrupted run did, when that left nothing to destroy.
+        target::print_recovered(&preview);
         crate::outln!("nothing to destroy for {}", a.name);
         return Ok(ExitCode::SUCCESS);
     }

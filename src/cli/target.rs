@@ -164,14 +164,19 @@ pub fn ops_err(e: OpsError) -> miette::Report {
     failure(exit, e.to_string(), None)
 }
 
-/// Print an outcome: recovered runs, then the plan (with `--dry-run`, the exact commands).
-pub fn print(out: &Outcome, dry_run: bool, quiet: bool) {
+/// Print what finishing interrupted earlier runs did.
+pub fn print_recovered(out: &Outcome) {
     for r in &out.recovered {
         eprintln!("jailctl: finished the undo of an interrupted run:\n{r}");
     }
     for p in &out.pending {
         eprintln!("jailctl: {p}");
     }
+}
+
+/// Print an outcome: recovered runs, then the plan (with `--dry-run`, the exact commands).
+pub fn print(out: &Outcome, dry_run: bool, quiet: bool) {
+    print_recovered(out);
     if dry_run {
         crate::out!("{}", out.dry_run_text());
     } else if out.plan.is_empty() {

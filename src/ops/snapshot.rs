@@ -101,6 +101,86 @@ pub enum SnapshotError {
         failed: String,
         error: Box<ProcessError>,
     },
+    #[error(
+        "jail `{jail}`: the interrupted rollback to {snapshot} could not be finished: {why}; fix the cause and run again, or, to give it up, delete {}", .journal.display()
+    )]
+    Unfinished {
+        jail: String,
+        snapshot: String,
+        why: String,
+        journal: std::path::PathBuf,
+    },
+    #[error("cannot read or write the rollback journal {}: {cause} (check that /var/db is writable)", .path.display())]
+    Journal {
+        path: std::path::PathBuf,
+        cause: std::io::Error,
+    },
+}
+
+/// Where the journal of a rollback in progress lives: a rollback cannot be undone, so a killed
+/// one is finished by the next `snapshot rollback` of the jail.
+pub const ROLLBACK_JOURNAL_DIR: &str = "/var/db/jailctl/journal/rollback";
+
+fn rollback_journal(jail: &str) -> std::path::PathBuf {
+    std::path::Path::new(ROLLBACK_JOURNAL_DIR).join(format!("{jail}.json"))
+}
+
+/// What a rollback set out to do, written before its first `zfs rollback`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct RollbackJournal {
+    /// The short snapshot name, the same on every dataset.
+    snapshot: String,
+    /// Every dataset to roll back, root first.
+    datasets: Vec<String>,
+    /// `-r`: destroy the newer snapshots too.
+    force: bool,
+}
+
+fn rollback_cmd(dataset: &str, snap: &str, force: bool) -> Cmd {
+    let full = format!("{dataset}@{snap}");
+    let mut a = vec!["rollback"];
+    if force {
+        a.push("-r");
+    }
+    a.push(&full);
+    Cmd::new(tools::ZFS, a)
+}
+
+/// Finish a rollback a kill interrupted: roll every dataset it named back again (one already
+/// rolled back is rolled back to where it is). Returns the snapshot, when there was one.
+fn finish_rollback(host: &dyn Host, jail: &str) -> Result<Option<String>, SnapshotError> {
+    let path = rollback_journal(jail);
+    // A kill inside the journal write leaves a temporary file beside it: dropped.
+    let _ = host.remove_file(&path.with_extension("jailctl-tmp"));
+    let bytes = match host.read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(cause) => return Err(SnapshotError::Journal { path, cause }),
+    };
+    let unfinished = |snapshot: &str, why: String| SnapshotError::Unfinished {
+        jail: jail.to_string(),
+        snapshot: snapshot.to_string(),
+        why,
+        journal: path.clone(),
+    };
+    let j: RollbackJournal = serde_json::from_slice(&bytes)
+        .map_err(|e| unfinished("?", format!("its journal is damaged ({e})")))?;
+    for ds in &j.datasets {
+        let cmd = rollback_cmd(ds, &j.snapshot, j.force);
+        host.run(&cmd)
+            .map_err(|e| unfinished(&format!("{ds}@{}", j.snapshot), e.to_string()))?;
+    }
+    host.remove_file(&path)
+        .map_err(|cause| SnapshotError::Journal {
+            path: path.clone(),
+            cause,
+        })?;
+    tracing::warn!(
+        "jail `{jail}`: finished the interrupted rollback to {} first ({})",
+        j.snapshot,
+        j.datasets.join(", ")
+    );
+    Ok(Some(j.snapshot))
 }
 
 impl From<ProcessError> for SnapshotError {
@@ -425,7 +505,12 @@ pub fn rollback(
     if running(host, &spec.name)? {
         return Err(SnapshotError::Running(spec.name.clone()));
     }
+    let finished = finish_rollback(host, &spec.name)?;
     let (snap, hit, all) = find(host, spec, global, snapshot, "roll back to")?;
+    if finished.as_deref() == Some(snap.as_str()) {
+        // The interrupted run was this same rollback, confirmed then: it is now complete.
+        return Ok(hit.iter().map(|h| h.dataset.clone()).collect());
+    }
     let mut newer = Vec::new();
     let mut clones = Vec::new();
     let mut foreign = Vec::new();
@@ -463,18 +548,34 @@ pub fn rollback(
     if !confirm(&target) {
         return Err(SnapshotError::Declined(spec.name.clone()));
     }
+    // No rollback can be undone: from the first one on, a killed run is finished by the next.
+    let journal = rollback_journal(&spec.name);
+    let record = RollbackJournal {
+        snapshot: snap.clone(),
+        datasets: hit.iter().map(|h| h.dataset.clone()).collect(),
+        force,
+    };
+    host.mkdir_p(std::path::Path::new(ROLLBACK_JOURNAL_DIR), 0o700)
+        .and_then(|()| {
+            host.write(
+                &journal,
+                &serde_json::to_vec(&record).expect("journal serializes"),
+                0o600,
+            )
+        })
+        .map_err(|cause| SnapshotError::Journal {
+            path: journal.clone(),
+            cause,
+        })?;
     let mut done = Vec::new();
     for h in &hit {
-        let full = format!("{}@{snap}", h.dataset);
-        let mut a = vec!["rollback"];
-        if force {
-            a.push("-r");
-        }
-        a.push(&full);
-        if let Err(error) = host.run(&Cmd::new(tools::ZFS, a)) {
+        if let Err(error) = host.run(&rollback_cmd(&h.dataset, &snap, force)) {
             if done.is_empty() {
+                // zfs(8) changed nothing: there is nothing to finish.
+                let _ = host.remove_file(&journal);
                 return Err(error.into());
             }
+            // The journal stays: the next rollback of this jail finishes the rest first.
             return Err(SnapshotError::Partial {
                 action: "rollback",
                 done,
@@ -484,6 +585,11 @@ pub fn rollback(
         }
         done.push(h.dataset.clone());
     }
+    host.remove_file(&journal)
+        .map_err(|cause| SnapshotError::Journal {
+            path: journal,
+            cause,
+        })?;
     Ok(done)
 }
 

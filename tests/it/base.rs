@@ -146,6 +146,20 @@ fn manifest_line(set: &str, data: &[u8]) -> String {
 }
 
 /// A release directory on disk: base.txz, lib32.txz and a MANIFEST for both.
+/// A release directory whose only set, `base`, holds `etc/marker` with `mark`: tells apart
+/// what different releases put into a base.
+pub(crate) fn marked_release_dir(mark: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let b = xz(&tar_bytes(&[
+        E::Dir("./", 0o755),
+        E::Dir("./etc/", 0o755),
+        E::File("./etc/marker", 0o644, mark.as_bytes()),
+    ]));
+    std::fs::write(d.path().join("base.txz"), &b).unwrap();
+    std::fs::write(d.path().join("MANIFEST"), manifest_line("base", &b)).unwrap();
+    d
+}
+
 pub(crate) fn release_dir() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     let (b, l) = (base_set(), lib32_set());
@@ -794,6 +808,37 @@ impl ZfsModel {
                     out.push_str(&format!("{name}\t{prop}\t{value}\t{source}\n"));
                 }
                 Output::ok(out)
+            }
+            ["get", "-H", "-p", "-o", "property,value,source", props, n] => {
+                let ds = self.ds.borrow();
+                let Some(p) = ds.get(*n) else { return no(n) };
+                Output::ok(
+                    props
+                        .split(',')
+                        .map(|k| {
+                            let src = if p.contains_key(k) { "local" } else { "-" };
+                            format!("{k}\t{}\t{src}\n", self.prop(n, p, k))
+                        })
+                        .collect::<String>(),
+                )
+            }
+            ["inherit", k, n] => {
+                let mut ds = self.ds.borrow_mut();
+                let Some(p) = ds.get_mut(*n) else {
+                    return no(n);
+                };
+                p.remove(*k);
+                Output::ok("")
+            }
+            ["destroy", s] if s.contains('@') => {
+                if self.ds.borrow_mut().remove(*s).is_none() {
+                    return Output::fail(
+                        1,
+                        "could not find any snapshots to destroy; check snapshot names.\n",
+                    );
+                }
+                let _ = std::fs::remove_dir_all(self.snapdir(s));
+                Output::ok("")
             }
             ["get", "-H", "-p", "-o", "property,value", props, n] => {
                 let ds = self.ds.borrow();

@@ -93,6 +93,14 @@ fn host_picture(e: &Env) -> (String, BTreeMap<String, String>) {
     (datasets, files)
 }
 
+const JOURNAL_DIRS: &[&str] = &[
+    "var",
+    "var/db",
+    "var/db/jailctl",
+    "var/db/jailctl/journal",
+    "var/db/jailctl/journal/bases",
+];
+
 fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
@@ -106,7 +114,11 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
         }
         let md = std::fs::symlink_metadata(&p).unwrap();
         if md.is_dir() {
-            out.insert(rel, "dir".into());
+            // jailctl's own journal directories (made once, kept); a journal file left in
+            // them still shows.
+            if !JOURNAL_DIRS.contains(&rel.as_str()) {
+                out.insert(rel, "dir".into());
+            }
             walk(root, &p, out);
         } else if md.file_type().is_symlink() {
             out.insert(
@@ -520,4 +532,47 @@ fn quickstart_script_makes_a_base_and_runs_again() {
         .unwrap();
     assert!(!o.status.success());
     assert!(other.join("keep").is_file());
+}
+
+/// `zfs snapshot` fails after the new release and source were recorded on the dataset: the
+/// undo sets both back (read back to check) along with the files, so the host is exactly as
+/// it was, and only then says so.
+#[test]
+fn failed_snapshot_during_update_restores_the_recorded_source() {
+    let e = env();
+    host_with_a_base(&e);
+    let before = host_picture(&e);
+    let old_source = list_json(&e)[0]["source"].as_str().unwrap().to_string();
+    std::fs::write(
+        e.sim.join("faults.toml"),
+        "[[fault]]\ncommand = \"zfs snapshot *\"\nstderr = \"cannot create snapshot: out of space\"\n",
+    )
+    .unwrap();
+    let rel = release_dir();
+    let err = fails(
+        &e,
+        &[
+            "base",
+            "update",
+            "old",
+            "--from",
+            rel.path().to_str().unwrap(),
+        ],
+    );
+    let w = words(&err);
+    assert!(w.contains("out of space"), "{err}");
+    assert!(
+        w.contains("restored jailctl:release=") && w.contains("the base is as it was"),
+        "{err}"
+    );
+    assert!(w.contains(&format!("jailctl:source={old_source}")), "{err}");
+    std::fs::remove_file(e.sim.join("faults.toml")).unwrap();
+    assert_eq!(list_json(&e)[0]["source"].as_str().unwrap(), old_source);
+    assert_eq!(host_picture(&e), before);
+    assert!(
+        !e.sim
+            .join("root/var/db/jailctl/journal/bases/old.json")
+            .exists(),
+        "an undone update leaves no journal"
+    );
 }

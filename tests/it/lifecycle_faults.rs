@@ -124,8 +124,19 @@ fn fail_each_step(
         if cmd.starts_with("zfs destroy ")
             && all[..k].iter().any(|(c, _)| c.starts_with("zfs destroy "))
         {
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert!(err.contains("could NOT be undone"), "{err}");
+            // Past the point of no return: finished rather than undone, and what could not
+            // be finished is named for the next run.
+            let err = String::from_utf8_lossy(&out.stderr)
+                .split_whitespace()
+                .filter(|w| *w != "│")
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert!(
+                err.contains("finished rather than undone")
+                    && err.contains("NOT finished")
+                    && err.contains("run the same command again"),
+                "{err}"
+            );
             std::fs::remove_file(d.join("faults.toml")).unwrap();
             jailctl(&d, cfg).args(args).assert().success();
             assert_eq!(host_state(&d).0["zfs"], golden.0["zfs"]);
