@@ -14,10 +14,16 @@
 //!   output with pure parsers into [`observe::HostState`].
 //! - [`plan`] is pure: definitions + observed state → an ordered list of steps and the reasons.
 //! - [`render`] turns a definition into the jail.conf block and the files written into a jail.
-//! - [`apply`] turns steps into exact argv ([`host::Cmd`]) and runs them with an undo journal.
+//! - [`apply`] turns steps into exact argv ([`host::Cmd`]) and runs them with an undo journal;
+//!   it also holds the lock hierarchy ([`apply::lock`]: fleet → jails → bases → network →
+//!   layout, held locks passed explicitly), the host layout ensured once under its lock
+//!   ([`apply::layout`]) and the check of an undo against the state before ([`apply::verify`]).
 //! - [`ops`] are the operations the CLI calls (`up`, `down`, `destroy`, `status`, ...).
 //! - [`host`] is the only place with side effects: the [`host::Runner`] and [`host::HostFs`]
 //!   traits, the real implementation and the strict simulated FreeBSD host ([`host::sim`]).
+//!   Read and preview commands get [`host::readonly::ReadOnlyHost`], which refuses every
+//!   changing command and file write; every command runs under a per-tool deadline
+//!   ([`host::deadline`]).
 //! - [`jail_params`] is the one list of jail(8)'s `allow.*` parameters, read by the
 //!   configuration checks and by the simulated kernel.
 //! - [`boot`] starts the fleet in dependency order at boot and stops it at shutdown, over the
