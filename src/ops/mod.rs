@@ -234,7 +234,8 @@ pub fn up(
     let names = plan::order(specs, targets)?;
     let mut prior = Prior::default();
     let _locks = lock_and_recover(host, &names, opts.dry_run, &mut prior)?;
-    let state = observe::observe(host, global)?;
+    let mut state = observe::observe(host, global)?;
+    state.root_links = observe::host::root_links(host, global, &names)?;
     let plan = plan::plan_up(specs, global, &state, &names, &opts.up)?;
     if opts.no_restart {
         refuse_restarts(&plan)?;
@@ -264,7 +265,9 @@ pub fn plan_only(
     targets: &[String],
     opts: &UpOptions,
 ) -> Result<Plan, OpsError> {
-    let state = observe::observe(host, global)?;
+    let mut state = observe::observe(host, global)?;
+    let names = plan::order(specs, targets)?;
+    state.root_links = observe::host::root_links(host, global, &names)?;
     Ok(plan::plan_up(specs, global, &state, targets, opts)?)
 }
 
@@ -301,7 +304,8 @@ pub fn up_only_with(
     let names = [name.to_string()];
     let mut prior = Prior::default();
     let _locks = lock_and_recover(host, &names, opts.dry_run, &mut prior)?;
-    let state = observe::host::observe_jail(host, global, spec, facts)?;
+    let mut state = observe::host::observe_jail(host, global, spec, facts)?;
+    state.root_links = observe::host::root_links(host, global, &names)?;
     let plan = plan::plan_up_only(specs, global, &state, &names, &opts.up)?;
     finish(host, plan, opts, prior, &state, global)
 }
