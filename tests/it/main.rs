@@ -33,6 +33,7 @@ mod render_templates;
 mod show_status;
 mod sim_addr;
 mod sim_atomic;
+mod sim_containment;
 mod sim_core;
 mod sim_kernel;
 mod sim_zfs;
