@@ -76,11 +76,6 @@ fn run(h: &SimHost, tool: &str, args: &[&str]) -> Output {
     h.output(&Cmd::new(tool, args.iter().copied())).unwrap()
 }
 
-fn ok(h: &SimHost, tool: &str, args: &[&str]) {
-    let o = run(h, tool, args);
-    assert_eq!(o.status, 0, "{tool} {args:?}: {}", o.stderr);
-}
-
 /// Every tool model and every HostFs operation, over a simulated host whose paths lead out of
 /// it through absolute links, relative links with more `..` than the path has components, and
 /// links in the middle of paths.

@@ -324,8 +324,11 @@ impl SimHost {
             });
             // Like a real host, a fresh one has a resolver configuration that new jails
             // get a copy of.
-            std::fs::create_dir_all(host.root.join("etc"))?;
-            std::fs::write(host.root.join("etc/resolv.conf"), "nameserver 192.0.2.53\n")?;
+            std::fs::create_dir_all(host.resolve(Path::new("/etc"), Last::Follow)?)?;
+            std::fs::write(
+                host.resolve(Path::new("/etc/resolv.conf"), Last::Follow)?,
+                "nameserver 192.0.2.53\n",
+            )?;
             host.save(&state)?;
         }
         Ok(host)
