@@ -598,6 +598,53 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
 
     #[test]
+    fn resolve_follows_links_within_the_root_only() {
+        use std::os::unix::fs::symlink;
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::create_dir_all(root.join("jails")).unwrap();
+        let r = |p: &str, last| resolve(&root, Path::new(p), last).unwrap();
+        // Absolute: from the simulated `/`, never the machine's.
+        symlink("/etc", root.join("jails/abs")).unwrap();
+        assert_eq!(
+            r("/jails/abs/passwd", Last::Follow),
+            root.join("etc/passwd")
+        );
+        // `..` past the root stays at the root.
+        symlink("../../../../../../etc", root.join("jails/up")).unwrap();
+        assert_eq!(r("/jails/up", Last::Follow), root.join("etc"));
+        assert_eq!(r("/../../etc/x", Last::Follow), root.join("etc/x"));
+        // A link as the last component: followed or kept.
+        assert_eq!(r("/jails/abs", Last::NoFollow), root.join("jails/abs"));
+        assert_eq!(r("/jails/abs/", Last::Follow), root.join("etc"));
+        // A chain of links, and a missing tail.
+        symlink("abs", root.join("jails/chain")).unwrap();
+        assert_eq!(r("/jails/chain/a/b", Last::Follow), root.join("etc/a/b"));
+        // A loop: ELOOP after MAXSYMLINKS, as namei(9).
+        symlink("b", root.join("a")).unwrap();
+        symlink("a", root.join("b")).unwrap();
+        let e = resolve(&root, Path::new("/a"), Last::Follow).unwrap_err();
+        assert_eq!(e.raw_os_error(), None);
+        assert!(
+            e.to_string().contains("Too many levels of symbolic links"),
+            "{e}"
+        );
+        assert!(std::fs::metadata(unresolvable(&root)).is_err());
+        assert!(std::fs::create_dir_all(unresolvable(&root)).is_err());
+    }
+
+    #[test]
+    fn a_simulator_whose_root_is_a_link_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("sim");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::symlink(d.path(), dir.join("root")).unwrap();
+        let e = SimHost::open_with(&dir, SimConfig::default()).unwrap_err();
+        assert!(e.to_string().contains("is a symbolic link"), "{e}");
+    }
+
+    #[test]
     fn a_read_only_command_is_recorded_without_rewriting_the_state() {
         let d = tempfile::tempdir().unwrap();
         let h = SimHost::open_with(&d.path().join("sim"), SimConfig::default()).unwrap();
