@@ -131,12 +131,17 @@ fn no_tool_and_no_file_operation_leaves_the_simulated_root() {
         (tools::JAIL, &["-c", "name=j1", "path=/jails/j1", "persist"]),
         (tools::JEXEC, &["j1", "cat", "/etc/passwd"]),
         (tools::JEXEC, &["j1", "sysrc", "sshd_enable=NO"]),
+        // pkg writes rc.d scripts, programs and accounts below links planted in the jail.
+        (tools::PKG, &["-j", "j1", "install", "-y", "nginx"]),
         (tools::JAIL, &["-r", "j1"]),
         (tools::ZFS, &["destroy", "-R", "zroot/x"]),
         (tools::ZFS, &["destroy", "zroot/r"]),
     ];
     // The mirror directories exist inside the simulated host, so the tools succeed there.
     std::fs::create_dir_all(mirror.join("etc")).unwrap();
+    // Inside the jail (whose root is the mirror): absolute and climbing links to the sentinel.
+    plant(&mirror, "usr/local", &out);
+    plant(&mirror, "usr/sbin", &deep_up.join("sub"));
     std::fs::write(
         mirror.join("etc/passwd"),
         "root:*:0:0::0:0:root:/root:/bin/sh\n",
@@ -150,6 +155,14 @@ fn no_tool_and_no_file_operation_leaves_the_simulated_root() {
             before,
             "{tool} {args:?} changed the sentinel"
         );
+        if args.contains(&"nginx") {
+            // Installed where the jail sees /usr/local: the sentinel's path inside the jail.
+            let inside = mirror.join(out.strip_prefix("/").unwrap());
+            assert!(
+                inside.join("etc/rc.d/nginx").is_file(),
+                "pkg wrote elsewhere"
+            );
+        }
         if args.contains(&"sysrc") {
             // It acted on the simulated path: the rc.conf sysrc wrote is the simulated one.
             let rc = std::fs::read_to_string(mirror.join("etc/rc.conf")).unwrap();
