@@ -379,6 +379,7 @@ pub fn restart(
     if opts.dry_run {
         // Nothing was stopped: plan the start against the state the stop would leave.
         let mut state = observe::observe(host, global)?;
+        state.root_links = observe::host::root_links(host, global, &again)?;
         for n in &again {
             state.jails.remove(n);
             state.rctl_rules.remove(n);
