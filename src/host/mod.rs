@@ -209,6 +209,21 @@ pub trait HostFs {
     /// simulator's directory on a simulated one. For code that must hand a real directory to a
     /// library (extracting a tar archive into a dataset's mountpoint).
     fn local_path(&self, path: &Path) -> std::path::PathBuf;
+    /// The target of `path` when `path` itself is a symbolic link (not followed), `None`
+    /// when it is anything else or does not exist. Links in its parent are followed (on a
+    /// simulated host, within the simulator's directory).
+    fn link_target(&self, path: &Path) -> std::io::Result<Option<std::path::PathBuf>> {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Ok(None);
+        };
+        let local = self.local_path(parent).join(name);
+        match std::fs::symlink_metadata(&local) {
+            Ok(m) if m.file_type().is_symlink() => std::fs::read_link(&local).map(Some),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
     /// Write `root/rel` without following any symbolic link below `root` (files inside a
     /// jail's root, which the jail's root user controls). See [`nofollow`].
     fn write_in_root(

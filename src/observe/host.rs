@@ -9,7 +9,7 @@
 
 use super::HostState;
 use crate::config::spec::{Global, JailSpec};
-use crate::host::{Cmd, Output, ProcessError, Runner, tools};
+use crate::host::{Cmd, HostFs, Output, ProcessError, Runner, tools};
 use crate::plan::props;
 
 /// Why the host could not be read.
@@ -19,6 +19,49 @@ pub enum ObserveError {
     Command(#[from] ProcessError),
     #[error("cannot understand the output of `{cmd}`: {why}")]
     Parse { cmd: Cmd, why: String },
+    #[error("cannot inspect {path}: {source}; check that the directory is readable by root")]
+    Path {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// The jails of `names` whose root `<mount_root>/NAME` is a symbolic link, or lies below
+/// one between `mount_root` and it. `zfs clone` and mount(2) follow links in a mountpoint,
+/// so a root reached through a link would put the jail's filesystem (and, on `destroy`, its
+/// removal) wherever the link points: on a host directory such as `/etc`. One lstat(2) per
+/// component, through [`HostFs::link_target`].
+pub fn root_links(
+    fs: &dyn HostFs,
+    global: &Global,
+    names: &[String],
+) -> Result<std::collections::BTreeMap<String, super::RootLink>, ObserveError> {
+    let mut out = std::collections::BTreeMap::new();
+    for n in names {
+        let root = crate::render::jail_root(global, n);
+        let Ok(below) = root.strip_prefix(&global.mount_root) else {
+            continue;
+        };
+        let mut at = global.mount_root.clone();
+        for c in below.components() {
+            at.push(c);
+            let target = fs.link_target(&at).map_err(|source| ObserveError::Path {
+                path: at.display().to_string(),
+                source,
+            })?;
+            if let Some(t) = target {
+                out.insert(
+                    n.clone(),
+                    super::RootLink {
+                        link: at.display().to_string(),
+                        target: t.display().to_string(),
+                    },
+                );
+                break;
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn parse_err(cmd: &Cmd, e: impl std::fmt::Display) -> ObserveError {

@@ -34,6 +34,18 @@ pub struct HostState {
     /// The observed datasets whose `jailctl:managed=yes` is set locally: those jailctl made
     /// (an inherited value marks a dataset someone else made below one of jailctl's).
     pub managed_local: std::collections::BTreeSet<String>,
+    /// Jails whose root path `<mount_root>/NAME` is, or passes through, a symbolic link
+    /// below `mount_root` ([`host::root_links`]); `plan` refuses to start or clone them.
+    pub root_links: BTreeMap<String, RootLink>,
+}
+
+/// A symbolic link on the way to a jail's root.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RootLink {
+    /// The link itself (the jail's root or a directory between it and `mount_root`).
+    pub link: String,
+    /// What it points to, as readlink(2) gives it.
+    pub target: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

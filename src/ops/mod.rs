@@ -295,7 +295,8 @@ pub fn up_in(
     let fleet = fleet(host, held, targets.is_empty() && !opts.dry_run)?;
     let mut prior = Prior::default();
     let locks = lock_and_recover(host, &fleet, &names, opts.dry_run, &mut prior)?;
-    let state = observe::observe(host, global)?;
+    let mut state = observe::observe(host, global)?;
+    state.root_links = observe::host::root_links(host, global, &names)?;
     let plan = plan::plan_up(specs, global, &state, &names, &opts.up)?;
     if opts.no_restart {
         refuse_restarts(&plan)?;
@@ -336,7 +337,9 @@ pub fn plan_only(
     targets: &[String],
     opts: &UpOptions,
 ) -> Result<Plan, OpsError> {
-    let state = observe::observe(host, global)?;
+    let mut state = observe::observe(host, global)?;
+    let names = plan::order(specs, targets)?;
+    state.root_links = observe::host::root_links(host, global, &names)?;
     Ok(plan::plan_up(specs, global, &state, targets, opts)?)
 }
 
@@ -375,7 +378,8 @@ pub fn up_only_with(
     let names = [name.to_string()];
     let mut prior = Prior::default();
     let locks = lock_and_recover(host, held, &names, opts.dry_run, &mut prior)?;
-    let state = observe::host::observe_jail(host, global, spec, facts)?;
+    let mut state = observe::host::observe_jail(host, global, spec, facts)?;
+    state.root_links = observe::host::root_links(host, global, &names)?;
     let plan = plan::plan_up_only(specs, global, &state, &names, &opts.up)?;
     finish(host, &locks, plan, opts, prior, &state, global)
 }
@@ -507,6 +511,7 @@ pub fn restart(
     if opts.dry_run {
         // Nothing was stopped: plan the start against the state the stop would leave.
         let mut state = observe::observe(host, global)?;
+        state.root_links = observe::host::root_links(host, global, &again)?;
         for n in &again {
             state.jails.remove(n);
             state.rctl_rules.remove(n);

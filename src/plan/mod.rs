@@ -378,6 +378,15 @@ pub enum PlanError {
     )]
     NotManaged { jail: String, dataset: String },
     #[error(
+        "jail `{jail}`: its root {root} is reached through the symbolic link {link} -> {target}; zfs clone and mount(2) would follow it and put the jail's files (and on destroy, their removal) where it points. Remove the link (`rm {link}`) and run again. Nothing was changed"
+    )]
+    RootIsLink {
+        jail: String,
+        root: String,
+        link: String,
+        target: String,
+    },
+    #[error(
         "jail `{jail}`: {from} has exec=off ({}), so nothing in the jail could run; run `zfs set exec=on {from}`{}, then run again. Nothing was changed",
         if from == dataset { "set locally".to_string() } else { format!("inherited by {dataset}") },
         if from == dataset { format!(" or `zfs inherit exec {from}`") } else { format!(" or `zfs inherit exec {from}` if its parent allows exec") }
@@ -734,6 +743,14 @@ fn plan_jail(
     let dying = info.is_some_and(|j| j.dying);
     let info = info.filter(|j| !j.dying);
     let running = info.is_some();
+    if let Some(l) = host.root_links.get(name) {
+        return Err(PlanError::RootIsLink {
+            jail: name.clone(),
+            root: root.display().to_string(),
+            link: l.link.clone(),
+            target: l.target.clone(),
+        });
+    }
     if !running {
         exec_check(host, name, &ds_name)?;
     }

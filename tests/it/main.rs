@@ -37,6 +37,7 @@ mod shared_layout;
 mod show_status;
 mod sim_addr;
 mod sim_atomic;
+mod sim_containment;
 mod sim_core;
 mod sim_kernel;
 mod sim_zfs;

@@ -20,8 +20,8 @@
 //! exits 0 without output, since the simulator does not execute programs; a missing one
 //! fails as execvp(3) does. See `docs/simulator-kernel.md`.
 
-use super::Ctx;
 use super::jailconf::{self, JailConf, PVal, ResolvedJail};
+use super::{Ctx, Last};
 use crate::host::{Cmd, Output, shell_quote, tools};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -455,11 +455,12 @@ fn load_conf(ctx: &Ctx<'_>, path: &str, default: bool) -> Result<JailConf, jailc
         return Ok(JailConf::default());
     }
     let r2 = root.clone();
-    let read =
-        move |p: &Path| -> io::Result<String> { std::fs::read_to_string(super::map_path(&r2, p)) };
+    let read = move |p: &Path| -> io::Result<String> {
+        std::fs::read_to_string(super::resolve(&r2, p, super::Last::Follow)?)
+    };
     let list = move |p: &Path| -> io::Result<Vec<String>> {
         let mut v = vec![];
-        for e in std::fs::read_dir(super::map_path(&root, p))? {
+        for e in std::fs::read_dir(super::resolve(&root, p, super::Last::Follow)?)? {
             v.push(e?.file_name().to_string_lossy().into_owned());
         }
         Ok(v)
@@ -1453,8 +1454,8 @@ fn jail_db_has(ctx: &Ctx<'_>, jail: &SimJail, db: &str, name: &str) -> bool {
     if name.chars().all(|c| c.is_ascii_digit()) {
         return true;
     }
-    let p = Path::new(&jail.path).join("etc").join(db);
-    std::fs::read_to_string(ctx.host_path(&p)).is_ok_and(|t| {
+    let p = Path::new("etc").join(db);
+    std::fs::read_to_string(ctx.jail_path(&jail.path, &p, Last::Follow)).is_ok_and(|t| {
         t.lines()
             .any(|l| !l.starts_with('#') && l.split(':').next() == Some(name))
     })
@@ -1481,7 +1482,7 @@ fn sh_simple(ctx: &mut Ctx<'_>, jail: &SimJail, words: &[String]) -> Output {
 
 fn rc_script_exists(ctx: &Ctx<'_>, jail: &SimJail, svc: &str) -> bool {
     ["etc/rc.d", "usr/local/etc/rc.d"].iter().any(|d| {
-        ctx.host_path(&Path::new(&jail.path).join(d).join(svc))
+        ctx.jail_path(&jail.path, &Path::new(d).join(svc), Last::Follow)
             .exists()
     })
 }
@@ -1548,19 +1549,23 @@ fn plant_package(ctx: &Ctx<'_>, jail: &SimJail, p: &str) -> io::Result<()> {
         return Ok(());
     };
     let (svc, user) = (entry.rc_script, entry.user);
-    let root = ctx.host_path(Path::new(&jail.path));
-    let rc = root.join("usr/local/etc/rc.d");
+    // Every file pkg(8) installs is resolved inside the jail, as pkg running in the jail
+    // (`pkg -j`) would see it: a link planted there cannot lead out of the jail's root.
+    let at = |p: &str| ctx.jail_path(&jail.path, Path::new(p), Last::Follow);
+    let rc = at("usr/local/etc/rc.d");
     std::fs::create_dir_all(&rc)?;
-    std::fs::write(rc.join(svc), format!("#!/bin/sh\n# PROVIDE: {svc}\n"))?;
+    std::fs::write(
+        at(&format!("usr/local/etc/rc.d/{svc}")),
+        format!("#!/bin/sh\n# PROVIDE: {svc}\n"),
+    )?;
     for prog in entry.programs {
-        let f = root.join(prog.trim_start_matches('/'));
+        let f = at(prog);
         std::fs::create_dir_all(f.parent().expect("absolute program path"))?;
         std::fs::write(&f, format!("#!/bin/sh\n# {prog} from package {p}\n"))?;
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o555))?;
     }
     if let Some((u, id)) = user {
-        let etc = root.join("etc");
-        std::fs::create_dir_all(&etc)?;
+        std::fs::create_dir_all(at("etc"))?;
         for (db, line) in [
             (
                 "passwd",
@@ -1572,7 +1577,7 @@ fn plant_package(ctx: &Ctx<'_>, jail: &SimJail, p: &str) -> io::Result<()> {
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(etc.join(db))?
+                .open(at(&format!("etc/{db}")))?
                 .write_all(line.as_bytes())?;
         }
     }
@@ -1582,7 +1587,7 @@ fn plant_package(ctx: &Ctx<'_>, jail: &SimJail, p: &str) -> io::Result<()> {
 /// sysrc(8): `NAME=VALUE` words set variables in the jail's /etc/rc.conf (replacing an
 /// earlier assignment); a bare `NAME` prints its value.
 fn sysrc(ctx: &mut Ctx<'_>, jail: &SimJail, settings: &[String]) -> Output {
-    let path = ctx.host_path(&Path::new(&jail.path).join("etc/rc.conf"));
+    let path = ctx.jail_path(&jail.path, Path::new("etc/rc.conf"), Last::Follow);
     let mut text = std::fs::read_to_string(&path).unwrap_or_default();
     let mut out = Output::ok("");
     for w in settings {
@@ -1653,7 +1658,7 @@ fn lookup(ctx: &Ctx<'_>, jail: &SimJail, prog: &str) -> Result<PathBuf, &'static
     let mut denied = false;
     for c in candidates {
         let on_host = Path::new(&jail.path).join(c.strip_prefix("/").unwrap_or(&c));
-        match std::fs::metadata(ctx.host_path(&on_host)) {
+        match std::fs::metadata(ctx.jail_path(&jail.path, &c, Last::Follow)) {
             Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => {
                 // A filesystem with exec=off: execve(2) fails with EACCES.
                 if super::zfs::exec_off_at(&ctx.state.zfs, &on_host) {
@@ -1736,7 +1741,7 @@ fn in_jail(ctx: &mut Ctx<'_>, jail: &SimJail, cmd: &[String]) -> Output {
             &["chown".to_string(), owner.clone(), file.clone()],
         ),
         ("test", [flag, path]) if matches!(flag.as_str(), "-d" | "-f" | "-e") => {
-            let p = ctx.host_path(&Path::new(&jail.path).join(path.trim_start_matches('/')));
+            let p = ctx.jail_path(&jail.path, Path::new(path), Last::Follow);
             let ok = match flag.as_str() {
                 "-d" => p.is_dir(),
                 "-f" => p.is_file(),
@@ -1768,8 +1773,8 @@ fn in_jail(ctx: &mut Ctx<'_>, jail: &SimJail, cmd: &[String]) -> Output {
             {
                 return Output::fail(67, format!("chown: {g}: illegal group name\n"));
             }
-            let p = Path::new(&jail.path).join(file.trim_start_matches('/'));
-            if std::fs::symlink_metadata(ctx.host_path(&p)).is_err() {
+            let p = ctx.jail_path(&jail.path, Path::new(file), Last::Follow);
+            if std::fs::symlink_metadata(&p).is_err() {
                 return Output::fail(1, format!("chown: {file}: No such file or directory\n"));
             }
             Output::ok("")
@@ -1787,8 +1792,8 @@ fn in_jail(ctx: &mut Ctx<'_>, jail: &SimJail, cmd: &[String]) -> Output {
         ("cat", files) if !files.is_empty() => {
             let mut out = Output::ok("");
             for f in files {
-                let p = Path::new(&jail.path).join(f.trim_start_matches('/'));
-                match std::fs::read_to_string(ctx.host_path(&p)) {
+                let p = ctx.jail_path(&jail.path, Path::new(f), Last::Follow);
+                match std::fs::read_to_string(&p) {
                     Ok(t) => out.stdout += &t,
                     Err(e) => {
                         out.stderr += &format!("cat: {f}: {}\n", strerror(&e));

@@ -82,13 +82,31 @@ impl Ctx<'_> {
         dispatch(self, cmd)
     }
 
-    /// The real path under the simulator's directory for a host path.
+    /// The real path under the simulator's directory for a host path, following symbolic
+    /// links the way the kernel does, but confined to the simulated root ([`resolve`]).
+    /// A path that cannot be resolved (a link loop) maps to [`unresolvable`], which every
+    /// system call refuses, so the tool fails instead of touching anything.
     pub fn host_path(&self, p: &Path) -> PathBuf {
-        map_path(self.root, p)
+        resolve(self.root, p, Last::Follow).unwrap_or_else(|_| unresolvable(self.root))
+    }
+
+    /// Path `p` as a process in a jail rooted at host path `jail_root` sees it: the jail's
+    /// root is resolved on the host, then `p` below it with the jail's root as `/` (chroot(2)
+    /// semantics), so a link inside a jail never leads out of that jail.
+    pub fn jail_path(&self, jail_root: &str, p: &Path, last: Last) -> PathBuf {
+        let top = self.host_path(Path::new(jail_root));
+        resolve(&top, p, last).unwrap_or_else(|_| unresolvable(self.root))
+    }
+
+    /// [`Ctx::host_path`] with the error, for tools that report it (mount(8)).
+    pub fn resolve(&self, p: &Path, last: Last) -> std::io::Result<PathBuf> {
+        resolve(self.root, p, last)
     }
 }
 
-/// Map an absolute host path under `root`, dropping `..` so nothing escapes it.
+/// Map an absolute host path under `root` lexically, dropping `..` so nothing escapes it.
+/// Only for trees the simulator alone writes (its snapshot store); every path of the
+/// simulated host goes through [`resolve`].
 pub fn map_path(root: &Path, p: &Path) -> PathBuf {
     let mut out = root.to_path_buf();
     for c in p.components() {
@@ -101,6 +119,91 @@ pub fn map_path(root: &Path, p: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// Whether [`resolve`] follows a symbolic link in the last component (stat(2), open(2),
+/// mount(2)) or leaves it to be acted on itself (lstat(2), unlink(2), rename(2)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Last {
+    Follow,
+    NoFollow,
+}
+
+/// FreeBSD's MAXSYMLINKS (sys/param.h): namei(9) gives up with ELOOP after this many links.
+const MAXSYMLINKS: usize = 32;
+
+/// The one place a simulated host path becomes a path on the machine running the simulator.
+///
+/// The simulator's `root` directory is the simulated machine's `/`, so a path is resolved
+/// the way namei(9) resolves it for a process whose root is that directory: component by
+/// component; a symbolic link is read and its target resolved in its place, an absolute
+/// target from the simulated `/`, a relative one from the link's directory; `..` at the root
+/// stays at the root (as `/..` is `/`). Every component of the result except a
+/// [`Last::NoFollow`] last one is a directory that exists and is no link, or does not exist
+/// yet, so the caller's own system calls cannot follow anything out of `root` whatever links
+/// the simulated host's files hold. More than [`MAXSYMLINKS`] links is ELOOP, as on FreeBSD.
+/// The state lock is held for a whole command, so nothing changes the tree in between.
+pub fn resolve(root: &Path, p: &Path, last: Last) -> std::io::Result<PathBuf> {
+    use std::collections::VecDeque;
+    use std::ffi::OsString;
+    let mut todo: VecDeque<OsString> = VecDeque::new();
+    push_front(&mut todo, p);
+    let mut out: Vec<OsString> = Vec::new();
+    let mut links = 0;
+    let here = |out: &[OsString]| {
+        let mut d = root.to_path_buf();
+        d.extend(out);
+        d
+    };
+    while let Some(c) = todo.pop_front() {
+        if c == ".." {
+            out.pop();
+            continue;
+        }
+        let at = here(&out).join(&c);
+        let is_last = todo.is_empty();
+        let link = match std::fs::symlink_metadata(&at) {
+            Ok(md) => md.file_type().is_symlink() && !(is_last && last == Last::NoFollow),
+            Err(_) => false,
+        };
+        if !link {
+            out.push(c);
+            continue;
+        }
+        links += 1;
+        if links > MAXSYMLINKS {
+            return Err(std::io::Error::new(
+                std::io::Error::from_raw_os_error(nix::libc::ELOOP).kind(),
+                format!(
+                    "{}: Too many levels of symbolic links (more than {MAXSYMLINKS} links)",
+                    p.display()
+                ),
+            ));
+        }
+        let target = std::fs::read_link(&at)?;
+        if target.is_absolute() {
+            out.clear();
+        }
+        push_front(&mut todo, &target);
+    }
+    Ok(here(&out))
+}
+
+/// Put `p`'s components (without `/` and `.`) in front of `todo`, in order.
+fn push_front(todo: &mut std::collections::VecDeque<std::ffi::OsString>, p: &Path) {
+    for c in p.components().rev() {
+        match c {
+            Component::Normal(s) => todo.push_front(s.to_os_string()),
+            Component::ParentDir => todo.push_front("..".into()),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+}
+
+/// A path under `root` that no system call accepts (its name holds a NUL byte): what an
+/// unresolvable simulated path maps to, so a tool acting on it fails and changes nothing.
+pub fn unresolvable(root: &Path) -> PathBuf {
+    root.join("unresolvable\0link loop")
 }
 
 fn dispatch(ctx: &mut Ctx<'_>, cmd: &Cmd) -> Result<Output, ProcessError> {
@@ -193,6 +296,18 @@ impl SimHost {
         let dir = dir.canonicalize()?;
         let root = dir.join("root");
         std::fs::create_dir_all(&root)?;
+        // The simulated `/` itself must be a directory: a link there would carry every path
+        // of the simulated host out of `dir`.
+        if std::fs::symlink_metadata(&root)?.file_type().is_symlink() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{}: the simulated host's root is a symbolic link; remove it (jailctl \
+                     recreates it as a directory)",
+                    root.display()
+                ),
+            ));
+        }
         let host = SimHost {
             dir,
             root,
@@ -209,8 +324,11 @@ impl SimHost {
             });
             // Like a real host, a fresh one has a resolver configuration that new jails
             // get a copy of.
-            std::fs::create_dir_all(host.root.join("etc"))?;
-            std::fs::write(host.root.join("etc/resolv.conf"), "nameserver 192.0.2.53\n")?;
+            std::fs::create_dir_all(host.resolve(Path::new("/etc"), Last::Follow)?)?;
+            std::fs::write(
+                host.resolve(Path::new("/etc/resolv.conf"), Last::Follow)?,
+                "nameserver 192.0.2.53\n",
+            )?;
             host.save(&state)?;
         }
         Ok(host)
@@ -228,6 +346,11 @@ impl SimHost {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// A simulated host path as a path under the simulator's directory ([`resolve`]).
+    fn resolve(&self, path: &Path, last: Last) -> std::io::Result<PathBuf> {
+        resolve(&self.root, path, last)
     }
 
     fn state_path(&self) -> PathBuf {
@@ -417,7 +540,7 @@ impl Runner for SimHost {
 
 impl HostFs for SimHost {
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(map_path(&self.root, path))
+        std::fs::read(self.resolve(path, Last::Follow)?)
     }
     /// Atomic, as on the real host ([`super::system::write_atomic`]): a temporary file
     /// renamed over the target, so a killed run leaves the old file whole. Without the real
@@ -429,7 +552,9 @@ impl HostFs for SimHost {
     /// file is complete, before the rename: the exact point a kill would hurt a
     /// non-atomic write.
     fn write(&self, path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
-        let p = map_path(&self.root, path);
+        // The file is replaced (renamed over), as on the real host, so a link in its place
+        // is replaced too, never followed.
+        let p = self.resolve(path, Last::NoFollow)?;
         super::system::write_atomic(&p, contents, mode, false, || {
             if self.config.kill_in_write_fires(path) {
                 let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
@@ -437,27 +562,27 @@ impl HostFs for SimHost {
         })
     }
     fn mkdir_p(&self, path: &Path, _mode: u32) -> std::io::Result<()> {
-        std::fs::create_dir_all(map_path(&self.root, path))
+        std::fs::create_dir_all(self.resolve(path, Last::Follow)?)
     }
     fn exists(&self, path: &Path) -> bool {
-        map_path(&self.root, path).exists()
+        self.resolve(path, Last::Follow).is_ok_and(|p| p.exists())
     }
     fn remove_file(&self, path: &Path) -> std::io::Result<()> {
-        std::fs::remove_file(map_path(&self.root, path))
+        std::fs::remove_file(self.resolve(path, Last::NoFollow)?)
     }
     fn remove_dir(&self, path: &Path) -> std::io::Result<()> {
-        std::fs::remove_dir(map_path(&self.root, path))
+        std::fs::remove_dir(self.resolve(path, Last::NoFollow)?)
     }
     fn read_dir(&self, path: &Path) -> std::io::Result<Vec<String>> {
         let mut names = Vec::new();
-        for e in std::fs::read_dir(map_path(&self.root, path))? {
+        for e in std::fs::read_dir(self.resolve(path, Last::Follow)?)? {
             names.push(e?.file_name().to_string_lossy().into_owned());
         }
         names.sort();
         Ok(names)
     }
     fn local_path(&self, path: &Path) -> PathBuf {
-        map_path(&self.root, path)
+        resolve(&self.root, path, Last::Follow).unwrap_or_else(|_| unresolvable(&self.root))
     }
 }
 
@@ -471,6 +596,53 @@ impl Host for SimHost {
 mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn resolve_follows_links_within_the_root_only() {
+        use std::os::unix::fs::symlink;
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::create_dir_all(root.join("jails")).unwrap();
+        let r = |p: &str, last| resolve(&root, Path::new(p), last).unwrap();
+        // Absolute: from the simulated `/`, never the machine's.
+        symlink("/etc", root.join("jails/abs")).unwrap();
+        assert_eq!(
+            r("/jails/abs/passwd", Last::Follow),
+            root.join("etc/passwd")
+        );
+        // `..` past the root stays at the root.
+        symlink("../../../../../../etc", root.join("jails/up")).unwrap();
+        assert_eq!(r("/jails/up", Last::Follow), root.join("etc"));
+        assert_eq!(r("/../../etc/x", Last::Follow), root.join("etc/x"));
+        // A link as the last component: followed or kept.
+        assert_eq!(r("/jails/abs", Last::NoFollow), root.join("jails/abs"));
+        assert_eq!(r("/jails/abs/", Last::Follow), root.join("etc"));
+        // A chain of links, and a missing tail.
+        symlink("abs", root.join("jails/chain")).unwrap();
+        assert_eq!(r("/jails/chain/a/b", Last::Follow), root.join("etc/a/b"));
+        // A loop: ELOOP after MAXSYMLINKS, as namei(9).
+        symlink("b", root.join("a")).unwrap();
+        symlink("a", root.join("b")).unwrap();
+        let e = resolve(&root, Path::new("/a"), Last::Follow).unwrap_err();
+        assert_eq!(e.raw_os_error(), None);
+        assert!(
+            e.to_string().contains("Too many levels of symbolic links"),
+            "{e}"
+        );
+        assert!(std::fs::metadata(unresolvable(&root)).is_err());
+        assert!(std::fs::create_dir_all(unresolvable(&root)).is_err());
+    }
+
+    #[test]
+    fn a_simulator_whose_root_is_a_link_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("sim");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::symlink(d.path(), dir.join("root")).unwrap();
+        let e = SimHost::open_with(&dir, SimConfig::default()).unwrap_err();
+        assert!(e.to_string().contains("is a symbolic link"), "{e}");
+    }
 
     #[test]
     fn a_read_only_command_is_recorded_without_rewriting_the_state() {

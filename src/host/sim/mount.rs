@@ -142,11 +142,16 @@ pub fn run_mount(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
     if !dst.starts_with('/') {
         return fail(dst, "No such file or directory");
     }
-    let dst_n = normalize(dst);
+    // mount(8) and mount_nullfs(8) pass both paths through realpath(3) first (checkpath()
+    // in sbin/mount/getmntopts.c), so a link in them is followed, within the host's root,
+    // and the table holds the resolved path.
+    let (dp, dst_n) = match real(ctx, dst) {
+        Ok(r) => r,
+        Err(e) => return fail(dst, &e),
+    };
     if dst_n.len() >= MNAMELEN {
         return fail(dst, "File name too long");
     }
-    let dp = ctx.host_path(Path::new(&dst_n));
     if !dp.exists() {
         return fail(dst, "No such file or directory");
     }
@@ -171,20 +176,23 @@ pub fn run_mount(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
     if !options.iter().any(|o| o == "ro") && !options.iter().any(|o| o == "rw") {
         options.insert(0, "rw".into());
     }
+    let mut source = fstype.clone();
     if fstype == "nullfs" {
-        let sp = ctx.host_path(Path::new(src));
-        if !src.starts_with('/') || !sp.exists() {
+        if !src.starts_with('/') {
+            return fail(src, "No such file or directory");
+        }
+        let (sp, src_n) = match real(ctx, src) {
+            Ok(r) => r,
+            Err(e) => return fail(src, &e),
+        };
+        if !sp.exists() {
             return fail(src, "No such file or directory");
         }
         if !sp.is_dir() {
             return fail(src, "Not a directory");
         }
+        source = src_n;
     }
-    let source = if fstype == "nullfs" {
-        normalize(src)
-    } else {
-        fstype.clone()
-    };
     ctx.state.mount.mounts.push(SimMount {
         source,
         target: dst_n,
@@ -192,6 +200,16 @@ pub fn run_mount(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
         options: options.join(","),
     });
     Output::ok("")
+}
+
+/// realpath(3) of host path `p` on the simulated host: where it is under the simulator's
+/// directory and its name as the host sees it; the error is the OS error's text.
+fn real(ctx: &Ctx<'_>, p: &str) -> Result<(std::path::PathBuf, String), String> {
+    let local = ctx
+        .resolve(Path::new(p), super::Last::Follow)
+        .map_err(|_| "Too many levels of symbolic links".to_string())?;
+    let rel = local.strip_prefix(ctx.root).unwrap_or(Path::new(""));
+    Ok((local.clone(), format!("/{}", rel.display())))
 }
 
 fn normalize(p: &str) -> String {
@@ -226,7 +244,13 @@ pub fn run_umount(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
     }
     let mut out = Output::ok("");
     for t in targets {
-        let n = normalize(&t);
+        let mut n = normalize(&t);
+        // umount(8) looks the name up as given, then as realpath(3) gives it.
+        if !ctx.state.mount.mounts.iter().any(|m| m.target == n)
+            && let Ok((_, r)) = real(ctx, &n)
+        {
+            n = r;
+        }
         let mounts = &mut ctx.state.mount.mounts;
         let Some(i) = mounts.iter().rposition(|m| m.target == n) else {
             if !ctx.host_path(Path::new(&n)).exists() {

@@ -41,10 +41,11 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: &Cmd) -> Output {
 fn to_real(root: &Path, arg: &str) -> String {
     match arg.split_once('=') {
         Some(("mountpoint", v)) if v.starts_with('/') => {
-            format!(
-                "mountpoint={}",
-                super::map_path(root, Path::new(v)).display()
-            )
+            // Resolved within the simulated root: the real zfs(8) follows links in the
+            // mountpoint on the machine running the simulator, where nothing may escape.
+            let p = super::resolve(root, Path::new(v), super::Last::Follow)
+                .unwrap_or_else(|_| super::unresolvable(root));
+            format!("mountpoint={}", p.display())
         }
         _ => arg.to_string(),
     }
