@@ -398,7 +398,7 @@ fn kill_up_all_at_random_points_then_up_again_converges() {
 }
 
 #[test]
-fn kill_boot_after_shutdown_at_random_points_then_boot_again_converges() {
+fn kill_boot_of_stopped_jails_at_random_points_then_boot_again_converges() {
     let template = fleet();
     template.ok(&["up", "--all"]);
     // `down --all` rather than `shutdown`: shutdown of this fleet can force-remove vnet1
