@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod fingerprint;
+pub mod kill;
 
 // Re-exported for the test modules, which do not all use each.
 #[allow(unused_imports)]
