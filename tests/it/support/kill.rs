@@ -235,52 +235,15 @@ impl Series {
         expected: &Fingerprint,
         tally: &mut Tally,
     ) -> Result<(), String> {
-        use std::os::unix::process::CommandExt;
         let h = self.template.copy();
-        let before = history_len(&h.sim());
-        let mut child = h
-            .jailctl()
-            .args(self.args)
-            .env("JAILCTL_SIM_LATENCY", LATENCY)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        match when {
-            When::At(at) => std::thread::sleep(at),
-            When::After(pattern) => {
-                let t0 = Instant::now();
-                while child.try_wait().unwrap().is_none() {
-                    let n = history_len(&h.sim());
-                    if (before..n).any(|i| history_line(&h.sim(), i).contains(pattern)) {
-                        break;
-                    }
-                    assert!(
-                        t0.elapsed() < Duration::from_secs(60),
-                        "`{pattern}` never ran"
-                    );
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-        }
-        let running = child.try_wait().unwrap().is_none();
-        // The whole process group: anything the command started dies with it.
-        let pgid = nix::unistd::Pid::from_raw(-(child.id() as i32));
-        let _ = nix::sys::signal::kill(pgid, nix::sys::signal::Signal::SIGKILL);
-        child.wait().unwrap();
-        let made = history_len(&h.sim()) - before;
-        if running {
+        let k = kill(&h, self.args, when);
+        if k.running {
             tally.interrupted += 1;
         }
-        if made > 0 {
+        if k.commands > 0 {
             tally.with_commands += 1;
         }
-        let last = if made > 0 {
-            history_line(&h.sim(), before + made - 1)
-        } else {
-            "none".into()
-        };
+        let (made, last) = (k.commands, k.last);
         let keep = |h: TestHost| {
             if std::env::var_os("JAILCTL_KILL_KEEP").is_some() {
                 format!(" (kept in {})", h.dir.keep().display())
@@ -306,6 +269,66 @@ impl Series {
             return Err(msg + &keep(h));
         }
         Ok(())
+    }
+}
+
+/// What a killed run had done.
+pub struct Killed {
+    /// Whether it was still running when the signal was sent.
+    pub running: bool,
+    /// How many host commands it made.
+    pub commands: usize,
+    /// The last of them, as `TOOL ARG... (exit N)`, or `none`.
+    pub last: String,
+}
+
+/// Run `jailctl ARGS...` on `h` with [`LATENCY`] and kill its process group with SIGKILL
+/// `when` says. Also for making a host with a pending undo journal (kill `up` right after
+/// `zfs clone`, say) to run other commands against.
+pub fn kill(h: &TestHost, args: &[&str], when: When) -> Killed {
+    use std::os::unix::process::CommandExt;
+    let before = history_len(&h.sim());
+    let mut child = h
+        .jailctl()
+        .args(args)
+        .env("JAILCTL_SIM_LATENCY", LATENCY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    match when {
+        When::At(at) => std::thread::sleep(at),
+        When::After(pattern) => {
+            let t0 = Instant::now();
+            while child.try_wait().unwrap().is_none() {
+                let n = history_len(&h.sim());
+                if (before..n).any(|i| history_line(&h.sim(), i).contains(pattern)) {
+                    break;
+                }
+                assert!(
+                    t0.elapsed() < Duration::from_secs(60),
+                    "`{pattern}` never ran"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+    let running = child.try_wait().unwrap().is_none();
+    // The whole process group: anything the command started dies with it.
+    let pgid = nix::unistd::Pid::from_raw(-(child.id() as i32));
+    let _ = nix::sys::signal::kill(pgid, nix::sys::signal::Signal::SIGKILL);
+    child.wait().unwrap();
+    let commands = history_len(&h.sim()) - before;
+    let last = if commands > 0 {
+        history_line(&h.sim(), before + commands - 1)
+    } else {
+        "none".into()
+    };
+    Killed {
+        running,
+        commands,
+        last,
     }
 }
 
