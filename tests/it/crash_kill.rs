@@ -168,3 +168,15 @@ fn shutdown_stops_a_vnet_dependent_and_its_dependency_without_force() {
         .collect();
     assert!(running.is_empty(), "running after shutdown: {running:?}");
 }
+
+/// The same without `shutdown`: `down vnet1` right after `down vnet2`, while vnet2 is still
+/// dying, is an orderly stop with nothing running that depends on vnet1.
+#[test]
+fn down_is_not_refused_by_a_dependent_that_is_still_dying() {
+    let h = TestHost::examples();
+    add_fleet(&h);
+    h.ok(&["up", "vnet2"]);
+    h.ok(&["down", "vnet2"]);
+    let o = h.run(&["down", "vnet1"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
