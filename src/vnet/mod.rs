@@ -647,9 +647,11 @@ pub fn create_epair(
 }
 
 /// Undo of a [`create_epair`] that may have been killed before renaming the ends: destroy
-/// `epairNa`, or `epairNb` when only the first end was renamed. Neither there is not an
-/// error (the kill came before the create, or after both renames, when the jail-named undo
-/// applies). Runs under the network lock, so no live run is between its create and rename.
+/// `epairNa`, or `epairNb` when only the first end was renamed. Neither there is an error,
+/// which the journal ignores for a pending entry (the kill came before the create, or after
+/// both renames, when the jail-named undo applies), so an undo report lists this only when
+/// it destroyed something. Runs under the network lock, so no live run is between its create
+/// and its rename.
 fn destroy_unnamed(host: &dyn Host, unit: u32) -> Result<(), String> {
     for end in ['a', 'b'] {
         let iface = format!("epair{unit}{end}");
@@ -664,7 +666,9 @@ fn destroy_unnamed(host: &dyn Host, unit: u32) -> Result<(), String> {
                 .map_err(|e| e.to_string());
         }
     }
-    Ok(())
+    Err(format!(
+        "neither epair{unit}a nor epair{unit}b exists: nothing was left unnamed"
+    ))
 }
 
 /// The VNET steps that go right before `jail -c`: remove a stale pair left by an earlier run

@@ -765,11 +765,12 @@ impl Host for KilledAfter<'_> {
 #[test]
 fn a_run_killed_inside_the_epair_op_leaves_no_interface_after_the_next_up() {
     let u = first_unit("web");
-    for after in [
-        format!("epair{u} create"),
-        format!("epair{u}a up name e0a_web"),
-        format!("epair{u}b name e0b_web"),
-        "bridge0 addm e0a_web".to_string(),
+    // Whether the pair is still unnamed (epairNa, or epairNb once the first end is renamed).
+    for (after, unnamed) in [
+        (format!("epair{u} create"), true),
+        (format!("epair{u}a up name e0a_web"), true),
+        (format!("epair{u}b name e0b_web"), false),
+        ("bridge0 addm e0a_web".to_string(), false),
     ] {
         let (_d, h) = sim_with_base();
         let g = global();
@@ -792,11 +793,11 @@ fn a_run_killed_inside_the_epair_op_leaves_no_interface_after_the_next_up() {
         );
         let out = crate::ops::up(&h, &specs, &g, &[], &crate::ops::Opts::default()).unwrap();
         assert_eq!(out.recovered.len(), 1, "{after}");
-        assert!(
-            out.recovered[0].failed.is_empty(),
-            "{after}: {}",
-            out.recovered[0]
-        );
+        let r = &out.recovered[0];
+        assert!(r.failed.is_empty(), "{after}: {r}");
+        // The journaled unit destroyed the pair while it was unnamed, and only then.
+        let by_unit: Vec<&String> = r.undone.iter().filter(|x| x.contains("epair")).collect();
+        assert_eq!(by_unit.len(), usize::from(unnamed), "{after}: {r:?}");
         // Exactly one pair: the jail's, its jail end inside the new jail; no epairN left.
         assert_eq!(ifaces(&h), ["lo0", "em0", "bridge0", "e0a_web"], "{after}");
     }
