@@ -273,6 +273,24 @@ impl Executor<'_> {
         }
     }
 
+    /// Record in the pending entry of `jail` that `ifconfig epair<unit> create` is about to
+    /// run, replacing the unit noted before (the kernel refused that one).
+    fn note_epair_unit(&mut self, jail: &str, unit: u32) -> Result<(), String> {
+        let j = self
+            .journals
+            .get_mut(jail)
+            .expect("journaled before the op");
+        let undo = &mut j.entries.last_mut().expect("pending entry").undo;
+        undo.retain(|u| !is_unnamed_epair(u));
+        // First: destroying the unnamed pair must come before the jail-named undo fails.
+        undo.insert(
+            0,
+            Undo::Net(crate::vnet::NetOp::DestroyUnnamedEpair { unit }),
+        );
+        self.save(jail)
+            .map_err(|e| format!("{e}; the epair was not created"))
+    }
+
     /// Run one op; journal first. `Err(cause)` when the op failed.
     fn run_op(
         &mut self,
@@ -398,15 +416,27 @@ impl Executor<'_> {
                 }
                 r => r,
             },
-            Op::Net(n) => crate::vnet::run(h, n),
+            Op::Net(n) => {
+                // An epair's unit is chosen under the network lock: journal it before the
+                // pair exists, so a kill between its create and its rename is undone.
+                let mut note = |unit: u32| self.note_epair_unit(jail, unit);
+                crate::vnet::run_noting(h, n, &mut note)
+            }
         };
         if result.is_ok() {
             let j = self.journals.get_mut(jail).expect("just inserted");
-            j.entries.last_mut().expect("just pushed").state = EntryState::Done;
+            let e = j.entries.last_mut().expect("just pushed");
+            e.state = EntryState::Done;
+            // Done, the pair carries the jail's names: its unit may be reused by any pair.
+            e.undo.retain(|u| !is_unnamed_epair(u));
             self.save(jail)?;
         }
         Ok(result)
     }
+}
+
+fn is_unnamed_epair(u: &Undo) -> bool {
+    matches!(u, Undo::Net(crate::vnet::NetOp::DestroyUnnamedEpair { .. }))
 }
 
 /// The mountpoint of the dataset a `zfs create` or `zfs clone` op makes, when it sets one.

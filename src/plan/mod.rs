@@ -1304,11 +1304,13 @@ fn stop_order(
     } else {
         targets.to_vec()
     };
-    // Running jails that (transitively) depend on something in the set.
+    // Running jails that (transitively) depend on something in the set. A dying jail is on
+    // its way out: it no longer uses its dependencies and has nothing left to stop.
     loop {
         let mut added = false;
         for s in specs {
-            if set.contains(&s.name) || !host.jails.contains_key(&s.name) {
+            let running = host.jails.get(&s.name).is_some_and(|j| !j.dying);
+            if set.contains(&s.name) || !running {
                 continue;
             }
             if let Some(dep) = s.depends_on.iter().find(|d| set.contains(d)) {

@@ -528,6 +528,27 @@ fn down_refuses_running_dependents_unless_told() {
 }
 
 #[test]
+fn a_dying_dependent_does_not_hold_its_dependency_up() {
+    let specs = deps();
+    let mut h = deployed(&specs);
+    let web = h.jails["web"].clone();
+    assert!(!web.dying);
+    // Every jail but db was stopped a moment ago; the kernel is still tearing them down.
+    for s in specs.iter().filter(|s| s.name != "db") {
+        h.jails.insert(s.name.clone(), dying(&s.name));
+    }
+    let t = vec!["db".to_string()];
+    let p = plan_down(&specs, &global(), &h, &t, &DownOptions::default()).unwrap();
+    let names: Vec<&str> = p.jails.iter().map(|j| j.name.as_str()).collect();
+    assert_eq!(names, ["db"]);
+    assert_eq!(p.jails[0].action, Action::Stop);
+    // One dependent still running is enough to refuse.
+    h.jails.insert("web".into(), web);
+    let e = plan_down(&specs, &global(), &h, &t, &DownOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("--with-dependents"), "{e}");
+}
+
+#[test]
 fn down_removes_rules_and_stopped_jail_is_noop() {
     let mut s = spec("web");
     s.limits.memory = Some(1 << 20);

@@ -348,17 +348,34 @@ fn members(h: &SimHost, bridge: &str) -> Vec<String> {
 #[test]
 fn create_epair_names_both_ends_and_joins_the_bridge() {
     let (_d, h) = sim(vec![]);
-    create_epair(&h, &op()).unwrap();
+    create_epair(&h, &op(), &mut |_| Ok(())).unwrap();
     assert_eq!(ifaces(&h), ["lo0", "em0", "bridge0", "e0a_web", "e0b_web"]);
     assert_eq!(members(&h, "bridge0"), ["em0", "e0a_web"]);
-    // The renamed pair still holds unit 0: the kernel hands out the next unit.
+    // The renamed pair still holds its unit: asking for it again is refused as FreeBSD
+    // refuses it (sbin/ifconfig err(1, "SIOCIFCREATE2") on EEXIST), a free one is made and
+    // printed as its `a` end.
+    let u = first_unit("web");
     let out = h
-        .run(&Cmd::new(tools::IFCONFIG, ["epair", "create"]))
+        .output(&Cmd::new(
+            tools::IFCONFIG,
+            [format!("epair{u}"), "create".into()],
+        ))
         .unwrap();
-    assert_eq!(out.stdout, "epair1a\n");
-    h.run(&destroy_cmd("epair1a")).unwrap();
+    assert_eq!(
+        (out.status, out.stderr.as_str()),
+        (1, "ifconfig: SIOCIFCREATE2: File exists\n")
+    );
+    let other = (u + 1) % EPAIR_UNITS;
+    let out = h
+        .run(&Cmd::new(
+            tools::IFCONFIG,
+            [format!("epair{other}"), "create".into()],
+        ))
+        .unwrap();
+    assert_eq!(out.stdout, format!("epair{other}a\n"));
+    h.run(&destroy_cmd(&format!("epair{other}a"))).unwrap();
     // A second pair for the same jail is refused by the kernel, and leaves nothing behind.
-    let e = create_epair(&h, &op()).unwrap_err();
+    let e = create_epair(&h, &op(), &mut |_| Ok(())).unwrap_err();
     assert!(e.contains("File exists"), "{e}");
     assert_eq!(ifaces(&h), ["lo0", "em0", "bridge0", "e0a_web", "e0b_web"]);
     h.run(&destroy_cmd("e0a_web")).unwrap();
@@ -369,7 +386,7 @@ fn create_epair_names_both_ends_and_joins_the_bridge() {
 #[test]
 fn a_failure_inside_create_epair_leaves_no_interface() {
     for pattern in [
-        "ifconfig epair create",
+        "ifconfig epair* create",
         "ifconfig epair* up name e0a_web",
         "ifconfig epair* name e0b_web",
         "ifconfig bridge0 addm e0a_web",
@@ -381,7 +398,7 @@ fn a_failure_inside_create_epair_leaves_no_interface() {
             status: 1,
             stderr: "ifconfig: injected\n".into(),
         }]);
-        let e = create_epair(&h, &op()).unwrap_err();
+        let e = create_epair(&h, &op(), &mut |_| Ok(())).unwrap_err();
         assert!(e.contains("injected"), "{pattern}: {e}");
         assert_eq!(ifaces(&h), ["lo0", "em0", "bridge0"], "{pattern}");
         assert_eq!(members(&h, "bridge0"), ["em0"], "{pattern}");
@@ -449,7 +466,7 @@ fn ensure_bridge_is_idempotent_and_its_undo_spares_a_used_bridge() {
     };
     run(&h, &ensure).unwrap();
     assert_eq!(ifaces(&h), ["lo0", "em0", "bridge0"]);
-    create_epair(&h, &op()).unwrap();
+    create_epair(&h, &op(), &mut |_| Ok(())).unwrap();
     let drop = NetOp::DropUnusedBridge {
         bridge: "bridge0".into(),
         uplink: Some("em0".into()),
@@ -584,4 +601,204 @@ fn a_run_killed_after_the_epair_is_undone_by_the_next_up() {
             .iter()
             .any(|i| i.name == "e0b_web" && i.vnet == Some(jid))
     );
+}
+
+#[test]
+fn create_epair_notes_each_unit_before_trying_it_and_skips_taken_ones() {
+    let (_d, h) = sim(vec![]);
+    let u = first_unit("web");
+    // Another pair holds the unit web would try first (renamed, so invisible by unit).
+    h.run(&Cmd::new(
+        tools::IFCONFIG,
+        [format!("epair{u}"), "create".into()],
+    ))
+    .unwrap();
+    h.run(&ifconfig([
+        format!("epair{u}a"),
+        "name".into(),
+        "mine0".into(),
+    ]))
+    .unwrap();
+    let mut noted = vec![];
+    let mut seen_before = vec![];
+    create_epair(&h, &op(), &mut |n| {
+        noted.push(n);
+        seen_before.push(ifaces(&h));
+        Ok(())
+    })
+    .unwrap();
+    let next = (u + 1) % EPAIR_UNITS;
+    assert_eq!(noted, [u, next]);
+    // Each unit was noted before anything of the pair existed.
+    for seen in &seen_before {
+        assert!(!seen.iter().any(|i| i.contains("_web")), "{seen:?}");
+    }
+    let st = h.snapshot().unwrap();
+    let kinds: Vec<_> = st
+        .net
+        .ifaces
+        .iter()
+        .filter(|i| i.name.ends_with("_web"))
+        .map(|i| (i.name.clone(), i.kind.clone()))
+        .collect();
+    assert!(
+        kinds.iter().all(
+            |(_, k)| matches!(k, crate::host::sim::net::IfKind::Epair { unit, .. } if *unit == next)
+        ),
+        "{kinds:?}"
+    );
+    // A note that cannot be recorded stops before the pair is created.
+    h.run(&destroy_cmd("e0a_web")).unwrap();
+    let before = ifaces(&h);
+    let e = create_epair(&h, &op(), &mut |_| Err("journal is read-only".into())).unwrap_err();
+    assert_eq!(e, "journal is read-only");
+    assert_eq!(ifaces(&h), before);
+}
+
+/// A host that dies (every later command and file access fails, as after SIGKILL: nothing
+/// more happens, nothing is cleaned up) right after the first command containing `after`.
+struct KilledAfter<'a> {
+    inner: &'a SimHost,
+    after: String,
+    dead: std::cell::Cell<bool>,
+}
+
+impl KilledAfter<'_> {
+    fn gone(&self) -> std::io::Error {
+        std::io::Error::other("killed")
+    }
+    fn check(&self) -> std::io::Result<()> {
+        if self.dead.get() {
+            Err(self.gone())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Runner for KilledAfter<'_> {
+    fn output(&self, cmd: &Cmd) -> Result<crate::host::Output, crate::host::ProcessError> {
+        self.check()
+            .map_err(|source| crate::host::ProcessError::Spawn {
+                cmd: cmd.clone(),
+                source,
+            })?;
+        let out = self.inner.output(cmd);
+        if cmd.to_string().contains(&self.after) {
+            self.dead.set(true);
+        }
+        out
+    }
+    fn interactive(&self, cmd: &Cmd) -> Result<i32, crate::host::ProcessError> {
+        Err(crate::host::ProcessError::Spawn {
+            cmd: cmd.clone(),
+            source: self.gone(),
+        })
+    }
+}
+
+impl crate::host::HostFs for KilledAfter<'_> {
+    fn read(&self, path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+        self.check()?;
+        self.inner.read(path)
+    }
+    fn write(&self, path: &std::path::Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.write(path, contents, mode)
+    }
+    fn mkdir_p(&self, path: &std::path::Path, mode: u32) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.mkdir_p(path, mode)
+    }
+    fn exists(&self, path: &std::path::Path) -> bool {
+        !self.dead.get() && self.inner.exists(path)
+    }
+    fn remove_file(&self, path: &std::path::Path) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.remove_file(path)
+    }
+    fn remove_dir(&self, path: &std::path::Path) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.remove_dir(path)
+    }
+    fn read_dir(&self, path: &std::path::Path) -> std::io::Result<Vec<String>> {
+        self.check()?;
+        self.inner.read_dir(path)
+    }
+    fn local_path(&self, path: &std::path::Path) -> std::path::PathBuf {
+        self.inner.local_path(path)
+    }
+    fn write_in_root(
+        &self,
+        root: &std::path::Path,
+        rel: &std::path::Path,
+        contents: &[u8],
+        mode: u32,
+    ) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.write_in_root(root, rel, contents, mode)
+    }
+    fn read_in_root(
+        &self,
+        root: &std::path::Path,
+        rel: &std::path::Path,
+    ) -> std::io::Result<Vec<u8>> {
+        self.check()?;
+        self.inner.read_in_root(root, rel)
+    }
+    fn mkdir_in_root(&self, root: &std::path::Path, rel: &std::path::Path) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.mkdir_in_root(root, rel)
+    }
+    fn remove_in_root(&self, root: &std::path::Path, rel: &std::path::Path) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.remove_in_root(root, rel)
+    }
+}
+
+impl Host for KilledAfter<'_> {
+    fn simulated(&self) -> Option<String> {
+        self.inner.simulated()
+    }
+}
+
+#[test]
+fn a_run_killed_inside_the_epair_op_leaves_no_interface_after_the_next_up() {
+    let u = first_unit("web");
+    // Whether the pair is still unnamed (epairNa, or epairNb once the first end is renamed).
+    for (after, unnamed) in [
+        (format!("epair{u} create"), true),
+        (format!("epair{u}a up name e0a_web"), true),
+        (format!("epair{u}b name e0b_web"), false),
+        ("bridge0 addm e0a_web".to_string(), false),
+    ] {
+        let (_d, h) = sim_with_base();
+        let g = global();
+        let specs = vec![vnet("web", &[])];
+        let state = crate::observe::observe(&h, &g).unwrap();
+        let plan = crate::plan::plan(&specs, &g, &state, &[]).unwrap();
+        let killed = KilledAfter {
+            inner: &h,
+            after: after.clone(),
+            dead: std::cell::Cell::new(false),
+        };
+        assert!(crate::apply::exec::apply_inner(&killed, &plan, None, None).is_err());
+        assert!(killed.dead.get(), "{after}: never ran");
+        // Killed: something of the pair is on the host, under a kernel or a jail name.
+        let left = ifaces(&h);
+        assert!(
+            left.iter()
+                .any(|i| i.starts_with("epair") || i.ends_with("_web")),
+            "{after}: {left:?}"
+        );
+        let out = crate::ops::up(&h, &specs, &g, &[], &crate::ops::Opts::default()).unwrap();
+        assert_eq!(out.recovered.len(), 1, "{after}");
+        let r = &out.recovered[0];
+        assert!(r.failed.is_empty(), "{after}: {r}");
+        // The journaled unit destroyed the pair while it was unnamed, and only then.
+        let by_unit: Vec<&String> = r.undone.iter().filter(|x| x.contains("epair")).collect();
+        assert_eq!(by_unit.len(), usize::from(unnamed), "{after}: {r:?}");
+        // Exactly one pair: the jail's, its jail end inside the new jail; no epairN left.
+        assert_eq!(ifaces(&h), ["lo0", "em0", "bridge0", "e0a_web"], "{after}");
+    }
 }

@@ -375,7 +375,7 @@ fn a_fault_at_each_vnet_step_of_up_leaves_no_interface() {
     // Every VNET command of a first `up`, including jail(8)'s move of the jail end.
     for pattern in [
         "ifconfig bridge0 create addm em0 up",
-        "ifconfig epair create",
+        "ifconfig epair* create",
         "ifconfig epair* up name e0a_web",
         "ifconfig epair* name e0b_web",
         "ifconfig bridge0 addm e0a_web",

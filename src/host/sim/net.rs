@@ -138,9 +138,10 @@ pub fn run(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
         }
         rest = &rest[1..];
         if rest.is_empty() {
-            // Cloners that pick their own unit print the name.
-            let auto = !first.chars().last().is_some_and(|c| c.is_ascii_digit());
-            return Output::ok(if auto {
+            // ifconfig prints the kernel's name when it differs from the one asked for: a
+            // cloner picking its own unit (`bridge create`), or an epair (`epair5` is made as
+            // `epair5a`/`epair5b` and prints `epair5a`), as sbin/ifconfig/ifclone.c does.
+            return Output::ok(if name != *first {
                 format!("{name}\n")
             } else {
                 String::new()

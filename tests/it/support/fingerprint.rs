@@ -1,7 +1,7 @@
 //! A fingerprint of a whole simulated FreeBSD host: every dataset with its properties, every
-//! snapshot, jail, rctl rule, cpuset, interface, mount and sysctl, and every file and
-//! directory under the simulated root and the snapshots' copies (type, mode, owner, content
-//! digest). Crash and preview tests compare two of them: "the host is as a clean run leaves
+//! snapshot, jail, rctl rule, cpuset, interface, mount, sysctl and loaded kernel module, and
+//! every file and directory under the simulated root and the snapshots' copies (type, mode,
+//! owner, content digest). Crash and preview tests compare two of them: "the host is as a clean run leaves
 //! it" must mean the whole host, not the few facts a test thought of.
 //!
 //! The fingerprint is a sorted map from a readable key (`zfs zroot/jailctl/jails/web
@@ -206,6 +206,7 @@ const KNOWN_FIELDS: &[(&str, &[&str])] = &[
             "net",
             "mount",
             "sysctl",
+            "kld",
             "fault_counts",
         ],
     ),
@@ -251,6 +252,7 @@ const KNOWN_FIELDS: &[(&str, &[&str])] = &[
     ("mount", &["mounts"]),
     ("mount.mounts.*", &["source", "target", "fstype", "options"]),
     ("sysctl", &["values"]),
+    ("kld", &["loaded"]),
 ];
 
 fn covers_every_field(st: &SimState) {
@@ -402,6 +404,9 @@ fn state_entries(st: &SimState, e: &mut BTreeMap<String, String>) {
     }
     for (k, v) in &st.sysctl.values {
         put(format!("sysctl {k}"), v.clone());
+    }
+    for m in &st.kld.loaded {
+        put(format!("kld {m}"), "loaded".into());
     }
     // Left out: `fault_counts` (how often injected faults matched: test settings, not host).
 }

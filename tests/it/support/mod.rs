@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod fingerprint;
+pub mod kill;
 
 // Re-exported for the test modules, which do not all use each.
 #[allow(unused_imports)]
@@ -15,24 +16,22 @@ pub use fingerprint::{Fingerprint, assert_same, fingerprint};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The environment variables through which jailctl or its simulator can be steered; a test
-/// clears them all so the developer's shell cannot change its outcome.
-const STEERING_ENV: &[&str] = &[
-    "JAILCTL_SIMULATE",
-    "JAILCTL_CONFIG_DIR",
-    "JAILCTL_SIM_FAULTS",
-    "JAILCTL_SIM_LATENCY",
-    "JAILCTL_SIM_REAL_ZFS",
-    "JAILCTL_SIM_DYING_COMMANDS",
-];
+/// Remove every `JAILCTL_*` variable (the simulator's settings, `JAILCTL_SIMULATE`, the
+/// configuration directory, and any added later), so the developer's shell cannot change a
+/// test's outcome.
+fn clean_env(c: &mut Command) {
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("JAILCTL_") {
+            c.env_remove(k);
+        }
+    }
+}
 
 /// `jailctl -q --simulate SIM --config-dir CFG` with a clean environment and an empty stdin;
 /// add the subcommand and its arguments, and any `JAILCTL_SIM_*` setting, then run or spawn.
 pub fn jailctl(sim: &Path, cfg: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_jailctl"));
-    for v in STEERING_ENV {
-        c.env_remove(v);
-    }
+    clean_env(&mut c);
     c.arg("-q")
         .arg("--simulate")
         .arg(sim)
@@ -66,9 +65,7 @@ pub fn ok(sim: &Path, cfg: &Path, args: &[&str]) -> String {
 #[track_caller]
 pub fn sim(simdir: &Path, args: &[&str]) -> String {
     let mut c = Command::new(env!("CARGO_BIN_EXE_jailctl"));
-    for v in STEERING_ENV {
-        c.env_remove(v);
-    }
+    clean_env(&mut c);
     let o = c
         .arg("-q")
         .arg("--simulate")
