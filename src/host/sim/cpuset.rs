@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 /// CPU_SETSIZE of the simulated kernel.
 pub const CPU_SETSIZE: u32 = 256;
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CpusetState {
     /// Masks set with `cpuset -l`, by jid. Jails absent here use every CPU.
     #[serde(default)]

@@ -72,7 +72,7 @@ pub struct HookRun {
     pub status: i32,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct JailState {
     /// Jails by name.
     pub jails: BTreeMap<String, SimJail>,
@@ -205,17 +205,23 @@ fn forget(s: &mut super::SimState, dying: Vec<(String, i32)>) {
 }
 
 /// One more command has run: count down the jails kept dying by `dying_commands`, and
-/// reap those whose time is up.
-pub fn tick_dying(s: &mut super::SimState) {
+/// reap those whose time is up. Whether that changed anything.
+pub fn tick_dying(s: &mut super::SimState) -> bool {
     let mut done = vec![];
+    let mut changed = false;
     for j in s.jail.jails.values_mut() {
         match &mut j.dying_left {
             Some(0) => done.push((j.name.clone(), j.jid)),
-            Some(n) => *n -= 1,
+            Some(n) => {
+                *n -= 1;
+                changed = true;
+            }
             None => {}
         }
     }
+    changed |= !done.is_empty();
     forget(s, done);
+    changed
 }
 
 #[derive(Default)]

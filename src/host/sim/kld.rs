@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 /// Kernel modules the simulated host can load (the ones in its /boot/kernel).
 pub const AVAILABLE: &[&str] = &["if_bridge", "if_epair", "nullfs", "zfs", "pf", "linux64"];
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct KldState {
     /// Loaded module names.
     #[serde(default)]

@@ -37,7 +37,7 @@ use std::fs::File;
 use std::path::{Component, Path, PathBuf};
 
 /// The whole simulated machine, persisted as JSON.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SimState {
     pub zfs: zfs::ZfsState,
     pub jail: jail::JailState,
@@ -278,6 +278,93 @@ pub struct SimHost {
     config: SimConfig,
     /// The deadlines this handle runs commands with, as [`super::system::SystemHost`] does.
     deadlines: super::deadline::Deadlines,
+    /// The state as this handle last read or wrote it, with the identity of the file it came
+    /// from ([`StateCache`]).
+    cache: std::sync::Mutex<Option<StateCache>>,
+}
+
+/// How [`SimHost::locked`] learns whether a command changed the state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Writes {
+    /// Compare the state with a copy taken before (anything a test does to the state).
+    IfChanged,
+    /// Write it back without comparing (a command that changes the host when it succeeds).
+    Always,
+    /// Write it back only if the closure says so ([`reads_only`]: the bookkeeping around
+    /// a read — a fault's match count, a dying jail counted down — is all that can change).
+    OnlyIfSaid,
+}
+
+/// Whether `cmd` only reads the host: `jls`, `zfs list|get`, `zpool list|get`, `sysctl`
+/// without `=`, `rctl` without `-a`/`-r`, `ifconfig -l`, `kldstat`, `mount` without
+/// arguments. Anything else may write.
+fn reads_only(cmd: &Cmd) -> bool {
+    let first = cmd.args.first().map(String::as_str);
+    match cmd.program.as_str() {
+        tools::JLS | tools::KLDSTAT => true,
+        tools::ZFS | tools::ZPOOL => matches!(first, Some("list" | "get")),
+        tools::SYSCTL => cmd.args.iter().all(|a| !a.contains('=')),
+        tools::RCTL => cmd
+            .args
+            .iter()
+            .all(|a| !(a.starts_with('-') && (a.contains('a') || a.contains('r')))),
+        tools::IFCONFIG => cmd.args == ["-l"],
+        tools::MOUNT => cmd.args.is_empty(),
+        _ => false,
+    }
+}
+
+/// The parsed state of one version of `state.json`, so a command does not parse the file
+/// again when nobody has replaced it since this handle last read or wrote it.
+///
+/// Every write replaces the file by a rename, so a new version is a new inode. The cache
+/// keeps the old version open: while an inode is open it cannot be freed, so its number
+/// cannot be given to a later version, and "same device, inode, size and modification time
+/// as the cached file" means "the cached file". A version written by another process or
+/// another handle is therefore always seen.
+#[derive(Debug)]
+struct StateCache {
+    _file: File,
+    id: FileId,
+    state: SimState,
+    /// `state.zfs` as it is in the file, when known: the largest part of the state (about
+    /// 60% of it with 200 jails), which only `zfs` and `zpool` change, so a command that ran
+    /// neither writes these bytes again instead of serialising the datasets.
+    zfs_json: Option<Vec<u8>>,
+}
+
+/// Every part of [`SimState`] but the datasets, serialised after them by [`SimHost::save`].
+#[derive(Serialize)]
+struct RestOfState<'a> {
+    jail: &'a jail::JailState,
+    rctl: &'a rctl::RctlState,
+    cpuset: &'a cpuset::CpusetState,
+    net: &'a net::NetState,
+    mount: &'a mount::MountState,
+    sysctl: &'a sysctl::SysctlState,
+    kld: &'a kld::KldState,
+    fault_counts: &'a std::collections::BTreeMap<String, u64>,
+}
+
+/// What identifies one version of `state.json` while it is held open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+}
+
+impl FileId {
+    fn of(m: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+        }
+    }
 }
 
 impl SimHost {
@@ -313,6 +400,7 @@ impl SimHost {
             root,
             config,
             deadlines: Default::default(),
+            cache: Default::default(),
         };
         let _lock = host.lock()?;
         if !host.state_path().exists() {
@@ -329,7 +417,7 @@ impl SimHost {
                 host.resolve(Path::new("/etc/resolv.conf"), Last::Follow)?,
                 "nameserver 192.0.2.53\n",
             )?;
-            host.save(&state)?;
+            host.save(&state, None)?;
         }
         Ok(host)
     }
@@ -370,30 +458,38 @@ impl SimHost {
         self.dir.join("history.jsonl")
     }
 
-    /// The state file's bytes and what they hold.
-    fn load_bytes(&self) -> std::io::Result<(Vec<u8>, SimState)> {
-        let bytes = std::fs::read(self.state_path())?;
-        let state = serde_json::from_slice(&bytes).map_err(|e| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{}: {e}", self.state_path().display()),
-            )
-        })?;
-        Ok((bytes, state))
-    }
-
     fn load(&self) -> std::io::Result<SimState> {
-        Ok(self.load_bytes()?.1)
-    }
-
-    fn save(&self, state: &SimState) -> std::io::Result<()> {
-        self.save_bytes(&serde_json::to_vec(state)?)
+        Ok(self.load_cached()?.state)
     }
 
     /// Replace the state file atomically (temporary file, rename), so a killed command
     /// leaves the old state or the new one. Not fsynced: see [`HostFs::write`] below.
-    fn save_bytes(&self, bytes: &[u8]) -> std::io::Result<()> {
-        super::system::write_atomic(&self.state_path(), bytes, 0o644, false, || {})
+    /// `zfs_json` is `state.zfs` already serialised, when the caller knows it; the datasets'
+    /// bytes are returned for the next save.
+    fn save(&self, state: &SimState, zfs_json: Option<Vec<u8>>) -> std::io::Result<Vec<u8>> {
+        let zfs_json = match zfs_json {
+            Some(b) => b,
+            None => serde_json::to_vec(&state.zfs)?,
+        };
+        let rest = serde_json::to_vec(&RestOfState {
+            jail: &state.jail,
+            rctl: &state.rctl,
+            cpuset: &state.cpuset,
+            net: &state.net,
+            mount: &state.mount,
+            sysctl: &state.sysctl,
+            kld: &state.kld,
+            fault_counts: &state.fault_counts,
+        })?;
+        // `{"zfs":…,` then the rest's fields without its opening brace: one JSON object,
+        // the same fields as `SimState`'s own serialisation.
+        let mut bytes = Vec::with_capacity(zfs_json.len() + rest.len() + 8);
+        bytes.extend_from_slice(b"{\"zfs\":");
+        bytes.extend_from_slice(&zfs_json);
+        bytes.push(b',');
+        bytes.extend_from_slice(&rest[1..]);
+        super::system::write_atomic(&self.state_path(), &bytes, 0o644, false, || {})?;
+        Ok(zfs_json)
     }
 
     /// Append the entries to `history.jsonl`, one JSON object per line, in one write.
@@ -436,22 +532,119 @@ impl SimHost {
     /// Run `f` on the state under the lock; append the commands it ran to the history and
     /// write the state back only if it changed.
     pub fn with_state<T>(&self, f: impl FnOnce(&mut Ctx<'_>) -> T) -> std::io::Result<T> {
+        self.locked(Writes::IfChanged, |ctx| (f(ctx), true))
+    }
+
+    /// [`Self::with_state`] with the caller's knowledge of whether `f` writes ([`Writes`]).
+    ///
+    /// The state is parsed only when `state.json` is not the version this handle last read
+    /// or wrote ([`StateCache`]). Deciding whether a command changed the state costs a copy
+    /// of it and a comparison, and writing it costs serialising it: a command known to
+    /// change the state skips the copy, and one known to read it skips both.
+    fn locked<T>(
+        &self,
+        writes: Writes,
+        f: impl FnOnce(&mut Ctx<'_>) -> (T, bool),
+    ) -> std::io::Result<T> {
         let _lock = self.lock()?;
-        let (before, mut state) = self.load_bytes()?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let current = FileId::of(&std::fs::metadata(self.state_path())?);
+        let mut entry = match cache.take() {
+            Some(c) if c.id == current => c,
+            _ => self.load_cached()?,
+        };
+        let mut state = std::mem::take(&mut entry.state);
+        let zfs_json = entry.zfs_json.take();
         state.config = self.config.clone();
+        // A read-only command is checked against a copy in debug builds (every test), so a
+        // command classed as read-only that changes the state fails the tests.
+        let before = match writes {
+            Writes::IfChanged => Some(state.clone()),
+            Writes::OnlyIfSaid if cfg!(debug_assertions) => Some(state.clone()),
+            _ => None,
+        };
+        // Checked the same way: a command that changed the datasets without running `zfs`
+        // or `zpool` fails the tests.
+        let zfs_before = (cfg!(debug_assertions) && zfs_json.is_some()).then(|| state.zfs.clone());
         let mut ctx = Ctx {
             state: &mut state,
             root: &self.root,
             hung: false,
         };
-        let t = f(&mut ctx);
+        let (t, said) = f(&mut ctx);
         let ran = std::mem::take(&mut state.history);
-        let after = serde_json::to_vec(&state)?;
-        if after != before {
-            self.save_bytes(&after)?;
+        let changed = match (writes, &before) {
+            (Writes::Always, _) => true,
+            (Writes::IfChanged, Some(b)) => state != *b,
+            (Writes::OnlyIfSaid, b) => {
+                if let Some(b) = b {
+                    assert!(
+                        said || state == *b,
+                        "the simulated host classes {:?} as read-only, but it changed the state",
+                        ran.first().map(|h| &h.cmd)
+                    );
+                }
+                said
+            }
+            (Writes::IfChanged, None) => unreachable!("a copy is taken for IfChanged"),
+        };
+        let zfs_ran = ran
+            .iter()
+            .any(|h| h.cmd.program == tools::ZFS || h.cmd.program == tools::ZPOOL);
+        // An unchanged state keeps its bytes; a changed one keeps the datasets' bytes when
+        // they compare equal (callers of `with_state` may change anything) or, for a
+        // command, when neither tool ran.
+        let zfs_kept = match (writes, &before) {
+            (Writes::IfChanged, Some(b)) => b.zfs == state.zfs,
+            _ => !zfs_ran,
+        };
+        let zfs_json = zfs_json.filter(|_| !changed || zfs_kept);
+        if let (Some(b), Some(_)) = (&zfs_before, &zfs_json) {
+            assert!(
+                state.zfs == *b,
+                "the simulated host changed its datasets in {:?}, which ran no zfs or zpool",
+                ran.first().map(|h| &h.cmd)
+            );
         }
+        let zfs_json = if changed {
+            let bytes = self.save(&state, zfs_json)?;
+            entry = self.open_state()?;
+            Some(bytes)
+        } else {
+            zfs_json
+        };
+        entry.state = state;
+        entry.zfs_json = zfs_json;
+        *cache = Some(entry);
         self.append_history(&ran)?;
         Ok(t)
+    }
+
+    /// Open `state.json` and note its identity, without parsing it.
+    fn open_state(&self) -> std::io::Result<StateCache> {
+        let file = File::open(self.state_path())?;
+        let id = FileId::of(&file.metadata()?);
+        Ok(StateCache {
+            _file: file,
+            id,
+            state: SimState::default(),
+            zfs_json: None,
+        })
+    }
+
+    /// Open, identify and parse `state.json`.
+    fn load_cached(&self) -> std::io::Result<StateCache> {
+        use std::io::Read;
+        let mut c = self.open_state()?;
+        let mut bytes = Vec::with_capacity(c.id.size as usize);
+        c._file.read_to_end(&mut bytes)?;
+        c.state = serde_json::from_slice(&bytes).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: {e}", self.state_path().display()),
+            )
+        })?;
+        Ok(c)
     }
 
     /// A copy of the current state with the whole history, for tests and inspection.
@@ -503,19 +696,26 @@ impl Runner for SimHost {
             }
             std::thread::sleep(d);
         }
+        let writes = if reads_only(cmd) {
+            Writes::OnlyIfSaid
+        } else {
+            Writes::Always
+        };
         let r = self
-            .with_state(|ctx| {
-                jail::tick_dying(ctx.state);
+            .locked(writes, |ctx| {
+                let counted = ctx.state.fault_counts.clone();
+                let ticked = jail::tick_dying(ctx.state);
                 let r = dispatch(ctx, cmd);
+                let changed = ticked || ctx.state.fault_counts != counted;
                 if ctx.hung && r.is_ok() {
                     // A tool this one ran (jail(8) running ifconfig) hung, so this one never
                     // returns either; what it did before stays done, as after a real kill.
                     if let Some(h) = ctx.state.history.iter_mut().rev().find(|h| &h.cmd == cmd) {
                         h.status = faults::KILLED;
                     }
-                    return Err(hung(cmd));
+                    return (Err(hung(cmd)), true);
                 }
-                r
+                (r, changed)
             })
             .map_err(|source| ProcessError::Spawn {
                 cmd: cmd.clone(),
@@ -671,6 +871,81 @@ mod tests {
                 (format!("{} get -H quota zroot/nope", tools::ZFS), 1),
                 (format!("{} create zroot/a", tools::ZFS), 0),
             ]
+        );
+    }
+
+    /// Two handles on one directory (two processes, as far as the cache can tell): each
+    /// command sees what the other handle wrote last, although both keep a parsed copy.
+    #[test]
+    fn two_handles_see_each_others_writes() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("sim");
+        let a = SimHost::open_with(&dir, SimConfig::default()).unwrap();
+        let b = SimHost::open_with(&dir, SimConfig::default()).unwrap();
+        let names = |h: &SimHost| {
+            h.run(&Cmd::new(
+                tools::ZFS,
+                ["list", "-H", "-o", "name", "-r", "zroot"],
+            ))
+            .unwrap()
+            .stdout
+        };
+        for i in 0..4 {
+            let (w, r) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+            // Warm the reader's cache, change the host through the writer, read again.
+            let before = names(r);
+            w.run(&Cmd::new(tools::ZFS, ["create", &format!("zroot/d{i}")]))
+                .unwrap();
+            let after = names(r);
+            assert!(!before.contains(&format!("zroot/d{i}\n")), "{before}");
+            assert!(
+                after.contains(&format!("zroot/d{i}\n")),
+                "handle {i}: {after}"
+            );
+        }
+        // The same for the other parts of the state, which are saved without re-serialising
+        // the datasets: an interface made through one handle, then a dataset through the
+        // other, and both are there for a third handle reading the file afresh.
+        a.run(&Cmd::new(tools::IFCONFIG, ["lo1", "create"]))
+            .unwrap();
+        b.run(&Cmd::new(tools::ZFS, ["create", "zroot/late"]))
+            .unwrap();
+        a.run(&Cmd::new(tools::IFCONFIG, ["lo2", "create"]))
+            .unwrap();
+        let c = SimHost::open_with(&dir, SimConfig::default()).unwrap();
+        let st = c.snapshot().unwrap();
+        assert!(st.zfs.datasets.contains_key("zroot/late"));
+        assert!(st.zfs.datasets.contains_key("zroot/d3"));
+        let ifs = c.run(&Cmd::new(tools::IFCONFIG, ["-l"])).unwrap().stdout;
+        assert!(ifs.contains("lo1") && ifs.contains("lo2"), "{ifs}");
+    }
+
+    /// A change made through `with_state` (tests set up hosts this way) is saved whatever
+    /// part it touches, the datasets included, although no `zfs` ran.
+    #[test]
+    fn a_direct_change_to_the_datasets_is_saved() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("sim");
+        let a = SimHost::open_with(&dir, SimConfig::default()).unwrap();
+        // Cache the datasets' bytes, then change them without a zfs command.
+        a.run(&Cmd::new(tools::IFCONFIG, ["lo1", "create"]))
+            .unwrap();
+        a.with_state(|ctx| {
+            let z = ctx.state.zfs.datasets.get("zroot").unwrap().clone();
+            ctx.state.zfs.datasets.insert("zroot/direct".into(), z);
+        })
+        .unwrap();
+        a.run(&Cmd::new(tools::IFCONFIG, ["lo2", "create"]))
+            .unwrap();
+        let fresh = SimHost::open_with(&dir, SimConfig::default()).unwrap();
+        assert!(
+            fresh
+                .snapshot()
+                .unwrap()
+                .zfs
+                .datasets
+                .contains_key("zroot/direct"),
+            "the direct change was lost"
         );
     }
 }

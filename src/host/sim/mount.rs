@@ -22,7 +22,7 @@ pub struct SimMount {
     pub options: String,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MountState {
     /// Mounts in the order they were made.
     #[serde(default)]

@@ -52,7 +52,7 @@ impl Iface {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct NetState {
     /// All interfaces in creation order (host and vnet jails).
     #[serde(default)]

@@ -40,7 +40,7 @@ impl Rule {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RctlState {
     #[serde(default)]
     pub rules: Vec<Rule>,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// OIDs and their values. Missing OIDs are unknown to the simulated kernel.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SysctlState {
     #[serde(default)]
     pub values: BTreeMap<String, String>,

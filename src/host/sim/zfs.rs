@@ -24,7 +24,7 @@ pub const POOL_SIZE: u64 = 1 << 40;
 /// Space a freshly created, empty filesystem references (as OpenZFS reports it).
 const EMPTY_FS: u64 = 96 * 1024;
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ZfsState {
     /// Pools by name.
     pub pools: BTreeMap<String, SimPool>,
@@ -1212,17 +1212,29 @@ pub fn init_fresh(s: &mut SimState) {
 /// Mounted ZFS filesystems as `(dataset, mountpoint)`, in mount order (parents first): what
 /// the simulated mount(8) lists with fstype `zfs` in `mount -p`.
 pub fn mounted_filesystems(z: &ZfsState) -> Vec<(String, String)> {
-    let mut v: Vec<String> = z
+    mounted_where(z, |_| true)
+}
+
+/// [`mounted_filesystems`] whose mountpoint passes `keep`, in the same order; only those
+/// are sorted.
+fn mounted_where(z: &ZfsState, keep: impl Fn(&str) -> bool) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = z
         .datasets
         .iter()
         .filter(|(_, d)| d.kind == DsKind::Filesystem && d.mounted)
-        .map(|(n, _)| n.clone())
+        .filter_map(|(n, _)| {
+            let (mp, _) = mountpoint(z, n);
+            (mp.starts_with('/') && keep(&mp)).then(|| (n.clone(), mp))
+        })
         .collect();
-    sort_names(z, &mut v);
-    v.into_iter()
-        .filter_map(|n| {
-            let (mp, _) = mountpoint(z, &n);
-            mp.starts_with('/').then_some((n, mp))
+    let mut names: Vec<String> = v.iter().map(|(n, _)| n.clone()).collect();
+    sort_names(z, &mut names);
+    let mut mps: BTreeMap<String, String> = v.drain(..).collect();
+    names
+        .into_iter()
+        .map(|n| {
+            let mp = mps.remove(&n).expect("collected above");
+            (n, mp)
         })
         .collect()
 }
@@ -1230,7 +1242,7 @@ pub fn mounted_filesystems(z: &ZfsState) -> Vec<(String, String)> {
 /// Whether the host path `path` lies on a mounted ZFS filesystem whose `exec` property
 /// (own or inherited) is `off`: the kernel then refuses to execute any file there.
 pub fn exec_off_at(z: &ZfsState, path: &Path) -> bool {
-    mounted_filesystems(z)
+    mounted_where(z, |mp| path.starts_with(Path::new(mp)))
         .into_iter()
         .filter(|(_, mp)| path.starts_with(Path::new(mp)))
         .max_by_key(|(_, mp)| Path::new(mp).components().count())
