@@ -295,7 +295,8 @@ fn sim_shutdown(g: &BootGraph, latency: Duration, p: usize) -> (Duration, usize,
     );
     let held = Held::acquire(host.as_ref(), &wanted, |k| panic!("waited for {k}")).unwrap();
     let down = BootGraph::for_shutdown(&cfg.jails, &names, &[]).unwrap();
-    let known = jailctl::observe::host::observe_jails(host.as_ref(), &cfg.global).unwrap();
+    let known =
+        jailctl::observe::host::observe_jails_concurrently(host.as_ref(), &cfg.global).unwrap();
     let driver = Arc::new(
         OpsDriver::new(host.clone(), cfg.jails.clone(), cfg.global.clone())
             .with_held(Arc::new(held))

@@ -50,7 +50,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     }
     let host = shared_host(global, Access::Change)?;
     let read = || {
-        observe::host::observe_jails(host.as_ref(), &cfg.global)
+        observe::host::observe_jails_concurrently(host.as_ref(), &cfg.global)
             .map_err(|e| miette::miette!("cannot tell which jails are running: {e}"))
     };
     let running_in = |state: &observe::HostState| -> Vec<String> {

@@ -485,7 +485,7 @@ pub fn down_only_with(
     let locks = lock_and_recover(host, held, &names, opts.dry_run, &mut prior)?;
     let state = match known {
         Some(k) if prior.recovered.is_empty() => {
-            observe::host::observe_jail_known(host, spec, facts, k)?
+            observe::host::observe_jail_known(host, global, spec, facts, k)?
         }
         _ => observe::host::observe_jail(host, global, spec, facts)?,
     };
