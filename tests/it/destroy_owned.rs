@@ -99,6 +99,20 @@ fn an_admin_dataset_under_a_volume_blocks_destroy_with_volumes() {
         .args(["destroy", "vol", "--yes"])
         .assert()
         .success();
+    let left = jailctl::host::sim::SimHost::open_with(&s, Default::default())
+        .unwrap()
+        .snapshot()
+        .unwrap()
+        .zfs
+        .datasets;
+    for kept in ["zroot/jailctl/volumes/vol/data", admin] {
+        assert!(left.contains_key(kept), "{kept} is gone: {:?}", left.keys());
+    }
+    assert!(
+        !left.contains_key("zroot/jailctl/jails/vol"),
+        "the root is still there: {:?}",
+        left.keys()
+    );
 }
 
 #[test]

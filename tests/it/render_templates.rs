@@ -51,7 +51,16 @@ fn every_template_renders_a_jail_conf_the_parser_accepts() {
         insta::assert_snapshot!(format!("jail_conf_{}", spec.name), conf);
         let parsed = jailconf::parse_str(&r.conf, "/var/run/jailctl/x.conf")
             .unwrap_or_else(|e| panic!("{}: {e:?}\n{}", spec.name, r.conf));
-        let dbg = format!("{parsed:?}");
-        assert!(dbg.contains(&spec.name), "{dbg}");
+        // Exactly this jail is declared, and it resolves to the path jailctl put it at.
+        assert_eq!(parsed.jails, [spec.name.clone()], "{}", r.conf);
+        let resolved = parsed
+            .resolve(&spec.name)
+            .unwrap_or_else(|e| panic!("{}: {e:?}", spec.name));
+        assert_eq!(
+            resolved.string("path").as_deref(),
+            Some(format!("/usr/local/jails/{}", spec.name).as_str()),
+            "{}",
+            r.conf
+        );
     }
 }
