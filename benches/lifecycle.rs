@@ -2,6 +2,7 @@
 //! 1. `jailctl list --json` with 1,000 jails (defined, cloned, running): wall time of the
 //!    real binary and of `ops::status` in process. Listing must stay one `jls` and one
 //!    `zfs get` however many jails there are; the command count is printed too.
+//!    `jailctl status --json` likewise, with live usage read for all jails at once.
 //! 2. The number of mutating commands `up` runs for a new plain jail (target ≤ 6): the
 //!    commands jailctl runs, and those jail(8) runs itself on top.
 //!
@@ -175,6 +176,42 @@ fn main() {
     println!(
         "jailctl list --json, {n} jails: {:.1} ms (best of 3, whole process), {per_list} commands per listing",
         best * 1e3
+    );
+    // status: list plus live usage; one kernel query for all jails, not `rctl -u` per jail.
+    let before = h.snapshot().unwrap().history.len();
+    let mut best_status = f64::MAX;
+    for _ in 0..3 {
+        let t0 = Instant::now();
+        let out = std::process::Command::new(bin)
+            .args(["-q", "--simulate"])
+            .arg(&dir)
+            .arg("--config-dir")
+            .arg(&cfg)
+            .args(["status", "--json"])
+            .env_remove("JAILCTL_SIM_FAULTS")
+            .env_remove("JAILCTL_SIM_LATENCY")
+            .output()
+            .unwrap();
+        best_status = best_status.min(t0.elapsed().as_secs_f64());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let with_usage = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|j| j["usage"]["memoryuse"].is_u64())
+            .count();
+        assert_eq!(with_usage, n);
+    }
+    let hist = h.snapshot().unwrap().history;
+    let per_status = (hist.len() - before) / 3;
+    println!(
+        "jailctl status --json, {n} jails: {:.1} ms (best of 3, whole process), {per_status} commands per status",
+        best_status * 1e3
     );
     let cfgd = jailctl::config::load(&cfg).unwrap();
     let t0 = Instant::now();

@@ -254,4 +254,16 @@ pub trait HostFs {
 pub trait Host: Runner + HostFs {
     /// `Some("simulated FreeBSD host at DIR")` for a simulated host, `None` for the real one.
     fn simulated(&self) -> Option<String>;
+
+    /// The live RACCT usage of the jails `names`, all at once and without a process per
+    /// jail, when this host can read it so ([`crate::platform::jail_usages`] on FreeBSD, the
+    /// simulator's state under one lock); jails not running are left out. `None` (the
+    /// default): the caller runs `rctl -u jail:NAME` per jail.
+    fn racct_usage(
+        &self,
+        names: &[String],
+    ) -> Option<Result<crate::platform::Usages, crate::platform::PlatformError>> {
+        let _ = names;
+        None
+    }
 }

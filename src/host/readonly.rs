@@ -196,6 +196,13 @@ impl Host for ReadOnlyHost<'_> {
     fn simulated(&self) -> Option<String> {
         self.host().simulated()
     }
+    /// Reading usage changes nothing.
+    fn racct_usage(
+        &self,
+        names: &[String],
+    ) -> Option<Result<crate::platform::Usages, crate::platform::PlatformError>> {
+        self.host().racct_usage(names)
+    }
 }
 
 #[cfg(test)]

@@ -214,6 +214,12 @@ impl Host for SystemHost {
     fn simulated(&self) -> Option<String> {
         None
     }
+    fn racct_usage(
+        &self,
+        names: &[String],
+    ) -> Option<Result<crate::platform::Usages, crate::platform::PlatformError>> {
+        crate::platform::jail_usages(names)
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ pub enum ObserveError {
         path: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Kernel(#[from] crate::platform::PlatformError),
 }
 
 /// The jails of `names` whose root `<mount_root>/NAME` is a symbolic link, or lies below
@@ -106,10 +108,11 @@ impl Got {
 /// The output of [`zfs_get_cmd`] or [`zfs_get_jail_cmd`]: datasets, where `exec` comes
 /// from, and which datasets carry `jailctl:managed=yes` set locally (what jailctl made).
 fn parse_get(cmd: &Cmd, stdout: &str) -> Result<Got, ObserveError> {
-    let (datasets, exec_sources) =
-        super::zfs::parse_zfs_get_sourced(stdout, "exec").map_err(|e| parse_err(cmd, e))?;
-    let (_, managed) =
-        super::zfs::parse_zfs_get_sourced(stdout, props::MANAGED).map_err(|e| parse_err(cmd, e))?;
+    let (datasets, mut sources) =
+        super::zfs::parse_zfs_get_sources(stdout, &["exec", props::MANAGED])
+            .map_err(|e| parse_err(cmd, e))?;
+    let exec_sources = sources.remove("exec").unwrap_or_default();
+    let managed = sources.remove(props::MANAGED).unwrap_or_default();
     let managed_local = managed
         .into_iter()
         .filter(|(name, source)| {
@@ -433,6 +436,23 @@ fn observe_jail_runtime(
         st.interfaces = super::ifconfig::parse_list(&out.stdout).map_err(|e| parse_err(&c, e))?;
     }
     Ok(())
+}
+
+/// Live resource usage of the running jails `names`, for `status`: from the kernel in one go
+/// where the host can ([`crate::host::Host::racct_usage`]: no process per jail), else one
+/// `rctl -u jail:NAME` each. A jail that stopped since it was listed is left out.
+pub fn usages(
+    host: &dyn crate::host::Host,
+    names: &[String],
+) -> Result<crate::platform::Usages, ObserveError> {
+    if let Some(read) = host.racct_usage(names) {
+        return Ok(read?);
+    }
+    let mut all = crate::platform::Usages::new();
+    for n in names {
+        all.insert(n.clone(), usage(host, n)?);
+    }
+    Ok(all)
 }
 
 /// Live resource usage of a running jail (`rctl -u jail:NAME`), for `status`.

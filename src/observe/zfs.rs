@@ -39,25 +39,40 @@ pub fn parse_zfs_get(stdout: &str) -> Result<BTreeMap<String, Dataset>, ParseErr
                 "expected 3 tab-separated fields: name, property, value",
             ));
         };
-        if name.is_empty() || prop.is_empty() {
-            return Err(fail("empty dataset or property name"));
-        }
-        if prop.contains(' ') {
-            return Err(fail("property name with a space; was -H given?"));
-        }
-        let ds = out.entry(name.to_string()).or_insert_with(|| Dataset {
-            name: name.to_string(),
-            props: BTreeMap::new(),
-        });
-        if ds
-            .props
-            .insert(prop.to_string(), value.to_string())
-            .is_some()
-        {
-            return Err(fail("property listed twice for the same dataset"));
-        }
+        add_prop(&mut out, name, prop, value).map_err(fail)?;
     }
     Ok(out)
+}
+
+/// Record one `name property value` line; the reason when the line cannot be right.
+fn add_prop(
+    out: &mut BTreeMap<String, Dataset>,
+    name: &str,
+    prop: &str,
+    value: &str,
+) -> Result<(), &'static str> {
+    if name.is_empty() || prop.is_empty() {
+        return Err("empty dataset or property name");
+    }
+    if prop.contains(' ') {
+        return Err("property name with a space; was -H given?");
+    }
+    // Lines come grouped by dataset: look the last one up first.
+    let ds = match out.get_mut(name) {
+        Some(d) => d,
+        None => out.entry(name.to_string()).or_insert_with(|| Dataset {
+            name: name.to_string(),
+            props: BTreeMap::new(),
+        }),
+    };
+    if ds
+        .props
+        .insert(prop.to_string(), value.to_string())
+        .is_some()
+    {
+        return Err("property listed twice for the same dataset");
+    }
+    Ok(())
 }
 
 /// Datasets by name, and the source of one property by dataset name.
@@ -68,11 +83,26 @@ pub type Sourced = (BTreeMap<String, Dataset>, BTreeMap<String, String>);
 /// (`local`, `default`, `inherited from DATASET`, `-`). The value may contain tabs (user
 /// properties); the source never does, so it is the text after the last tab.
 pub fn parse_zfs_get_sourced(stdout: &str, keep: &str) -> Result<Sourced, ParseError> {
-    let mut plain = String::with_capacity(stdout.len());
-    let mut sources = BTreeMap::new();
+    let (datasets, mut sources) = parse_zfs_get_sources(stdout, &[keep])?;
+    Ok((datasets, sources.remove(keep).unwrap_or_default()))
+}
+
+/// Datasets by name, and the sources of several properties, by property then dataset.
+pub type Sources = (
+    BTreeMap<String, Dataset>,
+    BTreeMap<String, BTreeMap<String, String>>,
+);
+
+/// [`parse_zfs_get_sourced`] for several properties in one pass: the sources of each of
+/// `keep`, by property, then by dataset.
+pub fn parse_zfs_get_sources(stdout: &str, keep: &[&str]) -> Result<Sources, ParseError> {
+    let mut datasets = BTreeMap::new();
+    let mut sources: BTreeMap<String, BTreeMap<String, String>> = keep
+        .iter()
+        .map(|k| (k.to_string(), BTreeMap::new()))
+        .collect();
     for (i, line) in stdout.lines().enumerate() {
         if line.is_empty() {
-            plain.push('\n');
             continue;
         }
         let fail = |reason: &str| ParseError {
@@ -92,12 +122,15 @@ pub fn parse_zfs_get_sourced(stdout: &str, keep: &str) -> Result<Sourced, ParseE
                 "expected 4 tab-separated fields: name, property, value, source",
             ));
         };
-        if prop == keep {
-            sources.insert(name.to_string(), source.to_string());
+        if let Some(by_name) = sources.get_mut(prop) {
+            by_name.insert(name.to_string(), source.to_string());
         }
-        plain.push_str(&format!("{name}\t{prop}\t{value}\n"));
+        add_prop(&mut datasets, name, prop, value).map_err(|r| ParseError {
+            command: "zfs get -H -p -o name,property,value",
+            ..fail(r)
+        })?;
     }
-    Ok((parse_zfs_get(&plain)?, sources))
+    Ok((datasets, sources))
 }
 
 /// Parse `zfs list -H -o COLUMNS ...` where `columns` are the `-o` names in order (one must

@@ -617,8 +617,9 @@ pub fn status(
     Ok(status_of(&st, specs, global))
 }
 
-/// [`status`] plus the live usage of the running jails in `names` (all when empty), read
-/// with one `rctl -u` each when RACCT is on.
+/// [`status`] plus the live usage of the running jails in `names` (all when empty) when
+/// RACCT is on: from the kernel in one go ([`observe::host::usages`]), or one `rctl -u` each
+/// where the host cannot.
 pub fn status_with_usage(
     host: &dyn Host,
     specs: &[JailSpec],
@@ -631,8 +632,14 @@ pub fn status_with_usage(
     }
     let racct = host.output(&Cmd::new(tools::SYSCTL, ["-n", "kern.racct.enable"]))?;
     if racct.success() && racct.stdout.trim() == "1" {
+        let running: Vec<String> = list
+            .iter()
+            .filter(|j| j.state == "running")
+            .map(|j| j.name.clone())
+            .collect();
+        let mut usages = observe::host::usages(host, &running)?;
         for j in list.iter_mut().filter(|j| j.state == "running") {
-            j.usage = Some(observe::host::usage(host, &j.name)?);
+            j.usage = usages.remove(&j.name);
         }
     }
     Ok(list)
@@ -640,21 +647,23 @@ pub fn status_with_usage(
 
 fn status_of(st: &HostState, specs: &[JailSpec], global: &Global) -> Vec<JailStatus> {
     let prefix = format!("{}/jails/", global.zfs_root);
-    let mut names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+    // By name, so the cost per jail does not grow with the fleet.
+    let by_name: std::collections::BTreeMap<&str, &JailSpec> =
+        specs.iter().map(|s| (s.name.as_str(), s)).collect();
+    let mut names: std::collections::BTreeSet<String> =
+        specs.iter().map(|s| s.name.clone()).collect();
     for (k, d) in &st.datasets {
         if let Some(n) = k.strip_prefix(&prefix)
             && !n.contains(['/', '@', '.'])
             && d.prop(plan::props::MANAGED) == Some("yes")
-            && !names.iter().any(|x| x == n)
         {
-            names.push(n.to_string());
+            names.insert(n.to_string());
         }
     }
-    names.sort();
     names
         .into_iter()
         .map(|name| {
-            let spec = specs.iter().find(|s| s.name == name);
+            let spec = by_name.get(name.as_str()).copied();
             let ds = st.datasets.get(&render::root_dataset(global, &name));
             let jail = st.jails.get(&name);
             let state = match (jail, ds) {
@@ -803,9 +812,14 @@ mod tests {
                 ("web", "running", true, Some(true)),
             ]
         );
-        // Valid JSON for `list --json`.
-        let json = serde_json::to_string(&s).unwrap();
-        assert!(serde_json::from_str::<serde_json::Value>(&json).is_ok());
+        // What `list --json` prints for a jail: the fields scripts read, with their values.
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json[2]["name"], "web");
+        assert_eq!(json[2]["state"], "running");
+        assert_eq!(json[2]["defined"], true);
+        assert_eq!(json[2]["up_to_date"], true);
+        assert_eq!(json[1]["defined"], false);
+        assert!(json[0]["jid"].is_null(), "{json}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The FreeBSD backend: asks the kernel directly. RACCT state through the `rctl` crate
 //! (sysctl(3) of `security.jail.jailed` and `kern.racct.enable`, no rctl(8) process) and running
-//! jails through the `jail` crate (jail_get(2) walked with `lastjid`, no jls(8) process).
+//! jails through the `jail` crate (jail_get(2) walked with `lastjid`, no jls(8) process), live
+//! usage through the `rctl` crate (rctl_get_racct(2), no rctl(8) process per jail).
 
 use super::{KernelJail, PlatformError, RacctState};
 
@@ -31,6 +32,37 @@ pub(super) fn running_jail(name: &str) -> Result<Option<KernelJail>, PlatformErr
         }
     }
     Ok(None)
+}
+
+pub(super) fn jail_usages(names: &[String]) -> Option<Result<super::Usages, PlatformError>> {
+    Some(
+        names
+            .iter()
+            .try_fold(super::Usages::new(), |mut all, name| {
+                match rctl::Subject::jail_name(name.as_str()).usage() {
+                    Ok(usage) => {
+                        let usage = usage
+                            .into_iter()
+                            .map(|(r, v)| (r.to_string(), v as u64))
+                            .collect();
+                        all.insert(name.clone(), usage);
+                        Ok(all)
+                    }
+                    // For a jail the kernel does not know the call fails with ESRCH, which the crate
+                    // turns into an empty answer it cannot parse: ask whether the jail still exists
+                    // before calling it an error.
+                    Err(e) => match running_jail(name) {
+                        Ok(None) => Ok(all),
+                        _ => Err(PlatformError::Kernel {
+                            what: format!(
+                                "read the resource usage of jail `{name}` (rctl_get_racct(2))"
+                            ),
+                            message: e.to_string(),
+                        }),
+                    },
+                }
+            }),
+    )
 }
 
 fn describe(running: jail::RunningJail) -> Result<KernelJail, PlatformError> {

@@ -153,6 +153,17 @@ pub fn running_jail(name: &str) -> Result<Option<KernelJail>, PlatformError> {
     imp::running_jail(name)
 }
 
+/// Live RACCT usage per jail, by resource name as `rctl -u jail:NAME` prints it.
+pub type Usages = std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>;
+
+/// The live RACCT usage of each jail in `names` read from the kernel, no process spawned
+/// (rctl_get_racct(2), one system call per jail). Jails the kernel does not know (stopped
+/// since they were listed) are left out. `None` where this build cannot ask the kernel:
+/// callers then run `rctl -u` per jail.
+pub fn jail_usages(names: &[String]) -> Option<Result<Usages, PlatformError>> {
+    imp::jail_usages(names)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,8 @@
 //! so each call says so instead of pretending: the RACCT state is
 //! [`RacctState::Unsupported`] with the reason, and reading jails is an
 //! [`PlatformError::Unsupported`] that points at `--simulate DIR`. Missing here, compared with
-//! the FreeBSD backend: sysctl(3) (`security.jail.jailed`, `kern.racct.enable`) and
-//! jail_get(2).
+//! the FreeBSD backend: sysctl(3) (`security.jail.jailed`, `kern.racct.enable`), jail_get(2)
+//! and rctl_get_racct(2) (live usage: callers fall back to `rctl -u`).
 
 use super::{KernelJail, PlatformError, RacctState};
 
@@ -20,6 +20,12 @@ pub(super) fn running_jails() -> Result<Vec<KernelJail>, PlatformError> {
 
 pub(super) fn running_jail(_name: &str) -> Result<Option<KernelJail>, PlatformError> {
     Err(unsupported("look up a running jail"))
+}
+
+/// No kernel to ask: `None`, so the host's `rctl -u` per jail is used (on this OS it fails
+/// like every other FreeBSD tool, which is the honest answer).
+pub(super) fn jail_usages(_names: &[String]) -> Option<Result<super::Usages, PlatformError>> {
+    None
 }
 
 fn unsupported(what: &'static str) -> PlatformError {

@@ -344,15 +344,43 @@ fn exec_passes_the_exit_status_and_render_prints_the_block() {
     assert_eq!(cmds.len(), 2, "{cmds:?}");
     assert!(cmds[0].starts_with("zfs get -H -p -r "), "{cmds:?}");
     assert!(cmds[1].starts_with("jls --libxo json -d "), "{cmds:?}");
-    // status adds live usage (RACCT is on in the simulator) and the deployed limits.
+    // status adds live usage (RACCT is on in the simulator) and the deployed limits. The
+    // usage is one kernel query for all jails (rctl_get_racct(2) on FreeBSD), not an
+    // `rctl -u` process per jail: status runs the same commands as list, plus the sysctl.
+    let before = history(&s).len();
     let out = jailctl(&s, &cfg)
         .args(["status", "resolver", "--json"])
         .output()
         .unwrap();
     assert!(out.status.success());
+    let cmds: Vec<String> = history(&s)[before..].iter().map(line).collect();
+    assert_eq!(cmds.len(), 3, "{cmds:?}");
+    assert_eq!(cmds[2], "sysctl -n kern.racct.enable", "{cmds:?}");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 1);
-    assert!(v[0]["usage"]["memoryuse"].as_u64().is_some(), "{v}");
+    // The figures are those rctl(8) prints for the jail.
+    let rctl = jailctl(&s, &cfg)
+        .args(["sim", "rctl", "-u", "jail:resolver"])
+        .output()
+        .unwrap();
+    assert!(rctl.status.success());
+    let printed = String::from_utf8(rctl.stdout).unwrap();
+    assert_eq!(
+        printed.lines().count(),
+        v[0]["usage"].as_object().unwrap().len()
+    );
+    for l in printed.lines() {
+        let (k, n) = l.split_once('=').unwrap();
+        assert_eq!(
+            v[0]["usage"][k].as_u64(),
+            Some(n.parse().unwrap()),
+            "{k} in {v}"
+        );
+    }
+    assert!(
+        v[0]["usage"]["memoryuse"].as_u64().is_some_and(|m| m > 0),
+        "{v}"
+    );
     assert!(
         v[0]["limits"]
             .as_array()

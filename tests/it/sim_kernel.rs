@@ -1149,6 +1149,54 @@ fn rctl_usage_of_a_started_jail_is_deterministic() {
     assert!(u["memoryuse"] > 1 << 20 && u["maxproc"] > 0, "{u:?}");
 }
 
+/// The kernel query (rctl_get_racct(2) on FreeBSD) answers what `rctl -u` prints, for many
+/// jails at once, runs no command, leaves out jails not alive, and fails without RACCT.
+#[test]
+fn kernel_usage_matches_rctl_u_and_runs_no_command() {
+    use jailctl::host::Host;
+    let (_d, h) = host();
+    mkdir(&h, "/jails/web");
+    ok(
+        &h,
+        tools::JAIL,
+        &[
+            "-c",
+            "name=web",
+            "path=/jails/web",
+            "exec.start=/bin/sh /etc/rc",
+        ],
+    );
+    let printed =
+        observe::rctl::parse_usage(&ok(&h, tools::RCTL, &["-u", "jail:web"]).stdout).unwrap();
+    let ran = h.snapshot().unwrap().history.len();
+    let names = ["web".to_string(), "gone".to_string()];
+    let got = h
+        .racct_usage(&names)
+        .expect("the simulator answers")
+        .unwrap();
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        ["web"],
+        "a jail not alive is left out"
+    );
+    assert_eq!(got["web"], printed);
+    assert_eq!(
+        h.snapshot().unwrap().history.len(),
+        ran,
+        "no command was recorded"
+    );
+    // A boot-time tunable (sysctl refuses to set it), so set as after a reboot.
+    h.with_state(|x| {
+        x.state
+            .sysctl
+            .values
+            .insert("kern.racct.enable".into(), "0".into())
+    })
+    .unwrap();
+    let e = h.racct_usage(&names).unwrap().unwrap_err().to_string();
+    assert!(e.contains("ENOSYS"), "{e}");
+}
+
 #[test]
 fn cpuset_set_and_get() {
     let (_d, h) = host();

@@ -790,6 +790,29 @@ impl Host for SimHost {
     fn simulated(&self) -> Option<String> {
         Some(format!("simulated FreeBSD host at {}", self.dir.display()))
     }
+
+    /// Answered from the state under one lock, as the FreeBSD host answers it from the
+    /// kernel ([`rctl::usage_of_jails`]): a system call, not a command, so nothing is added to
+    /// the history and no latency is injected.
+    fn racct_usage(
+        &self,
+        names: &[String],
+    ) -> Option<Result<crate::platform::Usages, crate::platform::PlatformError>> {
+        let read = self.locked(Writes::OnlyIfSaid, |ctx| {
+            (rctl::usage_of_jails(ctx.state, names), false)
+        });
+        Some(match read {
+            Ok(Ok(u)) => Ok(u),
+            Ok(Err(message)) => Err(crate::platform::PlatformError::Kernel {
+                what: "read jails' resource usage (rctl_get_racct(2))".into(),
+                message,
+            }),
+            Err(e) => Err(crate::platform::PlatformError::Kernel {
+                what: format!("read the simulated host's state at {}", self.dir.display()),
+                message: e.to_string(),
+            }),
+        })
+    }
 }
 
 #[cfg(test)]

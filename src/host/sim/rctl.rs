@@ -257,6 +257,59 @@ fn matches(filter: &str, rule: &Rule) -> Result<bool, ()> {
     Ok(true)
 }
 
+/// A live jail's usage, every resource in rctl(8)'s order: a fixed, plausible figure per
+/// process (a started jail has three), so `rctl -u` and the kernel query
+/// ([`usage_of_jails`]) give the same numbers.
+fn usage_of(j: &super::jail::SimJail) -> Vec<(&'static str, u64)> {
+    let procs: u64 = if j.started { 3 } else { 0 };
+    let base = u64::try_from(j.jid).unwrap_or(0);
+    RESOURCES
+        .iter()
+        .map(|(r, _)| {
+            let v: u64 = match *r {
+                "cputime" => procs,
+                "datasize" => procs * 1_130_496,
+                "stacksize" => procs * 131_072,
+                "memoryuse" => procs * (9_420_800 + base * 4096),
+                "vmemoryuse" => procs * 13_930_496,
+                "maxproc" => procs,
+                "openfiles" => procs * 58,
+                "nthr" => procs,
+                "wallclock" => procs * 60,
+                _ => 0,
+            };
+            (*r, v)
+        })
+        .collect()
+}
+
+/// What rctl_get_racct(2) answers for each of `names` (the FreeBSD host reads it through the
+/// `rctl` crate, one system call per jail): the jails' usage, leaving out those not alive.
+/// Without RACCT the call fails with ENOSYS (sys/kern/kern_rctl.c returns it when
+/// `racct_enable` is off or RACCT is not compiled in); inside a jail, EPERM.
+pub fn usage_of_jails(
+    st: &super::SimState,
+    names: &[String],
+) -> Result<crate::platform::Usages, String> {
+    if st.sysctl.get("kern.racct.enable") != Some("1") {
+        return Err("Function not implemented (ENOSYS): RACCT is not enabled".into());
+    }
+    if st.sysctl.get("security.jail.jailed") == Some("1") {
+        return Err("Operation not permitted (EPERM): inside a jail".into());
+    }
+    let mut all = crate::platform::Usages::new();
+    for n in names {
+        if let Some(j) = super::jail::find_live(&st.jail, n) {
+            let u = usage_of(j)
+                .into_iter()
+                .map(|(r, v)| (r.to_string(), v))
+                .collect();
+            all.insert(n.clone(), u);
+        }
+    }
+    Ok(all)
+}
+
 const USAGE: &str = "usage: rctl [ -h ] [-a rule | -l filter | -r filter | -u filter | filter]\n";
 
 pub fn run(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
@@ -373,21 +426,7 @@ pub fn run(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
                     ),
                 );
             };
-            let procs: u64 = if j.started { 3 } else { 0 };
-            let base = u64::try_from(j.jid).unwrap_or(0);
-            for (r, _) in RESOURCES {
-                let v: u64 = match *r {
-                    "cputime" => procs,
-                    "datasize" => procs * 1_130_496,
-                    "stacksize" => procs * 131_072,
-                    "memoryuse" => procs * (9_420_800 + base * 4096),
-                    "vmemoryuse" => procs * 13_930_496,
-                    "maxproc" => procs,
-                    "openfiles" => procs * 58,
-                    "nthr" => procs,
-                    "wallclock" => procs * 60,
-                    _ => 0,
-                };
+            for (r, v) in usage_of(j) {
                 let v = if human { humanize(v) } else { v.to_string() };
                 out.stdout += &format!("{r}={v}\n");
             }
