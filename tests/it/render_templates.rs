@@ -52,7 +52,7 @@ fn every_template_renders_a_jail_conf_the_parser_accepts() {
         let parsed = jailconf::parse_str(&r.conf, "/var/run/jailctl/x.conf")
             .unwrap_or_else(|e| panic!("{}: {e:?}\n{}", spec.name, r.conf));
         // Exactly this jail is declared, and it resolves to the path jailctl put it at.
-        assert_eq!(parsed.jails, [spec.name.clone()], "{}", r.conf);
+        assert_eq!(parsed.jails, std::slice::from_ref(&spec.name), "{}", r.conf);
         let resolved = parsed
             .resolve(&spec.name)
             .unwrap_or_else(|e| panic!("{}: {e:?}", spec.name));
