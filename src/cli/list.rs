@@ -2,7 +2,8 @@
 //! state, from one `jls` and one `zfs get` for the whole host. A jail whose definition file is
 //! broken is listed with the state `invalid` (its errors in the JSON), and the command still
 //! succeeds: it is a report, and one bad file must not hide the rest of the fleet. `status` adds live usage
-//! (`rctl -u`) of running jails when RACCT is on; on a real FreeBSD host it says on stderr
+//! of running jails when RACCT is on (`rctl -u`'s figures, read for all jails at once through
+//! [`crate::host::Host::racct_usage`]); on a real FreeBSD host it says on stderr
 //! why there is no usage when RACCT is off, asking the kernel directly through
 //! [`crate::platform`] (sysctl(3), no process).
 
