@@ -30,13 +30,20 @@
 //!   [`boot::JailDriver`] trait (one jail's up/health/stop/force-stop).
 //! - [`platform`] reads the FreeBSD kernel directly where that beats spawning a tool (RACCT
 //!   state, running jails); off FreeBSD a stub says what is missing.
-//! - [`vnet`] is VNET networking: epair names, pool addresses, bridge/epair steps.
+//! - [`vnet`] plans VNET networking: pool addresses, bridge/epair steps ([`apply::net`] runs
+//!   them; the epair names are in [`config::layout`]).
 //! - [`doctor`] checks that a host is ready for jails (pool, datasets, RACCT, VIMAGE,
 //!   modules, mount path lengths), for `jailctl doctor` and before `up`/`boot`.
 //! - [`cli`] is the command line: one file per subcommand, each a thin `run` over the library.
 //!
 //! Nothing below `cli` chooses between the real and the simulated host: a [`host::Host`] is
 //! passed in explicitly.
+//!
+//! The modules form layers, each naming only lower ones (lowest first): `jail_params` and
+//! `platform`; `host`; `config` (with [`config::layout`], the names of everything jailctl puts
+//! on a host); `render`; `observe`; `vnet`; `provision`; `plan`; `apply`; `base`; `ops`;
+//! `boot` and `doctor`; `cli`. `tests/it/module_graph.rs` fails on a reference that runs back
+//! up; ARCHITECTURE.md draws the graph.
 
 pub mod apply;
 pub mod base;

@@ -285,7 +285,7 @@ impl Executor<'_> {
         // First: destroying the unnamed pair must come before the jail-named undo fails.
         undo.insert(
             0,
-            Undo::Net(crate::vnet::NetOp::DestroyUnnamedEpair { unit }),
+            Undo::Net(crate::apply::net::NetOp::DestroyUnnamedEpair { unit }),
         );
         self.save(jail)
             .map_err(|e| format!("{e}; the epair was not created"))
@@ -420,7 +420,7 @@ impl Executor<'_> {
                 // An epair's unit is chosen under the network lock: journal it before the
                 // pair exists, so a kill between its create and its rename is undone.
                 let mut note = |unit: u32| self.note_epair_unit(jail, unit);
-                crate::vnet::run_noting(h, n, &mut note)
+                crate::apply::net::run_noting(h, n, &mut note)
             }
         };
         if result.is_ok() {
@@ -436,7 +436,10 @@ impl Executor<'_> {
 }
 
 fn is_unnamed_epair(u: &Undo) -> bool {
-    matches!(u, Undo::Net(crate::vnet::NetOp::DestroyUnnamedEpair { .. }))
+    matches!(
+        u,
+        Undo::Net(crate::apply::net::NetOp::DestroyUnnamedEpair { .. })
+    )
 }
 
 /// The mountpoint of the dataset a `zfs create` or `zfs clone` op makes, when it sets one.
@@ -551,7 +554,7 @@ fn write_file(
 
 fn run_undo(h: &dyn Host, u: &Undo) -> Result<(), String> {
     match u {
-        Undo::Net(n) => crate::vnet::run(h, n),
+        Undo::Net(n) => crate::apply::net::run(h, n),
         Undo::Run { cmd } => h.run(cmd).map(|_| ()).map_err(|e| process_cause(&e)),
         Undo::RestoreFile {
             path,

@@ -6,6 +6,7 @@
 pub mod exec;
 pub mod layout;
 pub mod lock;
+pub mod net;
 #[cfg(test)]
 pub(crate) mod testhost;
 #[cfg(test)]
@@ -56,8 +57,8 @@ pub enum Op {
         replace: bool,
     },
     /// VNET: several commands that depend on each other's output or on the host's state
-    /// (see [`crate::vnet::NetOp`]).
-    Net(crate::vnet::NetOp),
+    /// (see [`crate::apply::net::NetOp`]).
+    Net(crate::apply::net::NetOp),
 }
 
 impl Op {
@@ -132,7 +133,7 @@ pub enum Undo {
         owner: Option<(u32, u32)>,
     },
     /// VNET: re-create a jail's epair, or remove a bridge nothing uses any more.
-    Net(crate::vnet::NetOp),
+    Net(crate::apply::net::NetOp),
     /// Remove, deepest first, the directories a `zfs create`/`zfs clone` made when it mounted
     /// the new dataset (its mountpoint's missing parents: ZFS removes only the mountpoint
     /// itself when the dataset is destroyed). One that is not empty is an error.
@@ -384,7 +385,7 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
             }
             vec![run(zfs(a), undo)]
         }
-        Step::Net(n) => crate::vnet::ops(n),
+        Step::Net(n) => crate::apply::net::ops(n),
         // No undo of their own: they act on a jail this run created, and undoing its
         // creation (`jail -r`, `zfs destroy -r` of the new clone) takes them all back.
         Step::Provision(p) => p

@@ -1252,7 +1252,7 @@ pub fn destroy(
     }
     // `jailctl:managed` is inherited: only datasets where it is set locally are jailctl's.
     let foreign =
-        crate::ops::owned::foreign_below(host, &dataset).map_err(|cause| BaseError::Zfs {
+        crate::observe::owned::foreign_below(host, &dataset).map_err(|cause| BaseError::Zfs {
             action: format!("cannot list what is below {dataset}"),
             cause: Box::new(cause),
         })?;

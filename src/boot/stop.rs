@@ -22,10 +22,7 @@ pub struct ShutdownOptions {
     pub force_timeout: Duration,
 }
 
-/// Default orderly budget: 60 s, leaving room under the common 90 s `rcshutdown_timeout`.
-pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
-/// Default wait for force-stops: 60 + 20 s stays under 90 s.
-pub const DEFAULT_FORCE_TIMEOUT: Duration = Duration::from_secs(20);
+pub use crate::config::{DEFAULT_FORCE_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT};
 
 impl Default for ShutdownOptions {
     fn default() -> Self {

@@ -6,6 +6,7 @@
 //! line and column, and all errors of a run are reported together.
 
 pub mod error;
+pub mod layout;
 pub mod perms;
 pub(crate) mod raw;
 pub mod rules;
@@ -102,6 +103,12 @@ pub fn load(config_dir: &Path) -> Result<Config, ConfigErrors> {
     }
 }
 
+/// Default orderly budget of a shutdown (`shutdown_timeout`): 60 s, leaving room under the
+/// common 90 s `rcshutdown_timeout`.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// Default wait for a shutdown's force-stops: 60 + 20 s stays under 90 s.
+pub const DEFAULT_FORCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// rc.shutdown's usual watchdog (`rcshutdown_timeout`): past it, rc kills every process and
 /// jails lose their orderly stop.
 pub const RC_SHUTDOWN_WATCHDOG: std::time::Duration = std::time::Duration::from_secs(90);
@@ -112,15 +119,15 @@ pub fn warnings(global: &Global) -> Vec<String> {
     let mut out = vec![];
     let total = global
         .shutdown_timeout
-        .saturating_add(crate::boot::DEFAULT_FORCE_TIMEOUT);
+        .saturating_add(DEFAULT_FORCE_TIMEOUT);
     if total >= RC_SHUTDOWN_WATCHDOG {
         out.push(format!(
             "shutdown_timeout = {}s plus {}s of force-stops is {}s, not under rc.shutdown's usual {}s watchdog (rcshutdown_timeout): jails still up then are killed without their exec.stop; use at most {}s, or raise rcshutdown_timeout in /etc/rc.conf above {}s",
             global.shutdown_timeout.as_secs(),
-            crate::boot::DEFAULT_FORCE_TIMEOUT.as_secs(),
+            DEFAULT_FORCE_TIMEOUT.as_secs(),
             total.as_secs(),
             RC_SHUTDOWN_WATCHDOG.as_secs(),
-            (RC_SHUTDOWN_WATCHDOG - crate::boot::DEFAULT_FORCE_TIMEOUT).as_secs() - 1,
+            (RC_SHUTDOWN_WATCHDOG - DEFAULT_FORCE_TIMEOUT).as_secs() - 1,
             total.as_secs(),
         ));
     }
@@ -266,7 +273,7 @@ fn load_all(config_dir: &Path) -> LoadAll {
                 mount_root: PathBuf::from("/usr/local/jails"),
                 default_base: None,
                 parallelism: None,
-                shutdown_timeout: crate::boot::DEFAULT_SHUTDOWN_TIMEOUT,
+                shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
                 bridges: BTreeMap::new(),
                 deadlines: Default::default(),
             },

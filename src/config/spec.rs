@@ -67,6 +67,16 @@ pub struct JailSpec {
     pub provision: Provision,
 }
 
+impl JailSpec {
+    /// The bridge its epair's host end joins, for a VNET definition; `None` otherwise.
+    pub fn vnet_bridge(&self) -> Option<&str> {
+        match &self.network {
+            Network::Vnet { bridge, .. } => Some(bridge),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RootProps {
     pub quota: Option<u64>,

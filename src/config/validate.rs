@@ -18,7 +18,7 @@ use std::time::Duration;
 /// The longest mount point (and mount source) FreeBSD's mount table holds: MNAMELEN is 88
 /// bytes including the NUL. One constant with the renderer, so `validate` rejects exactly
 /// what `up` would.
-use crate::render::MAX_MOUNT_PATH;
+use super::layout::MAX_MOUNT_PATH;
 
 /// The sentence every too-long mount path error shares.
 fn too_long(what: &str, path: &str) -> String {
@@ -352,7 +352,7 @@ pub(crate) fn global(v: &mut V, file: usize, t: &Table) -> (Global, Option<Table
         .map(|i| i as usize);
     let shutdown_timeout = get(t, k, "shutdown_timeout")
         .and_then(|n| v.duration(n, "shutdown_timeout"))
-        .unwrap_or(crate::boot::DEFAULT_SHUTDOWN_TIMEOUT);
+        .unwrap_or(super::DEFAULT_SHUTDOWN_TIMEOUT);
     let mut bridges = BTreeMap::new();
     if let Some(bt) = get(t, k, "bridges").and_then(|n| v.table(n, "bridges")) {
         for (name, e) in bt {
@@ -1198,7 +1198,7 @@ fn volume(
     // The volume's dataset is mounted at <mount_root>/.volumes/JAIL/NAME and that path is
     // the nullfs source: both are mount table entries.
     if let (Some(vn), Some(n)) = (&name, get(t, k, "name")) {
-        let src = crate::render::volume_mountpoint(g, jail, vn)
+        let src = super::layout::volume_mountpoint(g, jail, vn)
             .display()
             .to_string();
         if src.len() > MAX_MOUNT_PATH {

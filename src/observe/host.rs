@@ -8,9 +8,9 @@
 //! plan reads, with the host-wide sysctls ([`HostFacts`]) read once by the caller.
 
 use super::HostState;
+use crate::config::layout::props;
 use crate::config::spec::{Global, JailSpec};
 use crate::host::{Cmd, HostFs, Output, ProcessError, Runner, tools};
-use crate::plan::props;
 
 /// Why the host could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -430,7 +430,7 @@ fn observe_jail_runtime(
         let out = host.run(&c)?;
         st.rctl_rules = super::rctl::parse_rules(&out.stdout).map_err(|e| parse_err(&c, e))?;
     }
-    if crate::vnet::bridge_of(Some(spec)).is_some() {
+    if spec.vnet_bridge().is_some() {
         let c = Cmd::new(tools::IFCONFIG, ["-l"]);
         let out = host.run(&c)?;
         st.interfaces = super::ifconfig::parse_list(&out.stdout).map_err(|e| parse_err(&c, e))?;

@@ -87,6 +87,7 @@ pub struct MountEntry {
 pub mod ifconfig;
 pub mod jls;
 pub mod mount;
+pub mod owned;
 pub mod rctl;
 pub mod sysctl;
 

@@ -23,7 +23,7 @@ use crate::plan::{self, DownOptions, Plan, PlanError, Step, UpOptions};
 use crate::render;
 use serde::Serialize;
 
-pub mod owned;
+pub use crate::observe::owned;
 pub mod snapshot;
 
 #[derive(Debug, thiserror::Error)]

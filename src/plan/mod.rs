@@ -23,37 +23,7 @@ use std::path::{Path, PathBuf};
 
 pub use graph::order;
 
-/// User properties jailctl keeps on a jail's root dataset.
-pub mod props {
-    pub const MANAGED: &str = "jailctl:managed";
-    pub const BASE: &str = "jailctl:base";
-    pub const SPEC: &str = "jailctl:spec";
-    pub const PARTS: &str = "jailctl:parts";
-    pub const PARAMS: &str = "jailctl:params";
-    pub const LIMITS: &str = "jailctl:limits";
-    pub const CPUSET: &str = "jailctl:cpuset";
-    /// The fingerprint of the provisioning applied when the jail was created.
-    pub const PROVISIONED: &str = crate::provision::PROP_PROVISIONED;
-    /// Every property `observe` must fetch for planning.
-    pub const ALL: &[&str] = &[
-        MANAGED,
-        BASE,
-        SPEC,
-        PARTS,
-        PARAMS,
-        LIMITS,
-        CPUSET,
-        PROVISIONED,
-        crate::vnet::IP4_PROP,
-        "quota",
-        "reservation",
-        "compression",
-        "mountpoint",
-        "origin",
-        // A root that cannot execute anything cannot run a jail: refused before any step.
-        "exec",
-    ];
-}
+pub use crate::config::layout::props;
 
 /// Options of `up`.
 #[derive(Clone, Debug, Default)]

@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 use std::path::{Component, Path, PathBuf};
 
 /// The user property that records a jail's provisioning.
-pub const PROP_PROVISIONED: &str = "jailctl:provisioned";
+pub use crate::config::layout::props::PROVISIONED as PROP_PROVISIONED;
 
 /// Mode of a provisioned file that does not give one.
 pub const DEFAULT_MODE: u32 = 0o644;

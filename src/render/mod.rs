@@ -12,49 +12,13 @@
 //! vanish right after a "successful" start, leaving its limits and mounts to look like a
 //! failure. With `persist`, a jail lives until `jail -r`, which still runs `exec.stop`.
 
+pub use crate::config::layout::{
+    MAX_MOUNT_PATH, base_dataset, conf_path, hash_hex, inside, jail_root, root_dataset,
+    volume_dataset, volume_mountpoint,
+};
 use crate::config::spec::{Global, JailSpec, Network, ParamValue};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-
-/// jail(8) cannot mount a path longer than this (MNAMELEN 88 including the NUL).
-pub const MAX_MOUNT_PATH: usize = 87;
-
-/// Where jailctl writes the rendered jail.conf of a jail.
-pub fn conf_path(name: &str) -> PathBuf {
-    PathBuf::from(format!("/var/run/jailctl/{name}.conf"))
-}
-
-/// The root directory of a jail.
-pub fn jail_root(global: &Global, name: &str) -> PathBuf {
-    global.mount_root.join(name)
-}
-
-/// The jail's root dataset.
-pub fn root_dataset(global: &Global, name: &str) -> String {
-    format!("{}/jails/{name}", global.zfs_root)
-}
-
-/// The dataset of a base; jails clone its newest snapshot (see `plan::newest_snapshot`).
-pub fn base_dataset(global: &Global, base: &str) -> String {
-    format!("{}/bases/{base}", global.zfs_root)
-}
-
-/// The dataset of one volume of a jail.
-pub fn volume_dataset(global: &Global, jail: &str, volume: &str) -> String {
-    format!("{}/volumes/{jail}/{volume}", global.zfs_root)
-}
-
-/// Where a volume is mounted on the host (outside every jail root, so re-cloning a root never
-/// touches it); jail(8) nullfs-mounts it into the jail.
-pub fn volume_mountpoint(global: &Global, jail: &str, volume: &str) -> PathBuf {
-    global.mount_root.join(".volumes").join(jail).join(volume)
-}
-
-/// `<jail root>/<target>` for an absolute path inside the jail.
-pub fn inside(root: &Path, target: &Path) -> PathBuf {
-    let rel = target.strip_prefix("/").unwrap_or(target);
-    root.join(rel)
-}
 
 /// Why a spec cannot be rendered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -185,25 +149,6 @@ impl Rendered {
     }
 }
 
-/// SHA-256 over the chunks, each preceded by its length as 8 little-endian bytes, so no two
-/// different lists of chunks hash the same input (`("ab","c")` and `("a","bc")`, or a chunk
-/// holding any byte, cannot run into the next). The first 16 hex digits (64 bits) are kept:
-/// the value is a change detector, stored eight times over in short user properties and
-/// shown in `--dry-run`, and it only decides whether jailctl re-applies a definition jailctl
-/// itself rendered.
-pub fn hash_hex(chunks: &[&[u8]]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for c in chunks {
-        h.update((c.len() as u64).to_le_bytes());
-        h.update(c);
-    }
-    h.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Quote a value for jail.conf(5): double quotes, with `\`, `"`, `$` and control characters
 /// escaped (`\n`, `\t`, `\r`, otherwise three-digit octal). Nothing inside can end the string
 /// or expand a variable.
@@ -240,6 +185,66 @@ pub fn sh_double_quote(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// The jail.conf lines of a VNET jail: its own stack, and the jail end of its epair moved in
+/// by jail(8) right after `exec.created`.
+pub fn conf_lines(jail: &str) -> String {
+    format!(
+        "\tvnet;\n\tvnet.interface = {};\n",
+        quote(&crate::config::layout::epair_names(jail).jail)
+    )
+}
+
+/// rc.conf(5) reads `ifconfig_<if>` with `.`, `-`, `/` and `+` in the interface name read as
+/// `_` (network.subr), so that is the variable name to write.
+fn rc_ifvar(iface: &str) -> String {
+    iface.replace(['.', '-', '/', '+'], "_")
+}
+
+/// The network lines of the jail's `/etc/rc.conf`: addresses on the jail end, default routes.
+/// Empty for non-VNET jails.
+pub fn rc_conf_lines(spec: &JailSpec) -> String {
+    let Network::Vnet {
+        ip4,
+        ip6,
+        gateway4,
+        gateway6,
+        bridge: _,
+    } = &spec.network
+    else {
+        return String::new();
+    };
+    let v = rc_ifvar(&crate::config::layout::epair_names(&spec.name).jail);
+    let q = sh_double_quote;
+    let mut s = String::new();
+    let mut alias = 0;
+    for (i, a) in ip4.iter().enumerate() {
+        if i == 0 {
+            s += &format!("ifconfig_{v}={}\n", q(&format!("inet {a}")));
+        } else {
+            s += &format!("ifconfig_{v}_alias{alias}={}\n", q(&format!("inet {a}")));
+            alias += 1;
+        }
+    }
+    if ip4.is_empty() {
+        s += &format!("ifconfig_{v}=\"up\"\n");
+    }
+    for (i, a) in ip6.iter().enumerate() {
+        if i == 0 {
+            s += &format!("ifconfig_{v}_ipv6={}\n", q(&format!("inet6 {a}")));
+        } else {
+            s += &format!("ifconfig_{v}_alias{alias}={}\n", q(&format!("inet6 {a}")));
+            alias += 1;
+        }
+    }
+    if let Some(g) = gateway4 {
+        s += &format!("defaultrouter={}\n", q(&g.to_string()));
+    }
+    if let Some(g) = gateway6 {
+        s += &format!("ipv6_defaultrouter={}\n", q(&g.to_string()));
+    }
+    s
 }
 
 fn valid_name(name: &str) -> bool {
@@ -323,7 +328,7 @@ pub fn render(spec: &JailSpec, global: &Global) -> Result<Rendered, RenderError>
                 );
             }
         }
-        Network::Vnet { .. } => net.push_str(&crate::vnet::conf_lines(name)),
+        Network::Vnet { .. } => net.push_str(&conf_lines(name)),
     }
 
     let mut mounts = String::new();
@@ -423,7 +428,7 @@ pub fn render(spec: &JailSpec, global: &Global) -> Result<Rendered, RenderError>
     let body = format!("{name} {{\n{core}{host}{net}{mounts}{params}{hooks}}}\n");
     let conf = format!("{header}{body}");
     // VNET: addresses and routes of the jail end; part of `net` (a change needs a restart).
-    let vnet_rc = crate::vnet::rc_conf_lines(spec);
+    let vnet_rc = rc_conf_lines(spec);
     let rc_conf = format!(
         "# Written by jailctl for jail {name}; changes here are replaced by `jailctl up`.\nhostname={}\nsyslogd_flags=\"-ss\"\n{vnet_rc}",
         sh_double_quote(&spec.hostname)

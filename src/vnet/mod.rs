@@ -1,13 +1,15 @@
-//! VNET networking: a jail with its own network stack, joined to a host bridge through an
-//! epair(4). This module holds everything VNET-specific so the lifecycle code only calls in:
+//! VNET networking planned: a jail with its own network stack, joined to a host bridge
+//! through an epair(4). This module decides and runs nothing on the host:
 //!
-//! - naming: [`epair_names`] derives the two interface names from the jail name alone, short
-//!   (≤ 15 characters, IFNAMSIZ) and unique by construction;
+//! - naming: [`epair_names`] (defined in [`crate::config::layout`] with the other names)
+//!   derives the two interface names from the jail name alone, short (≤ 15 characters,
+//!   IFNAMSIZ) and unique by construction;
 //! - addressing: [`resolve`] fills in a jail's IPv4 address from its bridge's pool
 //!   (deterministically, see below) and runs the pre-flight checks;
-//! - steps: [`NetStep`] (bridge, epair, teardown) with the commands they run and their undo;
+//! - steps: [`NetStep`] (bridge, epair, teardown) and the commands they are made of; running
+//!   them, with their undo, is [`crate::apply::net`];
 //! - rendering: the jail.conf lines ([`conf_lines`]) and the in-jail rc.conf lines
-//!   ([`rc_conf_lines`]).
+//!   ([`rc_conf_lines`]) are written by [`crate::render`].
 //!
 //! **Why allocation is deterministic rather than locked.** `up` runs under per-jail locks, and
 //! the boot scheduler starts jails in parallel, so two processes may allocate at the same
@@ -18,9 +20,8 @@
 //! processes that see the same definitions therefore compute the same answer for every jail,
 //! and no two jails can be handed the same address.
 
-use crate::apply::{Op, Undo};
 use crate::config::spec::{Global, JailSpec, Network};
-use crate::host::{Cmd, Host, tools};
+use crate::host::{Cmd, tools};
 use crate::observe::HostState;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
@@ -28,46 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::Ipv4Addr;
 
-/// Interface names are at most 15 characters (IFNAMSIZ 16 with the NUL).
-pub const MAX_IFNAME: usize = 15;
-
-/// The dataset property recording an automatically allocated IPv4 address (`ADDR/LEN`).
-pub const IP4_PROP: &str = "jailctl:ip4";
-
-/// The two ends of a jail's epair.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EpairNames {
-    /// Stays on the host, member of the bridge.
-    pub host: String,
-    /// Moved into the jail by jail(8) (`vnet.interface`).
-    pub jail: String,
-}
-
-/// The interface names of a jail's epair, from its name alone (never its jid, which changes
-/// at every start).
-///
-/// Names of up to 11 characters give `e0a_<name>` / `e0b_<name>`. Longer names give
-/// `e1a_<first 5 characters><6 hex digits of a hash of the whole name>`: the `e1` prefix
-/// keeps them apart from every short form, and two long names clash only when they share
-/// their first 5 characters *and* the 24-bit hash (about one chance in 16 million per pair),
-/// which [`resolve`] still detects across all definitions before anything is touched.
-pub fn epair_names(jail: &str) -> EpairNames {
-    let short = MAX_IFNAME - 4;
-    if jail.len() <= short {
-        return EpairNames {
-            host: format!("e0a_{jail}"),
-            jail: format!("e0b_{jail}"),
-        };
-    }
-    let h = crate::render::hash_hex(&[jail.as_bytes()]);
-    // Jail names are ASCII (validated), so byte slicing is safe.
-    let stem = &jail[..5];
-    let tag = &h[..6];
-    EpairNames {
-        host: format!("e1a_{stem}{tag}"),
-        jail: format!("e1b_{stem}{tag}"),
-    }
-}
+pub use crate::config::layout::{EpairNames, IP4_PROP, MAX_IFNAME, epair_names};
 
 /// Why a VNET jail cannot be planned. Each message names the jail, the value and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -411,65 +373,7 @@ fn allocate(
     })
 }
 
-/// The jail.conf lines of a VNET jail: its own stack, and the jail end of its epair moved in
-/// by jail(8) right after `exec.created`.
-pub fn conf_lines(jail: &str) -> String {
-    format!(
-        "\tvnet;\n\tvnet.interface = {};\n",
-        crate::render::quote(&epair_names(jail).jail)
-    )
-}
-
-/// rc.conf(5) reads `ifconfig_<if>` with `.`, `-`, `/` and `+` in the interface name read as
-/// `_` (network.subr), so that is the variable name to write.
-fn rc_ifvar(iface: &str) -> String {
-    iface.replace(['.', '-', '/', '+'], "_")
-}
-
-/// The network lines of the jail's `/etc/rc.conf`: addresses on the jail end, default routes.
-/// Empty for non-VNET jails.
-pub fn rc_conf_lines(spec: &JailSpec) -> String {
-    let Network::Vnet {
-        ip4,
-        ip6,
-        gateway4,
-        gateway6,
-        bridge: _,
-    } = &spec.network
-    else {
-        return String::new();
-    };
-    let v = rc_ifvar(&epair_names(&spec.name).jail);
-    let q = crate::render::sh_double_quote;
-    let mut s = String::new();
-    let mut alias = 0;
-    for (i, a) in ip4.iter().enumerate() {
-        if i == 0 {
-            s += &format!("ifconfig_{v}={}\n", q(&format!("inet {a}")));
-        } else {
-            s += &format!("ifconfig_{v}_alias{alias}={}\n", q(&format!("inet {a}")));
-            alias += 1;
-        }
-    }
-    if ip4.is_empty() {
-        s += &format!("ifconfig_{v}=\"up\"\n");
-    }
-    for (i, a) in ip6.iter().enumerate() {
-        if i == 0 {
-            s += &format!("ifconfig_{v}_ipv6={}\n", q(&format!("inet6 {a}")));
-        } else {
-            s += &format!("ifconfig_{v}_alias{alias}={}\n", q(&format!("inet6 {a}")));
-            alias += 1;
-        }
-    }
-    if let Some(g) = gateway4 {
-        s += &format!("defaultrouter={}\n", q(&g.to_string()));
-    }
-    if let Some(g) = gateway6 {
-        s += &format!("ipv6_defaultrouter={}\n", q(&g.to_string()));
-    }
-    s
-}
+pub use crate::render::{conf_lines, rc_conf_lines};
 
 /// One VNET change to the host, planned by [`start_steps`] / [`stop_steps`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -533,7 +437,7 @@ impl fmt::Display for EpairOp {
     }
 }
 
-fn ifconfig<I: IntoIterator<Item = S>, S: Into<String>>(args: I) -> Cmd {
+pub(crate) fn ifconfig<I: IntoIterator<Item = S>, S: Into<String>>(args: I) -> Cmd {
     Cmd::new(tools::IFCONFIG, args)
 }
 
@@ -562,113 +466,6 @@ pub fn create_bridge_cmd(bridge: &str, uplink: Option<&str>) -> Cmd {
     }
     a.push("up".into());
     ifconfig(a)
-}
-
-/// Units the epair cloner accepts (the kernel's IF_MAXUNIT is 0x7fff).
-const EPAIR_UNITS: u32 = 0x8000;
-
-/// How many units [`create_epair`] tries before giving up: the first is almost always free.
-const EPAIR_TRIES: u32 = 32;
-
-/// The first unit [`create_epair`] tries for a jail: spread by name so that jails created at
-/// the same time rarely want the same one (a renamed pair keeps its unit, invisible to
-/// `ifconfig -l`, so "the lowest free unit" cannot be read off the host cheaply).
-fn first_unit(jail: &str) -> u32 {
-    // FNV-1a: stable across builds and platforms, unlike std's hasher.
-    let h = jail.bytes().fold(0x811c_9dc5u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    h % EPAIR_UNITS
-}
-
-/// Create the epair of `op` under a unit chosen here, so the exact interface is known before
-/// it exists: `note(N)` is called first (the executor records "destroy epairNa if a killed
-/// run left it unnamed" in the journal and saves it), then `ifconfig epairN create`, then the
-/// ends are renamed and the host end joins the bridge. A SIGKILL at any point therefore
-/// leaves either nothing or an interface the journal names. A unit another pair holds is
-/// refused by the kernel (`SIOCIFCREATE2: File exists`): the next one is noted and tried.
-/// A failure part-way destroys what this call created, so nothing is left behind; the error
-/// says which command failed.
-pub fn create_epair(
-    host: &dyn Host,
-    op: &EpairOp,
-    note: &mut dyn FnMut(u32) -> Result<(), String>,
-) -> Result<(), String> {
-    let fail = |e: crate::host::ProcessError| e.to_string();
-    let mut unit = first_unit(&op.jail);
-    let mut tries = 0;
-    loop {
-        note(unit)?;
-        let want = format!("epair{unit}");
-        let out = host
-            .output(&ifconfig([want.as_str(), "create"]))
-            .map_err(fail)?;
-        if out.success() {
-            // ifconfig prints the kernel's name when it differs from the one asked for.
-            let printed = out.stdout.trim();
-            if printed != format!("{want}a") {
-                let _ = host.run(&destroy_cmd(&format!("{want}a")));
-                return Err(format!(
-                    "`ifconfig {want} create` printed {printed:?}, not {want}a; check `ifconfig -l` for a stray epair"
-                ));
-            }
-            break;
-        }
-        tries += 1;
-        if !out.stderr.contains("File exists") || tries >= EPAIR_TRIES {
-            let cmd = ifconfig([want.as_str(), "create"]);
-            return Err(fail(crate::host::ProcessError::Failed {
-                cmd,
-                status: out.status,
-                stdout: out.stdout,
-                stderr: out.stderr,
-            }));
-        }
-        unit = (unit + 1) % EPAIR_UNITS;
-    }
-    let a = format!("epair{unit}a");
-    let b = format!("epair{unit}b");
-    let cleanup = |iface: &str| {
-        let _ = host.run(&destroy_cmd(iface));
-    };
-    if let Err(e) = host.run(&ifconfig([a.as_str(), "up", "name", &op.names.host])) {
-        cleanup(&a);
-        return Err(fail(e));
-    }
-    if let Err(e) = host.run(&ifconfig([b.as_str(), "name", &op.names.jail])) {
-        cleanup(&op.names.host);
-        return Err(fail(e));
-    }
-    if let Err(e) = host.run(&ifconfig([op.bridge.as_str(), "addm", &op.names.host])) {
-        cleanup(&op.names.host);
-        return Err(fail(e));
-    }
-    Ok(())
-}
-
-/// Undo of a [`create_epair`] that may have been killed before renaming the ends: destroy
-/// `epairNa`, or `epairNb` when only the first end was renamed. Neither there is an error,
-/// which the journal ignores for a pending entry (the kill came before the create, or after
-/// both renames, when the jail-named undo applies), so an undo report lists this only when
-/// it destroyed something. Runs under the network lock, so no live run is between its create
-/// and its rename.
-fn destroy_unnamed(host: &dyn Host, unit: u32) -> Result<(), String> {
-    for end in ['a', 'b'] {
-        let iface = format!("epair{unit}{end}");
-        let exists = host
-            .output(&ifconfig([iface.as_str()]))
-            .map_err(|e| e.to_string())?
-            .success();
-        if exists {
-            return host
-                .run(&destroy_cmd(&iface))
-                .map(|_| ())
-                .map_err(|e| e.to_string());
-        }
-    }
-    Err(format!(
-        "neither epair{unit}a nor epair{unit}b exists: nothing was left unnamed"
-    ))
 }
 
 /// The VNET steps that go right before `jail -c`: remove a stale pair left by an earlier run
@@ -732,153 +529,7 @@ pub fn stop_steps(jail: &str, host: &HostState, bridge: Option<&str>) -> Vec<Net
 
 /// The bridge a jail's host end is a member of, if it is a VNET definition.
 pub fn bridge_of(spec: Option<&JailSpec>) -> Option<&str> {
-    match spec.map(|s| &s.network) {
-        Some(Network::Vnet { bridge, .. }) => Some(bridge),
-        _ => None,
-    }
-}
-
-/// The ops of a [`NetStep`] with their undo, for [`crate::apply::ops`].
-pub fn ops(step: &NetStep) -> Vec<(Op, Vec<Undo>)> {
-    match step {
-        NetStep::CreateBridge { bridge, uplink } => vec![(
-            Op::Net(NetOp::EnsureBridge {
-                bridge: bridge.clone(),
-                uplink: uplink.clone(),
-            }),
-            vec![Undo::Net(NetOp::DropUnusedBridge {
-                bridge: bridge.clone(),
-                uplink: uplink.clone(),
-            })],
-        )],
-        NetStep::CreateEpair(e) => vec![(
-            Op::Net(NetOp::Epair(e.clone())),
-            vec![Undo::Run {
-                cmd: destroy_cmd(&e.names.host),
-            }],
-        )],
-        NetStep::DestroyEpair { iface, restore } => vec![(
-            Op::Run(destroy_cmd(iface)),
-            restore
-                .iter()
-                .cloned()
-                .map(|e| Undo::Net(NetOp::Epair(e)))
-                .collect(),
-        )],
-    }
-}
-
-/// A VNET operation of several commands that depend on each other's output or on the host's
-/// current state, run by [`run`] under the host-wide network lock.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum NetOp {
-    /// Create a jail's epair (under a unit noted in the journal first; see [`create_epair`]).
-    Epair(EpairOp),
-    /// Undo of an [`NetOp::Epair`] still pending: destroy `epair<unit>a`/`b` if a killed run
-    /// left them unnamed (see [`destroy_unnamed`]).
-    DestroyUnnamedEpair { unit: u32 },
-    /// Create a bridge unless it exists: jails started in parallel (at boot) may each have
-    /// planned it.
-    EnsureBridge {
-        bridge: String,
-        uplink: Option<String>,
-    },
-    /// Undo of `EnsureBridge`: destroy the bridge unless a member other than its uplink is
-    /// still on it (another jail's epair).
-    DropUnusedBridge {
-        bridge: String,
-        uplink: Option<String>,
-    },
-}
-
-impl fmt::Display for NetOp {
-    /// The commands, as `--dry-run` shows them.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NetOp::Epair(e) => write!(f, "{e}"),
-            NetOp::EnsureBridge { bridge, uplink } => write!(
-                f,
-                "{}  # unless {bridge} exists",
-                create_bridge_cmd(bridge, uplink.as_deref())
-            ),
-            NetOp::DropUnusedBridge { bridge, .. } => {
-                write!(f, "{}  # unless a jail uses it", destroy_cmd(bridge))
-            }
-            NetOp::DestroyUnnamedEpair { unit } => write!(
-                f,
-                "{}  # if a killed run left it unnamed (or epair{unit}b)",
-                destroy_cmd(&format!("epair{unit}a"))
-            ),
-        }
-    }
-}
-
-impl NetOp {
-    /// How this op reads as an undo action.
-    pub fn undo_text(&self) -> String {
-        match self {
-            NetOp::Epair(e) => format!(
-                "re-create epair {}/{} on {}",
-                e.names.host, e.names.jail, e.bridge
-            ),
-            other => other.to_string(),
-        }
-    }
-}
-
-/// Run one [`NetOp`]. A failure leaves nothing behind that the op created. An epair's unit
-/// is not recorded anywhere (an undo re-creating a pair runs outside any journal entry).
-pub fn run(host: &dyn Host, op: &NetOp) -> Result<(), String> {
-    run_noting(host, op, &mut |_| Ok(()))
-}
-
-/// [`run`], calling `note(N)` under the network lock before `ifconfig epairN create` (see
-/// [`create_epair`]): the executor journals the unit there. Holds the network lock of
-/// [`crate::apply::lock`] for the length of the op: bridge creation, membership and removal
-/// by concurrent jailctl processes (and boot threads) take turns. It is taken with nothing
-/// below it in the hierarchy held by the op (the jail and base locks of the run come before it
-/// in the one order), and nothing is taken while it is held.
-pub fn run_noting(
-    host: &dyn Host,
-    op: &NetOp,
-    note: &mut dyn FnMut(u32) -> Result<(), String>,
-) -> Result<(), String> {
-    use crate::apply::lock::{Held, LockKey, Mode};
-    let _lock = Held::acquire(host, &[(LockKey::Network, Mode::Exclusive)], |_| {})
-        .map_err(|e| format!("cannot take the network lock: {e}"))?;
-    match op {
-        NetOp::Epair(e) => create_epair(host, e, note),
-        NetOp::DestroyUnnamedEpair { unit } => destroy_unnamed(host, *unit),
-        NetOp::EnsureBridge { bridge, uplink } => {
-            let exists = host
-                .output(&ifconfig([bridge.as_str()]))
-                .is_ok_and(|o| o.success());
-            if exists {
-                return Ok(());
-            }
-            host.run(&create_bridge_cmd(bridge, uplink.as_deref()))
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }
-        NetOp::DropUnusedBridge { bridge, uplink } => {
-            let out = host
-                .output(&ifconfig([bridge.as_str()]))
-                .map_err(|e| e.to_string())?;
-            if !out.success() {
-                return Ok(()); // already gone
-            }
-            let in_use = bridge_members(&out.stdout)
-                .iter()
-                .any(|m| Some(m) != uplink.as_ref());
-            if in_use {
-                return Ok(());
-            }
-            host.run(&destroy_cmd(bridge))
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }
-    }
+    spec.and_then(JailSpec::vnet_bridge)
 }
 
 /// Member interfaces from `ifconfig BRIDGE` output (`member: NAME flags=...` lines).

@@ -1,10 +1,12 @@
 //! Unit tests of VNET naming, addressing, pre-flight checks, rendering and the epair op.
 
 use super::*;
+use crate::apply::net::*;
+use crate::apply::{Op, Undo};
 use crate::config::spec::BridgeSpec;
-use crate::host::Runner;
 use crate::host::sim::SimHost;
 use crate::host::sim::faults::{FaultRule, SimConfig};
+use crate::host::{Host, Runner};
 use crate::observe::{Dataset, JailInfo};
 use crate::render::tests::{global as base_global, spec};
 use std::collections::BTreeMap;

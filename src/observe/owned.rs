@@ -17,7 +17,7 @@ use crate::host::{Cmd, Host, ProcessError, tools};
 use crate::observe::HostState;
 
 /// The property that marks what jailctl created.
-pub const MANAGED: &str = "jailctl:managed";
+pub const MANAGED: &str = crate::config::layout::props::MANAGED;
 
 /// `zfs get -H -p -r -o name,property,value,source jailctl:managed DATASET`.
 pub fn get_cmd(dataset: &str) -> Cmd {
