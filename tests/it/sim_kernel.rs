@@ -260,7 +260,7 @@ strict!(
     tools::JAIL,
     ["-f", "/etc/j.conf", "-c", "web"],
     1,
-    "jail: web: variable \"nope\" not found\n"
+    "jail: web: path: variable \"nope\" not found\n"
 );
 strict!(
     jail_vnet_interface_missing,

@@ -462,7 +462,9 @@ fn load_conf(ctx: &Ctx<'_>, path: &str, default: bool) -> Result<JailConf, jailc
     }
     let r2 = root.clone();
     let read = move |p: &Path| -> io::Result<String> {
-        std::fs::read_to_string(super::resolve(&r2, p, super::Last::Follow)?)
+        // jail(8) reads bytes; a file that is not UTF-8 is read, not refused.
+        let bytes = std::fs::read(super::resolve(&r2, p, super::Last::Follow)?)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     };
     let list = move |p: &Path| -> io::Result<Vec<String>> {
         let mut v = vec![];
