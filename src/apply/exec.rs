@@ -490,6 +490,13 @@ fn restore_owner(h: &dyn Host, path: &Path, owner: (u32, u32)) -> Result<(), Str
     })
 }
 
+/// The jail `jail ... -r NAME` removes.
+fn removed_jail(cmd: &crate::host::Cmd) -> Option<&str> {
+    (cmd.program == crate::host::tools::JAIL && cmd.args.iter().any(|a| a == "-r"))
+        .then(|| cmd.args.last().map(String::as_str))
+        .flatten()
+}
+
 /// Is this op `jail ... -c NAME`?
 fn is_create(op: &Op) -> bool {
     matches!(op, Op::Run(c) if c.program == crate::host::tools::JAIL
@@ -555,7 +562,17 @@ fn write_file(
 fn run_undo(h: &dyn Host, u: &Undo) -> Result<(), String> {
     match u {
         Undo::Net(n) => crate::apply::net::run(h, n),
-        Undo::Run { cmd } => h.run(cmd).map(|_| ()).map_err(|e| process_cause(&e)),
+        Undo::Run { cmd } => {
+            h.run(cmd).map_err(|e| process_cause(&e))?;
+            // Undoing a start removes the jail, and the kernel may keep it dying (a VNET
+            // jail always is, while its network stack goes) with its root busy: wait for it
+            // before the undos after this one destroy that root. One still dying after the
+            // wait makes the destroy fail with its own message, and the journal keeps it.
+            if let Some(name) = removed_jail(cmd) {
+                let _ = await_gone(h, name, "its root", crate::plan::dying_wait(), "jailctl up");
+            }
+            Ok(())
+        }
         Undo::RestoreFile {
             path,
             previous: Some(b),

@@ -154,18 +154,20 @@ fn failure_undoes_everything_and_reports_it() {
     assert!(msg.contains("; the host is as before (checked)"), "{msg}");
     assert_eq!(*h.m.borrow(), before);
     let log = h.log.borrow();
-    // The undo ran in reverse: rules removed, jail removed, root destroyed last (then the
-    // check observed the host again).
+    // The undo ran in reverse: rules removed, jail removed, waited for until the kernel has
+    // forgotten it (a dying jail keeps its root busy), root destroyed last (then the check
+    // observed the host again).
     let n = log
         .iter()
         .rposition(|c| c.starts_with("/sbin/zfs destroy"))
         .unwrap()
         + 1;
     assert_eq!(
-        log[n - 3..n],
+        log[n - 4..n],
         [
             "/usr/bin/rctl -r jail:web".to_string(),
             "/usr/sbin/jail -f /var/run/jailctl/web.conf -r web".to_string(),
+            "/usr/sbin/jls -d -j web jid".to_string(),
             "/sbin/zfs destroy -r zroot/jailctl/jails/web".to_string(),
         ]
     );

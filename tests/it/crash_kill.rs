@@ -147,9 +147,9 @@ fn kill_right_after_epair_create_then_up_again_converges() {
 }
 
 /// `shutdown` stops dependents first, so no orderly stop is refused and nothing is removed by
-/// force. A VNET jail stays dying for a moment after `jail -r` (the simulator keeps it until
-/// the next jail(8) command, as the kernel keeps it while tearing down its network stack):
-/// the stop of the jail it depends on must not count it as running.
+/// force. A VNET jail stays dying for a moment after `jail -r` (the simulator keeps it for a
+/// few commands, as the kernel keeps it while tearing down its network stack): the stop of
+/// the jail it depends on must not count it as running.
 #[test]
 fn shutdown_stops_a_vnet_dependent_and_its_dependency_without_force() {
     let h = TestHost::examples();

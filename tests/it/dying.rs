@@ -348,3 +348,99 @@ fn a_failed_start_over_a_dying_jail_names_the_state_and_undoes() {
     assert!(!running(&simdir));
     assert_eq!(std::fs::read(&conf_file).ok(), conf_before);
 }
+
+/// A VNET jail, from a definition like the shipped `vnet` template's: `up`, `down`, then
+/// `destroy`, all with the simulator's defaults. On FreeBSD the removed jail stays dying until
+/// the kernel has torn down its network stack and freed it (kern_jail.c, `prison_deref`),
+/// on its own; `destroy` waits for that by polling `jls -d` and then destroys the root.
+fn vnet_host() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let simdir = d.path().join("sim");
+    let conf = d.path().join("conf");
+    host_with_base(&simdir);
+    examples_config(&conf);
+    std::fs::write(
+        conf.join("jails/v1.toml"),
+        "extends = \"vnet\"\n[network]\nmode = \"vnet\"\nbridge = \"bridge0\"\nip4 = [\"10.20.0.11/24\"]\n",
+    )
+    .unwrap();
+    jailctl(&simdir, &conf)
+        .args(["up", "v1"])
+        .assert()
+        .success();
+    (d, simdir, conf)
+}
+
+/// What is left of jail v1 on the host: its jail (dying or not), its root dataset, and
+/// interfaces named after it.
+fn vnet_leftovers(simdir: &Path) -> Vec<String> {
+    let h = jailctl::host::sim::SimHost::open_with(simdir, Default::default()).unwrap();
+    let s = h.snapshot().unwrap();
+    let mut left: Vec<String> = s
+        .jail
+        .jails
+        .values()
+        .filter(|j| j.name == "v1")
+        .map(|j| format!("jail v1 (dying {})", j.dying))
+        .collect();
+    left.extend(
+        s.zfs
+            .datasets
+            .keys()
+            .filter(|n| n.starts_with("zroot/jailctl/jails/v1"))
+            .cloned(),
+    );
+    let mut c = Command::cargo_bin("jailctl").unwrap();
+    c.args(["-q", "--simulate"])
+        .arg(simdir)
+        .args(["sim", "ifconfig", "-l"]);
+    let ifaces = String::from_utf8(c.output().unwrap().stdout).unwrap();
+    left.extend(
+        ifaces
+            .split_whitespace()
+            .filter(|i| i.ends_with("_v1"))
+            .map(str::to_string),
+    );
+    left
+}
+
+#[test]
+fn destroy_of_a_stopped_vnet_jail_succeeds() {
+    let (_d, simdir, conf) = vnet_host();
+    assert!(!vnet_leftovers(&simdir).is_empty(), "v1 was not started");
+    jailctl(&simdir, &conf)
+        .args(["down", "v1"])
+        .assert()
+        .success();
+    jailctl(&simdir, &conf)
+        .args(["destroy", "v1", "--yes"])
+        .assert()
+        .success();
+    assert_eq!(vnet_leftovers(&simdir), Vec::<String>::new());
+    let run: Vec<String> = history(&simdir).iter().map(line).collect();
+    assert!(
+        run.iter()
+            .any(|l| l == "zfs destroy -r zroot/jailctl/jails/v1"),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn destroy_of_a_running_vnet_jail_succeeds() {
+    let (_d, simdir, conf) = vnet_host();
+    jailctl(&simdir, &conf)
+        .args(["destroy", "v1", "--yes"])
+        .assert()
+        .success();
+    assert_eq!(vnet_leftovers(&simdir), Vec::<String>::new());
+    // It waited for the jail to die before destroying its root.
+    let run: Vec<String> = history(&simdir).iter().map(line).collect();
+    let destroy = run
+        .iter()
+        .position(|l| l == "zfs destroy -r zroot/jailctl/jails/v1")
+        .expect("root destroyed");
+    assert!(
+        run[..destroy].iter().any(|l| l == "jls -d -j v1 jid"),
+        "destroy did not wait for the dying jail: {run:#?}"
+    );
+}

@@ -630,7 +630,9 @@ fn a_dying_jail_is_listed_as_such_and_up_waits_for_it() {
     host_with_base(&s);
     examples_config(&cfg);
     std::fs::create_dir_all(s.join("root/jails/cache")).unwrap();
-    // A VNET jail removed by hand stays dying for a while (jls -d shows it).
+    // A VNET jail removed by hand stays dying for a while (jls -d shows it); long enough
+    // here that `list` still sees it.
+    std::fs::write(s.join("faults.toml"), "dying_commands = 12\n").unwrap();
     sim(
         &s,
         &[

@@ -7,12 +7,15 @@
 //! or `exit N` with N ≠ 0 (possibly after `/bin/sh -c`); every other hook succeeds.
 //!
 //! Dying jails: removing a jail with `vnet = new` leaves it dying (visible with `jls -d`, its
-//! interfaces still held) until the next jail(8) command, which reaps it and returns its
-//! interfaces to the host. Other jails disappear at once. With the `dying_commands = N`
-//! setting ([`super::SimConfig`]) *every* removed jail stays dying for the next N commands
-//! run on the host, whatever they are, and keeps its root busy (`zfs destroy`, `zfs
-//! unmount` and `zfs rename` of it fail with "dataset is busy"), as a real kernel keeps a
-//! jail's root vnode while it tears the jail down; then it is reaped.
+//! interfaces still held, its root busy) for the next [`VNET_DYING_COMMANDS`] commands run on
+//! the host, whatever they are; then the kernel has finished and it is reaped, its interfaces
+//! back on the host. FreeBSD's kernel frees a removed jail when its last reference goes
+//! (kern_jail.c, `prison_deref`: the vnet is destroyed, the root vnode released and the
+//! interfaces returned only then), on its own and not at the next jail(8) command, so
+//! polling `jls -d` is what sees it go. Other jails disappear at once. With the
+//! `dying_commands = N` setting ([`super::SimConfig`]) *every* removed jail stays dying for
+//! the next N commands and keeps its root busy (`zfs destroy`, `zfs unmount` and `zfs
+//! rename` of it fail with "dataset is busy"); then it is reaped.
 //!
 //! jexec(8) runs a command whose program exists as an executable file in the jail's root
 //! (an absolute path, or found on the jail's PATH). A small fixed set of base programs is
@@ -183,13 +186,18 @@ fn find_any<'a>(st: &'a JailState, key: &str) -> Option<&'a SimJail> {
     }
 }
 
-/// Finish tearing down dying jails: forget them and return their interfaces to the host.
+/// How many commands a removed VNET jail stays dying by default: the kernel tears down its
+/// network stack after `jail -r` has returned, and a poll of `jls -d` sees it go.
+pub const VNET_DYING_COMMANDS: u64 = 3;
+
+/// Finish tearing down every dying jail now (as if the kernel were done): forget them and
+/// return their interfaces to the host.
 pub fn reap_dying(s: &mut super::SimState) {
     let dying: Vec<(String, i32)> = s
         .jail
         .jails
         .values()
-        .filter(|j| j.dying && j.dying_left.is_none())
+        .filter(|j| j.dying)
         .map(|j| (j.name.clone(), j.jid))
         .collect();
     forget(s, dying);
@@ -362,7 +370,6 @@ pub fn run_jail(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
     if !(o.create || o.modify || o.remove || o.remove_noconf) {
         return usage();
     }
-    super::jail::reap_dying(ctx.state);
     let mut out = Output::ok("");
     let param_form = rest.iter().any(|a| a.contains('='))
         || (o.create
@@ -462,7 +469,9 @@ fn load_conf(ctx: &Ctx<'_>, path: &str, default: bool) -> Result<JailConf, jailc
     }
     let r2 = root.clone();
     let read = move |p: &Path| -> io::Result<String> {
-        std::fs::read_to_string(super::resolve(&r2, p, super::Last::Follow)?)
+        // jail(8) reads bytes; a file that is not UTF-8 is read, not refused.
+        let bytes = std::fs::read(super::resolve(&r2, p, super::Last::Follow)?)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     };
     let list = move |p: &Path| -> io::Result<Vec<String>> {
         let mut v = vec![];
@@ -1030,11 +1039,14 @@ fn remove(
         return false;
     }
     // jail_remove
-    let linger = ctx.state.config.dying_commands;
-    if j.is_vnet() || linger > 0 {
+    let linger = match ctx.state.config.dying_commands {
+        0 if j.is_vnet() => VNET_DYING_COMMANDS,
+        n => n,
+    };
+    if linger > 0 {
         if let Some(x) = ctx.state.jail.jails.get_mut(&name) {
             x.dying = true;
-            x.dying_left = (linger > 0).then_some(linger);
+            x.dying_left = Some(linger);
         }
     } else {
         ctx.state.jail.jails.remove(&name);
