@@ -53,7 +53,10 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
         target::print(&preview, true, global.quiet);
         return Ok(ExitCode::SUCCESS);
     }
-    if preview.plan.is_empty() {
+    // Nothing to do only when no interrupted run is pending either: a destroy killed after
+    // its first `zfs destroy` leaves nothing to plan, but its journal must still be finished
+    // by the real run below, not left behind by a preview.
+    if preview.plan.is_empty() && preview.pending.is_empty() {
         // What finishing an interrupted run did, when that left nothing to destroy.
         target::print_recovered(&preview);
         crate::outln!("nothing to destroy for {}", a.name);

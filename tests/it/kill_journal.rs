@@ -668,6 +668,33 @@ fn destroy_killed_after_the_root_is_gone_is_finished_not_undone() {
     assert!(!journal_left(&sim));
 }
 
+/// Killed after its last `zfs destroy`, before it removed its journal: everything is gone,
+/// so there is nothing left to plan, but the journal must still be finished by the same
+/// command, not reported as pending by its preview and left behind ("nothing to destroy").
+#[test]
+fn destroy_killed_after_its_last_step_removes_the_journal() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = config(t.path());
+    let sim = t.path().join("sim");
+    db_up(&sim, &cfg);
+    ok(&sim, &cfg, &args(&["destroy", "db", "--volumes", "--yes"]));
+    // The journal such a run leaves (as a kill at that point left it in the kill series).
+    let destroy = |d: &str| format!(r#"{{"program":"/sbin/zfs","args":["destroy","-r","{d}"]}}"#);
+    let (root, vol) = ("zroot/jailctl/jails/db", "zroot/jailctl/volumes/db/pgdata");
+    let journal = format!(
+        r#"{{"run":"1.0-1","entries":[{{"seq":5,"what":"/sbin/zfs destroy -r {root}","state":"done","undo":[]}},{{"seq":6,"what":"/sbin/zfs destroy -r {vol}","state":"done","undo":[]}}],"forward":[{},{}],"forward_seq":5}}"#,
+        destroy(root),
+        destroy(vol)
+    );
+    let path = sim.join("root/var/db/jailctl/journal/db.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, journal).unwrap();
+    let (ok, err) = run(&sim, &cfg, &args(&["destroy", "db", "--volumes", "--yes"]));
+    assert!(ok, "{err}");
+    assert!(err.contains("finished rather than undone"), "{err}");
+    assert!(!journal_left(&sim), "the journal is still there:\n{err}");
+}
+
 /// Killed after jail.conf was removed but before any dataset was destroyed: the next run
 /// undoes, and jail.conf comes back with the mode it had (0600), not the op's default.
 #[test]
