@@ -142,77 +142,45 @@ fn main() {
         "built {n} running jails in the simulator in {:.2?}",
         made.elapsed()
     );
-    let before = h.snapshot().unwrap().history.len();
-    let mut best = f64::MAX;
-    for _ in 0..3 {
-        let t0 = Instant::now();
-        let out = std::process::Command::new(bin)
-            .args(["-q", "--simulate"])
-            .arg(&dir)
-            .arg("--config-dir")
-            .arg(&cfg)
-            .args(["list", "--json"])
-            .env_remove("JAILCTL_SIM_FAULTS")
-            .env_remove("JAILCTL_SIM_LATENCY")
-            .output()
-            .unwrap();
-        best = best.min(t0.elapsed().as_secs_f64());
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+    // list: one zfs get and one jls. status: the same plus live usage, read for all jails in
+    // one kernel query (not an `rctl -u` per jail).
+    for (what, counts) in [
+        (
+            "list",
+            (|j: &serde_json::Value| j["state"] == "running") as fn(&_) -> bool,
+        ),
+        ("status", |j| j["usage"]["memoryuse"].is_u64()),
+    ] {
+        let before = h.snapshot().unwrap().history.len();
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let t0 = Instant::now();
+            let out = std::process::Command::new(bin)
+                .args(["-q", "--simulate"])
+                .arg(&dir)
+                .arg("--config-dir")
+                .arg(&cfg)
+                .args([what, "--json"])
+                .env_remove("JAILCTL_SIM_FAULTS")
+                .env_remove("JAILCTL_SIM_LATENCY")
+                .output()
+                .unwrap();
+            best = best.min(t0.elapsed().as_secs_f64());
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let seen = v.as_array().unwrap().iter().filter(|j| counts(j)).count();
+            assert_eq!(seen, n, "{what}: jails running (with usage, for status)");
+        }
+        let per_run = (h.snapshot().unwrap().history.len() - before) / 3;
+        println!(
+            "jailctl {what} --json, {n} jails: {:.1} ms (best of 3, whole process), {per_run} commands per {what}",
+            best * 1e3
         );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let running = v
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|j| j["state"] == "running")
-            .count();
-        assert_eq!(running, n);
     }
-    let hist = h.snapshot().unwrap().history;
-    let per_list = (hist.len() - before) / 3;
-    println!(
-        "jailctl list --json, {n} jails: {:.1} ms (best of 3, whole process), {per_list} commands per listing",
-        best * 1e3
-    );
-    // status: list plus live usage; one kernel query for all jails, not `rctl -u` per jail.
-    let before = h.snapshot().unwrap().history.len();
-    let mut best_status = f64::MAX;
-    for _ in 0..3 {
-        let t0 = Instant::now();
-        let out = std::process::Command::new(bin)
-            .args(["-q", "--simulate"])
-            .arg(&dir)
-            .arg("--config-dir")
-            .arg(&cfg)
-            .args(["status", "--json"])
-            .env_remove("JAILCTL_SIM_FAULTS")
-            .env_remove("JAILCTL_SIM_LATENCY")
-            .output()
-            .unwrap();
-        best_status = best_status.min(t0.elapsed().as_secs_f64());
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let with_usage = v
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|j| j["usage"]["memoryuse"].is_u64())
-            .count();
-        assert_eq!(with_usage, n);
-    }
-    let hist = h.snapshot().unwrap().history;
-    let per_status = (hist.len() - before) / 3;
-    println!(
-        "jailctl status --json, {n} jails: {:.1} ms (best of 3, whole process), {per_status} commands per status",
-        best_status * 1e3
-    );
     let cfgd = jailctl::config::load(&cfg).unwrap();
     let t0 = Instant::now();
     let st = jailctl::ops::status(&h, &cfgd.jails, &cfgd.global).unwrap();
