@@ -355,48 +355,27 @@ pub fn dataset_exists(host: &dyn Host, dataset: &str) -> Result<bool, BaseError>
     })
 }
 
-/// Properties of one dataset (`zfs get -H -p -o property,value`).
+/// Values of properties of one dataset ([`get_props_with_source`] without the sources).
 fn get_props(
     host: &dyn Host,
     dataset: &str,
     props: &[&str],
 ) -> Result<BTreeMap<String, String>, BaseError> {
-    let out = run(
-        host,
-        &format!("cannot read properties of {dataset}"),
-        zfs_cmd([
-            "get".to_string(),
-            "-H".into(),
-            "-p".into(),
-            "-o".into(),
-            "property,value".into(),
-            props.join(","),
-            dataset.to_string(),
-        ]),
-    )?;
-    let mut m = BTreeMap::new();
-    for line in out.stdout.lines().filter(|l| !l.is_empty()) {
-        let (k, v) = line.split_once('\t').ok_or_else(|| BaseError::ZfsOutput {
-            line: line.to_string(),
-        })?;
-        m.insert(k.to_string(), v.to_string());
-    }
-    Ok(m)
+    Ok(get_props_with_source(host, dataset, props)?
+        .into_iter()
+        .map(|(k, v)| (k, v.value))
+        .collect())
 }
 
 /// Parse `zfs get -H -p -o name,property,value` output into name → property → value.
 pub fn parse_get_nvp(text: &str) -> Result<BTreeMap<String, BTreeMap<String, String>>, BaseError> {
+    let rows = crate::host::zfs::parse_rows(text, false)
+        .map_err(|e| BaseError::ZfsOutput { line: e.text })?;
     let mut m: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.is_empty()) {
-        let mut f = line.splitn(3, '\t');
-        let (Some(n), Some(p), Some(v)) = (f.next(), f.next(), f.next()) else {
-            return Err(BaseError::ZfsOutput {
-                line: line.to_string(),
-            });
-        };
-        m.entry(n.to_string())
+    for r in rows {
+        m.entry(r.name.to_string())
             .or_default()
-            .insert(p.to_string(), v.to_string());
+            .insert(r.property.to_string(), r.value.to_string());
     }
     Ok(m)
 }
@@ -574,36 +553,26 @@ fn get_props_with_source(
     dataset: &str,
     props: &[&str],
 ) -> Result<BTreeMap<String, PropValue>, BaseError> {
+    let get = crate::host::zfs::Get::new(props.iter().copied(), [dataset]);
     let out = run(
         host,
         &format!("cannot read properties of {dataset}"),
-        zfs_cmd([
-            "get".to_string(),
-            "-H".into(),
-            "-p".into(),
-            "-o".into(),
-            "property,value,source".into(),
-            props.join(","),
-            dataset.to_string(),
-        ]),
+        get.cmd(),
     )?;
-    let mut m = BTreeMap::new();
-    for line in out.stdout.lines().filter(|l| !l.is_empty()) {
-        let mut f = line.splitn(3, '\t');
-        let (Some(k), Some(v), Some(src)) = (f.next(), f.next(), f.next()) else {
-            return Err(BaseError::ZfsOutput {
-                line: line.to_string(),
-            });
-        };
-        m.insert(
-            k.to_string(),
-            PropValue {
-                value: v.to_string(),
-                source: src.to_string(),
-            },
-        );
-    }
-    Ok(m)
+    let rows = crate::host::zfs::parse_rows(&out.stdout, true)
+        .map_err(|e| BaseError::ZfsOutput { line: e.text })?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.property.to_string(),
+                PropValue {
+                    value: r.value.to_string(),
+                    source: r.source.to_string(),
+                },
+            )
+        })
+        .collect())
 }
 
 /// Run `cmd`; with a journal, record `undo` first and mark it done after.
@@ -1177,34 +1146,21 @@ pub fn list(host: &dyn Host, global: &Global) -> Result<Vec<BaseInfo>, BaseError
     if !dataset_exists(host, &parent)? {
         return Ok(Vec::new());
     }
-    let bases = run(
-        host,
-        "cannot list bases",
-        zfs_cmd([
-            "get".to_string(),
-            "-H".into(),
-            "-p".into(),
-            "-r".into(),
-            "-o".into(),
-            "name,property,value".into(),
-            format!("type,creation,mountpoint,{PROP_MANAGED},{PROP_RELEASE},{PROP_SOURCE}"),
-            parent,
-        ]),
-    )?;
-    let origins = run(
-        host,
-        "cannot list the clones of bases",
-        zfs_cmd([
-            "get",
-            "-H",
-            "-p",
-            "-r",
-            "-o",
-            "name,property,value",
-            "origin",
-            global.zfs_root.as_str(),
-        ]),
-    )?;
+    use crate::host::zfs::{Depth, Get};
+    let props = [
+        "type",
+        "creation",
+        "mountpoint",
+        PROP_MANAGED,
+        PROP_RELEASE,
+        PROP_SOURCE,
+    ];
+    let bases = Get::new(props, [parent]).depth(Depth::All).without_source();
+    let bases = run(host, "cannot list bases", bases.cmd())?;
+    let origins = Get::new(["origin"], [global.zfs_root.as_str()])
+        .depth(Depth::All)
+        .without_source();
+    let origins = run(host, "cannot list the clones of bases", origins.cmd())?;
     parse_bases(global, &bases.stdout, &origins.stdout)
 }
 

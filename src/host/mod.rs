@@ -9,6 +9,7 @@ pub mod readonly;
 pub mod sim;
 pub mod system;
 pub mod tools;
+pub mod zfs;
 
 use std::fmt;
 use std::path::Path;

@@ -10,7 +10,7 @@
 use super::HostState;
 use crate::config::layout::props;
 use crate::config::spec::{Global, JailSpec};
-use crate::host::{Cmd, HostFs, Output, ProcessError, Runner, tools};
+use crate::host::{Cmd, HostFs, Output, ProcessError, Runner, tools, zfs};
 
 /// Why the host could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -75,19 +75,9 @@ fn parse_err(cmd: &Cmd, e: impl std::fmt::Display) -> ObserveError {
 
 /// `zfs get` of the planning properties over `<zfs_root>`, recursively.
 pub fn zfs_get_cmd(global: &Global) -> Cmd {
-    Cmd::new(
-        tools::ZFS,
-        [
-            "get".to_string(),
-            "-H".into(),
-            "-p".into(),
-            "-r".into(),
-            "-o".into(),
-            "name,property,value,source".into(),
-            props::ALL.join(","),
-            global.zfs_root.clone(),
-        ],
-    )
+    zfs::Get::new(props::ALL.iter().copied(), [global.zfs_root.as_str()])
+        .depth(zfs::Depth::All)
+        .cmd()
 }
 
 /// What one `zfs get` of [`zfs_get_cmd`]'s form tells.
@@ -257,24 +247,16 @@ pub fn observe(host: &dyn Runner, global: &Global) -> Result<HostState, ObserveE
 /// volumes, `<root>/volumes` (its volumes and their parents). Other bases and anything deeper
 /// are left out.
 pub fn zfs_get_jail_cmd(global: &Global, spec: &JailSpec) -> Cmd {
-    let mut args: Vec<String> = [
-        "get",
-        "-H",
-        "-p",
-        "-d",
-        "2",
-        "-o",
-        "name,property,value,source",
-    ]
-    .map(String::from)
-    .to_vec();
-    args.push(props::ALL.join(","));
-    args.push(format!("{}/jails", global.zfs_root));
-    args.push(crate::render::base_dataset(global, &spec.base));
+    let mut datasets = vec![
+        format!("{}/jails", global.zfs_root),
+        crate::render::base_dataset(global, &spec.base),
+    ];
     if !spec.volumes.is_empty() {
-        args.push(format!("{}/volumes", global.zfs_root));
+        datasets.push(format!("{}/volumes", global.zfs_root));
     }
-    Cmd::new(tools::ZFS, args)
+    zfs::Get::new(props::ALL.iter().copied(), datasets)
+        .depth(zfs::Depth::Levels(2))
+        .cmd()
 }
 
 /// `jls` of one jail (dying included), with the fields [`super::JailInfo`] holds.

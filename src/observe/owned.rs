@@ -13,7 +13,7 @@
 //! at least one of these even when a `web.toml` exists, and no command stops or changes it.
 
 use crate::config::spec::Global;
-use crate::host::{Cmd, Host, ProcessError, tools};
+use crate::host::{Cmd, Host, ProcessError, zfs};
 use crate::observe::HostState;
 
 /// The property that marks what jailctl created.
@@ -21,19 +21,9 @@ pub const MANAGED: &str = crate::config::layout::props::MANAGED;
 
 /// `zfs get -H -p -r -o name,property,value,source jailctl:managed DATASET`.
 pub fn get_cmd(dataset: &str) -> Cmd {
-    Cmd::new(
-        tools::ZFS,
-        [
-            "get",
-            "-H",
-            "-p",
-            "-r",
-            "-o",
-            "name,property,value,source",
-            MANAGED,
-            dataset,
-        ],
-    )
+    zfs::Get::new([MANAGED], [dataset])
+        .depth(zfs::Depth::All)
+        .cmd()
 }
 
 /// One dataset at or below the one to destroy that jailctl did not create.
@@ -52,24 +42,26 @@ impl std::fmt::Display for Foreign {
 
 /// The datasets (not snapshots) in `get_cmd`'s output that jailctl does not own: those
 /// without `jailctl:managed=yes` set locally.
+/// An answer that cannot be read is one foreign entry naming the line: the destroy is refused
+/// rather than taken on trust.
 pub fn foreign_in(output: &str) -> Vec<Foreign> {
-    output
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .filter_map(|l| {
-            let mut f = l.splitn(4, '\t');
-            let (name, _prop, value, source) = (f.next()?, f.next()?, f.next()?, f.next()?);
-            if name.contains('@') || (value == "yes" && source == "local") {
-                return None;
-            }
-            let why = match (value, source) {
+    let rows = match zfs::parse_rows(output, true) {
+        Ok(rows) => rows,
+        Err(e) => {
+            return vec![Foreign {
+                name: e.text.clone(),
+                why: format!("cannot read this {e}"),
+            }];
+        }
+    };
+    rows.into_iter()
+        .filter(|r| !(r.name.contains('@') || (r.value == "yes" && r.source == "local")))
+        .map(|r| Foreign {
+            name: r.name.to_string(),
+            why: match (r.value, r.source) {
                 ("-", "-") => format!("{MANAGED} is not set"),
                 (v, s) => format!("{MANAGED}={v}, {s}"),
-            };
-            Some(Foreign {
-                name: name.to_string(),
-                why,
-            })
+            },
         })
         .collect()
 }

@@ -21,25 +21,21 @@ pub struct ParseError {
 /// and property. Datasets keep the order of their first line; the value is kept verbatim
 /// (`-` for none; [`Dataset::prop`] hides it).
 pub fn parse_zfs_get(stdout: &str) -> Result<BTreeMap<String, Dataset>, ParseError> {
+    let command = "zfs get -H -p -o name,property,value";
+    let rows = crate::host::zfs::parse_rows(stdout, false).map_err(|e| ParseError {
+        command,
+        line: e.line,
+        text: e.text,
+        reason: e.reason.to_string(),
+    })?;
     let mut out: BTreeMap<String, Dataset> = BTreeMap::new();
-    for (i, line) in stdout.lines().enumerate() {
-        if line.is_empty() {
-            continue;
-        }
-        let fail = |reason: &str| ParseError {
-            command: "zfs get -H -p -o name,property,value",
+    for (i, r) in rows.iter().enumerate() {
+        add_prop(&mut out, r.name, r.property, r.value).map_err(|reason| ParseError {
+            command,
             line: i + 1,
-            text: line.to_string(),
+            text: format!("{}\t{}\t{}", r.name, r.property, r.value),
             reason: reason.to_string(),
-        };
-        // The value is last and may itself contain tabs (user properties).
-        let mut f = line.splitn(3, '\t');
-        let (Some(name), Some(prop), Some(value)) = (f.next(), f.next(), f.next()) else {
-            return Err(fail(
-                "expected 3 tab-separated fields: name, property, value",
-            ));
-        };
-        add_prop(&mut out, name, prop, value).map_err(fail)?;
+        })?;
     }
     Ok(out)
 }
@@ -101,33 +97,22 @@ pub fn parse_zfs_get_sources(stdout: &str, keep: &[&str]) -> Result<Sources, Par
         .iter()
         .map(|k| (k.to_string(), BTreeMap::new()))
         .collect();
-    for (i, line) in stdout.lines().enumerate() {
-        if line.is_empty() {
-            continue;
+    let command = "zfs get -H -p -o name,property,value,source";
+    let rows = crate::host::zfs::parse_rows(stdout, true).map_err(|e| ParseError {
+        command,
+        line: e.line,
+        text: e.text,
+        reason: e.reason.to_string(),
+    })?;
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(by_name) = sources.get_mut(r.property) {
+            by_name.insert(r.name.to_string(), r.source.to_string());
         }
-        let fail = |reason: &str| ParseError {
-            command: "zfs get -H -p -o name,property,value,source",
+        add_prop(&mut datasets, r.name, r.property, r.value).map_err(|reason| ParseError {
+            command,
             line: i + 1,
-            text: line.to_string(),
+            text: format!("{}\t{}\t{}\t{}", r.name, r.property, r.value, r.source),
             reason: reason.to_string(),
-        };
-        let mut f = line.splitn(3, '\t');
-        let (Some(name), Some(prop), Some(rest)) = (f.next(), f.next(), f.next()) else {
-            return Err(fail(
-                "expected 4 tab-separated fields: name, property, value, source",
-            ));
-        };
-        let Some((value, source)) = rest.rsplit_once('\t') else {
-            return Err(fail(
-                "expected 4 tab-separated fields: name, property, value, source",
-            ));
-        };
-        if let Some(by_name) = sources.get_mut(prop) {
-            by_name.insert(name.to_string(), source.to_string());
-        }
-        add_prop(&mut datasets, name, prop, value).map_err(|r| ParseError {
-            command: "zfs get -H -p -o name,property,value",
-            ..fail(r)
         })?;
     }
     Ok((datasets, sources))

@@ -335,24 +335,19 @@ fn rows(host: &dyn Host, jail: &str, datasets: &[String]) -> Result<Vec<Row>, Sn
 
 /// Refuse a dataset jailctl did not create (or that does not exist).
 fn check_owned(host: &dyn Host, jail: &str, datasets: &[String]) -> Result<(), SnapshotError> {
-    let mut a: Vec<String> = [
-        "get",
-        "-H",
-        "-o",
-        "name,value,source",
-        super::owned::MANAGED,
-    ]
-    .map(String::from)
-    .to_vec();
-    a.extend(datasets.iter().cloned());
+    let get = crate::host::zfs::Get::new([super::owned::MANAGED], datasets.iter().cloned());
     let out = host
-        .run(&Cmd::new(tools::ZFS, a))
+        .run(&get.cmd())
         .map_err(|e| missing(jail, datasets, e))?;
-    for l in out.stdout.lines() {
-        let f: Vec<&str> = l.split('\t').collect();
-        if let [name, value, source] = f[..]
-            && (value != "yes" || source != "local")
-        {
+    let rows =
+        crate::host::zfs::parse_rows(&out.stdout, true).map_err(|e| SnapshotError::NotOwned {
+            jail: jail.to_string(),
+            dataset: e.text.clone(),
+            why: format!("cannot read this {e}"),
+        })?;
+    for r in rows {
+        let (name, value, source) = (r.name, r.value, r.source);
+        if value != "yes" || source != "local" {
             return Err(SnapshotError::NotOwned {
                 jail: jail.to_string(),
                 dataset: name.to_string(),

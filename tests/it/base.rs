@@ -809,7 +809,15 @@ impl ZfsModel {
                 }
                 Output::ok(out)
             }
-            ["get", "-H", "-p", "-o", "property,value,source", props, n] => {
+            [
+                "get",
+                "-H",
+                "-p",
+                "-o",
+                "name,property,value,source",
+                props,
+                n,
+            ] => {
                 let ds = self.ds.borrow();
                 let Some(p) = ds.get(*n) else { return no(n) };
                 Output::ok(
@@ -817,7 +825,7 @@ impl ZfsModel {
                         .split(',')
                         .map(|k| {
                             let src = if p.contains_key(k) { "local" } else { "-" };
-                            format!("{k}\t{}\t{src}\n", self.prop(n, p, k))
+                            format!("{n}\t{k}\t{}\t{src}\n", self.prop(n, p, k))
                         })
                         .collect::<String>(),
                 )
@@ -839,16 +847,6 @@ impl ZfsModel {
                 }
                 let _ = std::fs::remove_dir_all(self.snapdir(s));
                 Output::ok("")
-            }
-            ["get", "-H", "-p", "-o", "property,value", props, n] => {
-                let ds = self.ds.borrow();
-                let Some(p) = ds.get(*n) else { return no(n) };
-                Output::ok(
-                    props
-                        .split(',')
-                        .map(|k| format!("{k}\t{}\n", self.prop(n, p, k)))
-                        .collect::<String>(),
-                )
             }
             [
                 "get",
