@@ -40,6 +40,10 @@ pub enum OpsError {
     Layout(#[from] LayoutError),
     #[error("cannot finish the undo of an earlier interrupted run: {0}")]
     Recover(std::io::Error),
+    /// An interrupted `snapshot rollback` of the jail, finished before anything else runs on
+    /// it, could not be finished.
+    #[error(transparent)]
+    Rollback(Box<snapshot::SnapshotError>),
     #[error(transparent)]
     Process(#[from] ProcessError),
     #[error("jail `{0}` is not running; start it with `jailctl up {0}`")]
@@ -115,11 +119,22 @@ fn lock_and_recover<'h>(
 ) -> Result<Held<'h>, OpsError> {
     if dry_run {
         prior.pending = apply::pending(host, names).map_err(OpsError::Recover)?;
+        prior.pending.extend(
+            names
+                .iter()
+                .filter_map(|n| snapshot::pending_rollback(host, n)),
+        );
         return Ok(held.take(host, &[], warn_wait)?);
     }
     let locks = held.take_jails(host, names)?;
     if let Some(r) = apply::recover(host, Some(names)).map_err(OpsError::Recover)? {
         prior.recovered.push(r);
+    }
+    // A killed `snapshot rollback` left some datasets rolled back and some not: finish it
+    // under the jail's lock (the one the rollback takes) before the jail is started, stopped
+    // or destroyed, so a jail never runs on a half-rolled-back root.
+    for n in names {
+        snapshot::finish_rollback(host, n).map_err(|e| OpsError::Rollback(Box::new(e)))?;
     }
     Ok(locks)
 }

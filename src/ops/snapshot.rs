@@ -148,7 +148,10 @@ fn rollback_cmd(dataset: &str, snap: &str, force: bool) -> Cmd {
 
 /// Finish a rollback a kill interrupted: roll every dataset it named back again (one already
 /// rolled back is rolled back to where it is). Returns the snapshot, when there was one.
-fn finish_rollback(host: &dyn Host, jail: &str) -> Result<Option<String>, SnapshotError> {
+pub(crate) fn finish_rollback(
+    host: &dyn Host,
+    jail: &str,
+) -> Result<Option<String>, SnapshotError> {
     let path = rollback_journal(jail);
     // A kill inside the journal write leaves a temporary file beside it: dropped.
     let _ = host.remove_file(&path.with_extension("jailctl-tmp"));
@@ -181,6 +184,28 @@ fn finish_rollback(host: &dyn Host, jail: &str) -> Result<Option<String>, Snapsh
         j.datasets.join(", ")
     );
     Ok(Some(j.snapshot))
+}
+
+/// What [`finish_rollback`] would do for `jail`, for previews: `None` without a pending
+/// rollback journal (or with one that cannot be read: the real run reports that).
+pub(crate) fn pending_rollback(host: &dyn Host, jail: &str) -> Option<crate::apply::PendingUndo> {
+    let path = rollback_journal(jail);
+    let j: RollbackJournal = serde_json::from_slice(&host.read(&path).ok()?).ok()?;
+    Some(crate::apply::PendingUndo {
+        jail: jail.to_string(),
+        undo: j
+            .datasets
+            .iter()
+            .map(|ds| {
+                format!(
+                    "{} (the rest of an interrupted `jailctl snapshot rollback {jail} {}`)",
+                    rollback_cmd(ds, &j.snapshot, j.force),
+                    j.snapshot
+                )
+            })
+            .collect(),
+        path,
+    })
 }
 
 impl From<ProcessError> for SnapshotError {

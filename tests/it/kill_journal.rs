@@ -585,6 +585,83 @@ fn killed_destroy_is_undone_or_finished_by_the_same_command() {
     });
 }
 
+/// A `snapshot rollback` killed part-way leaves the root and the volume at different points
+/// in time. `up` of that jail finishes the rollback first (under the jail's lock, which the
+/// rollback takes too), and its preview says it would: a jail never starts on a root rolled
+/// back in part.
+#[test]
+fn up_finishes_an_interrupted_rollback_before_starting_the_jail() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = config(t.path());
+    let sim = t.path().join("sim");
+    db_up(&sim, &cfg);
+    ok(&sim, &cfg, &args(&["snapshot", "create", "db", "good"]));
+    ok(&sim, &cfg, &args(&["down", "db"]));
+    let h = SimHost::open_with(&sim, Default::default()).unwrap();
+    let vol_mp =
+        h.snapshot().unwrap().zfs.datasets["zroot/jailctl/volumes/db/pgdata"].props["mountpoint"]
+            .clone();
+    use jailctl::host::HostFs;
+    let changed = h.local_path(Path::new(&format!("{vol_mp}/x")));
+    std::fs::write(&changed, b"changed after the snapshot\n").unwrap();
+    let snap = h
+        .snapshot()
+        .unwrap()
+        .zfs
+        .datasets
+        .keys()
+        .find_map(|k| {
+            k.strip_prefix("zroot/jailctl/jails/db@")
+                .map(str::to_string)
+        })
+        .expect("the snapshot was taken");
+    // What a rollback killed after the root's `zfs rollback` leaves: its journal.
+    let journal = sim.join("root/var/db/jailctl/journal/rollback/db.json");
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    std::fs::write(
+        &journal,
+        format!(
+            r#"{{"snapshot":"{snap}","datasets":["zroot/jailctl/jails/db","zroot/jailctl/volumes/db/pgdata"],"force":false}}"#
+        ),
+    )
+    .unwrap();
+
+    let before = fingerprint(&sim);
+    let (ok_dry, err) = run(&sim, &cfg, &args(&["up", "db", "--dry-run"]));
+    assert!(ok_dry, "{err}");
+    assert!(
+        err.contains(&format!(
+            "zfs rollback zroot/jailctl/volumes/db/pgdata@{snap}"
+        )) && err.contains(&format!(
+            "interrupted `jailctl snapshot rollback db {snap}`"
+        )),
+        "the preview does not say it would finish the rollback:\n{err}"
+    );
+    assert_eq!(fingerprint(&sim), before, "the preview changed the host");
+
+    let from = history(&sim).len();
+    let (ok_up, err) = run(&sim, &cfg, &args(&["up", "db"]));
+    assert!(ok_up, "{err}");
+    let ran: Vec<String> = history(&sim)[from..]
+        .iter()
+        .map(super::lifecycle_e2e::line)
+        .collect();
+    let rolled = ran
+        .iter()
+        .position(|l| *l == format!("zfs rollback zroot/jailctl/volumes/db/pgdata@{snap}"))
+        .unwrap_or_else(|| panic!("no rollback of the volume: {ran:#?}"));
+    let started = ran
+        .iter()
+        .position(|l| l.starts_with("jail ") && l.ends_with("-c db"))
+        .unwrap_or_else(|| panic!("db was not started: {ran:#?}"));
+    assert!(
+        rolled < started,
+        "started before the rollback was finished: {ran:#?}"
+    );
+    assert!(!changed.exists(), "the volume's change is still there");
+    assert!(!journal.exists(), "the rollback journal is still there");
+}
+
 /// Poll until `done` holds (at most 30 s).
 fn wait_until(what: &str, done: impl Fn() -> bool) {
     let t0 = Instant::now();
