@@ -327,23 +327,73 @@ struct StateCache {
     _file: File,
     id: FileId,
     state: SimState,
-    /// `state.zfs` as it is in the file, when known: the largest part of the state (about
-    /// 60% of it with 200 jails), which only `zfs` and `zpool` change, so a command that ran
-    /// neither writes these bytes again instead of serialising the datasets.
-    zfs_json: Option<Vec<u8>>,
+    /// Each part of the state as it is in the file, when known ([`Parts`]): a command
+    /// serialises again only the parts the tools it ran can change, and writes the others'
+    /// bytes as they were.
+    parts: Option<Parts>,
 }
 
-/// Every part of [`SimState`] but the datasets, serialised after them by [`SimHost::save`].
-#[derive(Serialize)]
-struct RestOfState<'a> {
-    jail: &'a jail::JailState,
-    rctl: &'a rctl::RctlState,
-    cpuset: &'a cpuset::CpusetState,
-    net: &'a net::NetState,
-    mount: &'a mount::MountState,
-    sysctl: &'a sysctl::SysctlState,
-    kld: &'a kld::KldState,
-    fault_counts: &'a std::collections::BTreeMap<String, u64>,
+/// The parts of [`SimState`] saved one after the other in `state.json`, by the tools that
+/// change them. Serialising the whole state after every command made its cost grow with the
+/// host (the datasets were about 60 % of it with 200 jails, the jails most of the rest).
+const PARTS: [&str; 8] = [
+    "zfs", "jail", "rctl", "cpuset", "net", "mount", "sysctl", "kld",
+];
+
+/// The serialised bytes of each of [`PARTS`], in that order.
+type Parts = [Vec<u8>; 8];
+
+/// One bit per entry of [`PARTS`].
+type PartSet = u8;
+const ALL_PARTS: PartSet = 0xff;
+const ZFS_PART: PartSet = 1;
+
+/// The parts a tool can change. jail(8) runs other tools (mount, ifconfig, the hooks) inside
+/// the same command, and those are in the history too, so each adds its own; a tool not
+/// listed may change anything. Checked against a copy of the state in debug builds (every
+/// test): a part changed outside this map panics.
+fn parts_changed_by(program: &str) -> PartSet {
+    let bit = |name: &str| 1u8 << PARTS.iter().position(|p| *p == name).expect("a part");
+    match program {
+        tools::ZFS | tools::ZPOOL => bit("zfs"),
+        tools::RCTL => bit("rctl"),
+        tools::CPUSET => bit("cpuset"),
+        tools::IFCONFIG => bit("net"),
+        tools::MOUNT | tools::UMOUNT => bit("mount"),
+        tools::SYSCTL => bit("sysctl"),
+        tools::KLDLOAD | tools::KLDSTAT => bit("kld"),
+        tools::JLS => 0,
+        // jail(8), jexec, pkg and the rest: everything but the datasets, which only zfs(8)
+        // changes (their own nested zfs runs are recorded and add it).
+        _ => ALL_PARTS & !ZFS_PART,
+    }
+}
+
+fn part_bytes(state: &SimState, i: usize) -> serde_json::Result<Vec<u8>> {
+    match i {
+        0 => serde_json::to_vec(&state.zfs),
+        1 => serde_json::to_vec(&state.jail),
+        2 => serde_json::to_vec(&state.rctl),
+        3 => serde_json::to_vec(&state.cpuset),
+        4 => serde_json::to_vec(&state.net),
+        5 => serde_json::to_vec(&state.mount),
+        6 => serde_json::to_vec(&state.sysctl),
+        _ => serde_json::to_vec(&state.kld),
+    }
+}
+
+/// Whether part `i` differs between two states.
+fn part_differs(a: &SimState, b: &SimState, i: usize) -> bool {
+    match i {
+        0 => a.zfs != b.zfs,
+        1 => a.jail != b.jail,
+        2 => a.rctl != b.rctl,
+        3 => a.cpuset != b.cpuset,
+        4 => a.net != b.net,
+        5 => a.mount != b.mount,
+        6 => a.sysctl != b.sysctl,
+        _ => a.kld != b.kld,
+    }
 }
 
 /// What identifies one version of `state.json` while it is held open.
@@ -417,7 +467,7 @@ impl SimHost {
                 host.resolve(Path::new("/etc/resolv.conf"), Last::Follow)?,
                 "nameserver 192.0.2.53\n",
             )?;
-            host.save(&state, None)?;
+            host.save(&state, None, ALL_PARTS)?;
         }
         Ok(host)
     }
@@ -464,32 +514,36 @@ impl SimHost {
 
     /// Replace the state file atomically (temporary file, rename), so a killed command
     /// leaves the old state or the new one. Not fsynced: see [`HostFs::write`] below.
-    /// `zfs_json` is `state.zfs` already serialised, when the caller knows it; the datasets'
-    /// bytes are returned for the next save.
-    fn save(&self, state: &SimState, zfs_json: Option<Vec<u8>>) -> std::io::Result<Vec<u8>> {
-        let zfs_json = match zfs_json {
-            Some(b) => b,
-            None => serde_json::to_vec(&state.zfs)?,
-        };
-        let rest = serde_json::to_vec(&RestOfState {
-            jail: &state.jail,
-            rctl: &state.rctl,
-            cpuset: &state.cpuset,
-            net: &state.net,
-            mount: &state.mount,
-            sysctl: &state.sysctl,
-            kld: &state.kld,
-            fault_counts: &state.fault_counts,
-        })?;
-        // `{"zfs":…,` then the rest's fields without its opening brace: one JSON object,
-        // the same fields as `SimState`'s own serialisation.
-        let mut bytes = Vec::with_capacity(zfs_json.len() + rest.len() + 8);
-        bytes.extend_from_slice(b"{\"zfs\":");
-        bytes.extend_from_slice(&zfs_json);
-        bytes.push(b',');
-        bytes.extend_from_slice(&rest[1..]);
+    /// `known` holds the bytes of the parts not in `stale`, from the last save; the others
+    /// are serialised again. Returns every part's bytes, for the next save.
+    fn save(
+        &self,
+        state: &SimState,
+        known: Option<Parts>,
+        stale: PartSet,
+    ) -> std::io::Result<Parts> {
+        let mut parts: Parts = Default::default();
+        let mut known = known;
+        for (i, part) in parts.iter_mut().enumerate() {
+            *part = match known.as_mut() {
+                Some(k) if stale & (1 << i) == 0 => std::mem::take(&mut k[i]),
+                _ => part_bytes(state, i)?,
+            };
+        }
+        let counts = serde_json::to_vec(&state.fault_counts)?;
+        // One JSON object with the fields of `SimState`'s own serialisation.
+        let mut bytes = Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + 128);
+        bytes.push(b'{');
+        for (name, part) in PARTS.iter().zip(&parts) {
+            bytes.extend_from_slice(format!("\"{name}\":").as_bytes());
+            bytes.extend_from_slice(part);
+            bytes.push(b',');
+        }
+        bytes.extend_from_slice(b"\"fault_counts\":");
+        bytes.extend_from_slice(&counts);
+        bytes.push(b'}');
         super::system::write_atomic(&self.state_path(), &bytes, 0o644, false, || {})?;
-        Ok(zfs_json)
+        Ok(parts)
     }
 
     /// Append the entries to `history.jsonl`, one JSON object per line, in one write.
@@ -532,7 +586,7 @@ impl SimHost {
     /// Run `f` on the state under the lock; append the commands it ran to the history and
     /// write the state back only if it changed.
     pub fn with_state<T>(&self, f: impl FnOnce(&mut Ctx<'_>) -> T) -> std::io::Result<T> {
-        self.locked(Writes::IfChanged, |ctx| (f(ctx), true))
+        self.locked(Writes::IfChanged, |ctx| (f(ctx), true, true))
     }
 
     /// [`Self::with_state`] with the caller's knowledge of whether `f` writes ([`Writes`]).
@@ -544,7 +598,7 @@ impl SimHost {
     fn locked<T>(
         &self,
         writes: Writes,
-        f: impl FnOnce(&mut Ctx<'_>) -> (T, bool),
+        f: impl FnOnce(&mut Ctx<'_>) -> (T, bool, bool),
     ) -> std::io::Result<T> {
         let _lock = self.lock()?;
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
@@ -554,7 +608,7 @@ impl SimHost {
             _ => self.load_cached()?,
         };
         let mut state = std::mem::take(&mut entry.state);
-        let zfs_json = entry.zfs_json.take();
+        let known = entry.parts.take();
         state.config = self.config.clone();
         // A read-only command is checked against a copy in debug builds (every test), so a
         // command classed as read-only that changes the state fails the tests.
@@ -563,15 +617,16 @@ impl SimHost {
             Writes::OnlyIfSaid if cfg!(debug_assertions) => Some(state.clone()),
             _ => None,
         };
-        // Checked the same way: a command that changed the datasets without running `zfs`
-        // or `zpool` fails the tests.
-        let zfs_before = (cfg!(debug_assertions) && zfs_json.is_some()).then(|| state.zfs.clone());
+        // Checked the same way: a command that changed a part its tools do not change
+        // ([`parts_changed_by`]) fails the tests.
+        let parts_before =
+            (cfg!(debug_assertions) && before.is_none() && known.is_some()).then(|| state.clone());
         let mut ctx = Ctx {
             state: &mut state,
             root: &self.root,
             hung: false,
         };
-        let (t, said) = f(&mut ctx);
+        let (t, said, beyond) = f(&mut ctx);
         let ran = std::mem::take(&mut state.history);
         let changed = match (writes, &before) {
             (Writes::Always, _) => true,
@@ -588,33 +643,44 @@ impl SimHost {
             }
             (Writes::IfChanged, None) => unreachable!("a copy is taken for IfChanged"),
         };
-        let zfs_ran = ran
-            .iter()
-            .any(|h| h.cmd.program == tools::ZFS || h.cmd.program == tools::ZPOOL);
-        // An unchanged state keeps its bytes; a changed one keeps the datasets' bytes when
-        // they compare equal (callers of `with_state` may change anything) or, for a
-        // command, when neither tool ran.
-        let zfs_kept = match (writes, &before) {
-            (Writes::IfChanged, Some(b)) => b.zfs == state.zfs,
-            _ => !zfs_ran,
+        // What must be serialised again: nothing for an unchanged state; for `with_state`,
+        // the parts that differ from the copy; for a command, what its tools change (all
+        // but the datasets when it changed something no tool accounts for, the clock of
+        // dying jails).
+        let stale: PartSet = match (writes, &before) {
+            _ if !changed => 0,
+            (Writes::IfChanged, Some(b)) => (0..PARTS.len())
+                .filter(|&i| part_differs(b, &state, i))
+                .fold(0, |m, i| m | (1 << i)),
+            _ => {
+                let by_tools = ran
+                    .iter()
+                    .fold(0, |m, h| m | parts_changed_by(&h.cmd.program));
+                if beyond {
+                    by_tools | (ALL_PARTS & !ZFS_PART)
+                } else {
+                    by_tools
+                }
+            }
         };
-        let zfs_json = zfs_json.filter(|_| !changed || zfs_kept);
-        if let (Some(b), Some(_)) = (&zfs_before, &zfs_json) {
-            assert!(
-                state.zfs == *b,
-                "the simulated host changed its datasets in {:?}, which ran no zfs or zpool",
-                ran.first().map(|h| &h.cmd)
-            );
+        if let Some(b) = parts_before.as_ref().or(before.as_ref()) {
+            for (i, name) in PARTS.iter().enumerate() {
+                assert!(
+                    stale & (1 << i) != 0 || !part_differs(b, &state, i),
+                    "the simulated host changed its {name} state in {:?}, whose tools do not change it",
+                    ran.first().map(|h| &h.cmd)
+                );
+            }
         }
-        let zfs_json = if changed {
-            let bytes = self.save(&state, zfs_json)?;
+        let parts = if changed {
+            let parts = self.save(&state, known, stale)?;
             entry = self.open_state()?;
-            Some(bytes)
+            Some(parts)
         } else {
-            zfs_json
+            known
         };
         entry.state = state;
-        entry.zfs_json = zfs_json;
+        entry.parts = parts;
         *cache = Some(entry);
         self.append_history(&ran)?;
         Ok(t)
@@ -628,7 +694,7 @@ impl SimHost {
             _file: file,
             id,
             state: SimState::default(),
-            zfs_json: None,
+            parts: None,
         })
     }
 
@@ -713,9 +779,9 @@ impl Runner for SimHost {
                     if let Some(h) = ctx.state.history.iter_mut().rev().find(|h| &h.cmd == cmd) {
                         h.status = faults::KILLED;
                     }
-                    return (Err(hung(cmd)), true);
+                    return (Err(hung(cmd)), true, ticked);
                 }
-                (r, changed)
+                (r, changed, ticked)
             })
             .map_err(|source| ProcessError::Spawn {
                 cmd: cmd.clone(),
@@ -799,7 +865,7 @@ impl Host for SimHost {
         names: &[String],
     ) -> Option<Result<crate::platform::Usages, crate::platform::PlatformError>> {
         let read = self.locked(Writes::OnlyIfSaid, |ctx| {
-            (rctl::usage_of_jails(ctx.state, names), false)
+            (rctl::usage_of_jails(ctx.state, names), false, false)
         });
         Some(match read {
             Ok(Ok(u)) => Ok(u),
