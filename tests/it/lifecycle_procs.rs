@@ -119,7 +119,7 @@ fn runs_on_the_same_jail_serialize_and_on_different_jails_do_not() {
     let (ok_b, err_b) = finish(b);
     assert!(
         a.try_wait().unwrap().is_some(),
-        "the second run on resolver finished before the first released the lock"
+        "the second run on resolver finished (ok: {ok_b}) before the first released the lock:\n{err_b}"
     );
     assert!(ok_b, "{err_b}");
     assert!(

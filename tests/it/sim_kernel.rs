@@ -215,6 +215,33 @@ fn jail_strictness() {
             stderr: "jail: web: no command or persist specified\n",
         },
         Case {
+            // command.c check_path: every component below the jail's path is lstat(2)ed;
+            // a link there (a jail's root user could plant one) fails the jail, and nothing
+            // is mounted where it points.
+            what: "mount point is a symbolic link",
+            setup: |h: &SimHost| {
+                mkdir(h, "/jails/web");
+                mkdir(h, "/etc");
+                std::os::unix::fs::symlink("/etc", h.local_path(Path::new("/jails/web/dev")))
+                    .unwrap();
+            },
+            conf: None,
+            after: |h: &SimHost| {
+                let mounts = ok(h, tools::MOUNT, &["-p"]).stdout;
+                assert!(!mounts.contains("devfs"), "{mounts}");
+                assert!(h.snapshot().unwrap().jail.jails.is_empty());
+            },
+            args: &[
+                "-c",
+                "name=web",
+                "path=/jails/web",
+                "persist",
+                "mount.devfs",
+            ],
+            status: 1,
+            stderr: "jail: web: mount.devfs: /jails/web/dev is a symbolic link\n",
+        },
+        Case {
             what: "mount point missing",
             setup: |h: &SimHost| mkdir(h, "/jails/web"),
             conf: None,
@@ -227,7 +254,9 @@ fn jail_strictness() {
                 "mount.devfs",
             ],
             status: 1,
-            stderr: "mount: /jails/web/dev: No such file or directory\njail: web: /sbin/mount -t devfs -o ruleset=4 devfs /jails/web/dev: failed\n",
+            // jail(8) lstats the mount point itself before running mount(8) (command.c,
+            // check_path): the missing directory is its own error, mount(8) never runs.
+            stderr: "jail: web: mount.devfs: /jails/web/dev: No such file or directory\n",
         },
         Case {
             what: "alias on missing interface",

@@ -642,10 +642,11 @@ fn bare(addr: &str) -> String {
     addr.split('/').next().unwrap_or(addr).to_string()
 }
 
-/// The mounts jail(8) makes for a definition, in order: (fstype, source, target, options).
-fn mounts_of(ctx: &Ctx<'_>, def: &ResolvedJail, path: &str) -> Result<Vec<[String; 4]>, String> {
+/// The mounts jail(8) makes for a definition, in order: (fstype, source, target, options,
+/// the parameter that asked for it).
+fn mounts_of(ctx: &Ctx<'_>, def: &ResolvedJail, path: &str) -> Result<Vec<[String; 5]>, String> {
     let mut v = vec![];
-    let mut fstab_line = |line: &str| -> Result<(), String> {
+    let mut fstab_line = |line: &str, pname: &str| -> Result<(), String> {
         // jail(8) splits on these bytes only (command.c: strtok on " \t\f\v\r\n"), not on
         // Unicode spaces, and decodes nothing in the fields on 13.x/14.x.
         let f: Vec<&str> = line
@@ -663,17 +664,18 @@ fn mounts_of(ctx: &Ctx<'_>, def: &ResolvedJail, path: &str) -> Result<Vec<[Strin
             f[0].to_string(),
             f[1].to_string(),
             f.get(3).unwrap_or(&"rw").to_string(),
+            pname.to_string(),
         ]);
         Ok(())
     };
     for m in def.list("mount") {
-        fstab_line(&m)?;
+        fstab_line(&m, "mount")?;
     }
     for f in def.list("mount.fstab") {
         let text = std::fs::read_to_string(ctx.host_path(Path::new(&f)))
             .map_err(|e| format!("{f}: {}", strerror(&e)))?;
         for l in text.lines() {
-            fstab_line(l)?;
+            fstab_line(l, "mount.fstab")?;
         }
     }
     let p = path.trim_end_matches('/');
@@ -684,6 +686,7 @@ fn mounts_of(ctx: &Ctx<'_>, def: &ResolvedJail, path: &str) -> Result<Vec<[Strin
             "devfs".into(),
             format!("{p}/dev"),
             format!("ruleset={rs}"),
+            "mount.devfs".into(),
         ]);
     }
     if def.flag("mount.fdescfs") == Some(true) {
@@ -692,6 +695,7 @@ fn mounts_of(ctx: &Ctx<'_>, def: &ResolvedJail, path: &str) -> Result<Vec<[Strin
             "fdesc".into(),
             format!("{p}/dev/fd"),
             "rw".into(),
+            "mount.fdescfs".into(),
         ]);
     }
     if def.flag("mount.procfs") == Some(true) {
@@ -700,9 +704,43 @@ fn mounts_of(ctx: &Ctx<'_>, def: &ResolvedJail, path: &str) -> Result<Vec<[Strin
             "proc".into(),
             format!("{p}/proc"),
             "rw".into(),
+            "mount.procfs".into(),
         ]);
     }
     Ok(v)
+}
+
+/// jail(8)'s check of a mount point before it mounts (usr.sbin/jail/command.c,
+/// `check_path`): the path must be absolute, and below the jail's `path` every component,
+/// from the first under it to the mount point itself, is lstat(2)ed in turn: one that is a
+/// symbolic link, or missing, fails the jail with the parameter that asked for the mount.
+/// A link planted in a jail's root (`dev -> /etc`) therefore never redirects a mount onto
+/// the host. Components above the jail's path are not checked, as in jail(8).
+fn check_path(ctx: &Ctx<'_>, pname: &str, target: &str, jail_path: &str) -> Result<(), String> {
+    if !target.starts_with('/') {
+        return Err(format!("{pname}: {target}: not an absolute pathname"));
+    }
+    let Some(below) = target
+        .strip_prefix(jail_path)
+        .filter(|rest| rest.starts_with('/'))
+    else {
+        return Ok(());
+    };
+    let mut at = jail_path.to_string();
+    for c in below.split('/').skip(1) {
+        at.push('/');
+        at.push_str(c);
+        let local = super::resolve(ctx.root, Path::new(&at), super::Last::NoFollow)
+            .unwrap_or_else(|_| super::unresolvable(ctx.root));
+        match std::fs::symlink_metadata(&local) {
+            Err(e) => return Err(format!("{pname}: {at}: {}", strerror(&e))),
+            Ok(md) if md.file_type().is_symlink() => {
+                return Err(format!("{pname}: {at} is a symbolic link"));
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(())
 }
 
 fn undo_all(ctx: &mut Ctx<'_>, out: &mut Output, o: &Opts, name: &str, undo: Vec<Undo>) {
@@ -831,7 +869,11 @@ fn create(ctx: &mut Ctx<'_>, out: &mut Output, o: &Opts, def: &ResolvedJail) {
             }
         }
     }
-    for [fstype, src, dst, opts] in mounts {
+    for [fstype, src, dst, opts, pname] in mounts {
+        if let Err(e) = check_path(ctx, &pname, &dst, &path) {
+            warn(out, &name, e);
+            return undo_all(ctx, out, o, &name, undo);
+        }
         let ok = tool(
             ctx,
             out,
@@ -1057,7 +1099,7 @@ fn remove(
     if let Some(d) = def {
         ok &= run_hooks(ctx, out, o, &name, d, "exec.poststop");
         if let Ok(ms) = mounts_of(ctx, d, &j.path) {
-            for [_, _, dst, _] in ms.into_iter().rev() {
+            for [_, _, dst, _, _] in ms.into_iter().rev() {
                 ok &= tool(ctx, out, o, &name, Cmd::new(tools::UMOUNT, [dst]));
             }
         }
