@@ -639,8 +639,10 @@ fn undo_journals(h: &dyn Host, journals: BTreeMap<String, Journal>, retry: bool)
     all.sort_by_key(|e| std::cmp::Reverse(e.1.seq));
     let mut left: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
     for (jail, e) in all {
+        let _undo = tracing::info_span!("undo", jail = %jail, step = e.seq).entered();
         let mut failed = false;
         for u in &e.undo {
+            tracing::info!("{u}");
             match run_undo(h, u) {
                 Ok(()) => report.undone.push(u.to_string()),
                 // A pending op may never have happened: its undo failing is expected.
@@ -842,10 +844,15 @@ pub(crate) fn apply_inner(
             // `run_op` numbers the destroy's entry next.
             j.forward_seq = ex.seq + 1;
         }
+        // `-v` tells the run step by step, each line under its jail and step; `-vv` adds
+        // every operation as it runs.
+        let _step = tracing::info_span!("apply", jail = %jail, step = i + 1).entered();
+        tracing::info!("{step}");
         for (op, undo) in ops(step) {
             if ex.kill_after.is_some_and(|n| report.done.len() >= n) {
                 return Ok(report);
             }
+            tracing::debug!("run {op}");
             match ex.run_op(jail, &op, undo) {
                 Ok(Ok(())) => {
                     if op.is_command() {

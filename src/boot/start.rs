@@ -331,6 +331,8 @@ fn bring_up<D: JailDriver + ?Sized>(
     health: Option<&HealthCheck>,
     send: &dyn Fn(BootEvent),
 ) -> Result<(), String> {
+    // Everything the start logs (its steps, with `-v`) is under the jail's name.
+    let _jail = tracing::info_span!("boot", jail = %name).entered();
     send(BootEvent::Starting { name: name.into() });
     driver.start(name)?;
     send(BootEvent::Started { name: name.into() });

@@ -218,8 +218,11 @@ pub fn shutdown_with<D: JailDriver + Send + 'static + ?Sized>(
             let (tx, driver, name) = (tx.clone(), driver.clone(), nodes[i].name.clone());
             std::thread::spawn(move || {
                 let t0 = Instant::now();
-                let r = catch_unwind(AssertUnwindSafe(|| driver.stop(&name)))
-                    .unwrap_or_else(|p| Err(format!("jailctl bug: {}", panic_message(&*p))));
+                let r = catch_unwind(AssertUnwindSafe(|| {
+                    let _jail = tracing::info_span!("shutdown", jail = %name).entered();
+                    driver.stop(&name)
+                }))
+                .unwrap_or_else(|p| Err(format!("jailctl bug: {}", panic_message(&*p))));
                 let _ = tx.send(Msg::Stop(i, r.map(|()| t0.elapsed())));
             });
         }

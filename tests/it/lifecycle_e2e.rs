@@ -699,3 +699,52 @@ fn mount_points_are_made_without_following_links_planted_in_the_root() {
     assert_eq!(before.0, after.0, "the host changed");
     assert_eq!(before.1, after.1, "files changed");
 }
+
+/// `-v` tells the run step by step, each line under the jail and the step number it belongs
+/// to; `-vv` adds each operation.
+#[test]
+fn verbose_up_tells_each_step_under_its_jail() {
+    let t = tempfile::tempdir().unwrap();
+    let (s, cfg) = (t.path().join("sim"), t.path().join("etc"));
+    host_with_base(&s);
+    examples_config(&cfg);
+    let run = |v: &str| {
+        let out = Command::cargo_bin("jailctl")
+            .unwrap()
+            .env_remove("JAILCTL_SIM_FAULTS")
+            .env_remove("JAILCTL_SIM_LATENCY")
+            .env_remove("JAILCTL_LOG")
+            .args([v, "--simulate"])
+            .arg(&s)
+            .arg("--config-dir")
+            .arg(&cfg)
+            .args(["up", "resolver"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let err = run("-v");
+    let steps: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("apply{jail=resolver step="))
+        .collect();
+    assert!(
+        steps
+            .iter()
+            .any(|l| l.contains("step=1}") && l.contains("clone")),
+        "{err}"
+    );
+    assert!(steps.len() >= 3, "{err}");
+    assert!(!err.contains(" run "), "operations are -vv only:\n{err}");
+    jailctl(&s, &cfg)
+        .args(["down", "resolver"])
+        .assert()
+        .success();
+    let err = run("-vv");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("apply{jail=resolver step=") && l.contains("run /usr/sbin/jail")),
+        "{err}"
+    );
+}
