@@ -7,13 +7,16 @@
 //! - [`graph`]: the dependency graph built from the jail definitions.
 //! - [`start`]: [`boot`], the work-conserving parallel start with health gating.
 //! - [`stop`]: [`shutdown`], reverse-order stop under a time budget with force-stop.
+//! - [`fleet`]: [`prepare_shutdown`], the locks, the read of the host and the stop order.
 
 pub mod driver;
+pub mod fleet;
 pub mod graph;
 pub mod start;
 pub mod stop;
 
 pub use driver::OpsDriver;
+pub use fleet::{PrepareError, Prepared, prepare_shutdown};
 pub use graph::{BootGraph, BootNode, GraphEntry, GraphError};
 pub use start::{
     BootEvent, BootOptions, BootOutcome, BootReport, boot, boot_with, default_parallelism,

@@ -6,19 +6,15 @@
 //! file broke (or went) after it started, through its last rendered jail.conf; the exit status
 //! is then 1, so the admin hears about the file.
 //!
-//! Shutdown takes the fleet lock, then the lock of every jail it may stop (every defined jail,
-//! every broken one, every running one), and only then reads which jails run: a `boot` or
-//! `up` racing it either finished before (its jails are stopped) or waits until the shutdown
-//! is over. The stops run under these locks ([`OpsDriver::with_held`]) and take none
-//! themselves, so no stop waits for a lock of its own run.
+//! The locks, the read of the host and the order come from [`boot::prepare_shutdown`]; the
+//! stops run under those locks ([`OpsDriver::with_held`]) and take none themselves, so no
+//! stop waits for a lock of its own run.
 
 use super::boot::shared_host;
 use super::{Access, GlobalArgs};
-use crate::apply::lock::{Held, LockKey, Mode, warn_wait};
-use crate::boot::{self, BootGraph, OpsDriver, ShutdownEvent, ShutdownOptions};
+use crate::boot::{self, OpsDriver, ShutdownEvent, ShutdownOptions};
 use crate::config;
 use crate::config::units::parse_duration;
-use crate::observe;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,65 +45,18 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         eprint!("{}", e.render());
     }
     let host = shared_host(global, Access::Change)?;
-    let read = || {
-        observe::host::observe_jails_concurrently(host.as_ref(), &cfg.global)
-            .map_err(|e| miette::miette!("cannot tell which jails are running: {e}"))
-    };
-    let running_in = |state: &observe::HostState| -> Vec<String> {
-        state
-            .jails
-            .values()
-            .filter(|j| !j.dying)
-            .map(|j| j.name.clone())
-            .collect()
-    };
-    // Every jail jailctl could start is defined (or broken); a running one outside that set
-    // was started by something else, and is locked too once seen. Read again under the
-    // locks; retake them all (in order) if a jail appeared that is not locked yet.
-    let mut names: std::collections::BTreeSet<String> = cfg
-        .jails
-        .iter()
-        .map(|j| j.name.clone())
-        .chain(l.broken.iter().map(|(n, _)| n.clone()))
-        .collect();
-    names.extend(running_in(&read()?));
-    let (held, state) = loop {
-        let mut wanted = vec![(LockKey::Fleet, Mode::Exclusive)];
-        wanted.extend(
-            names
-                .iter()
-                .map(|n| (LockKey::Jail(n.clone()), Mode::Exclusive)),
-        );
-        let held = Held::acquire(host.as_ref(), &wanted, warn_wait)
-            .map_err(|e| miette::miette!("cannot shut down: {e}"))?;
-        let state = read()?;
-        let new: Vec<String> = running_in(&state)
-            .into_iter()
-            .filter(|n| !names.contains(n))
-            .collect();
-        if new.is_empty() {
-            break (held, state);
-        }
-        drop(held);
-        names.extend(new);
-    };
-    let mut running = running_in(&state);
-    // A running jail jailctl did not start is never stopped, even when a definition of that
-    // name exists: refused when named, left running (and said so) otherwise.
-    let foreign: Vec<crate::ops::owned::ForeignJail> = running
-        .iter()
-        .filter_map(|n| crate::ops::owned::foreign_jail(&state, &cfg.global, n))
-        .collect();
-    if let Some(f) = foreign.iter().find(|f| args.names.contains(&f.name)) {
-        return Err(miette::miette!(
-            "refusing to stop it: {f}. Nothing was stopped"
-        ));
-    }
-    for f in foreign.iter().filter(|f| cfg.jail(&f.name).is_some()) {
+    let broken: Vec<String> = l.broken.iter().map(|(n, _)| n.clone()).collect();
+    let boot::Prepared {
+        graph,
+        held,
+        state,
+        orphans,
+        left_running,
+    } = boot::prepare_shutdown(host.as_ref(), &cfg.jails, &broken, &cfg.global, &args.names)
+        .map_err(|e| miette::miette!("{e}"))?;
+    for f in &left_running {
         eprintln!("jailctl: not stopping it: {f}");
     }
-    running.retain(|n| !foreign.iter().any(|f| &f.name == n));
-    let orphans = orphans(host.as_ref(), &state, cfg, &running)?;
     for o in &orphans {
         let why = if l.broken(o).is_some() {
             "its definition is invalid"
@@ -116,8 +65,6 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         };
         eprintln!("jailctl: {o} is running and managed by jailctl but {why}: stopping it anyway");
     }
-    let graph = BootGraph::for_shutdown_with_orphans(&cfg.jails, &orphans, &running, &args.names)
-        .map_err(|e| miette::miette!("cannot shut down: {e}"))?;
     let failed_config = if l.broken.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -177,36 +124,4 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// The running jails jailctl must stop although it has no valid definition of them: their
-/// root dataset `<zfs_root>/jails/NAME` carries `jailctl:managed=yes`, set locally (an
-/// inherited value marks a dataset someone else made below jailctl's).
-fn orphans(
-    host: &dyn crate::host::Host,
-    state: &crate::observe::HostState,
-    cfg: &config::Config,
-    running: &[String],
-) -> miette::Result<Vec<String>> {
-    let mut out = vec![];
-    for name in running {
-        if cfg.jail(name).is_some() {
-            continue;
-        }
-        let root = crate::render::root_dataset(&cfg.global, name);
-        let marked = state
-            .datasets
-            .get(&root)
-            .and_then(|d| d.prop(crate::ops::owned::MANAGED))
-            == Some("yes");
-        if !marked {
-            continue;
-        }
-        let foreign = crate::ops::owned::foreign_below(host, &root)
-            .map_err(|e| miette::miette!("cannot tell whether jailctl manages {root}: {e}"))?;
-        if !foreign.iter().any(|f| f.name == root) {
-            out.push(name.clone());
-        }
-    }
-    Ok(out)
 }
