@@ -22,12 +22,7 @@ pub struct ParseError {
 /// (`-` for none; [`Dataset::prop`] hides it).
 pub fn parse_zfs_get(stdout: &str) -> Result<BTreeMap<String, Dataset>, ParseError> {
     let command = "zfs get -H -p -o name,property,value";
-    let rows = crate::host::zfs::parse_rows(stdout, false).map_err(|e| ParseError {
-        command,
-        line: e.line,
-        text: e.text,
-        reason: e.reason.to_string(),
-    })?;
+    let rows = crate::host::zfs::parse_rows(stdout, false).map_err(|e| row_error(command, e))?;
     let mut out: BTreeMap<String, Dataset> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
         add_prop(&mut out, r.name, r.property, r.value).map_err(|reason| ParseError {
@@ -38,6 +33,15 @@ pub fn parse_zfs_get(stdout: &str) -> Result<BTreeMap<String, Dataset>, ParseErr
         })?;
     }
     Ok(out)
+}
+
+fn row_error(command: &'static str, e: crate::host::zfs::RowError) -> ParseError {
+    ParseError {
+        command,
+        line: e.line,
+        text: e.text,
+        reason: e.reason.to_string(),
+    }
 }
 
 /// Record one `name property value` line; the reason when the line cannot be right.
@@ -98,12 +102,7 @@ pub fn parse_zfs_get_sources(stdout: &str, keep: &[&str]) -> Result<Sources, Par
         .map(|k| (k.to_string(), BTreeMap::new()))
         .collect();
     let command = "zfs get -H -p -o name,property,value,source";
-    let rows = crate::host::zfs::parse_rows(stdout, true).map_err(|e| ParseError {
-        command,
-        line: e.line,
-        text: e.text,
-        reason: e.reason.to_string(),
-    })?;
+    let rows = crate::host::zfs::parse_rows(stdout, true).map_err(|e| row_error(command, e))?;
     for (i, r) in rows.iter().enumerate() {
         if let Some(by_name) = sources.get_mut(r.property) {
             by_name.insert(r.name.to_string(), r.source.to_string());

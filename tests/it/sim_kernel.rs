@@ -1365,9 +1365,9 @@ fn rctl_rules_normalized_outlive_the_jail() {
     );
 }
 
-#[test]
-fn rctl_usage_of_a_started_jail_is_deterministic() {
-    let (_d, h) = host();
+/// A host with jail `web` started (its rc running, so it has processes to account for).
+fn started_web() -> (tempfile::TempDir, SimHost) {
+    let (d, h) = host();
     mkdir(&h, "/jails/web");
     ok(
         &h,
@@ -1379,6 +1379,12 @@ fn rctl_usage_of_a_started_jail_is_deterministic() {
             "exec.start=/bin/sh /etc/rc",
         ],
     );
+    (d, h)
+}
+
+#[test]
+fn rctl_usage_of_a_started_jail_is_deterministic() {
+    let (_d, h) = started_web();
     let a = ok(&h, tools::RCTL, &["-u", "jail:web"]).stdout;
     let b = ok(&h, tools::RCTL, &["-u", "j:web"]).stdout;
     assert_eq!(a, b);
@@ -1391,18 +1397,7 @@ fn rctl_usage_of_a_started_jail_is_deterministic() {
 #[test]
 fn kernel_usage_matches_rctl_u_and_runs_no_command() {
     use jailctl::host::Host;
-    let (_d, h) = host();
-    mkdir(&h, "/jails/web");
-    ok(
-        &h,
-        tools::JAIL,
-        &[
-            "-c",
-            "name=web",
-            "path=/jails/web",
-            "exec.start=/bin/sh /etc/rc",
-        ],
-    );
+    let (_d, h) = started_web();
     let printed =
         observe::rctl::parse_usage(&ok(&h, tools::RCTL, &["-u", "jail:web"]).stdout).unwrap();
     let ran = h.snapshot().unwrap().history.len();
