@@ -10,13 +10,11 @@
 //! the host layout once, before any jail starts, so parallel first starts do not race for
 //! the parent datasets.
 
-use super::{Access, GlobalArgs, open_host};
+use super::{Access, GlobalArgs};
 use crate::apply::lock::{Held, LockKey, Mode, warn_wait};
 use crate::boot::{self, BootEvent, BootGraph, BootOptions, OpsDriver};
 use crate::config;
 use crate::host::Host;
-use crate::host::sim::SimHost;
-use crate::host::system::SystemHost;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -31,24 +29,11 @@ pub struct Args {
     pub parallel: Option<u64>,
 }
 
-/// The host as the scheduler needs it: shared between worker threads. Opens it through
-/// [`open_host`] first, so refusals and the simulator notice are the same as elsewhere.
-pub(super) fn shared_host(
-    global: &GlobalArgs,
-    access: Access,
-) -> miette::Result<Arc<dyn Host + Send + Sync>> {
-    let checked = open_host(global, access)?;
-    drop(checked);
-    Ok(match &global.simulate {
-        Some(dir) => Arc::new(
-            SimHost::open(dir)
-                .map_err(|e| {
-                    miette::miette!("cannot open the simulated host at {}: {e}", dir.display())
-                })?
-                .with_deadlines(super::deadlines(global)),
-        ),
-        None => Arc::new(SystemHost::new(super::deadlines(global))),
-    })
+/// The host as the scheduler needs it, shared between worker threads: opened once, with the
+/// same refusals and simulator notice as every other command ([`super::open_host_rw`]).
+/// Boot and shutdown change the host, so there is no read-only form.
+pub(super) fn shared_host(global: &GlobalArgs) -> miette::Result<Arc<dyn Host + Send + Sync>> {
+    Ok(Arc::from(super::open_host_rw(global, Access::Change)?))
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
@@ -76,7 +61,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let host = shared_host(global, Access::Change)?;
+    let host = shared_host(global)?;
     let held = Held::acquire(
         host.as_ref(),
         &[(LockKey::Fleet, Mode::Exclusive)],

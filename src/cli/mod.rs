@@ -160,7 +160,7 @@ pub fn open_host(global: &GlobalArgs, access: Access) -> miette::Result<Box<dyn 
     let host = open_host_rw(global, access)?;
     Ok(match access {
         Access::Read => Box::new(ReadOnlyHost::owning(host)),
-        Access::Change => host,
+        Access::Change => host as Box<dyn Host>,
     })
 }
 
@@ -181,7 +181,10 @@ pub fn deadlines(global: &GlobalArgs) -> Deadlines {
         .unwrap_or_default()
 }
 
-fn open_host_rw(global: &GlobalArgs, access: Access) -> miette::Result<Box<dyn Host>> {
+pub(crate) fn open_host_rw(
+    global: &GlobalArgs,
+    access: Access,
+) -> miette::Result<Box<dyn Host + Send + Sync>> {
     let deadlines = deadlines(global);
     if let Some(dir) = &global.simulate {
         let host = SimHost::open(dir)

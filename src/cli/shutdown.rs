@@ -10,8 +10,8 @@
 //! stops run under those locks ([`OpsDriver::with_held`]) and take none themselves, so no
 //! stop waits for a lock of its own run.
 
+use super::GlobalArgs;
 use super::boot::shared_host;
-use super::{Access, GlobalArgs};
 use crate::boot::{self, OpsDriver, ShutdownEvent, ShutdownOptions};
 use crate::config;
 use crate::config::units::parse_duration;
@@ -44,7 +44,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     for (_, e) in &l.broken {
         eprint!("{}", e.render());
     }
-    let host = shared_host(global, Access::Change)?;
+    let host = shared_host(global)?;
     let broken: Vec<String> = l.broken.iter().map(|(n, _)| n.clone()).collect();
     let boot::Prepared {
         graph,
