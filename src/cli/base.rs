@@ -184,23 +184,8 @@ pub fn render_table(bases: &[BaseInfo]) -> String {
             rows.push([n, r, s.name.clone(), jails]);
         }
     }
-    let w: Vec<usize> = (0..3)
-        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
-        .collect();
-    let mut s = String::new();
-    for r in rows {
-        s.push_str(&format!(
-            "{:w0$}  {:w1$}  {:w2$}  {}\n",
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            w0 = w[0],
-            w1 = w[1],
-            w2 = w[2]
-        ));
-    }
-    s
+    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+    super::output::columns(&rows, &[])
 }
 
 fn destroy(a: DestroyArgs, g: &GlobalArgs, global: &Global) -> miette::Result<ExitCode> {

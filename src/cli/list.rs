@@ -248,36 +248,6 @@ fn usage_text(j: &JailStatus, r: &Resource) -> String {
     }
 }
 
-/// Lay rows out in columns as wide as their widest cell (the last column unpadded).
-fn columns(rows: &[Vec<String>], right: &[usize]) -> String {
-    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let w: Vec<usize> = (0..n)
-        .map(|c| {
-            rows.iter()
-                .map(|r| r.get(c).map_or(0, |x| x.chars().count()))
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for r in rows {
-        let mut line = String::new();
-        for (c, cell) in r.iter().enumerate() {
-            if c > 0 {
-                line.push_str("  ");
-            }
-            if right.contains(&c) {
-                line.push_str(&format!("{cell:>w$}", w = w[c]));
-            } else {
-                line.push_str(&format!("{cell:<w$}", w = w[c]));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
 /// `status`: one row per resource of each jail, usage beside limit, in human units.
 pub fn status_table(rows: &[Row]) -> String {
     let mut t: Vec<Vec<String>> = vec![
@@ -310,7 +280,7 @@ pub fn status_table(rows: &[Row]) -> String {
             t.push(line);
         }
     }
-    columns(&t, &[2, 4])
+    super::output::columns(&t, &[2, 4])
 }
 
 /// `status NAME`: the jail's row of the table, with every resource that is limited or in
@@ -345,7 +315,7 @@ pub fn detail(row: &Row) -> String {
     }
     let mut out = status_table(std::slice::from_ref(row));
     out.push('\n');
-    out.push_str(&columns(&facts, &[]));
+    out.push_str(&super::output::columns(&facts, &[]));
     out
 }
 
@@ -477,25 +447,11 @@ pub fn table(list: &[JailStatus]) -> String {
             s.join(" ")
         }));
     }
-    let width = |c: usize| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0);
-    let w: Vec<usize> = (0..6).map(width).collect();
+    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+    let table = super::output::columns(&rows, &[2]);
     let mut out = String::new();
-    for (r, u) in rows.iter().zip(usage) {
-        let line = format!(
-            "{:<w0$}  {:<w1$}  {:>w2$}  {:<w3$}  {:<w4$}  {}",
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            w0 = w[0],
-            w1 = w[1],
-            w2 = w[2],
-            w3 = w[3],
-            w4 = w[4],
-        );
-        out.push_str(line.trim_end());
+    for (line, u) in table.lines().zip(usage) {
+        out.push_str(line);
         out.push('\n');
         if let Some(u) = u {
             out.push_str(&format!("    usage: {u}\n"));

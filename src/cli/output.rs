@@ -216,6 +216,38 @@ pub fn init_reports() {
     }));
 }
 
+/// Lay rows out in columns as wide as their widest cell, two spaces apart, the columns in
+/// `right` aligned right; trailing blanks are trimmed. Every table jailctl prints goes
+/// through here.
+pub fn columns(rows: &[Vec<String>], right: &[usize]) -> String {
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let w: Vec<usize> = (0..n)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |x| x.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            if c > 0 {
+                line.push_str("  ");
+            }
+            if right.contains(&c) {
+                line.push_str(&format!("{cell:>w$}", w = w[c]));
+            } else {
+                line.push_str(&format!("{cell:<w$}", w = w[c]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,5 +274,21 @@ mod tests {
         assert_eq!(exit_for(&f), Exit::InvalidConfig);
         assert_ne!(Exit::InvalidConfig as u8, Exit::Refused as u8);
         assert_ne!(Exit::HostFailure as u8, Exit::Refused as u8);
+    }
+
+    #[test]
+    fn columns_pad_to_the_widest_cell_and_align_the_asked_ones_right() {
+        let rows: Vec<Vec<String>> = [
+            ["NAME", "JID", "NOTE"],
+            ["résolver", "7", ""],
+            ["db", "123", "x"],
+        ]
+        .iter()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+        assert_eq!(
+            columns(&rows, &[1]),
+            "NAME      JID  NOTE\nrésolver    7\ndb        123  x\n"
+        );
     }
 }

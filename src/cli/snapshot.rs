@@ -102,22 +102,20 @@ pub fn run(global: &super::GlobalArgs, cmd: Cmd) -> miette::Result<ExitCode> {
                     crate::outln!("no jailctl snapshots");
                 }
             } else {
-                crate::outln!(
-                    "{:<16} {:<32} {:<17} {:>10}",
-                    "JAIL",
-                    "NAME",
-                    "CREATED",
-                    "USED"
-                );
-                for s in &all {
-                    crate::outln!(
-                        "{:<16} {:<32} {:<17} {:>10}",
-                        s.jail,
-                        s.name,
+                let mut rows = vec![
+                    ["JAIL", "NAME", "CREATED", "USED"]
+                        .map(String::from)
+                        .to_vec(),
+                ];
+                rows.extend(all.iter().map(|s| {
+                    vec![
+                        s.jail.clone(),
+                        s.name.clone(),
                         utc(s.creation),
-                        size(s.used)
-                    );
-                }
+                        size(s.used),
+                    ]
+                }));
+                crate::out!("{}", super::output::columns(&rows, &[3]));
             }
         }
         Cmd::Rollback {
