@@ -569,7 +569,13 @@ fn run_undo(h: &dyn Host, u: &Undo) -> Result<(), String> {
             // before the undos after this one destroy that root. One still dying after the
             // wait makes the destroy fail with its own message, and the journal keeps it.
             if let Some(name) = removed_jail(cmd) {
-                let _ = await_gone(h, name, "its root", crate::plan::dying_wait(), "jailctl up");
+                let _ = await_gone(
+                    h,
+                    name,
+                    "its root",
+                    crate::config::dying_wait_from_env(),
+                    "jailctl up",
+                );
             }
             Ok(())
         }

@@ -1248,6 +1248,7 @@ mod tests {
             parallelism: None,
             shutdown_timeout: Duration::from_secs(60),
             deadlines: Default::default(),
+            dying_wait: std::time::Duration::from_secs(10),
             bridges: BTreeMap::new(),
         }
     }

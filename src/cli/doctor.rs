@@ -35,6 +35,7 @@ pub fn default_global() -> Global {
         shutdown_timeout: crate::boot::DEFAULT_SHUTDOWN_TIMEOUT,
         bridges: Default::default(),
         deadlines: Default::default(),
+        dying_wait: std::time::Duration::from_secs(10),
     }
 }
 

@@ -109,6 +109,31 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::f
 /// Default wait for a shutdown's force-stops: 60 + 20 s stays under 90 s.
 pub const DEFAULT_FORCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
+/// How long destroy, re-create and an undo wait for a removed jail to finish dying:
+/// `JAILCTL_DYING_WAIT` (seconds, fractions allowed, at most a day) or 10 s. A value that is
+/// not that is reported (naming the variable and the accepted form) and the default is used.
+pub fn dying_wait_from_env() -> std::time::Duration {
+    const DEFAULT: std::time::Duration = std::time::Duration::from_secs(10);
+    match std::env::var("JAILCTL_DYING_WAIT") {
+        Ok(v) => parse_dying_wait(&v).unwrap_or_else(|e| {
+            tracing::warn!("{e}; waiting the default 10 s");
+            DEFAULT
+        }),
+        Err(_) => DEFAULT,
+    }
+}
+
+/// Parse a `JAILCTL_DYING_WAIT` value: seconds, fractions allowed, from 0 to 86400.
+pub fn parse_dying_wait(v: &str) -> Result<std::time::Duration, String> {
+    let bad =
+        || format!("JAILCTL_DYING_WAIT={v}: expected seconds from 0 to 86400, e.g. 30 or 2.5");
+    let s: f64 = v.trim().parse().map_err(|_| bad())?;
+    if !(0.0..=86400.0).contains(&s) {
+        return Err(bad());
+    }
+    std::time::Duration::try_from_secs_f64(s).map_err(|_| bad())
+}
+
 /// rc.shutdown's usual watchdog (`rcshutdown_timeout`): past it, rc kills every process and
 /// jails lose their orderly stop.
 pub const RC_SHUTDOWN_WATCHDOG: std::time::Duration = std::time::Duration::from_secs(90);
@@ -276,6 +301,7 @@ fn load_all(config_dir: &Path) -> LoadAll {
                 shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
                 bridges: BTreeMap::new(),
                 deadlines: Default::default(),
+                dying_wait: dying_wait_from_env(),
             },
             None,
         ),

@@ -26,6 +26,9 @@ pub struct Global {
     pub bridges: BTreeMap<String, BridgeSpec>,
     /// How long each host tool may run (`[deadlines]`).
     pub deadlines: crate::host::deadline::Deadlines,
+    /// How long destroy and re-create wait for a removed jail to finish dying
+    /// (`JAILCTL_DYING_WAIT`, read when the configuration is loaded; 10 s).
+    pub dying_wait: std::time::Duration,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

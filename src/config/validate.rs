@@ -408,6 +408,7 @@ pub(crate) fn global(v: &mut V, file: usize, t: &Table) -> (Global, Option<Table
         shutdown_timeout,
         bridges,
         deadlines,
+        dying_wait: super::dying_wait_from_env(),
     };
     (g, defaults)
 }

@@ -210,7 +210,7 @@ pub fn plan_destroy(
                 jp.steps.push(Step::AwaitGone {
                     name: n.clone(),
                     dataset: ds_name.clone(),
-                    timeout_ms: millis(dying_wait()),
+                    timeout_ms: millis(global.dying_wait),
                     retry: format!("jailctl destroy {n}"),
                     replace: false,
                 });

@@ -47,31 +47,6 @@ pub struct DownOptions {
     pub volumes: bool,
 }
 
-/// How long destroy and re-create wait, by default, for a removed jail to finish dying:
-/// `JAILCTL_DYING_WAIT` (seconds, fractions allowed, at most a day) or 10 s. A value that is
-/// not that is reported (naming the variable and the accepted form) and the default is used.
-pub fn dying_wait() -> std::time::Duration {
-    const DEFAULT: std::time::Duration = std::time::Duration::from_secs(10);
-    match std::env::var("JAILCTL_DYING_WAIT") {
-        Ok(v) => parse_dying_wait(&v).unwrap_or_else(|e| {
-            tracing::warn!("{e}; waiting the default 10 s");
-            DEFAULT
-        }),
-        Err(_) => DEFAULT,
-    }
-}
-
-/// Parse a `JAILCTL_DYING_WAIT` value: seconds, fractions allowed, from 0 to 86400.
-pub fn parse_dying_wait(v: &str) -> Result<std::time::Duration, String> {
-    let bad =
-        || format!("JAILCTL_DYING_WAIT={v}: expected seconds from 0 to 86400, e.g. 30 or 2.5");
-    let s: f64 = v.trim().parse().map_err(|_| bad())?;
-    if !(0.0..=86400.0).contains(&s) {
-        return Err(bad());
-    }
-    std::time::Duration::try_from_secs_f64(s).map_err(|_| bad())
-}
-
 /// Why no plan could be made. Each message names the object and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
@@ -540,7 +515,7 @@ fn plan_jail(
             steps.push(Step::AwaitGone {
                 name: name.clone(),
                 dataset: ds_name.clone(),
-                timeout_ms: millis(dying_wait()),
+                timeout_ms: millis(global.dying_wait),
                 retry: format!("jailctl up {name}"),
                 replace: true,
             });
@@ -661,7 +636,7 @@ fn plan_jail(
             steps.push(Step::AwaitGone {
                 name: name.clone(),
                 dataset: ds_name.clone(),
-                timeout_ms: millis(dying_wait()),
+                timeout_ms: millis(global.dying_wait),
                 retry: format!("jailctl up {name} --recreate"),
                 replace: false,
             });

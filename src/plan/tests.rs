@@ -299,7 +299,7 @@ fn a_dying_jail_is_awaited_then_started_over() {
         Step::AwaitGone {
             name: "web".into(),
             dataset: "zroot/jailctl/jails/web".into(),
-            timeout_ms: millis(dying_wait()),
+            timeout_ms: millis(std::time::Duration::from_secs(10)),
             retry: "jailctl up web".into(),
             replace: true,
         }
@@ -857,13 +857,16 @@ fn an_unreadable_provisioning_source_fails_the_plan_naming_it() {
 #[test]
 fn dying_wait_values_are_seconds_up_to_a_day() {
     use std::time::Duration;
-    assert_eq!(super::parse_dying_wait("30"), Ok(Duration::from_secs(30)));
     assert_eq!(
-        super::parse_dying_wait(" 2.5 "),
+        crate::config::parse_dying_wait("30"),
+        Ok(Duration::from_secs(30))
+    );
+    assert_eq!(
+        crate::config::parse_dying_wait(" 2.5 "),
         Ok(Duration::from_millis(2500))
     );
     for v in ["30s", "-1", "1e30", "NaN", "inf", ""] {
-        let e = super::parse_dying_wait(v).unwrap_err();
+        let e = crate::config::parse_dying_wait(v).unwrap_err();
         assert!(
             e.contains("JAILCTL_DYING_WAIT=") && e.contains("e.g. 30"),
             "{v}: {e}"

@@ -15,6 +15,7 @@ pub(crate) fn global() -> Global {
         parallelism: None,
         shutdown_timeout: Duration::from_secs(60),
         deadlines: Default::default(),
+        dying_wait: std::time::Duration::from_secs(10),
         bridges: BTreeMap::new(),
     }
 }

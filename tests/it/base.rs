@@ -1069,6 +1069,7 @@ fn global() -> Global {
         parallelism: None,
         shutdown_timeout: std::time::Duration::from_secs(60),
         deadlines: Default::default(),
+        dying_wait: std::time::Duration::from_secs(10),
         bridges: BTreeMap::new(),
     }
 }

@@ -27,6 +27,7 @@ fn base_create_update_rollback_and_destroy_on_real_zfs() {
         parallelism: None,
         shutdown_timeout: std::time::Duration::from_secs(60),
         deadlines: Default::default(),
+        dying_wait: std::time::Duration::from_secs(10),
         bridges: BTreeMap::new(),
     };
     let rel = release_dir();
