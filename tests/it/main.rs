@@ -41,6 +41,7 @@ mod sim_containment;
 mod sim_core;
 mod sim_kernel;
 mod sim_zfs;
+mod sim_zfs22;
 mod snapshot_e2e;
 mod support;
 mod undo_reports;

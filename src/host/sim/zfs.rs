@@ -401,10 +401,15 @@ fn check_value(p: &PropDef, v: &str) -> Result<String, String> {
         PKind::Ro => Err(format!("'{}' is readonly", p.name)),
         PKind::SizeNone => {
             if v == "none" {
-                Ok("0".into())
-            } else {
-                parse_size(v).map(|n| n.to_string())
+                return Ok("0".into());
             }
+            let n = parse_size(v)?;
+            // lib/libzfs/libzfs_util.c, zprop_parse_value: a quota or refquota of 0 spelt
+            // as a number is refused; only "none" turns it off.
+            if n == 0 && matches!(p.name, "quota" | "refquota") {
+                return Err("use 'none' to disable quota/refquota".into());
+            }
+            Ok(n.to_string())
         }
         PKind::Index(vals) => {
             if vals.contains(&v) {
@@ -937,7 +942,9 @@ fn check_name(name: &str, allow_snap: bool) -> Result<(), String> {
         return Err("trailing slash in name".into());
     }
     if name.matches('@').count() > 1 {
-        return Err("multiple '@' delimiters in name".into());
+        // module/zcommon/zfs_namecheck.c, entity_namecheck: NAME_ERR_MULTIPLE_DELIMITERS,
+        // worded by libzfs_dataset.c, zfs_validate_name.
+        return Err("multiple '@' and/or '#' delimiters in name".into());
     }
     if name.contains('@') && !allow_snap {
         return Err("snapshot delimiter '@' in filesystem name".into());
@@ -1154,14 +1161,10 @@ fn main_usage() -> String {
     s
 }
 
-/// Parse `-o prop=value` options into canonical pairs, failing with `cannot ACTION: REASON`.
-fn parse_o(
-    vals: &[&str],
-    kind: DsKind,
-    action: &str,
-    cmd: &str,
-) -> Result<BTreeMap<String, String>, Fail> {
-    let mut out = BTreeMap::new();
+/// `-o prop=value` options as zfs_main.c's parseprop takes them: the `=` and a value must
+/// be there and no property may come twice; the values are checked later (zfs_valid_proplist).
+fn parse_o_syntax(vals: &[&str], cmd: &str) -> Result<Vec<(String, String)>, Fail> {
+    let mut out: Vec<(String, String)> = Vec::new();
     for v in vals {
         let Some((p, val)) = v.split_once('=') else {
             return Err(usage_fail(cmd, "missing '=' for property=value argument"));
@@ -1169,12 +1172,38 @@ fn parse_o(
         if val.is_empty() {
             return Err(usage_fail(cmd, "missing value in property=value argument"));
         }
+        if out.iter().any(|(q, _)| q == p) {
+            return Err(err(format!("property '{p}' specified multiple times")));
+        }
+        out.push((p.to_string(), val.to_string()));
+    }
+    Ok(out)
+}
+
+/// Check parsed `-o` values for a new dataset, failing with `cannot ACTION: REASON`.
+fn check_o(
+    raw: &[(String, String)],
+    kind: DsKind,
+    action: &str,
+) -> Result<BTreeMap<String, String>, Fail> {
+    let mut out = BTreeMap::new();
+    for (p, val) in raw {
         let (p, val) = check_assignment(kind, p, val).map_err(|e| err(format!("{action}: {e}")))?;
         if out.insert(p.clone(), val).is_some() {
             return Err(err(format!("property '{p}' specified multiple times")));
         }
     }
     Ok(out)
+}
+
+/// Parse and check `-o prop=value` options into canonical pairs.
+fn parse_o(
+    vals: &[&str],
+    kind: DsKind,
+    action: &str,
+    cmd: &str,
+) -> Result<BTreeMap<String, String>, Fail> {
+    check_o(&parse_o_syntax(vals, cmd)?, kind, action)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1270,9 +1299,9 @@ pub fn run(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
         "clone" => clone(ctx, rest),
         "destroy" => destroy(ctx, rest),
         "set" => set(ctx, rest),
-        "get" => get(ctx, rest),
+        "get" => return listing(get(ctx, rest)),
         "inherit" => inherit(ctx, rest),
-        "list" | "ls" => list(ctx, rest),
+        "list" | "ls" => return listing(list(ctx, rest)),
         "rename" => rename(ctx, rest),
         "promote" => promote(ctx, rest),
         "rollback" => rollback(ctx, rest),
@@ -1292,6 +1321,18 @@ pub fn run(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
     }
 }
 
+/// The exit of `get`/`list`: 1 when an operand failed, the rest printed anyway.
+fn listing(r: Listing) -> Output {
+    match r {
+        Ok((stdout, stderr)) => Output {
+            status: i32::from(!stderr.is_empty() && stderr != "no datasets available\n"),
+            stdout,
+            stderr,
+        },
+        Err(Fail(code, msg)) => Output::fail(code, msg),
+    }
+}
+
 /// Look up an existing dataset, failing as `cannot open 'N': ...`.
 fn open<'a>(ctx: &'a Ctx<'_>, name: &str) -> Result<&'a SimDataset, Fail> {
     if let Err(e) = check_name(name, true) {
@@ -1302,6 +1343,40 @@ fn open<'a>(ctx: &'a Ctx<'_>, name: &str) -> Result<&'a SimDataset, Fail> {
         .datasets
         .get(name)
         .ok_or_else(|| err(format!("cannot open '{name}': dataset does not exist")))
+}
+
+/// Dataset types, as the `types` mask libzfs's zfs_open takes.
+const T_FS: u8 = 1;
+const T_VOL: u8 = 2;
+const T_SNAP: u8 = 4;
+
+/// Open a dataset of one of `types` as OpenZFS 2.2's zfs_open does
+/// (lib/libzfs/libzfs_dataset.c): the name is checked (zfs_validate_name: the name itself,
+/// then an `@` where no snapshot is wanted, or none where only a snapshot is), then the
+/// dataset must exist, then be of a wanted type.
+fn open_as<'a>(ctx: &'a Ctx<'_>, name: &str, types: u8) -> Result<&'a SimDataset, Fail> {
+    let fail = |why: &str| err(format!("cannot open '{name}': {why}"));
+    check_name(name, true).map_err(|e| fail(&e))?;
+    if types & T_SNAP == 0 && name.contains('@') {
+        return Err(fail("snapshot delimiter '@' is not expected here"));
+    }
+    if types == T_SNAP && !name.contains('@') {
+        return Err(fail("missing '@' delimiter in snapshot name"));
+    }
+    let d = ctx
+        .state
+        .zfs
+        .datasets
+        .get(name)
+        .ok_or_else(|| fail("dataset does not exist"))?;
+    let t = match d.kind {
+        DsKind::Filesystem => T_FS,
+        DsKind::Snapshot => T_SNAP,
+    };
+    if types & t == 0 {
+        return Err(fail("operation not applicable to datasets of this type"));
+    }
+    Ok(d)
 }
 
 fn pool_writable(ctx: &Ctx<'_>, name: &str, action: &str) -> Result<(), Fail> {
@@ -1392,25 +1467,51 @@ fn create_parents(ctx: &mut Ctx<'_>, name: &str, mount: bool) {
     }
 }
 
-fn check_new_fs(ctx: &Ctx<'_>, name: &str, action: &str, parents: bool) -> Result<(), Fail> {
+/// zfs_create/zfs_clone's checks of the new name, in libzfs's order (lib/libzfs/
+/// libzfs_dataset.c, zfs_create: zfs_validate_name, then check_parents, then
+/// zfs_dataset_exists): the name, then the pool and the parent, then an existing dataset.
+/// Property values are checked after these (zfs_valid_proplist), and the pool's state at
+/// the ioctl, last.
+fn check_new_fs(ctx: &Ctx<'_>, name: &str, action: &str) -> Result<(), Fail> {
     check_name(name, false).map_err(|e| err(format!("{action}: {e}")))?;
     if !name.contains('/') {
         return Err(err(format!("{action}: missing dataset name")));
     }
-    pool_writable(ctx, name, action)?;
-    if ctx.state.zfs.datasets.contains_key(name) {
-        return Err(err(format!("{action}: dataset already exists")));
+    if !ctx.state.zfs.pools.contains_key(pool_of(name)) {
+        return Err(err(format!("{action}: no such pool '{}'", pool_of(name))));
     }
-    if !parents
-        && !ctx
-            .state
-            .zfs
-            .datasets
-            .contains_key(parent_of(name).unwrap_or(""))
+    if !ctx
+        .state
+        .zfs
+        .datasets
+        .contains_key(parent_of(name).unwrap_or(""))
     {
         return Err(err(format!("{action}: parent does not exist")));
     }
     Ok(())
+}
+
+/// `-p`'s ancestors, as zfs_create_ancestors makes them (libzfs_dataset.c,
+/// create_parents): each missing one is created and mounted before the target itself is
+/// checked, so they stay when the target then fails (OpenZFS 2.2, cmd/zfs/zfs_main.c,
+/// zfs_do_create and zfs_do_clone call it before zfs_create/zfs_clone).
+fn create_ancestors(ctx: &mut Ctx<'_>, name: &str, action: &str) -> Result<(), Fail> {
+    check_name(name, false).map_err(|e| err(format!("{action}: {e}")))?;
+    if !name.contains('/') {
+        return Err(err(format!("{action}: missing dataset name")));
+    }
+    let missing = parent_of(name).is_some_and(|p| !ctx.state.zfs.datasets.contains_key(p));
+    if missing {
+        pool_writable(ctx, name, action)?;
+        create_parents(ctx, name, true);
+    }
+    Ok(())
+}
+
+/// A name zfs_name_valid accepts as a filesystem: with `-p`, an existing dataset of that
+/// name makes `create`/`clone` succeed without doing anything.
+fn fs_name_valid(name: &str) -> bool {
+    check_name(name, false).is_ok() && name.contains('/')
 }
 
 fn create(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
@@ -1426,23 +1527,66 @@ fn create(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         _ => return Err(usage_fail("create", "too many arguments")),
     };
     let action = format!("cannot create '{name}'");
-    let props = parse_o(&o.values('o'), DsKind::Filesystem, &action, "create")?;
-    check_new_fs(ctx, &name, &action, o.has('p'))?;
+    // zfs_main.c parseprop: only the form of `-o p=v` and duplicates are checked here.
+    let raw = parse_o_syntax(&o.values('o'), "create")?;
     if o.has('n') {
-        let mut out = String::new();
-        if o.has('v') || o.has('P') {
-            out.push_str(&format!("create\t{name}\n"));
-            for (k, v) in &props {
-                out.push_str(&format!("property\t{k}\t{v}\n"));
-            }
+        return create_dry_run(ctx, &o, &name, &raw);
+    }
+    if o.has('p') && fs_name_valid(&name) {
+        // OpenZFS 2.2, cmd/zfs/zfs_main.c, zfs_do_create: with -p an existing target ends
+        // the command with status 0 before any -o value is looked at.
+        if ctx.state.zfs.datasets.contains_key(&name) {
+            return Ok(String::new());
         }
-        return Ok(out);
+        create_ancestors(ctx, &name, &action)?;
     }
-    if o.has('p') {
-        create_parents(ctx, &name, !o.has('u'));
+    check_new_fs(ctx, &name, &action)?;
+    if ctx.state.zfs.datasets.contains_key(&name) {
+        return Err(err(format!("{action}: dataset already exists")));
     }
+    let props = check_o(&raw, DsKind::Filesystem, &action)?;
+    pool_writable(ctx, &name, &action)?;
     insert_fs(ctx, &name, props, None, !o.has('u'));
     Ok(String::new())
+}
+
+/// `create -n`: OpenZFS 2.2's dry run (cmd/zfs/zfs_main.c, zfs_do_create) opens the pool,
+/// checks the -o values as "cannot verify", prints what it would do with -v/-P, and never
+/// looks at the parent or at an existing dataset (except -p's "already exists: done").
+fn create_dry_run(ctx: &Ctx<'_>, o: &Opts, name: &str, raw: &[(String, String)]) -> Res {
+    let pool = pool_of(name);
+    if !ctx.state.zfs.pools.contains_key(pool) {
+        return Err(err(format!("cannot open '{pool}': no such pool")));
+    }
+    check_o(raw, DsKind::Filesystem, &format!("cannot verify '{name}'"))?;
+    let parents = o.has('p') && fs_name_valid(name);
+    if parents && ctx.state.zfs.datasets.contains_key(name) {
+        return Ok(String::new());
+    }
+    let mut out = String::new();
+    let parsable = o.has('P');
+    if o.has('v') || parsable {
+        if parents {
+            out.push_str(&if parsable {
+                format!("create_ancestors\t{name}\n")
+            } else {
+                format!("would create ancestors of {name}\n")
+            });
+        }
+        out.push_str(&if parsable {
+            format!("create\t{name}\n")
+        } else {
+            format!("would create {name}\n")
+        });
+        for (k, v) in raw {
+            out.push_str(&if parsable {
+                format!("property\t{k}\t{v}\n")
+            } else {
+                format!("\t{k}={v}\n")
+            });
+        }
+    }
+    Ok(out)
 }
 
 fn snapshot(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
@@ -1533,20 +1677,28 @@ fn clone(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         _ => return Err(usage_fail("clone", "too many arguments")),
     };
     let action = format!("cannot create '{dst}'");
-    let props = parse_o(&o.values('o'), DsKind::Filesystem, &action, "clone")?;
-    let d = open(ctx, &src)?;
-    if d.kind != DsKind::Snapshot {
-        return Err(err(format!(
-            "cannot open '{src}': operation not applicable to datasets of this type"
-        )));
+    let raw = parse_o_syntax(&o.values('o'), "clone")?;
+    // OpenZFS 2.2, cmd/zfs/zfs_main.c, zfs_do_clone: the source is opened as a snapshot
+    // first; with -p an existing target then ends the command with success, and the
+    // missing ancestors are created before zfs_clone checks anything else.
+    open_as(ctx, &src, T_SNAP)?;
+    if o.has('p') && fs_name_valid(&dst) {
+        if ctx.state.zfs.datasets.contains_key(&dst) {
+            return Ok(String::new());
+        }
+        create_ancestors(ctx, &dst, &action)?;
     }
-    check_new_fs(ctx, &dst, &action, o.has('p'))?;
+    // lib/libzfs/libzfs_dataset.c, zfs_clone: target name, its parents, the -o values;
+    // an existing target (EEXIST) and another pool (EXDEV) come back from the ioctl.
+    check_new_fs(ctx, &dst, &action)?;
+    let props = check_o(&raw, DsKind::Filesystem, &action)?;
     if pool_of(&src) != pool_of(&dst) {
         return Err(err(format!("{action}: source and target pools differ")));
     }
-    if o.has('p') {
-        create_parents(ctx, &dst, true);
+    if ctx.state.zfs.datasets.contains_key(&dst) {
+        return Err(err(format!("{action}: dataset already exists")));
     }
+    pool_writable(ctx, &dst, &action)?;
     insert_fs(ctx, &dst, props, Some(src.clone()), true);
     if let Some(dir) = local_dir(ctx, &dst) {
         copy_tree(&snap_dir(ctx, &src), &dir, &BTreeSet::new())
@@ -1798,12 +1950,9 @@ fn rollback(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         [t] => t.clone(),
         _ => return Err(usage_fail("rollback", "too many arguments")),
     };
-    let d = open(ctx, &target)?;
-    if d.kind != DsKind::Snapshot {
-        return Err(err(format!(
-            "cannot open '{target}': operation not applicable to datasets of this type"
-        )));
-    }
+    // OpenZFS 2.2, cmd/zfs/zfs_main.c, zfs_do_rollback opens its operand as a snapshot:
+    // a filesystem is refused by the name check ("missing '@' delimiter").
+    let d = open_as(ctx, &target, T_SNAP)?;
     let txg = d.createtxg;
     let fs = fs_part(&target).to_string();
     let action = format!("cannot rollback to '{target}'");
@@ -1978,15 +2127,19 @@ fn set(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
             ));
         }
     }
-    let mut failure = String::new();
-    for t in targets {
-        let kind = match open(ctx, t) {
-            Ok(d) => d.kind,
-            Err(Fail(_, m)) => {
-                failure.push_str(&m);
-                continue;
-            }
-        };
+    // OpenZFS 2.2, cmd/zfs/zfs_main.c, zfs_do_set runs set_callback through zfs_for_each:
+    // every operand is opened first (their errors in argument order), then the datasets
+    // found are set once each, in name order.
+    let walk = Walk {
+        recurse: false,
+        limit: None,
+        types: T_FS | T_VOL | T_SNAP,
+        listsnaps: false,
+        paths: false,
+    };
+    let (found, mut failure) = for_each(ctx, targets, &walk);
+    for t in &found {
+        let kind = ctx.state.zfs.datasets[t].kind;
         let action = format!("cannot set property for '{t}'");
         let mut changes = Vec::new();
         let mut bad = None;
@@ -2048,16 +2201,23 @@ fn inherit(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
     } else {
         return Err(usage_fail("inherit", &format!("invalid property '{prop}'")));
     };
-    let mut failure = String::new();
-    for t in &targets {
-        let kind = match open(ctx, t) {
-            Ok(d) => d.kind,
-            Err(Fail(_, m)) => {
-                failure.push_str(&m);
+    // OpenZFS 2.2, cmd/zfs/zfs_main.c, zfs_do_inherit: zfs_for_each over the operands
+    // (opened first, then each dataset once in name order); with -r, inherit_recurse_cb
+    // skips the datasets the property does not apply to (a snapshot's native properties).
+    let walk = Walk {
+        recurse: false,
+        limit: None,
+        types: T_FS | T_VOL | T_SNAP,
+        listsnaps: false,
+        paths: false,
+    };
+    let (found, mut failure) = for_each(ctx, &targets, &walk);
+    for t in &found {
+        let kind = ctx.state.zfs.datasets[t].kind;
+        if kind == DsKind::Snapshot && !canon.contains(':') {
+            if o.has('r') {
                 continue;
             }
-        };
-        if kind == DsKind::Snapshot && !canon.contains(':') {
             failure.push_str(&format!(
                 "cannot inherit {canon} for '{t}': this property can not be modified for snapshots\n"
             ));
@@ -2082,24 +2242,23 @@ fn inherit(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
     }
 }
 
-/// Dataset types selectable with `-t`.
-fn parse_types(spec: &str, cmd: &str) -> Result<(bool, bool), Fail> {
-    let (mut fs, mut snap) = (false, false);
+/// Dataset types selectable with `-t`, as a `T_*` mask. OpenZFS 2.2 (cmd/zfs/zfs_main.c,
+/// zfs_do_list and zfs_do_get) also takes `fs` and `vol` for filesystem and volume.
+fn parse_types(spec: &str, cmd: &str) -> Result<u8, Fail> {
+    let mut mask = 0;
     for t in spec.split(',') {
-        match t {
-            "filesystem" => fs = true,
-            "snapshot" | "snap" => snap = true,
-            "volume" | "bookmark" => {}
-            "all" => {
-                fs = true;
-                snap = true;
-            }
+        mask |= match t {
+            "filesystem" | "fs" => T_FS,
+            "volume" | "vol" => T_VOL,
+            "snapshot" | "snap" => T_SNAP,
+            "bookmark" => 0,
+            "all" => T_FS | T_VOL | T_SNAP,
             _ => {
                 return Err(usage_fail(cmd, &format!("invalid type '{t}'")));
             }
-        }
+        };
     }
-    Ok((fs, snap))
+    Ok(mask)
 }
 
 fn parse_depth(v: &str, cmd: &str) -> Result<u32, Fail> {
@@ -2107,53 +2266,158 @@ fn parse_depth(v: &str, cmd: &str) -> Result<u32, Fail> {
         .map_err(|_| usage_fail(cmd, &format!("{v} is not an integer")))
 }
 
-/// Datasets selected by operands, recursion depth and types, in listing order.
-fn select(
-    ctx: &Ctx<'_>,
-    operands: &[String],
-    depth: Option<u32>,
-    types: (bool, bool),
-    explicit_types: bool,
-) -> Result<Vec<String>, Fail> {
+/// How a command walks its operands, as OpenZFS 2.2's zfs_for_each does
+/// (cmd/zfs/zfs_iter.c).
+struct Walk {
+    /// `-r` or `-d`.
+    recurse: bool,
+    /// `-d N`.
+    limit: Option<u32>,
+    /// The types shown.
+    types: u8,
+    /// Snapshots under a recursion follow the pool's `listsnapshots` (off) rather than
+    /// `types`: `zfs list` without `-t` (ZFS_ITER_PROP_LISTSNAPS).
+    listsnaps: bool,
+    /// Operands may be paths (ZFS_ITER_ARGS_CAN_BE_PATHS: `list`, `get`).
+    paths: bool,
+}
+
+/// Run `walk` over `operands`: every operand is opened in turn (a failure is reported and
+/// the others go on, zfs_for_each's `ret = 1`), the datasets found are gathered once each
+/// (zfs_callback skips a name already in its tree) and come back in listing order (the
+/// tree's order, zfs_compare: by filesystem name, a filesystem before its snapshots,
+/// snapshots by creation). Returns the names and the error lines.
+fn for_each(ctx: &Ctx<'_>, operands: &[String], walk: &Walk) -> (Vec<String>, String) {
     let z = &ctx.state.zfs;
-    let mut out = Vec::new();
-    let roots: Vec<String> = if operands.is_empty() {
-        z.pools.keys().cloned().collect()
+    let mut found: BTreeSet<String> = BTreeSet::new();
+    let mut errors = String::new();
+    // zfs_include_snapshots: listsnapshots is off on a fresh pool.
+    let include_snaps = !walk.listsnaps && walk.types & T_SNAP != 0;
+    let mut recurse = walk.recurse;
+    let mut roots: Vec<String> = Vec::new();
+    if operands.is_empty() {
+        recurse = true;
+        roots.extend(
+            z.pools
+                .keys()
+                .filter(|p| z.datasets.contains_key(*p))
+                .cloned(),
+        );
     } else {
-        operands.to_vec()
-    };
-    let depth = if operands.is_empty() && depth.is_none() {
-        Some(u32::MAX)
-    } else {
-        depth
-    };
-    for r in &roots {
-        let d = open(ctx, r)?;
-        let want = |n: &str, named: bool| {
-            let is_snap = n.contains('@');
-            if named && !explicit_types {
-                return true;
+        // With recursion a filesystem is always a valid operand (and a volume when
+        // snapshots are wanted).
+        let mut argtype = walk.types;
+        if recurse {
+            argtype |= T_FS;
+            if walk.types & T_SNAP != 0 {
+                argtype |= T_VOL;
             }
-            if is_snap { types.1 } else { types.0 }
-        };
-        if want(r, d.kind == DsKind::Snapshot || !explicit_types) {
-            out.push(r.clone());
         }
-        if let Some(max) = depth {
-            let base_depth = r.matches('/').count() as u32;
-            for n in z.descendants(r) {
-                let nd = fs_part(&n).matches('/').count() as u32 - base_depth
-                    + u32::from(n.contains('@'));
-                if nd <= max && want(&n, false) {
-                    out.push(n);
+        for op in operands {
+            let name = if walk.paths && op.starts_with('/') {
+                match path_to_dataset(ctx, op) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        errors.push_str(&e);
+                        continue;
+                    }
                 }
+            } else {
+                op.clone()
+            };
+            match open_as(ctx, &name, argtype) {
+                Ok(_) => roots.push(name),
+                Err(Fail(_, m)) => errors.push_str(&m),
             }
         }
     }
-    Ok(out)
+    fn visit(
+        z: &ZfsState,
+        n: &str,
+        depth: u32,
+        walk: &Walk,
+        recurse: bool,
+        include_snaps: bool,
+        found: &mut BTreeSet<String>,
+    ) {
+        let is_snap = n.contains('@');
+        let t = if is_snap { T_SNAP } else { T_FS };
+        if walk.types & t != 0 || (is_snap && include_snaps) {
+            found.insert(n.to_string());
+        }
+        let below_limit = walk.limit.is_none_or(|l| depth < l);
+        if !recurse || !below_limit || is_snap {
+            return;
+        }
+        let next = depth + 1;
+        let fs_too = walk.limit.is_none_or(|l| next < l) || walk.types & (T_FS | T_VOL) != 0;
+        if fs_too {
+            for c in z
+                .datasets
+                .keys()
+                .filter(|c| !c.contains('@') && parent_of(c) == Some(n))
+            {
+                visit(z, c, next, walk, recurse, include_snaps, found);
+            }
+        }
+        if include_snaps {
+            for c in z
+                .datasets
+                .keys()
+                .filter(|c| fs_part(c) == n && c.contains('@'))
+            {
+                visit(z, c, next, walk, recurse, include_snaps, found);
+            }
+        }
+    }
+    for r in &roots {
+        visit(z, r, 0, walk, recurse, include_snaps, &mut found);
+    }
+    let mut names: Vec<String> = found.into_iter().collect();
+    sort_names(z, &mut names);
+    (names, errors)
 }
 
-fn get(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
+/// The filesystem a path is on, as libzfs's zfs_path_to_zhandle finds it through the mount
+/// table: the mounted filesystem whose mountpoint is the longest prefix of the path.
+fn path_to_dataset(ctx: &Ctx<'_>, path: &str) -> Result<String, String> {
+    if !ctx.host_path(Path::new(path)).exists() {
+        return Err(format!("{path}: No such file or directory\n"));
+    }
+    let clean = path.trim_end_matches('/');
+    mounted_filesystems(&ctx.state.zfs)
+        .into_iter()
+        .filter(|(_, mp)| {
+            mp == "/"
+                || clean == mp
+                || clean
+                    .strip_prefix(mp.as_str())
+                    .is_some_and(|r| r.starts_with('/'))
+        })
+        .max_by_key(|(_, mp)| mp.len())
+        .map(|(n, _)| n)
+        .ok_or_else(|| format!("'{path}': not a ZFS filesystem\n"))
+}
+
+/// `-t snapshot NAME` without `-r`/`-d`: OpenZFS 2.2 (cmd/zfs/zfs_main.c, zfs_do_list and
+/// zfs_do_get) then lists NAME's snapshots, as `-d 1`.
+fn snapshots_of_operands(
+    types: u8,
+    operands: &[String],
+    walk_limit: &mut Option<u32>,
+    recurse: &mut bool,
+) {
+    if types == T_SNAP && !operands.is_empty() && !*recurse && walk_limit.is_none() {
+        *recurse = true;
+        *walk_limit = Some(1);
+    }
+}
+
+/// What `get` and `list` print: stdout, and the errors of operands that could not be
+/// opened (exit status 1 when there are any, the others still printed).
+type Listing = Result<(String, String), Fail>;
+
+fn get(ctx: &mut Ctx<'_>, args: &[String]) -> Listing {
     let o = getopt(args, "rHpd:o:s:t:", &|| usage_text("get"))?;
     let fields: Vec<String> = match o.values('o').last() {
         None => ["name", "property", "value", "source"]
@@ -2190,15 +2454,15 @@ fn get(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
             Some(v)
         }
     };
-    let (types, explicit) = match o.values('t').last() {
-        Some(t) => (parse_types(t, "get")?, true),
-        None => ((true, true), false),
+    let types = match o.values('t').last() {
+        Some(t) => parse_types(t, "get")?,
+        None => T_FS | T_VOL | T_SNAP,
     };
-    let depth = match o.values('d').last() {
+    let mut limit = match o.values('d').last() {
         Some(d) => Some(parse_depth(d, "get")?),
-        None if o.has('r') => Some(u32::MAX),
         None => None,
     };
+    let mut recurse = o.has('r') || limit.is_some();
     let (propspec, operands) = match o.rest.as_slice() {
         [] => return Err(usage_fail("get", "missing property argument")),
         [p, rest @ ..] => (p.clone(), rest.to_vec()),
@@ -2218,7 +2482,15 @@ fn get(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
             }
         }
     }
-    let names = select(ctx, &operands, depth, types, explicit)?;
+    snapshots_of_operands(types, &operands, &mut limit, &mut recurse);
+    let walk = Walk {
+        recurse,
+        limit,
+        types,
+        listsnaps: false,
+        paths: true,
+    };
+    let (names, errors) = for_each(ctx, &operands, &walk);
     let mut rows: Vec<Vec<String>> = Vec::new();
     for n in &names {
         let d = &ctx.state.zfs.datasets[n];
@@ -2279,7 +2551,12 @@ fn get(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         }
     }
     let header: Vec<String> = fields.iter().map(|f| f.to_uppercase()).collect();
-    Ok(table(&header, &rows, o.has('H'), &[]))
+    let out = if rows.is_empty() {
+        String::new()
+    } else {
+        table(&header, &rows, o.has('H'), &[])
+    };
+    Ok((out, errors))
 }
 
 /// Format rows as zfs does: tab-separated with `-H`, else padded columns under a header
@@ -2327,7 +2604,7 @@ fn table(header: &[String], rows: &[Vec<String>], scripted: bool, right: &[usize
 /// A sort key: numeric value when the raw value is a number, else the text.
 type SortKey = (Option<f64>, String);
 
-fn list(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
+fn list(ctx: &mut Ctx<'_>, args: &[String]) -> Listing {
     let o = getopt(args, "rHpd:o:s:S:t:", &|| usage_text("list"))?;
     let cols: Vec<String> = match o.values('o').last() {
         None => ["name", "used", "available", "referenced", "mountpoint"]
@@ -2358,20 +2635,27 @@ fn list(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
             }
         }
     }
-    let (types, explicit) = match o.values('t').last() {
-        Some(t) => (parse_types(t, "list")?, true),
-        None => ((true, false), false),
+    // OpenZFS 2.2, cmd/zfs/zfs_main.c, zfs_do_list: all types by default, and snapshots
+    // under a recursion only as the pool's listsnapshots says (off) unless -t is given; a
+    // snapshot named as an operand is listed.
+    let types = match o.values('t').last() {
+        Some(t) => parse_types(t, "list")?,
+        None => T_FS | T_VOL | T_SNAP,
     };
-    let depth = match o.values('d').last() {
+    let mut limit = match o.values('d').last() {
         Some(d) => Some(parse_depth(d, "list")?),
-        None if o.has('r') => Some(u32::MAX),
         None => None,
     };
-    let mut names = select(ctx, &o.rest, depth, types, explicit || !o.rest.is_empty())?;
-    if !explicit && !o.rest.is_empty() {
-        // Without -t, recursion shows filesystems only; named datasets always show.
-        names.retain(|n| !n.contains('@') || o.rest.contains(n));
-    }
+    let mut recurse = o.has('r') || limit.is_some();
+    snapshots_of_operands(types, &o.rest, &mut limit, &mut recurse);
+    let walk = Walk {
+        recurse,
+        limit,
+        types,
+        listsnaps: o.values('t').is_empty(),
+        paths: true,
+    };
+    let (mut names, errors) = for_each(ctx, &o.rest, &walk);
     if !sort_keys.is_empty() {
         let key = |n: &String, p: &str| -> (Option<f64>, String) {
             let v = prop_value(ctx, n, p);
@@ -2403,8 +2687,14 @@ fn list(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         });
         names = keyed.into_iter().map(|(n, _)| n).collect();
     }
-    if names.is_empty() && !o.has('H') {
-        return Err(Fail(0, "no datasets available\n".into()));
+    if names.is_empty() {
+        // zfs_do_list says so only when nothing failed, and not with -H.
+        let none = if errors.is_empty() && !o.has('H') {
+            "no datasets available\n"
+        } else {
+            ""
+        };
+        return Ok((String::new(), format!("{errors}{none}")));
     }
     let rows: Vec<Vec<String>> = names
         .iter()
@@ -2455,7 +2745,7 @@ fn list(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         })
         .map(|(i, _)| i)
         .collect();
-    Ok(table(&header, &rows, o.has('H'), &right))
+    Ok((table(&header, &rows, o.has('H'), &right), errors))
 }
 
 fn rename(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
@@ -2602,12 +2892,9 @@ fn promote(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         [n] => n.clone(),
         _ => return Err(usage_fail("promote", "too many arguments")),
     };
-    let d = open(ctx, &name)?;
-    if d.kind == DsKind::Snapshot {
-        return Err(err(format!(
-            "cannot promote '{name}': operation not applicable to datasets of this type"
-        )));
-    }
+    // OpenZFS 2.2, cmd/zfs/zfs_main.c, zfs_do_promote opens a filesystem or volume: a
+    // snapshot's name is refused by the name check ("'@' is not expected here").
+    let d = open_as(ctx, &name, T_FS | T_VOL)?;
     let Some(origin) = d.origin.clone() else {
         return Err(err(format!(
             "cannot promote '{name}': not a cloned filesystem"
