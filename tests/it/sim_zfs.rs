@@ -344,10 +344,17 @@ fn list_unknown_column_and_sort_key() {
 #[test]
 fn snapshot_of_missing_dataset() {
     let (_d, h) = host();
-    fails(
+    // OpenZFS 2.2, cmd/zfs/zfs_main.c, zfs_do_snapshot: a filesystem that cannot be opened
+    // sends it to the usage text, exit 2 (zfs-fuse exits 1 without the usage).
+    let o = fails(
         zfs(&h, &["snapshot", "zroot/nope@x"]),
-        1,
+        2,
         "cannot open 'zroot/nope': dataset does not exist",
+    );
+    assert!(
+        o.stderr.contains("\nusage:\n\tsnapshot [-r]"),
+        "{}",
+        o.stderr
     );
 }
 
@@ -452,9 +459,10 @@ fn destroy_filesystem_with_children() {
         1,
         "cannot destroy 'zroot/a': filesystem has children",
     );
+    // zfs_iter_dependents' order: child filesystems before the target's own snapshots.
     assert_eq!(
         o.stderr,
-        "cannot destroy 'zroot/a': filesystem has children\nuse '-r' to destroy the following datasets:\nzroot/a@s1\nzroot/a/k\n"
+        "cannot destroy 'zroot/a': filesystem has children\nuse '-r' to destroy the following datasets:\nzroot/a/k\nzroot/a@s1\n"
     );
 }
 

@@ -3,7 +3,7 @@
 //! expected value, with the source it comes from. Issue 19 lists the cases.
 
 use jailctl::host::sim::SimHost;
-use jailctl::host::{Cmd, Output, Runner, tools};
+use jailctl::host::{Cmd, HostFs, Output, Runner, tools};
 
 fn host() -> (tempfile::TempDir, SimHost) {
     let d = tempfile::tempdir().unwrap();
@@ -455,5 +455,240 @@ fn operands_of_the_wrong_kind_fail_the_name_check() {
         1,
         "",
         "cannot create 'zroot/a@b@c': multiple '@' and/or '#' delimiters in name\n",
+    );
+}
+
+// ---- 6. a filesystem under a read-only one --------------------------------------------------
+
+/// lib/libzfs/libzfs_mount.c, zfs_mount_at: the missing mountpoint directory cannot be
+/// made on a read-only filesystem; cmd/zfs/zfs_main.c (zfs_mount_and_share) then says the
+/// dataset exists but is not mounted, exit 1.
+#[test]
+fn create_under_a_read_only_filesystem_is_made_but_not_mounted() {
+    let (_d, h) = host();
+    ok(&h, &["create", "-o", "readonly=on", "zroot/ro"]);
+    exact(
+        zfs(&h, &["create", "zroot/ro/c"]),
+        1,
+        "",
+        "cannot mount '/zroot/ro/c': failed to create mountpoint: Read-only file system\n\
+         filesystem successfully created, but not mounted\n",
+    );
+    assert_eq!(
+        ok(&h, &["list", "-H", "-o", "name,mounted", "-r", "zroot/ro"]),
+        "zroot/ro\tyes\nzroot/ro/c\tno\n"
+    );
+    // A mountpoint elsewhere mounts.
+    ok(&h, &["create", "-o", "mountpoint=/srv/c2", "zroot/ro/c2"]);
+    assert_eq!(
+        ok(&h, &["get", "-H", "-o", "value", "mounted", "zroot/ro/c2"]),
+        "yes\n"
+    );
+}
+
+// ---- 7. paths as operands -----------------------------------------------------------------
+
+/// cmd/zfs/zfs_iter.c: list and get take paths (ZFS_ITER_ARGS_CAN_BE_PATHS), turned into
+/// the filesystem mounted there by lib/libzfs/libzfs_dataset.c, zfs_path_to_zhandle.
+#[test]
+fn list_and_get_take_paths() {
+    let (_d, h) = host();
+    ok(&h, &["create", "-p", "zroot/a/b"]);
+    exact(
+        zfs(&h, &["list", "-H", "-o", "name", "/zroot/a"]),
+        0,
+        "zroot/a\n",
+        "",
+    );
+    // A directory inside a mounted filesystem is on that filesystem.
+    h.mkdir_p(std::path::Path::new("/zroot/a/b/sub/dir"), 0o755)
+        .unwrap();
+    exact(
+        zfs(
+            &h,
+            &[
+                "get",
+                "-H",
+                "-o",
+                "name,value",
+                "type",
+                "/zroot/a/b/sub/dir",
+            ],
+        ),
+        0,
+        "zroot/a/b\tfilesystem\n",
+        "",
+    );
+    exact(
+        zfs(&h, &["list", "-H", "-o", "name", "/zroot/a/nope"]),
+        1,
+        "",
+        "/zroot/a/nope: No such file or directory\n",
+    );
+    h.mkdir_p(std::path::Path::new("/etc"), 0o755).unwrap();
+    exact(
+        zfs(&h, &["list", "-H", "-o", "name", "/etc"]),
+        1,
+        "",
+        "'/etc': not a ZFS filesystem\n",
+    );
+}
+
+// ---- 8. destroy, rename, inherit, set -----------------------------------------------------
+
+/// cmd/zfs/zfs_main.c, zfs_do_destroy: -r on a pool destroys everything in it and skips
+/// the pool's own filesystem (destroy_callback); without -r it is refused.
+#[test]
+fn destroy_r_of_the_pool_empties_it() {
+    let (_d, h) = host();
+    ok(&h, &["create", "-p", "zroot/a/b"]);
+    ok(&h, &["snapshot", "-r", "zroot@s"]);
+    let o = zfs(&h, &["destroy", "zroot"]);
+    assert_eq!(o.status, 1);
+    assert_eq!(
+        o.stderr.lines().next(),
+        Some("cannot destroy 'zroot': operation does not apply to pools")
+    );
+    exact(zfs(&h, &["destroy", "-r", "zroot"]), 0, "", "");
+    assert_eq!(names(&h), "zroot\n");
+}
+
+/// lib/libzfs/libzfs_iter.c, iter_dependents_cb: after `promote`, zroot/x is a clone of a
+/// snapshot of its own child, and destroying it finds the cycle.
+#[test]
+fn destroy_of_a_promoted_clones_parent_finds_the_cycle() {
+    let (_d, h) = host();
+    ok(&h, &["create", "zroot/x"]);
+    ok(&h, &["snapshot", "zroot/x@s1"]);
+    ok(&h, &["snapshot", "zroot/x@s2"]);
+    ok(&h, &["clone", "zroot/x@s2", "zroot/x/z"]);
+    ok(&h, &["promote", "zroot/x/z"]);
+    for flag in ["-r", "-R"] {
+        exact(
+            zfs(&h, &["destroy", flag, "zroot/x"]),
+            1,
+            "",
+            "cannot determine dependent datasets: recursive dependency at 'zroot/x'\n",
+        );
+    }
+    assert_eq!(
+        names(&h),
+        "zroot\nzroot/x\nzroot/x/z\nzroot/x/z@s1\nzroot/x/z@s2\n"
+    );
+}
+
+/// Destroy's list of dependents is zfs_iter_dependents' post-order: a child's snapshots,
+/// the child, then the target's own snapshots; a clone's children before the clone.
+#[test]
+fn destroy_lists_dependents_in_post_order() {
+    let (_d, h) = host();
+    ok(&h, &["create", "-p", "zroot/a/b"]);
+    ok(&h, &["snapshot", "zroot/a/b@s1"]);
+    ok(&h, &["snapshot", "-r", "zroot/a@s2"]);
+    exact(
+        zfs(&h, &["destroy", "zroot/a"]),
+        1,
+        "",
+        "cannot destroy 'zroot/a': filesystem has children\n\
+         use '-r' to destroy the following datasets:\n\
+         zroot/a/b@s1\nzroot/a/b@s2\nzroot/a/b\nzroot/a@s2\n",
+    );
+    ok(&h, &["clone", "zroot/a@s2", "zroot/c"]);
+    ok(&h, &["create", "zroot/c/d"]);
+    exact(
+        zfs(&h, &["destroy", "zroot/a@s2"]),
+        1,
+        "",
+        "cannot destroy 'zroot/a@s2': snapshot has dependent clones\n\
+         use '-R' to destroy the following datasets:\n\
+         zroot/c/d\nzroot/c\n",
+    );
+    exact(
+        zfs(&h, &["destroy", "-r", "zroot/a"]),
+        1,
+        "",
+        "cannot destroy 'zroot/a': filesystem has dependent clones\n\
+         use '-R' to destroy the following datasets:\n\
+         zroot/c/d\nzroot/c\n",
+    );
+}
+
+/// lib/libzfs/libzfs_dataset.c, zfs_rename: renaming to the same name succeeds.
+/// cmd/zfs/zfs_main.c, inherit_recurse_cb: with -r, a snapshot is skipped for a native
+/// property. module/zcommon/zfs_prop.c, zfs_prop_user: `:x` is a user property.
+#[test]
+fn rename_to_itself_inherit_r_of_a_snapshot_and_colon_first_user_property() {
+    let (_d, h) = host();
+    ok(&h, &["create", "zroot/a"]);
+    ok(&h, &["snapshot", "zroot/a@s1"]);
+    exact(zfs(&h, &["rename", "zroot/a", "zroot/a"]), 0, "", "");
+    exact(
+        zfs(&h, &["inherit", "-r", "compression", "zroot/a@s1"]),
+        0,
+        "",
+        "",
+    );
+    exact(
+        zfs(&h, &["inherit", "compression", "zroot/a@s1"]),
+        1,
+        "",
+        "cannot inherit compression for 'zroot/a@s1': this property can not be modified for snapshots\n",
+    );
+    exact(zfs(&h, &["set", ":x=1", "zroot/a"]), 0, "", "");
+    assert_eq!(
+        ok(&h, &["get", "-H", "-o", "value,source", ":x", "zroot/a"]),
+        "1\tlocal\n"
+    );
+}
+
+// ---- 9. wording -------------------------------------------------------------------------
+
+/// cmd/zfs/zfs_main.c, zfs_do_snapshot: a failed -r (or several operands) adds "no snapshots
+/// were created"; an operand without '@' or on a missing filesystem gives the usage, exit 2.
+#[test]
+fn snapshot_failures() {
+    let (_d, h) = host();
+    ok(&h, &["create", "-p", "zroot/a/b"]);
+    ok(&h, &["snapshot", "zroot/a/b@s1"]);
+    exact(
+        zfs(&h, &["snapshot", "-r", "zroot/a@s1"]),
+        1,
+        "",
+        "cannot create snapshot 'zroot/a/b@s1': dataset already exists\nno snapshots were created\n",
+    );
+    assert_eq!(names(&h), "zroot\nzroot/a\nzroot/a/b\nzroot/a/b@s1\n");
+    exact(
+        zfs(&h, &["snapshot", "zroot/a/b@s1"]),
+        1,
+        "",
+        "cannot create snapshot 'zroot/a/b@s1': dataset already exists\n",
+    );
+    let o = zfs(&h, &["snapshot", "zroot/a"]);
+    assert_eq!(o.status, 2);
+    assert!(
+        o.stderr.starts_with("usage:\n\tsnapshot [-r]"),
+        "{}",
+        o.stderr
+    );
+    let o = zfs(&h, &["snapshot", "zroot/nope@x"]);
+    assert_eq!(o.status, 2);
+    assert!(
+        o.stderr
+            .starts_with("cannot open 'zroot/nope': dataset does not exist\nusage:\n"),
+        "{}",
+        o.stderr
+    );
+}
+
+/// cmd/zfs/zfs_main.c, print_header: user-property columns are upper-cased.
+#[test]
+fn user_property_headers_are_upper_case() {
+    let (_d, h) = host();
+    ok(&h, &["create", "-o", "jc:tag=1", "zroot/a"]);
+    exact(
+        zfs(&h, &["list", "-o", "name,jc:tag", "zroot/a"]),
+        0,
+        "NAME     JC:TAG\nzroot/a  1\n",
+        "",
     );
 }

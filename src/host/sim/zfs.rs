@@ -347,13 +347,14 @@ fn prop_def(name: &str) -> Option<&'static PropDef> {
 }
 
 /// A user property name: `module:name`, lower-case letters, digits, `-_.:`.
+/// module/zcommon/zfs_prop.c, zfs_prop_user: lower-case letters, digits and `-_.:` with at
+/// least one `:` anywhere (`:x` is a user property too).
 fn is_user_prop(name: &str) -> bool {
     name.contains(':')
         && name.len() <= 256
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.:".contains(c))
-        && !name.starts_with(|c: char| !c.is_ascii_lowercase() && !c.is_ascii_digit())
 }
 
 /// A property name `get`/`list` accept: native (full or abbreviated) or user.
@@ -1451,6 +1452,47 @@ fn insert_fs(
     }
 }
 
+/// Mount a filesystem `create` or `clone` just made, as zfs_mount_and_share does: when its
+/// mountpoint directory is missing and the directory it would be made in lies on a
+/// read-only filesystem, the mount fails (lib/libzfs/libzfs_mount.c, zfs_mount_at: mkdirp
+/// fails) and cmd/zfs/zfs_main.c says the dataset was made but not mounted, exit 1.
+fn mount_new(ctx: &mut Ctx<'_>, name: &str) -> Result<(), Fail> {
+    if !mounts_on_create(ctx, name) {
+        return Ok(());
+    }
+    let (mp, _) = mountpoint(&ctx.state.zfs, name);
+    let mut existing = Path::new(&mp);
+    while !ctx.host_path(existing).exists() {
+        match existing.parent() {
+            Some(p) => existing = p,
+            None => break,
+        }
+    }
+    if existing != Path::new(&mp) {
+        let holder = mounted_filesystems(&ctx.state.zfs)
+            .into_iter()
+            .filter(|(n, m)| n != name && existing.starts_with(m))
+            .max_by_key(|(_, m)| m.len());
+        if let Some((fs, _)) = holder
+            && prop_value(ctx, &fs, "readonly").raw == "on"
+        {
+            return Err(err(format!(
+                "cannot mount '{mp}': failed to create mountpoint: Read-only file system\nfilesystem successfully created, but not mounted"
+            )));
+        }
+    }
+    ctx.state
+        .zfs
+        .datasets
+        .get_mut(name)
+        .expect("just made")
+        .mounted = true;
+    if let Some(dir) = local_dir(ctx, name) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    Ok(())
+}
+
 /// Create missing ancestors of `name` (for `-p`), returning an error naming `action`.
 fn create_parents(ctx: &mut Ctx<'_>, name: &str, mount: bool) {
     let mut missing = Vec::new();
@@ -1546,7 +1588,10 @@ fn create(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
     }
     let props = check_o(&raw, DsKind::Filesystem, &action)?;
     pool_writable(ctx, &name, &action)?;
-    insert_fs(ctx, &name, props, None, !o.has('u'));
+    insert_fs(ctx, &name, props, None, false);
+    if !o.has('u') {
+        mount_new(ctx, &name)?;
+    }
     Ok(String::new())
 }
 
@@ -1600,25 +1645,25 @@ fn snapshot(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         "cannot create snapshot",
         "snapshot",
     )?;
-    // Check everything first: several snapshots in one command are taken atomically.
-    let mut todo = Vec::new();
+    // OpenZFS 2.2, cmd/zfs/zfs_main.c, zfs_do_snapshot: an operand without '@', or whose
+    // filesystem cannot be opened (its error printed first), ends in the usage text and
+    // exit 2. The snapshots are then checked and taken all at once (zfs_snapshot_nvl), and
+    // when that fails for -r or several operands a last line says none was taken.
+    let several = o.has('r') || o.rest.len() > 1;
+    let none_taken = |f: Fail| {
+        if several {
+            Fail(f.0, format!("{}no snapshots were created\n", f.1))
+        } else {
+            f
+        }
+    };
+    let mut todo: Vec<String> = Vec::new();
     for spec in &o.rest {
-        let action = format!("cannot create snapshot '{spec}'");
-        let Some((fs, _snap)) = spec.split_once('@') else {
-            return Err(err(format!(
-                "{action}: empty component or misplaced '@' or '#' delimiter in name"
-            )));
+        let Some((fs, snap)) = spec.split_once('@') else {
+            return Err(usage_fail("snapshot", ""));
         };
-        check_name(spec, true).map_err(|e| err(format!("{action}: {e}")))?;
-        pool_writable(ctx, spec, &action)?;
-        match ctx.state.zfs.datasets.get(fs) {
-            Some(d) if d.kind == DsKind::Filesystem => {}
-            Some(_) => {
-                return Err(err(format!(
-                    "{action}: operation not applicable to datasets of this type"
-                )));
-            }
-            None => return Err(err(format!("cannot open '{fs}': dataset does not exist"))),
+        if let Err(Fail(_, m)) = open_as(ctx, fs, T_FS | T_VOL) {
+            return Err(Fail(2, format!("{m}{}", usage_text("snapshot"))));
         }
         let mut targets = vec![fs.to_string()];
         if o.has('r') {
@@ -1630,16 +1675,25 @@ fn snapshot(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
                     .filter(|n| !n.contains('@')),
             );
         }
-        let snap = spec.split_once('@').map(|(_, s)| s).unwrap_or("");
         for t in targets {
             let full = format!("{t}@{snap}");
-            if ctx.state.zfs.datasets.contains_key(&full) || todo.contains(&full) {
-                return Err(err(format!(
-                    "cannot create snapshot '{full}': dataset already exists"
-                )));
+            if !todo.contains(&full) {
+                todo.push(full);
             }
-            todo.push(full);
         }
+    }
+    for full in &todo {
+        let action = format!("cannot create snapshot '{full}'");
+        check_name(full, true).map_err(|e| none_taken(err(format!("{action}: {e}"))))?;
+        pool_writable(ctx, full, &action).map_err(none_taken)?;
+    }
+    let exist: String = todo
+        .iter()
+        .filter(|f| ctx.state.zfs.datasets.contains_key(f.as_str()))
+        .map(|f| format!("cannot create snapshot '{f}': dataset already exists\n"))
+        .collect();
+    if !exist.is_empty() {
+        return Err(none_taken(Fail(1, exist)));
     }
     let txg = next_txg(ctx);
     for full in todo {
@@ -1699,7 +1753,8 @@ fn clone(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         return Err(err(format!("{action}: dataset already exists")));
     }
     pool_writable(ctx, &dst, &action)?;
-    insert_fs(ctx, &dst, props, Some(src.clone()), true);
+    insert_fs(ctx, &dst, props, Some(src.clone()), false);
+    mount_new(ctx, &dst)?;
     if let Some(dir) = local_dir(ctx, &dst) {
         copy_tree(&snap_dir(ctx, &src), &dir, &BTreeSet::new())
             .map_err(|e| err(format!("{action}: {e}")))?;
@@ -1842,53 +1897,75 @@ fn destroy(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
                 "could not find any snapshots to destroy; check snapshot names.",
             ));
         }
-        // Clones depend on these snapshots.
-        let mut dependents = Vec::new();
-        for v in &victims {
-            for c in ctx.state.zfs.clones_of(v) {
-                dependents.push(c.clone());
-                dependents.extend(ctx.state.zfs.descendants(&c));
+        // cmd/zfs/zfs_main.c, snapshot_to_nvl_cb: each snapshot with clones is reported on
+        // its own, its dependents in zfs_iter_dependents' order (post-order).
+        if !o.has('R') && !o.has('d') {
+            let mut report = String::new();
+            for v in &victims {
+                if ctx.state.zfs.clones_of(v).is_empty() {
+                    continue;
+                }
+                let deps = dependents(&ctx.state.zfs, v, true).unwrap_or_default();
+                report.push_str(&format!(
+                    "cannot destroy '{v}': snapshot has dependent clones\nuse '-R' to destroy the following datasets:\n"
+                ));
+                for d in deps {
+                    report.push_str(&format!("{d}\n"));
+                }
             }
-        }
-        if !dependents.is_empty() && !o.has('R') {
-            return Err(err(format!(
-                "cannot destroy '{}': snapshot has dependent clones\nuse '-R' to destroy the following datasets:\n{}",
-                victims
-                    .iter()
-                    .find(|v| !ctx.state.zfs.clones_of(v).is_empty())
-                    .cloned()
-                    .unwrap_or(target.clone()),
-                dependents.join("\n")
-            )));
+            if !report.is_empty() {
+                return Err(Fail(1, report));
+            }
         }
         victims.extend(collect_dependents(ctx, &victims));
     } else {
-        let d = open(ctx, &target)?;
-        if d.kind != DsKind::Filesystem {
-            return Err(err(format!(
-                "cannot destroy '{target}': operation not applicable to datasets of this type"
-            )));
-        }
-        if !target.contains('/') {
+        open_as(ctx, &target, T_FS | T_VOL)?;
+        let pool = !target.contains('/');
+        if pool && !recursive {
             return Err(err(format!(
                 "cannot destroy '{target}': operation does not apply to pools\nuse 'zfs destroy -r {target}' to destroy all datasets in the pool\nuse 'zpool destroy {target}' to destroy the pool itself"
             )));
         }
-        let below = ctx.state.zfs.descendants(&target);
-        if !below.is_empty() && !recursive {
-            return Err(err(format!(
-                "cannot destroy '{target}': filesystem has children\nuse '-r' to destroy the following datasets:\n{}",
-                below.join("\n")
-            )));
+        // cmd/zfs/zfs_main.c, zfs_do_destroy: without -R, a first walk of the dependents
+        // (destroy_check_dependent, cycles skipped) reports the target's own descendants
+        // when there is no -r, and other datasets (clones) when there is.
+        let z = &ctx.state.zfs;
+        if !o.has('R') {
+            let deps = dependents(z, &target, true).unwrap_or_default();
+            let mut report = String::new();
+            for d in &deps {
+                let own = is_below(d, &target);
+                if own == recursive {
+                    continue;
+                }
+                if report.is_empty() {
+                    let why = if own {
+                        "filesystem has children"
+                    } else {
+                        "filesystem has dependent clones"
+                    };
+                    let flag = if own { "-r" } else { "-R" };
+                    report.push_str(&format!(
+                        "cannot destroy '{target}': {why}\nuse '{flag}' to destroy the following datasets:\n"
+                    ));
+                }
+                report.push_str(&format!("{d}\n"));
+            }
+            if !report.is_empty() {
+                return Err(Fail(1, report));
+            }
         }
-        victims.push(target.clone());
-        victims.extend(below);
-        let deps = collect_dependents(ctx, &victims);
-        if !deps.is_empty() && !o.has('R') {
-            return Err(err(format!(
-                "cannot destroy '{target}': filesystem has dependent clones\nuse '-R' to destroy the following datasets:\n{}",
-                deps.join("\n")
-            )));
+        // The second walk destroys, and refuses a cycle (a filesystem that is a clone of a
+        // snapshot of its own descendant, after a promote): lib/libzfs/libzfs_iter.c,
+        // iter_dependents_cb.
+        let deps = dependents(z, &target, false).map_err(|n| {
+            err(format!(
+                "cannot determine dependent datasets: recursive dependency at '{n}'"
+            ))
+        })?;
+        // A pool's root filesystem is never destroyed itself (destroy_callback skips it).
+        if !pool {
+            victims.push(target.clone());
         }
         victims.extend(deps);
     }
@@ -2002,6 +2079,66 @@ fn rollback(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
 }
 
 /// Clones (and their descendants) of any snapshot in or below `victims`, transitively.
+/// The datasets that depend on `name`, in the order OpenZFS 2.2's zfs_iter_dependents
+/// gives them (lib/libzfs/libzfs_iter.c, iter_dependents_cb): a filesystem's children,
+/// then its snapshots, a snapshot's clones, each dataset after its own dependents. A
+/// filesystem met again on the way down is skipped when `allow_cycles`, else its name is
+/// the error.
+fn dependents(z: &ZfsState, name: &str, allow_cycles: bool) -> Result<Vec<String>, String> {
+    fn walk(
+        z: &ZfsState,
+        n: &str,
+        first: bool,
+        allow_cycles: bool,
+        stack: &mut Vec<String>,
+        out: &mut Vec<String>,
+    ) -> Result<(), String> {
+        if n.contains('@') {
+            let mut clones = z.clones_of(n);
+            clones.sort();
+            for c in clones {
+                walk(z, &c, false, allow_cycles, stack, out)?;
+            }
+        } else {
+            if stack.iter().any(|s| s == n) {
+                return if allow_cycles {
+                    Ok(())
+                } else {
+                    Err(n.to_string())
+                };
+            }
+            stack.push(n.to_string());
+            let children: Vec<String> = z
+                .datasets
+                .keys()
+                .filter(|c| !c.contains('@') && parent_of(c) == Some(n))
+                .cloned()
+                .collect();
+            for c in children {
+                walk(z, &c, false, allow_cycles, stack, out)?;
+            }
+            let mut snaps: Vec<String> = z
+                .datasets
+                .keys()
+                .filter(|c| c.contains('@') && fs_part(c) == n)
+                .cloned()
+                .collect();
+            sort_names(z, &mut snaps);
+            for c in snaps {
+                walk(z, &c, false, allow_cycles, stack, out)?;
+            }
+            stack.pop();
+        }
+        if !first {
+            out.push(n.to_string());
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(z, name, true, allow_cycles, &mut Vec::new(), &mut out)?;
+    Ok(out)
+}
+
 fn collect_dependents(ctx: &Ctx<'_>, victims: &[String]) -> Vec<String> {
     let z = &ctx.state.zfs;
     let mut set: BTreeSet<String> = victims.iter().cloned().collect();
@@ -2717,8 +2854,9 @@ fn list(ctx: &mut Ctx<'_>, args: &[String]) -> Listing {
                     p.abbrev
                 }
             });
+            // zfs_main.c, print_header: a user property's header is its name upper-cased.
             if c.contains(':') {
-                c.clone()
+                c.to_uppercase()
             } else {
                 short.to_uppercase()
             }
@@ -2775,6 +2913,10 @@ fn rename(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         to
     };
     check_name(&to, is_snap).map_err(|e| err(format!("{action}: {e}")))?;
+    // lib/libzfs/libzfs_dataset.c, zfs_rename: the same name is a success that does nothing.
+    if to == from {
+        return Ok(String::new());
+    }
     if is_snap {
         if fs_part(&to) != fs_part(&from) {
             return Err(err(format!(
