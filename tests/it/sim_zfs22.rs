@@ -632,7 +632,7 @@ fn rename_to_itself_inherit_r_of_a_snapshot_and_colon_first_user_property() {
         zfs(&h, &["inherit", "compression", "zroot/a@s1"]),
         1,
         "",
-        "cannot inherit compression for 'zroot/a@s1': this property can not be modified for snapshots\n",
+        "cannot inherit compression for 'zroot/a@s1': property doesn't apply to datasets of this type\n",
     );
     exact(zfs(&h, &["set", ":x=1", "zroot/a"]), 0, "", "");
     assert_eq!(

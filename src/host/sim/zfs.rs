@@ -472,23 +472,26 @@ fn check_value(p: &PropDef, v: &str) -> Result<String, String> {
 }
 
 /// Validate `prop=value` for `name` (a filesystem or snapshot); returns the canonical pair.
+/// The order is lib/libzfs/libzfs_dataset.c, zfs_valid_proplist's: a user property is
+/// taken; on a snapshot nothing else is; then an unknown name, a read-only property, the
+/// value.
 fn check_assignment(kind: DsKind, prop: &str, value: &str) -> Result<(String, String), String> {
-    if let Some(p) = prop_def(prop) {
-        if p.kind == PKind::Ro {
-            return Err(format!("'{}' is readonly", p.name));
-        }
-        if kind == DsKind::Snapshot {
-            return Err("this property can not be modified for snapshots".into());
-        }
-        return Ok((p.name.to_string(), check_value(p, value)?));
-    }
-    if is_user_prop(prop) {
+    if prop_def(prop).is_none() && is_user_prop(prop) {
         if value.len() > 8192 {
             return Err(format!("property value '{prop}' is too long"));
         }
         return Ok((prop.to_string(), value.to_string()));
     }
-    Err(format!("invalid property '{prop}'"))
+    if kind == DsKind::Snapshot {
+        return Err("this property can not be modified for snapshots".into());
+    }
+    let Some(p) = prop_def(prop) else {
+        return Err(format!("invalid property '{prop}'"));
+    };
+    if p.kind == PKind::Ro {
+        return Err(format!("'{}' is readonly", p.name));
+    }
+    Ok((p.name.to_string(), check_value(p, value)?))
 }
 
 /// Where a property value comes from, as the SOURCE column shows it.
@@ -947,9 +950,6 @@ fn check_name(name: &str, allow_snap: bool) -> Result<(), String> {
         // worded by libzfs_dataset.c, zfs_validate_name.
         return Err("multiple '@' and/or '#' delimiters in name".into());
     }
-    if name.contains('@') && !allow_snap {
-        return Err("snapshot delimiter '@' in filesystem name".into());
-    }
     if name.contains('#') {
         return Err("bookmarks are not modelled by the simulated host".into());
     }
@@ -972,6 +972,11 @@ fn check_name(name: &str, allow_snap: bool) -> Result<(), String> {
     let pool = pool_of(name);
     if !pool.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return Err("pool name must begin with a letter".into());
+    }
+    // OpenZFS 2.2, lib/libzfs/libzfs_dataset.c, zfs_validate_name: the name itself first
+    // (entity_namecheck), then an '@' where a filesystem is wanted.
+    if name.contains('@') && !allow_snap {
+        return Err("snapshot delimiter '@' is not expected here".into());
     }
     Ok(())
 }
@@ -2355,9 +2360,15 @@ fn inherit(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
             if o.has('r') {
                 continue;
             }
-            failure.push_str(&format!(
-                "cannot inherit {canon} for '{t}': this property can not be modified for snapshots\n"
-            ));
+            // lib/libzfs/libzfs_dataset.c, zfs_prop_inherit: a property not valid for the
+            // dataset's type is EZFS_PROPTYPE; one that is (exec, setuid, ...) is refused
+            // for a snapshot by the kernel.
+            let why = if prop_def(&canon).is_some_and(applies_to_snapshot) {
+                "this property can not be modified for snapshots"
+            } else {
+                "property doesn't apply to datasets of this type"
+            };
+            failure.push_str(&format!("cannot inherit {canon} for '{t}': {why}\n"));
             continue;
         }
         let before = mount_snapshot(ctx, t);
@@ -2940,12 +2951,14 @@ fn rename(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
                 }
             }
         }
-        for (_, t) in &pairs {
-            if ctx.state.zfs.datasets.contains_key(t) {
-                return Err(err(format!(
-                    "cannot rename to '{t}': dataset already exists"
-                )));
-            }
+        // The ioctl's EEXIST, reported by zfs_rename as "cannot rename 'SOURCE'".
+        if pairs
+            .iter()
+            .any(|(_, t)| ctx.state.zfs.datasets.contains_key(t))
+        {
+            return Err(err(format!(
+                "cannot rename '{from}': dataset already exists"
+            )));
         }
         for (f, t) in pairs {
             move_dataset(ctx, &f, &t);
@@ -2954,7 +2967,7 @@ fn rename(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
     }
     if to.contains('@') {
         return Err(err(format!(
-            "{action}: snapshot delimiter '@' in filesystem name"
+            "{action}: snapshot delimiter '@' is not expected here"
         )));
     }
     if pool_of(&from) != pool_of(&to) {
@@ -2967,22 +2980,25 @@ fn rename(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
             "cannot rename '{from}': operation does not apply to pools"
         )));
     }
+    // OpenZFS 2.2: with -p, zfs_do_rename makes the missing ancestors first; then
+    // lib/libzfs/libzfs_dataset.c, zfs_rename checks the parent (check_parents) before a
+    // target below the source, and an existing target comes back from the ioctl.
+    let parent = parent_of(&to).unwrap_or("").to_string();
+    if !ctx.state.zfs.datasets.contains_key(&parent) {
+        if !o.has('p') {
+            return Err(err(format!("cannot create '{to}': parent does not exist")));
+        }
+        create_parents(ctx, &to, true);
+    }
     if is_below(&to, &from) {
         return Err(err(format!(
             "cannot rename to '{to}': New dataset name cannot be a descendant of current dataset name"
         )));
     }
-    let parent = parent_of(&to).unwrap_or("").to_string();
-    if !ctx.state.zfs.datasets.contains_key(&parent) && !o.has('p') {
-        return Err(err(format!("cannot create '{to}': parent does not exist")));
-    }
     if ctx.state.zfs.datasets.contains_key(&to) {
         return Err(err(format!(
             "cannot rename '{from}': dataset already exists"
         )));
-    }
-    if !ctx.state.zfs.datasets.contains_key(&parent) {
-        create_parents(ctx, &to, true);
     }
     if let Some(why) = busy_reason(ctx, &from, o.has('f')) {
         return Err(err(format!(
