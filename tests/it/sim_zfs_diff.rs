@@ -784,20 +784,3 @@ fn generated_sequences_on_the_simulator() {
         }
     }
 }
-
-#[test]
-#[ignore]
-fn show_one_sequence() {
-    let seed = setting("JAILCTL_ZFS_DIFF_SEED", DEFAULT_SEED);
-    let (_d, h) = sim_host();
-    for cmd in sequence(seed) {
-        let r = run_sim(&h, &cmd);
-        println!(
-            "zfs {} -> {} {:?} {:?}",
-            cmd.join(" "),
-            r.status,
-            r.stdout,
-            r.first_err
-        );
-    }
-}

@@ -1884,9 +1884,10 @@ fn destroy(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
                     }
                 } else {
                     let full = format!("{f}@{part}");
-                    check_name(&full, true)
-                        .map_err(|e| err(format!("cannot destroy '{full}': {e}")))?;
-                    if ctx.state.zfs.datasets.contains_key(&full) {
+                    // cmd/zfs/zfs_main.c, zfs_do_destroy looks each name up
+                    // (zfs_iter_snapspec): one that cannot exist is just not found.
+                    if check_name(&full, true).is_ok() && ctx.state.zfs.datasets.contains_key(&full)
+                    {
                         victims.push(full);
                         found_any = true;
                     } else if !o.has('r') {
