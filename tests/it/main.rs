@@ -42,6 +42,8 @@ mod sim_containment;
 mod sim_core;
 mod sim_kernel;
 mod sim_zfs;
+mod sim_zfs22;
+mod sim_zfs_diff;
 mod snapshot_e2e;
 mod support;
 mod undo_reports;

@@ -347,13 +347,14 @@ fn prop_def(name: &str) -> Option<&'static PropDef> {
 }
 
 /// A user property name: `module:name`, lower-case letters, digits, `-_.:`.
+/// module/zcommon/zfs_prop.c, zfs_prop_user: lower-case letters, digits and `-_.:` with at
+/// least one `:` anywhere (`:x` is a user property too).
 fn is_user_prop(name: &str) -> bool {
     name.contains(':')
         && name.len() <= 256
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.:".contains(c))
-        && !name.starts_with(|c: char| !c.is_ascii_lowercase() && !c.is_ascii_digit())
 }
 
 /// A property name `get`/`list` accept: native (full or abbreviated) or user.
@@ -401,10 +402,15 @@ fn check_value(p: &PropDef, v: &str) -> Result<String, String> {
         PKind::Ro => Err(format!("'{}' is readonly", p.name)),
         PKind::SizeNone => {
             if v == "none" {
-                Ok("0".into())
-            } else {
-                parse_size(v).map(|n| n.to_string())
+                return Ok("0".into());
             }
+            let n = parse_size(v)?;
+            // lib/libzfs/libzfs_util.c, zprop_parse_value: a quota or refquota of 0 spelt
+            // as a number is refused; only "none" turns it off.
+            if n == 0 && matches!(p.name, "quota" | "refquota") {
+                return Err("use 'none' to disable quota/refquota".into());
+            }
+            Ok(n.to_string())
         }
         PKind::Index(vals) => {
             if vals.contains(&v) {
@@ -466,23 +472,26 @@ fn check_value(p: &PropDef, v: &str) -> Result<String, String> {
 }
 
 /// Validate `prop=value` for `name` (a filesystem or snapshot); returns the canonical pair.
+/// The order is lib/libzfs/libzfs_dataset.c, zfs_valid_proplist's: a user property is
+/// taken; on a snapshot nothing else is; then an unknown name, a read-only property, the
+/// value.
 fn check_assignment(kind: DsKind, prop: &str, value: &str) -> Result<(String, String), String> {
-    if let Some(p) = prop_def(prop) {
-        if p.kind == PKind::Ro {
-            return Err(format!("'{}' is readonly", p.name));
-        }
-        if kind == DsKind::Snapshot {
-            return Err("this property can not be modified for snapshots".into());
-        }
-        return Ok((p.name.to_string(), check_value(p, value)?));
-    }
-    if is_user_prop(prop) {
+    if prop_def(prop).is_none() && is_user_prop(prop) {
         if value.len() > 8192 {
             return Err(format!("property value '{prop}' is too long"));
         }
         return Ok((prop.to_string(), value.to_string()));
     }
-    Err(format!("invalid property '{prop}'"))
+    if kind == DsKind::Snapshot {
+        return Err("this property can not be modified for snapshots".into());
+    }
+    let Some(p) = prop_def(prop) else {
+        return Err(format!("invalid property '{prop}'"));
+    };
+    if p.kind == PKind::Ro {
+        return Err(format!("'{}' is readonly", p.name));
+    }
+    Ok((p.name.to_string(), check_value(p, value)?))
 }
 
 /// Where a property value comes from, as the SOURCE column shows it.
@@ -937,10 +946,9 @@ fn check_name(name: &str, allow_snap: bool) -> Result<(), String> {
         return Err("trailing slash in name".into());
     }
     if name.matches('@').count() > 1 {
-        return Err("multiple '@' delimiters in name".into());
-    }
-    if name.contains('@') && !allow_snap {
-        return Err("snapshot delimiter '@' in filesystem name".into());
+        // module/zcommon/zfs_namecheck.c, entity_namecheck: NAME_ERR_MULTIPLE_DELIMITERS,
+        // worded by libzfs_dataset.c, zfs_validate_name.
+        return Err("multiple '@' and/or '#' delimiters in name".into());
     }
     if name.contains('#') {
         return Err("bookmarks are not modelled by the simulated host".into());
@@ -964,6 +972,11 @@ fn check_name(name: &str, allow_snap: bool) -> Result<(), String> {
     let pool = pool_of(name);
     if !pool.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return Err("pool name must begin with a letter".into());
+    }
+    // OpenZFS 2.2, lib/libzfs/libzfs_dataset.c, zfs_validate_name: the name itself first
+    // (entity_namecheck), then an '@' where a filesystem is wanted.
+    if name.contains('@') && !allow_snap {
+        return Err("snapshot delimiter '@' is not expected here".into());
     }
     Ok(())
 }
@@ -1154,14 +1167,10 @@ fn main_usage() -> String {
     s
 }
 
-/// Parse `-o prop=value` options into canonical pairs, failing with `cannot ACTION: REASON`.
-fn parse_o(
-    vals: &[&str],
-    kind: DsKind,
-    action: &str,
-    cmd: &str,
-) -> Result<BTreeMap<String, String>, Fail> {
-    let mut out = BTreeMap::new();
+/// `-o prop=value` options as zfs_main.c's parseprop takes them: the `=` and a value must
+/// be there and no property may come twice; the values are checked later (zfs_valid_proplist).
+fn parse_o_syntax(vals: &[&str], cmd: &str) -> Result<Vec<(String, String)>, Fail> {
+    let mut out: Vec<(String, String)> = Vec::new();
     for v in vals {
         let Some((p, val)) = v.split_once('=') else {
             return Err(usage_fail(cmd, "missing '=' for property=value argument"));
@@ -1169,12 +1178,38 @@ fn parse_o(
         if val.is_empty() {
             return Err(usage_fail(cmd, "missing value in property=value argument"));
         }
+        if out.iter().any(|(q, _)| q == p) {
+            return Err(err(format!("property '{p}' specified multiple times")));
+        }
+        out.push((p.to_string(), val.to_string()));
+    }
+    Ok(out)
+}
+
+/// Check parsed `-o` values for a new dataset, failing with `cannot ACTION: REASON`.
+fn check_o(
+    raw: &[(String, String)],
+    kind: DsKind,
+    action: &str,
+) -> Result<BTreeMap<String, String>, Fail> {
+    let mut out = BTreeMap::new();
+    for (p, val) in raw {
         let (p, val) = check_assignment(kind, p, val).map_err(|e| err(format!("{action}: {e}")))?;
         if out.insert(p.clone(), val).is_some() {
             return Err(err(format!("property '{p}' specified multiple times")));
         }
     }
     Ok(out)
+}
+
+/// Parse and check `-o prop=value` options into canonical pairs.
+fn parse_o(
+    vals: &[&str],
+    kind: DsKind,
+    action: &str,
+    cmd: &str,
+) -> Result<BTreeMap<String, String>, Fail> {
+    check_o(&parse_o_syntax(vals, cmd)?, kind, action)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1270,9 +1305,9 @@ pub fn run(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
         "clone" => clone(ctx, rest),
         "destroy" => destroy(ctx, rest),
         "set" => set(ctx, rest),
-        "get" => get(ctx, rest),
+        "get" => return listing(get(ctx, rest)),
         "inherit" => inherit(ctx, rest),
-        "list" | "ls" => list(ctx, rest),
+        "list" | "ls" => return listing(list(ctx, rest)),
         "rename" => rename(ctx, rest),
         "promote" => promote(ctx, rest),
         "rollback" => rollback(ctx, rest),
@@ -1292,6 +1327,18 @@ pub fn run(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
     }
 }
 
+/// The exit of `get`/`list`: 1 when an operand failed, the rest printed anyway.
+fn listing(r: Listing) -> Output {
+    match r {
+        Ok((stdout, stderr)) => Output {
+            status: i32::from(!stderr.is_empty() && stderr != "no datasets available\n"),
+            stdout,
+            stderr,
+        },
+        Err(Fail(code, msg)) => Output::fail(code, msg),
+    }
+}
+
 /// Look up an existing dataset, failing as `cannot open 'N': ...`.
 fn open<'a>(ctx: &'a Ctx<'_>, name: &str) -> Result<&'a SimDataset, Fail> {
     if let Err(e) = check_name(name, true) {
@@ -1302,6 +1349,40 @@ fn open<'a>(ctx: &'a Ctx<'_>, name: &str) -> Result<&'a SimDataset, Fail> {
         .datasets
         .get(name)
         .ok_or_else(|| err(format!("cannot open '{name}': dataset does not exist")))
+}
+
+/// Dataset types, as the `types` mask libzfs's zfs_open takes.
+const T_FS: u8 = 1;
+const T_VOL: u8 = 2;
+const T_SNAP: u8 = 4;
+
+/// Open a dataset of one of `types` as OpenZFS 2.2's zfs_open does
+/// (lib/libzfs/libzfs_dataset.c): the name is checked (zfs_validate_name: the name itself,
+/// then an `@` where no snapshot is wanted, or none where only a snapshot is), then the
+/// dataset must exist, then be of a wanted type.
+fn open_as<'a>(ctx: &'a Ctx<'_>, name: &str, types: u8) -> Result<&'a SimDataset, Fail> {
+    let fail = |why: &str| err(format!("cannot open '{name}': {why}"));
+    check_name(name, true).map_err(|e| fail(&e))?;
+    if types & T_SNAP == 0 && name.contains('@') {
+        return Err(fail("snapshot delimiter '@' is not expected here"));
+    }
+    if types == T_SNAP && !name.contains('@') {
+        return Err(fail("missing '@' delimiter in snapshot name"));
+    }
+    let d = ctx
+        .state
+        .zfs
+        .datasets
+        .get(name)
+        .ok_or_else(|| fail("dataset does not exist"))?;
+    let t = match d.kind {
+        DsKind::Filesystem => T_FS,
+        DsKind::Snapshot => T_SNAP,
+    };
+    if types & t == 0 {
+        return Err(fail("operation not applicable to datasets of this type"));
+    }
+    Ok(d)
 }
 
 fn pool_writable(ctx: &Ctx<'_>, name: &str, action: &str) -> Result<(), Fail> {
@@ -1376,6 +1457,47 @@ fn insert_fs(
     }
 }
 
+/// Mount a filesystem `create` or `clone` just made, as zfs_mount_and_share does: when its
+/// mountpoint directory is missing and the directory it would be made in lies on a
+/// read-only filesystem, the mount fails (lib/libzfs/libzfs_mount.c, zfs_mount_at: mkdirp
+/// fails) and cmd/zfs/zfs_main.c says the dataset was made but not mounted, exit 1.
+fn mount_new(ctx: &mut Ctx<'_>, name: &str) -> Result<(), Fail> {
+    if !mounts_on_create(ctx, name) {
+        return Ok(());
+    }
+    let (mp, _) = mountpoint(&ctx.state.zfs, name);
+    let mut existing = Path::new(&mp);
+    while !ctx.host_path(existing).exists() {
+        match existing.parent() {
+            Some(p) => existing = p,
+            None => break,
+        }
+    }
+    if existing != Path::new(&mp) {
+        let holder = mounted_filesystems(&ctx.state.zfs)
+            .into_iter()
+            .filter(|(n, m)| n != name && existing.starts_with(m))
+            .max_by_key(|(_, m)| m.len());
+        if let Some((fs, _)) = holder
+            && prop_value(ctx, &fs, "readonly").raw == "on"
+        {
+            return Err(err(format!(
+                "cannot mount '{mp}': failed to create mountpoint: Read-only file system\nfilesystem successfully created, but not mounted"
+            )));
+        }
+    }
+    ctx.state
+        .zfs
+        .datasets
+        .get_mut(name)
+        .expect("just made")
+        .mounted = true;
+    if let Some(dir) = local_dir(ctx, name) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    Ok(())
+}
+
 /// Create missing ancestors of `name` (for `-p`), returning an error naming `action`.
 fn create_parents(ctx: &mut Ctx<'_>, name: &str, mount: bool) {
     let mut missing = Vec::new();
@@ -1392,25 +1514,51 @@ fn create_parents(ctx: &mut Ctx<'_>, name: &str, mount: bool) {
     }
 }
 
-fn check_new_fs(ctx: &Ctx<'_>, name: &str, action: &str, parents: bool) -> Result<(), Fail> {
+/// zfs_create/zfs_clone's checks of the new name, in libzfs's order (lib/libzfs/
+/// libzfs_dataset.c, zfs_create: zfs_validate_name, then check_parents, then
+/// zfs_dataset_exists): the name, then the pool and the parent, then an existing dataset.
+/// Property values are checked after these (zfs_valid_proplist), and the pool's state at
+/// the ioctl, last.
+fn check_new_fs(ctx: &Ctx<'_>, name: &str, action: &str) -> Result<(), Fail> {
     check_name(name, false).map_err(|e| err(format!("{action}: {e}")))?;
     if !name.contains('/') {
         return Err(err(format!("{action}: missing dataset name")));
     }
-    pool_writable(ctx, name, action)?;
-    if ctx.state.zfs.datasets.contains_key(name) {
-        return Err(err(format!("{action}: dataset already exists")));
+    if !ctx.state.zfs.pools.contains_key(pool_of(name)) {
+        return Err(err(format!("{action}: no such pool '{}'", pool_of(name))));
     }
-    if !parents
-        && !ctx
-            .state
-            .zfs
-            .datasets
-            .contains_key(parent_of(name).unwrap_or(""))
+    if !ctx
+        .state
+        .zfs
+        .datasets
+        .contains_key(parent_of(name).unwrap_or(""))
     {
         return Err(err(format!("{action}: parent does not exist")));
     }
     Ok(())
+}
+
+/// `-p`'s ancestors, as zfs_create_ancestors makes them (libzfs_dataset.c,
+/// create_parents): each missing one is created and mounted before the target itself is
+/// checked, so they stay when the target then fails (OpenZFS 2.2, cmd/zfs/zfs_main.c,
+/// zfs_do_create and zfs_do_clone call it before zfs_create/zfs_clone).
+fn create_ancestors(ctx: &mut Ctx<'_>, name: &str, action: &str) -> Result<(), Fail> {
+    check_name(name, false).map_err(|e| err(format!("{action}: {e}")))?;
+    if !name.contains('/') {
+        return Err(err(format!("{action}: missing dataset name")));
+    }
+    let missing = parent_of(name).is_some_and(|p| !ctx.state.zfs.datasets.contains_key(p));
+    if missing {
+        pool_writable(ctx, name, action)?;
+        create_parents(ctx, name, true);
+    }
+    Ok(())
+}
+
+/// A name zfs_name_valid accepts as a filesystem: with `-p`, an existing dataset of that
+/// name makes `create`/`clone` succeed without doing anything.
+fn fs_name_valid(name: &str) -> bool {
+    check_name(name, false).is_ok() && name.contains('/')
 }
 
 fn create(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
@@ -1426,23 +1574,69 @@ fn create(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         _ => return Err(usage_fail("create", "too many arguments")),
     };
     let action = format!("cannot create '{name}'");
-    let props = parse_o(&o.values('o'), DsKind::Filesystem, &action, "create")?;
-    check_new_fs(ctx, &name, &action, o.has('p'))?;
+    // zfs_main.c parseprop: only the form of `-o p=v` and duplicates are checked here.
+    let raw = parse_o_syntax(&o.values('o'), "create")?;
     if o.has('n') {
-        let mut out = String::new();
-        if o.has('v') || o.has('P') {
-            out.push_str(&format!("create\t{name}\n"));
-            for (k, v) in &props {
-                out.push_str(&format!("property\t{k}\t{v}\n"));
-            }
+        return create_dry_run(ctx, &o, &name, &raw);
+    }
+    if o.has('p') && fs_name_valid(&name) {
+        // OpenZFS 2.2, cmd/zfs/zfs_main.c, zfs_do_create: with -p an existing target ends
+        // the command with status 0 before any -o value is looked at.
+        if ctx.state.zfs.datasets.contains_key(&name) {
+            return Ok(String::new());
         }
-        return Ok(out);
+        create_ancestors(ctx, &name, &action)?;
     }
-    if o.has('p') {
-        create_parents(ctx, &name, !o.has('u'));
+    check_new_fs(ctx, &name, &action)?;
+    if ctx.state.zfs.datasets.contains_key(&name) {
+        return Err(err(format!("{action}: dataset already exists")));
     }
-    insert_fs(ctx, &name, props, None, !o.has('u'));
+    let props = check_o(&raw, DsKind::Filesystem, &action)?;
+    pool_writable(ctx, &name, &action)?;
+    insert_fs(ctx, &name, props, None, false);
+    if !o.has('u') {
+        mount_new(ctx, &name)?;
+    }
     Ok(String::new())
+}
+
+/// `create -n`: OpenZFS 2.2's dry run (cmd/zfs/zfs_main.c, zfs_do_create) opens the pool,
+/// checks the -o values as "cannot verify", prints what it would do with -v/-P, and never
+/// looks at the parent or at an existing dataset (except -p's "already exists: done").
+fn create_dry_run(ctx: &Ctx<'_>, o: &Opts, name: &str, raw: &[(String, String)]) -> Res {
+    let pool = pool_of(name);
+    if !ctx.state.zfs.pools.contains_key(pool) {
+        return Err(err(format!("cannot open '{pool}': no such pool")));
+    }
+    check_o(raw, DsKind::Filesystem, &format!("cannot verify '{name}'"))?;
+    let parents = o.has('p') && fs_name_valid(name);
+    if parents && ctx.state.zfs.datasets.contains_key(name) {
+        return Ok(String::new());
+    }
+    let mut out = String::new();
+    let parsable = o.has('P');
+    if o.has('v') || parsable {
+        if parents {
+            out.push_str(&if parsable {
+                format!("create_ancestors\t{name}\n")
+            } else {
+                format!("would create ancestors of {name}\n")
+            });
+        }
+        out.push_str(&if parsable {
+            format!("create\t{name}\n")
+        } else {
+            format!("would create {name}\n")
+        });
+        for (k, v) in raw {
+            out.push_str(&if parsable {
+                format!("property\t{k}\t{v}\n")
+            } else {
+                format!("\t{k}={v}\n")
+            });
+        }
+    }
+    Ok(out)
 }
 
 fn snapshot(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
@@ -1456,25 +1650,25 @@ fn snapshot(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         "cannot create snapshot",
         "snapshot",
     )?;
-    // Check everything first: several snapshots in one command are taken atomically.
-    let mut todo = Vec::new();
+    // OpenZFS 2.2, cmd/zfs/zfs_main.c, zfs_do_snapshot: an operand without '@', or whose
+    // filesystem cannot be opened (its error printed first), ends in the usage text and
+    // exit 2. The snapshots are then checked and taken all at once (zfs_snapshot_nvl), and
+    // when that fails for -r or several operands a last line says none was taken.
+    let several = o.has('r') || o.rest.len() > 1;
+    let none_taken = |f: Fail| {
+        if several {
+            Fail(f.0, format!("{}no snapshots were created\n", f.1))
+        } else {
+            f
+        }
+    };
+    let mut todo: Vec<String> = Vec::new();
     for spec in &o.rest {
-        let action = format!("cannot create snapshot '{spec}'");
-        let Some((fs, _snap)) = spec.split_once('@') else {
-            return Err(err(format!(
-                "{action}: empty component or misplaced '@' or '#' delimiter in name"
-            )));
+        let Some((fs, snap)) = spec.split_once('@') else {
+            return Err(usage_fail("snapshot", ""));
         };
-        check_name(spec, true).map_err(|e| err(format!("{action}: {e}")))?;
-        pool_writable(ctx, spec, &action)?;
-        match ctx.state.zfs.datasets.get(fs) {
-            Some(d) if d.kind == DsKind::Filesystem => {}
-            Some(_) => {
-                return Err(err(format!(
-                    "{action}: operation not applicable to datasets of this type"
-                )));
-            }
-            None => return Err(err(format!("cannot open '{fs}': dataset does not exist"))),
+        if let Err(Fail(_, m)) = open_as(ctx, fs, T_FS | T_VOL) {
+            return Err(Fail(2, format!("{m}{}", usage_text("snapshot"))));
         }
         let mut targets = vec![fs.to_string()];
         if o.has('r') {
@@ -1486,16 +1680,25 @@ fn snapshot(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
                     .filter(|n| !n.contains('@')),
             );
         }
-        let snap = spec.split_once('@').map(|(_, s)| s).unwrap_or("");
         for t in targets {
             let full = format!("{t}@{snap}");
-            if ctx.state.zfs.datasets.contains_key(&full) || todo.contains(&full) {
-                return Err(err(format!(
-                    "cannot create snapshot '{full}': dataset already exists"
-                )));
+            if !todo.contains(&full) {
+                todo.push(full);
             }
-            todo.push(full);
         }
+    }
+    for full in &todo {
+        let action = format!("cannot create snapshot '{full}'");
+        check_name(full, true).map_err(|e| none_taken(err(format!("{action}: {e}"))))?;
+        pool_writable(ctx, full, &action).map_err(none_taken)?;
+    }
+    let exist: String = todo
+        .iter()
+        .filter(|f| ctx.state.zfs.datasets.contains_key(f.as_str()))
+        .map(|f| format!("cannot create snapshot '{f}': dataset already exists\n"))
+        .collect();
+    if !exist.is_empty() {
+        return Err(none_taken(Fail(1, exist)));
     }
     let txg = next_txg(ctx);
     for full in todo {
@@ -1533,21 +1736,30 @@ fn clone(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         _ => return Err(usage_fail("clone", "too many arguments")),
     };
     let action = format!("cannot create '{dst}'");
-    let props = parse_o(&o.values('o'), DsKind::Filesystem, &action, "clone")?;
-    let d = open(ctx, &src)?;
-    if d.kind != DsKind::Snapshot {
-        return Err(err(format!(
-            "cannot open '{src}': operation not applicable to datasets of this type"
-        )));
+    let raw = parse_o_syntax(&o.values('o'), "clone")?;
+    // OpenZFS 2.2, cmd/zfs/zfs_main.c, zfs_do_clone: the source is opened as a snapshot
+    // first; with -p an existing target then ends the command with success, and the
+    // missing ancestors are created before zfs_clone checks anything else.
+    open_as(ctx, &src, T_SNAP)?;
+    if o.has('p') && fs_name_valid(&dst) {
+        if ctx.state.zfs.datasets.contains_key(&dst) {
+            return Ok(String::new());
+        }
+        create_ancestors(ctx, &dst, &action)?;
     }
-    check_new_fs(ctx, &dst, &action, o.has('p'))?;
+    // lib/libzfs/libzfs_dataset.c, zfs_clone: target name, its parents, the -o values;
+    // an existing target (EEXIST) and another pool (EXDEV) come back from the ioctl.
+    check_new_fs(ctx, &dst, &action)?;
+    let props = check_o(&raw, DsKind::Filesystem, &action)?;
     if pool_of(&src) != pool_of(&dst) {
         return Err(err(format!("{action}: source and target pools differ")));
     }
-    if o.has('p') {
-        create_parents(ctx, &dst, true);
+    if ctx.state.zfs.datasets.contains_key(&dst) {
+        return Err(err(format!("{action}: dataset already exists")));
     }
-    insert_fs(ctx, &dst, props, Some(src.clone()), true);
+    pool_writable(ctx, &dst, &action)?;
+    insert_fs(ctx, &dst, props, Some(src.clone()), false);
+    mount_new(ctx, &dst)?;
     if let Some(dir) = local_dir(ctx, &dst) {
         copy_tree(&snap_dir(ctx, &src), &dir, &BTreeSet::new())
             .map_err(|e| err(format!("{action}: {e}")))?;
@@ -1672,9 +1884,10 @@ fn destroy(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
                     }
                 } else {
                     let full = format!("{f}@{part}");
-                    check_name(&full, true)
-                        .map_err(|e| err(format!("cannot destroy '{full}': {e}")))?;
-                    if ctx.state.zfs.datasets.contains_key(&full) {
+                    // cmd/zfs/zfs_main.c, zfs_do_destroy looks each name up
+                    // (zfs_iter_snapspec): one that cannot exist is just not found.
+                    if check_name(&full, true).is_ok() && ctx.state.zfs.datasets.contains_key(&full)
+                    {
                         victims.push(full);
                         found_any = true;
                     } else if !o.has('r') {
@@ -1690,53 +1903,75 @@ fn destroy(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
                 "could not find any snapshots to destroy; check snapshot names.",
             ));
         }
-        // Clones depend on these snapshots.
-        let mut dependents = Vec::new();
-        for v in &victims {
-            for c in ctx.state.zfs.clones_of(v) {
-                dependents.push(c.clone());
-                dependents.extend(ctx.state.zfs.descendants(&c));
+        // cmd/zfs/zfs_main.c, snapshot_to_nvl_cb: each snapshot with clones is reported on
+        // its own, its dependents in zfs_iter_dependents' order (post-order).
+        if !o.has('R') && !o.has('d') {
+            let mut report = String::new();
+            for v in &victims {
+                if ctx.state.zfs.clones_of(v).is_empty() {
+                    continue;
+                }
+                let deps = dependents(&ctx.state.zfs, v, true).unwrap_or_default();
+                report.push_str(&format!(
+                    "cannot destroy '{v}': snapshot has dependent clones\nuse '-R' to destroy the following datasets:\n"
+                ));
+                for d in deps {
+                    report.push_str(&format!("{d}\n"));
+                }
             }
-        }
-        if !dependents.is_empty() && !o.has('R') {
-            return Err(err(format!(
-                "cannot destroy '{}': snapshot has dependent clones\nuse '-R' to destroy the following datasets:\n{}",
-                victims
-                    .iter()
-                    .find(|v| !ctx.state.zfs.clones_of(v).is_empty())
-                    .cloned()
-                    .unwrap_or(target.clone()),
-                dependents.join("\n")
-            )));
+            if !report.is_empty() {
+                return Err(Fail(1, report));
+            }
         }
         victims.extend(collect_dependents(ctx, &victims));
     } else {
-        let d = open(ctx, &target)?;
-        if d.kind != DsKind::Filesystem {
-            return Err(err(format!(
-                "cannot destroy '{target}': operation not applicable to datasets of this type"
-            )));
-        }
-        if !target.contains('/') {
+        open_as(ctx, &target, T_FS | T_VOL)?;
+        let pool = !target.contains('/');
+        if pool && !recursive {
             return Err(err(format!(
                 "cannot destroy '{target}': operation does not apply to pools\nuse 'zfs destroy -r {target}' to destroy all datasets in the pool\nuse 'zpool destroy {target}' to destroy the pool itself"
             )));
         }
-        let below = ctx.state.zfs.descendants(&target);
-        if !below.is_empty() && !recursive {
-            return Err(err(format!(
-                "cannot destroy '{target}': filesystem has children\nuse '-r' to destroy the following datasets:\n{}",
-                below.join("\n")
-            )));
+        // cmd/zfs/zfs_main.c, zfs_do_destroy: without -R, a first walk of the dependents
+        // (destroy_check_dependent, cycles skipped) reports the target's own descendants
+        // when there is no -r, and other datasets (clones) when there is.
+        let z = &ctx.state.zfs;
+        if !o.has('R') {
+            let deps = dependents(z, &target, true).unwrap_or_default();
+            let mut report = String::new();
+            for d in &deps {
+                let own = is_below(d, &target);
+                if own == recursive {
+                    continue;
+                }
+                if report.is_empty() {
+                    let why = if own {
+                        "filesystem has children"
+                    } else {
+                        "filesystem has dependent clones"
+                    };
+                    let flag = if own { "-r" } else { "-R" };
+                    report.push_str(&format!(
+                        "cannot destroy '{target}': {why}\nuse '{flag}' to destroy the following datasets:\n"
+                    ));
+                }
+                report.push_str(&format!("{d}\n"));
+            }
+            if !report.is_empty() {
+                return Err(Fail(1, report));
+            }
         }
-        victims.push(target.clone());
-        victims.extend(below);
-        let deps = collect_dependents(ctx, &victims);
-        if !deps.is_empty() && !o.has('R') {
-            return Err(err(format!(
-                "cannot destroy '{target}': filesystem has dependent clones\nuse '-R' to destroy the following datasets:\n{}",
-                deps.join("\n")
-            )));
+        // The second walk destroys, and refuses a cycle (a filesystem that is a clone of a
+        // snapshot of its own descendant, after a promote): lib/libzfs/libzfs_iter.c,
+        // iter_dependents_cb.
+        let deps = dependents(z, &target, false).map_err(|n| {
+            err(format!(
+                "cannot determine dependent datasets: recursive dependency at '{n}'"
+            ))
+        })?;
+        // A pool's root filesystem is never destroyed itself (destroy_callback skips it).
+        if !pool {
+            victims.push(target.clone());
         }
         victims.extend(deps);
     }
@@ -1798,12 +2033,9 @@ fn rollback(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         [t] => t.clone(),
         _ => return Err(usage_fail("rollback", "too many arguments")),
     };
-    let d = open(ctx, &target)?;
-    if d.kind != DsKind::Snapshot {
-        return Err(err(format!(
-            "cannot open '{target}': operation not applicable to datasets of this type"
-        )));
-    }
+    // OpenZFS 2.2, cmd/zfs/zfs_main.c, zfs_do_rollback opens its operand as a snapshot:
+    // a filesystem is refused by the name check ("missing '@' delimiter").
+    let d = open_as(ctx, &target, T_SNAP)?;
     let txg = d.createtxg;
     let fs = fs_part(&target).to_string();
     let action = format!("cannot rollback to '{target}'");
@@ -1853,6 +2085,66 @@ fn rollback(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
 }
 
 /// Clones (and their descendants) of any snapshot in or below `victims`, transitively.
+/// The datasets that depend on `name`, in the order OpenZFS 2.2's zfs_iter_dependents
+/// gives them (lib/libzfs/libzfs_iter.c, iter_dependents_cb): a filesystem's children,
+/// then its snapshots, a snapshot's clones, each dataset after its own dependents. A
+/// filesystem met again on the way down is skipped when `allow_cycles`, else its name is
+/// the error.
+fn dependents(z: &ZfsState, name: &str, allow_cycles: bool) -> Result<Vec<String>, String> {
+    fn walk(
+        z: &ZfsState,
+        n: &str,
+        first: bool,
+        allow_cycles: bool,
+        stack: &mut Vec<String>,
+        out: &mut Vec<String>,
+    ) -> Result<(), String> {
+        if n.contains('@') {
+            let mut clones = z.clones_of(n);
+            clones.sort();
+            for c in clones {
+                walk(z, &c, false, allow_cycles, stack, out)?;
+            }
+        } else {
+            if stack.iter().any(|s| s == n) {
+                return if allow_cycles {
+                    Ok(())
+                } else {
+                    Err(n.to_string())
+                };
+            }
+            stack.push(n.to_string());
+            let children: Vec<String> = z
+                .datasets
+                .keys()
+                .filter(|c| !c.contains('@') && parent_of(c) == Some(n))
+                .cloned()
+                .collect();
+            for c in children {
+                walk(z, &c, false, allow_cycles, stack, out)?;
+            }
+            let mut snaps: Vec<String> = z
+                .datasets
+                .keys()
+                .filter(|c| c.contains('@') && fs_part(c) == n)
+                .cloned()
+                .collect();
+            sort_names(z, &mut snaps);
+            for c in snaps {
+                walk(z, &c, false, allow_cycles, stack, out)?;
+            }
+            stack.pop();
+        }
+        if !first {
+            out.push(n.to_string());
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(z, name, true, allow_cycles, &mut Vec::new(), &mut out)?;
+    Ok(out)
+}
+
 fn collect_dependents(ctx: &Ctx<'_>, victims: &[String]) -> Vec<String> {
     let z = &ctx.state.zfs;
     let mut set: BTreeSet<String> = victims.iter().cloned().collect();
@@ -1978,15 +2270,19 @@ fn set(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
             ));
         }
     }
-    let mut failure = String::new();
-    for t in targets {
-        let kind = match open(ctx, t) {
-            Ok(d) => d.kind,
-            Err(Fail(_, m)) => {
-                failure.push_str(&m);
-                continue;
-            }
-        };
+    // OpenZFS 2.2, cmd/zfs/zfs_main.c, zfs_do_set runs set_callback through zfs_for_each:
+    // every operand is opened first (their errors in argument order), then the datasets
+    // found are set once each, in name order.
+    let walk = Walk {
+        recurse: false,
+        limit: None,
+        types: T_FS | T_VOL | T_SNAP,
+        listsnaps: false,
+        paths: false,
+    };
+    let (found, mut failure) = for_each(ctx, targets, &walk);
+    for t in &found {
+        let kind = ctx.state.zfs.datasets[t].kind;
         let action = format!("cannot set property for '{t}'");
         let mut changes = Vec::new();
         let mut bad = None;
@@ -2048,19 +2344,32 @@ fn inherit(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
     } else {
         return Err(usage_fail("inherit", &format!("invalid property '{prop}'")));
     };
-    let mut failure = String::new();
-    for t in &targets {
-        let kind = match open(ctx, t) {
-            Ok(d) => d.kind,
-            Err(Fail(_, m)) => {
-                failure.push_str(&m);
+    // OpenZFS 2.2, cmd/zfs/zfs_main.c, zfs_do_inherit: zfs_for_each over the operands
+    // (opened first, then each dataset once in name order); with -r, inherit_recurse_cb
+    // skips the datasets the property does not apply to (a snapshot's native properties).
+    let walk = Walk {
+        recurse: false,
+        limit: None,
+        types: T_FS | T_VOL | T_SNAP,
+        listsnaps: false,
+        paths: false,
+    };
+    let (found, mut failure) = for_each(ctx, &targets, &walk);
+    for t in &found {
+        let kind = ctx.state.zfs.datasets[t].kind;
+        if kind == DsKind::Snapshot && !canon.contains(':') {
+            if o.has('r') {
                 continue;
             }
-        };
-        if kind == DsKind::Snapshot && !canon.contains(':') {
-            failure.push_str(&format!(
-                "cannot inherit {canon} for '{t}': this property can not be modified for snapshots\n"
-            ));
+            // lib/libzfs/libzfs_dataset.c, zfs_prop_inherit: a property not valid for the
+            // dataset's type is EZFS_PROPTYPE; one that is (exec, setuid, ...) is refused
+            // for a snapshot by the kernel.
+            let why = if prop_def(&canon).is_some_and(applies_to_snapshot) {
+                "this property can not be modified for snapshots"
+            } else {
+                "property doesn't apply to datasets of this type"
+            };
+            failure.push_str(&format!("cannot inherit {canon} for '{t}': {why}\n"));
             continue;
         }
         let before = mount_snapshot(ctx, t);
@@ -2082,24 +2391,23 @@ fn inherit(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
     }
 }
 
-/// Dataset types selectable with `-t`.
-fn parse_types(spec: &str, cmd: &str) -> Result<(bool, bool), Fail> {
-    let (mut fs, mut snap) = (false, false);
+/// Dataset types selectable with `-t`, as a `T_*` mask. OpenZFS 2.2 (cmd/zfs/zfs_main.c,
+/// zfs_do_list and zfs_do_get) also takes `fs` and `vol` for filesystem and volume.
+fn parse_types(spec: &str, cmd: &str) -> Result<u8, Fail> {
+    let mut mask = 0;
     for t in spec.split(',') {
-        match t {
-            "filesystem" => fs = true,
-            "snapshot" | "snap" => snap = true,
-            "volume" | "bookmark" => {}
-            "all" => {
-                fs = true;
-                snap = true;
-            }
+        mask |= match t {
+            "filesystem" | "fs" => T_FS,
+            "volume" | "vol" => T_VOL,
+            "snapshot" | "snap" => T_SNAP,
+            "bookmark" => 0,
+            "all" => T_FS | T_VOL | T_SNAP,
             _ => {
                 return Err(usage_fail(cmd, &format!("invalid type '{t}'")));
             }
-        }
+        };
     }
-    Ok((fs, snap))
+    Ok(mask)
 }
 
 fn parse_depth(v: &str, cmd: &str) -> Result<u32, Fail> {
@@ -2107,53 +2415,158 @@ fn parse_depth(v: &str, cmd: &str) -> Result<u32, Fail> {
         .map_err(|_| usage_fail(cmd, &format!("{v} is not an integer")))
 }
 
-/// Datasets selected by operands, recursion depth and types, in listing order.
-fn select(
-    ctx: &Ctx<'_>,
-    operands: &[String],
-    depth: Option<u32>,
-    types: (bool, bool),
-    explicit_types: bool,
-) -> Result<Vec<String>, Fail> {
+/// How a command walks its operands, as OpenZFS 2.2's zfs_for_each does
+/// (cmd/zfs/zfs_iter.c).
+struct Walk {
+    /// `-r` or `-d`.
+    recurse: bool,
+    /// `-d N`.
+    limit: Option<u32>,
+    /// The types shown.
+    types: u8,
+    /// Snapshots under a recursion follow the pool's `listsnapshots` (off) rather than
+    /// `types`: `zfs list` without `-t` (ZFS_ITER_PROP_LISTSNAPS).
+    listsnaps: bool,
+    /// Operands may be paths (ZFS_ITER_ARGS_CAN_BE_PATHS: `list`, `get`).
+    paths: bool,
+}
+
+/// Run `walk` over `operands`: every operand is opened in turn (a failure is reported and
+/// the others go on, zfs_for_each's `ret = 1`), the datasets found are gathered once each
+/// (zfs_callback skips a name already in its tree) and come back in listing order (the
+/// tree's order, zfs_compare: by filesystem name, a filesystem before its snapshots,
+/// snapshots by creation). Returns the names and the error lines.
+fn for_each(ctx: &Ctx<'_>, operands: &[String], walk: &Walk) -> (Vec<String>, String) {
     let z = &ctx.state.zfs;
-    let mut out = Vec::new();
-    let roots: Vec<String> = if operands.is_empty() {
-        z.pools.keys().cloned().collect()
+    let mut found: BTreeSet<String> = BTreeSet::new();
+    let mut errors = String::new();
+    // zfs_include_snapshots: listsnapshots is off on a fresh pool.
+    let include_snaps = !walk.listsnaps && walk.types & T_SNAP != 0;
+    let mut recurse = walk.recurse;
+    let mut roots: Vec<String> = Vec::new();
+    if operands.is_empty() {
+        recurse = true;
+        roots.extend(
+            z.pools
+                .keys()
+                .filter(|p| z.datasets.contains_key(*p))
+                .cloned(),
+        );
     } else {
-        operands.to_vec()
-    };
-    let depth = if operands.is_empty() && depth.is_none() {
-        Some(u32::MAX)
-    } else {
-        depth
-    };
-    for r in &roots {
-        let d = open(ctx, r)?;
-        let want = |n: &str, named: bool| {
-            let is_snap = n.contains('@');
-            if named && !explicit_types {
-                return true;
+        // With recursion a filesystem is always a valid operand (and a volume when
+        // snapshots are wanted).
+        let mut argtype = walk.types;
+        if recurse {
+            argtype |= T_FS;
+            if walk.types & T_SNAP != 0 {
+                argtype |= T_VOL;
             }
-            if is_snap { types.1 } else { types.0 }
-        };
-        if want(r, d.kind == DsKind::Snapshot || !explicit_types) {
-            out.push(r.clone());
         }
-        if let Some(max) = depth {
-            let base_depth = r.matches('/').count() as u32;
-            for n in z.descendants(r) {
-                let nd = fs_part(&n).matches('/').count() as u32 - base_depth
-                    + u32::from(n.contains('@'));
-                if nd <= max && want(&n, false) {
-                    out.push(n);
+        for op in operands {
+            let name = if walk.paths && op.starts_with('/') {
+                match path_to_dataset(ctx, op) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        errors.push_str(&e);
+                        continue;
+                    }
                 }
+            } else {
+                op.clone()
+            };
+            match open_as(ctx, &name, argtype) {
+                Ok(_) => roots.push(name),
+                Err(Fail(_, m)) => errors.push_str(&m),
             }
         }
     }
-    Ok(out)
+    fn visit(
+        z: &ZfsState,
+        n: &str,
+        depth: u32,
+        walk: &Walk,
+        recurse: bool,
+        include_snaps: bool,
+        found: &mut BTreeSet<String>,
+    ) {
+        let is_snap = n.contains('@');
+        let t = if is_snap { T_SNAP } else { T_FS };
+        if walk.types & t != 0 || (is_snap && include_snaps) {
+            found.insert(n.to_string());
+        }
+        let below_limit = walk.limit.is_none_or(|l| depth < l);
+        if !recurse || !below_limit || is_snap {
+            return;
+        }
+        let next = depth + 1;
+        let fs_too = walk.limit.is_none_or(|l| next < l) || walk.types & (T_FS | T_VOL) != 0;
+        if fs_too {
+            for c in z
+                .datasets
+                .keys()
+                .filter(|c| !c.contains('@') && parent_of(c) == Some(n))
+            {
+                visit(z, c, next, walk, recurse, include_snaps, found);
+            }
+        }
+        if include_snaps {
+            for c in z
+                .datasets
+                .keys()
+                .filter(|c| fs_part(c) == n && c.contains('@'))
+            {
+                visit(z, c, next, walk, recurse, include_snaps, found);
+            }
+        }
+    }
+    for r in &roots {
+        visit(z, r, 0, walk, recurse, include_snaps, &mut found);
+    }
+    let mut names: Vec<String> = found.into_iter().collect();
+    sort_names(z, &mut names);
+    (names, errors)
 }
 
-fn get(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
+/// The filesystem a path is on, as libzfs's zfs_path_to_zhandle finds it through the mount
+/// table: the mounted filesystem whose mountpoint is the longest prefix of the path.
+fn path_to_dataset(ctx: &Ctx<'_>, path: &str) -> Result<String, String> {
+    if !ctx.host_path(Path::new(path)).exists() {
+        return Err(format!("{path}: No such file or directory\n"));
+    }
+    let clean = path.trim_end_matches('/');
+    mounted_filesystems(&ctx.state.zfs)
+        .into_iter()
+        .filter(|(_, mp)| {
+            mp == "/"
+                || clean == mp
+                || clean
+                    .strip_prefix(mp.as_str())
+                    .is_some_and(|r| r.starts_with('/'))
+        })
+        .max_by_key(|(_, mp)| mp.len())
+        .map(|(n, _)| n)
+        .ok_or_else(|| format!("'{path}': not a ZFS filesystem\n"))
+}
+
+/// `-t snapshot NAME` without `-r`/`-d`: OpenZFS 2.2 (cmd/zfs/zfs_main.c, zfs_do_list and
+/// zfs_do_get) then lists NAME's snapshots, as `-d 1`.
+fn snapshots_of_operands(
+    types: u8,
+    operands: &[String],
+    walk_limit: &mut Option<u32>,
+    recurse: &mut bool,
+) {
+    if types == T_SNAP && !operands.is_empty() && !*recurse && walk_limit.is_none() {
+        *recurse = true;
+        *walk_limit = Some(1);
+    }
+}
+
+/// What `get` and `list` print: stdout, and the errors of operands that could not be
+/// opened (exit status 1 when there are any, the others still printed).
+type Listing = Result<(String, String), Fail>;
+
+fn get(ctx: &mut Ctx<'_>, args: &[String]) -> Listing {
     let o = getopt(args, "rHpd:o:s:t:", &|| usage_text("get"))?;
     let fields: Vec<String> = match o.values('o').last() {
         None => ["name", "property", "value", "source"]
@@ -2190,15 +2603,15 @@ fn get(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
             Some(v)
         }
     };
-    let (types, explicit) = match o.values('t').last() {
-        Some(t) => (parse_types(t, "get")?, true),
-        None => ((true, true), false),
+    let types = match o.values('t').last() {
+        Some(t) => parse_types(t, "get")?,
+        None => T_FS | T_VOL | T_SNAP,
     };
-    let depth = match o.values('d').last() {
+    let mut limit = match o.values('d').last() {
         Some(d) => Some(parse_depth(d, "get")?),
-        None if o.has('r') => Some(u32::MAX),
         None => None,
     };
+    let mut recurse = o.has('r') || limit.is_some();
     let (propspec, operands) = match o.rest.as_slice() {
         [] => return Err(usage_fail("get", "missing property argument")),
         [p, rest @ ..] => (p.clone(), rest.to_vec()),
@@ -2218,7 +2631,15 @@ fn get(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
             }
         }
     }
-    let names = select(ctx, &operands, depth, types, explicit)?;
+    snapshots_of_operands(types, &operands, &mut limit, &mut recurse);
+    let walk = Walk {
+        recurse,
+        limit,
+        types,
+        listsnaps: false,
+        paths: true,
+    };
+    let (names, errors) = for_each(ctx, &operands, &walk);
     let mut rows: Vec<Vec<String>> = Vec::new();
     for n in &names {
         let d = &ctx.state.zfs.datasets[n];
@@ -2279,7 +2700,12 @@ fn get(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         }
     }
     let header: Vec<String> = fields.iter().map(|f| f.to_uppercase()).collect();
-    Ok(table(&header, &rows, o.has('H'), &[]))
+    let out = if rows.is_empty() {
+        String::new()
+    } else {
+        table(&header, &rows, o.has('H'), &[])
+    };
+    Ok((out, errors))
 }
 
 /// Format rows as zfs does: tab-separated with `-H`, else padded columns under a header
@@ -2327,7 +2753,7 @@ fn table(header: &[String], rows: &[Vec<String>], scripted: bool, right: &[usize
 /// A sort key: numeric value when the raw value is a number, else the text.
 type SortKey = (Option<f64>, String);
 
-fn list(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
+fn list(ctx: &mut Ctx<'_>, args: &[String]) -> Listing {
     let o = getopt(args, "rHpd:o:s:S:t:", &|| usage_text("list"))?;
     let cols: Vec<String> = match o.values('o').last() {
         None => ["name", "used", "available", "referenced", "mountpoint"]
@@ -2358,20 +2784,27 @@ fn list(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
             }
         }
     }
-    let (types, explicit) = match o.values('t').last() {
-        Some(t) => (parse_types(t, "list")?, true),
-        None => ((true, false), false),
+    // OpenZFS 2.2, cmd/zfs/zfs_main.c, zfs_do_list: all types by default, and snapshots
+    // under a recursion only as the pool's listsnapshots says (off) unless -t is given; a
+    // snapshot named as an operand is listed.
+    let types = match o.values('t').last() {
+        Some(t) => parse_types(t, "list")?,
+        None => T_FS | T_VOL | T_SNAP,
     };
-    let depth = match o.values('d').last() {
+    let mut limit = match o.values('d').last() {
         Some(d) => Some(parse_depth(d, "list")?),
-        None if o.has('r') => Some(u32::MAX),
         None => None,
     };
-    let mut names = select(ctx, &o.rest, depth, types, explicit || !o.rest.is_empty())?;
-    if !explicit && !o.rest.is_empty() {
-        // Without -t, recursion shows filesystems only; named datasets always show.
-        names.retain(|n| !n.contains('@') || o.rest.contains(n));
-    }
+    let mut recurse = o.has('r') || limit.is_some();
+    snapshots_of_operands(types, &o.rest, &mut limit, &mut recurse);
+    let walk = Walk {
+        recurse,
+        limit,
+        types,
+        listsnaps: o.values('t').is_empty(),
+        paths: true,
+    };
+    let (mut names, errors) = for_each(ctx, &o.rest, &walk);
     if !sort_keys.is_empty() {
         let key = |n: &String, p: &str| -> (Option<f64>, String) {
             let v = prop_value(ctx, n, p);
@@ -2403,8 +2836,14 @@ fn list(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         });
         names = keyed.into_iter().map(|(n, _)| n).collect();
     }
-    if names.is_empty() && !o.has('H') {
-        return Err(Fail(0, "no datasets available\n".into()));
+    if names.is_empty() {
+        // zfs_do_list says so only when nothing failed, and not with -H.
+        let none = if errors.is_empty() && !o.has('H') {
+            "no datasets available\n"
+        } else {
+            ""
+        };
+        return Ok((String::new(), format!("{errors}{none}")));
     }
     let rows: Vec<Vec<String>> = names
         .iter()
@@ -2427,8 +2866,9 @@ fn list(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
                     p.abbrev
                 }
             });
+            // zfs_main.c, print_header: a user property's header is its name upper-cased.
             if c.contains(':') {
-                c.clone()
+                c.to_uppercase()
             } else {
                 short.to_uppercase()
             }
@@ -2455,7 +2895,7 @@ fn list(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         })
         .map(|(i, _)| i)
         .collect();
-    Ok(table(&header, &rows, o.has('H'), &right))
+    Ok((table(&header, &rows, o.has('H'), &right), errors))
 }
 
 fn rename(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
@@ -2485,6 +2925,10 @@ fn rename(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         to
     };
     check_name(&to, is_snap).map_err(|e| err(format!("{action}: {e}")))?;
+    // lib/libzfs/libzfs_dataset.c, zfs_rename: the same name is a success that does nothing.
+    if to == from {
+        return Ok(String::new());
+    }
     if is_snap {
         if fs_part(&to) != fs_part(&from) {
             return Err(err(format!(
@@ -2508,12 +2952,14 @@ fn rename(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
                 }
             }
         }
-        for (_, t) in &pairs {
-            if ctx.state.zfs.datasets.contains_key(t) {
-                return Err(err(format!(
-                    "cannot rename to '{t}': dataset already exists"
-                )));
-            }
+        // The ioctl's EEXIST, reported by zfs_rename as "cannot rename 'SOURCE'".
+        if pairs
+            .iter()
+            .any(|(_, t)| ctx.state.zfs.datasets.contains_key(t))
+        {
+            return Err(err(format!(
+                "cannot rename '{from}': dataset already exists"
+            )));
         }
         for (f, t) in pairs {
             move_dataset(ctx, &f, &t);
@@ -2522,7 +2968,7 @@ fn rename(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
     }
     if to.contains('@') {
         return Err(err(format!(
-            "{action}: snapshot delimiter '@' in filesystem name"
+            "{action}: snapshot delimiter '@' is not expected here"
         )));
     }
     if pool_of(&from) != pool_of(&to) {
@@ -2535,22 +2981,25 @@ fn rename(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
             "cannot rename '{from}': operation does not apply to pools"
         )));
     }
+    // OpenZFS 2.2: with -p, zfs_do_rename makes the missing ancestors first; then
+    // lib/libzfs/libzfs_dataset.c, zfs_rename checks the parent (check_parents) before a
+    // target below the source, and an existing target comes back from the ioctl.
+    let parent = parent_of(&to).unwrap_or("").to_string();
+    if !ctx.state.zfs.datasets.contains_key(&parent) {
+        if !o.has('p') {
+            return Err(err(format!("cannot create '{to}': parent does not exist")));
+        }
+        create_parents(ctx, &to, true);
+    }
     if is_below(&to, &from) {
         return Err(err(format!(
             "cannot rename to '{to}': New dataset name cannot be a descendant of current dataset name"
         )));
     }
-    let parent = parent_of(&to).unwrap_or("").to_string();
-    if !ctx.state.zfs.datasets.contains_key(&parent) && !o.has('p') {
-        return Err(err(format!("cannot create '{to}': parent does not exist")));
-    }
     if ctx.state.zfs.datasets.contains_key(&to) {
         return Err(err(format!(
             "cannot rename '{from}': dataset already exists"
         )));
-    }
-    if !ctx.state.zfs.datasets.contains_key(&parent) {
-        create_parents(ctx, &to, true);
     }
     if let Some(why) = busy_reason(ctx, &from, o.has('f')) {
         return Err(err(format!(
@@ -2602,12 +3051,9 @@ fn promote(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         [n] => n.clone(),
         _ => return Err(usage_fail("promote", "too many arguments")),
     };
-    let d = open(ctx, &name)?;
-    if d.kind == DsKind::Snapshot {
-        return Err(err(format!(
-            "cannot promote '{name}': operation not applicable to datasets of this type"
-        )));
-    }
+    // OpenZFS 2.2, cmd/zfs/zfs_main.c, zfs_do_promote opens a filesystem or volume: a
+    // snapshot's name is refused by the name check ("'@' is not expected here").
+    let d = open_as(ctx, &name, T_FS | T_VOL)?;
     let Some(origin) = d.origin.clone() else {
         return Err(err(format!(
             "cannot promote '{name}': not a cloned filesystem"
