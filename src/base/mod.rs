@@ -694,8 +694,9 @@ pub fn create(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Mad
     let sets = prepare_sets(req)?;
     // The shared parents, once checked sets are in hand (a refused set touches no dataset).
     crate::apply::layout::ensure(host, &lock, global)?;
-    // What `zfs create -p` and the mount will add besides the base, so a failure can take
-    // them away again and leave the host as it was.
+    // What the create and the mount will add besides the base (no parent: the layout made
+    // it; the list stays empty unless the pool lacks it), so a failure can take them away
+    // again and leave the host as it was.
     let made_parents = missing_parents(host, &dataset)?;
     let made_dirs = missing_dirs(&local_mp);
     let mut journal = journal::Journal::new("create", &req.name, &dataset);
@@ -718,9 +719,12 @@ pub fn create(host: &dyn Host, global: &Global, req: &SetsRequest) -> Result<Mad
                 path: d.to_path_buf(),
             }),
     );
+    // Without `-p`: the layout above made the parent, and on OpenZFS `create -p` of a dataset
+    // that exists succeeds and changes nothing (zfs_main.c, zfs_do_create), so a base made by
+    // hand since the check above would be filled, and then destroyed by a failed run's undo.
+    // Without it, zfs refuses ("dataset already exists") and nothing is touched.
     let create = zfs_cmd([
         "create".to_string(),
-        "-p".into(),
         "-o".into(),
         format!("mountpoint={}", mountpoint.display()),
         "-o".into(),

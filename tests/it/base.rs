@@ -872,12 +872,21 @@ impl ZfsModel {
                 }
                 Output::ok(out)
             }
-            ["create", "-p", rest @ ..] => {
+            ["create", rest @ ..] => {
+                let parents = rest.first() == Some(&"-p");
+                let rest = if parents { &rest[1..] } else { rest };
                 let (n, opts) = rest.split_last().unwrap();
                 if self.ds.borrow().contains_key(*n) {
                     return Output::fail(
                         1,
                         format!("cannot create '{n}': dataset already exists\n"),
+                    );
+                }
+                let parent = n.rsplit_once('/').map(|(p, _)| p.to_string());
+                if !parents && parent.is_some_and(|p| !self.ds.borrow().contains_key(&p)) {
+                    return Output::fail(
+                        1,
+                        format!("cannot create '{n}': parent does not exist\n"),
                     );
                 }
                 let mut parts: Vec<&str> = Vec::new();
