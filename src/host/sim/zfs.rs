@@ -544,9 +544,21 @@ impl PropVal {
     fn size(n: u64, source: Source) -> Self {
         PropVal {
             raw: n.to_string(),
-            human: nicenum(n),
+            human: nicebytes(n),
             source,
         }
+    }
+}
+
+/// A size in bytes as OpenZFS 2.2 prints it: [`nicenum`] with `B` for less than 1 KiB
+/// (`0B`, `376B`, `96K`): lib/libzutil/zutil_nicenum.c, `zfs_nicenum_format` with
+/// `ZFS_NICENUM_BYTES`, whose first unit is "B", used by `zfs_nicebytes` for every size
+/// property. zfs-fuse prints the bare number (`0`), one of the known differences.
+pub fn nicebytes(n: u64) -> String {
+    if n < 1024 {
+        format!("{n}B")
+    } else {
+        nicenum(n)
     }
 }
 
@@ -913,7 +925,7 @@ fn prop_value(ctx: &Ctx<'_>, name: &str, prop: &str) -> PropVal {
                     let n: u64 = v.parse().unwrap_or(0);
                     PropVal {
                         raw: n.to_string(),
-                        human: if n == 0 { "none".into() } else { nicenum(n) },
+                        human: if n == 0 { "none".into() } else { nicebytes(n) },
                         source: src,
                     }
                 }
@@ -921,7 +933,7 @@ fn prop_value(ctx: &Ctx<'_>, name: &str, prop: &str) -> PropVal {
                     let n: u64 = v.parse().unwrap_or(131072);
                     PropVal {
                         raw: n.to_string(),
-                        human: nicenum(n),
+                        human: nicebytes(n),
                         source: src,
                     }
                 }
@@ -2006,9 +2018,9 @@ fn destroy(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         if o.has('p') {
             out.push_str(&format!("reclaim\t{reclaim}\n"));
         } else if o.has('n') {
-            out.push_str(&format!("would reclaim {}\n", nicenum(reclaim)));
+            out.push_str(&format!("would reclaim {}\n", nicebytes(reclaim)));
         } else {
-            out.push_str(&format!("will reclaim {}\n", nicenum(reclaim)));
+            out.push_str(&format!("will reclaim {}\n", nicebytes(reclaim)));
         }
     }
     if o.has('n') {
@@ -3136,7 +3148,13 @@ fn zpool_usage(cmd: &str) -> String {
 fn pool_prop(ctx: &Ctx<'_>, pool: &str, prop: &str, parsable: bool) -> String {
     let p = &ctx.state.zfs.pools[pool];
     let alloc = used(ctx, pool);
-    let size = |n: u64| if parsable { n.to_string() } else { nicenum(n) };
+    let size = |n: u64| {
+        if parsable {
+            n.to_string()
+        } else {
+            nicebytes(n)
+        }
+    };
     match prop {
         "name" => pool.to_string(),
         "size" => size(p.size),
@@ -3339,6 +3357,15 @@ mod tests {
         assert_eq!(parse_size("512"), Ok(512));
         assert_eq!(parse_size("abc"), Err("bad numeric value 'abc'".into()));
         assert_eq!(parse_size("12Q"), Err("invalid numeric suffix 'Q'".into()));
+    }
+
+    #[test]
+    fn sizes_below_one_kib_carry_a_b_as_on_openzfs() {
+        assert_eq!(nicebytes(0), "0B");
+        assert_eq!(nicebytes(376), "376B");
+        assert_eq!(nicebytes(1023), "1023B");
+        assert_eq!(nicebytes(1024), "1K");
+        assert_eq!(nicebytes(1_268_777), "1.21M");
     }
 
     #[test]
