@@ -30,8 +30,8 @@ use jailctl::apply::{Held, LockKey, Mode};
 use jailctl::boot::{
     BootGraph, BootOptions, GraphEntry, JailDriver, OpsDriver, ShutdownOptions, boot, shutdown_with,
 };
-use jailctl::host::sim::{SimConfig, SimHost};
 use jailctl::host::{Cmd, Host, HostFs, Output, ProcessError, Runner};
+use jailctl_sim::{SimConfig, SimHost};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;

@@ -12,13 +12,13 @@
 //! the same `zfs clone` and `jail -c` commands `up` runs, without a process per command.
 
 use jailctl::host::Cmd;
-use jailctl::host::sim::{SimConfig, SimHost};
+use jailctl_sim::{SimConfig, SimHost};
 use std::path::Path;
 use std::time::Instant;
 
 const CONFIG: &str = "zfs_root = \"zroot/jailctl\"\nmount_root = \"/usr/local/jails\"\ndefault_base = \"14.3-RELEASE\"\n";
 
-fn sim(ctx: &mut jailctl::host::sim::Ctx<'_>, prog: &str, args: &[String]) {
+fn sim(ctx: &mut jailctl_sim::Ctx<'_>, prog: &str, args: &[String]) {
     let out = ctx.exec(&Cmd::new(prog, args.iter().cloned())).unwrap();
     assert!(out.success(), "{prog} {args:?}: {}", out.stderr);
 }

@@ -9,7 +9,7 @@
 //! rewrites, so time at large N includes the simulator's; the command count per jail is
 //! jailctl's own share, and flat.
 
-use jailctl::host::sim::{SimConfig, SimHost};
+use jailctl_sim::{SimConfig, SimHost};
 use std::path::Path;
 use std::time::{Duration, Instant};
 

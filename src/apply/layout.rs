@@ -219,8 +219,8 @@ pub fn dry_run_text(steps: &[LayoutStep]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::sim::SimHost;
-    use crate::render::tests::global;
+    use jailctl_core::fixtures::global;
+    use jailctl_sim::SimHost;
 
     #[test]
     fn fresh_host_is_laid_out_once_and_a_dry_look_changes_nothing() {

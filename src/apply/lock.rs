@@ -379,7 +379,7 @@ impl JailLocks {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::sim::SimHost;
+    use jailctl_sim::SimHost;
 
     fn jail(n: &str) -> (LockKey, Mode) {
         (LockKey::Jail(n.into()), Mode::Exclusive)

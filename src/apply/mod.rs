@@ -3,10 +3,16 @@
 //! reverses it. The translation is pure and snapshot-tested; [`exec`] runs the ops with an
 //! undo journal, and `--dry-run` prints the same list without running anything.
 
+#[cfg(test)]
+mod dry_run_tests;
 pub mod exec;
 pub mod layout;
 pub mod lock;
 pub mod net;
+#[cfg(test)]
+mod net_tests;
+#[cfg(test)]
+mod readonly_tests;
 #[cfg(test)]
 pub(crate) mod testhost;
 #[cfg(test)]

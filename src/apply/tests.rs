@@ -7,7 +7,7 @@ use super::testhost::TestHost;
 use super::*;
 use crate::host::{HostFs, Output, ProcessError, Runner};
 use crate::plan::{self, Step};
-use crate::render::tests::{global, spec};
+use jailctl_core::fixtures::{global, spec};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -315,7 +315,7 @@ fn unknown_commands_are_rejected_by_the_test_host() {
 #[test]
 fn locks_serialize_same_jail_only() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = crate::host::sim::SimHost::open(dir.path()).unwrap();
+    let sim = jailctl_sim::SimHost::open(dir.path()).unwrap();
     let a = JailLocks::acquire(&sim, &["web".into(), "db".into()], |_| {}).unwrap();
     assert_eq!(a.names(), ["db", "web"]);
     // An unrelated jail does not wait.
@@ -327,7 +327,7 @@ fn locks_serialize_same_jail_only() {
     let path = dir.path().to_path_buf();
     let (tx, rx) = std::sync::mpsc::channel();
     let t = std::thread::spawn(move || {
-        let sim = crate::host::sim::SimHost::open(&path).unwrap();
+        let sim = jailctl_sim::SimHost::open(&path).unwrap();
         let _l =
             JailLocks::acquire(&sim, &["web".into()], |n| tx.send(n.to_string()).unwrap()).unwrap();
     });
@@ -402,7 +402,7 @@ fn partly_applied_rctl_add_is_undone() {
 /// removes them as ZFS does).
 #[test]
 fn a_killed_runs_recovery_removes_the_directories_a_mount_made() {
-    use crate::host::sim::{SimConfig, SimHost};
+    use jailctl_sim::{SimConfig, SimHost};
     let d = tempfile::tempdir().unwrap();
     let h = SimHost::open_with(&d.path().join("sim"), SimConfig::default()).unwrap();
     h.run(&Cmd::new(

@@ -394,9 +394,9 @@ pub fn destroy_undo(dataset: &str) -> BaseUndo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::sim::SimHost;
-    use crate::host::sim::faults::{FaultRule, SimConfig};
     use crate::host::{HostFs, Runner};
+    use jailctl_sim::SimHost;
+    use jailctl_sim::faults::{FaultRule, SimConfig};
 
     const DS: &str = "zroot/jailctl/bases/b";
 

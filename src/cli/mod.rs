@@ -26,8 +26,9 @@ mod validate;
 use crate::host::Host;
 use crate::host::deadline::Deadlines;
 use crate::host::readonly::ReadOnlyHost;
-use crate::host::sim::SimHost;
 use crate::host::system::SystemHost;
+#[cfg(feature = "sim")]
+use crate::sim::SimHost;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -187,27 +188,14 @@ pub(crate) fn open_host_rw(
 ) -> miette::Result<Box<dyn Host + Send + Sync>> {
     let deadlines = deadlines(global);
     if let Some(dir) = &global.simulate {
-        let host = SimHost::open(dir)
-            .map(|h| h.with_deadlines(deadlines))
-            .map_err(|e| {
-                let help = if e.kind() == std::io::ErrorKind::InvalidInput {
-                    "fix the simulator setting named above (docs/simulator.md lists the formats)"
-                } else {
-                    "pass a writable directory to --simulate (or JAILCTL_SIMULATE)"
-                };
-                miette::miette!(
-                    help = help,
-                    "cannot open the simulated host at {}: {e}",
-                    dir.display()
-                )
-            })?;
+        let host = open_simulated(dir, deadlines)?;
         if !global.quiet {
             eprintln!(
                 "jailctl: using the {}",
                 host.simulated().unwrap_or_default()
             );
         }
-        return Ok(Box::new(host));
+        return Ok(host);
     }
     if cfg!(target_os = "freebsd") {
         return Ok(Box::new(SystemHost::new(deadlines)));
@@ -222,6 +210,44 @@ pub(crate) fn open_host_rw(
             std::env::consts::OS
         ),
         "try it on a simulated FreeBSD host: add `--simulate DIR` (or set JAILCTL_SIMULATE=DIR); `--dry-run` prints the commands without running them",
+    ))
+}
+
+/// The simulated FreeBSD host kept in `dir` (created if missing).
+#[cfg(feature = "sim")]
+fn open_simulated(
+    dir: &std::path::Path,
+    deadlines: Deadlines,
+) -> miette::Result<Box<dyn Host + Send + Sync>> {
+    let host = SimHost::open(dir)
+        .map(|h| h.with_deadlines(deadlines))
+        .map_err(|e| {
+            let help = if e.kind() == std::io::ErrorKind::InvalidInput {
+                "fix the simulator setting named above (docs/simulator.md lists the formats)"
+            } else {
+                "pass a writable directory to --simulate (or JAILCTL_SIMULATE)"
+            };
+            miette::miette!(
+                help = help,
+                "cannot open the simulated host at {}: {e}",
+                dir.display()
+            )
+        })?;
+    Ok(Box::new(host))
+}
+
+/// Built without the `sim` feature (a FreeBSD package): there is no simulated host to open.
+#[cfg(not(feature = "sim"))]
+fn open_simulated(
+    dir: &std::path::Path,
+    _deadlines: Deadlines,
+) -> miette::Result<Box<dyn Host + Send + Sync>> {
+    Err(output::refused(
+        format!(
+            "cannot use the simulated host at {}: this jailctl was built without the simulator (cargo feature `sim`)",
+            dir.display()
+        ),
+        "drop --simulate (and JAILCTL_SIMULATE) to manage this host, or use a jailctl built with default features",
     ))
 }
 

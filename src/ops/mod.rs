@@ -780,10 +780,13 @@ fn run_in(host: &dyn Host, name: &str, cmd: Cmd) -> Result<i32, OpsError> {
 }
 
 #[cfg(test)]
+mod observe_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::observe::{Dataset, JailInfo};
-    use crate::render::tests::{global, spec};
+    use jailctl_core::fixtures::{global, spec};
     use std::collections::BTreeMap;
 
     #[test]
@@ -852,7 +855,7 @@ mod flow_tests {
     use super::*;
     use crate::apply::testhost::TestHost;
     use crate::host::HostFs;
-    use crate::render::tests::{global, spec};
+    use jailctl_core::fixtures::{global, spec};
     use std::path::Path;
 
     fn deps() -> Vec<JailSpec> {

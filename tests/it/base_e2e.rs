@@ -3,7 +3,7 @@
 //! failure is checked to leave the host (datasets and files) as it was.
 
 use super::base::{ServerOpts, release_dir, release_files, serve};
-use jailctl::host::sim::SimHost;
+use jailctl_sim::SimHost;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

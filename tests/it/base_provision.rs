@@ -3,9 +3,9 @@
 //! jail's own passwd, and the fingerprint is recorded only when every step succeeded.
 
 use jailctl::config::{Provision, ProvisionFile};
-use jailctl::host::sim::SimHost;
 use jailctl::host::{Cmd, HostFs, Output, Runner, tools};
 use jailctl::provision::{self, PROP_PROVISIONED, ProvisionError, Status};
+use jailctl_sim::SimHost;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 

@@ -1,8 +1,8 @@
 //! The simulated `zfs rollback` that `base update` relies on for its undo: it refuses what
 //! the real zfs(8) refuses (exit status and message) and restores the snapshot's files.
 
-use jailctl::host::sim::SimHost;
 use jailctl::host::{Cmd, HostFs, Output, Runner, tools};
+use jailctl_sim::SimHost;
 use std::path::{Path, PathBuf};
 
 fn host() -> (tempfile::TempDir, SimHost) {

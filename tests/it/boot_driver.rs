@@ -8,9 +8,9 @@ use jailctl::boot::{
     self, BootGraph, BootOptions, BootOutcome, OpsDriver, ShutdownOptions, StopOutcome,
 };
 use jailctl::config;
-use jailctl::host::sim::faults::FaultRule;
-use jailctl::host::sim::{SimConfig, SimHost};
 use jailctl::host::{Cmd, Runner};
+use jailctl_sim::faults::FaultRule;
+use jailctl_sim::{SimConfig, SimHost};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;

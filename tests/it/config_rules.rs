@@ -7,7 +7,7 @@
 
 use crate::boot_driver::Fleet;
 use assert_cmd::Command;
-use jailctl::host::sim::jailconf;
+use jailctl_sim::jailconf;
 use std::path::Path;
 
 const GLOBAL: &str = "zfs_root = \"zroot/jailctl\"\nmount_root = \"/usr/local/jails\"\ndefault_base = \"14.3-RELEASE\"\n";

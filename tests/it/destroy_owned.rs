@@ -99,7 +99,7 @@ fn an_admin_dataset_under_a_volume_blocks_destroy_with_volumes() {
         .args(["destroy", "vol", "--yes"])
         .assert()
         .success();
-    let left = jailctl::host::sim::SimHost::open_with(&s, Default::default())
+    let left = jailctl_sim::SimHost::open_with(&s, Default::default())
         .unwrap()
         .snapshot()
         .unwrap()

@@ -374,7 +374,7 @@ fn vnet_host() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
 /// What is left of jail v1 on the host: its jail (dying or not), its root dataset, and
 /// interfaces named after it.
 fn vnet_leftovers(simdir: &Path) -> Vec<String> {
-    let h = jailctl::host::sim::SimHost::open_with(simdir, Default::default()).unwrap();
+    let h = jailctl_sim::SimHost::open_with(simdir, Default::default()).unwrap();
     let s = h.snapshot().unwrap();
     let mut left: Vec<String> = s
         .jail

@@ -124,7 +124,7 @@ fn shutdown_alone_never_waits_for_its_own_locks() {
     assert!(running(&simdir).is_empty());
     // A real second process is waited for, and says so.
     let held = jailctl::apply::lock::Held::acquire(
-        &jailctl::host::sim::SimHost::open(&simdir).unwrap(),
+        &jailctl_sim::SimHost::open(&simdir).unwrap(),
         &[(
             jailctl::apply::LockKey::Fleet,
             jailctl::apply::Mode::Exclusive,

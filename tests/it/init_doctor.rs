@@ -6,7 +6,7 @@
 
 use crate::base::release_dir;
 use crate::lifecycle_e2e::{history, jailctl, mutating};
-use jailctl::host::sim::SimHost;
+use jailctl_sim::SimHost;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

@@ -77,8 +77,8 @@ fn boot_after_the_quickstart_finds_every_example_jail_healthy() {
 
 mod sim {
     //! jexec(8) on the simulator directly: how a program is found and what it does.
-    use jailctl::host::sim::SimHost;
     use jailctl::host::{Cmd, HostFs, Output, Runner, tools};
+    use jailctl_sim::SimHost;
     use std::path::Path;
 
     fn web() -> (tempfile::TempDir, SimHost) {

@@ -13,7 +13,7 @@
 
 use super::base::release_dir;
 use super::lifecycle_e2e::{examples_config, history, host_with_base};
-use jailctl::host::sim::SimHost;
+use jailctl_sim::SimHost;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -861,7 +861,7 @@ fn concurrent_base_updates_each_snapshot_holds_the_source_it_records() {
         .chain(rels.iter().map(|(m, d)| (m.clone(), d)))
         .map(|(m, d)| (d.path().display().to_string(), m))
         .collect();
-    let snaps: Vec<(&String, &jailctl::host::sim::zfs::SimDataset)> = st
+    let snaps: Vec<(&String, &jailctl_sim::zfs::SimDataset)> = st
         .zfs
         .datasets
         .iter()

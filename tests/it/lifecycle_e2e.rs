@@ -4,7 +4,7 @@
 //! representative jail, with the host's state compared before and after.
 
 use assert_cmd::Command;
-use jailctl::host::sim::{HistoryEntry, SimConfig, SimHost, SimState};
+use jailctl_sim::{HistoryEntry, SimConfig, SimHost, SimState};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

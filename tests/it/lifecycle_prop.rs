@@ -2,8 +2,8 @@
 //! `up` the plan is empty (the host matches, nothing would run again).
 
 use jailctl::host::Cmd;
-use jailctl::host::sim::{SimConfig, SimHost};
 use jailctl::ops;
+use jailctl_sim::{SimConfig, SimHost};
 use proptest::prelude::*;
 use std::path::Path;
 

@@ -7,7 +7,7 @@
 
 use super::lifecycle_e2e::{examples_config, history, host_state, host_with_base, jailctl, line};
 use assert_cmd::Command;
-use jailctl::host::sim::{SimConfig, SimHost};
+use jailctl_sim::{SimConfig, SimHost};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 

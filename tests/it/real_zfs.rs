@@ -6,8 +6,8 @@
 //! only, so the rest of the suite stays fully simulated). Without it the tests say `SKIPPED`
 //! on stderr; under `CI=true` a missing pool is a failure, not a skip.
 
-use jailctl::host::sim::{SimConfig, SimHost};
 use jailctl::host::{Cmd, HostFs, Output, Runner, tools};
+use jailctl_sim::{SimConfig, SimHost};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -21,7 +21,7 @@ pub(crate) fn real_pool(test: &str) -> Option<String> {
     // In CI the whole suite runs inside .ci/zfs-fuse.sh, which provides the pool, so reaching
     // this point under CI=true means a run that would read as passed without touching ZFS.
     if std::env::var("CI").as_deref() == Ok("true") {
-        let installed = Path::new(jailctl::host::sim::realzfs::REAL_ZFS).exists()
+        let installed = Path::new(jailctl_sim::realzfs::REAL_ZFS).exists()
             && Path::new("/usr/sbin/zfs-fuse").exists();
         panic!(
             "{test}: CI=true but JAILCTL_TEST_ZFS_POOL is unset (zfs-fuse installed: {installed}); run the tests through .ci/zfs-fuse.sh"

@@ -2,7 +2,7 @@
 //! template; every rendering must be accepted by the simulator's jail.conf parser (which
 //! follows jail.conf(5)) and declare exactly that jail.
 
-use jailctl::host::sim::jailconf;
+use jailctl_sim::jailconf;
 use std::path::Path;
 
 const TEMPLATES: &[&str] = &[

@@ -3,8 +3,8 @@
 //! left with inet_pton(3) (a bad address fails before anything runs), and the width only
 //! reaches ifconfig(8) when the address has an interface, which refuses a bad one.
 
-use jailctl::host::sim::SimHost;
 use jailctl::host::{Cmd, HostFs, Output, Runner, tools};
+use jailctl_sim::SimHost;
 use std::path::Path;
 
 fn host() -> (tempfile::TempDir, SimHost) {

@@ -3,8 +3,8 @@
 //! and the `jailctl sim` command that exposes a simulated tool on the command line.
 
 use assert_cmd::Command;
-use jailctl::host::sim::{SimConfig, SimHost, faults};
 use jailctl::host::{Cmd, Runner, tools};
+use jailctl_sim::{SimConfig, SimHost, faults};
 use predicates::prelude::*;
 use std::time::{Duration, Instant};
 

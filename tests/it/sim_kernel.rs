@@ -2,9 +2,9 @@
 //! sysctl): strictness (each wrong or impossible command fails with the real exit status and
 //! message) and whole scenarios (create/remove round trips, undo, dying vnet jails).
 
-use jailctl::host::sim::SimHost;
 use jailctl::host::{Cmd, HostFs, Output, Runner, tools};
 use jailctl::observe;
+use jailctl_sim::SimHost;
 use std::path::Path;
 use tempfile::TempDir;
 
@@ -280,7 +280,7 @@ fn jail_strictness() {
             after: none,
             args: &["name=web", "persist"],
             status: 1,
-            stderr: jailctl::host::sim::jail::USAGE,
+            stderr: jailctl_sim::jail::USAGE,
         },
         Case {
             what: "modify unknown",
@@ -1114,7 +1114,7 @@ fn failure_after_create_removes_the_jail() {
 /// reference goes, not at the next jail(8) command): polling `jls -d` sees it go.
 #[test]
 fn vnet_jail_is_dying_for_a_few_commands_then_goes_on_its_own() {
-    use jailctl::host::sim::jail::VNET_DYING_COMMANDS;
+    use jailctl_sim::jail::VNET_DYING_COMMANDS;
     let (_d, h) = host();
     vweb(&h);
     let l = ok(&h, tools::IFCONFIG, &["-l"]).stdout;
@@ -1628,7 +1628,7 @@ strict!(
 #[test]
 fn a_new_jail_takes_the_name_of_a_dying_one() {
     let d = tempfile::tempdir().unwrap();
-    let cfg = jailctl::host::sim::SimConfig {
+    let cfg = jailctl_sim::SimConfig {
         dying_commands: 4,
         ..Default::default()
     };

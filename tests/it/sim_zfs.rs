@@ -2,8 +2,8 @@
 //! and checks the exit status and message the real tool gives; the behaviour tests check
 //! the model (inheritance, clones and their files, destroy, rename, promote, listing).
 
-use jailctl::host::sim::SimHost;
 use jailctl::host::{Cmd, HostFs, Output, Runner, tools};
+use jailctl_sim::SimHost;
 use std::path::Path;
 
 fn host() -> (tempfile::TempDir, SimHost) {
@@ -612,7 +612,7 @@ fn zpool_errors() {
 
 #[test]
 fn destroy_refuses_while_a_jail_runs_on_the_dataset() {
-    use jailctl::host::sim::jail::SimJail;
+    use jailctl_sim::jail::SimJail;
     let (_d, h) = host();
     ok(&h, &["create", "-p", "zroot/jails/web"]);
     h.with_state(|ctx| {

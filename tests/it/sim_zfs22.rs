@@ -2,8 +2,8 @@
 //! project can run beside it, disagree: each test carries OpenZFS 2.2's behaviour as the
 //! expected value, with the source it comes from. Issue 19 lists the cases.
 
-use jailctl::host::sim::SimHost;
 use jailctl::host::{Cmd, HostFs, Output, Runner, tools};
+use jailctl_sim::SimHost;
 
 fn host() -> (tempfile::TempDir, SimHost) {
     let d = tempfile::tempdir().unwrap();

@@ -12,8 +12,8 @@
 
 use super::real_zfs::{Real, real_pool};
 use super::support::kill::Rng;
-use jailctl::host::sim::{SimConfig, SimHost};
 use jailctl::host::{Cmd, Output, Runner, tools};
+use jailctl_sim::{SimConfig, SimHost};
 use std::time::{Duration, Instant};
 
 /// The simulated side's parent dataset; the real side's is `Real::base`.

@@ -323,8 +323,8 @@ fn a_rollback_failing_on_the_volume_names_what_was_rolled_back() {
 
 #[test]
 fn rollback_asks_only_after_its_checks_and_a_no_rolls_back_nothing() {
-    use jailctl::host::sim::SimHost;
     use jailctl::ops::snapshot as snap;
+    use jailctl_sim::SimHost;
     let t = tempfile::tempdir().unwrap();
     let (s, cfg) = db_up(t.path());
     jailctl(&s, &cfg)

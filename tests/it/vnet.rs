@@ -3,11 +3,11 @@
 //! jails on one bridge, a restart, down, and a fault injected at every VNET command.
 
 use jailctl::config::{self, Config};
-use jailctl::host::sim::SimHost;
-use jailctl::host::sim::faults::{FaultRule, SimConfig};
-use jailctl::host::sim::net::IfKind;
 use jailctl::host::{Cmd, HostFs, Runner, tools};
 use jailctl::ops::{self, Opts};
+use jailctl_sim::SimHost;
+use jailctl_sim::faults::{FaultRule, SimConfig};
+use jailctl_sim::net::IfKind;
 use std::path::Path;
 
 const GLOBAL: &str = r#"zfs_root = "zroot/jailctl"
@@ -280,7 +280,7 @@ fn three_vnet_jails_up_restart_down() {
     );
     // And after the kernel finished tearing them down, nothing came back.
     e.host
-        .with_state(|c| jailctl::host::sim::jail::reap_dying(c.state))
+        .with_state(|c| jailctl_sim::jail::reap_dying(c.state))
         .unwrap();
     assert_eq!(e.host_ifaces(), strs(&["bridge0", "em0", "lo0"]));
     assert_eq!(e.members(), strs(&["em0"]));
@@ -307,7 +307,7 @@ fn a_jail_stopped_behind_jailctls_back_leaves_nothing_after_the_next_up() {
     e.host.run(&Cmd::new(tools::JAIL, ["-r", "web"])).unwrap();
     // The kernel finishes tearing it down: e0b_web is back on the host next to e0a_web.
     e.host
-        .with_state(|c| jailctl::host::sim::jail::reap_dying(c.state))
+        .with_state(|c| jailctl_sim::jail::reap_dying(c.state))
         .unwrap();
     assert!(e.host_ifaces().contains(&"e0b_web".to_string()));
     // up destroys the stale pair before making a new one.
@@ -354,7 +354,7 @@ fn down_of_a_dying_jail_destroys_its_pair() {
         out.plan
     );
     e.host
-        .with_state(|c| jailctl::host::sim::jail::reap_dying(c.state))
+        .with_state(|c| jailctl_sim::jail::reap_dying(c.state))
         .unwrap();
     assert_eq!(e.host_ifaces(), strs(&["bridge0", "em0", "lo0"]));
     assert!(e.all_ifaces().iter().all(|(n, _)| !n.starts_with("e0")));

@@ -4,8 +4,8 @@
 //! step, and `list` shows each VNET jail's address (jls reports none for a VNET jail).
 
 use super::lifecycle_e2e::{examples_config, host_with_base, jailctl};
-use jailctl::host::sim::net::IfKind;
-use jailctl::host::sim::{SimConfig, SimHost, SimState};
+use jailctl_sim::net::IfKind;
+use jailctl_sim::{SimConfig, SimHost, SimState};
 use serde_json::Value;
 use std::path::Path;
 

@@ -9,8 +9,8 @@
 //! the objects it concerns. Only what legitimately differs between two clean runs of the
 //! same commands is left out or normalised; each case says why where it is done.
 
-use jailctl::host::sim::net::IfKind;
-use jailctl::host::sim::{SimConfig, SimHost, SimState};
+use jailctl_sim::net::IfKind;
+use jailctl_sim::{SimConfig, SimHost, SimState};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
