@@ -8,10 +8,10 @@ use crate::config::{self, Config};
 use crate::ops::{OpsError, Outcome};
 
 /// Value parser of a jail name argument: `[A-Za-z0-9][A-Za-z0-9_-]*`, at most 64 characters,
-/// not all digits (see [`config::units::check_jail_name`]). A name is used in lock and
+/// not all digits (see [`config::rules::check_jail_name`]). A name is used in lock and
 /// journal file names and in dataset names, so a `/`, `..` or `@` must never get that far.
 pub fn jail_name(s: &str) -> Result<String, String> {
-    config::units::check_jail_name(s).map_err(|e| {
+    config::rules::check_jail_name(s).map_err(|e| {
         let fix = if let Some((jail, snap)) = s.split_once('@') {
             format!(
                 "a jail name has no `@`; for a snapshot of jail `{jail}` use `jailctl snapshot destroy {jail} {snap}` (or `snapshot rollback`)"

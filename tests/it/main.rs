@@ -25,6 +25,7 @@ mod lifecycle_e2e;
 mod lifecycle_faults;
 mod lifecycle_procs;
 mod lifecycle_prop;
+mod module_cycles;
 mod module_graph;
 mod owned_refusals;
 mod packaging;

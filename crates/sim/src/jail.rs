@@ -24,7 +24,7 @@
 //! fails as execvp(3) does. See `docs/simulator-kernel.md`.
 
 use super::jailconf::{self, JailConf, PVal, ResolvedJail};
-use super::{Ctx, Last};
+use super::{Ctx, Last, strerror};
 use jailctl_host::{Cmd, Output, shell_quote, tools};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -161,17 +161,6 @@ fn known_kernel(p: &str) -> bool {
 
 fn known(p: &str) -> bool {
     known_kernel(p) || PSEUDO.contains(&p)
-}
-
-/// strerror(3) text for the errors the simulator reports.
-pub fn strerror(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::NotFound => "No such file or directory".into(),
-        io::ErrorKind::PermissionDenied => "Permission denied".into(),
-        io::ErrorKind::NotADirectory => "Not a directory".into(),
-        io::ErrorKind::IsADirectory => "Is a directory".into(),
-        _ => e.to_string(),
-    }
 }
 
 /// A live (not dying) jail by name or jid.
@@ -629,7 +618,7 @@ fn split_addr(a: &str, default_if: Option<&str>) -> (Option<String>, String) {
     };
     // A dotted-quad mask becomes a prefix length.
     let addr = match addr.split_once('/') {
-        Some((ip, m)) if m.contains('.') => match super::net::mask_len(m) {
+        Some((ip, m)) if m.contains('.') => match crate::addr::mask_len(m) {
             Some(n) => format!("{ip}/{n}"),
             None => addr.to_string(),
         },
@@ -823,12 +812,7 @@ fn create(ctx: &mut Ctx<'_>, out: &mut Output, o: &Opts, def: &ResolvedJail) {
     for (param, v6) in [("ip4.addr", false), ("ip6.addr", true)] {
         for a in def.list(param) {
             let ip = bare(&split_addr(&a, None).1);
-            let ok = if v6 {
-                ip.parse::<std::net::Ipv6Addr>().is_ok()
-            } else {
-                ip.parse::<std::net::Ipv4Addr>().is_ok()
-            };
-            if !ok {
+            if !crate::addr::is_addr(&ip, v6) {
                 let fam = if v6 { "IPv6" } else { "IPv4" };
                 return warn(out, &name, format!("{param}: not an {fam} address: {ip}"));
             }

@@ -606,7 +606,7 @@ pub fn is_bool_param(name: &str) -> bool {
     B.contains(&name)
         || name
             .strip_prefix("allow.")
-            .is_some_and(|a| crate::jail::ALLOW.contains(&a))
+            .is_some_and(|a| jailctl_host::jail_params::ALLOW.contains(&a))
 }
 
 /// `noname` → (`name`, false) when `name` is boolean.
@@ -743,7 +743,7 @@ fn open_error(file: &str, e: &io::Error) -> ConfError {
         file: file.to_string(),
         line: 0,
         jail: None,
-        message: crate::jail::strerror(e),
+        message: crate::strerror(e),
     }
 }
 

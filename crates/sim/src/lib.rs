@@ -22,6 +22,7 @@
 // the binary's SIGPIPE handling).
 #![forbid(unsafe_code)]
 
+pub mod addr;
 pub mod cpuset;
 pub mod faults;
 pub mod jail;
@@ -883,6 +884,17 @@ impl Host for SimHost {
                 message: e.to_string(),
             }),
         })
+    }
+}
+
+/// strerror(3) text for the errors the simulator reports.
+pub fn strerror(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "No such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "Permission denied".into(),
+        std::io::ErrorKind::NotADirectory => "Not a directory".into(),
+        std::io::ErrorKind::IsADirectory => "Is a directory".into(),
+        _ => e.to_string(),
     }
 }
 

@@ -6,6 +6,7 @@
 //! until it is moved back (`-vnet`) or its jail is torn down (see `jail.rs` for dying jails).
 
 use super::Ctx;
+use crate::addr::{is_addr, mask_len, parse_len, v4_width};
 use jailctl_host::Output;
 use serde::{Deserialize, Serialize};
 
@@ -430,34 +431,6 @@ pub fn reclaim(ctx: &mut Ctx<'_>, name: &str, jail: &str) -> Output {
     }
 }
 
-/// An IPv4 prefix width as ifconfig(8) reads it: `invalid` unless it starts with a digit
-/// and is all digits, `too large` above 32.
-fn v4_width(s: &str) -> Result<u32, &'static str> {
-    if !s.starts_with(|c: char| c.is_ascii_digit()) || !s.chars().all(|c| c.is_ascii_digit()) {
-        return Err("invalid");
-    }
-    match s.parse::<u64>() {
-        Ok(n) if n <= 32 => Ok(n as u32),
-        _ => Err("too large"),
-    }
-}
-
-fn parse_len(s: &str, v6: bool) -> Option<u32> {
-    let n: u32 = s.parse().ok()?;
-    (n <= if v6 { 128 } else { 32 }).then_some(n)
-}
-
-/// Prefix length of a netmask given as dotted quad or `0x` hex.
-pub fn mask_len(m: &str) -> Option<u32> {
-    let v = if let Some(h) = m.strip_prefix("0x") {
-        u32::from_str_radix(h, 16).ok()?
-    } else {
-        u32::from(m.parse::<std::net::Ipv4Addr>().ok()?)
-    };
-    let n = v.leading_ones();
-    (v.checked_shl(n).unwrap_or(0) == 0).then_some(n)
-}
-
 /// `inet ADDR[/len] [netmask M | prefixlen N] [alias | -alias]`; returns words consumed.
 fn addr(ctx: &mut Ctx<'_>, name: &str, v6: bool, words: &[String]) -> Result<usize, Output> {
     let fam = if v6 { "inet6" } else { "inet" };
@@ -477,12 +450,7 @@ fn addr(ctx: &mut Ctx<'_>, name: &str, v6: bool, words: &[String]) -> Result<usi
         ),
         None => (a.as_str(), None),
     };
-    let ok = if v6 {
-        ip.parse::<std::net::Ipv6Addr>().is_ok()
-    } else {
-        ip.parse::<std::net::Ipv4Addr>().is_ok()
-    };
-    if !ok {
+    if !is_addr(ip, v6) {
         return Err(err(format!("{ip}: bad value")));
     }
     let mut n = 1;

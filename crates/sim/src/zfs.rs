@@ -1818,19 +1818,19 @@ fn busy_reason(ctx: &mut Ctx<'_>, name: &str, force: bool) -> Option<String> {
             j.name
         ));
     }
-    // The mount table (mount -p, fstab format): anything that is not a ZFS filesystem
-    // mounted at or below our mountpoint pins it, even with -f.
-    let table = super::mount::run_mount(ctx, &["-p".to_string()]);
-    if table.success() {
-        for line in table.stdout.lines() {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() >= 3 && f[2] != "zfs" && under(f[1]) {
-                return Some(format!(
-                    "cannot unmount '{mp}': Device busy ({} mounted at {})",
-                    f[0], f[1]
-                ));
-            }
-        }
+    // The mount table: anything that is not a ZFS filesystem mounted at or below our
+    // mountpoint pins it, even with -f.
+    if let Some(m) = ctx
+        .state
+        .mount
+        .mounts
+        .iter()
+        .find(|m| m.fstype != "zfs" && under(&m.target))
+    {
+        return Some(format!(
+            "cannot unmount '{mp}': Device busy ({} mounted at {})",
+            m.source, m.target
+        ));
     }
     None
 }

@@ -341,7 +341,7 @@ fn load_all(config_dir: &Path) -> LoadAll {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if let Err(e) = units::check_jail_name(&name) {
+        if let Err(e) = rules::check_jail_name(&name) {
             broken
                 .entry(name)
                 .or_default()

@@ -124,13 +124,6 @@ pub fn check_cpu_list(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A name jail(8) accepts and jailctl can use in dataset and file names:
-/// `[A-Za-z0-9][A-Za-z0-9_-]*`, at most 64 characters, not all digits (jail(8), jls(8) and
-/// jexec(8) take a number as a jid).
-pub fn check_jail_name(s: &str) -> Result<(), String> {
-    super::rules::check_jail_name(s)
-}
-
 /// Letters, digits, `_` and `-`, starting with a letter or digit, at most 64 characters: the
 /// shape of jail and volume names. `what` names the kind in the message.
 pub fn check_plain_name(s: &str, what: &str) -> Result<(), String> {
@@ -175,6 +168,7 @@ pub fn check_hostname(s: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::rules::check_jail_name;
 
     #[test]
     fn durations_are_capped_at_a_day() {

@@ -508,7 +508,7 @@ pub(crate) fn jail(
     let mut depends_on = vec![];
     if let Some(n) = get(t, k, "depends_on") {
         for (d, dn) in v.strings(n, "depends_on") {
-            if let Err(e) = units::check_jail_name(&d) {
+            if let Err(e) = super::rules::check_jail_name(&d) {
                 v.err(
                     dn,
                     e,
