@@ -1,17 +1,17 @@
 //! Shared helpers for the end-to-end tests: run the real `jailctl` binary against a simulated
 //! host directory, make such a host with a base, and take a fingerprint of the whole host
-//! ([`fingerprint`]) so a test can require that two hosts are the same, not merely that a
-//! few chosen facts agree. The older test modules keep their own copies of `jailctl()`; new
-//! tests use these.
+//! (`jailctl_sim::fingerprint`, shared with the unit tests) so a test can require that two
+//! hosts are the same, not merely that a few chosen facts agree. Every test module runs the
+//! binary through these helpers.
 // A support module offers more helpers than any one test module uses.
 #![allow(dead_code)]
 
-pub mod fingerprint;
+mod fingerprint;
 pub mod kill;
 
 // Re-exported for the test modules, which do not all use each.
 #[allow(unused_imports)]
-pub use fingerprint::{Fingerprint, assert_same, fingerprint};
+pub use jailctl_sim::fingerprint::{Fingerprint, assert_same, fingerprint};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -89,44 +89,15 @@ pub const BASE_MOUNT: &str = "/usr/local/jails/.bases/14.3-RELEASE";
 /// Its snapshot, as `jailctl base create` names one.
 pub const BASE_SNAPSHOT: &str = "zroot/jailctl/bases/14.3-RELEASE@20260101-000000";
 
-/// A simulated host with base `14.3-RELEASE` snapshotted as `@20260101-000000` and the
-/// host directories the examples mount. The base holds what the examples need of a FreeBSD
-/// base: the directories, `/etc/rc.conf`, the accounts provisioning's chown resolves, and
-/// the base programs the templates' health probes run (`/usr/bin/fetch`, `/usr/bin/drill`;
-/// the simulator runs nothing, an executable file stands for the program), so `boot` finds
-/// the examples healthy. Made with `jailctl sim zfs` commands: `jailctl base create` has its
-/// own tests (tests/it/base.rs).
+/// A simulated host with base `14.3-RELEASE` snapshotted as `@20260101-000000` (what the
+/// base holds: `jailctl_sim::testing::seed_base`) and the host directories the examples
+/// mount, so `boot` finds the examples healthy. Made in-process, not with `jailctl base
+/// create`, which has its own tests (tests/it/base.rs).
 pub fn host_with_base(simdir: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    sim(
-        simdir,
-        &[
-            "zfs",
-            "create",
-            "-p",
-            "-o",
-            &format!("mountpoint={BASE_MOUNT}"),
-            "zroot/jailctl/bases/14.3-RELEASE",
-        ],
-    );
+    let h = jailctl_sim::SimHost::open(simdir).unwrap();
+    let (dataset, snapshot) = BASE_SNAPSHOT.split_once('@').unwrap();
+    jailctl_sim::testing::seed_base(&h, dataset, BASE_MOUNT, snapshot);
     let root = simdir.join("root");
-    let base = root.join(BASE_MOUNT.trim_start_matches('/'));
-    for d in ["dev", "etc", "tmp", "var/run", "usr/local", "usr/bin"] {
-        std::fs::create_dir_all(base.join(d)).unwrap();
-    }
-    std::fs::write(base.join("etc/rc.conf"), "").unwrap();
-    std::fs::write(
-        base.join("etc/passwd"),
-        "root:*:0:0:Charlie &:/root:/bin/sh\nwww:*:80:80:World Wide Web Owner:/nonexistent:/usr/sbin/nologin\n",
-    )
-    .unwrap();
-    std::fs::write(base.join("etc/group"), "wheel:*:0:root\nwww:*:80:\n").unwrap();
-    for prog in ["fetch", "drill"] {
-        let p = base.join("usr/bin").join(prog);
-        std::fs::write(&p, "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o555)).unwrap();
-    }
-    sim(simdir, &["zfs", "snapshot", BASE_SNAPSHOT]);
     for d in ["srv/www/example.org", "srv/a", "srv/b"] {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
