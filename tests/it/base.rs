@@ -927,11 +927,9 @@ fn destroy_refuses_while_jails_are_cloned_from_the_base() {
 // The command line
 
 fn jailctl(config: &Path) -> assert_cmd::Command {
-    let mut c = assert_cmd::Command::cargo_bin("jailctl").unwrap();
-    c.arg("--config-dir")
-        .arg(config)
-        .env_remove("JAILCTL_SIMULATE");
-    c
+    let mut c = crate::support::bin();
+    c.arg("--config-dir").arg(config);
+    assert_cmd::Command::from_std(c)
 }
 
 #[test]

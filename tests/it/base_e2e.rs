@@ -31,17 +31,8 @@ fn env() -> Env {
 }
 
 fn jailctl(e: &Env, args: &[&str]) -> std::process::Output {
-    assert_cmd::Command::cargo_bin("jailctl")
-        .unwrap()
-        .arg("--config-dir")
-        .arg(&e.cfg)
-        .arg("--simulate")
-        .arg(&e.sim)
+    crate::support::jailctl_loud(&e.sim, &e.cfg)
         .args(args)
-        .env_remove("JAILCTL_SIMULATE")
-        .env_remove("JAILCTL_SIM_FAULTS")
-        .env_remove("JAILCTL_SIM_REAL_ZFS")
-        .write_stdin("")
         .output()
         .unwrap()
 }
