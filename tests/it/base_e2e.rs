@@ -2,7 +2,7 @@
 //! zfs command lines `src/base/` emits are checked by the strict simulated zfs(8), and a
 //! failure is checked to leave the host (datasets and files) as it was.
 
-use super::base::{ServerOpts, release_dir, release_files, serve};
+use super::support::sets::{ServerOpts, release_dir, release_files, serve};
 use jailctl_sim::SimHost;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

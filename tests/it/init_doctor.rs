@@ -4,7 +4,7 @@
 //! dataset state, is reported by `doctor` with its fix, and `up`/`boot` refuse with the same
 //! line before changing anything.
 
-use crate::base::release_dir;
+use crate::support::sets::release_dir;
 use crate::support::{history, jailctl, mutating};
 use jailctl_sim::SimHost;
 use serde_json::Value;

@@ -11,7 +11,7 @@
 //! The seed is printed; `JAILCTL_KILL_SEED=N` replays a run, `JAILCTL_KILL_TRIALS=N` changes
 //! the number of interrupted trials required per command (30 by default).
 
-use super::base::release_dir;
+use super::support::sets::release_dir;
 use super::support::{examples_config, history, host_with_base};
 use jailctl_sim::SimHost;
 use serde_json::Value;
@@ -808,7 +808,7 @@ fn destroy_killed_before_its_point_of_no_return_restores_jail_conf_exactly() {
 /// `jailctl:source` names the release whose files it holds.
 #[test]
 fn concurrent_base_updates_each_snapshot_holds_the_source_it_records() {
-    use super::base::marked_release_dir;
+    use super::support::sets::marked_release_dir;
     let t = tempfile::tempdir().unwrap();
     let cfg = config(t.path());
     let sim = t.path().join("sim");

@@ -8,6 +8,7 @@
 
 mod fingerprint;
 pub mod kill;
+pub mod sets;
 
 // Re-exported for the test modules, which do not all use each.
 #[allow(unused_imports)]
