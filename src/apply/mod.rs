@@ -14,7 +14,7 @@ mod net_tests;
 #[cfg(test)]
 mod readonly_tests;
 #[cfg(test)]
-pub(crate) mod testhost;
+pub(crate) mod sim_tests;
 #[cfg(test)]
 mod tests;
 pub mod verify;

@@ -1,7 +1,7 @@
 //! The read-only host wrapper (`host::readonly::ReadOnlyHost`) checked against every command
 //! the executor emits; it lives here because the emitted commands come from `apply`.
 
-use crate::apply::testhost::TestHost;
+use crate::apply::sim_tests::TestSim;
 use crate::host::readonly::*;
 use crate::host::{Cmd, HostFs, ProcessError, Runner, tools};
 use crate::plan::Step;
@@ -115,8 +115,10 @@ fn every_command_the_executor_emits_is_refused() {
     ] {
         assert!(tools.contains(t), "no `{t}` command among {cmds:?}");
     }
-    let h = TestHost::with_base();
-    let ro = ReadOnlyHost::new(&h);
+    let t = TestSim::with_base();
+    let h = &t.host;
+    let mark = t.history().len();
+    let ro = ReadOnlyHost::new(h);
     for c in &cmds {
         assert!(!is_read_only(c), "classified as read-only: {c}");
         let e = ro.output(c).unwrap_err();
@@ -124,11 +126,8 @@ fn every_command_the_executor_emits_is_refused() {
         assert!(e.to_string().contains(&c.to_string()), "{e}");
         assert!(e.to_string().contains("bug in jailctl"), "{e}");
     }
-    assert!(
-        h.log.borrow().is_empty(),
-        "a refused command ran: {:?}",
-        h.log.borrow()
-    );
+    let ran = t.ran_since(mark);
+    assert!(ran.is_empty(), "a refused command ran: {ran:?}");
 }
 
 #[test]
@@ -169,14 +168,15 @@ fn other_changing_forms_are_refused() {
         Cmd::new("zfs", ["list"]),
         Cmd::new("/sbin/kldload", ["vmm"]),
     ];
-    let h = TestHost::with_base();
-    let ro = ReadOnlyHost::new(&h);
+    let t = TestSim::with_base();
+    let mark = t.history().len();
+    let ro = ReadOnlyHost::new(&t.host);
     for c in &changes {
         assert!(!is_read_only(c), "classified as read-only: {c}");
         assert!(ro.output(c).is_err(), "{c}");
         assert!(ro.interactive(c).is_err(), "{c}");
     }
-    assert!(h.log.borrow().is_empty());
+    assert_eq!(t.ran_since(mark), Vec::<String>::new());
 }
 
 #[test]
@@ -210,19 +210,22 @@ fn read_commands_pass_through() {
         assert!(is_read_only(c), "classified as a change: {c}");
     }
     // And through the handle they reach the host.
-    let h = TestHost::with_base();
-    let ro = ReadOnlyHost::new(&h);
+    let t = TestSim::with_base();
+    let mark = t.history().len();
+    let ro = ReadOnlyHost::new(&t.host);
     let c = Cmd::new(tools::JLS, ["-j", "web", "jid"]);
     ro.output(&c).unwrap();
-    assert_eq!(h.log.borrow().len(), 1);
+    assert_eq!(t.ran_since(mark), [c.to_string()]);
 }
 
 #[test]
 fn file_changes_are_refused_and_reads_work() {
-    let h = TestHost::with_base();
+    let t = TestSim::with_base();
+    let h = &t.host;
     let p = Path::new("/var/run/jailctl/web.conf");
+    h.mkdir_p(p.parent().unwrap(), 0o755).unwrap();
     h.write(p, b"web {}\n", 0o600).unwrap();
-    let ro = ReadOnlyHost::new(&h);
+    let ro = ReadOnlyHost::new(h);
     assert_eq!(ro.read(p).unwrap(), b"web {}\n");
     assert!(ro.exists(p));
     let e = ro.write(p, b"x", 0o600).unwrap_err();

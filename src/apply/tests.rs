@@ -1,18 +1,23 @@
-//! Step → argv snapshots and executor tests against a small typed host that models only what
-//! the executor needs (datasets, jails, rctl rules, cpusets, files) and fails on anything
-//! else, like the real tools do on a malformed command.
+//! Step → argv snapshots and executor tests on the simulated host (`sim_tests`): a failure is
+//! the simulator's fault injection, "as before" is the whole host's fingerprint.
 
 use super::exec::apply_inner;
-use super::testhost::TestHost;
+use super::sim_tests::TestSim;
 use super::*;
-use crate::host::{HostFs, Output, ProcessError, Runner};
+use crate::host::{HostFs, Runner};
 use crate::plan::{self, Step};
 use jailctl_core::fixtures::{global, spec};
+use jailctl_sim::fingerprint::assert_same;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-fn up_plan(h: &TestHost, specs: &[crate::config::spec::JailSpec]) -> Plan {
-    plan::plan(specs, &global(), &h.state(), &[]).unwrap()
+fn up_plan(t: &TestSim, specs: &[crate::config::spec::JailSpec]) -> Plan {
+    plan::plan(specs, &global(), &t.state(), &[]).unwrap()
+}
+
+/// The rctl rules of jail `name` on the host.
+fn rules(t: &TestSim, name: &str) -> Vec<String> {
+    t.state().rctl_rules.get(name).cloned().unwrap_or_default()
 }
 
 fn limited() -> crate::config::spec::JailSpec {
@@ -103,44 +108,47 @@ fn every_step_renders_exact_argv() {
 
 #[test]
 fn new_plain_jail_runs_few_commands_and_leaves_no_journal() {
-    let h = TestHost::with_base();
-    let p = up_plan(&h, &[spec("web")]);
-    let r = apply(&h, &p).unwrap();
+    let t = TestSim::with_base();
+    let h = &t.host;
+    let p = up_plan(&t, &[spec("web")]);
+    let mark = t.history().len();
+    let r = apply(h, &p).unwrap();
     assert!(r.commands <= 6, "{r:?}");
-    assert_eq!(r.commands, 2, "{:?}", h.log.borrow());
-    let m = h.m.borrow();
-    assert!(m.jails.contains("web"));
+    assert_eq!(r.commands, 2, "{:?}", t.ran_since(mark));
+    assert!(t.has_jail("web"));
     assert_eq!(
-        m.files[Path::new("/usr/local/jails/web/etc/resolv.conf")],
+        h.read(Path::new("/usr/local/jails/web/etc/resolv.conf"))
+            .unwrap(),
         b"nameserver 192.0.2.1\n"
     );
-    assert!(!m.files.keys().any(|k| k.starts_with(JOURNAL_DIR)));
-    drop(m);
+    let journals = h.read_dir(Path::new(JOURNAL_DIR)).unwrap_or_default();
+    assert!(journals.is_empty(), "{journals:?}");
     // Converged: a second plan is empty.
-    assert!(up_plan(&h, &[spec("web")]).is_empty());
+    assert!(up_plan(&t, &[spec("web")]).is_empty());
 }
 
 #[test]
 fn dry_run_lists_the_commands_without_running_them() {
-    let h = TestHost::with_base();
-    let p = up_plan(&h, &[limited()]);
+    let t = TestSim::with_base();
+    let p = up_plan(&t, &[limited()]);
+    let mark = t.history().len();
     let text = dry_run(&p);
     insta::assert_snapshot!(text);
-    assert!(h.log.borrow().is_empty());
-    let before = h.m.borrow().clone();
-    apply(&h, &p).unwrap();
-    let ran: Vec<String> = h.log.borrow().clone();
+    assert!(t.ran_since(mark).is_empty());
+    let before = t.fingerprint();
+    apply(&t.host, &p).unwrap();
+    let ran = t.jailctl_ran_since(mark);
     let listed: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
     assert_eq!(ran, listed);
-    assert_ne!(before, *h.m.borrow());
+    assert_ne!(before, t.fingerprint());
 }
 
 #[test]
 fn failure_undoes_everything_and_reports_it() {
-    let h = TestHost::with_base();
-    let before = h.m.borrow().clone();
-    let p = up_plan(&h, &[limited()]);
-    *h.fail_on.borrow_mut() = Some("/usr/bin/cpuset".into());
+    let t = TestSim::with_base();
+    let before = t.fingerprint();
+    let p = up_plan(&t, &[limited()]);
+    let h = t.failing(&["cpuset -l *"]);
     // Checked against what was observed to plan: the report may say "as before".
     let g = global();
     let state = crate::observe::observe(&h, &g).unwrap();
@@ -152,8 +160,8 @@ fn failure_undoes_everything_and_reports_it() {
     let msg = e.to_string();
     assert!(msg.starts_with("jail `web`: pin web to CPUs 0-1 failed: `/usr/bin/cpuset -l 0-1 -j web` exited with status 1\n  stderr: injected failure"), "{msg}");
     assert!(msg.contains("; the host is as before (checked)"), "{msg}");
-    assert_eq!(*h.m.borrow(), before);
-    let log = h.log.borrow();
+    assert_same(&before, &t.fingerprint());
+    let log = t.jailctl_ran_since(0);
     // The undo ran in reverse: rules removed, jail removed, waited for until the kernel has
     // forgotten it (a dying jail keeps its root busy), root destroyed last (then the check
     // observed the host again).
@@ -175,141 +183,73 @@ fn failure_undoes_everything_and_reports_it() {
 
 #[test]
 fn failed_undo_is_reported_and_journal_kept() {
-    let h = TestHost::with_base();
-    let p = up_plan(&h, &[limited()]);
-    // Make the undo of jail creation fail too: once cpuset fails, inject on `jail -r`.
-    let e = apply_with_rearm(&h, &p).unwrap_err();
+    let t = TestSim::with_base();
+    let p = up_plan(&t, &[limited()]);
+    // cpuset fails, then the undo's `jail -r` fails too.
+    let h = t.failing(&["cpuset -l *", "jail -f * -r web"]);
+    let e = apply(&h, &p).unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("could NOT be undone"), "{msg}");
     assert!(msg.contains("/var/db/jailctl/journal/web.json"), "{msg}");
     assert!(h.exists(Path::new("/var/db/jailctl/journal/web.json")));
 }
 
-/// Fails cpuset, then the undo's `jail -r`.
-fn apply_with_rearm(h: &TestHost, p: &Plan) -> Result<ApplyReport, ApplyError> {
-    struct Twice<'a>(&'a TestHost);
-    impl Runner for Twice<'_> {
-        fn output(&self, cmd: &Cmd) -> Result<Output, ProcessError> {
-            let t = cmd.to_string();
-            if cmd.program == "/usr/bin/cpuset"
-                || t.ends_with("-r web") && cmd.program == "/usr/sbin/jail"
-            {
-                self.0.log.borrow_mut().push(t);
-                return Ok(Output::fail(1, "injected failure"));
-            }
-            self.0.output(cmd)
-        }
-        fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError> {
-            self.0.interactive(cmd)
-        }
-    }
-    impl HostFs for Twice<'_> {
-        fn remove_dir(&self, p: &Path) -> std::io::Result<()> {
-            self.0.remove_dir(p)
-        }
-        fn read(&self, p: &Path) -> std::io::Result<Vec<u8>> {
-            self.0.read(p)
-        }
-        fn write(&self, p: &Path, c: &[u8], m: u32) -> std::io::Result<()> {
-            self.0.write(p, c, m)
-        }
-        fn mkdir_p(&self, p: &Path, m: u32) -> std::io::Result<()> {
-            self.0.mkdir_p(p, m)
-        }
-        fn exists(&self, p: &Path) -> bool {
-            self.0.exists(p)
-        }
-        fn remove_file(&self, p: &Path) -> std::io::Result<()> {
-            self.0.remove_file(p)
-        }
-        fn read_dir(&self, p: &Path) -> std::io::Result<Vec<String>> {
-            self.0.read_dir(p)
-        }
-        fn local_path(&self, p: &Path) -> PathBuf {
-            self.0.local_path(p)
-        }
-        fn write_in_root(&self, r: &Path, p: &Path, c: &[u8], m: u32) -> std::io::Result<()> {
-            self.0.write_in_root(r, p, c, m)
-        }
-        fn read_in_root(&self, r: &Path, p: &Path) -> std::io::Result<Vec<u8>> {
-            self.0.read_in_root(r, p)
-        }
-        fn remove_in_root(&self, r: &Path, p: &Path) -> std::io::Result<()> {
-            self.0.remove_in_root(r, p)
-        }
-    }
-    impl crate::host::Host for Twice<'_> {
-        fn simulated(&self) -> Option<String> {
-            None
-        }
-    }
-    apply(&Twice(h), p)
-}
-
 #[test]
 fn killed_run_is_undone_by_recover() {
-    let h = TestHost::with_base();
-    let before = h.m.borrow().clone();
-    let p = up_plan(&h, &[limited()]);
+    let t = TestSim::with_base();
+    let h = &t.host;
+    let before = t.fingerprint();
+    let p = up_plan(&t, &[limited()]);
     // Killed after clone, rc.conf, resolv.conf, jail.conf and jail -c.
-    let r = apply_inner(&h, &p, Some(5), None).unwrap();
+    let r = apply_inner(h, &p, Some(5), None).unwrap();
     assert_eq!(r.done.len(), 5);
-    assert!(h.m.borrow().jails.contains("web"));
+    assert!(t.has_jail("web"));
     assert!(h.exists(Path::new("/var/db/jailctl/journal/web.json")));
     // Another jail's recovery does not touch web's journal.
-    assert_eq!(recover(&h, Some(&["db".to_string()])).unwrap(), None);
-    let rep = recover(&h, Some(&["web".to_string()])).unwrap().unwrap();
+    assert_eq!(recover(h, Some(&["db".to_string()])).unwrap(), None);
+    let rep = recover(h, Some(&["web".to_string()])).unwrap().unwrap();
     assert!(rep.failed.is_empty(), "{rep}");
-    assert_eq!(*h.m.borrow(), before);
-    assert_eq!(recover(&h, None).unwrap(), None);
+    assert_same(&before, &t.fingerprint());
+    assert_eq!(recover(h, None).unwrap(), None);
 }
 
 #[test]
 fn live_limit_change_is_undone_to_the_old_rules() {
-    let h = TestHost::with_base();
-    apply(&h, &up_plan(&h, &[limited()])).unwrap();
-    let before = h.m.borrow().clone();
+    let t = TestSim::with_base();
+    apply(&t.host, &up_plan(&t, &[limited()])).unwrap();
+    let before = t.fingerprint();
     let mut s = limited();
     s.limits.memory = Some(1 << 30);
     s.hostname = "www.example.org".into();
-    let p = up_plan(&h, &[s]);
-    *h.fail_on.borrow_mut() = Some("/sbin/zfs set".into());
+    let p = up_plan(&t, &[s]);
+    let h = t.failing(&["zfs set *"]);
     let e = apply(&h, &p).unwrap_err();
     // Without a fingerprint to compare with, the undo is reported, never claimed complete.
     assert!(e.to_string().contains("were undone"), "{e}");
     assert!(!e.to_string().contains("as before"), "{e}");
-    assert_eq!(*h.m.borrow(), before);
+    assert_same(&before, &t.fingerprint());
 }
 
 #[test]
 fn destroy_then_nothing_left() {
-    let h = TestHost::with_base();
-    apply(&h, &up_plan(&h, &[limited()])).unwrap();
+    let t = TestSim::with_base();
+    let h = &t.host;
+    apply(h, &up_plan(&t, &[limited()])).unwrap();
+    assert!(!rules(&t, "web").is_empty());
     let p = plan::plan_destroy(
         &[limited()],
         &global(),
-        &h.state(),
+        &t.state(),
         &["web".to_string()],
         &plan::DownOptions::default(),
     )
     .unwrap();
-    apply(&h, &p).unwrap();
-    let m = h.m.borrow();
-    assert!(m.jails.is_empty());
-    assert!(m.rctl.is_empty());
-    assert!(!m.datasets.contains_key("zroot/jailctl/jails/web"));
-    assert!(!m.files.contains_key(Path::new("/var/run/jailctl/web.conf")));
-}
-
-#[test]
-fn unknown_commands_are_rejected_by_the_test_host() {
-    let h = TestHost::default();
-    let out = h.output(&Cmd::new("/sbin/zfs", ["frobnicate"])).unwrap();
-    assert_eq!(out.status, 2);
-    let out = h
-        .output(&Cmd::new("/usr/bin/rctl", ["-a", "garbage"]))
-        .unwrap();
-    assert_eq!(out.status, 1);
+    apply(h, &p).unwrap();
+    let st = t.state();
+    assert!(st.jails.is_empty(), "{:?}", st.jails);
+    assert!(rules(&t, "web").is_empty());
+    assert!(!st.datasets.contains_key("zroot/jailctl/jails/web"));
+    assert!(!h.exists(Path::new("/var/run/jailctl/web.conf")));
 }
 
 #[test]
@@ -338,63 +278,33 @@ fn locks_serialize_same_jail_only() {
 
 #[test]
 fn partly_applied_rctl_add_is_undone() {
-    // rctl -a adds rule by rule: when it fails, some rules may be in place.
-    struct Partial(TestHost);
-    impl Runner for Partial {
-        fn output(&self, cmd: &Cmd) -> Result<Output, ProcessError> {
-            if cmd.program == "/usr/bin/rctl" && cmd.args[0] == "-a" {
-                // The first rule lands, the second is refused.
-                let first = Cmd::new("/usr/bin/rctl", ["-a", cmd.args[1].as_str()]);
-                self.0.output(&first)?;
-                return Ok(Output::fail(
-                    1,
-                    "rctl: failed to add rule: Invalid argument",
-                ));
-            }
-            self.0.output(cmd)
-        }
-        fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError> {
-            self.0.interactive(cmd)
-        }
-    }
-    impl HostFs for Partial {
-        fn read(&self, p: &Path) -> std::io::Result<Vec<u8>> {
-            self.0.read(p)
-        }
-        fn remove_dir(&self, p: &Path) -> std::io::Result<()> {
-            self.0.remove_dir(p)
-        }
-        fn write(&self, p: &Path, c: &[u8], m: u32) -> std::io::Result<()> {
-            self.0.write(p, c, m)
-        }
-        fn mkdir_p(&self, p: &Path, m: u32) -> std::io::Result<()> {
-            self.0.mkdir_p(p, m)
-        }
-        fn exists(&self, p: &Path) -> bool {
-            self.0.exists(p)
-        }
-        fn remove_file(&self, p: &Path) -> std::io::Result<()> {
-            self.0.remove_file(p)
-        }
-        fn read_dir(&self, p: &Path) -> std::io::Result<Vec<String>> {
-            self.0.read_dir(p)
-        }
-        fn local_path(&self, p: &Path) -> PathBuf {
-            self.0.local_path(p)
-        }
-    }
-    impl crate::host::Host for Partial {
-        fn simulated(&self) -> Option<String> {
-            None
-        }
-    }
-    let h = Partial(TestHost::with_base());
-    let before = h.0.m.borrow().clone();
-    let p = up_plan(&h.0, &[limited()]);
-    let e = apply(&h, &p).unwrap_err();
+    // rctl -a adds rule by rule: when one is refused, the rules before it are in place.
+    // FreeBSD refuses `deny` on cputime ("Operation not supported", rctl(8) RESOURCES: not
+    // deniable), and the simulator adds the rules before it, as the kernel does.
+    let t = TestSim::with_base();
+    let before = t.fingerprint();
+    let mut s = limited();
+    s.limits.raw.push(crate::config::spec::RctlRule {
+        resource: "cputime".into(),
+        action: "deny".into(),
+        amount: 10,
+        per: None,
+    });
+    let p = up_plan(&t, &[s]);
+    let mark = t.history().len();
+    let e = apply(&t.host, &p).unwrap_err();
+    assert!(e.to_string().contains("Operation not supported"), "{e}");
     assert!(e.to_string().contains("were undone"), "{e}");
     assert!(!e.to_string().contains("as before"), "{e}");
-    assert_eq!(*h.0.m.borrow(), before);
+    // The refused rctl -a had added rules, which the undo removed.
+    let h = t.host.snapshot().unwrap();
+    let add = h.history[mark..]
+        .iter()
+        .find(|e| e.cmd.program == crate::host::tools::RCTL && e.cmd.args[0] == "-a")
+        .expect("an rctl -a ran");
+    assert_ne!(add.status, 0);
+    assert!(add.cmd.args.len() > 2, "{}", add.cmd);
+    assert_same(&before, &t.fingerprint());
 }
 
 /// The directories a volume's mount made are removed by the undo, also when the run was

@@ -444,11 +444,11 @@ fn addresses_left(host: &dyn Host, addrs: &[String]) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apply::testhost::TestHost;
+    use crate::apply::sim_tests::TestSim;
 
     fn fixes(b: &JailPrint, a: &JailPrint) -> Vec<String> {
         let mut out = Vec::new();
-        diff(&TestHost::with_base(), "web", b, a, &mut out);
+        diff(&TestSim::with_base().host, "web", b, a, &mut out);
         out.into_iter()
             .map(|r| format!("{}: {}", r.what, r.fix))
             .collect()

@@ -849,11 +849,11 @@ mod tests {
     }
 }
 
-/// `ops` through the typed test host: observe → plan → apply, end to end.
+/// `ops` on the simulated host: observe → plan → apply, end to end.
 #[cfg(test)]
 mod flow_tests {
     use super::*;
-    use crate::apply::testhost::TestHost;
+    use crate::apply::sim_tests::TestSim;
     use crate::host::HostFs;
     use jailctl_core::fixtures::{global, spec};
     use std::path::Path;
@@ -867,17 +867,18 @@ mod flow_tests {
 
     #[test]
     fn up_is_idempotent_through_observe() {
-        let h = TestHost::with_base();
+        let t = TestSim::with_base();
+        let h = &t.host;
         let specs = deps();
         let g = global();
-        let out = up(&h, &specs, &g, &["web".into()], &Opts::default()).unwrap();
+        let out = up(h, &specs, &g, &["web".into()], &Opts::default()).unwrap();
         let names: Vec<&str> = out.plan.jails.iter().map(|j| j.name.as_str()).collect();
         assert_eq!(names, ["db", "web"]);
         assert_eq!(out.report.unwrap().commands, 5); // 2 clones, 2 jail -c, 1 rctl -a
-        let again = up(&h, &specs, &g, &[], &Opts::default()).unwrap();
+        let again = up(h, &specs, &g, &[], &Opts::default()).unwrap();
         assert!(again.plan.is_empty(), "{}", again.plan);
         assert!(again.report.is_none());
-        let st = status(&h, &specs, &g).unwrap();
+        let st = status(h, &specs, &g).unwrap();
         assert!(
             st.iter()
                 .all(|s| s.state == "running" && s.up_to_date == Some(true))
@@ -886,37 +887,38 @@ mod flow_tests {
 
     #[test]
     fn dry_run_changes_nothing() {
-        let h = TestHost::with_base();
-        let before = h.m.borrow().clone();
+        let t = TestSim::with_base();
+        let before = t.fingerprint();
+        let mark = t.history().len();
         let opts = Opts {
             dry_run: true,
             ..Opts::default()
         };
-        let out = up(&h, &deps(), &global(), &[], &opts).unwrap();
+        let out = up(&t.host, &deps(), &global(), &[], &opts).unwrap();
         assert!(out.report.is_none());
         assert!(
             out.dry_run_text()
                 .contains("/usr/sbin/jail -f /var/run/jailctl/db.conf -c db")
         );
-        let m = h.m.borrow();
-        assert_eq!(m.datasets, before.datasets);
-        assert_eq!(m.jails, before.jails);
+        jailctl_sim::fingerprint::assert_same(&before, &t.fingerprint());
         // Only read-only commands ran.
+        let ran = t.ran_since(mark);
+        assert!(!ran.is_empty());
         assert!(
-            h.log
-                .borrow()
-                .iter()
-                .all(|c| !c.contains(" clone ") && !c.contains("/usr/sbin/jail "))
+            ran.iter()
+                .all(|c| !c.contains(" clone ") && !c.contains("/usr/sbin/jail ")),
+            "{ran:?}"
         );
     }
 
     #[test]
     fn down_needs_dependents_flag_and_restores_lost_conf() {
-        let h = TestHost::with_base();
+        let t = TestSim::with_base();
+        let h = &t.host;
         let specs = deps();
         let g = global();
-        up(&h, &specs, &g, &[], &Opts::default()).unwrap();
-        let e = down(&h, &specs, &g, &["db".into()], &Opts::default()).unwrap_err();
+        up(h, &specs, &g, &[], &Opts::default()).unwrap();
+        let e = down(h, &specs, &g, &["db".into()], &Opts::default()).unwrap_err();
         assert!(e.to_string().contains("--with-dependents"), "{e}");
         // /var/run was cleared: down re-renders the conf so jail -r can run the stop hooks.
         h.remove_file(Path::new("/var/run/jailctl/db.conf"))
@@ -928,39 +930,44 @@ mod flow_tests {
             },
             ..Opts::default()
         };
-        down(&h, &specs, &g, &["db".into()], &opts).unwrap();
-        let m = h.m.borrow();
-        assert!(m.jails.is_empty());
-        assert!(m.rctl.is_empty());
+        down(h, &specs, &g, &["db".into()], &opts).unwrap();
+        let st = t.state();
+        assert!(st.jails.is_empty(), "{:?}", st.jails);
+        assert!(
+            st.rctl_rules.values().all(Vec::is_empty),
+            "{:?}",
+            st.rctl_rules
+        );
     }
 
     #[test]
     fn a_killed_run_is_undone_before_the_next_up() {
-        let h = TestHost::with_base();
+        let t = TestSim::with_base();
+        let h = &t.host;
         let specs = vec![spec("web")];
         let g = global();
-        let state = h.state();
-        let plan = plan::plan(&specs, &g, &state, &[]).unwrap();
-        crate::apply::exec::apply_inner(&h, &plan, Some(2), None).unwrap();
+        let plan = plan::plan(&specs, &g, &t.state(), &[]).unwrap();
+        crate::apply::exec::apply_inner(h, &plan, Some(2), None).unwrap();
         assert!(h.exists(Path::new("/var/db/jailctl/journal/web.json")));
-        let out = up(&h, &specs, &g, &[], &Opts::default()).unwrap();
+        let out = up(h, &specs, &g, &[], &Opts::default()).unwrap();
         assert_eq!(out.recovered.len(), 1);
         assert!(out.recovered[0].failed.is_empty());
         assert_eq!(out.plan.jails[0].action, plan::Action::Create);
-        assert!(h.m.borrow().jails.contains("web"));
+        assert!(t.has_jail("web"));
     }
 
     #[test]
     fn a_preview_lists_the_pending_undo_and_runs_none_of_it() {
-        let h = TestHost::with_base();
+        let t = TestSim::with_base();
+        let h = &t.host;
         let specs = vec![spec("web")];
         let g = global();
-        let plan = plan::plan(&specs, &g, &h.state(), &[]).unwrap();
-        crate::apply::exec::apply_inner(&h, &plan, Some(2), None).unwrap();
+        let plan = plan::plan(&specs, &g, &t.state(), &[]).unwrap();
+        crate::apply::exec::apply_inner(h, &plan, Some(2), None).unwrap();
         let journal = Path::new("/var/db/jailctl/journal/web.json");
         assert!(h.exists(journal));
-        let datasets = h.m.borrow().datasets.clone();
-        let ro = crate::host::readonly::ReadOnlyHost::new(&h);
+        let before = t.fingerprint();
+        let ro = crate::host::readonly::ReadOnlyHost::new(h);
         let opts = Opts {
             dry_run: true,
             ..Opts::default()
@@ -985,9 +992,9 @@ mod flow_tests {
             ));
         }
         assert!(h.exists(journal));
-        assert_eq!(h.m.borrow().datasets, datasets);
+        jailctl_sim::fingerprint::assert_same(&before, &t.fingerprint());
         // The real run finishes the undo.
-        let out = up(&h, &specs, &g, &[], &Opts::default()).unwrap();
+        let out = up(h, &specs, &g, &[], &Opts::default()).unwrap();
         assert_eq!(out.recovered.len(), 1);
         assert!(out.pending.is_empty());
         assert!(!h.exists(journal));
@@ -995,8 +1002,8 @@ mod flow_tests {
 
     #[test]
     fn exec_refuses_a_stopped_jail() {
-        let h = TestHost::with_base();
-        let e = exec(&h, "web", &["/bin/ls".into()]).unwrap_err();
+        let t = TestSim::with_base();
+        let e = exec(&t.host, "web", &["/bin/ls".into()]).unwrap_err();
         assert_eq!(
             e.to_string(),
             "jail `web` is not running; start it with `jailctl up web`"

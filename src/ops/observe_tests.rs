@@ -20,32 +20,16 @@ fn sim() -> (tempfile::TempDir, SimHost) {
 
 fn sim_at(dir: &std::path::Path) -> SimHost {
     let h = SimHost::open_with(dir, SimConfig::default()).unwrap();
-    let mp = "/usr/local/jails/.bases/14.2-RELEASE";
-    h.run(&Cmd::new(
-        tools::ZFS,
-        [
-            "create",
-            "-p",
-            "-o",
-            &format!("mountpoint={mp}"),
-            "zroot/jailctl/bases/14.2-RELEASE",
-        ],
-    ))
-    .unwrap();
-    for sub in ["dev", "etc", "bin"] {
-        std::fs::create_dir_all(h.local_path(std::path::Path::new(mp)).join(sub)).unwrap();
-    }
-    let snap = Cmd::new(
-        tools::ZFS,
-        ["snapshot", "zroot/jailctl/bases/14.2-RELEASE@jailctl"],
+    jailctl_sim::testing::seed_base(
+        &h,
+        "zroot/jailctl/bases/14.2-RELEASE",
+        "/usr/local/jails/.bases/14.2-RELEASE",
+        "jailctl",
     );
-    h.run(&snap).unwrap();
     h.run(&crate::vnet::create_bridge_cmd("bridge0", Some("em0")))
         .unwrap();
     h
 }
-
-use crate::host::HostFs;
 
 fn global() -> Global {
     let mut g = jailctl_core::fixtures::global();

@@ -1,177 +1,19 @@
 //! Bases from distribution sets: MANIFEST checking, safe extraction (links, modes, escapes),
 //! resumable HTTP downloads from a server started here, and the create/update/destroy
-//! orchestration against a small model of zfs(8) that answers with the real tool's messages.
+//! orchestration on the simulated host. The sets and the server are shared test support
+//! (tests/it/support/sets.rs).
 
+use crate::support::sets::*;
 use jailctl::base::extract::{self, ExtractError, ExtractOptions};
 use jailctl::base::fetch::{self, FetchError, Source};
 use jailctl::base::manifest::Sha256Digest;
 use jailctl::base::{self, BaseError, SetsRequest};
 use jailctl::config::Global;
-use jailctl::host::{Cmd, Host, HostFs, Output, ProcessError, Runner, tools};
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use jailctl::host::HostFs;
+use jailctl_sim::SimHost;
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-
-// ---------------------------------------------------------------------------------------------
-// Building distribution sets
-
-/// One archive entry: (path, kind, mode, contents-or-link-target).
-enum E<'a> {
-    Dir(&'a str, u32),
-    File(&'a str, u32, &'a [u8]),
-    Sym(&'a str, &'a str),
-    Hard(&'a str, &'a str),
-}
-
-/// A header whose name (and link name) bytes are written raw, so hostile names can be made.
-fn header(
-    name: &str,
-    kind: tar::EntryType,
-    mode: u32,
-    size: u64,
-    link: Option<&str>,
-) -> tar::Header {
-    let mut h = tar::Header::new_old();
-    let old = h.as_old_mut();
-    old.name[..name.len()].copy_from_slice(name.as_bytes());
-    if let Some(l) = link {
-        old.linkname[..l.len()].copy_from_slice(l.as_bytes());
-    }
-    h.set_entry_type(kind);
-    h.set_mode(mode);
-    h.set_size(size);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_mtime(1_700_000_000);
-    h.set_cksum();
-    h
-}
-
-fn tar_bytes(entries: &[E<'_>]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for e in entries {
-        match e {
-            E::Dir(p, m) => b
-                .append(&header(p, tar::EntryType::Directory, *m, 0, None), &[][..])
-                .unwrap(),
-            E::File(p, m, data) => b
-                .append(
-                    &header(p, tar::EntryType::Regular, *m, data.len() as u64, None),
-                    *data,
-                )
-                .unwrap(),
-            E::Sym(p, t) => b
-                .append(
-                    &header(p, tar::EntryType::Symlink, 0o755, 0, Some(t)),
-                    &[][..],
-                )
-                .unwrap(),
-            E::Hard(p, t) => b
-                .append(&header(p, tar::EntryType::Link, 0o644, 0, Some(t)), &[][..])
-                .unwrap(),
-        }
-    }
-    b.into_inner().unwrap()
-}
-
-fn xz(data: &[u8]) -> Vec<u8> {
-    let mut enc = liblzma::write::XzEncoder::new(Vec::new(), 1);
-    enc.write_all(data).unwrap();
-    enc.finish().unwrap()
-}
-
-const FREEBSD_VERSION: &[u8] = b"#!/bin/sh\nUSERLAND_VERSION=\"14.2-RELEASE-p1\"\n";
-
-/// A small but realistic base set: directories, a setuid binary, absolute and relative
-/// symbolic links, a hard link and the release script.
-pub(crate) fn base_set() -> Vec<u8> {
-    let blob = noise(64 * 1024);
-    xz(&tar_bytes(&[
-        E::Dir("./", 0o755),
-        E::Dir("./bin/", 0o755),
-        E::File("./bin/freebsd-version", 0o555, FREEBSD_VERSION),
-        E::File("./bin/test", 0o555, b"test binary"),
-        E::Hard("./bin/[", "./bin/test"),
-        E::Dir("./etc/", 0o755),
-        E::File(
-            "./etc/master.passwd",
-            0o600,
-            b"root:*:0:0::0:0:Charlie &:/root:/bin/sh\n",
-        ),
-        E::Sym("./etc/termcap", "/usr/share/misc/termcap"),
-        E::Dir("./usr/", 0o755),
-        E::Dir("./usr/bin/", 0o755),
-        E::File("./usr/bin/su", 0o4555, b"su binary"),
-        E::Dir("./usr/share/", 0o555),
-        E::File("./usr/share/motd", 0o444, b"welcome\n"),
-        E::File("./usr/share/blob", 0o444, &blob),
-        E::Sym("./sys", "usr/src/sys"),
-        E::Dir("./dev/", 0o555),
-    ]))
-}
-
-/// Bytes that do not compress, so sets are big enough to be cut mid-download.
-fn noise(n: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
-fn lib32_set() -> Vec<u8> {
-    xz(&tar_bytes(&[
-        E::Dir("./usr/", 0o755),
-        E::Dir("./usr/lib32/", 0o755),
-        E::File("./usr/lib32/libc.so.7", 0o444, b"32-bit libc"),
-    ]))
-}
-
-fn sha(data: &[u8]) -> Sha256Digest {
-    let d = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(d.path(), data).unwrap();
-    fetch::sha256_file(d.path()).unwrap()
-}
-
-fn manifest_line(set: &str, data: &[u8]) -> String {
-    format!("{set}.txz\t{}\t10\t{set}\t\"{set} set\"\ton\n", sha(data))
-}
-
-/// A release directory on disk: base.txz, lib32.txz and a MANIFEST for both.
-/// A release directory whose only set, `base`, holds `etc/marker` with `mark`: tells apart
-/// what different releases put into a base.
-pub(crate) fn marked_release_dir(mark: &str) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    let b = xz(&tar_bytes(&[
-        E::Dir("./", 0o755),
-        E::Dir("./etc/", 0o755),
-        E::File("./etc/marker", 0o644, mark.as_bytes()),
-    ]));
-    std::fs::write(d.path().join("base.txz"), &b).unwrap();
-    std::fs::write(d.path().join("MANIFEST"), manifest_line("base", &b)).unwrap();
-    d
-}
-
-pub(crate) fn release_dir() -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    let (b, l) = (base_set(), lib32_set());
-    std::fs::write(d.path().join("base.txz"), &b).unwrap();
-    std::fs::write(d.path().join("lib32.txz"), &l).unwrap();
-    std::fs::write(
-        d.path().join("MANIFEST"),
-        manifest_line("base", &b) + &manifest_line("lib32", &l),
-    )
-    .unwrap();
-    d
-}
 
 // ---------------------------------------------------------------------------------------------
 // Extraction
@@ -353,131 +195,6 @@ fn corrupt_archive_is_reported_as_such() {
         err.to_string().contains("not a readable xz-compressed tar"),
         "{err}"
     );
-}
-
-// ---------------------------------------------------------------------------------------------
-// A small HTTP server on 127.0.0.1
-
-#[derive(Clone, Debug)]
-pub(crate) struct Served {
-    pub(crate) path: String,
-    range: Option<String>,
-    status: u16,
-    body_bytes: usize,
-}
-
-pub(crate) struct Server {
-    pub(crate) base: String,
-    pub(crate) log: Arc<Mutex<Vec<Served>>>,
-}
-
-pub(crate) struct ServerOpts {
-    pub(crate) files: HashMap<String, Vec<u8>>,
-    /// Honour `Range: bytes=N-`.
-    pub(crate) ranges: bool,
-    /// Cut the first response for this path after so many body bytes.
-    pub(crate) cut_first: Option<(String, usize)>,
-}
-
-pub(crate) fn serve(opts: ServerOpts) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let log2 = log.clone();
-    std::thread::spawn(move || {
-        let mut cut = opts.cut_first.clone();
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { return };
-            let mut req = Vec::new();
-            let mut byte = [0u8; 1];
-            while !req.ends_with(b"\r\n\r\n") {
-                match s.read(&mut byte) {
-                    Ok(1) => req.push(byte[0]),
-                    _ => break,
-                }
-            }
-            let text = String::from_utf8_lossy(&req).into_owned();
-            let path = text
-                .lines()
-                .next()
-                .and_then(|l| l.split(' ').nth(1))
-                .unwrap_or("/")
-                .trim_start_matches("/rel/")
-                .to_string();
-            let range = text
-                .lines()
-                .find(|l| l.to_ascii_lowercase().starts_with("range:"))
-                .map(|l| l[6..].trim().to_string());
-            let (status, headers, body): (u16, String, Vec<u8>) = match opts.files.get(&path) {
-                None => (404, String::new(), Vec::new()),
-                Some(data) => {
-                    let start = range
-                        .as_deref()
-                        .filter(|_| opts.ranges)
-                        .and_then(|r| r.strip_prefix("bytes="))
-                        .and_then(|r| r.strip_suffix('-'))
-                        .and_then(|n| n.parse::<usize>().ok());
-                    match start {
-                        Some(n) if n >= data.len() => (
-                            416,
-                            format!("Content-Range: bytes */{}\r\n", data.len()),
-                            Vec::new(),
-                        ),
-                        Some(n) => (
-                            206,
-                            format!(
-                                "Content-Range: bytes {n}-{}/{}\r\n",
-                                data.len() - 1,
-                                data.len()
-                            ),
-                            data[n..].to_vec(),
-                        ),
-                        None => (200, String::new(), data.clone()),
-                    }
-                }
-            };
-            let reason = match status {
-                200 => "OK",
-                206 => "Partial Content",
-                404 => "Not Found",
-                _ => "Range Not Satisfiable",
-            };
-            let head = format!(
-                "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\n{headers}Connection: close\r\n\r\n",
-                body.len()
-            );
-            let mut send = body.len();
-            if let Some((p, n)) = &cut
-                && *p == path
-            {
-                send = (*n).min(body.len());
-                cut = None;
-            }
-            let _ = s.write_all(head.as_bytes());
-            let _ = s.write_all(&body[..send]);
-            let _ = s.flush();
-            log2.lock().unwrap().push(Served {
-                path,
-                range,
-                status,
-                body_bytes: send,
-            });
-        }
-    });
-    Server {
-        base: format!("http://{addr}/rel/"),
-        log,
-    }
-}
-
-pub(crate) fn release_files() -> HashMap<String, Vec<u8>> {
-    let (b, l) = (base_set(), lib32_set());
-    let manifest = manifest_line("base", &b) + &manifest_line("lib32", &l);
-    HashMap::from([
-        ("base.txz".to_string(), b),
-        ("lib32.txz".to_string(), l),
-        ("MANIFEST".to_string(), manifest.into_bytes()),
-    ])
 }
 
 #[test]
@@ -666,407 +383,47 @@ fn local_sets_are_checked_against_manifest_and_pins() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Orchestration against a model of zfs(8)
+// Orchestration on the simulated host
 
-/// Just the zfs(8) subcommands bases use, with the real tool's messages and exit codes;
-/// datasets mount under a temporary directory standing for the host's `/`.
-struct ZfsModel {
-    root: tempfile::TempDir,
-    /// name → properties (type, mountpoint, user properties, origin, creation).
-    ds: RefCell<BTreeMap<String, BTreeMap<String, String>>>,
-    history: RefCell<Vec<String>>,
-    clock: RefCell<u64>,
+/// A simulated host (jailctl's one fake host) for the orchestration: bases run only zfs(8)
+/// and the file operations of the host seam, which the simulator answers as FreeBSD does.
+struct ZfsHost {
+    host: SimHost,
+    _dir: tempfile::TempDir,
 }
 
-impl ZfsModel {
+impl ZfsHost {
     fn new() -> Self {
-        let m = ZfsModel {
-            root: tempfile::tempdir().unwrap(),
-            ds: RefCell::new(BTreeMap::new()),
-            history: RefCell::new(Vec::new()),
-            clock: RefCell::new(1_700_000_000),
-        };
-        m.add("zroot", &[("type", "filesystem"), ("mountpoint", "/zroot")]);
-        m
+        let dir = tempfile::tempdir().unwrap();
+        let host = SimHost::open(&dir.path().join("sim")).unwrap();
+        ZfsHost { host, _dir: dir }
     }
-    fn add(&self, name: &str, props: &[(&str, &str)]) {
-        let mut p: BTreeMap<String, String> = props
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        *self.clock.borrow_mut() += 1;
-        p.insert("creation".into(), self.clock.borrow().to_string());
-        self.ds.borrow_mut().insert(name.to_string(), p);
+    /// `zfs ARGS...`, which must succeed.
+    fn zfs(&self, args: &[&str]) -> String {
+        jailctl_sim::testing::zfs(&self.host, args)
     }
+    /// Every dataset and snapshot.
     fn names(&self) -> Vec<String> {
-        self.ds.borrow().keys().cloned().collect()
+        self.zfs(&["list", "-H", "-o", "name", "-t", "all", "-r", "zroot"])
+            .lines()
+            .map(String::from)
+            .collect()
     }
-    fn zfs(&self, a: &[String]) -> Output {
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        let no = |n: &str| Output::fail(1, format!("cannot open '{n}': dataset does not exist\n"));
-        match a.as_slice() {
-            // The host layout's look: a dataset and its children.
-            ["list", "-H", "-o", "name", "-d", "1", n] => {
-                if !self.ds.borrow().contains_key(*n) {
-                    return no(n);
-                }
-                let below = format!("{n}/");
-                Output::ok(
-                    self.ds
-                        .borrow()
-                        .keys()
-                        .filter(|k| {
-                            k.as_str() == *n
-                                || k.strip_prefix(&below)
-                                    .is_some_and(|r| !r.contains(['/', '@']))
-                        })
-                        .map(|k| format!("{k}\n"))
-                        .collect::<String>(),
-                )
-            }
-            // A layout parent below an existing one.
-            ["create", "-o", "mountpoint=none", n] => {
-                if self.ds.borrow().contains_key(*n) {
-                    return Output::fail(
-                        1,
-                        format!("cannot create '{n}': dataset already exists\n"),
-                    );
-                }
-                let parent = n.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
-                if !self.ds.borrow().contains_key(parent) {
-                    return Output::fail(
-                        1,
-                        format!("cannot create '{n}': parent does not exist\n"),
-                    );
-                }
-                self.add(n, &[("type", "filesystem"), ("mountpoint", "none")]);
-                Output::ok("")
-            }
-            ["list", "-H", "-o", "name", n] => {
-                if self.ds.borrow().contains_key(*n) {
-                    Output::ok(format!("{n}\n"))
-                } else {
-                    no(n)
-                }
-            }
-            [
-                "list",
-                "-H",
-                "-o",
-                "name",
-                "-t",
-                "snapshot",
-                "-s",
-                "creation",
-                "-d",
-                "1",
-                n,
-            ] => {
-                let ds = self.ds.borrow();
-                let mut snaps: Vec<(&String, &String)> = ds
-                    .iter()
-                    .filter(|(k, _)| k.starts_with(&format!("{n}@")))
-                    .map(|(k, p)| (&p["creation"], k))
-                    .collect();
-                snaps.sort();
-                Output::ok(
-                    snaps
-                        .iter()
-                        .map(|(_, k)| format!("{k}\n"))
-                        .collect::<String>(),
-                )
-            }
-            // The ownership check before a destroy: user properties set on a dataset are
-            // `local` there and `inherited from` it below.
-            [
-                "get",
-                "-H",
-                "-p",
-                "-r",
-                "-o",
-                "name,property,value,source",
-                prop,
-                n,
-            ] => {
-                let ds = self.ds.borrow();
-                if !ds.contains_key(*n) {
-                    return no(n);
-                }
-                let mut out = String::new();
-                for name in ds.keys().filter(|k| {
-                    *k == n || k.starts_with(&format!("{n}/")) || k.starts_with(&format!("{n}@"))
-                }) {
-                    let from = std::iter::successors(Some(name.as_str()), |a| {
-                        a.rsplit_once(['/', '@']).map(|(p, _)| p)
-                    })
-                    .find(|a| ds.get(*a).is_some_and(|p| p.contains_key(*prop)));
-                    let (value, source) = match from {
-                        Some(a) if a == name => (ds[a][*prop].clone(), "local".to_string()),
-                        Some(a) => (ds[a][*prop].clone(), format!("inherited from {a}")),
-                        None => ("-".into(), "-".into()),
-                    };
-                    out.push_str(&format!("{name}\t{prop}\t{value}\t{source}\n"));
-                }
-                Output::ok(out)
-            }
-            [
-                "get",
-                "-H",
-                "-p",
-                "-o",
-                "name,property,value,source",
-                props,
-                n,
-            ] => {
-                let ds = self.ds.borrow();
-                let Some(p) = ds.get(*n) else { return no(n) };
-                Output::ok(
-                    props
-                        .split(',')
-                        .map(|k| {
-                            let src = if p.contains_key(k) { "local" } else { "-" };
-                            format!("{n}\t{k}\t{}\t{src}\n", self.prop(n, p, k))
-                        })
-                        .collect::<String>(),
-                )
-            }
-            ["inherit", k, n] => {
-                let mut ds = self.ds.borrow_mut();
-                let Some(p) = ds.get_mut(*n) else {
-                    return no(n);
-                };
-                p.remove(*k);
-                Output::ok("")
-            }
-            ["destroy", s] if s.contains('@') => {
-                if self.ds.borrow_mut().remove(*s).is_none() {
-                    return Output::fail(
-                        1,
-                        "could not find any snapshots to destroy; check snapshot names.\n",
-                    );
-                }
-                let _ = std::fs::remove_dir_all(self.snapdir(s));
-                Output::ok("")
-            }
-            [
-                "get",
-                "-H",
-                "-p",
-                "-r",
-                "-o",
-                "name,property,value",
-                props,
-                n,
-            ] => {
-                let ds = self.ds.borrow();
-                if !ds.contains_key(*n) {
-                    return no(n);
-                }
-                let mut out = String::new();
-                for (name, p) in ds.iter().filter(|(k, _)| {
-                    *k == n || k.starts_with(&format!("{n}/")) || k.starts_with(&format!("{n}@"))
-                }) {
-                    for k in props.split(',') {
-                        out.push_str(&format!("{name}\t{k}\t{}\n", self.prop(name, p, k)));
-                    }
-                }
-                Output::ok(out)
-            }
-            ["create", rest @ ..] => {
-                let parents = rest.first() == Some(&"-p");
-                let rest = if parents { &rest[1..] } else { rest };
-                let (n, opts) = rest.split_last().unwrap();
-                if self.ds.borrow().contains_key(*n) {
-                    return Output::fail(
-                        1,
-                        format!("cannot create '{n}': dataset already exists\n"),
-                    );
-                }
-                let parent = n.rsplit_once('/').map(|(p, _)| p.to_string());
-                if !parents && parent.is_some_and(|p| !self.ds.borrow().contains_key(&p)) {
-                    return Output::fail(
-                        1,
-                        format!("cannot create '{n}': parent does not exist\n"),
-                    );
-                }
-                let mut parts: Vec<&str> = Vec::new();
-                for c in n.split('/') {
-                    parts.push(c);
-                    let name = parts.join("/");
-                    if !self.ds.borrow().contains_key(&name) {
-                        self.add(&name, &[("type", "filesystem")]);
-                    }
-                }
-                let mut ds = self.ds.borrow_mut();
-                let p = ds.get_mut(*n).unwrap();
-                for o in opts.chunks(2) {
-                    assert_eq!(o[0], "-o");
-                    let (k, v) = o[1].split_once('=').unwrap();
-                    p.insert(k.into(), v.into());
-                }
-                if let Some(mp) = p.get("mountpoint").filter(|m| m.starts_with('/')) {
-                    std::fs::create_dir_all(self.local(Path::new(mp))).unwrap();
-                }
-                Output::ok("")
-            }
-            ["set", rest @ ..] => {
-                let (n, assigns) = rest.split_last().unwrap();
-                let mut ds = self.ds.borrow_mut();
-                let Some(p) = ds.get_mut(*n) else {
-                    return no(n);
-                };
-                for a in assigns {
-                    let (k, v) = a.split_once('=').unwrap();
-                    p.insert(k.into(), v.into());
-                }
-                Output::ok("")
-            }
-            ["snapshot", "-o", p1, "-o", p2, s] => {
-                let (fs, _) = s.split_once('@').unwrap();
-                if !self.ds.borrow().contains_key(fs) {
-                    return no(fs);
-                }
-                if self.ds.borrow().contains_key(*s) {
-                    return Output::fail(
-                        1,
-                        format!("cannot create snapshot '{s}': dataset already exists\n"),
-                    );
-                }
-                self.add(s, &[("type", "snapshot")]);
-                for p in [p1, p2] {
-                    let (k, v) = p.split_once('=').unwrap();
-                    self.ds
-                        .borrow_mut()
-                        .get_mut(*s)
-                        .unwrap()
-                        .insert(k.into(), v.into());
-                }
-                let mp = self.ds.borrow()[fs]["mountpoint"].clone();
-                // Keep a copy of the contents, for rollback.
-                copy_tree(&self.local(Path::new(&mp)), &self.snapdir(s));
-                Output::ok("")
-            }
-            ["rollback", s] => {
-                let (fs, _) = s.split_once('@').unwrap();
-                let mp = self.ds.borrow()[fs]["mountpoint"].clone();
-                let local = self.local(Path::new(&mp));
-                std::fs::remove_dir_all(&local).unwrap();
-                copy_tree(&self.snapdir(s), &local);
-                Output::ok("")
-            }
-            ["destroy", "-r", n] => {
-                let mut ds = self.ds.borrow_mut();
-                if !ds.contains_key(*n) {
-                    return no(n);
-                }
-                let mine = |k: &str| {
-                    k == *n || k.starts_with(&format!("{n}@")) || k.starts_with(&format!("{n}/"))
-                };
-                let clones: Vec<String> = ds
-                    .iter()
-                    .filter(|(k, p)| !mine(k) && p.get("origin").is_some_and(|o| mine(o)))
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                if !clones.is_empty() {
-                    return Output::fail(
-                        1,
-                        format!(
-                            "cannot destroy '{n}': filesystem has dependent clones\nuse '-R' to destroy the following datasets:\n{}\n",
-                            clones.join("\n")
-                        ),
-                    );
-                }
-                if let Some(mp) = ds[*n].get("mountpoint") {
-                    let _ = std::fs::remove_dir_all(self.local(Path::new(mp)));
-                }
-                ds.retain(|k, _| !mine(k));
-                Output::ok("")
-            }
-            _ => Output::fail(
-                2,
-                format!("unrecognized command or options: zfs {}\n", a.join(" ")),
-            ),
-        }
+    /// One property's value.
+    fn prop(&self, dataset: &str, prop: &str) -> String {
+        self.zfs(&["get", "-H", "-o", "value", prop, dataset])
+            .trim_end()
+            .to_string()
     }
-    fn prop(&self, _name: &str, p: &BTreeMap<String, String>, k: &str) -> String {
-        match k {
-            "mounted" => if p.contains_key("mountpoint") {
-                "yes"
-            } else {
-                "no"
-            }
-            .into(),
-            _ => p.get(k).cloned().unwrap_or_else(|| "-".into()),
-        }
-    }
-    fn local(&self, p: &Path) -> PathBuf {
-        self.root.path().join(p.strip_prefix("/").unwrap_or(p))
-    }
-    fn snapdir(&self, s: &str) -> PathBuf {
-        self.root
-            .path()
-            .join(".snapshots")
-            .join(s.replace('/', "_"))
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-    let status = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-impl Runner for ZfsModel {
-    fn output(&self, cmd: &Cmd) -> Result<Output, ProcessError> {
-        assert_eq!(cmd.program, tools::ZFS, "bases only run zfs: {cmd}");
-        let out = self.zfs(&cmd.args);
-        self.history
-            .borrow_mut()
-            .push(format!("{} -> {}", cmd, out.status));
-        Ok(out)
-    }
-    fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError> {
-        Ok(self.output(cmd)?.status)
-    }
-}
-
-impl HostFs for ZfsModel {
-    fn read(&self, p: &Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(self.local(p))
-    }
-    fn write(&self, p: &Path, c: &[u8], mode: u32) -> std::io::Result<()> {
-        std::fs::write(self.local(p), c)?;
-        std::fs::set_permissions(self.local(p), std::fs::Permissions::from_mode(mode))
-    }
-    fn mkdir_p(&self, p: &Path, _mode: u32) -> std::io::Result<()> {
-        std::fs::create_dir_all(self.local(p))
-    }
-    fn exists(&self, p: &Path) -> bool {
-        self.local(p).exists()
-    }
-    fn remove_file(&self, p: &Path) -> std::io::Result<()> {
-        std::fs::remove_file(self.local(p))
-    }
-    fn read_dir(&self, p: &Path) -> std::io::Result<Vec<String>> {
-        let mut v: Vec<String> = std::fs::read_dir(self.local(p))?
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        Ok(v)
-    }
-    fn local_path(&self, p: &Path) -> PathBuf {
-        self.local(p)
-    }
-}
-
-impl Host for ZfsModel {
-    fn simulated(&self) -> Option<String> {
-        Some("zfs model".into())
+    /// Every command run, as text.
+    fn history(&self) -> Vec<String> {
+        self.host
+            .snapshot()
+            .unwrap()
+            .history
+            .iter()
+            .map(|e| e.cmd.to_string())
+            .collect()
     }
 }
 
@@ -1085,12 +442,13 @@ fn global() -> Global {
 
 #[test]
 fn create_fills_records_and_snapshots_a_base() {
-    let host = ZfsModel::new();
+    let zh = ZfsHost::new();
+    let host = &zh.host;
     let rel = release_dir();
     let cache = tempfile::tempdir().unwrap();
     let src = Source::parse(rel.path().to_str().unwrap()).unwrap();
     let req = request("14.2", src.clone(), cache.path(), &["base", "lib32"]);
-    let made = base::create(&host, &global(), &req).unwrap();
+    let made = base::create(host, &global(), &req).unwrap();
     assert_eq!(made.dataset, "zroot/jailctl/bases/14.2");
     assert_eq!(made.release, "14.2-RELEASE-p1");
     assert_eq!(made.files, 7);
@@ -1103,20 +461,20 @@ fn create_fills_records_and_snapshots_a_base() {
         std::fs::metadata(mp.join("usr/bin/su")).unwrap().mode() & 0o7777,
         0o4555
     );
-    let props = host.ds.borrow()["zroot/jailctl/bases/14.2"].clone();
-    assert_eq!(props["jailctl:managed"], "yes");
-    assert_eq!(props["jailctl:release"], "14.2-RELEASE-p1");
-    assert_eq!(props["jailctl:source"], src.display());
-    assert!(host.names().contains(&made.snapshot));
+    let prop = |p| zh.prop("zroot/jailctl/bases/14.2", p);
+    assert_eq!(prop("jailctl:managed"), "yes");
+    assert_eq!(prop("jailctl:release"), "14.2-RELEASE-p1");
+    assert_eq!(prop("jailctl:source"), src.display());
+    assert!(zh.names().contains(&made.snapshot));
 
     // A second create is refused and names update.
-    let err = base::create(&host, &global(), &req).unwrap_err();
+    let err = base::create(host, &global(), &req).unwrap_err();
     assert!(matches!(err, BaseError::AlreadyExists { .. }), "{err}");
 
     // Update: a new, distinct snapshot, even within the same second.
-    let again = base::update(&host, &global(), &req).unwrap();
+    let again = base::update(host, &global(), &req).unwrap();
     assert_ne!(again.snapshot, made.snapshot);
-    let list = base::list(&host, &global()).unwrap();
+    let list = base::list(host, &global()).unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].snapshots.len(), 2);
     assert_eq!(
@@ -1128,7 +486,8 @@ fn create_fills_records_and_snapshots_a_base() {
 
 #[test]
 fn failed_create_leaves_nothing_behind() {
-    let host = ZfsModel::new();
+    let zh = ZfsHost::new();
+    let host = &zh.host;
     let rel = release_dir();
     // lib32.txz is corrupt but its MANIFEST digest matches it: the failure comes from
     // extraction, after the dataset was made and base.txz extracted.
@@ -1143,7 +502,7 @@ fn failed_create_leaves_nothing_behind() {
     let cache = tempfile::tempdir().unwrap();
     let src = Source::parse(rel.path().to_str().unwrap()).unwrap();
     let req = request("14.2", src, cache.path(), &["base", "lib32"]);
-    let err = base::create(&host, &global(), &req).unwrap_err();
+    let err = base::create(host, &global(), &req).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("lib32.txz"), "{msg}");
     assert!(
@@ -1151,8 +510,7 @@ fn failed_create_leaves_nothing_behind() {
         "{msg}"
     );
     assert!(
-        !host
-            .names()
+        !zh.names()
             .iter()
             .any(|n| n.starts_with("zroot/jailctl/bases/14.2"))
     );
@@ -1165,7 +523,8 @@ fn failed_create_leaves_nothing_behind() {
 
 #[test]
 fn checksum_mismatch_touches_no_dataset() {
-    let host = ZfsModel::new();
+    let zh = ZfsHost::new();
+    let host = &zh.host;
     let rel = release_dir();
     let mut data = std::fs::read(rel.path().join("base.txz")).unwrap();
     let n = data.len();
@@ -1173,35 +532,24 @@ fn checksum_mismatch_touches_no_dataset() {
     std::fs::write(rel.path().join("base.txz"), &data).unwrap();
     let cache = tempfile::tempdir().unwrap();
     let src = Source::parse(rel.path().to_str().unwrap()).unwrap();
-    let err = base::create(
-        &host,
-        &global(),
-        &request("b", src, cache.path(), &["base"]),
-    )
-    .unwrap_err();
+    let err =
+        base::create(host, &global(), &request("b", src, cache.path(), &["base"])).unwrap_err();
     assert!(
         err.to_string().contains("checksum mismatch for base.txz"),
         "{err}"
     );
-    assert!(
-        !host.history.borrow().iter().any(|c| c.contains(" create ")),
-        "{:?}",
-        host.history.borrow()
-    );
+    let ran = zh.history();
+    assert!(!ran.iter().any(|c| c.contains(" create ")), "{ran:?}");
 }
 
 #[test]
 fn failed_update_rolls_back_to_the_previous_snapshot() {
-    let host = ZfsModel::new();
+    let zh = ZfsHost::new();
+    let host = &zh.host;
     let rel = release_dir();
     let cache = tempfile::tempdir().unwrap();
     let src = Source::parse(rel.path().to_str().unwrap()).unwrap();
-    base::create(
-        &host,
-        &global(),
-        &request("b", src, cache.path(), &["base"]),
-    )
-    .unwrap();
+    base::create(host, &global(), &request("b", src, cache.path(), &["base"])).unwrap();
 
     // The new release holds an escaping entry: refused, and the base is as before.
     let newrel = tempfile::tempdir().unwrap();
@@ -1210,7 +558,7 @@ fn failed_update_rolls_back_to_the_previous_snapshot() {
     std::fs::write(newrel.path().join("MANIFEST"), manifest_line("base", &evil)).unwrap();
     let src2 = Source::parse(newrel.path().to_str().unwrap()).unwrap();
     let err = base::update(
-        &host,
+        host,
         &global(),
         &request("b", src2, cache.path(), &["base"]),
     )
@@ -1226,7 +574,7 @@ fn failed_update_rolls_back_to_the_previous_snapshot() {
         std::fs::read(mp.join("usr/share/motd")).unwrap(),
         b"welcome\n"
     );
-    let snaps = host
+    let snaps = zh
         .names()
         .iter()
         .filter(|n| n.starts_with("zroot/jailctl/bases/b@"))
@@ -1236,25 +584,24 @@ fn failed_update_rolls_back_to_the_previous_snapshot() {
 
 #[test]
 fn destroy_refuses_while_jails_are_cloned_from_the_base() {
-    let host = ZfsModel::new();
+    let zh = ZfsHost::new();
+    let host = &zh.host;
     let rel = release_dir();
     let cache = tempfile::tempdir().unwrap();
     let src = Source::parse(rel.path().to_str().unwrap()).unwrap();
-    let made = base::create(
-        &host,
-        &global(),
-        &request("b", src, cache.path(), &["base"]),
-    )
-    .unwrap();
-    host.add("zroot/jailctl/jails", &[("type", "filesystem")]);
-    host.add(
+    let made = base::create(host, &global(), &request("b", src, cache.path(), &["base"])).unwrap();
+    // `base create` made the host layout, zroot/jailctl/jails included.
+    zh.zfs(&[
+        "clone",
+        "-o",
+        "mountpoint=/usr/local/jails/web",
+        &made.snapshot,
         "zroot/jailctl/jails/web",
-        &[("type", "filesystem"), ("origin", made.snapshot.as_str())],
-    );
-    let list = base::list(&host, &global()).unwrap();
+    ]);
+    let list = base::list(host, &global()).unwrap();
     assert_eq!(list[0].snapshots[0].used_by, vec!["web"]);
     let mut asked = 0;
-    let err = base::destroy(&host, &global(), "b", &mut |_| {
+    let err = base::destroy(host, &global(), "b", &mut |_| {
         asked += 1;
         true
     })
@@ -1262,34 +609,33 @@ fn destroy_refuses_while_jails_are_cloned_from_the_base() {
     assert_eq!(asked, 0, "no question while jails depend on it");
     let msg = err.to_string();
     assert!(msg.contains("web (from @"), "{msg}");
-    assert!(host.names().contains(&made.dataset));
+    assert!(zh.names().contains(&made.dataset));
 
-    host.ds.borrow_mut().remove("zroot/jailctl/jails/web");
+    zh.zfs(&["destroy", "zroot/jailctl/jails/web"]);
     // Declining keeps it.
     assert_eq!(
-        base::destroy(&host, &global(), "b", &mut |_| false).unwrap(),
+        base::destroy(host, &global(), "b", &mut |_| false).unwrap(),
         None
     );
-    assert!(host.names().contains(&made.dataset));
-    let destroyed = base::destroy(&host, &global(), "b", &mut |info| {
+    assert!(zh.names().contains(&made.dataset));
+    let destroyed = base::destroy(host, &global(), "b", &mut |info| {
         assert_eq!(info.snapshots.len(), 1);
         true
     })
     .unwrap();
     assert_eq!(destroyed.as_deref(), Some("zroot/jailctl/bases/b"));
     assert!(
-        !host
-            .names()
+        !zh.names()
             .iter()
             .any(|n| n.starts_with("zroot/jailctl/bases/b"))
     );
 
     // A dataset jailctl did not make is left alone.
-    host.add("zroot/jailctl/bases/hand", &[("type", "filesystem")]);
-    let err = base::destroy(&host, &global(), "hand", &mut |_| true).unwrap_err();
+    zh.zfs(&["create", "zroot/jailctl/bases/hand"]);
+    let err = base::destroy(host, &global(), "hand", &mut |_| true).unwrap_err();
     assert!(matches!(err, BaseError::NotManaged { .. }), "{err}");
     assert!(matches!(
-        base::destroy(&host, &global(), "nope", &mut |_| true).unwrap_err(),
+        base::destroy(host, &global(), "nope", &mut |_| true).unwrap_err(),
         BaseError::NotFound { .. }
     ));
 }
@@ -1298,11 +644,9 @@ fn destroy_refuses_while_jails_are_cloned_from_the_base() {
 // The command line
 
 fn jailctl(config: &Path) -> assert_cmd::Command {
-    let mut c = assert_cmd::Command::cargo_bin("jailctl").unwrap();
-    c.arg("--config-dir")
-        .arg(config)
-        .env_remove("JAILCTL_SIMULATE");
-    c
+    let mut c = crate::support::bin();
+    c.arg("--config-dir").arg(config);
+    assert_cmd::Command::from_std(c)
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! zfs command lines `src/base/` emits are checked by the strict simulated zfs(8), and a
 //! failure is checked to leave the host (datasets and files) as it was.
 
-use super::base::{ServerOpts, release_dir, release_files, serve};
+use super::support::sets::{ServerOpts, release_dir, release_files, serve};
 use jailctl_sim::SimHost;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,17 +31,8 @@ fn env() -> Env {
 }
 
 fn jailctl(e: &Env, args: &[&str]) -> std::process::Output {
-    assert_cmd::Command::cargo_bin("jailctl")
-        .unwrap()
-        .arg("--config-dir")
-        .arg(&e.cfg)
-        .arg("--simulate")
-        .arg(&e.sim)
+    crate::support::jailctl_loud(&e.sim, &e.cfg)
         .args(args)
-        .env_remove("JAILCTL_SIMULATE")
-        .env_remove("JAILCTL_SIM_FAULTS")
-        .env_remove("JAILCTL_SIM_REAL_ZFS")
-        .write_stdin("")
         .output()
         .unwrap()
 }

@@ -4,8 +4,8 @@
 //! jailctl expects. `.ci/zfs-fuse.sh` runs these (its default test filter `real_zfs` matches
 //! them; CI runs the whole suite inside it).
 
-use super::base::release_dir;
 use super::real_zfs::{Real, real_pool};
+use super::support::sets::release_dir;
 use jailctl::base::extract::ExtractOptions;
 use jailctl::base::fetch::Source;
 use jailctl::base::{self, BaseError, SetsRequest};

@@ -393,14 +393,8 @@ fn a_failed_orderly_stop_is_forced_with_jail_r_and_rules_removed() {
 }
 
 fn jailctl(f: &Fleet, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_jailctl"))
-        .arg("--simulate")
-        .arg(f.sim())
-        .arg("--config-dir")
-        .arg(f.cfg())
+    crate::support::jailctl_loud(&f.sim(), &f.cfg())
         .args(args)
-        .env_remove("JAILCTL_SIM_FAULTS")
-        .env_remove("JAILCTL_SIM_LATENCY")
         .output()
         .unwrap()
 }

@@ -3,7 +3,7 @@
 //! no escape codes, error reports are not wrapped inside dataset names, and exit statuses
 //! tell an invalid configuration from a refusal and a host failure.
 
-use crate::lifecycle_e2e::{examples_config, host_with_base, jailctl};
+use crate::support::{examples_config, host_with_base, jailctl};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

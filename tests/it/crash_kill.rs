@@ -2,7 +2,7 @@
 //! latency (so its steps are spread over a second or more), is killed with SIGKILL at a
 //! random moment, and is then run again to completion. The second run must succeed and leave
 //! the host exactly as a run that was never interrupted leaves it: the whole host's
-//! fingerprint (`support::fingerprint`), not a few chosen facts.
+//! fingerprint (`jailctl_sim::fingerprint`), not a few chosen facts.
 //!
 //! Scenarios: `up --all` of a fresh host; `boot` of a host whose jails exist but are stopped
 //! (the usual boot; stopped by `down --all`); `boot` of a fresh host (the first boot); `up`

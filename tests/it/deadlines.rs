@@ -3,23 +3,14 @@
 //! message that names the command, the deadline and the setting; the run's undo puts the host
 //! back as it was; a run without the hang then succeeds. A deadline of 0 is refused.
 
-use super::lifecycle_e2e::{examples_config, host_state, host_with_base};
+use super::support::{examples_config, host_state, host_with_base};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn jailctl(sim: &Path, cfg: &Path, args: &[&str], hang: Option<&str>) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_jailctl"));
-    c.env_remove("JAILCTL_SIM_FAULTS")
-        .env_remove("JAILCTL_SIM_HANG")
-        .env_remove("JAILCTL_SIM_LATENCY")
-        .env_remove("JAILCTL_SIMULATE")
-        .env_remove("JAILCTL_CONFIG_DIR")
-        .arg("--simulate")
-        .arg(sim)
-        .arg("--config-dir")
-        .arg(cfg)
-        .args(args);
+    let mut c = crate::support::jailctl_loud(sim, cfg);
+    c.args(args);
     if let Some(h) = hang {
         c.env("JAILCTL_SIM_HANG", h);
     }
@@ -151,7 +142,7 @@ fn a_hung_health_probe_is_killed_at_its_timeout() {
         "{err}"
     );
     // The probe is in the history as killed (128 + SIGKILL), not left running.
-    let probes: Vec<i32> = super::lifecycle_e2e::history(&s)
+    let probes: Vec<i32> = super::support::history(&s)
         .iter()
         .filter(|h| {
             h.cmd.program == "/usr/sbin/jexec"

@@ -3,7 +3,7 @@
 //! `jailctl:managed=yes` as well; `destroy` and `base destroy` must see that it is inherited,
 //! refuse naming it, and change nothing.
 
-use super::lifecycle_e2e::{examples_config, host_state, host_with_base, jailctl, sim};
+use super::support::{examples_config, host_state, host_with_base, jailctl, sim};
 use std::path::Path;
 
 /// The error text without miette's wrapping (line breaks, the `│` gutter and blanks), so a

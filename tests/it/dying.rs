@@ -4,7 +4,7 @@
 //! it must leave the host as it was. `up` and `restart` wait for it too, and when it is
 //! still there start the new jail over it, as jail(8) allows.
 
-use crate::lifecycle_e2e::{examples_config, history, host_with_base, jailctl, line, sim};
+use crate::support::{examples_config, history, host_with_base, jailctl, line, sim};
 use assert_cmd::Command;
 use std::path::Path;
 

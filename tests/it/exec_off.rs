@@ -2,7 +2,7 @@
 //! where the setting comes from, instead of failing part-way in jail(8) with
 //! "/bin/sh /etc/rc: failed".
 
-use crate::lifecycle_e2e::{examples_config, history, host_with_base, jailctl, mutating, sim};
+use crate::support::{examples_config, history, host_with_base, jailctl, mutating, sim};
 
 fn flat(s: &str) -> String {
     s.chars()

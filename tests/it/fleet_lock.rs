@@ -2,8 +2,8 @@
 //! it; `shutdown` never waits for a lock its own run holds. Through the real binary on the
 //! simulated host with injected latency.
 
-use crate::lifecycle_e2e::history;
 use crate::shared_layout::{fresh_host, running, scratch, slow};
+use crate::support::history;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;

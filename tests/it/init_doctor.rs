@@ -4,8 +4,8 @@
 //! dataset state, is reported by `doctor` with its fix, and `up`/`boot` refuse with the same
 //! line before changing anything.
 
-use crate::base::release_dir;
-use crate::lifecycle_e2e::{history, jailctl, mutating};
+use crate::support::sets::release_dir;
+use crate::support::{history, jailctl, mutating};
 use jailctl_sim::SimHost;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -88,7 +88,7 @@ fn init_then_base_create_then_up_on_a_fresh_host_without_configuration() {
         .history
         .iter()
         .filter(|h| mutating(h))
-        .map(crate::lifecycle_e2e::line)
+        .map(crate::support::line)
         .collect();
     assert_eq!(
         made,
@@ -194,7 +194,7 @@ fn doctor_reports_each_injected_problem_with_its_fix() {
     // No VIMAGE: a warning, a failure once a jail uses VNET; VNET's modules unloaded.
     host.with_state(|x| x.state.sysctl.values.remove("kern.features.vimage"))
         .unwrap();
-    crate::lifecycle_e2e::sim(&s, &["kldunload", "if_bridge"]);
+    crate::support::sim(&s, &["kldunload", "if_bridge"]);
     let (code, lines) = doctor(&s, &c);
     assert_eq!(code, Some(0), "{lines:#?}");
     assert!(check(&lines, "vimage").starts_with("WARN"), "{lines:#?}");
@@ -226,13 +226,13 @@ fn doctor_reports_each_injected_problem_with_its_fix() {
     std::fs::remove_file(c.join("jails/gw.toml")).unwrap();
 
     // exec=off on the jails' parent: named where it is set, with the zfs command.
-    crate::lifecycle_e2e::sim(&s, &["zfs", "set", "exec=off", "zroot/jailctl"]);
+    crate::support::sim(&s, &["zfs", "set", "exec=off", "zroot/jailctl"]);
     let (code, lines) = doctor(&s, &c);
     assert_eq!(code, Some(4));
     let l = check(&lines, "exec");
     assert!(l.starts_with("FAIL exec: exec=off on zroot/jailctl"), "{l}");
     assert!(l.ends_with("fix: zfs set exec=on zroot/jailctl"), "{l}");
-    crate::lifecycle_e2e::sim(&s, &["zfs", "inherit", "exec", "zroot/jailctl"]);
+    crate::support::sim(&s, &["zfs", "inherit", "exec", "zroot/jailctl"]);
     // init set exec=on locally; inherit made it default again: still OK.
     assert!(check(&doctor(&s, &c).1, "exec").starts_with("OK"));
 
@@ -335,7 +335,7 @@ fn up_and_boot_refuse_with_doctors_words_before_changing_anything() {
     let changed: Vec<String> = history(&s)[before..]
         .iter()
         .filter(|h| mutating(h))
-        .map(crate::lifecycle_e2e::line)
+        .map(crate::support::line)
         .collect();
     assert!(changed.is_empty(), "{changed:?}");
     // `up web` (no limits) does not need RACCT: it goes ahead.

@@ -7,16 +7,10 @@ use std::path::Path;
 use std::process::Command;
 
 fn jailctl(host: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_jailctl"));
-    c.env_remove("JAILCTL_SIM_FAULTS")
-        .env_remove("JAILCTL_SIM_DYING_COMMANDS")
-        .env_remove("JAILCTL_SIMULATE")
-        .env_remove("JAILCTL_CONFIG_DIR")
-        .arg("--simulate")
-        .arg(host)
-        .arg("--config-dir")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"));
-    c
+    crate::support::jailctl_loud(
+        host,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+    )
 }
 
 fn text(o: &std::process::Output) -> String {

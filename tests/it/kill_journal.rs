@@ -11,8 +11,8 @@
 //! The seed is printed; `JAILCTL_KILL_SEED=N` replays a run, `JAILCTL_KILL_TRIALS=N` changes
 //! the number of interrupted trials required per command (30 by default).
 
-use super::base::release_dir;
-use super::lifecycle_e2e::{examples_config, history, host_with_base};
+use super::support::sets::release_dir;
+use super::support::{examples_config, history, host_with_base};
 use jailctl_sim::SimHost;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -644,7 +644,7 @@ fn up_finishes_an_interrupted_rollback_before_starting_the_jail() {
     assert!(ok_up, "{err}");
     let ran: Vec<String> = history(&sim)[from..]
         .iter()
-        .map(super::lifecycle_e2e::line)
+        .map(super::support::line)
         .collect();
     let rolled = ran
         .iter()
@@ -677,7 +677,7 @@ fn wait_until(what: &str, done: impl Fn() -> bool) {
 fn ran(sim: &Path, prefix: &str) -> bool {
     history(sim)
         .iter()
-        .any(|h| super::lifecycle_e2e::line(h).starts_with(prefix) && h.status == 0)
+        .any(|h| super::support::line(h).starts_with(prefix) && h.status == 0)
 }
 
 /// Killed after the root's `zfs destroy -r`: the run is past its point of no return, so the
@@ -724,7 +724,7 @@ fn destroy_killed_after_the_root_is_gone_is_finished_not_undone() {
     );
     let after: Vec<String> = history(&sim)[before..]
         .iter()
-        .map(super::lifecycle_e2e::line)
+        .map(super::support::line)
         .collect();
     assert!(
         !after.iter().any(|l| l.starts_with("jail ")),
@@ -808,7 +808,7 @@ fn destroy_killed_before_its_point_of_no_return_restores_jail_conf_exactly() {
 /// `jailctl:source` names the release whose files it holds.
 #[test]
 fn concurrent_base_updates_each_snapshot_holds_the_source_it_records() {
-    use super::base::marked_release_dir;
+    use super::support::sets::marked_release_dir;
     let t = tempfile::tempdir().unwrap();
     let cfg = config(t.path());
     let sim = t.path().join("sim");

@@ -4,7 +4,7 @@
 //! so no step is missed; each one is made to fail in turn on a fresh copy of the host, and the
 //! host's state afterwards must equal the state before. Then a normal run succeeds.
 
-use super::lifecycle_e2e::{
+use super::support::{
     examples_config, history, host_state, host_with_base, jailctl, line, mutating,
 };
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! (`JAILCTL_SIM_LATENCY`, per process), and the tests wait on the host's command history,
 //! not on the clock.
 
-use super::lifecycle_e2e::{examples_config, history, host_with_base, line};
+use super::support::{examples_config, history, host_with_base, line};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

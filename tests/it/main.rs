@@ -50,3 +50,4 @@ mod support;
 mod undo_reports;
 mod vnet;
 mod vnet_e2e;
+mod zfs_strictness;

@@ -3,7 +3,7 @@
 //! definition of that name exists) are refused with a message naming what was found and how
 //! to handle it by hand, and the host is exactly as before.
 
-use super::lifecycle_e2e::{examples_config, host_state, host_with_base, jailctl, sim};
+use super::support::{examples_config, host_state, host_with_base, jailctl, sim};
 use std::path::{Path, PathBuf};
 
 /// The text without line breaks, miette's `│` gutter and blanks, so a name broken across

@@ -5,7 +5,7 @@
 //! start (`examples/quickstart.sh`: a base made from a distribution set, then `up --all`)
 //! ends with every example jail running and provisioned.
 
-use super::lifecycle_e2e::{examples_config, history, host_state, host_with_base, jailctl, line};
+use super::support::{examples_config, history, host_state, host_with_base, jailctl, line};
 use assert_cmd::Command;
 use jailctl_sim::{SimConfig, SimHost};
 use std::os::unix::fs::PermissionsExt;

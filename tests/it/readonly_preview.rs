@@ -5,7 +5,7 @@
 //! left out, and every command the log gained must be a read). The dry run says what a real
 //! run would undo first; the real `up` then finishes that undo and succeeds.
 
-use super::lifecycle_e2e::{examples_config, history, host_with_base};
+use super::support::{examples_config, history, host_with_base};
 use jailctl::host::readonly::is_read_only;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -48,20 +48,8 @@ pub fn fingerprint(dir: &Path) -> BTreeMap<PathBuf, (u32, Vec<u8>)> {
 }
 
 fn jailctl(sim: &Path, cfg: &Path, args: &[&str], latency: Option<&str>) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_jailctl"));
-    c.env_remove("JAILCTL_SIM_FAULTS")
-        .env_remove("JAILCTL_SIM_LATENCY")
-        .env_remove("JAILCTL_SIM_REAL_ZFS")
-        .env_remove("JAILCTL_SIMULATE")
-        .env_remove("JAILCTL_CONFIG_DIR")
-        .arg("--simulate")
-        .arg(sim)
-        .arg("--config-dir")
-        .arg(cfg)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut c = crate::support::jailctl_loud(sim, cfg);
+    c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     if let Some(l) = latency {
         c.env("JAILCTL_SIM_LATENCY", l);
     }

@@ -5,7 +5,7 @@
 //! concurrent `up` of different jails; and a `--dry-run` that prints the layout steps and
 //! changes nothing.
 
-use crate::lifecycle_e2e::{examples_config, history, mutating, sim};
+use crate::support::{examples_config, history, mutating, sim};
 use std::path::Path;
 
 /// Small per-command latency, so parallel runs overlap as they would on a real host while a

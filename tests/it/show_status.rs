@@ -4,7 +4,7 @@
 //! `status NAME` the detail, `--json` the exact numbers.
 
 use crate::cli_output::fleet_up;
-use crate::lifecycle_e2e::{examples_config, jailctl};
+use crate::support::{examples_config, jailctl};
 use serde_json::Value;
 use std::path::Path;
 

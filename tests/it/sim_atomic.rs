@@ -4,7 +4,7 @@
 //! half-written one, and the next run finishes its undo and succeeds. Every journal write of
 //! an `up` is tried in turn.
 
-use super::lifecycle_e2e::{examples_config, host_with_base};
+use super::support::{examples_config, host_with_base};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Output};

@@ -7,7 +7,7 @@
 //!
 //! Also jailctl's own check: `up` refuses a jail whose `<mount_root>/NAME` is a link.
 
-use crate::lifecycle_e2e::{examples_config, history, host_with_base, jailctl, mutating, sim};
+use crate::support::{examples_config, history, host_with_base, jailctl, mutating, sim};
 use jailctl::host::{Cmd, HostFs, Output, Runner, tools};
 use jailctl_sim::{SimConfig, SimHost};
 use std::collections::BTreeMap;

@@ -9,14 +9,9 @@ use predicates::prelude::*;
 use std::time::{Duration, Instant};
 
 fn jailctl(dir: &std::path::Path) -> Command {
-    let mut c = Command::cargo_bin("jailctl").unwrap();
-    c.env_remove("JAILCTL_SIM_FAULTS")
-        .env_remove("JAILCTL_SIM_LATENCY")
-        .env_remove("JAILCTL_SIM_REAL_ZFS")
-        .arg("-q")
-        .arg("--simulate")
-        .arg(dir);
-    c
+    let mut c = crate::support::bin();
+    c.arg("-q").arg("--simulate").arg(dir);
+    Command::from_std(c)
 }
 
 #[test]

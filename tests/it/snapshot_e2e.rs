@@ -3,7 +3,7 @@
 //! `list --json`, rollback restoring files in root and volume, the refusals (running jail,
 //! newer snapshots, no confirmation, clones, unknown names), and destroy.
 
-use super::lifecycle_e2e::{examples_config, history, host_with_base, jailctl, line};
+use super::support::{examples_config, history, host_with_base, jailctl, line};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

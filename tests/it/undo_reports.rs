@@ -4,7 +4,7 @@
 //! simulated host, with faults injected in jail(8)'s own clean-up, in an undo, and in a
 //! VNET `up` of a jail with a volume.
 
-use super::lifecycle_e2e::{examples_config, host_state, host_with_base, jailctl, sim};
+use super::support::{examples_config, host_state, host_with_base, jailctl, sim};
 use std::path::{Path, PathBuf};
 
 const REP: &str = r#"

@@ -3,7 +3,7 @@
 //! stopped one by one; the simulated host's interfaces and bridge members are checked at each
 //! step, and `list` shows each VNET jail's address (jls reports none for a VNET jail).
 
-use super::lifecycle_e2e::{examples_config, host_with_base, jailctl};
+use super::support::{examples_config, host_with_base, jailctl};
 use jailctl_sim::net::IfKind;
 use jailctl_sim::{SimConfig, SimHost, SimState};
 use serde_json::Value;

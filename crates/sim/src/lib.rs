@@ -25,6 +25,8 @@
 pub mod addr;
 pub mod cpuset;
 pub mod faults;
+#[cfg(feature = "test-support")]
+pub mod fingerprint;
 pub mod jail;
 pub mod jailconf;
 pub mod kld;
@@ -33,6 +35,8 @@ pub mod net;
 pub mod rctl;
 pub mod realzfs;
 pub mod sysctl;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod zfs;
 
 pub use faults::SimConfig;

@@ -7,7 +7,7 @@
 //! environment: `JAILCTL_KILL_SEED`, `JAILCTL_KILL_TRIALS`, `JAILCTL_KILL_KEEP` (see
 //! docs/lifecycle.md, "Crash and concurrency tests").
 
-use super::{TestHost, fingerprint::Fingerprint};
+use super::{Fingerprint, TestHost};
 use std::path::Path;
 use std::time::{Duration, Instant};
 

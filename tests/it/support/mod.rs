@@ -1,18 +1,22 @@
 //! Shared helpers for the end-to-end tests: run the real `jailctl` binary against a simulated
 //! host directory, make such a host with a base, and take a fingerprint of the whole host
-//! ([`fingerprint`]) so a test can require that two hosts are the same, not merely that a
-//! few chosen facts agree. The older test modules keep their own copies of `jailctl()`; new
-//! tests use these.
+//! (`jailctl_sim::fingerprint`, shared with the unit tests) so a test can require that two
+//! hosts are the same, not merely that a few chosen facts agree. Every test module runs the
+//! binary through these helpers.
 // A support module offers more helpers than any one test module uses.
 #![allow(dead_code)]
 
-pub mod fingerprint;
+mod fingerprint;
 pub mod kill;
+pub mod sets;
 
 // Re-exported for the test modules, which do not all use each.
 #[allow(unused_imports)]
-pub use fingerprint::{Fingerprint, assert_same, fingerprint};
+pub use jailctl_sim::fingerprint::{Fingerprint, assert_same, fingerprint};
 
+use jailctl_sim::{HistoryEntry, SimConfig, SimHost, SimState};
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -27,23 +31,38 @@ fn clean_env(c: &mut Command) {
     }
 }
 
-/// `jailctl -q --simulate SIM --config-dir CFG` with a clean environment and an empty stdin;
-/// add the subcommand and its arguments, and any `JAILCTL_SIM_*` setting, then run or spawn.
-pub fn jailctl(sim: &Path, cfg: &Path) -> Command {
+/// The `jailctl` binary with a clean environment and an empty stdin, no arguments yet.
+pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_jailctl"));
     clean_env(&mut c);
-    c.arg("-q")
-        .arg("--simulate")
-        .arg(sim)
-        .arg("--config-dir")
-        .arg(cfg)
-        .stdin(std::process::Stdio::null());
+    c.stdin(std::process::Stdio::null());
     c
+}
+
+/// `jailctl --simulate SIM --config-dir CFG`, not quiet (for tests of what it prints as it
+/// goes), with a clean environment and an empty stdin.
+pub fn jailctl_loud(sim: &Path, cfg: &Path) -> Command {
+    let mut c = bin();
+    c.arg("--simulate").arg(sim).arg("--config-dir").arg(cfg);
+    c
+}
+
+/// `jailctl -q --simulate SIM --config-dir CFG` with a clean environment and an empty stdin;
+/// add the subcommand and its arguments, and any `JAILCTL_SIM_*` setting, then run or spawn.
+pub fn jailctl_std(sim: &Path, cfg: &Path) -> Command {
+    let mut c = jailctl_loud(sim, cfg);
+    c.arg("-q");
+    c
+}
+
+/// [`jailctl_std`] as an `assert_cmd` command (`.assert()`, `.write_stdin()`).
+pub fn jailctl(sim: &Path, cfg: &Path) -> assert_cmd::Command {
+    assert_cmd::Command::from_std(jailctl_std(sim, cfg))
 }
 
 /// Run `jailctl ARGS...` to completion.
 pub fn run(sim: &Path, cfg: &Path, args: &[&str]) -> Output {
-    jailctl(sim, cfg).args(args).output().unwrap()
+    jailctl_std(sim, cfg).args(args).output().unwrap()
 }
 
 /// Run `jailctl ARGS...`, which must succeed; its stdout.
@@ -64,15 +83,12 @@ pub fn ok(sim: &Path, cfg: &Path, args: &[&str]) -> String {
 /// succeed; its stdout.
 #[track_caller]
 pub fn sim(simdir: &Path, args: &[&str]) -> String {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_jailctl"));
-    clean_env(&mut c);
-    let o = c
+    let o = bin()
         .arg("-q")
         .arg("--simulate")
         .arg(simdir)
         .arg("sim")
         .args(args)
-        .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
     assert!(
@@ -89,52 +105,70 @@ pub const BASE_MOUNT: &str = "/usr/local/jails/.bases/14.3-RELEASE";
 /// Its snapshot, as `jailctl base create` names one.
 pub const BASE_SNAPSHOT: &str = "zroot/jailctl/bases/14.3-RELEASE@20260101-000000";
 
-/// A simulated host with base `14.3-RELEASE` snapshotted as `@20260101-000000` and the
-/// host directories the examples mount. The base holds what the examples need of a FreeBSD
-/// base: the directories, `/etc/rc.conf`, the accounts provisioning's chown resolves, and
-/// the base programs the templates' health probes run (`/usr/bin/fetch`, `/usr/bin/drill`;
-/// the simulator runs nothing, an executable file stands for the program), so `boot` finds
-/// the examples healthy. Made with `jailctl sim zfs` commands: `jailctl base create` has its
-/// own tests (tests/it/base.rs).
+/// A simulated host with base `14.3-RELEASE` snapshotted as `@20260101-000000` (what the
+/// base holds: `jailctl_sim::testing::seed_base`), the host directories the examples mount,
+/// and the rest of the host layout ([`with_layout`]), so `boot` finds the examples healthy
+/// and a test's "before" is a prepared host. Made in-process, not with `jailctl base
+/// create`, which has its own tests (tests/it/base.rs).
 pub fn host_with_base(simdir: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    sim(
-        simdir,
-        &[
-            "zfs",
-            "create",
-            "-p",
-            "-o",
-            &format!("mountpoint={BASE_MOUNT}"),
-            "zroot/jailctl/bases/14.3-RELEASE",
-        ],
-    );
+    base_only(simdir);
+    with_layout(simdir);
+}
+
+/// [`host_with_base`] without the rest of the host layout: the base's dataset (and the
+/// parents `zfs create -p` made for it) and nothing for jails yet, as a host whose base was
+/// made by hand. The first `up` or `boot` must lay out the rest.
+pub fn base_only(simdir: &Path) {
+    let h = jailctl_sim::SimHost::open(simdir).unwrap();
+    let (dataset, snapshot) = BASE_SNAPSHOT.split_once('@').unwrap();
+    jailctl_sim::testing::seed_base(&h, dataset, BASE_MOUNT, snapshot);
     let root = simdir.join("root");
-    let base = root.join(BASE_MOUNT.trim_start_matches('/'));
-    for d in ["dev", "etc", "tmp", "var/run", "usr/local", "usr/bin"] {
-        std::fs::create_dir_all(base.join(d)).unwrap();
-    }
-    std::fs::write(base.join("etc/rc.conf"), "").unwrap();
-    std::fs::write(
-        base.join("etc/passwd"),
-        "root:*:0:0:Charlie &:/root:/bin/sh\nwww:*:80:80:World Wide Web Owner:/nonexistent:/usr/sbin/nologin\n",
-    )
-    .unwrap();
-    std::fs::write(base.join("etc/group"), "wheel:*:0:root\nwww:*:80:\n").unwrap();
-    for prog in ["fetch", "drill"] {
-        let p = base.join("usr/bin").join(prog);
-        std::fs::write(&p, "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o555)).unwrap();
-    }
-    sim(simdir, &["zfs", "snapshot", BASE_SNAPSHOT]);
     for d in ["srv/www/example.org", "srv/a", "srv/b"] {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
 }
 
+/// The rest of the host layout that `base create` leaves (the parents of jail roots and
+/// volumes, the mount root, the runtime directories). A fresh host is tested in
+/// `shared_layout`.
+pub fn with_layout(simdir: &Path) {
+    for ds in ["zroot/jailctl/jails", "zroot/jailctl/volumes"] {
+        sim(simdir, &["zfs", "create", "-o", "mountpoint=none", ds]);
+    }
+    for d in [
+        "usr/local/jails",
+        "var/run/jailctl",
+        "var/db/jailctl/journal",
+    ] {
+        std::fs::create_dir_all(simdir.join("root").join(d)).unwrap();
+    }
+}
+
 /// Copy the shipped `examples/` configuration (four jails) to `to`.
 pub fn examples_config(to: &Path) {
-    crate::lifecycle_e2e::examples_config(to);
+    copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"), to);
+}
+
+/// Every command run on the simulated host in `simdir`, with its exit status.
+pub fn history(simdir: &Path) -> Vec<HistoryEntry> {
+    SimHost::open_with(simdir, SimConfig::default())
+        .unwrap()
+        .snapshot()
+        .unwrap()
+        .history
+}
+
+/// `TOOL ARG...` as the fault rules see it.
+pub fn line(h: &HistoryEntry) -> String {
+    let tool = Path::new(&h.cmd.program)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    std::iter::once(tool)
+        .chain(h.cmd.args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Copy a directory tree (files, directories, symlinks; modes kept by `fs::copy`).
@@ -191,7 +225,7 @@ impl TestHost {
 
     /// `jailctl -q --simulate sim --config-dir etc`, run in the host's directory.
     pub fn jailctl(&self) -> Command {
-        let mut c = jailctl(Path::new("sim"), Path::new("etc"));
+        let mut c = jailctl_std(Path::new("sim"), Path::new("etc"));
         c.current_dir(self.dir.path());
         c
     }
@@ -223,5 +257,102 @@ impl TestHost {
         let dir = tempfile::tempdir().unwrap();
         copy_tree(self.dir.path(), dir.path());
         TestHost { dir }
+    }
+}
+
+/// Commands that change the host (everything but the read-only queries jailctl makes).
+pub fn mutating(h: &HistoryEntry) -> bool {
+    let l = line(h);
+    let ro = [
+        "zfs get ",
+        "zpool list ",
+        "kldstat ",
+        "zfs list ",
+        "jls ",
+        "sysctl -n ",
+        "rctl jail:",
+        "rctl -u ",
+        "ifconfig -l",
+        "mount -p",
+    ];
+    !ro.iter().any(|p| l.starts_with(p)) && l != "rctl"
+}
+
+/// Everything the lifecycle can change, without the command history and fault counters:
+/// a coarser comparison than [`fingerprint`] (directories count through their files).
+pub fn host_state(simdir: &Path) -> (Value, BTreeMap<PathBuf, Option<Vec<u8>>>) {
+    let st: SimState = SimHost::open_with(simdir, SimConfig::default())
+        .unwrap()
+        .snapshot()
+        .unwrap();
+    // Counters that move forward on a real host too (ZFS txg, the kernel's last jid) and the
+    // log of hooks run are history, not state.
+    let zfs = serde_json::to_value(&st.zfs).unwrap();
+    let jail = serde_json::to_value(&st.jail).unwrap();
+    // cpusets by jail name: the kernel keys them by jid, which a restart changes.
+    let names: BTreeMap<i32, String> = st
+        .jail
+        .jails
+        .values()
+        .map(|j| (j.jid, j.name.clone()))
+        .collect();
+    let cpusets: BTreeMap<String, Vec<u32>> = st
+        .cpuset
+        .masks
+        .iter()
+        .map(|(jid, m)| {
+            let n = names
+                .get(jid)
+                .cloned()
+                .unwrap_or_else(|| format!("jid {jid}"));
+            (n, m.clone())
+        })
+        .collect();
+    let v = serde_json::json!({
+        "zfs": {"datasets": zfs["datasets"], "pools": zfs["pools"]},
+        "jail": jail["jails"],
+        "rctl": st.rctl,
+        "cpuset": cpusets,
+        "net": st.net,
+        "mount": st.mount,
+        "sysctl": st.sysctl,
+    });
+    let mut files = BTreeMap::new();
+    for dir in [
+        "usr/local/jails",
+        "var/run/jailctl",
+        "var/db/jailctl",
+        "srv",
+    ] {
+        walk(
+            &simdir.join("root").join(dir),
+            &simdir.join("root"),
+            &mut files,
+        );
+    }
+    (v, files)
+}
+
+fn walk(p: &Path, base: &Path, out: &mut BTreeMap<PathBuf, Option<Vec<u8>>>) {
+    let Ok(md) = std::fs::symlink_metadata(p) else {
+        return;
+    };
+    let rel = p.strip_prefix(base).unwrap().to_path_buf();
+    if md.is_dir() {
+        // Directories are compared through the files in them: mounting a dataset makes its
+        // mount point's parents and destroying it leaves them empty, as ZFS does, and
+        // jailctl's own lock directory stays.
+        for e in std::fs::read_dir(p).unwrap() {
+            walk(&e.unwrap().path(), base, out);
+        }
+    } else if md.is_symlink() {
+        // A link counts as its target, never followed.
+        let to = std::fs::read_link(p).unwrap();
+        out.insert(rel, Some(format!("-> {}", to.display()).into_bytes()));
+    } else if !(rel.starts_with("var/db/jailctl/locks")
+        && rel.extension().is_some_and(|e| e == "lock"))
+    {
+        // Lock files stay (flock needs a file); everything else counts.
+        out.insert(rel, Some(std::fs::read(p).unwrap()));
     }
 }
