@@ -1,0 +1,297 @@
+//! NAT and port forwarding through the real binary on `--simulate`: a NATed VNET jail on
+//! bridge0 and an alias jail on the loopback clone lo1, each with two forwards. After `up`
+//! the simulated pf holds exactly the expected rules in `jailctl/*` and the jails' addresses
+//! in `<jailctl_nat>`; a forward added to a running jail is loaded live (same jid); `down`
+//! leaves no anchor and no table entry; a fault at each pf step leaves the whole host (the
+//! firewall included) as before; conflicting forwards are refused with file and line.
+
+use crate::support::{TestHost, sim};
+use jailctl_sim::{SimConfig, SimHost, SimState};
+use std::path::Path;
+
+/// pf.conf with the three anchor lines docs/networking.md asks for.
+const PF_CONF: &str =
+    "nat-anchor \"jailctl/*\"\nrdr-anchor \"jailctl/*\"\nanchor \"jailctl/*\"\npass all\n";
+
+const NAT_CONFIG: &str = "
+[bridges.bridge0.nat]
+interface = \"em0\"
+
+[networks.lo1]
+ip4_pool = \"10.30.0.0/24\"
+nat = { interface = \"em0\" }
+";
+
+/// The example fleet's host with pf loaded, enabled and reaching jailctl's anchors, lo1
+/// cloned, and NAT on bridge0 and lo1.
+fn pf_host() -> TestHost {
+    let t = TestHost::examples();
+    let s = t.sim();
+    sim(&s, &["kldload", "pf"]);
+    let etc = s.join("root/etc");
+    std::fs::write(etc.join("pf.conf"), PF_CONF).unwrap();
+    sim(&s, &["pfctl", "-f", "/etc/pf.conf"]);
+    sim(&s, &["pfctl", "-e"]);
+    sim(&s, &["ifconfig", "lo1", "create"]);
+    let g = t.cfg().join("jailctl.toml");
+    let mut text = std::fs::read_to_string(&g).unwrap();
+    text.push_str(NAT_CONFIG);
+    std::fs::write(&g, text).unwrap();
+    t.jail(
+        "nv",
+        "extends = \"vnet\"\n\n[network]\nmode = \"vnet\"\nbridge = \"bridge0\"\nip4 = [\"10.20.0.40/24\"]\n\n\
+         [[ports]]\nhost = 8080\njail = 80\n\n[[ports]]\nhost = 5353\njail = 53\nproto = \"udp\"\n",
+    );
+    t.jail(
+        "al",
+        "[network]\nmode = \"alias\"\ninterface = \"lo1\"\nip4 = [\"10.30.0.5/24\"]\n\n\
+         [[ports]]\nhost = 2222\njail = 22\n\n[[ports]]\nhost = \"9000-9009\"\njail = \"7000-7009\"\naddress = \"192.0.2.10\"\n",
+    );
+    t
+}
+
+fn state(sim: &Path) -> SimState {
+    SimHost::open_with(sim, SimConfig::default())
+        .unwrap()
+        .snapshot()
+        .unwrap()
+}
+
+fn jid(t: &TestHost, name: &str) -> String {
+    let out = sim(&t.sim(), &["jls", "-j", name, "jid"]);
+    out.trim().to_string()
+}
+
+const NAT_AFTER_UP: &str = "\
+nat-anchor \"al\" all {
+  nat on em0 inet from <jailctl_nat> to any -> (em0)
+  rdr on em0 inet proto tcp from any to (em0) port = 2222 -> 10.30.0.5 port 22
+  rdr on em0 inet proto tcp from any to 192.0.2.10 port 9000:9009 -> 10.30.0.5 port 7000:*
+}
+nat-anchor \"nv\" all {
+  nat on em0 inet from <jailctl_nat> to any -> (em0)
+  rdr on em0 inet proto tcp from any to (em0) port = 8080 -> 10.20.0.40 port 80
+  rdr on em0 inet proto udp from any to (em0) port = 5353 -> 10.20.0.40 port 53
+}
+";
+
+const RULES_AFTER_UP: &str = "\
+anchor \"al\" all {
+  pass in on em0 inet proto tcp from any to 10.30.0.5 port = 22 keep state
+  pass in on em0 inet proto tcp from any to 10.30.0.5 port 7000:7009 keep state
+}
+anchor \"nv\" all {
+  pass in on em0 inet proto tcp from any to 10.20.0.40 port = 80 keep state
+  pass in on em0 inet proto udp from any to 10.20.0.40 port = 53 keep state
+}
+";
+
+#[test]
+fn nat_and_forwards_follow_up_live_changes_and_down() {
+    let t = pf_host();
+    let s = t.sim();
+    // `plan` shows the rule changes before anything is loaded.
+    let plan = t.ok(&["plan", "nv", "al"]);
+    assert!(plan.contains("load pf anchor jailctl/nv"), "{plan}");
+    assert!(
+        plan.contains(
+            "+ rdr on em0 inet proto tcp from any to (em0) port 8080 -> 10.20.0.40 port 80"
+        ),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("add 10.30.0.5 to pf table <jailctl_nat>"),
+        "{plan}"
+    );
+
+    t.ok(&["up", "nv", "al"]);
+    assert_eq!(
+        sim(&s, &["pfctl", "-a", "jailctl/*", "-s", "nat"]),
+        NAT_AFTER_UP
+    );
+    assert_eq!(
+        sim(&s, &["pfctl", "-a", "jailctl/*", "-s", "rules"]),
+        RULES_AFTER_UP
+    );
+    assert_eq!(
+        sim(&s, &["pfctl", "-t", "jailctl_nat", "-T", "show"]),
+        "   10.20.0.40\n   10.30.0.5\n"
+    );
+    assert_eq!(
+        sim(&s, &["pfctl", "-a", "jailctl", "-s", "Anchors"]),
+        "  jailctl/al\n  jailctl/nv\n"
+    );
+    // No `rdr pass`: the filter (pf.conf's rules) still decides on redirected packets.
+    assert!(!NAT_AFTER_UP.contains("rdr pass"));
+    // The main ruleset reaches the anchors, and pf is on: the forwards are in effect.
+    let st = state(&s);
+    assert!(st.pf.evaluates("jailctl"));
+    assert_eq!(st.pf.effective_rdr().len(), 4);
+
+    // list --json and status show the forwards.
+    let list: serde_json::Value = serde_json::from_str(&t.ok(&["list", "--json"])).unwrap();
+    let nv = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == "nv")
+        .unwrap();
+    assert_eq!(
+        nv["forwards"],
+        serde_json::json!(["tcp 8080 -> 80", "udp 5353 -> 53"]),
+        "{nv}"
+    );
+    let status = t.ok(&["status", "al"]);
+    assert!(
+        status.contains("tcp 192.0.2.10:9000-9009 -> 7000-7009"),
+        "{status}"
+    );
+
+    // A forward added to the running jail is loaded live: same jid, new rule, nothing else.
+    let before = jid(&t, "nv");
+    let f = t.cfg().join("jails/nv.toml");
+    let mut text = std::fs::read_to_string(&f).unwrap();
+    text.push_str("\n[[ports]]\nhost = 8443\njail = 443\n");
+    std::fs::write(&f, text).unwrap();
+    let plan = t.ok(&["plan", "nv"]);
+    assert!(plan.contains("nv: update live"), "{plan}");
+    assert!(plan.contains("reload pf anchor jailctl/nv"), "{plan}");
+    t.ok(&["up", "nv"]);
+    assert_eq!(jid(&t, "nv"), before, "the jail was restarted");
+    let nat = sim(&s, &["pfctl", "-a", "jailctl/nv", "-s", "nat"]);
+    assert!(
+        nat.contains(
+            "rdr on em0 inet proto tcp from any to (em0) port = 8443 -> 10.20.0.40 port 443"
+        ),
+        "{nat}"
+    );
+    // Nothing left to do.
+    let plan = t.ok(&["plan", "nv", "al"]);
+    assert!(!plan.contains("pf"), "{plan}");
+
+    // down: no anchor, no table entry.
+    t.ok(&["down", "nv", "al"]);
+    assert_eq!(sim(&s, &["pfctl", "-a", "jailctl", "-s", "Anchors"]), "");
+    assert_eq!(sim(&s, &["pfctl", "-a", "jailctl/*", "-s", "nat"]), "");
+    assert_eq!(sim(&s, &["pfctl", "-t", "jailctl_nat", "-T", "show"]), "");
+    // And up again loads them all back.
+    t.ok(&["up", "nv", "al"]);
+    assert_eq!(
+        sim(&s, &["pfctl", "-a", "jailctl/*", "-s", "rules"])
+            .lines()
+            .count(),
+        9
+    );
+}
+
+/// The firewall part of a fingerprint: pf on or off, every rule of every ruleset, every
+/// table entry.
+fn firewall(f: &crate::support::Fingerprint) -> Vec<(String, String)> {
+    f.entries
+        .iter()
+        .filter(|(k, _)| k.starts_with("pf "))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn inject(t: &TestHost, pattern: &str) {
+    std::fs::write(
+        t.sim().join("faults.toml"),
+        format!(
+            "[[fault]]\ncommand = \"{pattern}\"\nstderr = \"pfctl: DIOCXCOMMIT: Device busy\"\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// A fault at each pf command `up` runs (load the anchor, add the address to the table),
+/// for each (stopped) jail: `up` fails and its undo leaves the whole host, the firewall included, as
+/// it was. Then at each command `down` runs (flush, table delete): the jail is started again
+/// and the firewall is exactly as before the `down`.
+#[test]
+fn a_fault_at_each_pf_step_leaves_the_firewall_as_before() {
+    // Deployed and stopped: the host layout (made once, kept) and the jails' datasets exist
+    // before and after, so the fingerprints compare the start and its undo only.
+    let base = pf_host();
+    base.ok(&["up", "nv", "al"]);
+    base.ok(&["down", "nv", "al"]);
+    for jail in ["nv", "al"] {
+        for pattern in [
+            format!("pfctl -a jailctl/{jail} -f -"),
+            "pfctl -t jailctl_nat -T add *".to_string(),
+        ] {
+            let t = base.copy();
+            let before = t.fingerprint();
+            inject(&t, &pattern);
+            let out = t.run(&["up", jail]);
+            assert!(!out.status.success(), "{jail}, {pattern}: up succeeded");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("Device busy"), "{jail}, {pattern}: {err}");
+            std::fs::remove_file(t.sim().join("faults.toml")).unwrap();
+            crate::support::assert_same(&before, &t.fingerprint());
+        }
+    }
+    let up = base.copy();
+    up.ok(&["up", "nv", "al"]);
+    for jail in ["nv", "al"] {
+        for pattern in [
+            format!("pfctl -a jailctl/{jail} -F all"),
+            "pfctl -t jailctl_nat -T delete *".to_string(),
+        ] {
+            let t = up.copy();
+            let before = firewall(&t.fingerprint());
+            assert!(before.len() > 10, "{before:?}");
+            inject(&t, &pattern);
+            let out = t.run(&["down", jail]);
+            assert!(!out.status.success(), "{jail}, {pattern}: down succeeded");
+            std::fs::remove_file(t.sim().join("faults.toml")).unwrap();
+            assert_eq!(firewall(&t.fingerprint()), before, "{jail}, {pattern}");
+            let running = sim(&t.sim(), &["jls", "-j", jail, "name"]);
+            assert_eq!(running.trim(), jail, "{jail}, {pattern}: not started again");
+        }
+    }
+}
+
+#[test]
+fn conflicting_forwards_are_refused_with_file_and_line() {
+    let t = pf_host();
+    // The same host port to two jails.
+    t.jail(
+        "other",
+        "[network]\nmode = \"alias\"\ninterface = \"lo1\"\nip4 = [\"10.30.0.6/24\"]\n\n[[ports]]\nhost = 2222\njail = 22\n",
+    );
+    let out = t.run(&["validate"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("host port tcp 2222 is also forwarded to jail \"al\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("other.toml:6:1") || err.contains("other.toml:"),
+        "{err}"
+    );
+    let before = t.fingerprint();
+    let out = t.run(&["up", "other"]);
+    assert!(!out.status.success());
+    crate::support::assert_same(&before, &t.fingerprint());
+
+    // A port outside 1-65535, and a forward to a jail on a network without NAT.
+    t.jail(
+        "other",
+        "[network]\nmode = \"alias\"\ninterface = \"lo1\"\nip4 = [\"10.30.0.6/24\"]\n\n[[ports]]\nhost = 70000\n",
+    );
+    let err = String::from_utf8_lossy(&t.run(&["validate"]).stderr).into_owned();
+    assert!(err.contains("host port 70000 is outside 1-65535"), "{err}");
+    assert!(err.contains("other.toml:7:8"), "{err}");
+    t.jail(
+        "other",
+        "[network]\nmode = \"alias\"\ninterface = \"em0\"\nip4 = [\"192.0.2.77/24\"]\n\n[[ports]]\nhost = 2223\n",
+    );
+    let err = String::from_utf8_lossy(&t.run(&["validate"]).stderr).into_owned();
+    assert!(
+        err.contains("a port is forwarded to this jail, but it has no address in a NATed network"),
+        "{err}"
+    );
+    assert!(err.contains("other.toml:6:1"), "{err}");
+}
