@@ -295,3 +295,69 @@ fn conflicting_forwards_are_refused_with_file_and_line() {
     );
     assert!(err.contains("other.toml:6:1"), "{err}");
 }
+
+/// The `pf` line of `jailctl doctor`.
+fn doctor_pf(t: &TestHost) -> String {
+    let out = t.run(&["doctor"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.contains(" pf: "))
+        .unwrap_or_else(|| panic!("no pf line: {out:?}"))
+        .to_string()
+}
+
+/// doctor says whether pf is loaded, whether pf.conf reaches jailctl's anchors (without
+/// them the rules load and are never evaluated: the forwards do nothing), and whether pf is
+/// enabled, each with its fix.
+#[test]
+fn doctor_checks_pf_and_the_anchor_lines() {
+    let t = pf_host();
+    let s = t.sim();
+    let line = doctor_pf(&t);
+    assert!(line.starts_with("OK"), "{line}");
+
+    // pf.conf without the anchor lines: jailctl's rules load but are not evaluated.
+    std::fs::write(s.join("root/etc/pf.conf"), "pass all\n").unwrap();
+    sim(&s, &["pfctl", "-f", "/etc/pf.conf"]);
+    t.ok(&["up", "al"]);
+    let st = state(&s);
+    assert!(
+        st.pf.anchors.contains_key("jailctl/al"),
+        "the rules were not loaded"
+    );
+    assert!(!st.pf.evaluates("jailctl"));
+    assert!(st.pf.effective_rdr().is_empty());
+    let line = doctor_pf(&t);
+    assert!(line.starts_with("WARN"), "{line}");
+    assert!(line.contains("never evaluates them"), "{line}");
+    assert!(line.contains("rdr-anchor \"jailctl/*\""), "{line}");
+    assert!(line.contains("service pf reload"), "{line}");
+
+    // Anchors back, pf disabled.
+    std::fs::write(s.join("root/etc/pf.conf"), PF_CONF).unwrap();
+    sim(&s, &["pfctl", "-f", "/etc/pf.conf"]);
+    sim(&s, &["pfctl", "-d"]);
+    let line = doctor_pf(&t);
+    assert!(
+        line.starts_with("WARN") && line.contains("not enabled"),
+        "{line}"
+    );
+    sim(&s, &["pfctl", "-e"]);
+    assert!(doctor_pf(&t).starts_with("OK"));
+
+    // pf not loaded at all: NATed jails cannot start, and doctor fails.
+    t.ok(&["down", "al"]);
+    sim(&s, &["kldunload", "pf"]);
+    let line = doctor_pf(&t);
+    assert!(
+        line.starts_with("FAIL") && line.contains("kldload pf"),
+        "{line}"
+    );
+    let out = t.run(&["up", "al"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pf is not loaded") && err.contains("Nothing was changed"),
+        "{err}"
+    );
+}
