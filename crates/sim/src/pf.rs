@@ -379,7 +379,27 @@ fn prune(pf: &mut PfState) {
     pf.anchors.retain(|_, rs| !rs.is_empty());
 }
 
+/// Whether ruleset `path` exists: an anchor with rules, or a parent of one (pf creates each
+/// component of an anchor's path and frees them when they empty).
+fn ruleset_exists(pf: &PfState, path: &str) -> bool {
+    pf.anchors
+        .keys()
+        .any(|k| k == path || k.strip_prefix(path).is_some_and(|r| r.starts_with('/')))
+}
+
 fn show_text(pf: &PfState, what: &str, anchor: Option<&str>) -> Result<String, String> {
+    // Listing an anchor that does not exist: the ioctl fails with EINVAL.
+    if let Some(a) = anchor {
+        let path = a.strip_suffix("/*").unwrap_or(a);
+        if !ruleset_exists(pf, path) {
+            let ioctl = if what.starts_with('A') {
+                "DIOCGETRULESETS"
+            } else {
+                "DIOCGETRULES"
+            };
+            return Err(format!("{ioctl}: Invalid argument"));
+        }
+    }
     let pick = |rs: &Ruleset, nat: bool| -> Vec<String> {
         if nat {
             rs.nat.clone()
@@ -964,6 +984,76 @@ mod tests {
             let e = p(text).unwrap_err();
             assert_eq!(e.trim_end(), want, "{text}");
         }
+    }
+
+    /// pfctl as jailctl drives it: module, stdin loads, refusals, listings, flush, tables.
+    #[test]
+    fn pfctl_as_jailctl_drives_it() {
+        let d = tempfile::tempdir().unwrap();
+        let mut st = crate::SimState::default();
+        let mut ctx = Ctx {
+            state: &mut st,
+            root: d.path(),
+            hung: false,
+        };
+        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let out = run(&mut ctx, &a(&["-s", "info"]), None);
+        assert_eq!(
+            (out.status, out.stderr.as_str()),
+            (1, "pfctl: /dev/pf: No such file or directory\n")
+        );
+        ctx.state.kld.loaded.insert("pf".into());
+        assert!(
+            run(&mut ctx, &a(&["-s", "info"]), None)
+                .stdout
+                .starts_with("Status: Disabled")
+        );
+        assert_eq!(run(&mut ctx, &a(&["-e"]), None).stderr, "pf enabled\n");
+        assert_eq!(
+            run(&mut ctx, &a(&["-e"]), None).stderr,
+            "pfctl: pf already enabled\n"
+        );
+        // A malformed rule: pf's message and status, and nothing loaded.
+        let bad = b"nat on em0 from any to any -> (em0)\nrdr on em0 proto tcp from any to any port 99999 -> 10.0.0.4\n";
+        let out = run(&mut ctx, &a(&["-a", "jailctl/web", "-f", "-"]), Some(bad));
+        assert_eq!(out.status, 1);
+        assert_eq!(
+            out.stderr,
+            "stdin:2: illegal port value 99999\npfctl: Syntax error in config file: pf rules not loaded\n"
+        );
+        assert!(ctx.state.pf.anchors.is_empty());
+        let out = run(&mut ctx, &a(&["-a", "jailctl/*", "-s", "nat"]), None);
+        assert_eq!(out.stderr, "pfctl: DIOCGETRULES: Invalid argument\n");
+        let good = b"nat on em0 inet from <jailctl_nat> to any -> (em0)\npass in on em0 inet proto tcp from any to 10.0.0.4 port 80 keep state\n";
+        let out = run(&mut ctx, &a(&["-a", "jailctl/web", "-f", "-"]), Some(good));
+        assert_eq!(out.status, 0, "{out:?}");
+        assert_eq!(
+            run(&mut ctx, &a(&["-a", "jailctl", "-s", "Anchors"]), None).stdout,
+            "  jailctl/web\n"
+        );
+        assert_eq!(
+            run(&mut ctx, &a(&["-a", "jailctl/web", "-s", "rules"]), None).stdout,
+            "pass in on em0 inet proto tcp from any to 10.0.0.4 port = 80 keep state\n"
+        );
+        let out = run(
+            &mut ctx,
+            &a(&["-t", "jailctl_nat", "-T", "add", "10.0.0.4"]),
+            None,
+        );
+        assert_eq!(out.stderr, "1 table created.\n1/1 addresses added.\n");
+        let out = run(&mut ctx, &a(&["-t", "jailctl_nat", "-T", "show"]), None);
+        assert_eq!(out.stdout, "   10.0.0.4\n");
+        let out = run(
+            &mut ctx,
+            &a(&["-t", "jailctl_nat", "-T", "delete", "10.0.0.4"]),
+            None,
+        );
+        assert_eq!(out.stderr, "1/1 addresses deleted.\n");
+        let out = run(&mut ctx, &a(&["-a", "jailctl/web", "-F", "all"]), None);
+        assert_eq!(out.status, 0);
+        assert!(ctx.state.pf.anchors.is_empty(), "an empty anchor stays");
+        let out = run(&mut ctx, &a(&["-t", "nope", "-T", "show"]), None);
+        assert_eq!(out.stderr, "pfctl: Table does not exist.\n");
     }
 
     #[test]

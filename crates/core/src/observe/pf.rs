@@ -59,6 +59,11 @@ pub fn observe_pf(host: &dyn Runner) -> Result<PfObserved, ObserveError> {
                 st.available = false;
                 return Ok(st);
             }
+            // No `jailctl` anchor at all: pf refuses to list a ruleset that does not exist
+            // (the ioctl fails with EINVAL), which means no jail has rules loaded.
+            if out.stderr.contains("Invalid argument") {
+                return table_into(host, st);
+            }
             return Err(failed(c, out));
         }
         *into = parse_listing(&out.stdout).map_err(|why| ObserveError::Parse {
@@ -80,6 +85,11 @@ pub fn observe_pf(host: &dyn Runner) -> Result<PfObserved, ObserveError> {
         }
         st.anchors.insert(format!("{PF_ANCHOR}/{n}"), text);
     }
+    table_into(host, st)
+}
+
+/// Add the addresses of `<jailctl_nat>` (none when the table does not exist yet).
+fn table_into(host: &dyn Runner, mut st: PfObserved) -> Result<PfObserved, ObserveError> {
     let c = table_cmd();
     let out = host.output(&c)?;
     if out.success() {
