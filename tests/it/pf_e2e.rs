@@ -362,3 +362,17 @@ fn doctor_checks_pf_and_the_anchor_lines() {
         "{err}"
     );
 }
+
+/// `show` prints the forwards as `[[ports]]`; pasted back as the jail's file, they validate
+/// to the same definition (same rules rendered: the plan has nothing to do after `up`).
+#[test]
+fn show_prints_the_forwards_and_they_read_back_the_same() {
+    let t = pf_host();
+    let shown = t.ok(&["show", "al"]);
+    assert!(shown.contains("[[ports]]"), "{shown}");
+    assert!(shown.contains("host = \"9000-9009\""), "{shown}");
+    assert!(shown.contains("address = \"192.0.2.10\""), "{shown}");
+    let json_before = t.ok(&["show", "al", "--json"]);
+    t.jail("al", &shown);
+    assert_eq!(t.ok(&["show", "al", "--json"]), json_before);
+}
