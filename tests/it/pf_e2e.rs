@@ -376,3 +376,32 @@ fn show_prints_the_forwards_and_they_read_back_the_same() {
     t.jail("al", &shown);
     assert_eq!(t.ok(&["show", "al", "--json"]), json_before);
 }
+
+/// A NATed jail whose address changes (a restart) leaves its old address out of the table;
+/// one that is no longer NATed leaves no anchor and no table entry behind.
+#[test]
+fn an_address_change_or_leaving_nat_cleans_up_after_itself() {
+    let t = pf_host();
+    let s = t.sim();
+    t.ok(&["up", "al"]);
+    let f = t.cfg().join("jails/al.toml");
+    let text = std::fs::read_to_string(&f).unwrap();
+    std::fs::write(&f, text.replace("10.30.0.5/24", "10.30.0.6/24")).unwrap();
+    t.ok(&["up", "al"]);
+    assert_eq!(
+        sim(&s, &["pfctl", "-t", "jailctl_nat", "-T", "show"]),
+        "   10.30.0.6\n"
+    );
+    let nat = sim(&s, &["pfctl", "-a", "jailctl/al", "-s", "nat"]);
+    assert!(
+        nat.contains("-> 10.30.0.6 port 22") && !nat.contains("10.30.0.5"),
+        "{nat}"
+    );
+    // Plain inherit networking now: the restart drops the anchor and the table entry.
+    t.jail("al", "[network]\nmode = \"inherit\"\n");
+    t.ok(&["up", "al"]);
+    assert!(state(&s).pf.anchors.is_empty());
+    assert_eq!(sim(&s, &["pfctl", "-t", "jailctl_nat", "-T", "show"]), "");
+    let plan = t.ok(&["plan", "al"]);
+    assert!(!plan.contains("pf"), "{plan}");
+}

@@ -79,8 +79,9 @@ pub mod props {
     pub const CPUSET: &str = "jailctl:cpuset";
     /// The fingerprint of the provisioning applied when the jail was created.
     pub const PROVISIONED: &str = "jailctl:provisioned";
-    /// A hash of the pf rules loaded into the jail's anchor (`none` when it has none), so
-    /// `plan` knows what is loaded without reading the rules back.
+    /// `HASH,ADDR`: a hash of the pf rules loaded into the jail's anchor and the address put
+    /// in the NAT table (`none` when it has none), so `plan` knows what is loaded without
+    /// reading the rules back.
     pub const PF: &str = "jailctl:pf";
     /// Every property `observe` must fetch for planning.
     pub const ALL: &[&str] = &[

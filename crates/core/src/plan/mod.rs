@@ -550,7 +550,15 @@ fn plan_jail(
         });
         // pf: the anchor and the table entry once the jail (and its address) exists.
         if let Some(w) = &pf_want {
-            steps.extend(pf::start_steps(w, host));
+            steps.extend(pf::start_steps(w, host.datasets.get(&ds_name), host));
+        } else {
+            // No longer NATed (a network change restarts the jail): its rules go.
+            steps.extend(pf::stop_steps(
+                name,
+                Some(spec),
+                host.datasets.get(&ds_name),
+                host,
+            ));
         }
         if fresh_root && let Some(p) = &prov {
             steps.push(Step::Provision(p.clone()));

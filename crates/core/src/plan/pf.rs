@@ -73,8 +73,9 @@ pub(super) fn unavailable(spec: &JailSpec, host: &HostState) -> Option<PlanError
     })
 }
 
-/// The steps that put a starting jail's rules in place.
-pub(super) fn start_steps(want: &PfRules, host: &HostState) -> Vec<Step> {
+/// The steps that put a starting jail's rules in place; an address the jail had before
+/// (recorded on its dataset) leaves the table.
+pub(super) fn start_steps(want: &PfRules, ds: Option<&Dataset>, host: &HostState) -> Vec<Step> {
     let pf = host.pf.as_ref();
     let old = pf.and_then(|p| p.anchors.get(&want.anchor)).cloned();
     let mut steps = vec![Step::Pf(PfStep::Load {
@@ -84,14 +85,29 @@ pub(super) fn start_steps(want: &PfRules, host: &HostState) -> Vec<Step> {
     })];
     let addr = want.nat_addr.to_string();
     if !pf.is_some_and(|p| p.nat_table.contains(&addr)) {
-        steps.push(Step::Pf(PfStep::TableAdd { addr }));
+        steps.push(Step::Pf(PfStep::TableAdd { addr: addr.clone() }));
+    }
+    if let Some(old) = ds.and_then(recorded_addr)
+        && old != addr
+        && pf.is_some_and(|p| p.nat_table.contains(&old))
+    {
+        steps.push(Step::Pf(PfStep::TableDelete { addr: old }));
     }
     steps
 }
 
-/// What `jailctl:pf` records for a rendering.
+/// The NATed address recorded in `jailctl:pf` (`HASH,ADDR`).
+fn recorded_addr(ds: &Dataset) -> Option<String> {
+    ds.prop(props::PF)
+        .and_then(|v| v.split_once(','))
+        .map(|(_, a)| a.to_string())
+}
+
+/// What `jailctl:pf` records for a rendering: `HASH,ADDR` (the hash of the rules and the
+/// address in the table, so a later run can take that address out even once the definition
+/// says another), or `none`.
 pub(super) fn recorded(want: Option<&PfRules>) -> String {
-    want.map_or_else(|| "none".into(), PfRules::hash)
+    want.map_or_else(|| "none".into(), |w| format!("{},{}", w.hash(), w.nat_addr))
 }
 
 /// A running jail: reload its anchor live when what is loaded is not what it renders (or
@@ -109,16 +125,16 @@ pub(super) fn live_steps(
     match want {
         Some(w) => {
             let mut steps = vec![];
-            if have != w.hash() {
+            if have != recorded(Some(w)) {
                 reasons.push(
                     "pf rules changed (NAT or port forwards); the anchor is reloaded live".into(),
                 );
-                steps = start_steps(w, host);
+                steps = start_steps(w, Some(ds), host);
             } else if loaded.is_none() {
                 reasons.push(format!(
                     "pf anchor {anchor} is not loaded (pf was reloaded or flushed)"
                 ));
-                steps = start_steps(w, host);
+                steps = start_steps(w, Some(ds), host);
             } else if !host
                 .pf
                 .as_ref()
@@ -173,6 +189,7 @@ pub fn stop_steps(
     {
         addrs.push(a.to_string());
     }
+    addrs.extend(ds.and_then(recorded_addr));
     addrs.sort();
     addrs.dedup();
     for a in addrs {
