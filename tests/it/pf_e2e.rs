@@ -405,3 +405,35 @@ fn an_address_change_or_leaving_nat_cleans_up_after_itself() {
     let plan = t.ok(&["plan", "al"]);
     assert!(!plan.contains("pf"), "{plan}");
 }
+
+/// jailctl killed (SIGKILL) right after each pf command of an `up`, then run again: the
+/// second run finishes from the journal and leaves the host, firewall included, exactly as a
+/// clean run does.
+#[test]
+fn killed_after_a_pf_step_then_up_again_converges() {
+    use crate::support::kill::{Series, Tally, check};
+    let s = Series {
+        what: "up of two NATed jails",
+        args: &["up", "nv", "al"],
+        reference: None,
+        template: pf_host(),
+    };
+    let mut all = Tally {
+        trials: 0,
+        failures: vec![],
+        interrupted: 0,
+        with_commands: 0,
+    };
+    for pattern in [
+        "pfctl -a jailctl/nv -f -",
+        "pfctl -t jailctl_nat -T add 10.20.0.40",
+        "pfctl -a jailctl/al -f -",
+    ] {
+        let t = s.run_after(pattern, 2);
+        all.trials += t.trials;
+        all.failures.extend(t.failures);
+        all.interrupted += t.interrupted;
+        all.with_commands += t.with_commands;
+    }
+    check(all);
+}
