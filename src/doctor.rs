@@ -41,7 +41,7 @@ impl std::fmt::Display for Level {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Check {
     /// Stable name (`pool`, `zfs_root`, `exec`, `racct`, `vimage`, `if_bridge`, `if_epair`,
-    /// `mount_root`, `sysctl_lastload`, `config`).
+    /// `mount_root`, `sysctl_lastload`, `pf`, `config`).
     pub id: &'static str,
     pub level: Level,
     /// What was found, naming the object.
@@ -100,6 +100,7 @@ pub fn run(host: &dyn Host, global: &Global, jails: &[JailSpec]) -> Vec<Check> {
     }
     out.push(mount_root(host, global, jails));
     out.push(sysctl_lastload(host));
+    out.push(pf(host, global, jails));
     out
 }
 
@@ -351,6 +352,96 @@ fn module(host: &dyn Host, m: &'static str, jails: &[JailSpec]) -> Check {
             format!("kldstat -m {m}"),
         ),
     }
+}
+
+/// The lines pf.conf needs so that pf evaluates jailctl's anchors, as `pfctl -s nat` and
+/// `pfctl -s rules` print them back (pfctl adds ` all`).
+pub const PF_CONF_LINES: [&str; 3] = [
+    "nat-anchor \"jailctl/*\"",
+    "rdr-anchor \"jailctl/*\"",
+    "anchor \"jailctl/*\"",
+];
+
+/// pf for NATed jails: loaded (`/dev/pf` exists), enabled (`pfctl -s info`), and the main
+/// ruleset reaching jailctl's anchors (`pfctl -s nat`, `-s rules`). Without the anchor
+/// lines jailctl's rules load but pf never evaluates them, so forwards silently do nothing.
+fn pf(host: &dyn Host, global: &Global, jails: &[JailSpec]) -> Check {
+    let nated: Vec<&JailSpec> = jails
+        .iter()
+        .filter(|j| global.nat_of(&j.network).is_some())
+        .collect();
+    // Rules that load but are not evaluated break nothing else on the host: a warning,
+    // whether jails are NATed yet or not.
+    let level = Level::Warn;
+    let who = if nated.is_empty() {
+        "no jail is NATed yet".to_string()
+    } else {
+        format!("NATed jails: {}", names(&nated))
+    };
+    let pfctl = |args: &[&str]| host.output(&Cmd::new(tools::PFCTL, args.iter().copied()));
+    let info = match pfctl(&["-s", "info"]) {
+        Ok(o) => o,
+        Err(e) => {
+            return Check::bad(
+                "pf",
+                level,
+                format!("cannot run pfctl: {e}"),
+                "pfctl -s info",
+            );
+        }
+    };
+    if !info.success() {
+        if nated.is_empty() {
+            return Check::ok(
+                "pf",
+                "pf is not loaded; only NATed jails need it and none is defined",
+            );
+        }
+        return Check::bad(
+            "pf",
+            Level::Fail,
+            format!("pf is not loaded ({}), and {who}", info.stderr.trim()),
+            "kldload pf && sysrc pf_enable=YES && service pf start",
+        );
+    }
+    let mut missing = vec![];
+    for (what, lines) in [("nat", &PF_CONF_LINES[..2]), ("rules", &PF_CONF_LINES[2..])] {
+        let shown = pfctl(&["-s", what]).map(|o| o.stdout).unwrap_or_default();
+        for l in lines {
+            let found = shown
+                .lines()
+                .any(|s| s.trim() == *l || s.trim() == format!("{l} all"));
+            if !found {
+                missing.push(*l);
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Check::bad(
+            "pf",
+            level,
+            format!(
+                "pf's main ruleset lacks {}: jailctl's anchors load, but pf never evaluates them, so no NAT or port forward takes effect ({who})",
+                missing.join(", ")
+            ),
+            format!(
+                "add these lines to /etc/pf.conf (translation anchors before your filter rules) and run `service pf reload`: {}",
+                PF_CONF_LINES.join("; ")
+            ),
+        );
+    }
+    if !info.stdout.contains("Status: Enabled") {
+        return Check::bad(
+            "pf",
+            level,
+            format!("pf is loaded but not enabled: no rule is evaluated ({who})"),
+            "sysrc pf_enable=YES && service pf start (or pfctl -e)",
+        );
+    }
+    Check::ok(
+        "pf",
+        "pf is enabled and its main ruleset reaches jailctl's anchors",
+    )
 }
 
 /// The longest mount point jail(8) makes for the defined jails (devfs at `<root>/dev`, each

@@ -1,7 +1,7 @@
 //! End-to-end tests on a real FreeBSD host: the real `jailctl` binary makes a base, creates,
 //! lists, enters, stops and destroys real jails on a real ZFS pool (an inherited-network jail,
-//! a bare jail with nothing but a base, a VNET jail on a bridge), and the rc.d script starts and
-//! stops them. Outcomes are checked with the base system's own tools (jls, zfs, rctl, ifconfig,
+//! a bare jail with nothing but a base, a VNET jail on a bridge, an alias jail on a loopback
+//! clone reached through a pf port forward), and the rc.d script starts and stops them. Outcomes are checked with the base system's own tools (jls, zfs, rctl, ifconfig,
 //! mount), never with jailctl alone.
 //!
 //! The whole file is FreeBSD-only: elsewhere it compiles to an empty test binary, and the
@@ -659,6 +659,191 @@ fn vnet_jail_gets_an_epair_on_its_bridge() {
         !ifs.iter().any(|i| i == host_end || i == jail_end),
         "epair ends back after destroy: {ifs:?}"
     );
+}
+
+/// Interfaces and a client jail the port-forward test makes, destroyed when dropped: the
+/// loopback clone the jail lives on, an epair whose host end plays the external interface
+/// and whose other end is the client's, the client jail (a VNET jail on the host's `/`), and
+/// pf's rules (flushed, pf disabled).
+struct PfFixture;
+
+/// The loopback clone, the external end, the client's end, the client jail.
+const PF_LO: &str = "lo231";
+const PF_EXT: &str = "jcpfext";
+const PF_CLI: &str = "jcpfcli";
+const PF_CLIENT: &str = "jcpfclient";
+/// The external interface's address and the client's, in the benchmarking range (RFC 2544).
+const PF_EXT_ADDR: &str = "198.18.231.1";
+const PF_CLI_ADDR: &str = "198.18.231.2";
+const PF_JAIL_ADDR: &str = "10.231.78.5";
+
+impl Drop for PfFixture {
+    fn drop(&mut self) {
+        let _ = run("/usr/sbin/jail", &["-r", PF_CLIENT]);
+        let _ = run("/sbin/ifconfig", &[PF_EXT, "destroy"]);
+        let _ = run("/sbin/ifconfig", &[PF_LO, "destroy"]);
+        let _ = run("/sbin/pfctl", &["-F", "all"]);
+        let _ = run("/sbin/pfctl", &["-d"]);
+    }
+}
+
+/// A jail on a private address of a loopback clone, NATed to an external interface with one
+/// port forward, is reached from outside through the host's address and port: a client in
+/// its own network stack fetches `http://EXT_ADDR:8080/` and gets what the jail serves on
+/// port 80. Then `down` takes the anchor and the table entry away and the forward is gone.
+#[test]
+fn a_port_forward_reaches_an_alias_jail_through_pf() {
+    let _serial = serial();
+    let Some(fx) = fixture("a_port_forward_reaches_an_alias_jail_through_pf") else {
+        return;
+    };
+    let ifs = interfaces();
+    for i in [PF_LO, PF_EXT, PF_CLI] {
+        assert!(
+            !ifs.iter().any(|x| x == i),
+            "{i} exists before the test; destroy it (ifconfig {i} destroy)"
+        );
+    }
+    // pf, with a ruleset that reaches jailctl's anchors and passes the rest.
+    assert_ok(&run("/sbin/kldload", &["-n", "pf"]), "kldload pf");
+    let _pf = PfFixture;
+    let conf = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        conf.path(),
+        "nat-anchor \"jailctl/*\"\nrdr-anchor \"jailctl/*\"\npass all\nanchor \"jailctl/*\"\n",
+    )
+    .unwrap();
+    assert_ok(
+        &run("/sbin/pfctl", &["-f", conf.path().to_str().unwrap()]),
+        "pfctl -f",
+    );
+    let _ = run("/sbin/pfctl", &["-e"]);
+    // The loopback clone, and the external end with the client's end in its own stack.
+    assert_ok(
+        &run("/sbin/ifconfig", &[PF_LO, "create"]),
+        "ifconfig lo create",
+    );
+    let out = run("/sbin/ifconfig", &["epair", "create"]);
+    assert_ok(&out, "ifconfig epair create");
+    let a = text(&out.stdout).trim().to_string();
+    let b = format!("{}b", a.trim_end_matches('a'));
+    assert_ok(&run("/sbin/ifconfig", &[&a, "name", PF_EXT]), "rename a");
+    assert_ok(&run("/sbin/ifconfig", &[&b, "name", PF_CLI]), "rename b");
+    assert_ok(
+        &run(
+            "/sbin/ifconfig",
+            &[PF_EXT, "inet", &format!("{PF_EXT_ADDR}/24"), "up"],
+        ),
+        "address the external end",
+    );
+    assert_ok(
+        &run(
+            "/usr/sbin/jail",
+            &[
+                "-c",
+                &format!("name={PF_CLIENT}"),
+                "path=/",
+                "vnet",
+                &format!("vnet.interface={PF_CLI}"),
+                "persist",
+            ],
+        ),
+        "jail -c client",
+    );
+    assert_ok(
+        &run(
+            "/usr/sbin/jexec",
+            &[
+                PF_CLIENT,
+                "/sbin/ifconfig",
+                PF_CLI,
+                "inet",
+                &format!("{PF_CLI_ADDR}/24"),
+                "up",
+            ],
+        ),
+        "address the client's end",
+    );
+
+    let name = "e2epf";
+    let config = config_dir(&fx.zfs_root);
+    let global = config.path().join("jailctl.toml");
+    let mut g = std::fs::read_to_string(&global).unwrap();
+    g.push_str(&format!(
+        "\n[networks.{PF_LO}]\nip4_pool = \"10.231.78.0/24\"\nnat = {{ interface = \"{PF_EXT}\" }}\n"
+    ));
+    std::fs::write(&global, g).unwrap();
+    add_jail(
+        config.path(),
+        name,
+        &format!(
+            "base = \"{RELEASE}\"\nautostart = false\n{HOOKS}\n[network]\nmode = \"alias\"\ninterface = \"{PF_LO}\"\nip4 = [\"{PF_JAIL_ADDR}/24\"]\n\n[[ports]]\nhost = 8080\njail = 80\n"
+        ),
+    );
+    let _cleanup = Cleanup {
+        config: config.path(),
+        name,
+    };
+    let doctor = jailctl(config.path(), &["doctor"]);
+    assert!(
+        text(&doctor.stdout)
+            .lines()
+            .any(|l| l.starts_with("OK   pf:")),
+        "doctor does not find pf ready:\n{}",
+        text(&doctor.stdout)
+    );
+
+    assert_ok(&jailctl(config.path(), &["up", name]), "jailctl up");
+    let anchor = format!("jailctl/{name}");
+    let out = run("/sbin/pfctl", &["-a", &anchor, "-s", "nat"]);
+    assert_ok(&out, "pfctl -s nat");
+    assert!(
+        text(&out.stdout).contains(&format!("port = 8080 -> {PF_JAIL_ADDR} port 80")),
+        "no rdr rule in {anchor}:\n{}",
+        text(&out.stdout)
+    );
+    assert!(
+        !text(&out.stdout).contains("rdr pass"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run("/sbin/pfctl", &["-t", "jailctl_nat", "-T", "show"]);
+    assert!(
+        text(&out.stdout).contains(PF_JAIL_ADDR),
+        "{PF_JAIL_ADDR} not in <jailctl_nat>:\n{}",
+        text(&out.stdout)
+    );
+    // A one-shot HTTP answer on the jail's port 80, in the background inside the jail.
+    let serve = format!(
+        "printf 'HTTP/1.0 200 OK\\r\\nContent-Length: 9\\r\\n\\r\\nforwarded' | /usr/bin/nc -l {PF_JAIL_ADDR} 80 >/dev/null 2>&1 &"
+    );
+    assert_ok(
+        &run("/usr/sbin/jexec", &[name, "/bin/sh", "-c", &serve]),
+        "start nc in the jail",
+    );
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let url = format!("http://{PF_EXT_ADDR}:8080/");
+    let out = run(
+        "/usr/sbin/jexec",
+        &[PF_CLIENT, "/usr/bin/fetch", "-T", "10", "-qo", "-", &url],
+    );
+    assert_ok(&out, &format!("fetch {url} from the client"));
+    assert_eq!(text(&out.stdout), "forwarded");
+
+    assert_ok(&jailctl(config.path(), &["down", name]), "jailctl down");
+    let out = run("/sbin/pfctl", &["-a", &anchor, "-s", "nat"]);
+    assert!(
+        !text(&out.stdout).contains("rdr"),
+        "{anchor} still holds rules after down:\n{}",
+        text(&out.stdout)
+    );
+    let out = run("/sbin/pfctl", &["-t", "jailctl_nat", "-T", "show"]);
+    assert!(
+        !text(&out.stdout).contains(PF_JAIL_ADDR),
+        "{PF_JAIL_ADDR} left in <jailctl_nat> after down:\n{}",
+        text(&out.stdout)
+    );
+    destroy_and_check(fx, config.path(), name);
 }
 
 /// Puts a file back as it was (or removes it) when dropped.

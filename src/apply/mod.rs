@@ -392,6 +392,7 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
             vec![run(zfs(a), undo)]
         }
         Step::Net(n) => crate::apply::net::ops(n),
+        Step::Pf(p) => pf_ops(p),
         // No undo of their own: they act on a jail this run created, and undoing its
         // creation (`jail -r`, `zfs destroy -r` of the new clone) takes them all back.
         Step::Provision(p) => p
@@ -415,6 +416,48 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
                 ),
             })
             .collect(),
+    }
+}
+
+/// `pfctl ARGS`.
+fn pfctl<const N: usize>(args: [&str; N]) -> Cmd {
+    Cmd::new(tools::PFCTL, args)
+}
+
+/// Load `rules` into `anchor`, the rules on stdin (never a file: nothing is left behind).
+pub fn pf_load(anchor: &str, rules: &str) -> Cmd {
+    pfctl(["-a", anchor, "-f", "-"]).stdin(rules)
+}
+
+/// Flush every rule of `anchor` (pf then frees the empty anchor).
+pub fn pf_flush(anchor: &str) -> Cmd {
+    pfctl(["-a", anchor, "-F", "all"])
+}
+
+/// The ops of a pf step: one pfctl each, undone by loading back what was there, flushing
+/// what was not, or the opposite table change.
+fn pf_ops(step: &crate::plan::pf::PfStep) -> Vec<(Op, Vec<Undo>)> {
+    use crate::config::layout::PF_NAT_TABLE as T;
+    use crate::plan::pf::PfStep;
+    match step {
+        PfStep::Load { anchor, rules, old } => vec![run(
+            pf_load(anchor, rules),
+            vec![match old {
+                Some(o) if !o.trim().is_empty() => pf_load(anchor, o),
+                _ => pf_flush(anchor),
+            }],
+        )],
+        PfStep::Flush { anchor, old } => {
+            vec![run(pf_flush(anchor), vec![pf_load(anchor, old)])]
+        }
+        PfStep::TableAdd { addr } => vec![run(
+            pfctl(["-t", T, "-T", "add", addr]),
+            vec![pfctl(["-t", T, "-T", "delete", addr])],
+        )],
+        PfStep::TableDelete { addr } => vec![run(
+            pfctl(["-t", T, "-T", "delete", addr]),
+            vec![pfctl(["-t", T, "-T", "add", addr])],
+        )],
     }
 }
 

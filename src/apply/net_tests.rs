@@ -28,6 +28,7 @@ fn global() -> Global {
             uplink: Some("em0".into()),
             ip4_pool: Some("10.0.0.0/24".parse().unwrap()),
             gateway4: Some("10.0.0.1".parse().unwrap()),
+            nat: None,
         },
     );
     g

@@ -163,6 +163,15 @@ fn other_changing_forms_are_refused() {
         Cmd::new(tools::UMOUNT, ["/b"]),
         Cmd::new(tools::CPUSET, ["-l", "0-1", "-j", "web"]),
         Cmd::new(tools::CPUSET, ["-g", "-l", "0"]),
+        Cmd::new(tools::PFCTL, ["-a", "jailctl/web", "-f", "-"]).stdin("pass\n"),
+        Cmd::new(tools::PFCTL, ["-a", "jailctl/web", "-F", "all"]),
+        Cmd::new(tools::PFCTL, ["-t", "jailctl_nat", "-T", "add", "10.0.0.2"]),
+        Cmd::new(
+            tools::PFCTL,
+            ["-t", "jailctl_nat", "-T", "delete", "10.0.0.2"],
+        ),
+        Cmd::new(tools::PFCTL, ["-e"]),
+        Cmd::new(tools::PFCTL, ["-s", "rules", "-f", "/etc/pf.conf"]),
         // A read-looking command by another path is not trusted.
         Cmd::new("/tmp/zfs", ["list"]),
         Cmd::new("zfs", ["list"]),
@@ -205,6 +214,10 @@ fn read_commands_pass_through() {
         Cmd::new(tools::MOUNT, [] as [&str; 0]),
         Cmd::new(tools::CPUSET, ["-g", "-j", "web"]),
         Cmd::new(tools::KLDSTAT, ["-q", "-m", "vmm"]),
+        Cmd::new(tools::PFCTL, ["-s", "info"]),
+        Cmd::new(tools::PFCTL, ["-a", "jailctl/*", "-s", "nat"]),
+        Cmd::new(tools::PFCTL, ["-a", "jailctl", "-s", "Anchors"]),
+        Cmd::new(tools::PFCTL, ["-t", "jailctl_nat", "-T", "show"]),
     ];
     for c in &reads {
         assert!(is_read_only(c), "classified as a change: {c}");

@@ -1121,6 +1121,7 @@ mod tests {
             deadlines: Default::default(),
             dying_wait: std::time::Duration::from_secs(10),
             bridges: BTreeMap::new(),
+            networks: BTreeMap::new(),
         }
     }
 

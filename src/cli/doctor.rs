@@ -34,6 +34,7 @@ pub fn default_global() -> Global {
         parallelism: None,
         shutdown_timeout: crate::boot::DEFAULT_SHUTDOWN_TIMEOUT,
         bridges: Default::default(),
+        networks: Default::default(),
         deadlines: Default::default(),
         dying_wait: std::time::Duration::from_secs(10),
     }

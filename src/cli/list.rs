@@ -310,6 +310,9 @@ pub fn detail(row: &Row) -> String {
         vec!["base:".into(), j.base.clone().unwrap_or_else(|| "-".into())],
         vec!["current:".into(), current.to_string()],
     ];
+    if !j.forwards.is_empty() {
+        facts.push(vec!["forwards:".into(), j.forwards.join(", ")]);
+    }
     if let Some(e) = &row.errors {
         facts.push(vec!["errors:".into(), e.join("; ")]);
     }
@@ -351,6 +354,7 @@ pub fn with_broken(
                 ip6: vec![],
                 base: None,
                 limits: vec![],
+                forwards: vec![],
                 usage: None,
             }),
         }
@@ -476,6 +480,7 @@ mod tests {
             ip6: ip6.iter().map(|s| s.to_string()).collect(),
             base: Some("zroot/jailctl/bases/14.3-RELEASE@20260101-000000".into()),
             limits: vec![],
+            forwards: vec![],
             usage: None,
         }
     }

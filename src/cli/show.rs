@@ -87,6 +87,26 @@ struct Jail {
     health: Option<Health>,
     #[serde(skip_serializing_if = "Option::is_none")]
     provision: Option<Provision>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ports: Vec<Port>,
+}
+
+/// One `[[ports]]`: a port as a number, a range as `"A-B"`.
+#[derive(Serialize)]
+struct Port {
+    host: serde_json::Value,
+    jail: serde_json::Value,
+    proto: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<String>,
+}
+
+fn port_value(r: &crate::config::spec::PortRange) -> serde_json::Value {
+    if r.first == r.last {
+        serde_json::Value::from(r.first)
+    } else {
+        serde_json::Value::from(r.to_string())
+    }
 }
 
 /// `mode` first, then the keys of that mode.
@@ -345,6 +365,16 @@ pub fn pasteable(spec: &JailSpec) -> Result<String, toml::ser::Error> {
         hooks,
         health: spec.health.as_ref().map(health),
         provision,
+        ports: spec
+            .ports
+            .iter()
+            .map(|f| Port {
+                host: port_value(&f.host),
+                jail: port_value(&f.jail),
+                proto: f.proto.as_str(),
+                address: f.address.map(|a| a.to_string()),
+            })
+            .collect(),
     };
     let mut out = format!(
         "# jail `{}` as jailctl resolves it from {}",

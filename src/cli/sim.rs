@@ -9,7 +9,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 /// Run one tool command (zfs, zpool, jail, jls, jexec, rctl, cpuset, ifconfig, mount,
-/// umount, sysctl, kldstat, kldload, kldunload) on the simulated host given with --simulate.
+/// umount, sysctl, kldstat, kldload, kldunload, pfctl) on the simulated host given with --simulate.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The tool: a base name (`zfs`) or its absolute FreeBSD path (`/sbin/zfs`).
@@ -36,6 +36,7 @@ pub fn tool_path(name: &str) -> Option<&'static str> {
         tools::KLDSTAT,
         tools::KLDLOAD,
         tools::KLDUNLOAD,
+        tools::PFCTL,
     ];
     ALL.iter()
         .copied()
@@ -51,13 +52,21 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     }
     let Some(program) = tool_path(&args.tool) else {
         return Err(miette::miette!(
-            help = "known tools: zfs, zpool, jail, jls, jexec, rctl, cpuset, ifconfig, mount, umount, sysctl, kldstat, kldload, kldunload",
+            help = "known tools: zfs, zpool, jail, jls, jexec, rctl, cpuset, ifconfig, mount, umount, sysctl, kldstat, kldload, kldunload, pfctl",
             "`{}` is not a tool the simulated host provides",
             args.tool
         ));
     };
     let host = open_host(global, Access::Change)?;
-    let cmd = Cmd::new(program, args.args);
+    // `pfctl -f -` reads its rules from stdin: pass ours on.
+    let reads_stdin = args.args.windows(2).any(|w| w[0] == "-f" && w[1] == "-");
+    let mut cmd = Cmd::new(program, args.args);
+    if reads_stdin {
+        let mut input = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut input)
+            .map_err(|e| miette::miette!("cannot read the rules from stdin: {e}"))?;
+        cmd = cmd.stdin(input);
+    }
     let out = host.output(&cmd).map_err(|e| miette::miette!("{e}"))?;
     let _ = std::io::stdout().write_all(out.stdout.as_bytes());
     let _ = std::io::stderr().write_all(out.stderr.as_bytes());

@@ -312,6 +312,7 @@ pub fn up_in(
     let locks = lock_and_recover(host, &fleet, &names, opts.dry_run, &mut prior)?;
     let mut state = observe::observe(host, global)?;
     state.root_links = observe::host::root_links(host, global, &names)?;
+    with_pf(host, specs, global, &mut state)?;
     let plan = plan::plan_up(specs, global, &state, &names, &opts.up)?;
     if opts.no_restart {
         refuse_restarts(&plan)?;
@@ -344,6 +345,20 @@ fn refuse_restarts(plan: &Plan) -> Result<(), OpsError> {
     }
 }
 
+/// Read jailctl's part of pf into `state` when a definition is NATed or a deployed jail
+/// recorded pf rules ([`observe::pf::needed`]); otherwise pfctl is never run.
+fn with_pf(
+    host: &dyn Host,
+    specs: &[JailSpec],
+    global: &Global,
+    state: &mut HostState,
+) -> Result<(), OpsError> {
+    if observe::pf::needed(specs, global, state) {
+        state.pf = Some(observe::pf::observe_pf(host)?);
+    }
+    Ok(())
+}
+
 /// What `up` would do, without locking or changing anything (`jailctl plan`).
 pub fn plan_only(
     host: &dyn Host,
@@ -355,6 +370,7 @@ pub fn plan_only(
     let mut state = observe::observe(host, global)?;
     let names = plan::order(specs, targets)?;
     state.root_links = observe::host::root_links(host, global, &names)?;
+    with_pf(host, specs, global, &mut state)?;
     Ok(plan::plan_up(specs, global, &state, targets, opts)?)
 }
 
@@ -395,6 +411,7 @@ pub fn up_only_with(
     let locks = lock_and_recover(host, held, &names, opts.dry_run, &mut prior)?;
     let mut state = observe::host::observe_jail(host, global, spec, facts)?;
     state.root_links = observe::host::root_links(host, global, &names)?;
+    with_pf(host, std::slice::from_ref(spec), global, &mut state)?;
     let plan = plan::plan_up_only(specs, global, &state, &names, &opts.up)?;
     finish(host, &locks, plan, opts, prior, &state, global)
 }
@@ -498,12 +515,13 @@ pub fn down_only_with(
     let names = [name.to_string()];
     let mut prior = Prior::default();
     let locks = lock_and_recover(host, held, &names, opts.dry_run, &mut prior)?;
-    let state = match known {
+    let mut state = match known {
         Some(k) if prior.recovered.is_empty() => {
             observe::host::observe_jail_known(host, global, spec, facts, k)?
         }
         _ => observe::host::observe_jail(host, global, spec, facts)?,
     };
+    with_pf(host, std::slice::from_ref(spec), global, &mut state)?;
     let mut plan = plan::plan_down(specs, global, &state, &names, &opts.down)?;
     ensure_confs(host, specs, global, &mut plan);
     finish(host, &locks, plan, opts, prior, &state, global)
@@ -527,9 +545,13 @@ pub fn restart(
         // Nothing was stopped: plan the start against the state the stop would leave.
         let mut state = observe::observe(host, global)?;
         state.root_links = observe::host::root_links(host, global, &again)?;
+        with_pf(host, specs, global, &mut state)?;
         for n in &again {
             state.jails.remove(n);
             state.rctl_rules.remove(n);
+            if let Some(pf) = state.pf.as_mut() {
+                pf.anchors.remove(&crate::config::layout::pf_anchor(n));
+            }
         }
         let plan = plan::plan_up(specs, global, &state, &again, &opts.up)?;
         let started = Outcome {
@@ -592,7 +614,8 @@ fn stop_with(
     let fleet = fleet(host, held, targets.is_empty() && !opts.dry_run)?;
     let mut prior = Prior::default();
     let locks = lock_and_recover(host, &fleet, &names, opts.dry_run, &mut prior)?;
-    let state = observe::observe(host, global)?;
+    let mut state = observe::observe(host, global)?;
+    with_pf(host, specs, global, &mut state)?;
     let mut plan = planner(specs, global, &state, targets, &opts.down)?;
     ensure_confs(host, specs, global, &mut plan);
     finish(host, &locks, plan, opts, prior, &state, global)
@@ -616,6 +639,9 @@ pub struct JailStatus {
     pub base: Option<String>,
     /// The deployed rctl rules (`jailctl:limits`).
     pub limits: Vec<String>,
+    /// Port forwards from the host into the jail, from its definition
+    /// (`tcp 8080 -> 80`, `udp 192.0.2.10:5000-5010 -> 5000-5010`).
+    pub forwards: Vec<String>,
     /// Live resource usage (`rctl -u`), for running jails when RACCT is on and usage was
     /// asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -714,6 +740,9 @@ fn status_of(st: &HostState, specs: &[JailSpec], global: &Global) -> Vec<JailSta
                     .and_then(|d| d.prop(plan::props::LIMITS))
                     .filter(|l| *l != "none")
                     .map(|l| l.split(',').map(str::to_string).collect())
+                    .unwrap_or_default(),
+                forwards: spec
+                    .map(|s| s.ports.iter().map(render::pf::describe_forward).collect())
                     .unwrap_or_default(),
                 usage: None,
                 name,

@@ -437,6 +437,7 @@ fn global() -> Global {
         deadlines: Default::default(),
         dying_wait: std::time::Duration::from_secs(10),
         bridges: BTreeMap::new(),
+        networks: BTreeMap::new(),
     }
 }
 

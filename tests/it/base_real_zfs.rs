@@ -29,6 +29,7 @@ fn base_create_update_rollback_and_destroy_on_real_zfs() {
         deadlines: Default::default(),
         dying_wait: std::time::Duration::from_secs(10),
         bridges: BTreeMap::new(),
+        networks: BTreeMap::new(),
     };
     let rel = release_dir();
     let cache = tempfile::tempdir().unwrap();

@@ -550,6 +550,7 @@ fn spec(name: &str, autostart: bool, deps: &[&str]) -> jailctl::config::JailSpec
         hooks: Hooks::default(),
         health: None,
         provision: Provision::default(),
+        ports: vec![],
     }
 }
 

@@ -29,6 +29,7 @@ mod module_cycles;
 mod module_graph;
 mod owned_refusals;
 mod packaging;
+mod pf_e2e;
 mod provision_e2e;
 mod rc_script;
 mod readme;

@@ -16,6 +16,7 @@ pub fn global() -> Global {
         deadlines: Default::default(),
         dying_wait: std::time::Duration::from_secs(10),
         bridges: BTreeMap::new(),
+        networks: BTreeMap::new(),
     }
 }
 
@@ -39,5 +40,6 @@ pub fn spec(name: &str) -> JailSpec {
         hooks: Hooks::default(),
         health: None,
         provision: Provision::default(),
+        ports: vec![],
     }
 }

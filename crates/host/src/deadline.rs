@@ -16,7 +16,8 @@
 //!   own `[health] timeout` instead.
 //! - `pkg`: 30 min (downloads and installs).
 //! - `umount`, `mount`, `chown`: 2 min. `ifconfig`: 1 min.
-//! - `jls`, `sysctl`, `rctl`, `cpuset`: 30 s: kernel queries that answer at once.
+//! - `jls`, `sysctl`, `rctl`, `cpuset`, `pfctl`: 30 s: kernel queries and ioctls that answer
+//!   at once (pfctl loads an anchor's few rules in one ioctl transaction).
 //! - anything else: 10 min.
 //!
 //! Interactive commands (`exec`, `console`) have no deadline: a person is at the terminal.
@@ -42,6 +43,7 @@ pub const DEFAULTS: &[(&str, Duration)] = &[
     ("sysctl", Duration::from_secs(30)),
     ("rctl", Duration::from_secs(30)),
     ("cpuset", Duration::from_secs(30)),
+    ("pfctl", Duration::from_secs(30)),
 ];
 
 /// A tool not in [`DEFAULTS`].

@@ -25,6 +25,26 @@ use std::path::Path;
 pub struct Cmd {
     pub program: String,
     pub args: Vec<String>,
+    /// Bytes written to the command's standard input, which is then closed (`pfctl -f -`
+    /// reads its rules so); `None`: stdin is `/dev/null`. Kept as text in the simulator's
+    /// history.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "stdin_text")]
+    pub stdin: Option<Vec<u8>>,
+}
+
+/// `Cmd::stdin` serialised as a string (what jailctl feeds commands is text), so the
+/// simulator's history stays readable.
+mod stdin_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(b) => s.serialize_str(&String::from_utf8_lossy(b)),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.map(String::into_bytes))
+    }
 }
 
 impl Cmd {
@@ -36,7 +56,14 @@ impl Cmd {
         Cmd {
             program: program.to_string(),
             args: args.into_iter().map(Into::into).collect(),
+            stdin: None,
         }
+    }
+
+    /// The same command with `input` on its standard input.
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(input.into());
+        self
     }
 
     /// The program's base name (`zfs` for `/sbin/zfs`).
@@ -46,12 +73,27 @@ impl Cmd {
 }
 
 /// Shell-style rendering, for messages and `--dry-run` only (never executed through a shell).
+/// Standard input, when there is some, follows as a quoted here-document (`<<'EOF'`), which
+/// sh(1) would pass on unexpanded.
 impl fmt::Display for Cmd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&shell_quote(&self.program))?;
         for a in &self.args {
             f.write_str(" ")?;
             f.write_str(&shell_quote(a))?;
+        }
+        if let Some(input) = &self.stdin {
+            let text = String::from_utf8_lossy(input);
+            // A terminator the text does not hold on a line of its own.
+            let mut end = String::from("EOF");
+            while text.lines().any(|l| l == end) {
+                end.push('_');
+            }
+            write!(f, " <<'{end}'\n{text}")?;
+            if !text.is_empty() && !text.ends_with('\n') {
+                f.write_str("\n")?;
+            }
+            f.write_str(&end)?;
         }
         Ok(())
     }

@@ -64,6 +64,29 @@ pub fn is_read_only(cmd: &Cmd) -> bool {
         tools::CPUSET => {
             args.contains(&"-g") && !args.iter().any(|a| matches!(*a, "-l" | "-s" | "-C" | "-n"))
         }
+        // pfctl(8): `-s WHAT` shows (rules, nat, Anchors, info, Tables), alone or with
+        // `-a ANCHOR` and `-v`; `-t TABLE -T show` lists a table. `-f` loads, `-F` flushes,
+        // `-T add|delete|flush` and `-e`/`-d` change the firewall.
+        tools::PFCTL => {
+            let mut i = 0;
+            let mut reads = false;
+            while i < args.len() {
+                match args[i] {
+                    "-s" if i + 1 < args.len() => {
+                        reads = true;
+                        i += 2;
+                    }
+                    "-T" if args.get(i + 1) == Some(&"show") => {
+                        reads = true;
+                        i += 2;
+                    }
+                    "-a" | "-t" if i + 1 < args.len() => i += 2,
+                    "-v" | "-vv" | "-q" => i += 1,
+                    _ => return false,
+                }
+            }
+            reads
+        }
         // jail(8) creates, changes and removes; jexec(8) runs anything inside a jail; pkg(8),
         // umount(8), chown(8) change things.
         _ => false,

@@ -48,7 +48,11 @@ impl Runner for SystemHost {
         tracing::debug!(%cmd, ?deadline, "run");
         let mut child = Command::new(&cmd.program)
             .args(&cmd.args)
-            .stdin(Stdio::null())
+            .stdin(if cmd.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
@@ -59,6 +63,14 @@ impl Runner for SystemHost {
             })?;
         let out = drain(child.stdout.take());
         let err = drain(child.stderr.take());
+        // Feed stdin on a thread and close it, so a command that reads all of it before it
+        // writes anything cannot deadlock against the pipes; a command that exits without
+        // reading it all is its own business (EPIPE is ignored).
+        if let (Some(input), Some(mut pipe)) = (cmd.stdin.clone(), child.stdin.take()) {
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&input);
+            });
+        }
         // Wait on a thread and for its answer with a timeout: no polling, so a command that
         // ends in 2 ms costs 2 ms.
         let pid = child.id();
@@ -240,6 +252,21 @@ mod tests {
             (out.status, out.stdout.as_str(), out.stderr.as_str()),
             (3, "out\n", "err\n")
         );
+    }
+
+    #[test]
+    fn stdin_reaches_the_command_and_is_closed() {
+        let h = SystemHost::default();
+        let cmd = Cmd::new("/bin/cat", [] as [&str; 0]).stdin("pass all\nblock in\n");
+        let out = h.output_within(&cmd, Duration::from_secs(30)).unwrap();
+        assert_eq!(
+            (out.status, out.stdout.as_str()),
+            (0, "pass all\nblock in\n")
+        );
+        // Shown as a here-document, never run through a shell.
+        assert_eq!(cmd.to_string(), "/bin/cat <<'EOF'\npass all\nblock in\nEOF");
+        let tricky = Cmd::new("/bin/cat", ["-"]).stdin("EOF\nx");
+        assert_eq!(tricky.to_string(), "/bin/cat - <<'EOF_'\nEOF\nx\nEOF_");
     }
 
     #[test]

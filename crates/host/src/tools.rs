@@ -17,3 +17,4 @@ pub const KLDLOAD: &str = "/sbin/kldload";
 pub const KLDUNLOAD: &str = "/sbin/kldunload";
 pub const PKG: &str = "/usr/sbin/pkg";
 pub const CHOWN: &str = "/usr/sbin/chown";
+pub const PFCTL: &str = "/sbin/pfctl";

@@ -219,6 +219,7 @@ pub const KNOWN_FIELDS: &[(&str, &[&str])] = &[
             "mount",
             "sysctl",
             "kld",
+            "pf",
             "fault_counts",
         ],
     ),
@@ -265,6 +266,9 @@ pub const KNOWN_FIELDS: &[(&str, &[&str])] = &[
     ("mount.mounts.*", &["source", "target", "fstype", "options"]),
     ("sysctl", &["values"]),
     ("kld", &["loaded"]),
+    ("pf", &["enabled", "main", "anchors", "tables"]),
+    ("pf.main", &["nat", "rules"]),
+    ("pf.anchors.*", &["nat", "rules"]),
 ];
 
 fn covers_every_field(st: &SimState) {
@@ -419,6 +423,26 @@ fn state_entries(st: &SimState, e: &mut BTreeMap<String, String>) {
     }
     for m in &st.kld.loaded {
         put(format!("kld {m}"), "loaded".into());
+    }
+    // The firewall: on or off, every rule of the main ruleset and of each anchor in order,
+    // every table entry.
+    put("pf enabled".into(), st.pf.enabled.to_string());
+    let rulesets = std::iter::once(("(main)", &st.pf.main))
+        .chain(st.pf.anchors.iter().map(|(a, r)| (a.as_str(), r)));
+    for (at, rs) in rulesets {
+        for (i, r) in rs.nat.iter().enumerate() {
+            put(format!("pf {at} nat #{i}"), r.clone());
+        }
+        for (i, r) in rs.rules.iter().enumerate() {
+            put(format!("pf {at} rule #{i}"), r.clone());
+        }
+    }
+    // A table's entries only: `pfctl -T add` creates a missing table (persistent), and an
+    // empty table matches nothing, as an absent one.
+    for (t, addrs) in &st.pf.tables {
+        for a in addrs {
+            put(format!("pf table {t} {a}"), String::new());
+        }
     }
     // Left out: `fault_counts` (how often injected faults matched: test settings, not host).
 }

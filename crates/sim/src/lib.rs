@@ -32,6 +32,7 @@ pub mod jailconf;
 pub mod kld;
 pub mod mount;
 pub mod net;
+pub mod pf;
 pub mod rctl;
 pub mod realzfs;
 pub mod sysctl;
@@ -58,6 +59,9 @@ pub struct SimState {
     pub sysctl: sysctl::SysctlState,
     #[serde(default)]
     pub kld: kld::KldState,
+    /// The packet filter (pfctl(8)): rulesets, anchors, tables.
+    #[serde(default)]
+    pub pf: pf::PfState,
     /// Every command run against this host, in order, with its exit status. Not in
     /// `state.json`: during a command it holds that command's entries, which are then
     /// appended to `history.jsonl`; [`SimHost::snapshot`] reads the whole history back.
@@ -252,6 +256,7 @@ fn dispatch(ctx: &mut Ctx<'_>, cmd: &Cmd) -> Result<Output, ProcessError> {
         tools::KLDSTAT => kld::run_kldstat(ctx, args),
         tools::KLDLOAD => kld::run_kldload(ctx, args),
         tools::KLDUNLOAD => kld::run_kldunload(ctx, args),
+        tools::PFCTL => pf::run(ctx, args, cmd.stdin.as_deref()),
         _ => {
             return Err(ProcessError::Spawn {
                 cmd: cmd.clone(),
@@ -320,6 +325,7 @@ fn reads_only(cmd: &Cmd) -> bool {
             .all(|a| !(a.starts_with('-') && (a.contains('a') || a.contains('r')))),
         tools::IFCONFIG => cmd.args == ["-l"],
         tools::MOUNT => cmd.args.is_empty(),
+        tools::PFCTL => jailctl_host::readonly::is_read_only(cmd),
         _ => false,
     }
 }
@@ -346,16 +352,16 @@ struct StateCache {
 /// The parts of [`SimState`] saved one after the other in `state.json`, by the tools that
 /// change them. Serialising the whole state after every command made its cost grow with the
 /// host (the datasets were about 60 % of it with 200 jails, the jails most of the rest).
-const PARTS: [&str; 8] = [
-    "zfs", "jail", "rctl", "cpuset", "net", "mount", "sysctl", "kld",
+const PARTS: [&str; 9] = [
+    "zfs", "jail", "rctl", "cpuset", "net", "mount", "sysctl", "kld", "pf",
 ];
 
 /// The serialised bytes of each of [`PARTS`], in that order.
-type Parts = [Vec<u8>; 8];
+type Parts = [Vec<u8>; 9];
 
 /// One bit per entry of [`PARTS`].
-type PartSet = u8;
-const ALL_PARTS: PartSet = 0xff;
+type PartSet = u16;
+const ALL_PARTS: PartSet = 0x1ff;
 const ZFS_PART: PartSet = 1;
 
 /// The parts a tool can change. jail(8) runs other tools (mount, ifconfig, the hooks) inside
@@ -363,7 +369,7 @@ const ZFS_PART: PartSet = 1;
 /// listed may change anything. Checked against a copy of the state in debug builds (every
 /// test): a part changed outside this map panics.
 fn parts_changed_by(program: &str) -> PartSet {
-    let bit = |name: &str| 1u8 << PARTS.iter().position(|p| *p == name).expect("a part");
+    let bit = |name: &str| 1u16 << PARTS.iter().position(|p| *p == name).expect("a part");
     match program {
         tools::ZFS | tools::ZPOOL => bit("zfs"),
         tools::RCTL => bit("rctl"),
@@ -372,6 +378,7 @@ fn parts_changed_by(program: &str) -> PartSet {
         tools::MOUNT | tools::UMOUNT => bit("mount"),
         tools::SYSCTL => bit("sysctl"),
         tools::KLDLOAD | tools::KLDSTAT => bit("kld"),
+        tools::PFCTL => bit("pf"),
         tools::JLS => 0,
         // jail(8), jexec, pkg and the rest: everything but the datasets, which only zfs(8)
         // changes (their own nested zfs runs are recorded and add it).
@@ -388,7 +395,8 @@ fn part_bytes(state: &SimState, i: usize) -> serde_json::Result<Vec<u8>> {
         4 => serde_json::to_vec(&state.net),
         5 => serde_json::to_vec(&state.mount),
         6 => serde_json::to_vec(&state.sysctl),
-        _ => serde_json::to_vec(&state.kld),
+        7 => serde_json::to_vec(&state.kld),
+        _ => serde_json::to_vec(&state.pf),
     }
 }
 
@@ -402,7 +410,8 @@ fn part_differs(a: &SimState, b: &SimState, i: usize) -> bool {
         4 => a.net != b.net,
         5 => a.mount != b.mount,
         6 => a.sysctl != b.sysctl,
-        _ => a.kld != b.kld,
+        7 => a.kld != b.kld,
+        _ => a.pf != b.pf,
     }
 }
 

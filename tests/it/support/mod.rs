@@ -275,7 +275,10 @@ pub fn mutating(h: &HistoryEntry) -> bool {
         "ifconfig -l",
         "mount -p",
     ];
-    !ro.iter().any(|p| l.starts_with(p)) && l != "rctl"
+    // pfctl: its `-s` and `-T show` forms only read (the seam's own classification).
+    let pf_read = h.cmd.program == jailctl::host::tools::PFCTL
+        && jailctl::host::readonly::is_read_only(&h.cmd);
+    !ro.iter().any(|p| l.starts_with(p)) && l != "rctl" && !pf_read
 }
 
 /// Everything the lifecycle can change, without the command history and fault counters:

@@ -79,6 +79,10 @@ pub mod props {
     pub const CPUSET: &str = "jailctl:cpuset";
     /// The fingerprint of the provisioning applied when the jail was created.
     pub const PROVISIONED: &str = "jailctl:provisioned";
+    /// `HASH,ADDR`: a hash of the pf rules loaded into the jail's anchor and the address put
+    /// in the NAT table (`none` when it has none), so `plan` knows what is loaded without
+    /// reading the rules back.
+    pub const PF: &str = "jailctl:pf";
     /// Every property `observe` must fetch for planning.
     pub const ALL: &[&str] = &[
         MANAGED,
@@ -89,6 +93,7 @@ pub mod props {
         LIMITS,
         CPUSET,
         PROVISIONED,
+        PF,
         super::IP4_PROP,
         "quota",
         "reservation",
@@ -140,3 +145,16 @@ pub fn epair_names(jail: &str) -> EpairNames {
         jail: format!("e1b_{stem}{tag}"),
     }
 }
+
+/// The pf anchor holding a jail's NAT and port-forwarding rules (below the `jailctl` anchor
+/// that pf.conf reaches with `nat-anchor`/`rdr-anchor`/`anchor "jailctl/*"`).
+pub fn pf_anchor(jail: &str) -> String {
+    format!("{PF_ANCHOR}/{jail}")
+}
+
+/// The parent of every jail's anchor.
+pub const PF_ANCHOR: &str = "jailctl";
+
+/// The pf table of the addresses jailctl NATs (in the main ruleset, so the administrator's
+/// own rules can name it too).
+pub const PF_NAT_TABLE: &str = "jailctl_nat";

@@ -300,6 +300,7 @@ fn load_all(config_dir: &Path) -> LoadAll {
                 parallelism: None,
                 shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
                 bridges: BTreeMap::new(),
+                networks: BTreeMap::new(),
                 deadlines: Default::default(),
                 dying_wait: dying_wait_from_env(),
             },
@@ -761,5 +762,6 @@ fn cross_checks(
             }
         }
     }
+    out.extend(validate::port_conflicts(&mut v, jails, refs));
     out
 }

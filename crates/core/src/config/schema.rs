@@ -11,16 +11,23 @@ pub const GLOBAL: &[&str] = &[
     "parallelism",
     "shutdown_timeout",
     "bridges",
+    "networks",
     "defaults",
     "deadlines",
 ];
 /// `[deadlines]` in `jailctl.toml`: one key per tool (see [`crate::host::deadline`]).
 pub const DEADLINES: &[&str] = &[
     "zfs", "zpool", "jail", "jexec", "pkg", "mount", "umount", "chown", "ifconfig", "jls",
-    "sysctl", "rctl", "cpuset",
+    "sysctl", "rctl", "cpuset", "pfctl",
 ];
 /// `[bridges.<name>]` in `jailctl.toml`.
-pub const BRIDGE: &[&str] = &["create", "uplink", "ip4_pool", "gateway4"];
+pub const BRIDGE: &[&str] = &["create", "uplink", "ip4_pool", "gateway4", "nat"];
+/// `[networks.<name>]` in `jailctl.toml`: a loopback clone (`lo1`) alias-mode jails use.
+pub const NETWORKS: &[&str] = &["ip4_pool", "nat"];
+/// `nat = { ... }` of a bridge or network.
+pub const NAT: &[&str] = &["interface"];
+/// Each `[[ports]]` of a jail.
+pub const PORT: &[&str] = &["host", "jail", "proto", "address"];
 /// Top level of a jail file, a template or `[defaults]`.
 pub const JAIL: &[&str] = &[
     "extends",
@@ -39,6 +46,7 @@ pub const JAIL: &[&str] = &[
     "hooks",
     "health",
     "provision",
+    "ports",
 ];
 pub const ROOT: &[&str] = &["quota", "reservation", "compression"];
 pub const LIMITS: &[&str] = &[
@@ -83,6 +91,9 @@ pub fn all_tables() -> Vec<(&'static str, &'static [&'static str])> {
     vec![
         ("jailctl.toml", GLOBAL),
         ("[bridges.NAME]", BRIDGE),
+        ("[networks.NAME]", NETWORKS),
+        ("nat", NAT),
+        ("[[ports]]", PORT),
         ("[deadlines]", DEADLINES),
         ("jail", JAIL),
         ("[root]", ROOT),

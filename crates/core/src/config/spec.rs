@@ -24,11 +24,27 @@ pub struct Global {
     pub shutdown_timeout: Duration,
     /// Address pools for VNET bridges: bridge name → network.
     pub bridges: BTreeMap<String, BridgeSpec>,
+    /// Loopback clones alias-mode jails live on (`[networks.lo1]`): network name (the
+    /// interface) → its pool and NAT.
+    pub networks: BTreeMap<String, NetworkSpec>,
     /// How long each host tool may run (`[deadlines]`).
     pub deadlines: crate::host::deadline::Deadlines,
     /// How long destroy and re-create wait for a removed jail to finish dying
     /// (`JAILCTL_DYING_WAIT`, read when the configuration is loaded; 10 s).
     pub dying_wait: std::time::Duration,
+}
+
+impl Global {
+    /// The NAT of the bridge (VNET) or network (alias) a jail's network is on.
+    pub fn nat_of(&self, network: &Network) -> Option<&NatSpec> {
+        match network {
+            Network::Vnet { bridge, .. } => self.bridges.get(bridge).and_then(|b| b.nat.as_ref()),
+            Network::Alias { interface, .. } => {
+                self.networks.get(interface).and_then(|n| n.nat.as_ref())
+            }
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -41,6 +57,76 @@ pub struct BridgeSpec {
     /// Pool for automatic IPv4 addressing; the gateway is excluded.
     pub ip4_pool: Option<Ipv4Net>,
     pub gateway4: Option<Ipv4Addr>,
+    /// Outbound NAT of the bridge's jails to an interface's address.
+    pub nat: Option<NatSpec>,
+}
+
+/// `[networks.NAME]`: a cloned interface (a loopback clone such as `lo1`) that alias-mode
+/// jails put their addresses on, private to the host unless NATed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NetworkSpec {
+    pub name: String,
+    pub ip4_pool: Option<Ipv4Net>,
+    pub nat: Option<NatSpec>,
+}
+
+/// `nat = { interface = "em0" }`: jails' IPv4 addresses leave through `interface`
+/// translated to its address, and `[[ports]]` forward from it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NatSpec {
+    pub interface: String,
+}
+
+/// A transport protocol a port forward applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+/// An inclusive port range; one port is `first == last`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl PortRange {
+    pub fn overlaps(&self, o: &PortRange) -> bool {
+        self.first <= o.last && o.first <= self.last
+    }
+}
+
+impl std::fmt::Display for PortRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}-{}", self.first, self.last)
+        }
+    }
+}
+
+/// One `[[ports]]` entry: connections to `host` port(s) on the NAT interface (or on
+/// `address`) are redirected to the jail's `jail` port(s).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PortForward {
+    pub proto: Proto,
+    pub host: PortRange,
+    pub jail: PortRange,
+    /// The host address to forward from when the interface has several; `None`: the NAT
+    /// interface's address.
+    pub address: Option<Ipv4Addr>,
 }
 
 /// One jail, fully resolved (templates and defaults applied).
@@ -68,6 +154,8 @@ pub struct JailSpec {
     pub hooks: Hooks,
     pub health: Option<HealthCheck>,
     pub provision: Provision,
+    /// Port forwards from the host into the jail (`[[ports]]`).
+    pub ports: Vec<PortForward>,
 }
 
 impl JailSpec {

@@ -456,7 +456,7 @@ mod tests {
         let g = crate::fixtures::global();
         assert_eq!(
             zfs_get_cmd(&g).to_string(),
-            "/sbin/zfs get -H -p -r -o name,property,value,source jailctl:managed,jailctl:base,jailctl:spec,jailctl:parts,jailctl:params,jailctl:limits,jailctl:cpuset,jailctl:provisioned,jailctl:ip4,quota,reservation,compression,mountpoint,origin,exec zroot/jailctl"
+            "/sbin/zfs get -H -p -r -o name,property,value,source jailctl:managed,jailctl:base,jailctl:spec,jailctl:parts,jailctl:params,jailctl:limits,jailctl:cpuset,jailctl:provisioned,jailctl:pf,jailctl:ip4,quota,reservation,compression,mountpoint,origin,exec zroot/jailctl"
         );
         assert_eq!(
             jls_cmd().to_string(),

@@ -4,6 +4,7 @@
 //! only the properties it needs are queried, so listing stays fast however big the pool is.
 
 pub mod host;
+pub mod pf;
 pub mod zfs;
 
 pub use host::{ObserveError, observe};
@@ -37,6 +38,9 @@ pub struct HostState {
     /// Jails whose root path `<mount_root>/NAME` is, or passes through, a symbolic link
     /// below `mount_root` ([`host::root_links`]); `plan` refuses to start or clone them.
     pub root_links: BTreeMap<String, RootLink>,
+    /// jailctl's part of the packet filter ([`pf::observe_pf`]): read only when some jail
+    /// is NATed or has rules recorded; `None` when not read.
+    pub pf: Option<pf::PfObserved>,
 }
 
 /// A symbolic link on the way to a jail's root.

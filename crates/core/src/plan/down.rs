@@ -93,6 +93,17 @@ fn down_jail(name: &str, global: &Global, host: &HostState, spec: Option<&JailSp
         reasons.push("its epair is still on the host".into());
     }
     steps.extend(net.into_iter().map(Step::Net));
+    // pf: the anchor is flushed and the address leaves the NAT table once the jail is gone.
+    let pf = super::pf::stop_steps(
+        name,
+        spec,
+        host.datasets.get(&render::root_dataset(global, name)),
+        host,
+    );
+    if !pf.is_empty() && action == Action::AlreadyStopped {
+        reasons.push("its pf rules are still loaded".into());
+    }
+    steps.extend(pf);
     JailPlan {
         name: name.to_string(),
         action,

@@ -11,6 +11,7 @@
 
 mod down;
 mod graph;
+pub mod pf;
 mod step;
 #[cfg(test)]
 mod tests;
@@ -130,6 +131,10 @@ pub enum PlanError {
     /// target); the message names the jail, the file and the fix.
     #[error("jail `{jail}`: {message}")]
     Provision { jail: String, message: String },
+    #[error(
+        "jail `{jail}` is NATed or forwards ports, but pf is not loaded (/dev/pf is missing); run `kldload pf`, `sysrc pf_enable=YES` and `service pf start` with the anchor lines of docs/networking.md in /etc/pf.conf, then run again. Nothing was changed"
+    )]
+    PfUnavailable { jail: String },
     #[error(
         "jail `{jail}`: {dataset} is left from an interrupted re-create; check nothing in it is needed, then `zfs destroy -r {dataset}` and run again"
     )]
@@ -423,6 +428,25 @@ fn plan_jail(
 ) -> Result<JailPlan, PlanError> {
     let name = &spec.name;
     let r = render::render(spec, global)?;
+    // pf: the jail's NAT and forwards, recorded as a hash with the other properties.
+    let pf_want = render::pf::jail_rules(spec, global);
+    if pf_want.is_some()
+        && let Some(e) = pf::unavailable(spec, host)
+    {
+        return Err(e);
+    }
+    // Recorded only for a jail that has (or had) rules, so other jails' datasets and plans
+    // are as they were.
+    let had_pf = host
+        .datasets
+        .get(&render::root_dataset(global, name))
+        .and_then(|d| d.prop(props::PF))
+        .is_some_and(|v| v != "-");
+    let mut net_props = net_props.clone();
+    if pf_want.is_some() || had_pf {
+        net_props.insert(props::PF.into(), pf::recorded(pf_want.as_ref()));
+    }
+    let net_props = &net_props;
     let ds_name = render::root_dataset(global, name);
     let root = render::jail_root(global, name);
     let conf = render::conf_path(name);
@@ -524,6 +548,18 @@ fn plan_jail(
             name: name.clone(),
             conf: conf.clone(),
         });
+        // pf: the anchor and the table entry once the jail (and its address) exists.
+        if let Some(w) = &pf_want {
+            steps.extend(pf::start_steps(w, host.datasets.get(&ds_name), host));
+        } else {
+            // No longer NATed (a network change restarts the jail): its rules go.
+            steps.extend(pf::stop_steps(
+                name,
+                Some(spec),
+                host.datasets.get(&ds_name),
+                host,
+            ));
+        }
         if fresh_root && let Some(p) = &prov {
             steps.push(Step::Provision(p.clone()));
         }
@@ -797,6 +833,13 @@ fn plan_jail(
                 new: rules.clone(),
             });
         }
+        steps.extend(pf::live_steps(
+            spec,
+            pf_want.as_ref(),
+            ds,
+            host,
+            &mut reasons,
+        ));
         let want_cpus = spec.cpuset.clone().unwrap_or_else(|| "all".into());
         let old_cpus = ds.prop(props::CPUSET).unwrap_or("all").to_string();
         if want_cpus != old_cpus {

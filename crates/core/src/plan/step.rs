@@ -123,6 +123,8 @@ pub enum Step {
     },
     /// VNET: bridge and epair (see [`crate::vnet`]).
     Net(crate::vnet::NetStep),
+    /// pf: a jail's anchor and its NAT table entry (see [`super::pf`]).
+    Pf(super::pf::PfStep),
     /// Provision a jail just created (running): packages, files, commands, then record
     /// `jailctl:provisioned` (see [`crate::provision`]). Undone by undoing the creation.
     Provision(crate::provision::Plan),
@@ -174,6 +176,7 @@ impl fmt::Display for Step {
                 props.keys().cloned().collect::<Vec<_>>().join(", ")
             ),
             Step::Net(n) => write!(f, "{n}"),
+            Step::Pf(p) => write!(f, "{p}"),
             Step::Provision(p) => write!(
                 f,
                 "provision {} ({} step(s), recorded as {})",

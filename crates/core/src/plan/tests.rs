@@ -109,6 +109,27 @@ fn converge(mut h: HostState, plan: &Plan) -> HostState {
             | Step::RemoveFile { .. }
             | Step::Cpuset { .. }
             | Step::Net(_) => {}
+            Step::Pf(p) => {
+                use super::pf::PfStep;
+                let pf = h.pf.get_or_insert_with(|| crate::observe::pf::PfObserved {
+                    available: true,
+                    ..Default::default()
+                });
+                match p {
+                    PfStep::Load { anchor, rules, .. } => {
+                        pf.anchors.insert(anchor.clone(), rules.clone());
+                    }
+                    PfStep::Flush { anchor, .. } => {
+                        pf.anchors.remove(anchor);
+                    }
+                    PfStep::TableAdd { addr } => {
+                        pf.nat_table.insert(addr.clone());
+                    }
+                    PfStep::TableDelete { addr } => {
+                        pf.nat_table.remove(addr);
+                    }
+                }
+            }
         }
         let _ = name;
     }
@@ -858,4 +879,111 @@ fn dying_wait_values_are_seconds_up_to_a_day() {
             "{v}: {e}"
         );
     }
+}
+
+/// A jail on a NATed alias network with forwards: `up` loads its anchor and adds its address
+/// after `jail -c`; once converged nothing is left to do; a forward added later reloads the
+/// anchor live (no restart, old rules kept for the undo); `down` flushes it and takes the
+/// address out of the table.
+#[test]
+fn forwards_load_live_and_go_with_the_jail() {
+    use super::pf::PfStep;
+    use crate::config::spec::{NatSpec, NetworkSpec, PortForward, PortRange, Proto};
+    let mut g = global();
+    g.networks.insert(
+        "lo1".into(),
+        NetworkSpec {
+            name: "lo1".into(),
+            ip4_pool: None,
+            nat: Some(NatSpec {
+                interface: "em0".into(),
+            }),
+        },
+    );
+    let mut s = spec("web");
+    s.network = Network::Alias {
+        interface: "lo1".into(),
+        ip4: vec!["10.30.0.5/24".parse().unwrap()],
+        ip6: vec![],
+    };
+    let fwd = |h: u16, j: u16| PortForward {
+        proto: Proto::Tcp,
+        host: PortRange { first: h, last: h },
+        jail: PortRange { first: j, last: j },
+        address: None,
+    };
+    s.ports = vec![fwd(8080, 80)];
+    let mut h = host_with_base();
+    h.pf = Some(crate::observe::pf::PfObserved {
+        available: true,
+        ..Default::default()
+    });
+    let specs = vec![s.clone()];
+    let p = plan(&specs, &g, &h, &["web".into()]).unwrap();
+    let steps = &p.jails[0].steps;
+    let at = |f: &dyn Fn(&Step) -> bool| steps.iter().position(f).unwrap();
+    let create = at(&|s| matches!(s, Step::CreateJail { .. }));
+    let load = at(&|s| matches!(s, Step::Pf(PfStep::Load { old: None, .. })));
+    let add = at(&|s| matches!(s, Step::Pf(PfStep::TableAdd { addr }) if addr == "10.30.0.5"));
+    assert!(create < load && load < add, "{p}");
+    let h = converge(h, &p);
+    let again = plan(&specs, &g, &h, &["web".into()]).unwrap();
+    assert!(again.is_empty(), "{again}");
+
+    // A new forward on the running jail: a live reload, no restart.
+    let mut s2 = s.clone();
+    s2.ports.push(fwd(8443, 443));
+    let p = plan(std::slice::from_ref(&s2), &g, &h, &["web".into()]).unwrap();
+    assert_eq!(p.jails[0].action, Action::Update, "{p}");
+    assert!(
+        !p.jails[0]
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::RemoveJail { .. } | Step::CreateJail { .. })),
+        "{p}"
+    );
+    let reload = p.jails[0]
+        .steps
+        .iter()
+        .find_map(|s| match s {
+            Step::Pf(PfStep::Load { rules, old, .. }) => Some((rules.clone(), old.clone())),
+            _ => None,
+        })
+        .expect("a reload");
+    assert!(
+        reload.0.contains("port 8443 -> 10.30.0.5 port 443"),
+        "{}",
+        reload.0
+    );
+    assert!(reload.1.unwrap().contains("port 8080"));
+    assert!(
+        p.to_string().contains("reload pf anchor jailctl/web"),
+        "{p}"
+    );
+
+    // down: flush and table delete, after the stop.
+    let p = super::plan_down(&specs, &g, &h, &["web".into()], &DownOptions::default()).unwrap();
+    let steps = &p.jails[0].steps;
+    let stop = steps
+        .iter()
+        .position(|s| matches!(s, Step::RemoveJail { .. }))
+        .unwrap();
+    let flush = steps
+        .iter()
+        .position(|s| matches!(s, Step::Pf(PfStep::Flush { .. })))
+        .unwrap();
+    assert!(stop < flush, "{p}");
+    assert!(
+        steps
+            .iter()
+            .any(|s| matches!(s, Step::Pf(PfStep::TableDelete { addr }) if addr == "10.30.0.5")),
+        "{p}"
+    );
+
+    // pf not loaded: refused before anything is touched.
+    let mut off = h.clone();
+    off.pf = Some(crate::observe::pf::PfObserved::default());
+    off.jails.clear();
+    let e = plan(&specs, &g, &off, &["web".into()]).unwrap_err();
+    assert!(e.to_string().contains("kldload pf"), "{e}");
 }

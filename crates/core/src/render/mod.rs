@@ -12,6 +12,8 @@
 //! vanish right after a "successful" start, leaving its limits and mounts to look like a
 //! failure. With `persist`, a jail lives until `jail -r`, which still runs `exec.stop`.
 
+pub mod pf;
+
 pub use crate::config::layout::{
     MAX_MOUNT_PATH, base_dataset, conf_path, hash_hex, inside, jail_root, root_dataset,
     volume_dataset, volume_mountpoint,

@@ -23,10 +23,12 @@ use super::layout::MAX_MOUNT_PATH;
 mod behaviour;
 mod mounts;
 mod network;
+pub(crate) mod ports;
 mod resources;
 use behaviour::{health, hooks, jail_params, provision};
 use mounts::{mount, volume};
 use network::{check_ifname, network};
+pub(crate) use ports::conflicts as port_conflicts;
 #[cfg(test)]
 use resources::parse_rctl;
 use resources::{limits, root_props};
@@ -376,6 +378,18 @@ pub(crate) fn global(v: &mut V, file: usize, t: &Table) -> (Global, Option<Table
             bridges.insert(name.clone(), bridge(v, name, b));
         }
     }
+    let mut networks = BTreeMap::new();
+    if let Some(nt) = get(t, k, "networks").and_then(|n| v.table(n, "networks")) {
+        for (name, e) in nt {
+            if let Err(msg) = check_ifname(name) {
+                v.err_key(e, name, msg, None);
+            }
+            let Some(b) = v.table(&e.node, &format!("[networks.{name}]")) else {
+                continue;
+            };
+            networks.insert(name.clone(), ports::network(v, name, b));
+        }
+    }
     let mut deadlines = crate::host::deadline::Deadlines::default();
     if let Some(dt) = get(t, k, "deadlines").and_then(|n| v.table(n, "[deadlines]")) {
         v.keys(dt, schema::DEADLINES, "[deadlines]");
@@ -418,6 +432,7 @@ pub(crate) fn global(v: &mut V, file: usize, t: &Table) -> (Global, Option<Table
         parallelism,
         shutdown_timeout,
         bridges,
+        networks,
         deadlines,
         dying_wait: super::dying_wait_from_env(),
     };
@@ -461,12 +476,14 @@ fn bridge(v: &mut V, name: &str, t: &Table) -> BridgeSpec {
         }
         Some(a)
     });
+    let nat = get(t, k, "nat").and_then(|n| ports::nat(v, n, &sect));
     BridgeSpec {
         name: name.to_string(),
         create,
         uplink,
         ip4_pool,
         gateway4,
+        nat,
     }
 }
 
@@ -474,6 +491,8 @@ fn bridge(v: &mut V, name: &str, t: &Table) -> BridgeSpec {
 pub(crate) struct JailRefs {
     pub deps: Vec<(String, Node)>,
     pub addrs: Vec<(IpAddr, Node)>,
+    /// Each forward with the `[[ports]]` entry it came from.
+    pub ports: Vec<(PortForward, Node)>,
 }
 
 /// Validate one jail's merged table.
@@ -504,6 +523,7 @@ pub(crate) fn jail(
     let mut refs = JailRefs {
         deps: vec![],
         addrs: vec![],
+        ports: vec![],
     };
     let mut depends_on = vec![];
     if let Some(n) = get(t, k, "depends_on") {
@@ -625,6 +645,9 @@ pub(crate) fn jail(
             ));
         }
     }
+    let ports = get(t, k, "ports")
+        .map(|n| ports::ports(v, n, &network, g, &mut refs))
+        .unwrap_or_default();
     let spec = JailSpec {
         name: name.to_string(),
         source,
@@ -643,6 +666,7 @@ pub(crate) fn jail(
         hooks,
         health,
         provision,
+        ports,
     };
     (spec, refs)
 }
