@@ -8,8 +8,9 @@
 //! was ([`super::verify`]): the report says "the host is as before" only when that check
 //! found nothing, and otherwise lists what remains with the command that cleans it.
 
+use super::lock::{Held, LockKey, Mode};
 use super::{Op, Undo, ops};
-use crate::host::{Host, ProcessError};
+use crate::host::{Cmd, Host, ProcessError};
 use crate::plan::Plan;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -370,9 +371,11 @@ impl Executor<'_> {
         self.save(jail)?;
         let h = self.host;
         let result = match op {
-            Op::Run(cmd) => h.run(cmd).map(|_| ()).map_err(|e| {
-                self.timed_out = matches!(e, ProcessError::TimedOut { .. });
-                process_cause(&e)
+            Op::Run(cmd) => firewall_lock(h, cmd).and_then(|_lock| {
+                h.run(cmd).map(|_| ()).map_err(|e| {
+                    self.timed_out = matches!(e, ProcessError::TimedOut { .. });
+                    process_cause(&e)
+                })
             }),
             Op::MakeDirs { paths, root } => paths.iter().try_for_each(|p| {
                 match in_root(p, root.as_deref()) {
@@ -559,11 +562,26 @@ fn write_file(
         .map_err(|e| io_cause("cannot write", path, &e))
 }
 
+/// The firewall's lock of [`crate::apply::lock`], held for the length of one pfctl(8) command
+/// (`None` for any other program): anchor loads and flushes and `<jailctl_nat>` table changes
+/// of concurrent runs (and boot threads) take turns. The run's jail and base locks come before
+/// it in the one order, and nothing is taken while it is held.
+fn firewall_lock(h: &dyn Host, cmd: &Cmd) -> Result<Option<Held<'static>>, String> {
+    if cmd.program != crate::host::tools::PFCTL {
+        return Ok(None);
+    }
+    Held::acquire(h, &[(LockKey::Firewall, Mode::Exclusive)], |_| {})
+        .map(Some)
+        .map_err(|e| format!("cannot take the firewall lock: {e}"))
+}
+
 fn run_undo(h: &dyn Host, u: &Undo) -> Result<(), String> {
     match u {
         Undo::Net(n) => crate::apply::net::run(h, n),
         Undo::Run { cmd } => {
+            let lock = firewall_lock(h, cmd)?;
             h.run(cmd).map_err(|e| process_cause(&e))?;
+            drop(lock);
             // Undoing a start removes the jail, and the kernel may keep it dying (a VNET
             // jail always is, while its network stack goes) with its root busy: wait for it
             // before the undos after this one destroy that root. One still dying after the

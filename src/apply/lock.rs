@@ -10,10 +10,11 @@
 //! | jail | `<name>.lock` | one jail: its root, volumes, jail.conf, journal | every operation on that jail (exclusive) |
 //! | base | `.base.<name>.lock` | one base's files and snapshots | `base create/update/destroy` (exclusive); a clone from it (shared) |
 //! | network | `.net.lock` | bridges, their members, address pools | each bridge/epair change (exclusive) |
+//! | firewall | `.pf.lock` | pf: jailctl's anchors and its `<jailctl_nat>` table | each pfctl(8) change and its undo (exclusive) |
 //! | layout | `.layout.lock` | `<zfs_root>` and its `jails`/`bases`/`volumes` parents, host directories | [`super::layout::ensure`] when something is missing (exclusive) |
 //!
 //! **One order.** Locks are always taken in the order of [`LockKey`]: fleet, then jails by
-//! name, then bases by name, then the network, then the layout. A run that holds a lock may
+//! name, then bases by name, then the network, then the firewall, then the layout. A run that holds a lock may
 //! only take locks that come after every lock it holds; anything else is refused with
 //! [`LockError::Order`] (a bug in jailctl, never a wait), so two runs cannot deadlock.
 //!
@@ -44,6 +45,8 @@ pub enum LockKey {
     Base(String),
     /// Bridges, epairs and address pools.
     Network,
+    /// pf: the anchors under `jailctl/` and the table of NATed addresses.
+    Firewall,
     /// The datasets and directories every jail shares.
     Layout,
 }
@@ -57,6 +60,7 @@ impl LockKey {
             LockKey::Jail(n) => format!("{n}.lock"),
             LockKey::Base(n) => format!(".base.{n}.lock"),
             LockKey::Network => ".net.lock".into(),
+            LockKey::Firewall => ".pf.lock".into(),
             LockKey::Layout => ".layout.lock".into(),
         }
     }
@@ -69,6 +73,7 @@ impl fmt::Display for LockKey {
             LockKey::Jail(n) => write!(f, "jail {n}"),
             LockKey::Base(n) => write!(f, "base {n}"),
             LockKey::Network => write!(f, "the network"),
+            LockKey::Firewall => write!(f, "the firewall"),
             LockKey::Layout => write!(f, "the host layout"),
         }
     }
@@ -99,7 +104,7 @@ pub enum LockError {
     },
     /// A bug in jailctl: taking `wanted` while holding `held` breaks the one order.
     #[error(
-        "internal error: jailctl asked for the lock of {wanted} while holding the lock of {held}; locks are taken fleet, jails, bases, network, layout (please report this)"
+        "internal error: jailctl asked for the lock of {wanted} while holding the lock of {held}; locks are taken fleet, jails, bases, network, firewall, layout (please report this)"
     )]
     Order { wanted: LockKey, held: LockKey },
     /// A bug in jailctl: a shared lock cannot be turned into an exclusive one in place.
@@ -390,6 +395,7 @@ mod tests {
         let mut keys = [
             LockKey::Layout,
             LockKey::Base("14.2".into()),
+            LockKey::Firewall,
             LockKey::Network,
             LockKey::Jail("web".into()),
             LockKey::Fleet,
@@ -407,6 +413,7 @@ mod tests {
                 "base 13.4",
                 "base 14.2",
                 "the network",
+                "the firewall",
                 "the host layout"
             ]
         );

@@ -31,13 +31,14 @@ fn files(s: &Path) -> Vec<PathBuf> {
     let mut v = Vec::new();
     all_files(s, &mut v);
     // Locking a jail by its (valid) name leaves the lock file, as every command does; so do
-    // the fixed locks of the hierarchy (fleet, network, layout).
+    // the fixed locks of the hierarchy (fleet, network, firewall, layout).
     v.retain(|p| {
         let in_locks = p
             .parent()
             .is_some_and(|d| d.ends_with("var/db/jailctl/locks"));
         let fixed = p.file_name().is_some_and(|n| {
-            [".fleet.lock", ".net.lock", ".layout.lock"].contains(&&*n.to_string_lossy())
+            [".fleet.lock", ".net.lock", ".pf.lock", ".layout.lock"]
+                .contains(&&*n.to_string_lossy())
         });
         let lock = in_locks
             && (fixed

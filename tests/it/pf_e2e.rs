@@ -437,3 +437,64 @@ fn killed_after_a_pf_step_then_up_again_converges() {
     }
     check(all);
 }
+
+/// pf is shared by every jail: each pfctl change takes the firewall's lock
+/// (`/var/db/jailctl/locks/.pf.lock`, after the network's in the one order). While another
+/// process holds it, `up` of a NATed jail gets as far as its pf steps and waits there; once
+/// the lock is free it loads its anchor and finishes.
+#[test]
+fn pf_changes_wait_for_the_firewall_lock() {
+    use nix::fcntl::{Flock, FlockArg};
+    let t = pf_host();
+    let s = t.sim();
+    let dir = s.join("root/var/db/jailctl/locks");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = std::fs::File::create(dir.join(".pf.lock")).unwrap();
+    let held = Flock::lock(file, FlockArg::LockExclusiveNonblock).unwrap();
+    let mut child = t
+        .jailctl()
+        .args(["up", "al"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let loads = || {
+        crate::support::history(&s)
+            .iter()
+            .filter(|h| crate::support::line(h).starts_with("pfctl -a jailctl/al -f -"))
+            .count()
+    };
+    let started = |hist: &[jailctl_sim::HistoryEntry]| {
+        hist.iter().any(|h| {
+            crate::support::line(h).starts_with("jail ") && h.cmd.args.contains(&"-c".to_string())
+        })
+    };
+    // Wait (up to 20 s) until the jail is created: its pf steps come right after.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !started(&crate::support::history(&s)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "up never reached jail -c"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "up ended early");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "up finished while another process held the firewall lock"
+    );
+    assert_eq!(
+        loads(),
+        0,
+        "an anchor was loaded under another's firewall lock"
+    );
+    drop(held);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "up after the lock was freed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(loads(), 1);
+}
