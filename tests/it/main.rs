@@ -49,6 +49,7 @@ mod sim_zfs_diff;
 mod snapshot_e2e;
 mod support;
 mod undo_reports;
+mod unit_sizes;
 mod vnet;
 mod vnet_e2e;
 mod zfs_strictness;
