@@ -45,6 +45,7 @@ mod sim_kernel;
 mod sim_zfs;
 mod sim_zfs22;
 mod sim_zfs_diff;
+mod sim_zfs_send;
 mod snapshot_e2e;
 mod support;
 mod undo_reports;
