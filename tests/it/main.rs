@@ -16,6 +16,7 @@ mod deadlines;
 mod destroy_owned;
 mod dying;
 mod exec_off;
+mod export_import;
 mod fleet_lock;
 mod init_doctor;
 mod jexec_model;

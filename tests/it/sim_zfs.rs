@@ -584,7 +584,7 @@ fn unknown_subcommand_and_unmodelled_ones() {
         2,
         "unrecognized command 'frobnicate'",
     );
-    let o = zfs(&h, &["send", "zroot@x"]);
+    let o = zfs(&h, &["bookmark", "zroot@x", "zroot#x"]);
     assert_eq!(o.status, 1);
     assert!(
         o.stderr.contains("not modelled by the simulated host"),

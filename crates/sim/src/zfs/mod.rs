@@ -2208,7 +2208,18 @@ fn collect_dependents(ctx: &Ctx<'_>, victims: &[String]) -> Vec<String> {
 /// Remove the files behind a dataset that is about to be destroyed.
 fn remove_files(ctx: &Ctx<'_>, name: &str) {
     if name.contains('@') {
-        let _ = std::fs::remove_dir_all(snap_dir(ctx, name));
+        let dir = snap_dir(ctx, name);
+        let _ = std::fs::remove_dir_all(&dir);
+        // The store's directories named after the dataset's parents go with their last
+        // snapshot: the store holds snapshots, not a tree of its own.
+        let store = ctx.root.parent().unwrap_or(ctx.root).join("snapshots");
+        let mut up = dir.parent();
+        while let Some(d) = up.filter(|d| d.starts_with(&store) && *d != store) {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            up = d.parent();
+        }
         return;
     }
     if let Some(dir) = local_dir(ctx, name) {
