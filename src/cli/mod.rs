@@ -3,6 +3,7 @@
 
 mod base;
 mod boot;
+mod clone;
 mod completions;
 mod destroy;
 mod doctor;
@@ -107,6 +108,8 @@ pub enum Command {
     Shutdown(shutdown::Args),
     /// Write a jail's archive (definition, root and volumes) for a backup or a move.
     Export(export::Args),
+    /// Make a new jail from a snapshot of another jail's root (and volumes with --volumes).
+    Clone(clone::Args),
     /// Add a jail from an archive written by `export` (verified first; left stopped).
     Import(import::Args),
     /// Snapshots of a jail's root and volumes: create, list, rollback, destroy.
@@ -281,6 +284,7 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Shutdown(a) => shutdown::run(&cli.global, a),
         Command::Snapshot(c) => snapshot::run(&cli.global, c),
         Command::Export(a) => export::run(&cli.global, a),
+        Command::Clone(a) => clone::run(&cli.global, a),
         Command::Import(a) => import::run(&cli.global, a),
     }
 }

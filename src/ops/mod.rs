@@ -26,6 +26,7 @@ use serde::Serialize;
 pub use crate::observe::owned;
 pub mod adopt;
 pub mod archive;
+pub mod clone;
 pub mod export;
 pub mod import;
 pub mod snapshot;

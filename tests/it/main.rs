@@ -9,6 +9,7 @@ mod boot_driver;
 mod boot_sched;
 mod cli_basics;
 mod cli_output;
+mod clone_e2e;
 mod config;
 mod config_rules;
 mod crash_kill;
