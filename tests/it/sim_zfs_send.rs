@@ -315,8 +315,8 @@ fn the_send_receive_table_on_the_simulator() {
 }
 
 #[test]
-fn the_send_receive_table_on_zfs_fuse() {
-    let Some(pool) = real_pool("the_send_receive_table_on_zfs_fuse") else {
+fn the_send_receive_table_on_real_zfs() {
+    let Some(pool) = real_pool("the_send_receive_table_on_real_zfs") else {
         return;
     };
     run_table(&Bed::real(&pool), "zfs-fuse");
@@ -487,4 +487,36 @@ fn send_is_read_only_and_passes_a_read_only_handle() {
         )
         .unwrap_err();
     assert!(e.to_string().contains("read-only preview"), "{e}");
+}
+
+#[test]
+fn a_clone_stream_finds_its_origin_by_guid() {
+    let b = Bed::sim();
+    b.source();
+    b.ok(&["clone", "zroot/jt/a@s1", "B/k"]);
+    b.host()
+        .write(Path::new("/jt/k/mine"), b"k", 0o644)
+        .unwrap();
+    b.ok(&["snapshot", "B/k@x"]);
+    let (o, stream) = b.send(&["-i", "B/a@s1", "B/k@x"]);
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    // Under a new name, without -o origin: a clone of the snapshot with the source's guid.
+    let o = b.receive(&stream, &["B/n"]);
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    assert_eq!(
+        b.ok(&["get", "-H", "-o", "value", "origin", "B/n"]),
+        "zroot/jt/a@s1\n"
+    );
+    assert_eq!(b.file("/jt/n/mine").unwrap(), b"k");
+    // A pool without that snapshot cannot take it.
+    let other = Bed::sim();
+    let o = other.receive(&stream, &["B/n"]);
+    assert_eq!(
+        (o.status, o.stderr.as_str()),
+        (
+            1,
+            "cannot receive incremental stream: local origin for clone zroot/jt/n does not exist\n"
+        )
+    );
+    assert!(!other.names().contains(&"B/n".to_string()));
 }

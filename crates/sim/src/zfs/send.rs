@@ -42,6 +42,12 @@ struct Header {
     creation: u64,
     /// `-p`: the filesystem's locally set properties.
     props: Option<BTreeMap<String, String>>,
+    /// The incremental source is a snapshot of another filesystem (the origin of the clone
+    /// sent): received under a new name, the stream makes a clone of the snapshot that has
+    /// the source's guid, found in the pool (libzfs_sendrecv.c, zfs_receive_one: the
+    /// DRR_FLAG_CLONE case looks the origin up by guid).
+    #[serde(default)]
+    clone: bool,
 }
 
 /// One file, directory or symbolic link of a snapshot, by its path below the dataset.
@@ -379,6 +385,7 @@ pub(super) fn send(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
             fromguid,
             creation: to_d.creation,
             props: props.clone(),
+            clone: from.as_deref().is_some_and(|f| fs_part(f) != fs),
         };
         out.extend(encode(&header, &body));
     }
@@ -545,8 +552,33 @@ fn receive_one(
                     }
                 }
             } else {
-                let Some(o) = f.origin else {
-                    return Err(err(format!("{action}: destination '{fs}' does not exist")));
+                let found;
+                let o = match f.origin {
+                    Some(o) => o,
+                    None if h.clone => {
+                        found = ctx
+                            .state
+                            .zfs
+                            .datasets
+                            .iter()
+                            .find(|(n, d)| {
+                                d.kind == DsKind::Snapshot
+                                    && d.guid == fromguid
+                                    && super::pool_of(n) == super::pool_of(&fs)
+                            })
+                            .map(|(n, _)| n.clone());
+                        match &found {
+                            Some(o) => o.as_str(),
+                            None => {
+                                return Err(err(format!(
+                                    "{action}: local origin for clone {fs} does not exist"
+                                )));
+                            }
+                        }
+                    }
+                    None => {
+                        return Err(err(format!("{action}: destination '{fs}' does not exist")));
+                    }
                 };
                 let od = open_as(ctx, o, T_SNAP)?;
                 if od.guid != fromguid {
