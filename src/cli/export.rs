@@ -61,7 +61,7 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
         export::export(host.as_ref(), spec, &cfg.global, &toml, a.full, &mut lock).map_err(err)?
     } else {
         let path = a.output.clone().expect("a file");
-        let partial = path.with_extension("partial");
+        let partial = PathBuf::from(format!("{}.partial", path.display()));
         let written = (|| {
             let f = std::fs::File::create(&partial).map_err(|cause| ExportError::Io {
                 what: format!("create {}", partial.display()),

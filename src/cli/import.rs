@@ -20,7 +20,7 @@ pub struct Args {
 fn err(e: ImportError) -> miette::Report {
     use super::output::{Exit, failure};
     let exit = match &e {
-        ImportError::Failed { .. } => Exit::HostFailure,
+        ImportError::Failed { .. } | ImportError::Host { .. } => Exit::HostFailure,
         ImportError::Refused(crate::ops::adopt::AdoptRefusal::Invalid { .. }) => {
             Exit::InvalidConfig
         }
@@ -32,6 +32,12 @@ fn err(e: ImportError) -> miette::Report {
 pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
     let g = crate::config::load_global(&global.config_dir)?;
     let host = super::open_host(global, Access::Change)?;
+    if a.file.as_os_str() == "-" && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(super::output::refused(
+            "refusing to read an archive from a terminal",
+            "pipe one in (`jailctl export NAME | ssh HOST jailctl import -`) or give its file",
+        ));
+    }
     let report = if a.file.as_os_str() == "-" {
         let mut stdin = std::io::stdin().lock();
         import::import(host.as_ref(), &global.config_dir, &g, &mut stdin, a.name.as_deref())

@@ -49,6 +49,8 @@ pub enum ImportError {
     },
     #[error("cannot lock jail `{0}`: {1}")]
     Lock(String, String),
+    #[error("cannot look for the base snapshot {snapshot}: {cause}. Nothing was changed")]
+    Host { snapshot: String, cause: String },
     #[error(
         "import of jail `{name}` failed: {cause}; {}{}",
         if .undone.is_empty() { "nothing had been changed yet".to_string() } else { format!("undone: {}", .undone.join("; ")) },
@@ -184,7 +186,10 @@ pub fn import(
                     tools::ZFS,
                     ["get", "-H", "-p", "-o", "value", "guid", snap.as_str()],
                 ))
-                .map_err(|e| ImportError::Damaged(e.to_string()))?;
+                .map_err(|e| ImportError::Host {
+                    snapshot: snap.clone(),
+                    cause: e.to_string(),
+                })?;
             let why = if !out.success() {
                 Some("does not have".to_string())
             } else if out.stdout.trim() != b.guid.to_string() {

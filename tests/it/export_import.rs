@@ -598,3 +598,30 @@ fn export_on_real_zfs_writes_streams_the_real_zfs_receives() {
     let snaps = r.ok(&["list", "-H", "-o", "name", "-t", "snapshot", "-r", &root]);
     assert!(!snaps.contains("jailctl-export-"), "{snaps}");
 }
+
+#[test]
+fn a_failed_export_leaves_no_archive_and_no_snapshot() {
+    let two = two_hosts();
+    std::fs::create_dir_all(local(&two.a, "/var/db/jailctl/locks")).unwrap();
+    let before = fingerprint(&two.a);
+    std::fs::write(
+        two.a.join("faults.toml"),
+        "[[fault]]\ncommand = \"zfs send zroot/jailctl/volumes/db/pgdata@*\"\nstatus = 1\nstderr = \"warning: cannot send: I/O error\\n\"\n",
+    )
+    .unwrap();
+    let file = two.dir.join("db.tar.xz");
+    let out = jailctl(&two.a, &two.a_cfg)
+        .args(["export", "db", "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    std::fs::remove_file(two.a.join("faults.toml")).unwrap();
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("I/O error") && e.contains("nothing was exported"),
+        "{e}"
+    );
+    assert!(!file.exists() && !two.dir.join("db.tar.xz.partial").exists());
+    assert_same(&before, &fingerprint(&two.a));
+}
