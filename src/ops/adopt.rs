@@ -2,7 +2,9 @@
 //! checks that come before any change (a name not in use, a definition that validates with
 //! every other jail of the configuration), and the undo stack that takes back every change
 //! made so far when a later step fails, so a failed import or clone leaves the host and the
-//! configuration as they were.
+//! configuration as they were. The undo stack is journaled before each change, so a run
+//! killed half-way is undone by the next import or clone of the same name. (The apply
+//! journal is keyed to planned steps; a receive from an archive is no planned step.)
 
 use crate::config;
 use crate::config::spec::Global;
@@ -135,53 +137,164 @@ pub fn validate(config_dir: &Path, name: &str, toml: &str) -> Result<(), AdoptRe
     Ok(())
 }
 
-/// One change made, and how to take it back.
+/// Where the journal of an import or clone in progress lives (one file per new jail): a run
+/// killed half-way is undone by the next import or clone of that name.
+pub const JOURNAL_DIR: &str = "/var/db/jailctl/journal/adopt";
+
+fn journal_path(name: &str) -> PathBuf {
+    Path::new(JOURNAL_DIR).join(format!("{name}.json"))
+}
+
+/// One change, recorded before it is made, and how to take it back.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 enum Done {
     Cmd { did: String, undo: Cmd },
     File(PathBuf),
 }
 
-/// The changes made so far, undone in reverse order by [`Undo::rollback`].
-#[derive(Default)]
-pub struct Undo {
+/// The changes an import or clone makes, each recorded in its journal *before* it is made,
+/// undone in reverse order by [`Undo::rollback`] (or, after a kill, by
+/// [`finish_interrupted`]). An undo finding its object already gone (the change had not been
+/// made yet when the run stopped) counts as done.
+pub struct Undo<'h> {
+    host: &'h dyn Host,
+    journal: PathBuf,
     done: Vec<Done>,
 }
 
-impl Undo {
-    /// Record that `did` was done and `undo` takes it back.
-    pub fn push(&mut self, did: impl Into<String>, undo: Cmd) {
+/// Whether an undo failed only because what it removes is not there.
+fn already_gone(e: &crate::host::ProcessError) -> bool {
+    // zfs(8)'s words for a dataset, and for a snapshot, that is not there.
+    matches!(e, crate::host::ProcessError::Failed { stderr, .. }
+        if stderr.contains("dataset does not exist")
+            || stderr.contains("could not find any snapshots to destroy"))
+}
+
+fn undo_all(host: &dyn Host, done: Vec<Done>) -> (Vec<String>, Vec<String>) {
+    let (mut ok, mut failed) = (Vec::new(), Vec::new());
+    for d in done.into_iter().rev() {
+        match d {
+            Done::Cmd { did, undo } => match host.run(&undo) {
+                Ok(_) => ok.push(format!("{did}: undone by `{undo}`")),
+                Err(e) if already_gone(&e) => {}
+                Err(e) => failed.push(format!("{did}: `{undo}` failed: {e}")),
+            },
+            Done::File(p) => match std::fs::remove_file(&p) {
+                Ok(()) => ok.push(format!("removed {}", p.display())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => failed.push(format!("remove {}: {e}", p.display())),
+            },
+        }
+    }
+    (ok, failed)
+}
+
+impl<'h> Undo<'h> {
+    pub fn new(host: &'h dyn Host, name: &str) -> Self {
+        Undo {
+            host,
+            journal: journal_path(name),
+            done: Vec::new(),
+        }
+    }
+
+    fn save(&self) -> Result<(), String> {
+        let why = |e: std::io::Error| {
+            format!(
+                "cannot write the journal {}: {e} (check that /var/db is writable)",
+                self.journal.display()
+            )
+        };
+        self.host
+            .mkdir_p(Path::new(JOURNAL_DIR), 0o700)
+            .map_err(why)?;
+        let json = serde_json::to_vec(&self.done).expect("serialisable");
+        self.host.write(&self.journal, &json, 0o600).map_err(why)
+    }
+
+    /// Record, before doing it, that `did` is about to be done and `undo` takes it back.
+    pub fn push(&mut self, did: impl Into<String>, undo: Cmd) -> Result<(), String> {
         self.done.push(Done::Cmd {
             did: did.into(),
             undo,
         });
+        self.save()
     }
 
-    /// Record a file written (removed to take it back).
-    pub fn file(&mut self, path: PathBuf) {
+    /// Record, before writing it, a file (removed to take it back).
+    pub fn file(&mut self, path: PathBuf) -> Result<(), String> {
         self.done.push(Done::File(path));
+        self.save()
     }
 
     /// Take every change back, newest first. Returns what was undone and what could not be
-    /// (with the reason), for the error report.
-    pub fn rollback(self, host: &dyn Host) -> (Vec<String>, Vec<String>) {
-        let (mut ok, mut failed) = (Vec::new(), Vec::new());
-        for d in self.done.into_iter().rev() {
-            match d {
-                Done::Cmd { did, undo } => match host.run(&undo) {
-                    Ok(_) => ok.push(format!("{did}: undone by `{undo}`")),
-                    Err(e) => failed.push(format!("{did}: `{undo}` failed: {e}")),
-                },
-                Done::File(p) => match std::fs::remove_file(&p) {
-                    Ok(()) => ok.push(format!("removed {}", p.display())),
-                    Err(e) => failed.push(format!("remove {}: {e}", p.display())),
-                },
-            }
+    /// (with the reason), for the error report. The journal stays when something could not
+    /// be undone, so the next run tries again.
+    pub fn rollback(self) -> (Vec<String>, Vec<String>) {
+        let (ok, failed) = undo_all(self.host, self.done);
+        if failed.is_empty() {
+            drop_journal(self.host, &self.journal);
         }
         (ok, failed)
     }
 
-    /// Everything succeeded: keep it.
-    pub fn commit(self) {}
+    /// Everything succeeded: keep it, and drop the journal.
+    pub fn commit(self) -> Result<(), String> {
+        match self.host.remove_file(&self.journal) {
+            Ok(()) => {
+                drop_journal(self.host, &self.journal);
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(format!(
+                "cannot remove the journal {}: {e}",
+                self.journal.display()
+            )),
+        }
+    }
+}
+
+/// Remove a journal and, when it was the last, its directory (an import or clone of another
+/// name running meanwhile keeps it: rmdir(2) refuses a directory that is not empty).
+fn drop_journal(host: &dyn Host, journal: &Path) {
+    let _ = host.remove_file(journal);
+    let _ = host.remove_dir(Path::new(JOURNAL_DIR));
+}
+
+/// Undo an import or clone of `name` that a kill interrupted, if its journal is there.
+/// Returns what was undone; an error when some of it could not be (the journal stays).
+pub fn finish_interrupted(host: &dyn Host, name: &str) -> Result<Vec<String>, String> {
+    let path = journal_path(name);
+    let _ = host.remove_file(&path.with_extension("jailctl-tmp"));
+    let bytes = match host.read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read the journal {}: {e}", path.display())),
+    };
+    let done: Vec<Done> = serde_json::from_slice(&bytes).map_err(|e| {
+        format!(
+            "the journal {} is damaged ({e}); check jail `{name}`'s datasets by hand and delete it",
+            path.display()
+        )
+    })?;
+    let (ok, failed) = undo_all(host, done);
+    if !failed.is_empty() {
+        return Err(format!(
+            "the interrupted import or clone of `{name}` could not be undone: {}; fix the cause and run again, or take these back by hand and delete {}",
+            failed.join("; "),
+            path.display()
+        ));
+    }
+    host.remove_file(&path)
+        .map_err(|e| format!("cannot remove the journal {}: {e}", path.display()))?;
+    drop_journal(host, &path);
+    if !ok.is_empty() {
+        tracing::warn!(
+            "jail `{name}`: undid an interrupted import or clone first: {}",
+            ok.join("; ")
+        );
+    }
+    Ok(ok)
 }
 
 /// Write a definition file atomically (a temporary file renamed into place).

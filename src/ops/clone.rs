@@ -125,6 +125,13 @@ pub fn clone(
         tracing::warn!("jail {n} is locked by another jailctl; waiting")
     })
     .map_err(|e| CloneError::Lock(src.name.clone(), name.to_string(), e))?;
+    adopt::finish_interrupted(host, name).map_err(|cause| CloneError::Failed {
+        src: src.name.clone(),
+        name: name.to_string(),
+        cause,
+        undone: Vec::new(),
+        not_undone: Vec::new(),
+    })?;
     let all = snapshot::datasets(src, global);
     let from: Vec<String> = if volumes { all } else { all[..1].to_vec() };
     snapshot::check_owned(host, &src.name, &from)?;
@@ -140,17 +147,23 @@ pub fn clone(
         snapshot::PREFIX,
         crate::base::unique_snapshot_name(&[], std::time::SystemTime::now())
     );
-    let mut undo = Undo::default();
+    let mut undo = Undo::new(host, name);
     let r = run_clone(
         host, config_dir, global, src, name, definition, &from, &snap, &mut undo,
     );
     match r {
         Ok(r) => {
-            undo.commit();
+            undo.commit().map_err(|cause| CloneError::Failed {
+                src: src.name.clone(),
+                name: name.to_string(),
+                cause,
+                undone: Vec::new(),
+                not_undone: Vec::new(),
+            })?;
             Ok(r)
         }
         Err(cause) => {
-            let (undone, not_undone) = undo.rollback(host);
+            let (undone, not_undone) = undo.rollback();
             Err(CloneError::Failed {
                 src: src.name.clone(),
                 name: name.to_string(),
@@ -172,7 +185,7 @@ fn run_clone(
     definition: &str,
     from: &[String],
     snap: &str,
-    undo: &mut Undo,
+    undo: &mut Undo<'_>,
 ) -> Result<CloneReport, String> {
     let run = |cmd: &Cmd| host.run(cmd).map(|_| ()).map_err(|e| e.to_string());
     // One atomic snapshot of everything cloned.
@@ -183,13 +196,13 @@ fn run_clone(
         format!("{}=yes", snapshot::PROP),
     ];
     a.extend(snaps.iter().cloned());
-    run(&Cmd::new(tools::ZFS, a))?;
     for s in &snaps {
         undo.push(
             format!("took {s}"),
             Cmd::new(tools::ZFS, ["destroy", s.as_str()]),
-        );
+        )?;
     }
+    run(&Cmd::new(tools::ZFS, a))?;
     let mut made = Vec::new();
     for (i, (ds, s)) in from.iter().zip(&snaps).enumerate() {
         let (target, mountpoint) = if i == 0 {
@@ -209,14 +222,14 @@ fn run_clone(
                     .map_err(|e| e.to_string())?
                     .success();
                 if !exists {
+                    undo.push(
+                        format!("created {parent}"),
+                        Cmd::new(tools::ZFS, ["destroy", parent.as_str()]),
+                    )?;
                     run(&Cmd::new(
                         tools::ZFS,
                         ["create", "-o", "mountpoint=none", parent.as_str()],
                     ))?;
-                    undo.push(
-                        format!("created {parent}"),
-                        Cmd::new(tools::ZFS, ["destroy", parent.as_str()]),
-                    );
                 }
             }
             (
@@ -230,17 +243,17 @@ fn run_clone(
             a.extend(["-o".into(), format!("{k}={v}")]);
         }
         a.extend([s.clone(), target.clone()]);
-        run(&Cmd::new(tools::ZFS, a))?;
         undo.push(
             format!("cloned {target}"),
             Cmd::new(tools::ZFS, ["destroy", "-r", target.as_str()]),
-        );
+        )?;
+        run(&Cmd::new(tools::ZFS, a))?;
         made.push(target);
     }
     let path = adopt::definition_path(config_dir, name);
+    undo.file(path.clone())?;
     adopt::write_definition(&path, definition)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    undo.file(path.clone());
     Ok(CloneReport {
         snapshot: snap.to_string(),
         datasets: made,

@@ -11,6 +11,7 @@
 use super::adopt::{self, AdoptRefusal, Undo};
 use super::archive::{self, Manifest};
 use crate::apply::{Held, LockKey, Mode, layout};
+use crate::config;
 use crate::config::layout as names;
 use crate::config::spec::Global;
 use crate::host::{Cmd, Host, ProcessError, tools};
@@ -175,6 +176,14 @@ pub fn import(
         .map(|d| target(global, &name, d))
         .collect();
     let dataset_names: Vec<String> = targets.iter().map(|(d, _)| d.clone()).collect();
+    config::rules::check_jail_name(&name).map_err(|e| AdoptRefusal::BadName(name.clone(), e))?;
+    let held = Held::acquire(
+        host,
+        &[(LockKey::Jail(name.clone()), Mode::Exclusive)],
+        |_| tracing::warn!("jail {name} is locked by another jailctl; waiting"),
+    )
+    .map_err(|e| ImportError::Lock(name.clone(), e.to_string()))?;
+    adopt::finish_interrupted(host, &name).map_err(|e| ImportError::Lock(name.clone(), e))?;
     adopt::check_free(host, config_dir, global, &name, &dataset_names)?;
     adopt::validate(config_dir, &name, &manifest.definition_toml)?;
     // An incremental root is received as a clone of the base snapshot it was made against.
@@ -212,13 +221,7 @@ pub fn import(
         }
         _ => None,
     };
-    let held = Held::acquire(
-        host,
-        &[(LockKey::Jail(name.clone()), Mode::Exclusive)],
-        |_| tracing::warn!("jail {name} is locked by another jailctl; waiting"),
-    )
-    .map_err(|e| ImportError::Lock(name.clone(), e.to_string()))?;
-    let mut undo = Undo::default();
+    let mut undo = Undo::new(host, &name);
     let r = receive_all(
         host,
         config_dir,
@@ -233,7 +236,12 @@ pub fn import(
     );
     match r {
         Ok(definition) => {
-            undo.commit();
+            undo.commit().map_err(|cause| ImportError::Failed {
+                name: name.clone(),
+                cause,
+                undone: Vec::new(),
+                not_undone: Vec::new(),
+            })?;
             Ok(ImportReport {
                 name,
                 definition,
@@ -242,7 +250,7 @@ pub fn import(
             })
         }
         Err(cause) => {
-            let (undone, not_undone) = undo.rollback(host);
+            let (undone, not_undone) = undo.rollback();
             Err(ImportError::Failed {
                 name,
                 cause,
@@ -264,7 +272,7 @@ fn receive_all(
     dir: &Path,
     targets: &[(String, PathBuf)],
     origin: Option<&str>,
-    undo: &mut Undo,
+    undo: &mut Undo<'_>,
 ) -> Result<PathBuf, String> {
     layout::ensure(host, held, global).map_err(|e| e.to_string())?;
     let run = |cmd: &Cmd| host.run(cmd).map_err(|e: ProcessError| e.to_string());
@@ -279,14 +287,14 @@ fn receive_all(
             .map_err(|e| e.to_string())?
             .success();
         if !exists {
+            undo.push(
+                format!("created {parent}"),
+                Cmd::new(tools::ZFS, ["destroy", parent.as_str()]),
+            )?;
             run(&Cmd::new(
                 tools::ZFS,
                 ["create", "-o", "mountpoint=none", parent.as_str()],
             ))?;
-            undo.push(
-                format!("created {parent}"),
-                Cmd::new(tools::ZFS, ["destroy", parent.as_str()]),
-            );
         }
     }
     for (d, (ds, mountpoint)) in manifest.datasets.iter().zip(targets) {
@@ -312,6 +320,10 @@ fn receive_all(
         }
         args.push(ds.clone());
         let cmd = Cmd::new(tools::ZFS, args);
+        undo.push(
+            format!("received {ds}"),
+            Cmd::new(tools::ZFS, ["destroy", "-r", ds.as_str()]),
+        )?;
         let mut f = std::fs::File::open(dir.join(&d.file)).map_err(|e| e.to_string())?;
         let out = host
             .pipe(&cmd, Some(&mut f), None, RECEIVE_DEADLINE)
@@ -325,10 +337,6 @@ fn receive_all(
                 out.stderr.trim()
             ));
         }
-        undo.push(
-            format!("received {ds}"),
-            Cmd::new(tools::ZFS, ["destroy", "-r", ds.as_str()]),
-        );
         // The export snapshot came along; the jail does not need it.
         run(&Cmd::new(
             tools::ZFS,
@@ -336,8 +344,8 @@ fn receive_all(
         ))?;
     }
     let path = adopt::definition_path(config_dir, name);
+    undo.file(path.clone())?;
     adopt::write_definition(&path, &manifest.definition_toml)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    undo.file(path.clone());
     Ok(path)
 }

@@ -177,3 +177,34 @@ fn a_clone_failing_half_way_is_undone() {
     assert_same(&before, &fingerprint(&s));
     assert!(!cfg.join("jails/db2.toml").exists());
 }
+
+/// A clone killed (SIGKILL) right after each of its changes, then run again: the second run
+/// undoes what the first left and clones; the host ends as a clean clone leaves it.
+#[test]
+fn a_clone_killed_half_way_is_undone_by_the_next() {
+    use super::support::TestHost;
+    use super::support::kill::{Series, check};
+    let template = TestHost::examples();
+    template.ok(&["up", "db"]);
+    let s = Series {
+        what: "clone db db2 --volumes",
+        args: &[
+            "clone",
+            "db",
+            "db2",
+            "--volumes",
+            "--ip4",
+            "192.168.1.29/24",
+        ],
+        reference: None,
+        template,
+    };
+    for after in [
+        "zfs snapshot",
+        "zfs clone",
+        "zfs create -o mountpoint=none zroot/jailctl/volumes/db2",
+        "volumes/db2/pgdata",
+    ] {
+        check(s.run_after(after, 2));
+    }
+}

@@ -55,6 +55,10 @@ fn two_hosts() -> Two {
     host_with_base(&b);
     examples_config(&b_cfg);
     std::fs::remove_file(b_cfg.join("jails/db.toml")).unwrap();
+    // Hosts where jailctl has run have its lock directory.
+    for h in [&a, &b] {
+        std::fs::create_dir_all(local(h, "/var/db/jailctl/locks")).unwrap();
+    }
     Two {
         _t: t,
         a,
@@ -436,8 +440,6 @@ fn a_name_in_use_is_refused_and_name_imports_under_another() {
 fn a_receive_that_fails_half_way_is_undone() {
     let two = two_hosts();
     let file = export(&two, &["--full"]);
-    // A host where jailctl has run has its lock directory.
-    std::fs::create_dir_all(local(&two.b, "/var/db/jailctl/locks")).unwrap();
     let before = fingerprint(&two.b);
     // The volume's receive fails after the root's succeeded.
     std::fs::write(
@@ -602,7 +604,6 @@ fn export_on_real_zfs_writes_streams_the_real_zfs_receives() {
 #[test]
 fn a_failed_export_leaves_no_archive_and_no_snapshot() {
     let two = two_hosts();
-    std::fs::create_dir_all(local(&two.a, "/var/db/jailctl/locks")).unwrap();
     let before = fingerprint(&two.a);
     std::fs::write(
         two.a.join("faults.toml"),
@@ -624,4 +625,32 @@ fn a_failed_export_leaves_no_archive_and_no_snapshot() {
     );
     assert!(!file.exists() && !two.dir.join("db.tar.xz.partial").exists());
     assert_same(&before, &fingerprint(&two.a));
+}
+
+/// An import killed (SIGKILL) right after each of its changes, then run again: the second run
+/// undoes what the first left (its journal) and imports; the host ends as a clean import
+/// leaves it.
+#[test]
+fn an_import_killed_half_way_is_undone_by_the_next() {
+    use super::support::TestHost;
+    use super::support::kill::{Series, check};
+    let two = two_hosts();
+    let file = export(&two, &["--full"]);
+    let template = TestHost::examples();
+    std::fs::remove_file(template.cfg().join("jails/db.toml")).unwrap();
+    std::fs::copy(&file, template.dir.path().join("db.tar.xz")).unwrap();
+    let s = Series {
+        what: "import db.tar.xz",
+        args: &["import", "db.tar.xz"],
+        reference: None,
+        template,
+    };
+    for after in [
+        "zfs create -o mountpoint=none zroot/jailctl/volumes/db",
+        "zfs receive",
+        "zfs destroy zroot/jailctl/jails/db@",
+        "zfs destroy zroot/jailctl/volumes/db/pgdata@",
+    ] {
+        check(s.run_after(after, 2));
+    }
 }
