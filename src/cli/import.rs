@@ -20,7 +20,9 @@ pub struct Args {
 fn err(e: ImportError) -> miette::Report {
     use super::output::{Exit, failure};
     let exit = match &e {
-        ImportError::Failed { .. } | ImportError::Host { .. } => Exit::HostFailure,
+        ImportError::Failed { .. } | ImportError::Host { .. } | ImportError::Interrupted(..) => {
+            Exit::HostFailure
+        }
         ImportError::Refused(crate::ops::adopt::AdoptRefusal::Invalid { .. }) => {
             Exit::InvalidConfig
         }

@@ -50,6 +50,8 @@ pub enum ImportError {
     },
     #[error("cannot lock jail `{0}`: {1}")]
     Lock(String, String),
+    #[error("jail `{0}`: {1}")]
+    Interrupted(String, String),
     #[error("cannot look for the base snapshot {snapshot}: {cause}. Nothing was changed")]
     Host { snapshot: String, cause: String },
     #[error(
@@ -183,7 +185,8 @@ pub fn import(
         |_| tracing::warn!("jail {name} is locked by another jailctl; waiting"),
     )
     .map_err(|e| ImportError::Lock(name.clone(), e.to_string()))?;
-    adopt::finish_interrupted(host, &name).map_err(|e| ImportError::Lock(name.clone(), e))?;
+    adopt::finish_interrupted(host, &name)
+        .map_err(|e| ImportError::Interrupted(name.clone(), e))?;
     adopt::check_free(host, config_dir, global, &name, &dataset_names)?;
     adopt::validate(config_dir, &name, &manifest.definition_toml)?;
     // An incremental root is received as a clone of the base snapshot it was made against.

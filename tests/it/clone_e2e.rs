@@ -178,8 +178,10 @@ fn a_clone_failing_half_way_is_undone() {
     assert!(!cfg.join("jails/db2.toml").exists());
 }
 
-/// A clone killed (SIGKILL) right after each of its changes, then run again: the second run
-/// undoes what the first left and clones; the host ends as a clean clone leaves it.
+/// A clone killed (SIGKILL) right after each of its changes but the last, then run again: the
+/// second run undoes what the first left and clones; the host ends as a clean clone leaves it.
+/// (Killed after its last host command, a clone may have finished; a second run is then
+/// refused, the name being taken.)
 #[test]
 fn a_clone_killed_half_way_is_undone_by_the_next() {
     use super::support::TestHost;
@@ -203,7 +205,6 @@ fn a_clone_killed_half_way_is_undone_by_the_next() {
         "zfs snapshot",
         "zfs clone",
         "zfs create -o mountpoint=none zroot/jailctl/volumes/db2",
-        "volumes/db2/pgdata",
     ] {
         check(s.run_after(after, 2));
     }

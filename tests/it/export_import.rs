@@ -627,9 +627,10 @@ fn a_failed_export_leaves_no_archive_and_no_snapshot() {
     assert_same(&before, &fingerprint(&two.a));
 }
 
-/// An import killed (SIGKILL) right after each of its changes, then run again: the second run
-/// undoes what the first left (its journal) and imports; the host ends as a clean import
-/// leaves it.
+/// An import killed (SIGKILL) right after each of its changes but the last, then run again:
+/// the second run undoes what the first left (its journal) and imports; the host ends as a
+/// clean import leaves it. (Killed after its last host command, an import may have finished,
+/// and running it again is refused as the name is then taken, as it should be.)
 #[test]
 fn an_import_killed_half_way_is_undone_by_the_next() {
     use super::support::TestHost;
@@ -649,7 +650,6 @@ fn an_import_killed_half_way_is_undone_by_the_next() {
         "zfs create -o mountpoint=none zroot/jailctl/volumes/db",
         "zfs receive",
         "zfs destroy zroot/jailctl/jails/db@",
-        "zfs destroy zroot/jailctl/volumes/db/pgdata@",
     ] {
         check(s.run_after(after, 2));
     }
