@@ -55,10 +55,20 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
     let toml = super::show::pasteable(spec)
         .map_err(|e| miette::miette!("cannot write jail `{}` as TOML: {e}", spec.name))?;
     let host = super::open_host(global, Access::Change)?;
+    let progress = !global.quiet;
     let report = if to_stdout {
         let stdout = std::io::stdout();
         let mut lock = stdout.lock();
-        export::export(host.as_ref(), spec, &cfg.global, &toml, a.full, &mut lock).map_err(err)?
+        export::export(
+            host.as_ref(),
+            spec,
+            &cfg.global,
+            &toml,
+            a.full,
+            progress,
+            &mut lock,
+        )
+        .map_err(err)?
     } else {
         let path = a.output.clone().expect("a file");
         let partial = PathBuf::from(format!("{}.partial", path.display()));
@@ -68,7 +78,15 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
                 cause,
             })?;
             let mut w = std::io::BufWriter::new(f);
-            let r = export::export(host.as_ref(), spec, &cfg.global, &toml, a.full, &mut w)?;
+            let r = export::export(
+                host.as_ref(),
+                spec,
+                &cfg.global,
+                &toml,
+                a.full,
+                progress,
+                &mut w,
+            )?;
             w.flush()
                 .and_then(|()| w.get_ref().sync_all())
                 .map_err(|cause| ExportError::Io {

@@ -42,7 +42,7 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
     }
     let report = if a.file.as_os_str() == "-" {
         let mut stdin = std::io::stdin().lock();
-        import::import(host.as_ref(), &global.config_dir, &g, &mut stdin, a.name.as_deref())
+        import::import(host.as_ref(), &global.config_dir, &g, &mut stdin, a.name.as_deref(), !global.quiet)
     } else {
         let mut f = std::fs::File::open(&a.file).map_err(|e| {
             super::output::failure(
@@ -51,7 +51,7 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
                 Some("give the path of a file written by `jailctl export`, or `-` for standard input".into()),
             )
         })?;
-        import::import(host.as_ref(), &global.config_dir, &g, &mut f, a.name.as_deref())
+        import::import(host.as_ref(), &global.config_dir, &g, &mut f, a.name.as_deref(), !global.quiet)
     }
     .map_err(err)?;
     if !global.quiet {

@@ -139,3 +139,18 @@ pub fn member_allowed(name: &str) -> bool {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
 }
+
+/// A bar on stderr counting the bytes of one stream, when `progress` (a terminal, not
+/// `--quiet`); hidden otherwise.
+pub fn progress_bar(progress: bool, what: String) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !progress || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::no_length();
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} {bytes} {bytes_per_sec}") {
+        bar.set_style(style);
+    }
+    bar.set_message(what);
+    bar
+}

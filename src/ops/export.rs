@@ -117,6 +117,7 @@ pub fn export(
     global: &Global,
     definition_toml: &str,
     full: bool,
+    progress: bool,
     out: &mut dyn Write,
 ) -> Result<ExportReport, ExportError> {
     let _lock = snapshot::lock(host, &spec.name)?;
@@ -142,6 +143,7 @@ pub fn export(
         global,
         definition_toml,
         full,
+        progress,
         &datasets,
         &snap,
         out,
@@ -170,6 +172,7 @@ fn write_archive(
     global: &Global,
     definition_toml: &str,
     full: bool,
+    progress: bool,
     datasets: &[String],
     snap: &str,
     out: &mut dyn Write,
@@ -210,7 +213,10 @@ fn write_archive(
         let f = std::fs::File::create(&path)
             .map_err(io(&format!("create the temporary file {}", path.display())))?;
         let mut w = archive::Hashing::new(std::io::BufWriter::new(f));
-        let o = host.pipe(&cmd, None, Some(&mut w), SEND_DEADLINE)?;
+        let bar = archive::progress_bar(progress, format!("sending {ds}"));
+        let o = host.pipe(&cmd, None, Some(&mut bar.wrap_write(&mut w)), SEND_DEADLINE);
+        bar.finish_and_clear();
+        let o = o?;
         if !o.success() {
             return Err(ExportError::Send {
                 cmd: cmd.to_string(),

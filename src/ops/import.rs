@@ -167,6 +167,7 @@ pub fn import(
     global: &Global,
     input: &mut dyn Read,
     name: Option<&str>,
+    progress: bool,
 ) -> Result<ImportReport, ImportError> {
     let tmp = tempfile::tempdir()
         .map_err(|e| ImportError::Damaged(format!("cannot make a temporary directory: {e}")))?;
@@ -235,6 +236,7 @@ pub fn import(
         tmp.path(),
         &targets,
         origin.as_deref(),
+        progress,
         &mut undo,
     );
     match r {
@@ -275,6 +277,7 @@ fn receive_all(
     dir: &Path,
     targets: &[(String, PathBuf)],
     origin: Option<&str>,
+    progress: bool,
     undo: &mut Undo<'_>,
 ) -> Result<PathBuf, String> {
     layout::ensure(host, held, global).map_err(|e| e.to_string())?;
@@ -327,10 +330,11 @@ fn receive_all(
             format!("received {ds}"),
             Cmd::new(tools::ZFS, ["destroy", "-r", ds.as_str()]),
         )?;
-        let mut f = std::fs::File::open(dir.join(&d.file)).map_err(|e| e.to_string())?;
-        let out = host
-            .pipe(&cmd, Some(&mut f), None, RECEIVE_DEADLINE)
-            .map_err(|e| e.to_string())?;
+        let f = std::fs::File::open(dir.join(&d.file)).map_err(|e| e.to_string())?;
+        let bar = archive::progress_bar(progress, format!("receiving {ds}"));
+        let out = host.pipe(&cmd, Some(&mut bar.wrap_read(f)), None, RECEIVE_DEADLINE);
+        bar.finish_and_clear();
+        let out = out.map_err(|e| e.to_string())?;
         if !out.success() {
             // A refused receive makes nothing (zfs receives into a temporary clone and only
             // renames it into place once the stream is complete).

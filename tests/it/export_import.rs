@@ -539,7 +539,8 @@ fn export_on_real_zfs_writes_streams_the_real_zfs_receives() {
     // Incremental: onto a copy of the base snapshot.
     let mut inc = Vec::new();
     let rep =
-        jailctl::ops::export::export(&r.host, &spec, &global, "# web\n", false, &mut inc).unwrap();
+        jailctl::ops::export::export(&r.host, &spec, &global, "# web\n", false, false, &mut inc)
+            .unwrap();
     let (m, members) = unpack(&inc);
     assert!(m.datasets[0].incremental && m.datasets.len() == 1);
     let real_guid = r.ok(&[
@@ -586,7 +587,8 @@ fn export_on_real_zfs_writes_streams_the_real_zfs_receives() {
     );
     // Full: on its own, and the volume.
     let mut full = Vec::new();
-    jailctl::ops::export::export(&r.host, &spec, &global, "# web\n", true, &mut full).unwrap();
+    jailctl::ops::export::export(&r.host, &spec, &global, "# web\n", true, false, &mut full)
+        .unwrap();
     let (m, members) = unpack(&full);
     assert!(!m.datasets[0].incremental);
     receive(
