@@ -15,6 +15,15 @@ pub struct Args {
     /// Import under this name instead of the archive's.
     #[arg(long, value_parser = super::target::jail_name)]
     pub name: Option<String>,
+    /// A new IPv4 address (ADDR/LEN), replacing the definition's.
+    #[arg(long, value_name = "ADDR/LEN")]
+    pub ip4: Option<String>,
+    /// A new IPv6 address (ADDR/LEN), replacing the definition's.
+    #[arg(long, value_name = "ADDR/LEN")]
+    pub ip6: Option<String>,
+    /// A new hostname.
+    #[arg(long)]
+    pub hostname: Option<String>,
 }
 
 fn err(e: ImportError) -> miette::Report {
@@ -34,6 +43,11 @@ fn err(e: ImportError) -> miette::Report {
 pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
     let g = crate::config::load_global(&global.config_dir)?;
     let host = super::open_host(global, Access::Change)?;
+    let changes = crate::ops::clone::Changes {
+        ip4: a.ip4.clone(),
+        ip6: a.ip6.clone(),
+        hostname: a.hostname.clone(),
+    };
     if a.file.as_os_str() == "-" && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         return Err(super::output::refused(
             "refusing to read an archive from a terminal",
@@ -42,7 +56,7 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
     }
     let report = if a.file.as_os_str() == "-" {
         let mut stdin = std::io::stdin().lock();
-        import::import(host.as_ref(), &global.config_dir, &g, &mut stdin, a.name.as_deref(), !global.quiet)
+        import::import(host.as_ref(), &global.config_dir, &g, &mut stdin, a.name.as_deref(), &changes, !global.quiet)
     } else {
         let mut f = std::fs::File::open(&a.file).map_err(|e| {
             super::output::failure(
@@ -51,7 +65,7 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
                 Some("give the path of a file written by `jailctl export`, or `-` for standard input".into()),
             )
         })?;
-        import::import(host.as_ref(), &global.config_dir, &g, &mut f, a.name.as_deref(), !global.quiet)
+        import::import(host.as_ref(), &global.config_dir, &g, &mut f, a.name.as_deref(), &changes, !global.quiet)
     }
     .map_err(err)?;
     if !global.quiet {

@@ -52,6 +52,10 @@ pub struct Changes {
 
 /// The source's jail file with `changes` applied.
 pub fn edit_definition(toml_text: &str, changes: &Changes) -> Result<String, String> {
+    // Unchanged, the text stays as it is, comments included.
+    if changes.ip4.is_none() && changes.ip6.is_none() && changes.hostname.is_none() {
+        return Ok(toml_text.to_string());
+    }
     let mut t: toml::Table = toml_text.parse().map_err(|e| format!("{e}"))?;
     if let Some(h) = &changes.hostname {
         t.insert("hostname".into(), toml::Value::String(h.clone()));

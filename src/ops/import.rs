@@ -167,11 +167,15 @@ pub fn import(
     global: &Global,
     input: &mut dyn Read,
     name: Option<&str>,
+    changes: &super::clone::Changes,
     progress: bool,
 ) -> Result<ImportReport, ImportError> {
     let tmp = tempfile::tempdir()
         .map_err(|e| ImportError::Damaged(format!("cannot make a temporary directory: {e}")))?;
-    let manifest = unpack(input, tmp.path())?;
+    let mut manifest = unpack(input, tmp.path())?;
+    // A new address or hostname given on the command line replaces the archive's.
+    manifest.definition_toml = super::clone::edit_definition(&manifest.definition_toml, changes)
+        .map_err(|e| ImportError::Damaged(format!("its definition cannot be edited: {e}")))?;
     let name = name.unwrap_or(&manifest.name).to_string();
     let targets: Vec<(String, PathBuf)> = manifest
         .datasets

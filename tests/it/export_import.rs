@@ -418,6 +418,21 @@ fn a_name_in_use_is_refused_and_name_imports_under_another() {
     assert!(e.contains("does not validate"), "{e}");
     assert_same(&before, &fingerprint(&two.a));
     assert!(!two.a_cfg.join("jails/db2.toml").exists());
+    // With a new address it fits beside db on A, and starts there too.
+    jailctl(&two.a, &two.a_cfg)
+        .args(["import", "--name", "db2", "--ip4", "192.168.1.29/24"])
+        .arg(&file)
+        .assert()
+        .success();
+    let def = std::fs::read_to_string(two.a_cfg.join("jails/db2.toml")).unwrap();
+    assert!(
+        def.contains("192.168.1.29/24") && !def.contains("192.168.1.21/24"),
+        "{def}"
+    );
+    jailctl(&two.a, &two.a_cfg)
+        .args(["up", "db2"])
+        .assert()
+        .success();
     // On B under a new name: its own datasets and definition.
     jailctl(&two.b, &two.b_cfg)
         .args(["import", "--name", "db2"])
