@@ -671,3 +671,59 @@ fn an_import_killed_half_way_is_undone_by_the_next() {
         check(s.run_after(after, 2));
     }
 }
+
+/// The archive's members, for a test to change and write back as another archive.
+fn members(file: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut tar = tar::Archive::new(liblzma::read::XzDecoder::new(
+        std::fs::File::open(file).unwrap(),
+    ));
+    let mut out = Vec::new();
+    for e in tar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        out.push((name, data));
+    }
+    out
+}
+
+fn write_members(to: &Path, members: &[(String, Vec<u8>)]) {
+    let mut b = tar::Builder::new(liblzma::write::XzEncoder::new(
+        std::fs::File::create(to).unwrap(),
+        1,
+    ));
+    for (n, d) in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(d.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, n, d.as_slice()).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap();
+}
+
+#[test]
+fn another_format_version_and_foreign_members_are_refused() {
+    let two = two_hosts();
+    let file = export(&two, &["--full"]);
+    let before = fingerprint(&two.b);
+    let mut m = members(&file);
+    let mut manifest: serde_json::Value = serde_json::from_slice(&m[0].1).unwrap();
+    manifest["format"] = 2.into();
+    m[0].1 = serde_json::to_vec(&manifest).unwrap();
+    let v2 = two.dir.join("v2.tar.xz");
+    write_members(&v2, &m);
+    let e = import_fails(&two, &v2, &[]);
+    assert!(
+        e.contains("format version 2") && e.contains("reads version 1"),
+        "{e}"
+    );
+    let mut m = members(&file);
+    m.push(("etc/passwd".into(), b"x".to_vec()));
+    let evil = two.dir.join("evil.tar.xz");
+    write_members(&evil, &m);
+    let e = import_fails(&two, &evil, &[]);
+    assert!(e.contains("unexpected member"), "{e}");
+    assert_same(&before, &fingerprint(&two.b));
+}
