@@ -354,33 +354,12 @@ fn damaged_truncated_and_foreign_archives_leave_nothing() {
 fn a_stream_that_does_not_match_its_checksum_is_refused() {
     let two = two_hosts();
     let file = export(&two, &["--full"]);
-    let mut tar = tar::Archive::new(liblzma::read::XzDecoder::new(
-        std::fs::File::open(&file).unwrap(),
-    ));
-    let mut members: Vec<(String, Vec<u8>)> = Vec::new();
-    for e in tar.entries().unwrap() {
-        let mut e = e.unwrap();
-        let name = e.path().unwrap().to_string_lossy().into_owned();
-        let mut data = Vec::new();
-        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
-        members.push((name, data));
-    }
-    let root = members.iter_mut().find(|(n, _)| n == "root.zfs").unwrap();
+    let mut m = members(&file);
+    let root = m.iter_mut().find(|(n, _)| n == "root.zfs").unwrap();
     let mid = root.1.len() / 2;
     root.1[mid] ^= 1;
     let bad = two.dir.join("bad.tar.xz");
-    let mut b = tar::Builder::new(liblzma::write::XzEncoder::new(
-        std::fs::File::create(&bad).unwrap(),
-        1,
-    ));
-    for (n, d) in &members {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(d.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, n, d.as_slice()).unwrap();
-    }
-    b.into_inner().unwrap().finish().unwrap();
+    write_members(&bad, &m);
     let before = fingerprint(&two.b);
     let e = import_fails(&two, &bad, &[]);
     assert!(
