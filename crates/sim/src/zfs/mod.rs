@@ -2214,9 +2214,13 @@ fn remove_files(ctx: &Ctx<'_>, name: &str) {
         // snapshot: the store holds snapshots, not a tree of its own.
         let store = ctx.root.parent().unwrap_or(ctx.root).join("snapshots");
         let mut up = dir.parent();
+        // A directory already gone (a command killed half-way through this walk) is passed
+        // over; one still holding other snapshots ends it.
         while let Some(d) = up.filter(|d| d.starts_with(&store) && *d != store) {
-            if std::fs::remove_dir(d).is_err() {
-                break;
+            match std::fs::remove_dir(d) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) => break,
             }
             up = d.parent();
         }
