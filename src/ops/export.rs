@@ -110,6 +110,29 @@ fn get_value(host: &dyn Host, prop: &str, dataset: &str) -> Result<String, Expor
     Ok(out.stdout.trim_end_matches('\n').to_string())
 }
 
+/// The user property marking the snapshots an export takes (beside `jailctl:snapshot`), so a
+/// snapshot a person labelled `export-...` is never taken for one.
+pub const EXPORT_PROP: &str = "jailctl:export";
+
+/// Destroy the export snapshots an export killed half-way left on `datasets`. Only called
+/// with the jail's lock held, so no export of this jail is running.
+fn drop_stale(host: &dyn Host, datasets: &[String]) -> Result<(), ExportError> {
+    let mut a: Vec<String> = ["list", "-H", "-o"].map(String::from).to_vec();
+    a.push(format!("name,{EXPORT_PROP}"));
+    a.extend(["-t", "snapshot", "-d", "1"].map(String::from));
+    a.extend(datasets.iter().cloned());
+    let out = host.run(&Cmd::new(tools::ZFS, a))?;
+    for line in out.stdout.lines() {
+        if let Some((name, "yes")) = line.split_once('\t')
+            && name.contains(&format!("@{}", archive::SNAPSHOT_PREFIX))
+        {
+            host.run(&Cmd::new(tools::ZFS, ["destroy", name]))?;
+            tracing::warn!("destroyed {name}, left by an export that did not finish");
+        }
+    }
+    Ok(())
+}
+
 /// Export `spec`'s jail into `out`. `definition_toml` is its definition as a jail file.
 pub fn export(
     host: &dyn Host,
@@ -129,11 +152,14 @@ pub fn export(
         archive::SNAPSHOT_PREFIX,
         crate::base::unique_snapshot_name(&[], now)
     );
+    drop_stale(host, &datasets)?;
     let full_names: Vec<String> = datasets.iter().map(|d| format!("{d}@{snap}")).collect();
     let mut a = vec![
         "snapshot".to_string(),
         "-o".into(),
         format!("{}=yes", snapshot::PROP),
+        "-o".into(),
+        format!("{EXPORT_PROP}=yes"),
     ];
     a.extend(full_names.iter().cloned());
     host.run(&Cmd::new(tools::ZFS, a))?;

@@ -706,3 +706,42 @@ fn another_format_version_and_foreign_members_are_refused() {
     assert!(e.contains("unexpected member"), "{e}");
     assert_same(&before, &fingerprint(&two.b));
 }
+
+/// An export killed (SIGKILL) while it sends leaves its snapshots; the next export of the jail
+/// destroys them first (it holds the jail's lock, so they cannot be another export's), and
+/// leaves a snapshot a person labelled `export-...` alone.
+#[test]
+fn the_snapshots_of_a_killed_export_are_destroyed_by_the_next() {
+    use super::support::TestHost;
+    use super::support::kill::{When, kill};
+    let h = TestHost::examples();
+    h.ok(&["up", "db"]);
+    h.ok(&["snapshot", "create", "db", "export-mine"]);
+    let args = ["export", "db", "--full", "-o", "out.tar.xz"];
+    let k = kill(&h, &args, When::After("zfs send"));
+    assert!(k.running, "the export had finished");
+    let snaps = |h: &TestHost| {
+        zfs(
+            &h.sim(),
+            &[
+                "list",
+                "-H",
+                "-o",
+                "name",
+                "-t",
+                "snapshot",
+                "-r",
+                "zroot/jailctl/jails/db",
+            ],
+        )
+        .stdout
+    };
+    let left = snaps(&h);
+    assert!(left.contains("@jailctl-export-2"), "{left}");
+    assert!(!h.dir.path().join("out.tar.xz").exists());
+    h.ok(&args);
+    let after = snaps(&h);
+    assert!(!after.contains("@jailctl-export-2"), "{after}");
+    assert!(after.contains("@jailctl-export-mine"), "{after}");
+    assert!(h.dir.path().join("out.tar.xz").exists());
+}
