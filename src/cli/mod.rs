@@ -3,11 +3,14 @@
 
 mod base;
 mod boot;
+mod clone;
 mod completions;
 mod destroy;
 mod doctor;
 mod down;
 mod exec;
+mod export;
+mod import;
 mod init;
 mod list;
 mod man;
@@ -103,6 +106,12 @@ pub enum Command {
     Boot(boot::Args),
     /// Stop the running jails (or the named ones), dependents first, within a time budget.
     Shutdown(shutdown::Args),
+    /// Write a jail's archive (definition, root and volumes) for a backup or a move.
+    Export(export::Args),
+    /// Make a new jail from a snapshot of another jail's root (and volumes with --volumes).
+    Clone(clone::Args),
+    /// Add a jail from an archive written by `export` (verified first; left stopped).
+    Import(import::Args),
     /// Snapshots of a jail's root and volumes: create, list, rollback, destroy.
     #[command(subcommand)]
     Snapshot(snapshot::Cmd),
@@ -274,5 +283,8 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Boot(a) => boot::run(&cli.global, a),
         Command::Shutdown(a) => shutdown::run(&cli.global, a),
         Command::Snapshot(c) => snapshot::run(&cli.global, c),
+        Command::Export(a) => export::run(&cli.global, a),
+        Command::Clone(a) => clone::run(&cli.global, a),
+        Command::Import(a) => import::run(&cli.global, a),
     }
 }

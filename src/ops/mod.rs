@@ -24,6 +24,11 @@ use crate::render;
 use serde::Serialize;
 
 pub use crate::observe::owned;
+pub mod adopt;
+pub mod archive;
+pub mod clone;
+pub mod export;
+pub mod import;
 pub mod snapshot;
 
 #[derive(Debug, thiserror::Error)]

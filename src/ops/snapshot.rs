@@ -359,7 +359,11 @@ fn rows(host: &dyn Host, jail: &str, datasets: &[String]) -> Result<Vec<Row>, Sn
 }
 
 /// Refuse a dataset jailctl did not create (or that does not exist).
-fn check_owned(host: &dyn Host, jail: &str, datasets: &[String]) -> Result<(), SnapshotError> {
+pub(crate) fn check_owned(
+    host: &dyn Host,
+    jail: &str,
+    datasets: &[String],
+) -> Result<(), SnapshotError> {
     let get = crate::host::zfs::Get::new([super::owned::MANAGED], datasets.iter().cloned());
     let out = host
         .run(&get.cmd())
@@ -387,7 +391,7 @@ fn check_owned(host: &dyn Host, jail: &str, datasets: &[String]) -> Result<(), S
     Ok(())
 }
 
-fn lock(host: &dyn Host, jail: &str) -> Result<JailLocks, SnapshotError> {
+pub(crate) fn lock(host: &dyn Host, jail: &str) -> Result<JailLocks, SnapshotError> {
     JailLocks::acquire(host, &[jail.to_string()], |n| {
         tracing::warn!("jail {n} is locked by another jailctl; waiting")
     })

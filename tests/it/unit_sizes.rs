@@ -62,11 +62,11 @@ const NOT_YET_SPLIT: &[&str] = &[
     "crates/sim/src/pf.rs::run",
     "crates/sim/src/pf.rs::rule",
     "crates/sim/src/rctl.rs::run",
-    "crates/sim/src/zfs.rs",
-    "crates/sim/src/zfs.rs::destroy",
-    "crates/sim/src/zfs.rs::get",
-    "crates/sim/src/zfs.rs::list",
-    "crates/sim/src/zfs.rs::rename",
+    "crates/sim/src/zfs/mod.rs",
+    "crates/sim/src/zfs/mod.rs::destroy",
+    "crates/sim/src/zfs/mod.rs::get",
+    "crates/sim/src/zfs/mod.rs::list",
+    "crates/sim/src/zfs/mod.rs::rename",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -176,7 +176,7 @@ const ROWS: &[Row] = &[
     // ---- the command line
     zfs(&["frobnicate"], 2, "unrecognized command 'frobnicate'"),
     zfs(&[], 2, "usage: zfs command args ..."),
-    zfs(&["send", "@@x"], 1, "zfs send: not modelled by the simulated host (use real-ZFS mode, see docs/simulator.md)")
+    zfs(&["bookmark", "@@x", "@#x"], 1, "zfs bookmark: not modelled by the simulated host (use real-ZFS mode, see docs/simulator.md)")
         .real(NotRun("a subcommand the simulator does not model: its refusal is its own")),
     // ---- zpool
     zpool(&["list", "-H", "-o", "name,health", "nope"], 1, "cannot open 'nope': no such pool"),

@@ -212,6 +212,29 @@ pub trait Runner {
         self.output(cmd)
     }
 
+    /// Run with its standard input read from `input` and its standard output written to
+    /// `output` as it comes (`zfs send` into an archive, `zfs receive` from one), within
+    /// `deadline`; stderr is captured into the returned [`Output`] (whose `stdout` is empty
+    /// when `output` is given). Without `input` the command reads an empty stdin. A host that
+    /// cannot stream (an in-memory test host) refuses with [`ProcessError::Spawn`] naming the
+    /// command, so nothing half-streams.
+    fn pipe(
+        &self,
+        cmd: &Cmd,
+        input: Option<&mut (dyn std::io::Read + Send)>,
+        output: Option<&mut dyn std::io::Write>,
+        deadline: std::time::Duration,
+    ) -> Result<Output, ProcessError> {
+        let _ = (input, output, deadline);
+        Err(ProcessError::Spawn {
+            cmd: cmd.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "this host handle cannot stream a command's input or output (use the real or the simulated host)",
+            ),
+        })
+    }
+
     /// Run attached to the caller's terminal (`exec`, `console`); returns the exit status.
     fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError>;
 

@@ -25,7 +25,11 @@ pub fn is_read_only(cmd: &Cmd) -> bool {
         // zfs(8)/zpool(8): the subcommand decides.
         tools::ZFS => matches!(
             args.first(),
-            Some(&("list" | "get" | "holds" | "version" | "userspace" | "groupspace"))
+            Some(
+                &("list" | "get" | "holds" | "version" | "userspace" | "groupspace"
+                    // send only reads the snapshots it streams (zfs(8): zfs send).
+                    | "send")
+            )
         ),
         tools::ZPOOL => matches!(
             args.first(),
@@ -159,6 +163,20 @@ impl Runner for ReadOnlyHost<'_> {
     ) -> Result<Output, ProcessError> {
         if is_read_only(cmd) {
             self.host().output_within(cmd, deadline)
+        } else {
+            Err(Self::refuse_cmd(cmd))
+        }
+    }
+
+    fn pipe(
+        &self,
+        cmd: &Cmd,
+        input: Option<&mut (dyn std::io::Read + Send)>,
+        output: Option<&mut dyn std::io::Write>,
+        deadline: std::time::Duration,
+    ) -> Result<Output, ProcessError> {
+        if is_read_only(cmd) {
+            self.host().pipe(cmd, input, output, deadline)
         } else {
             Err(Self::refuse_cmd(cmd))
         }

@@ -107,6 +107,105 @@ impl Runner for SystemHost {
         })
     }
 
+    /// Spawn in a process group of its own; a thread feeds `input` to its stdin, this one
+    /// copies its stdout to `output`, a watchdog kills the group when `deadline` passes. A
+    /// failed write to `output` kills the command too (nobody reads what it sends). An error
+    /// reading `input` closes the command's stdin early, so it sees a truncated stream and
+    /// fails, and is reported with its status. A watchdog cannot interrupt a read of `input`
+    /// that blocks: the call returns once that read does.
+    fn pipe(
+        &self,
+        cmd: &Cmd,
+        input: Option<&mut (dyn Read + Send)>,
+        output: Option<&mut dyn Write>,
+        deadline: Duration,
+    ) -> Result<Output, ProcessError> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        tracing::debug!(%cmd, ?deadline, "run streaming");
+        let mut child = Command::new(&cmd.program)
+            .args(&cmd.args)
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(|source| ProcessError::Spawn {
+                cmd: cmd.clone(),
+                source,
+            })?;
+        let pid = child.id();
+        let stdin = child.stdin.take();
+        let mut stdout = child.stdout.take().expect("piped");
+        let err = drain(child.stderr.take());
+        let expired = AtomicBool::new(false);
+        let (done, finished) = mpsc::channel::<()>();
+        let (status, fed, copied, captured) = std::thread::scope(|s| {
+            let expired = &expired;
+            s.spawn(move || {
+                if let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(deadline) {
+                    expired.store(true, Ordering::SeqCst);
+                    kill_group(pid);
+                }
+            });
+            let feeder = input.zip(stdin).map(|(inp, mut w)| {
+                s.spawn(move || {
+                    let r = std::io::copy(inp, &mut w);
+                    drop(w);
+                    r
+                })
+            });
+            let mut captured = Vec::new();
+            let copied = match output {
+                Some(o) => std::io::copy(&mut stdout, o).map(|_| ()),
+                None => stdout.read_to_end(&mut captured).map(|_| ()),
+            };
+            if copied.is_err() {
+                kill_group(pid);
+            }
+            let status = child.wait();
+            let _ = done.send(());
+            let fed = feeder.map(|h| h.join().unwrap_or(Ok(0)));
+            (status, fed, copied, captured)
+        });
+        if expired.load(Ordering::SeqCst) {
+            return Err(ProcessError::TimedOut {
+                cmd: cmd.clone(),
+                after: deadline,
+                knob: deadline::knob(cmd),
+            });
+        }
+        let status = status.map_err(|source| ProcessError::Spawn {
+            cmd: cmd.clone(),
+            source,
+        })?;
+        let mut stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+        let mut code = exit_code(status);
+        if let Err(e) = copied {
+            stderr.push_str(&format!(
+                "jailctl: writing the output of `{cmd}` failed: {e}\n"
+            ));
+            code = code.max(1);
+        }
+        // A stdin the command closed early (EPIPE) is its own business: its status says it.
+        if let Some(Err(e)) = fed
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            stderr.push_str(&format!(
+                "jailctl: reading the input of `{cmd}` failed: {e}\n"
+            ));
+            code = code.max(1);
+        }
+        Ok(Output {
+            status: code,
+            stdout: String::from_utf8_lossy(&captured).into_owned(),
+            stderr,
+        })
+    }
+
     fn interactive(&self, cmd: &Cmd) -> Result<i32, ProcessError> {
         tracing::debug!(%cmd, "run interactive");
         let status = Command::new(&cmd.program)
@@ -238,6 +337,84 @@ impl Host for SystemHost {
 mod tests {
     use super::*;
     use std::time::Instant;
+
+    #[test]
+    fn pipe_streams_input_through_the_command_into_output() {
+        let h = SystemHost::default();
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut input: &[u8] = &data;
+        let mut out = Vec::new();
+        let o = h
+            .pipe(
+                &Cmd::new("/bin/cat", Vec::<String>::new()),
+                Some(&mut input),
+                Some(&mut out),
+                Duration::from_secs(30),
+            )
+            .unwrap();
+        assert_eq!(o.status, 0, "{}", o.stderr);
+        assert!(o.stdout.is_empty());
+        assert_eq!(out, data);
+    }
+
+    #[test]
+    fn pipe_reports_the_status_and_stderr_of_a_failing_command() {
+        let h = SystemHost::default();
+        let mut input: &[u8] = b"stream";
+        let o = h
+            .pipe(
+                &Cmd::new("/bin/sh", ["-c", "cat >/dev/null; echo broken >&2; exit 4"]),
+                Some(&mut input),
+                None,
+                Duration::from_secs(30),
+            )
+            .unwrap();
+        assert_eq!((o.status, o.stderr.as_str()), (4, "broken\n"));
+    }
+
+    #[test]
+    fn pipe_kills_a_command_past_its_deadline() {
+        let h = SystemHost::default();
+        let mut out = Vec::new();
+        let t0 = Instant::now();
+        let e = h
+            .pipe(
+                &Cmd::new("/bin/sh", ["-c", "echo partial; sleep 30"]),
+                None,
+                Some(&mut out),
+                Duration::from_millis(300),
+            )
+            .unwrap_err();
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+        assert!(matches!(e, ProcessError::TimedOut { .. }), "{e}");
+        assert_eq!(out, b"partial\n");
+    }
+
+    #[test]
+    fn the_default_pipe_refuses_with_the_command_named() {
+        struct NoStream;
+        impl Runner for NoStream {
+            fn output(&self, _: &Cmd) -> Result<Output, ProcessError> {
+                Ok(Output::ok(""))
+            }
+            fn interactive(&self, _: &Cmd) -> Result<i32, ProcessError> {
+                Ok(0)
+            }
+        }
+        let e = NoStream
+            .pipe(
+                &Cmd::new("/sbin/zfs", ["send", "p/a@s"]),
+                None,
+                None,
+                Duration::from_secs(1),
+            )
+            .unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.contains("zfs send p/a@s") && m.contains("cannot stream"),
+            "{m}"
+        );
+    }
 
     #[test]
     fn a_command_within_its_deadline_returns_its_output() {

@@ -88,6 +88,13 @@ pub struct Ctx<'a> {
     pub root: &'a Path,
     /// A command run during this one hung (a `hang` rule): the command jailctl ran hangs too.
     pub hung: bool,
+    /// The standard input of a command run through [`Runner::pipe`] (`zfs receive`), read
+    /// whole before the state lock is taken; `None` for a command with no input.
+    pub stdin: Option<Vec<u8>>,
+    /// What a streaming tool (`zfs send`) writes to its standard output, as bytes: handed to
+    /// the caller's writer by [`Runner::pipe`], appended (lossily, as text) to the captured
+    /// stdout by [`Runner::output`].
+    pub stdout: Vec<u8>,
 }
 
 impl Ctx<'_> {
@@ -317,7 +324,8 @@ fn reads_only(cmd: &Cmd) -> bool {
     let first = cmd.args.first().map(String::as_str);
     match cmd.program.as_str() {
         tools::JLS | tools::KLDSTAT => true,
-        tools::ZFS | tools::ZPOOL => matches!(first, Some("list" | "get")),
+        tools::ZFS => matches!(first, Some("list" | "get" | "send")),
+        tools::ZPOOL => matches!(first, Some("list" | "get")),
         tools::SYSCTL => cmd.args.iter().all(|a| !a.contains('=')),
         tools::RCTL => cmd
             .args
@@ -475,6 +483,8 @@ impl SimHost {
         if !host.state_path().exists() {
             let mut state = SimState::fresh();
             zfs::ensure_mount_dirs(&mut Ctx {
+                stdin: None,
+                stdout: Vec::new(),
                 state: &mut state,
                 root: &host.root,
                 hung: false,
@@ -644,6 +654,8 @@ impl SimHost {
             state: &mut state,
             root: &self.root,
             hung: false,
+            stdin: None,
+            stdout: Vec::new(),
         };
         let (t, said, beyond) = f(&mut ctx);
         let ran = std::mem::take(&mut state.history);
@@ -732,6 +744,61 @@ impl SimHost {
         Ok(c)
     }
 
+    /// Run one command within `deadline`, with `stdin` as its input; returns its output and
+    /// the bytes it wrote to [`Ctx::stdout`].
+    fn run_cmd(
+        &self,
+        cmd: &Cmd,
+        deadline: std::time::Duration,
+        stdin: Option<Vec<u8>>,
+    ) -> Result<(Output, Vec<u8>), ProcessError> {
+        let timed_out = || {
+            std::thread::sleep(deadline);
+            ProcessError::TimedOut {
+                cmd: cmd.clone(),
+                after: deadline,
+                knob: jailctl_host::deadline::knob(cmd),
+            }
+        };
+        // Outside the lock: parallel callers wait side by side, as on a real host.
+        if let Some(d) = self.config.latency_for(cmd) {
+            if d >= deadline {
+                return Err(timed_out());
+            }
+            std::thread::sleep(d);
+        }
+        let writes = if reads_only(cmd) {
+            Writes::OnlyIfSaid
+        } else {
+            Writes::Always
+        };
+        let r = self
+            .locked(writes, |ctx| {
+                ctx.stdin = stdin;
+                let counted = ctx.state.fault_counts.clone();
+                let ticked = jail::tick_dying(ctx.state);
+                let r = dispatch(ctx, cmd).map(|o| (o, std::mem::take(&mut ctx.stdout)));
+                let changed = ticked || ctx.state.fault_counts != counted;
+                if ctx.hung && r.is_ok() {
+                    // A tool this one ran (jail(8) running ifconfig) hung, so this one never
+                    // returns either; what it did before stays done, as after a real kill.
+                    if let Some(h) = ctx.state.history.iter_mut().rev().find(|h| &h.cmd == cmd) {
+                        h.status = faults::KILLED;
+                    }
+                    return (Err(hung(cmd)), true, ticked);
+                }
+                (r, changed, ticked)
+            })
+            .map_err(|source| ProcessError::Spawn {
+                cmd: cmd.clone(),
+                source,
+            })?;
+        match r {
+            Err(ProcessError::TimedOut { after, .. }) if after.is_zero() => Err(timed_out()),
+            r => r,
+        }
+    }
+
     /// A copy of the current state with the whole history, for tests and inspection.
     pub fn snapshot(&self) -> std::io::Result<SimState> {
         let _lock = self.lock()?;
@@ -766,50 +833,50 @@ impl Runner for SimHost {
         cmd: &Cmd,
         deadline: std::time::Duration,
     ) -> Result<Output, ProcessError> {
-        let timed_out = || {
-            std::thread::sleep(deadline);
-            ProcessError::TimedOut {
-                cmd: cmd.clone(),
-                after: deadline,
-                knob: jailctl_host::deadline::knob(cmd),
-            }
-        };
-        // Outside the lock: parallel callers wait side by side, as on a real host.
-        if let Some(d) = self.config.latency_for(cmd) {
-            if d >= deadline {
-                return Err(timed_out());
-            }
-            std::thread::sleep(d);
+        let (mut out, bytes) = self.run_cmd(cmd, deadline, None)?;
+        if !bytes.is_empty() {
+            out.stdout.insert_str(0, &String::from_utf8_lossy(&bytes));
         }
-        let writes = if reads_only(cmd) {
-            Writes::OnlyIfSaid
-        } else {
-            Writes::Always
-        };
-        let r = self
-            .locked(writes, |ctx| {
-                let counted = ctx.state.fault_counts.clone();
-                let ticked = jail::tick_dying(ctx.state);
-                let r = dispatch(ctx, cmd);
-                let changed = ticked || ctx.state.fault_counts != counted;
-                if ctx.hung && r.is_ok() {
-                    // A tool this one ran (jail(8) running ifconfig) hung, so this one never
-                    // returns either; what it did before stays done, as after a real kill.
-                    if let Some(h) = ctx.state.history.iter_mut().rev().find(|h| &h.cmd == cmd) {
-                        h.status = faults::KILLED;
-                    }
-                    return (Err(hung(cmd)), true, ticked);
+        Ok(out)
+    }
+
+    /// The input is read whole first (a simulated tool sees all of it at once, see
+    /// [`Ctx::stdin`]); an error reading it ends the input there, as a closed pipe would,
+    /// and is added to stderr. The tool's stdout goes to `output` once it has finished.
+    fn pipe(
+        &self,
+        cmd: &Cmd,
+        input: Option<&mut (dyn std::io::Read + Send)>,
+        output: Option<&mut dyn std::io::Write>,
+        deadline: std::time::Duration,
+    ) -> Result<Output, ProcessError> {
+        let mut read_err = None;
+        let stdin = input.map(|i| {
+            let mut v = Vec::new();
+            if let Err(e) = i.read_to_end(&mut v) {
+                read_err = Some(e);
+            }
+            v
+        });
+        let (mut out, bytes) = self.run_cmd(cmd, deadline, Some(stdin.unwrap_or_default()))?;
+        if let Some(e) = read_err {
+            out.stderr.push_str(&format!(
+                "jailctl: reading the input of `{cmd}` failed: {e}\n"
+            ));
+            out.status = out.status.max(1);
+        }
+        match output {
+            Some(w) => {
+                if let Err(e) = w.write_all(&bytes).and_then(|()| w.flush()) {
+                    out.stderr.push_str(&format!(
+                        "jailctl: writing the output of `{cmd}` failed: {e}\n"
+                    ));
+                    out.status = out.status.max(1);
                 }
-                (r, changed, ticked)
-            })
-            .map_err(|source| ProcessError::Spawn {
-                cmd: cmd.clone(),
-                source,
-            })?;
-        match r {
-            Err(ProcessError::TimedOut { after, .. }) if after.is_zero() => Err(timed_out()),
-            r => r,
+            }
+            None => out.stdout.insert_str(0, &String::from_utf8_lossy(&bytes)),
         }
+        Ok(out)
     }
 
     /// No deadline: a person is at the terminal (as on the real host).

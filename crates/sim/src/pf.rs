@@ -995,6 +995,8 @@ mod tests {
             state: &mut st,
             root: d.path(),
             hung: false,
+            stdin: None,
+            stdout: Vec::new(),
         };
         let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let out = run(&mut ctx, &a(&["-s", "info"]), None);

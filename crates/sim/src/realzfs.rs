@@ -14,20 +14,57 @@ use std::path::Path;
 pub const REAL_ZFS: &str = "/usr/sbin/zfs";
 pub const REAL_ZPOOL: &str = "/usr/sbin/zpool";
 
-/// Run one `zfs`/`zpool` command with the real tool.
+/// Run one `zfs`/`zpool` command with the real tool. A command given input
+/// ([`Ctx::stdin`], `zfs receive`) gets it on its stdin; what `zfs send` writes goes to
+/// [`Ctx::stdout`] as bytes.
 pub fn run(ctx: &mut Ctx<'_>, cmd: &Cmd) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
     let program = if cmd.tool() == "zpool" {
         REAL_ZPOOL
     } else {
         REAL_ZFS
     };
     let args: Vec<String> = cmd.args.iter().map(|a| to_real(ctx.root, a)).collect();
-    match std::process::Command::new(program).args(&args).output() {
-        Ok(o) => Output {
-            status: o.status.code().unwrap_or(128),
-            stdout: from_real(ctx.root, &String::from_utf8_lossy(&o.stdout)),
-            stderr: from_real(ctx.root, &String::from_utf8_lossy(&o.stderr)),
-        },
+    let input = ctx.stdin.take();
+    let spawned = std::process::Command::new(program)
+        .args(&args)
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let ran = spawned.and_then(|mut child| {
+        let feeder = child.stdin.take().map(|mut w| {
+            let data = input.unwrap_or_default();
+            std::thread::spawn(move || {
+                // A command that stops reading early (a refused stream) closes the pipe.
+                let _ = w.write_all(&data);
+            })
+        });
+        let o = child.wait_with_output();
+        if let Some(f) = feeder {
+            let _ = f.join();
+        }
+        o
+    });
+    match ran {
+        Ok(o) => {
+            let stdout = if cmd.args.first().map(String::as_str) == Some("send") {
+                ctx.stdout.extend_from_slice(&o.stdout);
+                String::new()
+            } else {
+                from_real(ctx.root, &String::from_utf8_lossy(&o.stdout))
+            };
+            Output {
+                status: o.status.code().unwrap_or(128),
+                stdout,
+                stderr: from_real(ctx.root, &String::from_utf8_lossy(&o.stderr)),
+            }
+        }
         Err(e) => Output::fail(
             127,
             format!(

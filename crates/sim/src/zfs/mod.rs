@@ -11,7 +11,11 @@
 //! mapped through [`Ctx::host_path`]). `zfs snapshot` copies that directory (without the
 //! directories of child filesystems) to `DIR/snapshots/<dataset>@<snap>`; `zfs clone` fills the
 //! clone's mountpoint from it; `zfs rollback` puts that copy back; `zfs destroy` removes both.
-//! Volumes, send/receive, bookmarks, holds and `zfs jail` are not modelled and say so.
+//! `zfs send`/`receive` are in [`send`]. Volumes, bookmarks, holds and `zfs jail` are not
+//! modelled and say so.
+
+pub mod receive;
+pub mod send;
 
 use super::{Ctx, SimState};
 use jailctl_host::Output;
@@ -63,6 +67,10 @@ pub struct SimDataset {
     pub creation: u64,
     pub guid: u64,
     pub mounted: bool,
+    /// Properties received with a `zfs send -p` stream (source `received`): a local value
+    /// overrides them, and they override inherited ones.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub received: BTreeMap<String, String>,
 }
 
 impl ZfsState {
@@ -498,6 +506,7 @@ fn check_assignment(kind: DsKind, prop: &str, value: &str) -> Result<(String, St
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Source {
     Local,
+    Received,
     Default,
     Inherited(String),
     None,
@@ -507,6 +516,7 @@ impl Source {
     fn show(&self) -> String {
         match self {
             Source::Local => "local".into(),
+            Source::Received => "received".into(),
             Source::Default => "default".into(),
             Source::Inherited(from) => format!("inherited from {from}"),
             Source::None => "-".into(),
@@ -515,6 +525,7 @@ impl Source {
     fn class(&self) -> &'static str {
         match self {
             Source::Local => "local",
+            Source::Received => "received",
             Source::Default => "default",
             Source::Inherited(_) => "inherited",
             Source::None => "none",
@@ -633,6 +644,9 @@ fn inherited_value(z: &ZfsState, name: &str, prop: &str) -> (String, Source) {
     if let Some(v) = z.datasets.get(name).and_then(|d| d.props.get(prop)) {
         return (v.clone(), Source::Local);
     }
+    if let Some(v) = z.datasets.get(name).and_then(|d| d.received.get(prop)) {
+        return (v.clone(), Source::Received);
+    }
     let inherit = prop_def(prop).is_none_or(|p| p.inherit);
     if inherit {
         let mut cur = parent_of(name);
@@ -655,7 +669,11 @@ fn mountpoint(z: &ZfsState, name: &str) -> (String, Source) {
     let mut suffix: Vec<&str> = Vec::new();
     let mut cur = Some(name);
     while let Some(n) = cur {
-        if let Some(v) = z.datasets.get(n).and_then(|d| d.props.get("mountpoint")) {
+        if let Some(v) = z
+            .datasets
+            .get(n)
+            .and_then(|d| d.props.get("mountpoint").or(d.received.get("mountpoint")))
+        {
             let src = if n == name {
                 Source::Local
             } else {
@@ -1252,6 +1270,7 @@ pub fn init_fresh(s: &mut SimState) {
             creation: now(),
             guid: 0x5a00_0000_0000_0002,
             mounted: true,
+            received: BTreeMap::new(),
         },
     );
 }
@@ -1323,9 +1342,11 @@ pub fn run(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
         "rename" => rename(ctx, rest),
         "promote" => promote(ctx, rest),
         "rollback" => rollback(ctx, rest),
-        "send" | "receive" | "recv" | "bookmark" | "hold" | "release" | "jail" | "unjail"
-        | "mount" | "unmount" | "umount" | "program" | "diff" | "allow" | "unallow" | "upgrade"
-        | "userspace" | "groupspace" | "share" | "unshare" => Err(err(format!(
+        "send" => send::send(ctx, rest),
+        "receive" | "recv" => receive::receive(ctx, rest),
+        "bookmark" | "hold" | "release" | "jail" | "unjail" | "mount" | "unmount" | "umount"
+        | "program" | "diff" | "allow" | "unallow" | "upgrade" | "userspace" | "groupspace"
+        | "share" | "unshare" => Err(err(format!(
             "zfs {sub}: not modelled by the simulated host (use real-ZFS mode, see docs/simulator.md)"
         ))),
         _ => Err(Fail(
@@ -1454,6 +1475,7 @@ fn insert_fs(
             creation: now(),
             guid,
             mounted: false,
+            received: BTreeMap::new(),
         },
     );
     if mount && mounts_on_create(ctx, name) {
@@ -1733,6 +1755,7 @@ fn snapshot(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
                 creation: now(),
                 guid,
                 mounted: false,
+                received: BTreeMap::new(),
             },
         );
     }
@@ -2186,7 +2209,22 @@ fn collect_dependents(ctx: &Ctx<'_>, victims: &[String]) -> Vec<String> {
 /// Remove the files behind a dataset that is about to be destroyed.
 fn remove_files(ctx: &Ctx<'_>, name: &str) {
     if name.contains('@') {
-        let _ = std::fs::remove_dir_all(snap_dir(ctx, name));
+        let dir = snap_dir(ctx, name);
+        let _ = std::fs::remove_dir_all(&dir);
+        // The store's directories named after the dataset's parents go with their last
+        // snapshot: the store holds snapshots, not a tree of its own.
+        let store = ctx.root.parent().unwrap_or(ctx.root).join("snapshots");
+        let mut up = dir.parent();
+        // A directory already gone (a command killed half-way through this walk) is passed
+        // over; one still holding other snapshots ends it.
+        while let Some(d) = up.filter(|d| d.starts_with(&store) && *d != store) {
+            match std::fs::remove_dir(d) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) => break,
+            }
+            up = d.parent();
+        }
         return;
     }
     if let Some(dir) = local_dir(ctx, name) {

@@ -1,0 +1,266 @@
+//! `jailctl clone`: a new jail whose root is a ZFS clone of a snapshot of another jail's
+//! root, with a definition of its own (the source's, resolved, under the new name, with a new
+//! address or hostname when given). A copy to try a change on without touching the original.
+//! With `volumes`, the source's volumes are cloned from the same atomic snapshot; without,
+//! the new jail gets empty volumes at its first `up`. Every step is undone when a later one
+//! fails ([`super::adopt::Undo`]).
+//!
+//! A clone depends on the snapshot it was made from (zfs(8), zfs clone): the snapshot
+//! (`jailctl-clone-NEW-TIME`, listed by `jailctl snapshot list SRC`) stays while the clone
+//! exists, and `zfs promote` on the clone reverses that dependency.
+
+use super::adopt::{self, AdoptRefusal, Undo};
+use super::snapshot::{self, SnapshotError};
+use crate::apply::JailLocks;
+use crate::config::layout as names;
+use crate::config::spec::{Global, JailSpec};
+use crate::host::{Cmd, Host, tools};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CloneError {
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    #[error(transparent)]
+    Refused(#[from] AdoptRefusal),
+    #[error("cannot write the definition of `{name}`: {why}")]
+    Definition { name: String, why: String },
+    #[error("cannot lock jails `{0}` and `{1}`: {2}")]
+    Lock(String, String, std::io::Error),
+    #[error(
+        "clone of `{src}` as `{name}` failed: {cause}; {}{}",
+        if .undone.is_empty() { "nothing had been changed yet".to_string() } else { format!("undone: {}", .undone.join("; ")) },
+        if .not_undone.is_empty() { String::new() } else { format!("; NOT undone (take these back by hand): {}", .not_undone.join("; ")) }
+    )]
+    Failed {
+        src: String,
+        name: String,
+        cause: String,
+        undone: Vec<String>,
+        not_undone: Vec<String>,
+    },
+}
+
+/// What the new definition changes from the source's.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    pub ip4: Option<String>,
+    pub ip6: Option<String>,
+    pub hostname: Option<String>,
+}
+
+/// The source's jail file with `changes` applied.
+pub fn edit_definition(toml_text: &str, changes: &Changes) -> Result<String, String> {
+    // Unchanged, the text stays as it is, comments included.
+    if changes.ip4.is_none() && changes.ip6.is_none() && changes.hostname.is_none() {
+        return Ok(toml_text.to_string());
+    }
+    let mut t: toml::Table = toml_text.parse().map_err(|e| format!("{e}"))?;
+    if let Some(h) = &changes.hostname {
+        t.insert("hostname".into(), toml::Value::String(h.clone()));
+    }
+    for (key, v) in [("ip4", &changes.ip4), ("ip6", &changes.ip6)] {
+        if let Some(a) = v {
+            let net = t
+                .entry("network")
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let toml::Value::Table(net) = net else {
+                return Err("its [network] is not a table".into());
+            };
+            net.insert(
+                key.into(),
+                toml::Value::Array(vec![toml::Value::String(a.clone())]),
+            );
+        }
+    }
+    toml::to_string(&t).map_err(|e| e.to_string())
+}
+
+/// What was cloned.
+#[derive(Debug, Clone)]
+pub struct CloneReport {
+    pub snapshot: String,
+    pub datasets: Vec<String>,
+    pub definition: PathBuf,
+}
+
+/// Properties not carried to the clone: its own mountpoint, and an automatically allocated
+/// address (the new jail gets its own).
+const NOT_CARRIED: &[&str] = &["mountpoint", names::IP4_PROP];
+
+fn local_props(host: &dyn Host, ds: &str) -> Result<BTreeMap<String, String>, String> {
+    let out = host
+        .run(&Cmd::new(
+            tools::ZFS,
+            [
+                "get",
+                "-H",
+                "-p",
+                "-o",
+                "property,value",
+                "-s",
+                "local",
+                "all",
+                ds,
+            ],
+        ))
+        .map_err(|e| e.to_string())?;
+    Ok(out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .filter(|(k, _)| !NOT_CARRIED.contains(k))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect())
+}
+
+/// Clone jail `src` as `name`, with `definition` (a jail file) as its definition.
+pub fn clone(
+    host: &dyn Host,
+    config_dir: &Path,
+    global: &Global,
+    src: &JailSpec,
+    name: &str,
+    definition: &str,
+    volumes: bool,
+) -> Result<CloneReport, CloneError> {
+    let _locks = JailLocks::acquire(host, &[src.name.clone(), name.to_string()], |n| {
+        tracing::warn!("jail {n} is locked by another jailctl; waiting")
+    })
+    .map_err(|e| CloneError::Lock(src.name.clone(), name.to_string(), e))?;
+    adopt::finish_interrupted(host, name).map_err(|cause| CloneError::Failed {
+        src: src.name.clone(),
+        name: name.to_string(),
+        cause,
+        undone: Vec::new(),
+        not_undone: Vec::new(),
+    })?;
+    let all = snapshot::datasets(src, global);
+    let from: Vec<String> = if volumes { all } else { all[..1].to_vec() };
+    snapshot::check_owned(host, &src.name, &from)?;
+    let new_vols: Vec<String> = src
+        .volumes
+        .iter()
+        .map(|v| names::volume_dataset(global, name, &v.name))
+        .collect();
+    adopt::check_free(host, config_dir, global, name, &new_vols)?;
+    adopt::validate(config_dir, name, definition)?;
+    let snap = format!(
+        "{}clone-{name}-{}",
+        snapshot::PREFIX,
+        crate::base::unique_snapshot_name(&[], std::time::SystemTime::now())
+    );
+    let mut undo = Undo::new(host, name);
+    let r = run_clone(
+        host, config_dir, global, src, name, definition, &from, &snap, &mut undo,
+    );
+    match r {
+        Ok(r) => {
+            undo.commit().map_err(|cause| CloneError::Failed {
+                src: src.name.clone(),
+                name: name.to_string(),
+                cause,
+                undone: Vec::new(),
+                not_undone: Vec::new(),
+            })?;
+            Ok(r)
+        }
+        Err(cause) => {
+            let (undone, not_undone) = undo.rollback();
+            Err(CloneError::Failed {
+                src: src.name.clone(),
+                name: name.to_string(),
+                cause,
+                undone,
+                not_undone,
+            })
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_clone(
+    host: &dyn Host,
+    config_dir: &Path,
+    global: &Global,
+    src: &JailSpec,
+    name: &str,
+    definition: &str,
+    from: &[String],
+    snap: &str,
+    undo: &mut Undo<'_>,
+) -> Result<CloneReport, String> {
+    let run = |cmd: &Cmd| host.run(cmd).map(|_| ()).map_err(|e| e.to_string());
+    // One atomic snapshot of everything cloned.
+    let snaps: Vec<String> = from.iter().map(|d| format!("{d}@{snap}")).collect();
+    let mut a = vec![
+        "snapshot".to_string(),
+        "-o".into(),
+        format!("{}=yes", snapshot::PROP),
+    ];
+    a.extend(snaps.iter().cloned());
+    for s in &snaps {
+        undo.push(
+            format!("took {s}"),
+            Cmd::new(tools::ZFS, ["destroy", s.as_str()]),
+        )?;
+    }
+    run(&Cmd::new(tools::ZFS, a))?;
+    let mut made = Vec::new();
+    for (i, (ds, s)) in from.iter().zip(&snaps).enumerate() {
+        let (target, mountpoint) = if i == 0 {
+            (
+                names::root_dataset(global, name),
+                names::jail_root(global, name),
+            )
+        } else {
+            let v = &src.volumes[i - 1].name;
+            if i == 1 {
+                let parent = format!("{}/volumes/{name}", global.zfs_root);
+                let exists = host
+                    .output(&Cmd::new(
+                        tools::ZFS,
+                        ["list", "-H", "-o", "name", parent.as_str()],
+                    ))
+                    .map_err(|e| e.to_string())?
+                    .success();
+                if !exists {
+                    undo.push(
+                        format!("created {parent}"),
+                        Cmd::new(tools::ZFS, ["destroy", parent.as_str()]),
+                    )?;
+                    run(&Cmd::new(
+                        tools::ZFS,
+                        ["create", "-o", "mountpoint=none", parent.as_str()],
+                    ))?;
+                }
+            }
+            (
+                names::volume_dataset(global, name, v),
+                names::volume_mountpoint(global, name, v),
+            )
+        };
+        let mut a = vec!["clone".to_string()];
+        a.extend(["-o".into(), format!("mountpoint={}", mountpoint.display())]);
+        for (k, v) in local_props(host, ds)? {
+            a.extend(["-o".into(), format!("{k}={v}")]);
+        }
+        a.extend([s.clone(), target.clone()]);
+        undo.push(
+            format!("cloned {target}"),
+            Cmd::new(tools::ZFS, ["destroy", "-r", target.as_str()]),
+        )?;
+        run(&Cmd::new(tools::ZFS, a))?;
+        made.push(target);
+    }
+    let path = adopt::definition_path(config_dir, name);
+    undo.file(path.clone())?;
+    adopt::write_definition(&path, definition)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(CloneReport {
+        snapshot: snap.to_string(),
+        datasets: made,
+        definition: path,
+    })
+}
