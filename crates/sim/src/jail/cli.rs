@@ -20,7 +20,8 @@ fn usage() -> Output {
     Output::fail(1, USAGE)
 }
 
-pub fn run_jail(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
+/// jail(8)'s flags: the options and where the parameters or jail names start.
+fn parse_flags(args: &[String]) -> Result<(Opts, usize), Output> {
     let mut o = Opts::default();
     let mut k = 0;
     while k < args.len() {
@@ -44,13 +45,13 @@ pub fn run_jail(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
                 }
                 'd' => {}
                 'e' | 'J' | 'C' => {
-                    return Output::fail(
+                    return Err(Output::fail(
                         1,
                         format!(
                             "jail: -{} is not modelled by the simulated host\n",
                             letters[li]
                         ),
-                    );
+                    ));
                 }
                 'f' | 'p' => {
                     let rest: String = letters[li + 1..].iter().collect();
@@ -60,7 +61,7 @@ pub fn run_jail(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
                         k += 1;
                         match args.get(k) {
                             Some(v) => v.clone(),
-                            None => return usage(),
+                            None => return Err(usage()),
                         }
                     };
                     if letters[li] == 'f' {
@@ -69,12 +70,20 @@ pub fn run_jail(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
                     li = letters.len();
                     continue;
                 }
-                _ => return usage(),
+                _ => return Err(usage()),
             }
             li += 1;
         }
         k += 1;
     }
+    Ok((o, k))
+}
+
+pub fn run_jail(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
+    let (o, k) = match parse_flags(args) {
+        Ok(p) => p,
+        Err(out) => return out,
+    };
     let rest = &args[k..];
     if !(o.create || o.modify || o.remove || o.remove_noconf) {
         return usage();
@@ -105,7 +114,11 @@ pub fn run_jail(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
         return finish(out);
     }
 
-    // Config-file form.
+    from_conf(ctx, &o, rest, out)
+}
+
+/// The config-file form: the jails named (or all of the file's) from `-f` or /etc/jail.conf.
+fn from_conf(ctx: &mut Ctx<'_>, o: &Opts, rest: &[String], mut out: Output) -> Output {
     let conf_path = o.conf.clone().unwrap_or_else(|| "/etc/jail.conf".into());
     let conf = match load_conf(ctx, &conf_path, o.conf.is_none()) {
         Ok(c) => c,
@@ -144,7 +157,7 @@ pub fn run_jail(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
             out.status = 1;
             continue;
         }
-        op_one(ctx, &mut out, &o, &n, def.as_ref());
+        op_one(ctx, &mut out, o, &n, def.as_ref());
     }
     finish(out)
 }

@@ -1,10 +1,10 @@
 //! jexec(8) (and the host's `pkg -j JAIL install`): finding the program in the jail as
 //! execvp(3) does, and running the `sh -c` lists and base programs the simulator models.
 
-use super::base::{jail_db_has, rc_missing, rc_script_exists, sysrc};
-use super::pkg::plant_package;
+use super::base::{cat, chown, service, sysrc, test};
+use super::pkg::pkg_install;
 use super::{SimJail, find_live};
-use crate::{Ctx, Last, strerror};
+use crate::{Ctx, Last};
 use jailctl_host::Output;
 use std::path::{Path, PathBuf};
 
@@ -157,85 +157,18 @@ fn in_jail(ctx: &mut Ctx<'_>, jail: &SimJail, cmd: &[String]) -> Output {
         };
     }
     match (base, &cmd[1..]) {
-        ("sh", [c, script]) if c == "-c" => {
-            // Words split on blanks, joined by `&&` and `||` as sh(1) does: a list runs
-            // left to right, each part depending on the status of the one before.
-            let words: Vec<String> = script.split_whitespace().map(str::to_string).collect();
-            if words.is_empty() {
-                return Output::ok("");
-            }
-            let mut out = Output::ok("");
-            let mut pending: Option<&str> = None;
-            for part in words.split_inclusive(|w| w == "&&" || w == "||") {
-                let (cmd, op) = match part.last().map(String::as_str) {
-                    Some(o @ ("&&" | "||")) => (&part[..part.len() - 1], Some(o)),
-                    _ => (part, None),
-                };
-                if cmd.is_empty() {
-                    return Output::fail(2, format!("sh: syntax error: `{script}`\n"));
-                }
-                let run = match pending {
-                    None => true,
-                    Some("&&") => out.status == 0,
-                    Some(_) => out.status != 0,
-                };
-                if run {
-                    let o = sh_simple(ctx, jail, cmd);
-                    out.stdout += &o.stdout;
-                    out.stderr += &o.stderr;
-                    out.status = o.status;
-                }
-                pending = op;
-            }
-            if pending.is_some() {
-                return Output::fail(2, format!("sh: syntax error: `{script}`\n"));
-            }
-            out
-        }
+        ("sh", [c, script]) if c == "-c" => sh_list(ctx, jail, script),
         ("chown", [r, owner, file]) if r == "-R" && !owner.starts_with('-') => in_jail(
             ctx,
             jail,
             &["chown".to_string(), owner.clone(), file.clone()],
         ),
         ("test", [flag, path]) if matches!(flag.as_str(), "-d" | "-f" | "-e") => {
-            let p = ctx.jail_path(&jail.path, Path::new(path), Last::Follow);
-            let ok = match flag.as_str() {
-                "-d" => p.is_dir(),
-                "-f" => p.is_file(),
-                _ => p.exists(),
-            };
-            Output {
-                status: i32::from(!ok),
-                ..Output::default()
-            }
+            test(ctx, jail, flag, path)
         }
         ("sysrc", settings) if !settings.is_empty() => sysrc(ctx, jail, settings),
-        ("service", [svc, action]) if action != "status" => {
-            if !rc_script_exists(ctx, jail, svc) {
-                return Output::fail(1, rc_missing(svc));
-            }
-            Output::ok(format!("{svc}: {action} done\n"))
-        }
-        ("chown", [owner, file]) if !owner.starts_with('-') => {
-            // chown(8): names are looked up in the jail's own passwd and group files.
-            let (user, group) = match owner.split_once(':') {
-                Some((u, g)) => (u, Some(g)),
-                None => (owner.as_str(), None),
-            };
-            if !jail_db_has(ctx, jail, "passwd", user) {
-                return Output::fail(67, format!("chown: {user}: illegal user name\n"));
-            }
-            if let Some(g) = group
-                && !jail_db_has(ctx, jail, "group", g)
-            {
-                return Output::fail(67, format!("chown: {g}: illegal group name\n"));
-            }
-            let p = ctx.jail_path(&jail.path, Path::new(file), Last::Follow);
-            if std::fs::symlink_metadata(&p).is_err() {
-                return Output::fail(1, format!("chown: {file}: No such file or directory\n"));
-            }
-            Output::ok("")
-        }
+        ("service", [svc, action]) => service(ctx, jail, svc, action),
+        ("chown", [owner, file]) if !owner.starts_with('-') => chown(ctx, jail, owner, file),
         ("true", _) => Output::ok(""),
         ("false", _) => Output::fail(1, ""),
         ("echo", rest) => Output::ok(format!("{}\n", rest.join(" "))),
@@ -246,68 +179,46 @@ fn in_jail(ctx: &mut Ctx<'_>, jail: &SimJail, cmd: &[String]) -> Output {
                 .cloned()
                 .unwrap_or_default()
         )),
-        ("cat", files) if !files.is_empty() => {
-            let mut out = Output::ok("");
-            for f in files {
-                let p = ctx.jail_path(&jail.path, Path::new(f), Last::Follow);
-                match std::fs::read_to_string(&p) {
-                    Ok(t) => out.stdout += &t,
-                    Err(e) => {
-                        out.stderr += &format!("cat: {f}: {}\n", strerror(&e));
-                        out.status = 1;
-                    }
-                }
-            }
-            out
-        }
+        ("cat", files) if !files.is_empty() => cat(ctx, jail, files),
         ("pkg", rest) if rest.first().map(String::as_str) == Some("install") => {
-            let pkgs: Vec<&String> = rest[1..].iter().filter(|a| !a.starts_with('-')).collect();
-            if !rest.iter().any(|a| a == "-y") {
-                return Output::fail(
-                    1,
-                    "pkg: non-interactive install needs -y on the simulated host\n",
-                );
-            }
-            if pkgs.is_empty() {
-                return Output::fail(
-                    64,
-                    "Usage: pkg install [-AfInFMqRUy] [-r reponame] <pkg-name> ...\n",
-                );
-            }
-            let j = ctx.state.jail.jails.get_mut(&jail.name).expect("live jail");
-            let mut s = String::new();
-            let mut planted = Vec::new();
-            for p in pkgs {
-                if !j.packages.contains(p) {
-                    j.packages.push(p.clone());
-                    planted.push(p.clone());
-                    s += &format!("Installing {p}...\n");
-                } else {
-                    s += &format!("The most recent version of {p} is already installed\n");
-                }
-            }
-            for p in planted {
-                if let Err(e) = plant_package(ctx, jail, &p) {
-                    return Output::fail(
-                        1,
-                        format!("pkg: cannot install {p} into the jail: {}\n", strerror(&e)),
-                    );
-                }
-            }
-            Output::ok(s)
-        }
-        ("service", [svc, action]) if action == "status" => {
-            if !rc_script_exists(ctx, jail, svc) {
-                Output::fail(1, rc_missing(svc))
-            } else if jail.started {
-                Output::ok(format!(
-                    "{svc} is running as pid {}.\n",
-                    1000 + jail.jid * 10
-                ))
-            } else {
-                Output::fail(1, format!("{svc} is not running.\n"))
-            }
+            pkg_install(ctx, jail, rest)
         }
         _ => nf(),
     }
+}
+
+/// `sh -c SCRIPT`: words split on blanks, joined by `&&` and `||` as sh(1) does: a list runs
+/// left to right, each part depending on the status of the one before.
+fn sh_list(ctx: &mut Ctx<'_>, jail: &SimJail, script: &str) -> Output {
+    let words: Vec<String> = script.split_whitespace().map(str::to_string).collect();
+    if words.is_empty() {
+        return Output::ok("");
+    }
+    let mut out = Output::ok("");
+    let mut pending: Option<&str> = None;
+    for part in words.split_inclusive(|w| w == "&&" || w == "||") {
+        let (cmd, op) = match part.last().map(String::as_str) {
+            Some(o @ ("&&" | "||")) => (&part[..part.len() - 1], Some(o)),
+            _ => (part, None),
+        };
+        if cmd.is_empty() {
+            return Output::fail(2, format!("sh: syntax error: `{script}`\n"));
+        }
+        let run = match pending {
+            None => true,
+            Some("&&") => out.status == 0,
+            Some(_) => out.status != 0,
+        };
+        if run {
+            let o = sh_simple(ctx, jail, cmd);
+            out.stdout += &o.stdout;
+            out.stderr += &o.stderr;
+            out.status = o.status;
+        }
+        pending = op;
+    }
+    if pending.is_some() {
+        return Output::fail(2, format!("sh: syntax error: `{script}`\n"));
+    }
+    out
 }

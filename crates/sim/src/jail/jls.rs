@@ -63,80 +63,129 @@ fn quote_jls(v: &str) -> String {
     }
 }
 
+/// jls(8)'s options and the parameters it is asked for.
+#[derive(Default)]
+struct JlsOpts {
+    dying: bool,
+    header: bool,
+    nv: bool,
+    quote: bool,
+    save: bool,
+    json: bool,
+    by_name: bool,
+    verbose: bool,
+    /// `-j`: one jail by jid or name.
+    sel: Option<String>,
+    params: Vec<String>,
+}
+
+fn usage() -> Output {
+    Output::fail(1, "usage: jls [-dhNnqsv] [-j jail] [param ...]\n")
+}
+
 pub fn run_jls(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
-    let (mut dying, mut header, mut nv, mut quote, mut save, mut json, mut by_name) =
-        (false, false, false, false, false, false, false);
-    let mut sel: Option<String> = None;
-    let mut verbose = false;
-    let mut params: Vec<String> = vec![];
-    let usage = || Output::fail(1, "usage: jls [-dhNnqsv] [-j jail] [param ...]\n");
+    let mut o = match parse_args(args) {
+        Ok(o) => o,
+        Err(out) => return out,
+    };
+    for p in &o.params {
+        if p != "all" && !known_kernel(p) {
+            return Output::fail(1, format!("jls: unknown parameter: {p}\n"));
+        }
+    }
+    let jails = match select(ctx, &o) {
+        Ok(j) => j,
+        Err(out) => return out,
+    };
+    let mut params = std::mem::take(&mut o.params);
+    if params.is_empty() && (o.nv || o.header) || params.iter().any(|p| p == "all") {
+        params = ALL.iter().map(|s| s.to_string()).collect();
+    }
+    if o.save {
+        params.retain(|p| !READ_ONLY.contains(&p.as_str()) && p != "jid");
+    }
+    if params.is_empty() && o.verbose {
+        return jls_verbose(&jails, o.json);
+    }
+    if params.is_empty() {
+        return default_columns(&jails, &o);
+    }
+    if o.json {
+        return params_json(&jails, &params);
+    }
+    params_text(&jails, &params, &o)
+}
+
+/// The command line: flags (`-j` with its value), `--libxo`, parameter names.
+fn parse_args(args: &[String]) -> Result<JlsOpts, Output> {
+    let mut o = JlsOpts::default();
     let mut k = 0;
     while k < args.len() {
         let a = args[k].as_str();
         if a == "--libxo" {
             match args.get(k + 1).map(String::as_str) {
-                Some(f) if f.split(',').any(|x| x == "json") => json = true,
+                Some(f) if f.split(',').any(|x| x == "json") => o.json = true,
                 Some(_) => {}
-                None => return usage(),
+                None => return Err(usage()),
             }
             k += 2;
             continue;
         }
         if let Some(f) = a.strip_prefix("--libxo=") {
-            json = f.split(',').any(|x| x == "json");
+            o.json = f.split(',').any(|x| x == "json");
             k += 1;
             continue;
         }
         if a.starts_with('-') && a.len() > 1 {
             for (ci, c) in a[1..].char_indices() {
                 match c {
-                    'd' => dying = true,
-                    'h' => header = true,
-                    'n' => nv = true,
-                    'q' => quote = true,
+                    'd' => o.dying = true,
+                    'h' => o.header = true,
+                    'n' => o.nv = true,
+                    'q' => o.quote = true,
                     's' => {
-                        save = true;
-                        nv = true;
-                        quote = true
+                        o.save = true;
+                        o.nv = true;
+                        o.quote = true
                     }
-                    'N' => by_name = true,
-                    'v' => verbose = true,
+                    'N' => o.by_name = true,
+                    'v' => o.verbose = true,
                     'j' => {
                         let rest = &a[1 + ci + 1..];
                         if rest.is_empty() {
                             k += 1;
                             match args.get(k) {
-                                Some(v) => sel = Some(v.clone()),
-                                None => return usage(),
+                                Some(v) => o.sel = Some(v.clone()),
+                                None => return Err(usage()),
                             }
                         } else {
-                            sel = Some(rest.to_string());
+                            o.sel = Some(rest.to_string());
                         }
                         break;
                     }
-                    _ => return usage(),
+                    _ => return Err(usage()),
                 }
             }
             k += 1;
             continue;
         }
-        params.push(a.to_string());
+        o.params.push(a.to_string());
         k += 1;
     }
-    for p in &params {
-        if p != "all" && !known_kernel(p) {
-            return Output::fail(1, format!("jls: unknown parameter: {p}\n"));
-        }
-    }
+    Ok(o)
+}
+
+/// The jails to show, by jid: live ones (dying ones too with `-d`), or the one `-j` names.
+fn select<'a>(ctx: &'a Ctx<'_>, o: &JlsOpts) -> Result<Vec<&'a SimJail>, Output> {
     let mut jails: Vec<&SimJail> = ctx
         .state
         .jail
         .jails
         .values()
-        .filter(|j| dying || !j.dying)
+        .filter(|j| o.dying || !j.dying)
         .collect();
     jails.sort_by_key(|j| j.jid);
-    if let Some(s) = &sel {
+    if let Some(s) = &o.sel {
         let found = match s.parse::<i32>() {
             Ok(jid) => jails.iter().find(|j| j.jid == jid),
             // Like the kernel's lookup by name: a live jail before a dying one it replaced.
@@ -147,104 +196,105 @@ pub fn run_jls(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
         };
         match found {
             Some(j) => jails = vec![*j],
-            None => return Output::fail(1, format!("jls: jail \"{s}\" not found\n")),
+            None => return Err(Output::fail(1, format!("jls: jail \"{s}\" not found\n"))),
         }
     }
-    if params.is_empty() && (nv || header) || params.iter().any(|p| p == "all") {
-        params = ALL.iter().map(|s| s.to_string()).collect();
-    }
-    if save {
-        params.retain(|p| !READ_ONLY.contains(&p.as_str()) && p != "jid");
-    }
-    let mut s = String::new();
-    if params.is_empty() && verbose {
-        return jls_verbose(&jails, json);
-    }
-    if params.is_empty() {
-        // Default columns.
-        if json {
-            let rows: Vec<String> = jails
-                .iter()
-                .map(|j| {
-                    let ip = j.list("ip4.addr").first().cloned().unwrap_or_default();
-                    let key = if by_name {
-                        format!("\"name\":{}", serde_json::to_string(&j.name).unwrap())
-                    } else {
-                        format!("\"jid\":{}", j.jid)
-                    };
-                    format!(
-                        "{{{key},\"ipv4\":{},\"hostname\":{},\"path\":{}}}",
-                        serde_json::to_string(&ip).unwrap(),
-                        serde_json::to_string(
-                            j.params
-                                .get("host.hostname")
-                                .map(String::as_str)
-                                .unwrap_or("")
-                        )
-                        .unwrap(),
-                        serde_json::to_string(&j.path).unwrap()
-                    )
-                })
-                .collect();
-            return Output::ok(wrap_json(&rows));
-        }
-        s += &format!(
-            "{:>6}  {:<15} {:<29} {}\n",
-            if by_name { "Name" } else { "JID" },
-            "IP Address",
-            "Hostname",
-            "Path"
-        );
-        for j in &jails {
-            let ip = j.list("ip4.addr").first().cloned().unwrap_or_default();
-            let id = if by_name {
-                j.name.clone()
-            } else {
-                j.jid.to_string()
-            };
-            s += &format!(
-                "{:>6}  {:<15} {:<29} {}\n",
-                id,
-                ip,
-                j.params.get("host.hostname").cloned().unwrap_or_default(),
-                j.path
-            );
-        }
-        return Output::ok(s);
-    }
-    if json {
+    Ok(jails)
+}
+
+/// The default columns (jid or name, first IPv4 address, hostname, path).
+fn default_columns(jails: &[&SimJail], o: &JlsOpts) -> Output {
+    let by_name = o.by_name;
+    if o.json {
         let rows: Vec<String> = jails
             .iter()
             .map(|j| {
-                let fields: Vec<String> = params
-                    .iter()
-                    .map(|p| {
-                        let v = jls_value(j, p).unwrap_or_default();
-                        let jv = if p == "ip4.addr" || p == "ip6.addr" {
-                            serde_json::to_string(&j.list(p)).unwrap()
-                        } else if is_bool_kernel(p) {
-                            (v == "true").to_string()
-                        } else {
-                            serde_json::to_string(&v).unwrap()
-                        };
-                        format!("{}:{jv}", serde_json::to_string(p).unwrap())
-                    })
-                    .collect();
-                format!("{{{}}}", fields.join(","))
+                let ip = j.list("ip4.addr").first().cloned().unwrap_or_default();
+                let key = if by_name {
+                    format!("\"name\":{}", serde_json::to_string(&j.name).unwrap())
+                } else {
+                    format!("\"jid\":{}", j.jid)
+                };
+                format!(
+                    "{{{key},\"ipv4\":{},\"hostname\":{},\"path\":{}}}",
+                    serde_json::to_string(&ip).unwrap(),
+                    serde_json::to_string(
+                        j.params
+                            .get("host.hostname")
+                            .map(String::as_str)
+                            .unwrap_or("")
+                    )
+                    .unwrap(),
+                    serde_json::to_string(&j.path).unwrap()
+                )
             })
             .collect();
         return Output::ok(wrap_json(&rows));
     }
-    if header && !nv {
+    let mut s = format!(
+        "{:>6}  {:<15} {:<29} {}\n",
+        if by_name { "Name" } else { "JID" },
+        "IP Address",
+        "Hostname",
+        "Path"
+    );
+    for j in jails {
+        let ip = j.list("ip4.addr").first().cloned().unwrap_or_default();
+        let id = if by_name {
+            j.name.clone()
+        } else {
+            j.jid.to_string()
+        };
+        s += &format!(
+            "{:>6}  {:<15} {:<29} {}\n",
+            id,
+            ip,
+            j.params.get("host.hostname").cloned().unwrap_or_default(),
+            j.path
+        );
+    }
+    Output::ok(s)
+}
+
+/// Named parameters in libxo's JSON: address lists as arrays, booleans as booleans.
+fn params_json(jails: &[&SimJail], params: &[String]) -> Output {
+    let rows: Vec<String> = jails
+        .iter()
+        .map(|j| {
+            let fields: Vec<String> = params
+                .iter()
+                .map(|p| {
+                    let v = jls_value(j, p).unwrap_or_default();
+                    let jv = if p == "ip4.addr" || p == "ip6.addr" {
+                        serde_json::to_string(&j.list(p)).unwrap()
+                    } else if is_bool_kernel(p) {
+                        (v == "true").to_string()
+                    } else {
+                        serde_json::to_string(&v).unwrap()
+                    };
+                    format!("{}:{jv}", serde_json::to_string(p).unwrap())
+                })
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        })
+        .collect();
+    Output::ok(wrap_json(&rows))
+}
+
+/// Named parameters as text: values (`-q` quoted), or `name=value` pairs with `-n`/`-s`,
+/// after a header line with `-h`.
+fn params_text(jails: &[&SimJail], params: &[String], o: &JlsOpts) -> Output {
+    let mut s = String::new();
+    if o.header && !o.nv {
         s += &params.join(" ");
         s += "\n";
     }
-    for j in &jails {
+    for j in jails {
         let cells: Vec<String> = params
             .iter()
             .map(|p| {
                 let v = jls_value(j, p).unwrap_or_default();
-                if nv {
+                if o.nv {
                     if is_bool_kernel(p) {
                         let last = p.rsplit('.').next().unwrap_or(p);
                         let head = &p[..p.len() - last.len()];
@@ -254,9 +304,9 @@ pub fn run_jls(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
                             format!("{head}no{last}")
                         }
                     } else {
-                        format!("{p}={}", if quote { quote_jls(&v) } else { v })
+                        format!("{p}={}", if o.quote { quote_jls(&v) } else { v })
                     }
-                } else if quote {
+                } else if o.quote {
                     quote_jls(&v)
                 } else {
                     v

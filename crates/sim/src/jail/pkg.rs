@@ -2,7 +2,8 @@
 //! into a jail's root.
 
 use super::SimJail;
-use crate::{Ctx, Last};
+use crate::{Ctx, Last, strerror};
+use jailctl_host::Output;
 use std::io;
 use std::path::Path;
 
@@ -56,7 +57,7 @@ const CATALOG: &[CatalogEntry] = &[
 ];
 
 /// Write what package `p` installs into the jail's root, as pkg does.
-pub(super) fn plant_package(ctx: &Ctx<'_>, jail: &SimJail, p: &str) -> io::Result<()> {
+fn plant_package(ctx: &Ctx<'_>, jail: &SimJail, p: &str) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let Some(entry) = CATALOG.iter().find(|e| e.package == p) else {
         return Ok(());
@@ -95,4 +96,42 @@ pub(super) fn plant_package(ctx: &Ctx<'_>, jail: &SimJail, p: &str) -> io::Resul
         }
     }
     Ok(())
+}
+
+/// `pkg install -y PKG...` inside the jail: records each package and writes what it installs.
+pub(super) fn pkg_install(ctx: &mut Ctx<'_>, jail: &SimJail, rest: &[String]) -> Output {
+    let pkgs: Vec<&String> = rest[1..].iter().filter(|a| !a.starts_with('-')).collect();
+    if !rest.iter().any(|a| a == "-y") {
+        return Output::fail(
+            1,
+            "pkg: non-interactive install needs -y on the simulated host\n",
+        );
+    }
+    if pkgs.is_empty() {
+        return Output::fail(
+            64,
+            "Usage: pkg install [-AfInFMqRUy] [-r reponame] <pkg-name> ...\n",
+        );
+    }
+    let j = ctx.state.jail.jails.get_mut(&jail.name).expect("live jail");
+    let mut s = String::new();
+    let mut planted = Vec::new();
+    for p in pkgs {
+        if !j.packages.contains(p) {
+            j.packages.push(p.clone());
+            planted.push(p.clone());
+            s += &format!("Installing {p}...\n");
+        } else {
+            s += &format!("The most recent version of {p} is already installed\n");
+        }
+    }
+    for p in planted {
+        if let Err(e) = plant_package(ctx, jail, &p) {
+            return Output::fail(
+                1,
+                format!("pkg: cannot install {p} into the jail: {}\n", strerror(&e)),
+            );
+        }
+    }
+    Output::ok(s)
 }
