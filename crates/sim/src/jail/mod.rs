@@ -1,7 +1,7 @@
 //! jail(8), jls(8) and jexec(8) on the simulated host.
 //!
 //! jail(8) follows the order of operations of the real tool: addresses and mounts are made
-//! by running the simulated ifconfig and mount through [`Ctx::exec`], exec hooks are
+//! by running the simulated ifconfig and mount through [`crate::Ctx::exec`], exec hooks are
 //! *recorded* in [`JailState::hooks`] rather than run, and a failure part-way undoes the
 //! non-exec steps already done. A hook fails when its command is `false`, `/usr/bin/false`
 //! or `exit N` with N ≠ 0 (possibly after `/bin/sh -c`); every other hook succeeds.
