@@ -13,9 +13,9 @@
 //!   and `.include` handled as `special_param` does; the first syntax error is reported with
 //!   `yyerror`'s text (the offending token as written, or "unexpected EOF");
 //! - resolution (`resolve`, [`JailConf::resolve`]) is `config.c`'s `load_config` and
-//!   `add_param`: the jail's name (or jid) first, wildcard blocks and the jail's own block in file order,
-//!   `name`/`jid` immutable, variables that may not share a parameter's name, then variable
-//!   substitution with its messages (not found, loop, array inline).
+//!   `add_param`: the jail's name (or jid) first, wildcard blocks and the jail's own block
+//!   in file order, `name`/`jid` immutable, variables that may not share a parameter's
+//!   name, then variable substitution with its messages (not found, loop, array inline).
 //!
 //! Not modelled: yacc's error recovery (FreeBSD may print more than one syntax error for one
 //! file; the simulator stops at the first), and the kernel's own checks of values.
