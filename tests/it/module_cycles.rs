@@ -69,7 +69,11 @@ fn paths(code: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
-        if is_ident(chars[i]) && (i == 0 || !(is_ident(chars[i - 1]) || chars[i - 1] == ':')) {
+        // A path does not follow an identifier, a `::` or a `.` (`x.parse::<i64>()` calls a
+        // method with a turbofish; it names no module called `parse`).
+        if is_ident(chars[i])
+            && (i == 0 || !(is_ident(chars[i - 1]) || matches!(chars[i - 1], ':' | '.')))
+        {
             i = read_path(&chars, i, &[], &mut out);
         } else {
             i += 1;
@@ -304,7 +308,7 @@ fn the_reader_resolves_super_crate_bare_and_grouped_paths() {
     .collect();
     let from = vec!["config".to_string(), "rules".to_string()];
     let got: Vec<Option<Vec<String>>> = paths(
-        "use super::units::check; let x = crate::plan::Plan::new(); units::f(); use crate::{plan::{self, Step}, config::units};",
+        "use super::units::check; let x = crate::plan::Plan::new(); units::f(); use crate::{plan::{self, Step}, config::units}; let n = s.units::<u8>();",
     )
     .iter()
     .map(|p| resolve(&from, p, &modules))
