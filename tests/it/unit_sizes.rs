@@ -32,7 +32,6 @@ const NOT_YET_SPLIT: &[&str] = &[
     "src/boot/start.rs::boot_with",
     "src/boot/stop.rs::shutdown_with",
     "src/cli/init.rs::run",
-    "src/cli/snapshot.rs::run",
     "src/doctor.rs::storage",
     "src/ops/mod.rs",
     "src/ops/snapshot.rs",
