@@ -162,60 +162,109 @@ pub fn shutdown_with<D: JailDriver + Send + 'static + ?Sized>(
     let deadline = began
         .checked_add(opts.timeout)
         .unwrap_or_else(|| began + Duration::from_secs(100 * 365 * 24 * 3600));
-    let nodes = graph.nodes();
-    let n = nodes.len();
-    let prio = graph.height_up();
-    let mut waiting: Vec<usize> = nodes.iter().map(|x| x.dependents.len()).collect();
-    let mut outcome: Vec<Option<StopOutcome>> = vec![None; n];
-    let mut forcing = vec![false; n];
-    let mut ready: BinaryHeap<(usize, std::cmp::Reverse<usize>)> = (0..n)
-        .filter(|&i| waiting[i] == 0)
-        .map(|i| (prio[i], std::cmp::Reverse(i)))
-        .collect();
     let (tx, rx) = mpsc::channel::<Msg>();
-    let limit = opts.parallelism.max(1);
-    let mut running = 0usize;
-
-    let force = |i: usize, reason: String, on_event: &mut dyn FnMut(&ShutdownEvent)| {
-        on_event(&ShutdownEvent::Forcing {
-            name: nodes[i].name.clone(),
-            reason,
-        });
-        let (tx, driver, name) = (tx.clone(), driver.clone(), nodes[i].name.clone());
-        std::thread::spawn(move || {
-            let r = catch_unwind(AssertUnwindSafe(|| driver.force_stop(&name)))
-                .unwrap_or_else(|p| Err(format!("jailctl bug: {}", panic_message(&*p))));
-            let _ = tx.send(Msg::Force(i, r));
-        });
-    };
-    // A jail leaves the ordering once it stopped or a force-stop was sent: release its deps.
-    let release = |i: usize,
-                   waiting: &mut Vec<usize>,
-                   ready: &mut BinaryHeap<(usize, std::cmp::Reverse<usize>)>| {
-        for &d in &nodes[i].deps {
-            match waiting[d] {
-                0 => {}
-                1 => {
-                    waiting[d] = 0;
-                    ready.push((prio[d], std::cmp::Reverse(d)));
-                }
-                _ => waiting[d] -= 1,
+    let mut s = Stops::new(graph, driver, opts, tx);
+    loop {
+        s.launch(on_event);
+        if s.outcome.iter().all(Option::is_some) {
+            break;
+        }
+        if s.release_cycles() {
+            continue;
+        }
+        let limit_at = if s.timed_out {
+            deadline.checked_add(opts.force_timeout).unwrap_or(deadline)
+        } else {
+            deadline
+        };
+        match rx.recv_timeout(limit_at.saturating_duration_since(Instant::now())) {
+            Ok(Msg::Stop(i, r)) => s.stopped(i, r, on_event),
+            Ok(Msg::Force(i, r)) => s.forced(i, r, on_event),
+            Err(_) if !s.timed_out => s.budget_spent(on_event),
+            Err(_) => {
+                s.force_budget_spent(on_event);
+                break;
             }
         }
-    };
-    let mut force_reason: Vec<String> = vec![String::new(); n];
-    let mut timed_out = false;
+    }
+    ShutdownReport {
+        jails: graph
+            .nodes()
+            .iter()
+            .zip(s.outcome)
+            .map(|(node, o)| {
+                let o = o.unwrap_or_else(|| StopOutcome::StillRunning {
+                    reason: "jailctl bug: the scheduler never reached this jail".into(),
+                });
+                (node.name.clone(), o)
+            })
+            .collect(),
+        elapsed: began.elapsed(),
+    }
+}
 
-    loop {
-        while !timed_out && running < limit {
-            let Some((_, std::cmp::Reverse(i))) = ready.pop() else {
+/// The state of one shutdown: which jails still wait for dependents, which are ready (by
+/// height, highest first), in flight, being forced, and how each ended.
+struct Stops<'g, D: ?Sized> {
+    nodes: &'g [super::graph::BootNode],
+    prio: Vec<usize>,
+    driver: Arc<D>,
+    opts: &'g ShutdownOptions,
+    tx: mpsc::Sender<Msg>,
+    waiting: Vec<usize>,
+    ready: BinaryHeap<(usize, std::cmp::Reverse<usize>)>,
+    outcome: Vec<Option<StopOutcome>>,
+    forcing: Vec<bool>,
+    force_reason: Vec<String>,
+    running: usize,
+    timed_out: bool,
+}
+
+impl<'g, D: JailDriver + Send + 'static + ?Sized> Stops<'g, D> {
+    fn new(
+        graph: &'g BootGraph,
+        driver: Arc<D>,
+        opts: &'g ShutdownOptions,
+        tx: mpsc::Sender<Msg>,
+    ) -> Self {
+        let nodes = graph.nodes();
+        let n = nodes.len();
+        let prio = graph.height_up();
+        let waiting: Vec<usize> = nodes.iter().map(|x| x.dependents.len()).collect();
+        let ready = (0..n)
+            .filter(|&i| waiting[i] == 0)
+            .map(|i| (prio[i], std::cmp::Reverse(i)))
+            .collect();
+        Stops {
+            nodes,
+            prio,
+            driver,
+            opts,
+            tx,
+            waiting,
+            ready,
+            outcome: vec![None; n],
+            forcing: vec![false; n],
+            force_reason: vec![String::new(); n],
+            running: 0,
+            timed_out: false,
+        }
+    }
+
+    /// Start orderly stops of ready jails, up to the parallelism (none once the budget is
+    /// spent).
+    fn launch(&mut self, on_event: &mut dyn FnMut(&ShutdownEvent)) {
+        let limit = self.opts.parallelism.max(1);
+        while !self.timed_out && self.running < limit {
+            let Some((_, std::cmp::Reverse(i))) = self.ready.pop() else {
                 break;
             };
-            running += 1;
+            self.running += 1;
             on_event(&ShutdownEvent::Stopping {
-                name: nodes[i].name.clone(),
+                name: self.nodes[i].name.clone(),
             });
-            let (tx, driver, name) = (tx.clone(), driver.clone(), nodes[i].name.clone());
+            let (tx, driver) = (self.tx.clone(), self.driver.clone());
+            let name = self.nodes[i].name.clone();
             std::thread::spawn(move || {
                 let t0 = Instant::now();
                 let r = catch_unwind(AssertUnwindSafe(|| {
@@ -226,132 +275,152 @@ pub fn shutdown_with<D: JailDriver + Send + 'static + ?Sized>(
                 let _ = tx.send(Msg::Stop(i, r.map(|()| t0.elapsed())));
             });
         }
-        if outcome.iter().all(Option::is_some) {
-            break;
+    }
+
+    /// Only jails on a dependency cycle can be left waiting with nothing in flight (no stop
+    /// and no force-stop, whose report releases dependencies): make them ready rather than
+    /// idle until the budget runs out. True when some were.
+    fn release_cycles(&mut self) -> bool {
+        let n = self.nodes.len();
+        let forces_pending = (0..n).any(|i| self.forcing[i] && self.outcome[i].is_none());
+        if self.timed_out || self.running != 0 || !self.ready.is_empty() || forces_pending {
+            return false;
         }
-        let forces_pending = (0..n).any(|i| forcing[i] && outcome[i].is_none());
-        if !timed_out && running == 0 && ready.is_empty() && !forces_pending {
-            // Only jails on a dependency cycle can be left waiting with nothing in flight (no
-            // stop and no force-stop, whose report releases dependencies): stop them anyway
-            // rather than idle until the budget runs out.
-            for i in 0..n {
-                if outcome[i].is_none() && !forcing[i] && waiting[i] > 0 {
-                    waiting[i] = 0;
-                    ready.push((prio[i], std::cmp::Reverse(i)));
-                }
-            }
-            if !ready.is_empty() {
-                continue;
+        for i in 0..n {
+            if self.outcome[i].is_none() && !self.forcing[i] && self.waiting[i] > 0 {
+                self.waiting[i] = 0;
+                self.ready.push((self.prio[i], std::cmp::Reverse(i)));
             }
         }
-        let limit_at = if timed_out {
-            deadline.checked_add(opts.force_timeout).unwrap_or(deadline)
-        } else {
-            deadline
-        };
-        let msg = match rx.recv_timeout(limit_at.saturating_duration_since(Instant::now())) {
-            Ok(m) => m,
-            Err(_) if !timed_out => {
-                timed_out = true;
-                for i in 0..n {
-                    if outcome[i].is_none() && !forcing[i] {
-                        forcing[i] = true;
-                        force_reason[i] = format!(
-                            "not stopped within the {:.0}s shutdown budget",
-                            opts.timeout.as_secs_f64()
-                        );
-                        force(i, force_reason[i].clone(), on_event);
-                    }
+        !self.ready.is_empty()
+    }
+
+    /// Send a force-stop of jail `i` on its own thread.
+    fn force(&mut self, i: usize, reason: String, on_event: &mut dyn FnMut(&ShutdownEvent)) {
+        self.forcing[i] = true;
+        self.force_reason[i] = reason.clone();
+        on_event(&ShutdownEvent::Forcing {
+            name: self.nodes[i].name.clone(),
+            reason,
+        });
+        let (tx, driver) = (self.tx.clone(), self.driver.clone());
+        let name = self.nodes[i].name.clone();
+        std::thread::spawn(move || {
+            let r = catch_unwind(AssertUnwindSafe(|| driver.force_stop(&name)))
+                .unwrap_or_else(|p| Err(format!("jailctl bug: {}", panic_message(&*p))));
+            let _ = tx.send(Msg::Force(i, r));
+        });
+    }
+
+    /// A jail leaves the ordering once it stopped or a force-stop was sent: release its
+    /// dependencies.
+    fn release(&mut self, i: usize) {
+        for &d in &self.nodes[i].deps {
+            match self.waiting[d] {
+                0 => {}
+                1 => {
+                    self.waiting[d] = 0;
+                    self.ready.push((self.prio[d], std::cmp::Reverse(d)));
                 }
-                continue;
-            }
-            Err(_) => {
-                for (i, o) in outcome.iter_mut().enumerate() {
-                    if o.is_none() {
-                        let reason = format!(
-                            "{}; the force-stop did not finish within {:.0}s either",
-                            force_reason[i],
-                            opts.force_timeout.as_secs_f64()
-                        );
-                        on_event(&ShutdownEvent::ForceFailed {
-                            name: nodes[i].name.clone(),
-                            reason: reason.clone(),
-                        });
-                        *o = Some(StopOutcome::StillRunning { reason });
-                    }
-                }
-                break;
-            }
-        };
-        match msg {
-            Msg::Stop(i, r) => {
-                running -= 1;
-                if outcome[i].is_some() {
-                    continue;
-                }
-                match r {
-                    Ok(elapsed) => {
-                        on_event(&ShutdownEvent::Stopped {
-                            name: nodes[i].name.clone(),
-                            elapsed,
-                        });
-                        outcome[i] = Some(StopOutcome::Stopped { elapsed });
-                        if !forcing[i] {
-                            release(i, &mut waiting, &mut ready);
-                        }
-                    }
-                    Err(e) if !forcing[i] => {
-                        // Its dependencies are released once the force-stop reports.
-                        forcing[i] = true;
-                        force_reason[i] = format!("the orderly stop failed: {e}");
-                        force(i, force_reason[i].clone(), on_event);
-                    }
-                    Err(_) => {}
-                }
-            }
-            Msg::Force(i, r) => {
-                if outcome[i].is_some() {
-                    continue;
-                }
-                if !timed_out {
-                    // Forced after a failed stop: down or given up on, either way its
-                    // dependencies may go now.
-                    release(i, &mut waiting, &mut ready);
-                }
-                let o = match r {
-                    Ok(()) => {
-                        on_event(&ShutdownEvent::Forced {
-                            name: nodes[i].name.clone(),
-                        });
-                        StopOutcome::Forced {
-                            reason: force_reason[i].clone(),
-                        }
-                    }
-                    Err(e) => {
-                        let reason = format!("{}; the force-stop failed too: {e}", force_reason[i]);
-                        on_event(&ShutdownEvent::ForceFailed {
-                            name: nodes[i].name.clone(),
-                            reason: reason.clone(),
-                        });
-                        StopOutcome::StillRunning { reason }
-                    }
-                };
-                outcome[i] = Some(o);
+                _ => self.waiting[d] -= 1,
             }
         }
     }
 
-    ShutdownReport {
-        jails: nodes
-            .iter()
-            .zip(outcome)
-            .map(|(node, o)| {
-                let o = o.unwrap_or_else(|| StopOutcome::StillRunning {
-                    reason: "jailctl bug: the scheduler never reached this jail".into(),
+    /// An orderly stop reported.
+    fn stopped(
+        &mut self,
+        i: usize,
+        r: Result<Duration, String>,
+        on_event: &mut dyn FnMut(&ShutdownEvent),
+    ) {
+        self.running -= 1;
+        if self.outcome[i].is_some() {
+            return;
+        }
+        match r {
+            Ok(elapsed) => {
+                on_event(&ShutdownEvent::Stopped {
+                    name: self.nodes[i].name.clone(),
+                    elapsed,
                 });
-                (node.name.clone(), o)
-            })
-            .collect(),
-        elapsed: began.elapsed(),
+                self.outcome[i] = Some(StopOutcome::Stopped { elapsed });
+                if !self.forcing[i] {
+                    self.release(i);
+                }
+            }
+            // Its dependencies are released once the force-stop reports.
+            Err(e) if !self.forcing[i] => {
+                self.force(i, format!("the orderly stop failed: {e}"), on_event)
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// A force-stop reported.
+    fn forced(
+        &mut self,
+        i: usize,
+        r: Result<(), String>,
+        on_event: &mut dyn FnMut(&ShutdownEvent),
+    ) {
+        if self.outcome[i].is_some() {
+            return;
+        }
+        if !self.timed_out {
+            // Forced after a failed stop: down or given up on, either way its dependencies
+            // may go now.
+            self.release(i);
+        }
+        let name = self.nodes[i].name.clone();
+        let o = match r {
+            Ok(()) => {
+                on_event(&ShutdownEvent::Forced { name });
+                StopOutcome::Forced {
+                    reason: self.force_reason[i].clone(),
+                }
+            }
+            Err(e) => {
+                let reason = format!("{}; the force-stop failed too: {e}", self.force_reason[i]);
+                on_event(&ShutdownEvent::ForceFailed {
+                    name,
+                    reason: reason.clone(),
+                });
+                StopOutcome::StillRunning { reason }
+            }
+        };
+        self.outcome[i] = Some(o);
+    }
+
+    /// The shutdown budget is spent: force-stop every jail not yet down or being forced.
+    fn budget_spent(&mut self, on_event: &mut dyn FnMut(&ShutdownEvent)) {
+        self.timed_out = true;
+        for i in 0..self.nodes.len() {
+            if self.outcome[i].is_none() && !self.forcing[i] {
+                let reason = format!(
+                    "not stopped within the {:.0}s shutdown budget",
+                    self.opts.timeout.as_secs_f64()
+                );
+                self.force(i, reason, on_event);
+            }
+        }
+    }
+
+    /// The force-stops' budget is spent too: what has not reported is still running.
+    fn force_budget_spent(&mut self, on_event: &mut dyn FnMut(&ShutdownEvent)) {
+        for (i, o) in self.outcome.iter_mut().enumerate() {
+            if o.is_none() {
+                let reason = format!(
+                    "{}; the force-stop did not finish within {:.0}s either",
+                    self.force_reason[i],
+                    self.opts.force_timeout.as_secs_f64()
+                );
+                on_event(&ShutdownEvent::ForceFailed {
+                    name: self.nodes[i].name.clone(),
+                    reason: reason.clone(),
+                });
+                *o = Some(StopOutcome::StillRunning { reason });
+            }
+        }
     }
 }
