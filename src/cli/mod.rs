@@ -21,6 +21,7 @@ pub mod sim;
 mod snapshot;
 mod target;
 mod up;
+mod upgrade;
 mod validate;
 
 use crate::host::Host;
@@ -106,6 +107,8 @@ pub enum Command {
     /// Snapshots of a jail's root and volumes: create, list, rollback, destroy.
     #[command(subcommand)]
     Snapshot(snapshot::Cmd),
+    /// Move jails to a new base, keeping the old root until --finish or --rollback.
+    Upgrade(upgrade::Args),
 }
 
 /// Parse the command line, run it, map the outcome to an exit code ([`output::Exit`]).
@@ -274,5 +277,6 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Boot(a) => boot::run(&cli.global, a),
         Command::Shutdown(a) => shutdown::run(&cli.global, a),
         Command::Snapshot(c) => snapshot::run(&cli.global, c),
+        Command::Upgrade(a) => upgrade::run(&cli.global, a),
     }
 }

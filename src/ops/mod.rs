@@ -25,6 +25,7 @@ use serde::Serialize;
 
 pub use crate::observe::owned;
 pub mod snapshot;
+pub mod upgrade;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {

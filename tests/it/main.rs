@@ -48,6 +48,7 @@ mod sim_zfs_diff;
 mod snapshot_e2e;
 mod support;
 mod undo_reports;
+mod upgrade_e2e;
 mod vnet;
 mod vnet_e2e;
 mod zfs_strictness;

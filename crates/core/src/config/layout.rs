@@ -79,6 +79,8 @@ pub mod props {
     pub const CPUSET: &str = "jailctl:cpuset";
     /// The fingerprint of the provisioning applied when the jail was created.
     pub const PROVISIONED: &str = "jailctl:provisioned";
+    /// Set by `jailctl upgrade` on the new root: the base snapshot the jail ran on before.
+    pub const UPGRADE_FROM: &str = "jailctl:upgrade-from";
     /// Every property `observe` must fetch for planning.
     pub const ALL: &[&str] = &[
         MANAGED,

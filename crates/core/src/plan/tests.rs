@@ -54,10 +54,16 @@ fn converge(mut h: HostState, plan: &Plan) -> HostState {
             }
             Step::RetireRoot {
                 dataset, retired, ..
+            }
+            | Step::RestoreRoot {
+                kept: dataset,
+                dataset: retired,
+                ..
             } => {
                 let d = h.datasets.remove(dataset).unwrap();
                 h.datasets.insert(retired.clone(), d);
             }
+            Step::HealthCheck { .. } => {}
             Step::DestroyDataset { dataset } => {
                 h.datasets.remove(dataset);
             }
@@ -354,7 +360,10 @@ fn a_dying_jail_with_a_changed_base_waits_once_and_gives_up_rather_than_replace(
             props: BTreeMap::new(),
         },
     );
-    let opts = UpOptions { recreate: true };
+    let opts = UpOptions {
+        recreate: true,
+        ..UpOptions::default()
+    };
     let p = plan_up(&[s], &global(), &h, &[], &opts).unwrap();
     let j = &p.jails[0];
     // Not running: nothing to stop; the root cannot move aside while the jail holds it.
@@ -398,7 +407,10 @@ fn changed_base_needs_recreate_and_keeps_volumes() {
     );
     let e = up(std::slice::from_ref(&s), &h, &[]).unwrap_err();
     assert!(e.to_string().contains("--recreate"), "{e}");
-    let opts = UpOptions { recreate: true };
+    let opts = UpOptions {
+        recreate: true,
+        ..UpOptions::default()
+    };
     let mut stale = h.clone();
     let r = "zroot/jailctl/jails/web.retired";
     stale.datasets.insert(
