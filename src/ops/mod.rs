@@ -621,6 +621,10 @@ pub struct JailStatus {
     /// asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<std::collections::BTreeMap<String, u64>>,
+    /// The old root `jailctl upgrade` kept (until `--finish` or `--rollback`), with the
+    /// base snapshot it was cloned from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_root: Option<upgrade::KeptRoot>,
 }
 
 /// The state of every defined or jailctl-managed jail, from one `zfs get` and one `jls`.
@@ -717,6 +721,7 @@ fn status_of(st: &HostState, specs: &[JailSpec], global: &Global) -> Vec<JailSta
                     .map(|l| l.split(',').map(str::to_string).collect())
                     .unwrap_or_default(),
                 usage: None,
+                kept_root: upgrade::kept(st, global, &name),
                 name,
             }
         })

@@ -14,6 +14,23 @@ use crate::host::Host;
 use crate::observe;
 use crate::plan::{self, PlanError};
 
+/// The old root an upgrade kept, as `list` and `status` show it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct KeptRoot {
+    pub dataset: String,
+    /// The base snapshot it was cloned from (`jailctl:base` on it).
+    pub base: Option<String>,
+}
+
+/// The root kept by an upgrade of `name`, if there is one on the observed host.
+pub fn kept(st: &observe::HostState, global: &Global, name: &str) -> Option<KeptRoot> {
+    let dataset = plan::kept_root(&crate::render::root_dataset(global, name));
+    st.datasets.get(&dataset).map(|d| KeptRoot {
+        base: d.prop(plan::props::BASE).map(str::to_string),
+        dataset,
+    })
+}
+
 /// What to do with the named jail(s).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum What<'a> {

@@ -190,6 +190,29 @@ fn upgrade_clones_the_new_base_keeps_the_old_root_and_the_volume_and_provisions_
     assert_eq!(t.prop(KEPT, "jailctl:base"), OLD_SNAP);
     assert_eq!(t.prop(KEPT, "mountpoint"), "none");
     assert!(t.running());
+    // `list` and `status` show the kept root and the way out of it.
+    let list = loud(&t, &["list"]);
+    assert!(
+        list.contains(&format!(
+            "upgraded; old root kept: {KEPT} (from {OLD_SNAP})"
+        )) && list.contains("jailctl upgrade app --finish"),
+        "{list}"
+    );
+    let status = loud(&t, &["status", "app"]);
+    assert!(
+        status.contains("upgrade:") && status.contains(KEPT),
+        "{status}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&loud(&t, &["list", "--json"])).unwrap();
+    let row = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "app")
+        .unwrap()
+        .clone();
+    assert_eq!(row["kept_root"]["dataset"], KEPT, "{row}");
+    assert_eq!(row["kept_root"]["base"], OLD_SNAP, "{row}");
     // The health check ran in the new jail.
     let h = history(&t.sim());
     assert!(
@@ -258,6 +281,7 @@ fn rollback_after_a_success_brings_the_old_root_back_and_finish_destroys_the_kep
     assert!(!t.exists(KEPT));
     assert_eq!(t.prop(ROOT, "origin"), NEW_SNAP);
     assert!(t.running());
+    assert!(!loud(&t, &["list"]).contains("old root kept"));
     let o = t.run(&["upgrade", "app", "--finish"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("nothing to finish"), "{}", stderr(&o));
