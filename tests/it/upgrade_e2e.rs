@@ -407,3 +407,94 @@ fn a_fault_at_each_command_of_the_upgrade_leaves_the_host_as_before() {
     t.ok(&["upgrade", "app", "--base", "14.4-RELEASE"]);
     assert_eq!(t.prop(ROOT, "origin"), NEW_SNAP);
 }
+
+/// SIGKILL at several points of an upgrade (after the stop, the rename, the clone, the
+/// start, during the health check); the same command run again finishes the undo of the
+/// killed run first and then upgrades: the host ends as a clean upgrade leaves it.
+#[test]
+fn a_killed_upgrade_is_finished_by_running_it_again() {
+    use super::support::kill::{When, kill};
+    let t = host(false);
+    let clean = t.copy();
+    clean.ok(&["upgrade", "app", "--base", "14.4-RELEASE"]);
+    let want = clean.fingerprint();
+    for at in [
+        "jail -f /var/run/jailctl/app.conf -r app",
+        "zfs rename zroot/jailctl/jails/app zroot/jailctl/jails/app.pre-upgrade",
+        "zfs clone",
+        "jail -f /var/run/jailctl/app.conf -c app",
+        "jexec app /usr/bin/fetch",
+    ] {
+        let h = t.copy();
+        let k = kill(
+            &h,
+            &["upgrade", "app", "--base", "14.4-RELEASE"],
+            When::After(at),
+        );
+        assert!(k.commands > 0, "killed at `{at}` before any command");
+        // After the last probe only the journal's removal is left: that kill may come late.
+        assert!(
+            k.running || at.starts_with("jexec"),
+            "the upgrade had finished before the kill after `{at}`"
+        );
+        h.ok(&["upgrade", "app", "--base", "14.4-RELEASE"]);
+        assert_eq!(h.prop(ROOT, "origin"), NEW_SNAP, "killed after `{at}`");
+        assert_eq!(
+            h.read("usr/local/jails/.volumes/app/data/db").as_deref(),
+            Some("volume data\n")
+        );
+        assert_eq!(
+            std::fs::read_to_string(
+                h.sim()
+                    .join("unmounted/zroot/jailctl/jails/app.pre-upgrade/etc/old-only")
+            )
+            .ok()
+            .as_deref(),
+            Some("from the old root\n"),
+            "the kept root lost its files after a kill at `{at}`"
+        );
+        super::support::assert_same(&want, &h.fingerprint());
+    }
+}
+
+/// What the upgrade relies on in the simulator: a filesystem unmounted with
+/// `mountpoint=none` keeps its files (not at the old mountpoint), they follow a rename and
+/// come back when it is mounted again, and a destroy removes them.
+#[test]
+fn the_simulator_keeps_an_unmounted_filesystems_files() {
+    let t = tempfile::tempdir().unwrap();
+    let s = t.path().join("sim");
+    host_with_base(&s);
+    let ds = "zroot/jailctl/jails/x";
+    sim(
+        &s,
+        &["zfs", "create", "-o", "mountpoint=/usr/local/jails/x", ds],
+    );
+    let at = s.join("root/usr/local/jails/x");
+    std::fs::write(at.join("f"), "kept\n").unwrap();
+    sim(&s, &["zfs", "set", "mountpoint=none", ds]);
+    assert!(
+        !at.join("f").exists(),
+        "an unmounted filesystem's file is still visible"
+    );
+    sim(
+        &s,
+        &["zfs", "rename", ds, "zroot/jailctl/jails/x.pre-upgrade"],
+    );
+    sim(
+        &s,
+        &["zfs", "rename", "zroot/jailctl/jails/x.pre-upgrade", ds],
+    );
+    sim(&s, &["zfs", "set", "mountpoint=/usr/local/jails/x", ds]);
+    assert_eq!(std::fs::read_to_string(at.join("f")).unwrap(), "kept\n");
+    assert!(
+        !s.join("unmounted").exists(),
+        "the store is left after the remount"
+    );
+    sim(&s, &["zfs", "set", "mountpoint=none", ds]);
+    sim(&s, &["zfs", "destroy", ds]);
+    assert!(
+        !s.join("unmounted").exists(),
+        "destroy left the files behind"
+    );
+}
