@@ -498,3 +498,41 @@ fn the_simulator_keeps_an_unmounted_filesystems_files() {
         "destroy left the files behind"
     );
 }
+
+/// `--all --base R` upgrades every jail defined with R that has a root, and leaves a jail
+/// defined with another base alone; `--dry-run` changes nothing.
+#[test]
+fn all_upgrades_the_jails_defined_with_the_base() {
+    let t = host(false);
+    t.jail(
+        "other",
+        "base = \"14.3-RELEASE\"\nhostname = \"other.example.org\"\n[network]\nmode = \"inherit\"\n",
+    );
+    t.ok(&["up", "other"]);
+    let before = t.fingerprint();
+    // `plan --upgrade` says every step, the health check included, and why.
+    let plan = loud(&t, &["plan", "app", "--upgrade"]);
+    for want in [
+        "app: upgrade",
+        "the old root is kept as zroot/jailctl/jails/app.pre-upgrade",
+        "move old root zroot/jailctl/jails/app aside to zroot/jailctl/jails/app.pre-upgrade",
+        "provision app",
+        "health check of app: `/usr/bin/fetch",
+    ] {
+        assert!(plan.contains(want), "{want} not in:\n{plan}");
+    }
+    let dry = loud(
+        &t,
+        &["upgrade", "--all", "--base", "14.4-RELEASE", "--dry-run"],
+    );
+    assert!(
+        dry.contains("app: upgrade") && !dry.contains("other"),
+        "{dry}"
+    );
+    assert!(dry.contains(&format!("zfs rename {ROOT} {KEPT}")), "{dry}");
+    super::support::assert_same(&before, &t.fingerprint());
+    t.ok(&["upgrade", "--all", "--base", "14.4-RELEASE"]);
+    assert_eq!(t.prop(ROOT, "origin"), NEW_SNAP);
+    assert_eq!(t.prop("zroot/jailctl/jails/other", "origin"), OLD_SNAP);
+    assert!(!t.exists("zroot/jailctl/jails/other.pre-upgrade"));
+}
