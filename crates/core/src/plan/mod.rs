@@ -102,7 +102,7 @@ pub enum PlanError {
         dataset: String,
     },
     #[error(
-        "jail `{jail}`: base changed from {old} to {new}; re-cloning replaces its root filesystem (volumes are kept) — run again with --recreate"
+        "jail `{jail}`: base changed from {old} to {new}; re-cloning replaces its root filesystem (volumes are kept) — run again with --recreate, or `jailctl upgrade {jail}` to keep the old root until the new one is healthy"
     )]
     BaseChanged {
         jail: String,
