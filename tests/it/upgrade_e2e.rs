@@ -536,3 +536,74 @@ fn all_upgrades_the_jails_defined_with_the_base() {
     assert_eq!(t.prop("zroot/jailctl/jails/other", "origin"), OLD_SNAP);
     assert!(!t.exists("zroot/jailctl/jails/other.pre-upgrade"));
 }
+
+/// A fault at each command of `--rollback` leaves the host as the upgrade left it: the
+/// `zfs destroy -r` of the upgraded root comes last, and when it fails nothing was destroyed,
+/// so that is undone like the rest.
+#[test]
+fn a_fault_at_each_command_of_a_rollback_leaves_the_upgrade_in_place() {
+    let t = host(false);
+    t.ok(&["upgrade", "app", "--base", "14.4-RELEASE"]);
+    let probe = t.copy();
+    let start = history(&probe.sim()).len();
+    probe.ok(&["upgrade", "app", "--rollback"]);
+    let run = history(&probe.sim())[start..].to_vec();
+    let mut cmds: Vec<(String, usize)> = Vec::new();
+    for (i, e) in run.iter().enumerate() {
+        let l = line(e);
+        if mutating(e) && !l.starts_with("umount ") {
+            let nth = run[..=i].iter().filter(|x| line(x) == l).count();
+            cmds.push((l, nth));
+        }
+    }
+    assert_eq!(
+        cmds.last().unwrap().0,
+        "zfs destroy -r zroot/jailctl/jails/app.upgraded"
+    );
+    assert!(cmds.len() >= 6, "{cmds:?}");
+    let before = t.fingerprint();
+    for (cmd, nth) in &cmds {
+        let h = t.copy();
+        let o = h
+            .jailctl()
+            .env(
+                "JAILCTL_SIM_FAULTS",
+                format!("{}|{nth}|1|injected failure", glob::Pattern::escape(cmd)),
+            )
+            .args(["upgrade", "app", "--rollback"])
+            .output()
+            .unwrap();
+        assert!(
+            !o.status.success(),
+            "fault at `{cmd}` did not fail the rollback"
+        );
+        let e = stderr(&o);
+        assert!(
+            e.contains("the host is as before (checked)"),
+            "fault at `{cmd}`: {e}"
+        );
+        super::support::assert_same(&before, &h.fingerprint());
+        assert_eq!(h.prop(ROOT, "origin"), NEW_SNAP, "fault at `{cmd}`");
+        assert!(h.exists(KEPT), "fault at `{cmd}`");
+    }
+}
+
+/// `--rollback` and `--finish` use or destroy the kept root only if jailctl marked it as its
+/// own (`jailctl:managed=yes` set on it).
+#[test]
+fn a_kept_root_jailctl_did_not_mark_is_refused() {
+    let t = host(false);
+    t.ok(&["upgrade", "app", "--base", "14.4-RELEASE"]);
+    sim(&t.sim(), &["zfs", "inherit", "jailctl:managed", KEPT]);
+    let before = t.fingerprint();
+    for flag in ["--rollback", "--finish"] {
+        let o = t.run(&["upgrade", "app", flag]);
+        assert!(!o.status.success(), "{flag} accepted a foreign kept root");
+        let e = stderr(&o);
+        assert!(
+            e.contains(&format!("refusing to use or change {KEPT}")),
+            "{flag}: {e}"
+        );
+    }
+    super::support::assert_same(&before, &t.fingerprint());
+}
