@@ -274,14 +274,25 @@ fn rollback_after_a_success_brings_the_old_root_back_and_finish_destroys_the_kep
         stderr(&o)
     );
 
-    // Upgrade again and keep it.
+    // Upgrade again and keep it; until then, `destroy` refuses to leave the kept root behind.
     t.ok(&["upgrade", "app", "--base", "14.4-RELEASE"]);
+    let o = t.run(&["destroy", "app", "--yes"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains(&format!(
+            "the old root its upgrade kept, {KEPT}, would be left behind"
+        )),
+        "{}",
+        stderr(&o)
+    );
     let out = loud(&t, &["upgrade", "app", "--finish"]);
     assert!(out.contains("finish the upgrade"), "{out}");
     assert!(!t.exists(KEPT));
     assert_eq!(t.prop(ROOT, "origin"), NEW_SNAP);
     assert!(t.running());
     assert!(!loud(&t, &["list"]).contains("old root kept"));
+    t.ok(&["destroy", "app", "--yes"]);
+    assert!(!t.exists(ROOT));
     let o = t.run(&["upgrade", "app", "--finish"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("nothing to finish"), "{}", stderr(&o));

@@ -149,6 +149,10 @@ pub enum PlanError {
     )]
     UpgradeKept { jail: String, dataset: String },
     #[error(
+        "refusing to destroy jail `{jail}`: the old root its upgrade kept, {dataset}, would be left behind; keep the upgrade with `jailctl upgrade {jail} --finish` (destroys {dataset}) or go back to it with `jailctl upgrade {jail} --rollback`, then destroy. Nothing was changed"
+    )]
+    DestroyKept { jail: String, dataset: String },
+    #[error(
         "base `{base}` does not exist ({dataset} has no snapshot); create it with `jailctl base create {base} --from URL`, then run the upgrade again. Nothing was changed"
     )]
     UpgradeBaseMissing { base: String, dataset: String },
