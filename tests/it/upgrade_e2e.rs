@@ -618,3 +618,24 @@ fn a_kept_root_jailctl_did_not_mark_is_refused() {
     }
     super::support::assert_same(&before, &t.fingerprint());
 }
+
+/// A stopped jail is started by its upgrade (provisioning and the health check need it
+/// running); when the health check fails it is stopped again, on its old root.
+#[test]
+fn a_stopped_jail_whose_upgrade_fails_stays_stopped_on_its_old_root() {
+    let t = host(true);
+    t.ok(&["down", "app"]);
+    let before = t.fingerprint();
+    let o = t.run(&["upgrade", "app", "--base", "14.4-RELEASE"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("is not healthy"), "{}", stderr(&o));
+    assert!(!t.running());
+    assert_eq!(t.prop(ROOT, "origin"), OLD_SNAP);
+    assert!(!t.exists(KEPT));
+    super::support::assert_same(&before, &t.fingerprint());
+    let good = host(false);
+    good.ok(&["down", "app"]);
+    good.ok(&["upgrade", "app"]);
+    assert!(good.running());
+    assert_eq!(good.prop(ROOT, "origin"), NEW_SNAP);
+}
