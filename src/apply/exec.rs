@@ -419,6 +419,13 @@ impl Executor<'_> {
                 }
                 r => r,
             },
+            Op::Health {
+                name,
+                cmd,
+                timeout,
+                interval,
+                retries,
+            } => health(h, name, cmd, *timeout, *interval, *retries),
             Op::Net(n) => {
                 // An epair's unit is chosen under the network lock: journal it before the
                 // pair exists, so a kill between its create and its rename is undone.
@@ -534,6 +541,51 @@ fn await_gone(
         }
         std::thread::sleep(DYING_POLL.min(timeout - waited));
     }
+}
+
+/// Probe a jail's health up to `retries` times (at least once), `interval` apart, each probe
+/// killed after `timeout`; healthy when one exits 0. The error carries the last probe's
+/// result, so the report says why the new root was given up.
+fn health(
+    h: &dyn Host,
+    name: &str,
+    cmd: &crate::host::Cmd,
+    timeout: std::time::Duration,
+    interval: std::time::Duration,
+    retries: u32,
+) -> Result<(), String> {
+    let attempts = retries.max(1);
+    let mut last = String::new();
+    for attempt in 1..=attempts {
+        match h.output_within(cmd, timeout) {
+            Ok(out) if out.success() => return Ok(()),
+            Ok(out) => {
+                let why = out.stderr.trim();
+                last = format!(
+                    "`{cmd}` exited {}{}",
+                    out.status,
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {why}")
+                    }
+                );
+            }
+            Err(ProcessError::TimedOut { .. }) => {
+                last = format!(
+                    "`{cmd}` did not answer within {:.1} s and was killed",
+                    timeout.as_secs_f64()
+                )
+            }
+            Err(e) => last = process_cause(&e),
+        }
+        if attempt < attempts {
+            std::thread::sleep(interval);
+        }
+    }
+    Err(format!(
+        "jail {name} is not healthy: {attempts} probe(s) failed, last: {last}; check the service inside the jail (`jexec {name} ...`) or loosen [health]"
+    ))
 }
 
 /// `path` split into its jail root and the part below, when it is inside one.

@@ -65,6 +65,15 @@ pub enum Op {
     /// VNET: several commands that depend on each other's output or on the host's state
     /// (see [`crate::apply::net::NetOp`]).
     Net(crate::apply::net::NetOp),
+    /// Run `cmd` (a health probe through jexec) up to `retries` times, `interval` apart,
+    /// each killed after `timeout`, until one exits 0 (see [`Step::HealthCheck`]).
+    Health {
+        name: String,
+        cmd: Cmd,
+        timeout: std::time::Duration,
+        interval: std::time::Duration,
+        retries: u32,
+    },
 }
 
 impl Op {
@@ -113,6 +122,17 @@ impl fmt::Display for Op {
                 if *replace { ", then start over it" } else { "" }
             ),
             Op::Net(n) => write!(f, "{n}"),
+            Op::Health {
+                cmd,
+                interval,
+                retries,
+                ..
+            } => write!(
+                f,
+                "# health check: {cmd} (up to {} probe(s) {:.1} s apart)",
+                (*retries).max(1),
+                interval.as_secs_f64()
+            ),
         }
     }
 }
@@ -393,6 +413,44 @@ pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
         }
         Step::Net(n) => crate::apply::net::ops(n),
         Step::Pf(p) => pf_ops(p),
+        Step::RestoreRoot {
+            kept,
+            dataset,
+            mountpoint,
+        } => vec![
+            run(
+                zfs(["rename", kept.as_str(), dataset.as_str()]),
+                vec![zfs(["rename", dataset.as_str(), kept.as_str()])],
+            ),
+            run(
+                zfs([
+                    "set".to_string(),
+                    format!("mountpoint={mountpoint}"),
+                    dataset.clone(),
+                ]),
+                vec![zfs(["set", "mountpoint=none", dataset.as_str()])],
+            ),
+        ],
+        Step::HealthCheck {
+            name,
+            command,
+            timeout_ms,
+            interval_ms,
+            retries,
+        } => {
+            let mut a = vec![name.clone()];
+            a.extend(command.iter().cloned());
+            vec![(
+                Op::Health {
+                    name: name.clone(),
+                    cmd: Cmd::new(tools::JEXEC, a),
+                    timeout: std::time::Duration::from_millis(*timeout_ms),
+                    interval: std::time::Duration::from_millis(*interval_ms),
+                    retries: *retries,
+                },
+                vec![],
+            )]
+        }
         // No undo of their own: they act on a jail this run created, and undoing its
         // creation (`jail -r`, `zfs destroy -r` of the new clone) takes them all back.
         Step::Provision(p) => p

@@ -112,6 +112,11 @@ fn scope<'a>(global: &Global, name: &'a str, steps: &[Step]) -> Scope<'a> {
             }
             Step::RetireRoot {
                 dataset, retired, ..
+            }
+            | Step::RestoreRoot {
+                dataset,
+                kept: retired,
+                ..
             } => {
                 s.datasets.insert(dataset.clone());
                 s.datasets.insert(retired.clone());

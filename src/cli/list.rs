@@ -313,6 +313,9 @@ pub fn detail(row: &Row) -> String {
     if !j.forwards.is_empty() {
         facts.push(vec!["forwards:".into(), j.forwards.join(", ")]);
     }
+    if let Some(k) = &j.kept_root {
+        facts.push(vec!["upgrade:".into(), kept_text(&j.name, k)]);
+    }
     if let Some(e) = &row.errors {
         facts.push(vec!["errors:".into(), e.join("; ")]);
     }
@@ -356,6 +359,7 @@ pub fn with_broken(
                 limits: vec![],
                 forwards: vec![],
                 usage: None,
+                kept_root: None,
             }),
         }
     }
@@ -414,6 +418,15 @@ fn note_broken(rows: &[Row], quiet: bool) {
     }
 }
 
+/// The line `list` and `status` add for a jail whose upgrade kept its old root.
+fn kept_text(name: &str, k: &crate::ops::upgrade::KeptRoot) -> String {
+    format!(
+        "upgraded; old root kept: {} (from {}): `jailctl upgrade {name} --finish` destroys it, `--rollback` goes back to it",
+        k.dataset,
+        k.base.as_deref().unwrap_or("-")
+    )
+}
+
 /// The text table of `list`/`status`: each column as wide as its widest cell, so long
 /// values (a jail with IPv4 and IPv6 addresses, a long name) never push the next column.
 pub fn table(list: &[JailStatus]) -> String {
@@ -426,7 +439,9 @@ pub fn table(list: &[JailStatus]) -> String {
         "BASE".into(),
     ]];
     let mut usage = vec![None];
+    let mut kept = vec![None];
     for j in list {
+        kept.push(j.kept_root.as_ref().map(|k| kept_text(&j.name, k)));
         let addrs: Vec<&str> = j.ip4.iter().chain(&j.ip6).map(String::as_str).collect();
         let current = match j.up_to_date {
             Some(true) => "yes",
@@ -454,11 +469,14 @@ pub fn table(list: &[JailStatus]) -> String {
     let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
     let table = super::output::columns(&rows, &[2]);
     let mut out = String::new();
-    for (line, u) in table.lines().zip(usage) {
+    for ((line, u), kept) in table.lines().zip(usage).zip(kept) {
         out.push_str(line);
         out.push('\n');
         if let Some(u) = u {
             out.push_str(&format!("    usage: {u}\n"));
+        }
+        if let Some(k) = kept {
+            out.push_str(&format!("    {k}\n"));
         }
     }
     out
@@ -482,6 +500,7 @@ mod tests {
             limits: vec![],
             forwards: vec![],
             usage: None,
+            kept_root: None,
         }
     }
 

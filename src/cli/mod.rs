@@ -24,6 +24,7 @@ pub mod sim;
 mod snapshot;
 mod target;
 mod up;
+mod upgrade;
 mod validate;
 
 use crate::host::Host;
@@ -115,6 +116,8 @@ pub enum Command {
     /// Snapshots of a jail's root and volumes: create, list, rollback, destroy.
     #[command(subcommand)]
     Snapshot(snapshot::Cmd),
+    /// Move jails to a new base, keeping the old root until --finish or --rollback.
+    Upgrade(upgrade::Args),
 }
 
 /// Parse the command line, run it, map the outcome to an exit code ([`output::Exit`]).
@@ -286,5 +289,6 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Export(a) => export::run(&cli.global, a),
         Command::Clone(a) => clone::run(&cli.global, a),
         Command::Import(a) => import::run(&cli.global, a),
+        Command::Upgrade(a) => upgrade::run(&cli.global, a),
     }
 }

@@ -17,6 +17,10 @@ pub struct Args {
     /// Plan a re-clone of roots whose base changed.
     #[arg(long)]
     pub recreate: bool,
+    /// Plan `jailctl upgrade` instead: each root not on its base's newest snapshot is
+    /// re-cloned, the old root kept, the health check run.
+    #[arg(long, conflicts_with = "recreate")]
+    pub upgrade: bool,
 }
 
 pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
@@ -24,6 +28,7 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
     let host = super::open_host(global, Access::Read)?;
     let opts = crate::plan::UpOptions {
         recreate: a.recreate,
+        upgrade: a.upgrade,
     };
     let plan = ops::plan_only(host.as_ref(), &cfg.jails, &cfg.global, &a.names, &opts)
         .map_err(target::ops_err)?;

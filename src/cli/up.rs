@@ -34,6 +34,7 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
         no_restart: a.no_restart,
         up: crate::plan::UpOptions {
             recreate: a.recreate,
+            ..Default::default()
         },
         ..ops::Opts::default()
     };

@@ -30,6 +30,7 @@ pub mod clone;
 pub mod export;
 pub mod import;
 pub mod snapshot;
+pub mod upgrade;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {
@@ -651,6 +652,10 @@ pub struct JailStatus {
     /// asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<std::collections::BTreeMap<String, u64>>,
+    /// The old root `jailctl upgrade` kept (until `--finish` or `--rollback`), with the
+    /// base snapshot it was cloned from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_root: Option<upgrade::KeptRoot>,
 }
 
 /// The state of every defined or jailctl-managed jail, from one `zfs get` and one `jls`.
@@ -750,6 +755,7 @@ fn status_of(st: &HostState, specs: &[JailSpec], global: &Global) -> Vec<JailSta
                     .map(|s| s.ports.iter().map(render::pf::describe_forward).collect())
                     .unwrap_or_default(),
                 usage: None,
+                kept_root: upgrade::kept(st, global, &name),
                 name,
             }
         })

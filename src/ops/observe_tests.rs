@@ -138,7 +138,10 @@ fn per_jail_observe_plans_what_the_full_observe_plans() {
     ))
     .unwrap();
     same_plans(&h, &specs, &g, &opts, "stopped, newer base");
-    let recreate = UpOptions { recreate: true };
+    let recreate = UpOptions {
+        recreate: true,
+        ..UpOptions::default()
+    };
     same_plans(&h, &specs, &g, &recreate, "re-create");
 }
 

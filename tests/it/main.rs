@@ -53,6 +53,7 @@ mod snapshot_e2e;
 mod support;
 mod undo_reports;
 mod unit_sizes;
+mod upgrade_e2e;
 mod vnet;
 mod vnet_e2e;
 mod zfs_strictness;

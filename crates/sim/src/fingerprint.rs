@@ -176,7 +176,7 @@ pub fn fingerprint(sim_dir: &Path) -> Fingerprint {
     covers_every_field(&st);
     let mut e = BTreeMap::new();
     state_entries(&st, &mut e);
-    for sub in ["root", "snapshots"] {
+    for sub in ["root", "snapshots", "unmounted"] {
         let d = sim_dir.join(sub);
         if d.exists() {
             walk(&d, sub, &mut e);
@@ -196,6 +196,7 @@ pub fn fingerprint(sim_dir: &Path) -> Fingerprint {
             "state.json.tmp",
             "root",
             "snapshots",
+            "unmounted",
         ];
         if !known.contains(&n.as_str()) {
             e.insert(format!("simdir {n}"), "present".into());

@@ -83,6 +83,8 @@ pub mod props {
     /// in the NAT table (`none` when it has none), so `plan` knows what is loaded without
     /// reading the rules back.
     pub const PF: &str = "jailctl:pf";
+    /// Set by `jailctl upgrade` on the new root: the base snapshot the jail ran on before.
+    pub const UPGRADE_FROM: &str = "jailctl:upgrade-from";
     /// Every property `observe` must fetch for planning.
     pub const ALL: &[&str] = &[
         MANAGED,

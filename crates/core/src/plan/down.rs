@@ -189,6 +189,14 @@ pub fn plan_destroy(
         if !known && !host.datasets.contains_key(&ds_name) {
             return Err(PlanError::UnknownJail(n));
         }
+        // The old root an upgrade kept is not below the jail's root: it would outlive it.
+        let kept = kept_root(&ds_name);
+        if host.datasets.contains_key(&kept) {
+            return Err(PlanError::DestroyKept {
+                jail: n,
+                dataset: kept,
+            });
+        }
         if !host.jails.contains_key(&n) {
             let prefix = format!("{}/", root.display());
             let under: Vec<&str> = host

@@ -15,6 +15,7 @@ pub mod pf;
 mod step;
 #[cfg(test)]
 mod tests;
+mod upgrade;
 
 use crate::config::spec::{Global, JailSpec, Limits};
 use crate::observe::{Dataset, HostState};
@@ -28,6 +29,7 @@ use down::deployed_cpus;
 pub use down::{plan_destroy, plan_down};
 pub use graph::order;
 pub use step::{Action, JailPlan, Plan, Step};
+pub use upgrade::{kept_root, plan_finish, plan_rollback, plan_upgrade};
 
 pub use crate::config::layout::props;
 
@@ -37,6 +39,10 @@ pub struct UpOptions {
     /// Allow re-cloning a jail's root when its base changed (the old root is destroyed once
     /// the new one runs; volumes are kept).
     pub recreate: bool,
+    /// `jailctl upgrade`: re-clone a root that is not on its base's newest snapshot, keep the
+    /// old root (renamed, see [`kept_root`]) instead of destroying it, and run the jail's
+    /// health check after the start.
+    pub upgrade: bool,
 }
 
 /// Options of `down` and `destroy`.
@@ -97,7 +103,7 @@ pub enum PlanError {
         dataset: String,
     },
     #[error(
-        "jail `{jail}`: base changed from {old} to {new}; re-cloning replaces its root filesystem (volumes are kept) — run again with --recreate"
+        "jail `{jail}`: base changed from {old} to {new}; re-cloning replaces its root filesystem (volumes are kept) — run again with --recreate, or `jailctl upgrade {jail}` to keep the old root until the new one is healthy"
     )]
     BaseChanged {
         jail: String,
@@ -139,6 +145,39 @@ pub enum PlanError {
         "jail `{jail}`: {dataset} is left from an interrupted re-create; check nothing in it is needed, then `zfs destroy -r {dataset}` and run again"
     )]
     RetiredExists { jail: String, dataset: String },
+    #[error(
+        "jail `{jail}` has no root ({dataset} does not exist), so there is nothing to upgrade; `jailctl up {jail}` creates it from its base"
+    )]
+    UpgradeNoRoot { jail: String, dataset: String },
+    #[error(
+        "jail `{jail}` still has the root kept by an earlier upgrade, {dataset}; keep that upgrade with `jailctl upgrade {jail} --finish` (destroys it) or go back to it with `jailctl upgrade {jail} --rollback`, then run again. Nothing was changed"
+    )]
+    UpgradeKept { jail: String, dataset: String },
+    #[error(
+        "refusing to destroy jail `{jail}`: the old root its upgrade kept, {dataset}, would be left behind; keep the upgrade with `jailctl upgrade {jail} --finish` (destroys {dataset}) or go back to it with `jailctl upgrade {jail} --rollback`, then destroy. Nothing was changed"
+    )]
+    DestroyKept { jail: String, dataset: String },
+    #[error(
+        "base `{base}` does not exist ({dataset} has no snapshot); create it with `jailctl base create {base} --from URL`, then run the upgrade again. Nothing was changed"
+    )]
+    UpgradeBaseMissing { base: String, dataset: String },
+    #[error(
+        "jail `{jail}` is defined with base `{base}` ({file}), not `{wanted}`; an upgrade moves a jail to the base its definition names, so set `base = \"{wanted}\"` there first (or `default_base` in jailctl.toml if the jail uses it), then run `jailctl upgrade {jail} --base {wanted}` again. Nothing was changed"
+    )]
+    UpgradeBasePinned {
+        jail: String,
+        base: String,
+        wanted: String,
+        file: String,
+    },
+    #[error(
+        "jail `{jail}` has no root kept by an upgrade ({dataset} does not exist); there is nothing to {what}"
+    )]
+    NothingKept {
+        jail: String,
+        dataset: String,
+        what: &'static str,
+    },
 }
 
 /// The rctl rules (`jail:NAME:resource:action=amount[/per]`) for a jail's limits, in a fixed
@@ -495,9 +534,15 @@ fn plan_jail(
         .get(&ds_name)
         .and_then(|d| d.prop(props::BASE))
         .map(str::to_string);
-    let same_base = recorded_base
-        .as_deref()
-        .is_some_and(|b| b.split('@').next() == Some(base_ds.as_str()));
+    let same_base = if opts.upgrade {
+        // An upgrade moves a root to its base's newest snapshot, a newer one of the same
+        // base too.
+        recorded_base.is_some() && recorded_base == newest
+    } else {
+        recorded_base
+            .as_deref()
+            .is_some_and(|b| b.split('@').next() == Some(base_ds.as_str()))
+    };
     let snapshot = match (&recorded_base, same_base, &newest) {
         (Some(b), true, _) => b.clone(),
         (_, _, Some(n)) => n.clone(),
@@ -595,6 +640,11 @@ fn plan_jail(
         p.insert("mountpoint".into(), root.display().to_string());
         p.extend(record_props(spec, &snapshot, &r));
         p.extend(net_props.clone());
+        if opts.upgrade
+            && let Some(old) = &recorded_base
+        {
+            p.insert(props::UPGRADE_FROM.into(), old.clone());
+        }
         steps.push(Step::CloneRoot {
             snapshot: snapshot.clone(),
             dataset: ds_name.clone(),
@@ -610,6 +660,12 @@ fn plan_jail(
     };
 
     let Some(ds) = host.datasets.get(&ds_name) else {
+        if opts.upgrade {
+            return Err(PlanError::UpgradeNoRoot {
+                jail: name.clone(),
+                dataset: ds_name,
+            });
+        }
         if running {
             return Err(PlanError::RunningWithoutDataset {
                 jail: name.clone(),
@@ -645,11 +701,21 @@ fn plan_jail(
 
     // A changed base: re-clone (only when asked), volumes kept.
     let old_base = ds.prop(props::BASE).unwrap_or("-").to_string();
+    if opts.upgrade && same_base {
+        return Ok(JailPlan {
+            name: name.clone(),
+            action: Action::UpToDate,
+            reasons: vec![format!(
+                "its root is already cloned from {old_base}, the newest snapshot of {base_ds}; nothing to upgrade"
+            )],
+            steps: Vec::new(),
+        });
+    }
     if !same_base {
         let Some(new) = newest.clone() else {
             return Err(base_missing());
         };
-        if !opts.recreate {
+        if !opts.recreate && !opts.upgrade {
             return Err(PlanError::BaseChanged {
                 jail: name.clone(),
                 old: old_base,
@@ -657,9 +723,23 @@ fn plan_jail(
             });
         }
         debug_assert_eq!(new, snapshot);
-        reasons.push(format!(
-            "base changed from {old_base} to {snapshot} (root re-cloned, volumes kept)"
-        ));
+        let kept = kept_root(&ds_name);
+        if opts.upgrade {
+            if host.datasets.contains_key(&kept) {
+                return Err(PlanError::UpgradeKept {
+                    jail: name.clone(),
+                    dataset: kept,
+                });
+            }
+            reasons.push(format!(
+                "upgrade from {old_base} to {snapshot}: the old root is kept as {kept}, volumes are kept as they are, provisioning runs again{}",
+                if spec.health.is_some() { ", then the health check" } else { "" }
+            ));
+        } else {
+            reasons.push(format!(
+                "base changed from {old_base} to {snapshot} (root re-cloned, volumes kept)"
+            ));
+        }
         if running {
             steps.push(Step::RemoveJail {
                 name: name.clone(),
@@ -673,12 +753,20 @@ fn plan_jail(
                 name: name.clone(),
                 dataset: ds_name.clone(),
                 timeout_ms: millis(global.dying_wait),
-                retry: format!("jailctl up {name} --recreate"),
+                retry: if opts.upgrade {
+                    format!("jailctl upgrade {name}")
+                } else {
+                    format!("jailctl up {name} --recreate")
+                },
                 replace: false,
             });
         }
-        let retired = format!("{ds_name}.retired");
-        if host.datasets.contains_key(&retired) {
+        let retired = if opts.upgrade {
+            kept
+        } else {
+            format!("{ds_name}.retired")
+        };
+        if !opts.upgrade && host.datasets.contains_key(&retired) {
             return Err(PlanError::RetiredExists {
                 jail: name.clone(),
                 dataset: retired,
@@ -692,6 +780,17 @@ fn plan_jail(
         volume_steps(&mut steps);
         clone_step(&mut steps);
         start_steps(&mut steps, true);
+        if opts.upgrade {
+            if let Some(h) = &spec.health {
+                steps.push(health_step(name, h));
+            }
+            return Ok(JailPlan {
+                name: name.clone(),
+                action: Action::Upgrade,
+                reasons,
+                steps,
+            });
+        }
         steps.push(Step::DestroyDataset { dataset: retired });
         return Ok(JailPlan {
             name: name.clone(),
@@ -955,4 +1054,15 @@ fn exec_check(host: &HostState, jail: &str, root_ds: &str) -> Result<(), PlanErr
 
 pub(super) fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The [`Step::HealthCheck`] of a jail's `[health]` section.
+pub(super) fn health_step(name: &str, h: &crate::config::spec::HealthCheck) -> Step {
+    Step::HealthCheck {
+        name: name.to_string(),
+        command: h.command.clone(),
+        timeout_ms: millis(h.timeout),
+        interval_ms: millis(h.interval),
+        retries: h.retries,
+    }
 }

@@ -128,6 +128,23 @@ pub enum Step {
     /// Provision a jail just created (running): packages, files, commands, then record
     /// `jailctl:provisioned` (see [`crate::provision`]). Undone by undoing the creation.
     Provision(crate::provision::Plan),
+    /// Put back a root kept by `jailctl upgrade` (`zfs rename KEPT DS`, then mount it at
+    /// `mountpoint`); undone by unmounting it and renaming it back.
+    RestoreRoot {
+        kept: String,
+        dataset: String,
+        mountpoint: String,
+    },
+    /// Run the jail's `[health]` command with jexec(8), up to `retries` probes `interval_ms`
+    /// apart, each killed after `timeout_ms`; the step fails (and the run is undone) when
+    /// no probe exits 0. Changes nothing itself.
+    HealthCheck {
+        name: String,
+        command: Vec<String>,
+        timeout_ms: u64,
+        interval_ms: u64,
+        retries: u32,
+    },
 }
 
 impl fmt::Display for Step {
@@ -184,6 +201,22 @@ impl fmt::Display for Step {
                 p.steps.len(),
                 &p.fingerprint[..12.min(p.fingerprint.len())]
             ),
+            Step::RestoreRoot { kept, dataset, .. } => {
+                write!(f, "put the kept root {kept} back as {dataset}")
+            }
+            Step::HealthCheck {
+                name,
+                command,
+                retries,
+                interval_ms,
+                ..
+            } => write!(
+                f,
+                "health check of {name}: `{}` (up to {} probe(s) {:.1} s apart)",
+                command.join(" "),
+                (*retries).max(1),
+                *interval_ms as f64 / 1000.0
+            ),
         }
     }
 }
@@ -201,6 +234,12 @@ pub enum Action {
     Stop,
     AlreadyStopped,
     Destroy,
+    /// `jailctl upgrade`: a new root from the new base, the old one kept.
+    Upgrade,
+    /// `jailctl upgrade --rollback`: the kept root back.
+    RollBack,
+    /// `jailctl upgrade --finish`: the kept root destroyed.
+    Finish,
 }
 
 impl fmt::Display for Action {
@@ -215,6 +254,9 @@ impl fmt::Display for Action {
             Action::Stop => "stop",
             Action::AlreadyStopped => "already stopped",
             Action::Destroy => "destroy",
+            Action::Upgrade => "upgrade",
+            Action::RollBack => "roll back the upgrade",
+            Action::Finish => "finish the upgrade",
         })
     }
 }

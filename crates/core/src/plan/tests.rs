@@ -54,10 +54,16 @@ fn converge(mut h: HostState, plan: &Plan) -> HostState {
             }
             Step::RetireRoot {
                 dataset, retired, ..
+            }
+            | Step::RestoreRoot {
+                kept: dataset,
+                dataset: retired,
+                ..
             } => {
                 let d = h.datasets.remove(dataset).unwrap();
                 h.datasets.insert(retired.clone(), d);
             }
+            Step::HealthCheck { .. } => {}
             Step::DestroyDataset { dataset } => {
                 h.datasets.remove(dataset);
             }
@@ -375,7 +381,10 @@ fn a_dying_jail_with_a_changed_base_waits_once_and_gives_up_rather_than_replace(
             props: BTreeMap::new(),
         },
     );
-    let opts = UpOptions { recreate: true };
+    let opts = UpOptions {
+        recreate: true,
+        ..UpOptions::default()
+    };
     let p = plan_up(&[s], &global(), &h, &[], &opts).unwrap();
     let j = &p.jails[0];
     // Not running: nothing to stop; the root cannot move aside while the jail holds it.
@@ -419,7 +428,10 @@ fn changed_base_needs_recreate_and_keeps_volumes() {
     );
     let e = up(std::slice::from_ref(&s), &h, &[]).unwrap_err();
     assert!(e.to_string().contains("--recreate"), "{e}");
-    let opts = UpOptions { recreate: true };
+    let opts = UpOptions {
+        recreate: true,
+        ..UpOptions::default()
+    };
     let mut stale = h.clone();
     let r = "zroot/jailctl/jails/web.retired";
     stale.datasets.insert(
@@ -986,4 +998,128 @@ fn forwards_load_live_and_go_with_the_jail() {
     off.jails.clear();
     let e = plan(&specs, &g, &off, &["web".into()]).unwrap_err();
     assert!(e.to_string().contains("kldload pf"), "{e}");
+}
+
+#[test]
+fn upgrade_keeps_the_old_root_checks_health_and_rollback_puts_it_back() {
+    let mut s = spec("web");
+    s.health = Some(crate::config::spec::HealthCheck {
+        command: vec!["/usr/bin/true".into()],
+        interval: std::time::Duration::from_millis(100),
+        timeout: std::time::Duration::from_secs(1),
+        retries: 2,
+    });
+    let mut h = deployed(std::slice::from_ref(&s));
+    let old = h.datasets["zroot/jailctl/jails/web"].props[props::BASE].clone();
+    let g = global();
+    let names = vec!["web".to_string()];
+    // The base must exist, and the definition must name it.
+    let e = plan_upgrade(
+        std::slice::from_ref(&s),
+        &g,
+        &h,
+        &names,
+        Some("14.3-RELEASE"),
+    )
+    .unwrap_err();
+    assert!(matches!(e, PlanError::UpgradeBaseMissing { .. }), "{e}");
+    let snap = "zroot/jailctl/bases/14.3-RELEASE@jailctl";
+    h.datasets.insert(
+        snap.into(),
+        Dataset {
+            name: snap.into(),
+            props: BTreeMap::new(),
+        },
+    );
+    let e = plan_upgrade(
+        std::slice::from_ref(&s),
+        &g,
+        &h,
+        &names,
+        Some("14.3-RELEASE"),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("set `base = \"14.3-RELEASE\"`"),
+        "{e}"
+    );
+    s.base = "14.3-RELEASE".into();
+    let p = plan_upgrade(
+        std::slice::from_ref(&s),
+        &g,
+        &h,
+        &names,
+        Some("14.3-RELEASE"),
+    )
+    .unwrap();
+    let j = &p.jails[0];
+    assert_eq!(j.action, Action::Upgrade, "{p}");
+    assert!(
+        j.steps
+            .iter()
+            .any(|st| matches!(st, Step::RetireRoot { retired, .. }
+            if retired == "zroot/jailctl/jails/web.pre-upgrade")),
+        "{p}"
+    );
+    assert!(
+        j.steps
+            .iter()
+            .any(|st| matches!(st, Step::CloneRoot { snapshot, props, .. }
+            if snapshot == snap && props.get(props::UPGRADE_FROM) == Some(&old))),
+        "{p}"
+    );
+    assert!(
+        !j.steps
+            .iter()
+            .any(|st| matches!(st, Step::DestroyDataset { .. })),
+        "an upgrade destroys nothing: {p}"
+    );
+    assert!(
+        matches!(j.steps.last(), Some(Step::HealthCheck { retries: 2, .. })),
+        "{p}"
+    );
+    let h = converge(h, &p);
+    // Done: nothing more to upgrade, and `up` agrees with the new root.
+    let again = plan_upgrade(std::slice::from_ref(&s), &g, &h, &names, None).unwrap();
+    assert!(again.is_empty(), "{again}");
+    assert!(up(std::slice::from_ref(&s), &h, &[]).unwrap().is_empty());
+    // A kept root blocks a second upgrade.
+    let mut newer = h.clone();
+    let snap2 = "zroot/jailctl/bases/14.3-RELEASE@jailctm";
+    newer.datasets.insert(
+        snap2.into(),
+        Dataset {
+            name: snap2.into(),
+            props: BTreeMap::new(),
+        },
+    );
+    let e = plan_upgrade(std::slice::from_ref(&s), &g, &newer, &names, None).unwrap_err();
+    assert!(matches!(e, PlanError::UpgradeKept { .. }), "{e}");
+    // Rollback: the kept root back under the jail's name, the upgraded one destroyed last.
+    let r = plan_rollback(std::slice::from_ref(&s), &g, &h, "web").unwrap();
+    assert!(
+        matches!(r.jails[0].steps.last(), Some(Step::DestroyDataset { dataset })
+            if dataset == "zroot/jailctl/jails/web.upgraded"),
+        "{r}"
+    );
+    let back = converge(h.clone(), &r);
+    assert_eq!(
+        back.datasets["zroot/jailctl/jails/web"].props[props::BASE],
+        old
+    );
+    assert!(
+        !back
+            .datasets
+            .contains_key("zroot/jailctl/jails/web.pre-upgrade")
+    );
+    let e = plan_finish(&g, &back, "web").unwrap_err();
+    assert!(e.to_string().contains("nothing to finish"), "{e}");
+    // Finish: only the kept root goes.
+    let f = plan_finish(&g, &h, "web").unwrap();
+    assert_eq!(
+        f.jails[0].steps,
+        vec![Step::DestroyDataset {
+            dataset: "zroot/jailctl/jails/web.pre-upgrade".into()
+        }]
+    );
 }

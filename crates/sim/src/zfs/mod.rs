@@ -11,8 +11,11 @@
 //! mapped through [`Ctx::host_path`]). `zfs snapshot` copies that directory (without the
 //! directories of child filesystems) to `DIR/snapshots/<dataset>@<snap>`; `zfs clone` fills the
 //! clone's mountpoint from it; `zfs rollback` puts that copy back; `zfs destroy` removes both.
-//! `zfs send`/`receive` are in [`send`]. Volumes, bookmarks, holds and `zfs jail` are not
-//! modelled and say so.
+//! A filesystem that stops being mounted (`mountpoint=none`) keeps its files in
+//! `DIR/unmounted/<dataset>` (they follow a `zfs rename`) and gets them back when it is
+//! mounted again, as a real dataset keeps its data while unmounted.
+//! `zfs send`/`receive` are in [`send`] and [`receive`]. Volumes, bookmarks, holds and
+//! `zfs jail` are not modelled and say so.
 
 pub mod receive;
 pub mod send;
@@ -720,6 +723,35 @@ fn local_dir(ctx: &Ctx<'_>, name: &str) -> Option<PathBuf> {
 fn snap_dir(ctx: &Ctx<'_>, snap: &str) -> PathBuf {
     let base = ctx.root.parent().unwrap_or(ctx.root).join("snapshots");
     super::map_path(&base, Path::new(&format!("/{snap}")))
+}
+
+/// Where an unmounted filesystem `name`'s files are kept.
+fn unmounted_dir(ctx: &Ctx<'_>, name: &str) -> PathBuf {
+    let base = ctx.root.parent().unwrap_or(ctx.root).join("unmounted");
+    super::map_path(&base, Path::new(&format!("/{name}")))
+}
+
+/// Move a directory to `to` (its parents made, anything already there replaced); the
+/// directories left empty above `from` inside `DIR/unmounted` go.
+fn move_dir(ctx: &Ctx<'_>, from: &Path, to: &Path) {
+    if let Some(p) = to.parent() {
+        let _ = std::fs::create_dir_all(p);
+    }
+    let _ = std::fs::remove_dir_all(to);
+    let _ = std::fs::rename(from, to);
+    prune_store(ctx, from);
+}
+
+/// Remove the directories left empty above `gone` inside `DIR/unmounted`.
+fn prune_store(ctx: &Ctx<'_>, gone: &Path) {
+    let store = ctx.root.parent().unwrap_or(ctx.root).join("unmounted");
+    let mut d = gone.parent();
+    while let Some(p) = d.filter(|p| p.starts_with(&store)) {
+        if std::fs::remove_dir(p).is_err() {
+            break;
+        }
+        d = p.parent();
+    }
 }
 
 /// Bytes in regular files under `dir`, not descending into `skip`.
@@ -2227,6 +2259,11 @@ fn remove_files(ctx: &Ctx<'_>, name: &str) {
         }
         return;
     }
+    let kept = unmounted_dir(ctx, name);
+    if kept.exists() {
+        let _ = std::fs::remove_dir_all(&kept);
+        prune_store(ctx, &kept);
+    }
     if let Some(dir) = local_dir(ctx, name) {
         // Keep directories of other filesystems mounted below (not being destroyed here
         // because they are destroyed first, longest name first).
@@ -2282,7 +2319,18 @@ fn remount(ctx: &mut Ctx<'_>, before: Vec<(String, Option<PathBuf>)>) {
                 }
             }
             (None, Some(nw)) => {
-                let _ = std::fs::create_dir_all(nw);
+                let kept = unmounted_dir(ctx, &n);
+                if kept.exists() && !nw.exists() {
+                    move_dir(ctx, &kept, nw);
+                } else {
+                    let _ = std::fs::create_dir_all(nw);
+                }
+            }
+            // Unmounted: its files are kept aside (not when a child filesystem is mounted
+            // below it: the simulator then leaves them where they are).
+            (Some(o), None) if o.exists() && child_dirs(ctx, &n).is_empty() => {
+                let kept = unmounted_dir(ctx, &n);
+                move_dir(ctx, o, &kept);
             }
             _ => {}
         }
@@ -3074,6 +3122,10 @@ fn rename(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
 
 /// Rename one dataset record (and its snapshot files), fixing clones' origins.
 fn move_dataset(ctx: &mut Ctx<'_>, from: &str, to: &str) {
+    let (a, b) = (unmounted_dir(ctx, from), unmounted_dir(ctx, to));
+    if !from.contains('@') && a.exists() {
+        move_dir(ctx, &a, &b);
+    }
     if from.contains('@') {
         let (a, b) = (snap_dir(ctx, from), snap_dir(ctx, to));
         if a.exists() {
