@@ -12,15 +12,16 @@
 //! vanish right after a "successful" start, leaving its limits and mounts to look like a
 //! failure. With `persist`, a jail lives until `jail -r`, which still runs `exec.stop`.
 
+mod conf;
 pub mod pf;
 
 pub use crate::config::layout::{
     MAX_MOUNT_PATH, base_dataset, conf_path, hash_hex, inside, jail_root, root_dataset,
     volume_dataset, volume_mountpoint,
 };
-use crate::config::spec::{Global, JailSpec, Network, ParamValue};
+use crate::config::spec::{Global, JailSpec, Network};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Why a spec cannot be rendered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -253,25 +254,6 @@ fn valid_name(name: &str) -> bool {
     crate::config::rules::check_jail_name(name).is_ok()
 }
 
-fn param_value(v: &ParamValue) -> String {
-    match v {
-        ParamValue::Bool(b) => quote(if *b { "true" } else { "false" }),
-        ParamValue::Int(i) => quote(&i.to_string()),
-        ParamValue::Str(s) => quote(s),
-        ParamValue::List(l) => l.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", "),
-    }
-}
-
-/// The `name=value` word for `jail -m` (argv, not jail.conf: no quoting needed).
-fn param_word(k: &str, v: &ParamValue) -> String {
-    match v {
-        ParamValue::Bool(b) => format!("{k}={b}"),
-        ParamValue::Int(i) => format!("{k}={i}"),
-        ParamValue::Str(s) => format!("{k}={s}"),
-        ParamValue::List(l) => format!("{k}={}", l.join(",")),
-    }
-}
-
 /// Render a jail's jail.conf block and in-jail files.
 pub fn render(spec: &JailSpec, global: &Global) -> Result<Rendered, RenderError> {
     let name = &spec.name;
@@ -283,145 +265,12 @@ pub fn render(spec: &JailSpec, global: &Global) -> Result<Rendered, RenderError>
         });
     }
     let root = jail_root(global, name);
-    let is_vnet = matches!(spec.network, Network::Vnet { .. });
-
-    let mut core = String::new();
-    let _ = writeln!(core, "\tpath = {};", quote(&root.display().to_string()));
-    core.push_str("\texec.clean;\n");
-    core.push_str("\tmount.devfs;\n");
-    // VNET jails get ruleset 5 (devfsrules_jail_vnet) unless a parameter says otherwise.
-    if !spec.params.contains_key("devfs_ruleset") {
-        let _ = writeln!(core, "\tdevfs_ruleset = {};", if is_vnet { 5 } else { 4 });
-    }
-    core.push_str("\tenforce_statfs = 2;\n");
-    core.push_str("\tpersist;\n");
-
-    let host = format!("\thost.hostname = {};\n", quote(&spec.hostname));
-
-    let mut net = String::new();
-    match &spec.network {
-        Network::Inherit => net.push_str("\tip4 = inherit;\n\tip6 = inherit;\n"),
-        Network::None => net.push_str("\tip4 = disable;\n\tip6 = disable;\n"),
-        Network::Alias {
-            interface,
-            ip4,
-            ip6,
-        } => {
-            if ip4.is_empty() {
-                net.push_str("\tip4 = disable;\n");
-            }
-            for (i, a) in ip4.iter().enumerate() {
-                let op = if i == 0 { "=" } else { "+=" };
-                let _ = writeln!(
-                    net,
-                    "\tip4.addr {op} {};",
-                    quote(&format!("{interface}|{a}"))
-                );
-            }
-            if ip6.is_empty() {
-                net.push_str("\tip6 = disable;\n");
-            }
-            for (i, a) in ip6.iter().enumerate() {
-                let op = if i == 0 { "=" } else { "+=" };
-                let _ = writeln!(
-                    net,
-                    "\tip6.addr {op} {};",
-                    quote(&format!("{interface}|{a}"))
-                );
-            }
-        }
-        Network::Vnet { .. } => net.push_str(&conf_lines(name)),
-    }
-
-    let mut mounts = String::new();
-    let mut mount_points = Vec::new();
-    let mut mount_line = |src: &Path, target: &Path, ro: bool| -> Result<(), RenderError> {
-        let dst = inside(&root, target);
-        let d = dst.display().to_string();
-        // jail(8) splits the line on whitespace and decodes nothing (see
-        // config::rules::MOUNT_FIELD_SEPARATORS): each field is written as it is.
-        for (what, p) in [
-            ("mount source", src.display().to_string()),
-            ("mount point", d.clone()),
-        ] {
-            if let Err((message, help)) = crate::config::rules::check_mount_path(what, &p) {
-                return Err(RenderError::Refused {
-                    name: name.clone(),
-                    message,
-                    help,
-                    source_file: source_file.clone(),
-                });
-            }
-        }
-        if d.len() > MAX_MOUNT_PATH {
-            return Err(RenderError::MountPathTooLong {
-                name: name.clone(),
-                path: d.clone(),
-                len: d.len(),
-            });
-        }
-        let line = format!(
-            "{} {d} nullfs {} 0 0",
-            src.display(),
-            if ro { "ro" } else { "rw" }
-        );
-        let _ = writeln!(mounts, "\tmount += {};", quote(&line));
-        mount_points.push(dst);
-        Ok(())
-    };
-    for m in &spec.mounts {
-        mount_line(&m.source, &m.target, m.read_only)?;
-    }
-    for v in &spec.volumes {
-        mount_line(
-            &volume_mountpoint(global, name, &v.name),
-            &v.target,
-            v.read_only,
-        )?;
-    }
-    let devfs = root.join("dev").display().to_string();
-    if devfs.len() > MAX_MOUNT_PATH {
-        return Err(RenderError::MountPathTooLong {
-            name: name.clone(),
-            len: devfs.len(),
-            path: devfs,
-        });
-    }
-
-    let mut params = String::new();
-    let mut words = Vec::new();
-    for (k, v) in &spec.params {
-        let _ = writeln!(params, "\t{k} = {};", param_value(v));
-        words.push(param_word(k, v));
-    }
-
-    let mut hooks = String::new();
-    let h = &spec.hooks;
-    for (param, list) in [
-        ("exec.prestart", &h.prestart),
-        ("exec.created", &h.created),
-        ("exec.start", &h.start),
-        ("exec.poststart", &h.poststart),
-        ("exec.prestop", &h.prestop),
-        ("exec.stop", &h.stop),
-        ("exec.poststop", &h.poststop),
-    ] {
-        // The jail's own rc(8) unless the definition says what to run instead; each
-        // command once (a template that names `/bin/sh /etc/rc` must not run it twice).
-        let default = match param {
-            "exec.start" => Some("/bin/sh /etc/rc"),
-            "exec.stop" => Some("/bin/sh /etc/rc.shutdown jail"),
-            _ => None,
-        };
-        let cmds: Vec<&str> = match (list.is_empty(), default) {
-            (true, Some(d)) => vec![d],
-            _ => list.iter().map(String::as_str).collect(),
-        };
-        for (i, cmd) in cmds.iter().enumerate() {
-            let op = if i == 0 { "=" } else { "+=" };
-            let _ = writeln!(hooks, "\t{param} {op} {};", quote(cmd));
-        }
-    }
+    let core = conf::core(spec, &root);
+    let host = conf::host(spec);
+    let net = conf::net(spec);
+    let (mounts, mount_points) = conf::mounts(spec, global, &root, &source_file)?;
+    let (params, words) = conf::params(spec);
+    let hooks = conf::hooks(spec);
 
     let header = format!(
         "# Rendered by jailctl from {}; edit that file, not this one.\n",

@@ -16,8 +16,24 @@ pub(super) fn check_ifname(s: &str) -> Result<(), String> {
     }
 }
 
+/// `[network]`: its mode, then the keys and addresses that mode takes.
 pub(super) fn network(v: &mut V, at: &Node, t: &Table, g: &Global, refs: &mut JailRefs) -> Network {
     v.keys(t, schema::NETWORK, "[network]");
+    let Some((mode, allowed)) = mode(v, at, t) else {
+        return Network::None;
+    };
+    let (ip4, ip6) = addresses(v, t, allowed, refs);
+    match mode.as_str() {
+        "inherit" => Network::Inherit,
+        "none" => Network::None,
+        "alias" => alias(v, at, t, ip4, ip6),
+        _ => vnet(v, at, t, g, refs, ip4, ip6),
+    }
+}
+
+/// The mode and the keys it takes; a key of another mode is reported. `None` when the mode
+/// is missing or unknown.
+fn mode(v: &mut V, at: &Node, t: &Table) -> Option<(String, &'static [&'static str])> {
     let k = schema::NETWORK;
     let Some(mode_node) = get(t, k, "mode") else {
         v.err(
@@ -25,11 +41,9 @@ pub(super) fn network(v: &mut V, at: &Node, t: &Table, g: &Global, refs: &mut Ja
             "[network] has no mode",
             Some("set mode = \"inherit\", \"alias\", \"vnet\" or \"none\"".into()),
         );
-        return Network::None;
+        return None;
     };
-    let Some(mode) = v.string(mode_node, "mode") else {
-        return Network::None;
-    };
+    let mode = v.string(mode_node, "mode")?;
     let allowed: &[&str] = match mode.as_str() {
         "inherit" | "none" => &["mode"],
         "alias" => &["mode", "interface", "ip4", "ip6"],
@@ -44,7 +58,7 @@ pub(super) fn network(v: &mut V, at: &Node, t: &Table, g: &Global, refs: &mut Ja
                 m,
                 Some("use inherit, alias, vnet or none".into()),
             );
-            return Network::None;
+            return None;
         }
     };
     for (key, e) in t {
@@ -60,6 +74,18 @@ pub(super) fn network(v: &mut V, at: &Node, t: &Table, g: &Global, refs: &mut Ja
             );
         }
     }
+    Some((mode, allowed))
+}
+
+/// `ip4` and `ip6` when the mode takes them; each address kept in `refs` for the cross-jail
+/// checks.
+fn addresses(
+    v: &mut V,
+    t: &Table,
+    allowed: &[&str],
+    refs: &mut JailRefs,
+) -> (Vec<Ipv4Net>, Vec<Ipv6Net>) {
+    let k = schema::NETWORK;
     let mut ip4 = vec![];
     let mut ip6 = vec![];
     if let Some(n) = get(t, k, "ip4").filter(|_| allowed.contains(&"ip4")) {
@@ -79,105 +105,132 @@ pub(super) fn network(v: &mut V, at: &Node, t: &Table, g: &Global, refs: &mut Ja
             }
         }
     }
-    match mode.as_str() {
-        "inherit" => Network::Inherit,
-        "none" => Network::None,
-        "alias" => {
-            let interface = match get(t, k, "interface") {
-                Some(n) => v
-                    .string(n, "interface")
-                    .and_then(|s| check_ifname(&s).map_err(|e| v.err(n, e, None)).ok().map(|_| s)),
-                None => {
-                    v.err(
-                        at,
-                        "mode = \"alias\" needs an interface",
-                        Some("add interface = \"em0\" (the host interface to alias the addresses on)".into()),
-                    );
-                    None
-                }
-            }
-            .unwrap_or_default();
-            // Count what was written, so an address that failed to parse is not reported twice.
-            let written = |key: &str| {
-                get(t, k, key).map_or(0, |n| match &n.val {
-                    Val::Array(a) => a.len(),
-                    _ => 1,
-                })
-            };
-            if written("ip4") + written("ip6") == 0 {
-                v.err(
-                    at,
-                    "mode = \"alias\" needs at least one address in ip4 or ip6",
-                    Some("add ip4 = [\"192.0.2.10/24\"]".into()),
-                );
-            }
-            Network::Alias {
-                interface,
-                ip4,
-                ip6,
-            }
-        }
-        _ => {
-            let bridge = match get(t, k, "bridge") {
-                Some(n) => v.string(n, "bridge").inspect(|b| {
-                    if !g.bridges.contains_key(b) {
-                        let known: Vec<&str> = g.bridges.keys().map(String::as_str).collect();
-                        let msg = match suggest(b, known.iter().copied()) {
-                            Some(s) => format!("unknown bridge \"{b}\"; did you mean \"{s}\"?"),
-                            None => format!("unknown bridge \"{b}\""),
-                        };
-                        v.err(n, msg, Some(format!("define [bridges.{b}] in jailctl.toml")));
-                    } else if ip4.is_empty()
-                        && g.bridges[b].ip4_pool.is_none()
-                    {
-                        v.err(
-                            n,
-                            format!("bridge \"{b}\" has no ip4_pool and the jail sets no ip4"),
-                            Some(format!("set ip4 in [network] or ip4_pool in [bridges.{b}]")),
-                        );
-                    }
-                }),
-                None => {
-                    v.err(
-                        at,
-                        "mode = \"vnet\" needs a bridge",
-                        Some("add bridge = \"bridge0\" and define it under [bridges] in jailctl.toml".into()),
-                    );
-                    None
-                }
-            }
-            .unwrap_or_default();
-            let gateway4 = get(t, k, "gateway4").and_then(|n| {
-                let s = v.string(n, "gateway4")?;
-                s.parse::<Ipv4Addr>()
-                    .map_err(|_| v.err(n, format!("gateway4 \"{s}\" is not an IPv4 address"), None))
-                    .ok()
-            });
-            let gateway6 = get(t, k, "gateway6").and_then(|n| {
-                let s = v.string(n, "gateway6")?;
-                s.parse::<Ipv6Addr>()
-                    .map_err(|_| v.err(n, format!("gateway6 \"{s}\" is not an IPv6 address"), None))
-                    .ok()
-            });
-            let gateway4 = gateway4.or_else(|| g.bridges.get(&bridge).and_then(|b| b.gateway4));
-            if let Some(gw) = gateway4
-                && let Some((_, n)) = refs.addrs.iter().find(|(a, _)| *a == IpAddr::V4(gw))
-            {
-                v.err(
-                    n,
-                    format!("address {gw} is the gateway of this jail's network"),
-                    Some("pick another address for the jail".into()),
-                );
-            }
-            Network::Vnet {
-                bridge,
-                ip4,
-                ip6,
-                gateway4,
-                gateway6,
-            }
+    (ip4, ip6)
+}
+
+/// `mode = "alias"`: a host interface and at least one address.
+fn alias(v: &mut V, at: &Node, t: &Table, ip4: Vec<Ipv4Net>, ip6: Vec<Ipv6Net>) -> Network {
+    let k = schema::NETWORK;
+    let interface = match get(t, k, "interface") {
+        Some(n) => v.string(n, "interface").and_then(|s| {
+            check_ifname(&s)
+                .map_err(|e| v.err(n, e, None))
+                .ok()
+                .map(|_| s)
+        }),
+        None => {
+            v.err(
+                at,
+                "mode = \"alias\" needs an interface",
+                Some(
+                    "add interface = \"em0\" (the host interface to alias the addresses on)".into(),
+                ),
+            );
+            None
         }
     }
+    .unwrap_or_default();
+    // Count what was written, so an address that failed to parse is not reported twice.
+    let written = |key: &str| {
+        get(t, k, key).map_or(0, |n| match &n.val {
+            Val::Array(a) => a.len(),
+            _ => 1,
+        })
+    };
+    if written("ip4") + written("ip6") == 0 {
+        v.err(
+            at,
+            "mode = \"alias\" needs at least one address in ip4 or ip6",
+            Some("add ip4 = [\"192.0.2.10/24\"]".into()),
+        );
+    }
+    Network::Alias {
+        interface,
+        ip4,
+        ip6,
+    }
+}
+
+/// `mode = "vnet"`: a bridge of jailctl.toml and the gateways (the bridge's `gateway4` when
+/// unset), which no jail address may take.
+fn vnet(
+    v: &mut V,
+    at: &Node,
+    t: &Table,
+    g: &Global,
+    refs: &JailRefs,
+    ip4: Vec<Ipv4Net>,
+    ip6: Vec<Ipv6Net>,
+) -> Network {
+    let k = schema::NETWORK;
+    let bridge = vnet_bridge(v, at, t, g, &ip4);
+    let gateway4 = get(t, k, "gateway4").and_then(|n| {
+        let s = v.string(n, "gateway4")?;
+        s.parse::<Ipv4Addr>()
+            .map_err(|_| v.err(n, format!("gateway4 \"{s}\" is not an IPv4 address"), None))
+            .ok()
+    });
+    let gateway6 = get(t, k, "gateway6").and_then(|n| {
+        let s = v.string(n, "gateway6")?;
+        s.parse::<Ipv6Addr>()
+            .map_err(|_| v.err(n, format!("gateway6 \"{s}\" is not an IPv6 address"), None))
+            .ok()
+    });
+    let gateway4 = gateway4.or_else(|| g.bridges.get(&bridge).and_then(|b| b.gateway4));
+    if let Some(gw) = gateway4
+        && let Some((_, n)) = refs.addrs.iter().find(|(a, _)| *a == IpAddr::V4(gw))
+    {
+        v.err(
+            n,
+            format!("address {gw} is the gateway of this jail's network"),
+            Some("pick another address for the jail".into()),
+        );
+    }
+    Network::Vnet {
+        bridge,
+        ip4,
+        ip6,
+        gateway4,
+        gateway6,
+    }
+}
+
+/// The VNET bridge, which must be defined in jailctl.toml and give the jail an address (its
+/// own `ip4` or the bridge's pool).
+fn vnet_bridge(v: &mut V, at: &Node, t: &Table, g: &Global, ip4: &[Ipv4Net]) -> String {
+    match get(t, schema::NETWORK, "bridge") {
+        Some(n) => v.string(n, "bridge").inspect(|b| {
+            if !g.bridges.contains_key(b) {
+                let known: Vec<&str> = g.bridges.keys().map(String::as_str).collect();
+                let msg = match suggest(b, known.iter().copied()) {
+                    Some(s) => format!("unknown bridge \"{b}\"; did you mean \"{s}\"?"),
+                    None => format!("unknown bridge \"{b}\""),
+                };
+                v.err(
+                    n,
+                    msg,
+                    Some(format!("define [bridges.{b}] in jailctl.toml")),
+                );
+            } else if ip4.is_empty() && g.bridges[b].ip4_pool.is_none() {
+                v.err(
+                    n,
+                    format!("bridge \"{b}\" has no ip4_pool and the jail sets no ip4"),
+                    Some(format!("set ip4 in [network] or ip4_pool in [bridges.{b}]")),
+                );
+            }
+        }),
+        None => {
+            v.err(
+                at,
+                "mode = \"vnet\" needs a bridge",
+                Some(
+                    "add bridge = \"bridge0\" and define it under [bridges] in jailctl.toml".into(),
+                ),
+            );
+            None
+        }
+    }
+    .unwrap_or_default()
 }
 
 pub(super) fn parse_net<N: std::str::FromStr, A: std::str::FromStr>(

@@ -112,7 +112,31 @@ pub(super) fn ports(
     g: &Global,
     refs: &mut JailRefs,
 ) -> Vec<PortForward> {
-    // An alias jail on a `[networks.NAME]` with a pool: its addresses lie in the pool.
+    pool_addresses(v, network, g, refs);
+    let mut out = vec![];
+    let Some(entries) = v.array(n, "ports") else {
+        return out;
+    };
+    let has_v4 = match network {
+        Network::Alias { ip4, .. } => !ip4.is_empty(),
+        Network::Vnet { .. } => true,
+        _ => false,
+    };
+    let natted = g.nat_of(network).is_some();
+    for e in entries {
+        let Some(t) = v.table(e, "each entry of [[ports]]") else {
+            continue;
+        };
+        if let Some(f) = forward(v, e, t, network, natted, has_v4) {
+            refs.ports.push((f.clone(), e.clone()));
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// An alias jail on a `[networks.NAME]` with a pool: its addresses lie in the pool.
+fn pool_addresses(v: &mut V, network: &Network, g: &Global, refs: &JailRefs) {
     if let Network::Alias { interface, .. } = network
         && let Some(pool) = g.networks.get(interface).and_then(|n| n.ip4_pool)
     {
@@ -128,114 +152,119 @@ pub(super) fn ports(
             }
         }
     }
-    let mut out = vec![];
-    let Some(entries) = v.array(n, "ports") else {
-        return out;
-    };
-    let has_v4 = match network {
-        Network::Alias { ip4, .. } => !ip4.is_empty(),
-        Network::Vnet { .. } => true,
-        _ => false,
-    };
-    let nat = g.nat_of(network);
-    for e in entries {
-        let Some(t) = v.table(e, "each entry of [[ports]]") else {
-            continue;
-        };
-        v.keys(t, schema::PORT, "[[ports]]");
-        let k = schema::PORT;
-        let proto = match get(t, k, "proto") {
-            None => Some(Proto::Tcp),
-            Some(pn) => match v.string(pn, "proto").as_deref() {
-                Some("tcp") => Some(Proto::Tcp),
-                Some("udp") => Some(Proto::Udp),
-                Some(other) => {
-                    v.err(
-                        pn,
-                        format!("proto \"{other}\" cannot be forwarded"),
-                        Some("use \"tcp\" or \"udp\" (one [[ports]] entry each)".into()),
-                    );
-                    None
-                }
-                None => None,
-            },
-        };
-        let host = match get(t, k, "host") {
-            Some(hn) => port_range(v, hn, "host"),
-            None => {
-                v.err(
-                    e,
-                    "[[ports]] has no host port",
-                    Some("add host = 8080 (the port on the host)".into()),
-                );
-                None
-            }
-        };
-        let jail = match get(t, k, "jail") {
-            Some(jn) => port_range(v, jn, "jail"),
-            None => host,
-        };
-        let address = get(t, k, "address").and_then(|an| {
-            let s = v.string(an, "address")?;
-            s.parse::<Ipv4Addr>()
-                .map_err(|_| {
-                    v.err(
-                        an,
-                        format!("address \"{s}\" is not an IPv4 address"),
-                        Some(
-                            "write the host's address to forward from, e.g. \"192.0.2.10\"".into(),
-                        ),
-                    )
-                })
-                .ok()
-        });
-        let (Some(proto), Some(host), Some(jail)) = (proto, host, jail) else {
-            continue;
-        };
-        let (hl, jl) = (host.last - host.first, jail.last - jail.first);
-        if jl != 0 && jl != hl {
-            v.err(
-                get(t, k, "jail").unwrap_or(e),
-                format!("jail ports {jail} and host ports {host} are ranges of different lengths"),
-                Some("give the jail one port, or a range as long as the host's".into()),
-            );
-            continue;
-        }
-        if nat.is_none() {
-            let fix = match network {
-                Network::Vnet { bridge, .. } => {
-                    format!("add nat = {{ interface = \"em0\" }} to [bridges.{bridge}] in jailctl.toml")
-                }
-                Network::Alias { interface, .. } => format!(
-                    "define [networks.{interface}] with nat = {{ interface = \"em0\" }} in jailctl.toml"
-                ),
-                _ => "put the jail on a NATed bridge (mode = \"vnet\") or network (mode = \"alias\" on a [networks.NAME])".into(),
-            };
+}
+
+/// One `[[ports]]` entry `e` (table `t`); `None` when it is refused.
+fn forward(
+    v: &mut V,
+    e: &Node,
+    t: &Table,
+    network: &Network,
+    natted: bool,
+    has_v4: bool,
+) -> Option<PortForward> {
+    v.keys(t, schema::PORT, "[[ports]]");
+    let k = schema::PORT;
+    let proto = get(t, k, "proto").map_or(Some(Proto::Tcp), |pn| proto(v, pn));
+    let host = match get(t, k, "host") {
+        Some(hn) => port_range(v, hn, "host"),
+        None => {
             v.err(
                 e,
-                "a port is forwarded to this jail, but it has no address in a NATed network",
-                Some(fix),
+                "[[ports]] has no host port",
+                Some("add host = 8080 (the port on the host)".into()),
             );
-            continue;
+            None
         }
-        if !has_v4 {
-            v.err(
-                e,
-                "a port is forwarded to this jail, but it has no IPv4 address to forward to",
-                Some("add an address to ip4 in [network]".into()),
-            );
-            continue;
-        }
-        let f = PortForward {
-            proto,
-            host,
-            jail,
-            address,
-        };
-        refs.ports.push((f.clone(), e.clone()));
-        out.push(f);
+    };
+    let jail = match get(t, k, "jail") {
+        Some(jn) => port_range(v, jn, "jail"),
+        None => host,
+    };
+    let address = get(t, k, "address").and_then(|an| address(v, an));
+    let (Some(proto), Some(host), Some(jail)) = (proto, host, jail) else {
+        return None;
+    };
+    let (hl, jl) = (host.last - host.first, jail.last - jail.first);
+    if jl != 0 && jl != hl {
+        v.err(
+            get(t, k, "jail").unwrap_or(e),
+            format!("jail ports {jail} and host ports {host} are ranges of different lengths"),
+            Some("give the jail one port, or a range as long as the host's".into()),
+        );
+        return None;
     }
-    out
+    if !forwardable(v, e, network, natted, has_v4) {
+        return None;
+    }
+    Some(PortForward {
+        proto,
+        host,
+        jail,
+        address,
+    })
+}
+
+/// `proto`: tcp or udp.
+fn proto(v: &mut V, pn: &Node) -> Option<Proto> {
+    match v.string(pn, "proto").as_deref() {
+        Some("tcp") => Some(Proto::Tcp),
+        Some("udp") => Some(Proto::Udp),
+        Some(other) => {
+            v.err(
+                pn,
+                format!("proto \"{other}\" cannot be forwarded"),
+                Some("use \"tcp\" or \"udp\" (one [[ports]] entry each)".into()),
+            );
+            None
+        }
+        None => None,
+    }
+}
+
+/// `address`: the host's IPv4 address to forward from.
+fn address(v: &mut V, an: &Node) -> Option<Ipv4Addr> {
+    let s = v.string(an, "address")?;
+    s.parse::<Ipv4Addr>()
+        .map_err(|_| {
+            v.err(
+                an,
+                format!("address \"{s}\" is not an IPv4 address"),
+                Some("write the host's address to forward from, e.g. \"192.0.2.10\"".into()),
+            )
+        })
+        .ok()
+}
+
+/// A forward needs the jail on a NATed network and an IPv4 address to forward to; reported
+/// on `e` when it has not.
+fn forwardable(v: &mut V, e: &Node, network: &Network, natted: bool, has_v4: bool) -> bool {
+    if !natted {
+        let fix = match network {
+            Network::Vnet { bridge, .. } => {
+                format!("add nat = {{ interface = \"em0\" }} to [bridges.{bridge}] in jailctl.toml")
+            }
+            Network::Alias { interface, .. } => format!(
+                "define [networks.{interface}] with nat = {{ interface = \"em0\" }} in jailctl.toml"
+            ),
+            _ => "put the jail on a NATed bridge (mode = \"vnet\") or network (mode = \"alias\" on a [networks.NAME])".into(),
+        };
+        v.err(
+            e,
+            "a port is forwarded to this jail, but it has no address in a NATed network",
+            Some(fix),
+        );
+        return false;
+    }
+    if !has_v4 {
+        v.err(
+            e,
+            "a port is forwarded to this jail, but it has no IPv4 address to forward to",
+            Some("add an address to ip4 in [network]".into()),
+        );
+        return false;
+    }
+    true
 }
 
 /// The same host port (protocol, address, overlapping range) forwarded twice, in one jail or
