@@ -1,7 +1,8 @@
 //! End-to-end tests on a real FreeBSD host: the real `jailctl` binary makes a base, creates,
 //! lists, enters, stops and destroys real jails on a real ZFS pool (an inherited-network jail,
 //! a bare jail with nothing but a base, a VNET jail on a bridge, an alias jail on a loopback
-//! clone reached through a pf port forward), and the rc.d script starts and stops them. Outcomes are checked with the base system's own tools (jls, zfs, rctl, ifconfig,
+//! clone reached through a pf port forward), exports, imports and clones one, and the rc.d
+//! script starts and stops them. Outcomes are checked with the base system's own tools (jls, zfs, rctl, ifconfig,
 //! mount), never with jailctl alone.
 //!
 //! The whole file is FreeBSD-only: elsewhere it compiles to an empty test binary, and the
@@ -551,6 +552,113 @@ fn a_bare_jail_with_only_a_base_runs_and_goes() {
     assert_ok(&jailctl(config.path(), &["down", name]), "jailctl down");
     assert_eq!(jls_jid(name), None, "jail {name} still running after down");
     destroy_and_check(fx, config.path(), name);
+}
+
+/// Export, import and clone on real OpenZFS: a running jail with a file written in it is
+/// exported (incrementally against its base, and `--full`), each archive is imported under a
+/// new name on the same host and started, and a clone of it is started too. Each copy holds
+/// the file; zfs(8) shows the incremental import and the clone as clones (of the base
+/// snapshot, and of a snapshot of the source) and the full import as a root of its own.
+#[test]
+fn export_import_and_clone_on_real_zfs() {
+    let _serial = serial();
+    let Some(fx) = fixture("export_import_and_clone_on_real_zfs") else {
+        return;
+    };
+    let config = config_dir(&fx.zfs_root);
+    let (src, inc, full, copy) = ("e2eexp", "e2eimpinc", "e2eimpfull", "e2eclone");
+    add_jail(config.path(), src, &format!("base = \"{RELEASE}\"\n"));
+    let _cleanups = [src, inc, full, copy].map(|name| Cleanup {
+        config: config.path(),
+        name,
+    });
+    assert_ok(&jailctl(config.path(), &["up", src]), "jailctl up");
+    assert_ok(
+        &jailctl(
+            config.path(),
+            &[
+                "exec",
+                src,
+                "--",
+                "/bin/sh",
+                "-c",
+                "echo kept > /root/marker",
+            ],
+        ),
+        "jailctl exec (write the marker)",
+    );
+    let archives = tempfile::tempdir().unwrap();
+    let a_inc = archives.path().join("inc.tar.xz");
+    let a_full = archives.path().join("full.tar.xz");
+    assert_ok(
+        &jailctl(
+            config.path(),
+            &["export", src, "-o", a_inc.to_str().unwrap()],
+        ),
+        "jailctl export (incremental, running jail)",
+    );
+    assert_ok(
+        &jailctl(
+            config.path(),
+            &["export", src, "--full", "-o", a_full.to_str().unwrap()],
+        ),
+        "jailctl export --full",
+    );
+    for (archive, name) in [(&a_inc, inc), (&a_full, full)] {
+        assert_ok(
+            &jailctl(
+                config.path(),
+                &[
+                    "import",
+                    archive.to_str().unwrap(),
+                    "--name",
+                    name,
+                    "--hostname",
+                    name,
+                ],
+            ),
+            &format!("jailctl import --name {name}"),
+        );
+        assert_eq!(jls_jid(name), None, "an import leaves the jail stopped");
+    }
+    assert_ok(
+        &jailctl(config.path(), &["clone", src, copy, "--hostname", copy]),
+        "jailctl clone",
+    );
+    let origin = |name: &str| {
+        let ds = format!("{}/jails/{name}", fx.zfs_root);
+        let out = run("/sbin/zfs", &["get", "-H", "-o", "value", "origin", &ds]);
+        assert_ok(&out, &format!("zfs get origin {ds}"));
+        text(&out.stdout).trim().to_string()
+    };
+    let bases = format!("{}/bases/{RELEASE}@", fx.zfs_root);
+    assert!(origin(inc).starts_with(&bases), "{inc}: {}", origin(inc));
+    assert_eq!(origin(full), "-", "{full} is a root of its own");
+    assert!(
+        origin(copy).starts_with(&format!("{}/jails/{src}@", fx.zfs_root)),
+        "{copy}: {}",
+        origin(copy)
+    );
+    for name in [inc, full, copy] {
+        assert_ok(
+            &jailctl(config.path(), &["up", name]),
+            &format!("up {name}"),
+        );
+        let out = jailctl(
+            config.path(),
+            &["exec", name, "--", "/bin/cat", "/root/marker"],
+        );
+        assert_ok(&out, &format!("jailctl exec {name} cat"));
+        assert_eq!(text(&out.stdout).trim(), "kept", "{name}");
+        assert_eq!(jls_param(name, "host.hostname"), name);
+    }
+    for name in [copy, inc, full, src] {
+        assert_ok(
+            &jailctl(config.path(), &["down", name]),
+            &format!("down {name}"),
+        );
+        destroy_and_check(fx, config.path(), name);
+    }
 }
 
 /// Destroys the test bridge however the test ends: jailctl keeps bridges on purpose (other

@@ -209,3 +209,53 @@ fn a_clone_killed_half_way_is_undone_by_the_next() {
         check(s.run_after(after, 2));
     }
 }
+
+/// A clone and its source are destroyed with `destroy --volumes --yes`, clone first (it
+/// depends on snapshots of the source's root and volumes): both go, with their volumes and
+/// those snapshots, and the source cannot go while its clone is there.
+#[test]
+fn a_clone_then_its_source_are_destroyed() {
+    let t = tempfile::tempdir().unwrap();
+    let (s, cfg) = db_up(t.path());
+    jailctl(&s, &cfg)
+        .args([
+            "clone",
+            "db",
+            "db2",
+            "--volumes",
+            "--ip4",
+            "192.168.1.29/24",
+        ])
+        .assert()
+        .success();
+    jailctl(&s, &cfg).args(["up", "db2"]).assert().success();
+    jailctl(&s, &cfg)
+        .args(["down", "db", "db2"])
+        .assert()
+        .success();
+    let err = fails(jailctl(&s, &cfg).args(["destroy", "db", "--volumes", "--yes"]));
+    assert!(err.contains("db2"), "{err}");
+    jailctl(&s, &cfg)
+        .args(["destroy", "db2", "--volumes", "--yes"])
+        .assert()
+        .success();
+    jailctl(&s, &cfg)
+        .args(["destroy", "db", "--volumes", "--yes"])
+        .assert()
+        .success();
+    let state = SimHost::open_with(&s, SimConfig::default())
+        .unwrap()
+        .snapshot()
+        .unwrap();
+    let left: Vec<&String> = state
+        .zfs
+        .datasets
+        .keys()
+        // The per-jail parent `volumes/NAME` is kept by `destroy` as for any jail; the
+        // roots, the volumes and every snapshot of them must be gone.
+        .filter(|n| {
+            n.contains("/jails/db") || n.contains("/volumes/db") && n.matches('/').count() > 3
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
