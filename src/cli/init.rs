@@ -9,7 +9,6 @@
 
 use super::output::{Exit, failure, refused};
 use super::{Access, GlobalArgs, open_host};
-use crate::host::{Cmd, tools};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -62,95 +61,32 @@ shutdown_timeout = "60s"
 }
 
 pub fn run(global: &GlobalArgs, a: Args) -> miette::Result<ExitCode> {
+    use crate::ops::init::{self, InitError};
     let dir = &global.config_dir;
-    let file = dir.join("jailctl.toml");
-    if file.exists() {
-        return Err(refused(
-            format!(
-                "refusing to overwrite {}: this host is already set up for jailctl",
-                file.display()
-            ),
-            "edit the file, or move it away and run `jailctl init` again; `jailctl doctor` checks the host",
-        ));
-    }
-    let pool = a.pool.trim_end_matches('/');
-    if pool.is_empty() || pool.contains(['/', '@', ' ']) {
-        return Err(failure(
-            Exit::Usage,
-            format!("invalid pool name \"{}\"", a.pool),
-            Some("name a pool as `zpool list` shows it, e.g. --pool zroot".into()),
-        ));
-    }
-    let zfs_root = format!("{pool}/jailctl");
-    let host = open_host(global, Access::Change)?;
-    let host_err = |what: String, e: &dyn std::fmt::Display| {
-        failure(Exit::HostFailure, format!("{what}: {e}"), None)
-    };
-
-    let p = host
-        .output(&Cmd::new(tools::ZPOOL, ["list", "-H", "-o", "name", pool]))
-        .map_err(|e| host_err("cannot run zpool".into(), &e))?;
-    if !p.success() {
-        return Err(refused(
-            format!(
-                "cannot set up jailctl on pool {pool}: {}. Nothing was changed",
-                p.stderr.trim()
-            ),
-            "pass the pool to use with --pool (`zpool list` shows them)",
-        ));
-    }
-
-    let mut done: Vec<String> = Vec::new();
-    let exists = host
-        .output(&Cmd::new(
-            tools::ZFS,
-            ["list", "-H", "-o", "name", &zfs_root],
-        ))
-        .map_err(|e| host_err("cannot run zfs".into(), &e))?
-        .success();
-    if exists {
-        done.push(format!(
-            "kept the existing dataset {zfs_root} (`jailctl doctor` checks its properties)"
-        ));
-    } else {
-        host.run(&Cmd::new(
-            tools::ZFS,
-            [
-                "create",
-                "-o",
-                "mountpoint=none",
-                "-o",
-                "exec=on",
-                "-o",
-                "setuid=on",
-                "-o",
-                "compression=lz4",
-                &zfs_root,
-            ],
-        ))
-        .map_err(|e| host_err(format!("cannot create dataset {zfs_root}"), &e))?;
-        done.push(format!(
-            "created dataset {zfs_root} (mountpoint=none exec=on setuid=on compression=lz4)"
-        ));
-    }
-    let mr = Path::new(MOUNT_ROOT);
-    if !host.exists(mr) {
-        host.mkdir_p(mr, 0o755)
-            .map_err(|e| host_err(format!("cannot create directory {MOUNT_ROOT}"), &e))?;
-        done.push(format!("created directory {MOUNT_ROOT} (mount_root)"));
-    }
-
-    for d in [dir.clone(), dir.join("jails"), dir.join("templates")] {
-        if !d.is_dir() {
-            std::fs::create_dir_all(&d)
-                .map_err(|e| host_err(format!("cannot create directory {}", d.display()), &e))?;
-            done.push(format!("created directory {}", d.display()));
+    let text = |zfs_root: &str| config_text(zfs_root);
+    let done = match init::check(dir, &a.pool) {
+        Ok(()) => {
+            let host = open_host(global, Access::Change)?;
+            init::init(host.as_ref(), dir, &a.pool, MOUNT_ROOT, &text)
         }
+        Err(e) => Err(e),
     }
-    write_new(&file, config_text(&zfs_root).as_bytes())
-        .map_err(|e| host_err(format!("cannot write {}", file.display()), &e))?;
-    done.push(format!("wrote {}", file.display()));
-
+    .map_err(|e| match &e {
+        InitError::Exists(_) => refused(
+            e.to_string(),
+            "edit the file, or move it away and run `jailctl init` again; `jailctl doctor` checks the host",
+        ),
+        InitError::BadPool(_) => failure(
+            Exit::Usage,
+            e.to_string(),
+            Some("name a pool as `zpool list` shows it, e.g. --pool zroot".into()),
+        ),
+        InitError::NoPool { .. } => refused(
+            e.to_string(),
+            "pass the pool to use with --pool (`zpool list` shows them)",
+        ),
+        InitError::Host { .. } => failure(Exit::HostFailure, e.to_string(), None),
+    })?;
     if !global.quiet {
         for l in &done {
             crate::outln!("{l}");
@@ -166,18 +102,4 @@ pub fn run(global: &GlobalArgs, a: Args) -> miette::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Create `path` with `contents`, mode 0644; fails if it already exists (no overwrite even
-/// when another `init` races this one).
-fn write_new(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .open(path)?;
-    f.write_all(contents)?;
-    f.sync_all()
 }

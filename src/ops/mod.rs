@@ -29,6 +29,7 @@ pub mod archive;
 pub mod clone;
 pub mod export;
 pub mod import;
+pub mod init;
 pub mod snapshot;
 pub mod upgrade;
 

@@ -30,7 +30,6 @@ const NOT_YET_SPLIT: &[&str] = &[
     "src/base/extract.rs::extract_tar",
     "src/base/mod.rs",
     "src/boot/start.rs::boot_with",
-    "src/cli/init.rs::run",
     "src/doctor.rs::storage",
     "src/ops/mod.rs",
     "src/ops/snapshot.rs",
