@@ -141,47 +141,10 @@ fn storage(host: &dyn Host, global: &Global, exec: bool) -> Vec<Check> {
     let root = &global.zfs_root;
     let pool = root.split('/').next().unwrap_or(root);
     let mut out = Vec::new();
-    let p = host.output(&Cmd::new(
-        tools::ZPOOL,
-        ["list", "-H", "-o", "name,health", pool],
-    ));
-    match p {
-        Ok(o) if o.success() => {
-            let health = o.stdout.split('\t').nth(1).unwrap_or("").trim().to_string();
-            if health == "ONLINE" {
-                out.push(Check::ok("pool", format!("pool {pool} is ONLINE")));
-            } else {
-                out.push(Check::bad(
-                    "pool",
-                    Level::Warn,
-                    format!("pool {pool} is {health}"),
-                    format!("`zpool status -x {pool}` says what is wrong and how to repair it"),
-                ));
-            }
-        }
-        Ok(o) => {
-            out.push(Check::bad(
-                "pool",
-                Level::Fail,
-                format!(
-                    "pool {pool} (from zfs_root = \"{root}\") is not available: {}",
-                    o.stderr.trim()
-                ),
-                format!(
-                    "import or create it (`zpool import {pool}`), or set zfs_root in jailctl.toml to a dataset on a pool `zpool list` shows"
-                ),
-            ));
-            return out;
-        }
-        Err(e) => {
-            out.push(Check::bad(
-                "pool",
-                Level::Fail,
-                format!("cannot run zpool: {e}"),
-                "install and load ZFS (`sysrc zfs_enable=YES && service zfs start`)",
-            ));
-            return out;
-        }
+    let (pool_check, pool_ok) = pool_health(host, pool, root);
+    out.push(pool_check);
+    if !pool_ok {
+        return out;
     }
     let mut args = vec!["get", "-H"];
     if exec {
@@ -214,14 +177,67 @@ fn storage(host: &dyn Host, global: &Global, exec: bool) -> Vec<Check> {
         }
     };
     out.push(Check::ok("zfs_root", format!("dataset {root} exists")));
-    if !exec {
-        return out;
+    if exec {
+        out.push(exec_check(root, &o.stdout));
     }
-    // exec=off: where it is set (locally, or inherited from above zfs_root) is what to fix.
+    out
+}
+
+/// `zpool list` of the pool `zfs_root` is on: its check, and whether the pool is there at
+/// all (the later checks need it).
+fn pool_health(host: &dyn Host, pool: &str, root: &str) -> (Check, bool) {
+    let p = host.output(&Cmd::new(
+        tools::ZPOOL,
+        ["list", "-H", "-o", "name,health", pool],
+    ));
+    match p {
+        Ok(o) if o.success() => {
+            let health = o.stdout.split('\t').nth(1).unwrap_or("").trim().to_string();
+            if health == "ONLINE" {
+                (Check::ok("pool", format!("pool {pool} is ONLINE")), true)
+            } else {
+                let c = Check::bad(
+                    "pool",
+                    Level::Warn,
+                    format!("pool {pool} is {health}"),
+                    format!("`zpool status -x {pool}` says what is wrong and how to repair it"),
+                );
+                (c, true)
+            }
+        }
+        Ok(o) => {
+            let c = Check::bad(
+                "pool",
+                Level::Fail,
+                format!(
+                    "pool {pool} (from zfs_root = \"{root}\") is not available: {}",
+                    o.stderr.trim()
+                ),
+                format!(
+                    "import or create it (`zpool import {pool}`), or set zfs_root in jailctl.toml to a dataset on a pool `zpool list` shows"
+                ),
+            );
+            (c, false)
+        }
+        Err(e) => {
+            let c = Check::bad(
+                "pool",
+                Level::Fail,
+                format!("cannot run zpool: {e}"),
+                "install and load ZFS (`sysrc zfs_enable=YES && service zfs start`)",
+            );
+            (c, false)
+        }
+    }
+}
+
+/// exec=off on `zfs_root` or below, from `zfs get -r -o name,value,source exec`: where it is
+/// set (locally, or inherited from above zfs_root) is what to fix.
+fn exec_check(root: &str, listing: &str) -> Check {
     let mut off: Vec<String> = Vec::new();
     let mut inheriting = 0;
     let mut fixes: Vec<String> = Vec::new();
-    for line in o.stdout.lines() {
+    for line in listing.lines() {
         let f: Vec<&str> = line.split('\t').collect();
         if f.len() < 3 || f[1] != "off" {
             continue;
@@ -246,24 +262,22 @@ fn storage(host: &dyn Host, global: &Global, exec: bool) -> Vec<Check> {
         }
     }
     if off.is_empty() {
-        out.push(Check::ok("exec", format!("exec=on on {root} and below")));
-    } else {
-        out.push(Check::bad(
-            "exec",
-            Level::Fail,
-            format!(
-                "exec=off on {}{}: nothing in a jail there can run (/etc/rc fails with Permission denied)",
-                off.join(", "),
-                match inheriting {
-                    0 => String::new(),
-                    1 => " and 1 dataset below that inherits it".to_string(),
-                    n => format!(" and {n} datasets below that inherit it"),
-                }
-            ),
-            fixes.join(" && "),
-        ));
+        return Check::ok("exec", format!("exec=on on {root} and below"));
     }
-    out
+    Check::bad(
+        "exec",
+        Level::Fail,
+        format!(
+            "exec=off on {}{}: nothing in a jail there can run (/etc/rc fails with Permission denied)",
+            off.join(", "),
+            match inheriting {
+                0 => String::new(),
+                1 => " and 1 dataset below that inherits it".to_string(),
+                n => format!(" and {n} datasets below that inherit it"),
+            }
+        ),
+        fixes.join(" && "),
+    )
 }
 
 fn sysctl(host: &dyn Host, oid: &str) -> Option<String> {

@@ -176,19 +176,7 @@ pub fn boot_with<D: JailDriver + ?Sized>(
     let mut outcome: Vec<Option<BootOutcome>> = vec![None; n];
     let mut ready = BinaryHeap::new();
 
-    // Jails that cannot start at all fail first, all of them, so a jail on a cycle is reported
-    // with its own problem rather than as a dependent of its cycle partner.
-    let broken: Vec<(usize, String)> = nodes
-        .iter()
-        .enumerate()
-        .filter_map(|(i, x)| x.problem.clone().map(|p| (i, p)))
-        .collect();
-    for (i, p) in &broken {
-        mark_failed(graph, *i, p.clone(), &mut outcome, on_event);
-    }
-    for (i, p) in &broken {
-        skip_dependents(graph, *i, p, &mut outcome, on_event);
-    }
+    fail_broken(graph, &mut outcome, on_event);
     for i in 0..n {
         if waiting[i] == 0 && outcome[i].is_none() {
             ready.push((prio[i], std::cmp::Reverse(i)));
@@ -263,6 +251,27 @@ pub fn boot_with<D: JailDriver + ?Sized>(
             })
             .collect(),
         elapsed: began.elapsed(),
+    }
+}
+
+/// Jails that cannot start at all fail first, all of them, so a jail on a cycle is reported
+/// with its own problem rather than as a dependent of its cycle partner.
+fn fail_broken(
+    graph: &BootGraph,
+    outcome: &mut [Option<BootOutcome>],
+    on_event: &mut dyn FnMut(&BootEvent),
+) {
+    let broken: Vec<(usize, String)> = graph
+        .nodes()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, x)| x.problem.clone().map(|p| (i, p)))
+        .collect();
+    for (i, p) in &broken {
+        mark_failed(graph, *i, p.clone(), outcome, on_event);
+    }
+    for (i, p) in &broken {
+        skip_dependents(graph, *i, p, outcome, on_event);
     }
 }
 

@@ -29,8 +29,6 @@ const NOT_YET_SPLIT: &[&str] = &[
     "src/apply/verify.rs::diff",
     "src/base/extract.rs::extract_tar",
     "src/base/mod.rs",
-    "src/boot/start.rs::boot_with",
-    "src/doctor.rs::storage",
     "src/ops/mod.rs",
     "src/ops/snapshot.rs",
     "crates/sim/src/fingerprint.rs::state_entries",
