@@ -498,3 +498,35 @@ fn pf_changes_wait_for_the_firewall_lock() {
     );
     assert_eq!(loads(), 1);
 }
+
+/// The simulated host has one standard input for a command, however it comes: the bytes a
+/// `Cmd` carries (`Cmd::stdin`, how jailctl loads an anchor) or a stream through
+/// `Runner::pipe` (how export and import move zfs streams). pfctl reads either.
+#[test]
+fn the_simulator_reads_a_commands_stdin_either_way() {
+    use jailctl::host::{Cmd, Runner, tools};
+    let d = tempfile::tempdir().unwrap();
+    let h = SimHost::open_with(d.path(), SimConfig::default()).unwrap();
+    let ok = |c: &Cmd| {
+        let o = h.output(c).unwrap();
+        assert!(o.success(), "{c}: {}", o.stderr);
+        o.stdout
+    };
+    ok(&Cmd::new(tools::KLDLOAD, ["pf"]));
+    let rule = "pass in on em0 inet proto tcp from any to 10.30.0.5 port = 22 keep state\n";
+    ok(&Cmd::new(tools::PFCTL, ["-a", "jailctl/a", "-f", "-"]).stdin(rule));
+    let mut input: &[u8] = rule.as_bytes();
+    let o = h
+        .pipe(
+            &Cmd::new(tools::PFCTL, ["-a", "jailctl/b", "-f", "-"]),
+            Some(&mut input),
+            None,
+            std::time::Duration::from_secs(5),
+        )
+        .unwrap();
+    assert!(o.success(), "{}", o.stderr);
+    for anchor in ["jailctl/a", "jailctl/b"] {
+        let shown = ok(&Cmd::new(tools::PFCTL, ["-a", anchor, "-s", "rules"]));
+        assert!(shown.contains("10.30.0.5"), "{anchor}: {shown:?}");
+    }
+}

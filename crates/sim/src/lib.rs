@@ -263,7 +263,10 @@ fn dispatch(ctx: &mut Ctx<'_>, cmd: &Cmd) -> Result<Output, ProcessError> {
         tools::KLDSTAT => kld::run_kldstat(ctx, args),
         tools::KLDLOAD => kld::run_kldload(ctx, args),
         tools::KLDUNLOAD => kld::run_kldunload(ctx, args),
-        tools::PFCTL => pf::run(ctx, args, cmd.stdin.as_deref()),
+        tools::PFCTL => {
+            let input = ctx.stdin.take().or_else(|| cmd.stdin.clone());
+            pf::run(ctx, args, input.as_deref())
+        }
         _ => {
             return Err(ProcessError::Spawn {
                 cmd: cmd.clone(),
@@ -774,7 +777,9 @@ impl SimHost {
         };
         let r = self
             .locked(writes, |ctx| {
-                ctx.stdin = stdin;
+                // One standard input, however it came: streamed through `pipe`, or the bytes
+                // a command carries (`pfctl -f -`).
+                ctx.stdin = stdin.or_else(|| cmd.stdin.clone());
                 let counted = ctx.state.fault_counts.clone();
                 let ticked = jail::tick_dying(ctx.state);
                 let r = dispatch(ctx, cmd).map(|o| (o, std::mem::take(&mut ctx.stdout)));
