@@ -52,11 +52,6 @@ const NOT_YET_SPLIT: &[&str] = &[
     "crates/sim/src/lib.rs",
     "crates/sim/src/mount.rs::run_mount",
     "crates/sim/src/rctl.rs::run",
-    "crates/sim/src/zfs/mod.rs",
-    "crates/sim/src/zfs/mod.rs::destroy",
-    "crates/sim/src/zfs/mod.rs::get",
-    "crates/sim/src/zfs/mod.rs::list",
-    "crates/sim/src/zfs/mod.rs::rename",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
