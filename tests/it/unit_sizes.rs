@@ -49,7 +49,6 @@ const NOT_YET_SPLIT: &[&str] = &[
     "crates/core/src/render/mod.rs::render",
     "crates/core/src/vnet/mod.rs::resolve",
     "crates/sim/src/fingerprint.rs::state_entries",
-    "crates/sim/src/lib.rs",
     "crates/sim/src/mount.rs::run_mount",
     "crates/sim/src/rctl.rs::run",
 ];
