@@ -48,9 +48,6 @@ const NOT_YET_SPLIT: &[&str] = &[
     "crates/core/src/plan/mod.rs::plan_jail",
     "crates/core/src/render/mod.rs::render",
     "crates/core/src/vnet/mod.rs::resolve",
-    "crates/sim/src/fingerprint.rs::state_entries",
-    "crates/sim/src/mount.rs::run_mount",
-    "crates/sim/src/rctl.rs::run",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
