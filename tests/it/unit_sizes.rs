@@ -31,15 +31,6 @@ const NOT_YET_SPLIT: &[&str] = &[
     "src/base/mod.rs",
     "src/ops/mod.rs",
     "src/ops/snapshot.rs",
-    "crates/sim/src/fingerprint.rs::state_entries",
-    "crates/sim/src/lib.rs",
-    "crates/sim/src/mount.rs::run_mount",
-    "crates/sim/src/rctl.rs::run",
-    "crates/sim/src/zfs/mod.rs",
-    "crates/sim/src/zfs/mod.rs::destroy",
-    "crates/sim/src/zfs/mod.rs::get",
-    "crates/sim/src/zfs/mod.rs::list",
-    "crates/sim/src/zfs/mod.rs::rename",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

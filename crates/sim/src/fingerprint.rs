@@ -301,37 +301,7 @@ fn covers_every_field(st: &SimState) {
 }
 
 fn state_entries(st: &SimState, e: &mut BTreeMap<String, String>) {
-    let mut put = |k: String, v: String| {
-        let k = norm(&k);
-        let prev = e.insert(k.clone(), norm(&v));
-        assert!(prev.is_none(), "fingerprint key {k} produced twice");
-    };
-    for (name, p) in &st.zfs.pools {
-        put(
-            format!("zpool {name}"),
-            format!(
-                "size={} health={} readonly={} guid={}",
-                p.size, p.health, p.readonly, p.guid
-            ),
-        );
-    }
-    // Per dataset: kind, origin, mounted and every locally set property. Left out:
-    // `createtxg` and `guid` (derived from the pool's transaction counter, which an undone
-    // and repeated step advances further) and `creation` (wall-clock seconds).
-    for (name, d) in &st.zfs.datasets {
-        put(
-            format!("zfs {name}"),
-            format!(
-                "{:?} origin={} mounted={}",
-                d.kind,
-                d.origin.as_deref().unwrap_or("-"),
-                d.mounted
-            ),
-        );
-        for (k, v) in &d.props {
-            put(format!("zfs {name} prop:{k}"), v.clone());
-        }
-    }
+    zfs_entries(st, e);
     // Jails by name. Jids are left out and every reference to a jid is replaced by the
     // jail's name: the kernel numbers jails in creation order, so a run that made and undid
     // a jail, or started independent jails in another order, numbers them differently.
@@ -348,10 +318,60 @@ fn state_entries(st: &SimState, e: &mut BTreeMap<String, String>) {
             .get(&jid)
             .map_or_else(|| format!("<jid {jid}, no such jail>"), |n| n.to_string())
     };
+    jail_entries(st, e);
+    rctl_entries(st, e, &jail_of);
+    iface_entries(st, e, &jail_of);
+    host_entries(st, e);
+    pf_entries(st, e);
+    // Left out: `fault_counts` (how often injected faults matched: test settings, not host).
+}
+
+/// Add one entry, key and value normalised; a key made twice is a fault of the fingerprint.
+fn put(e: &mut BTreeMap<String, String>, k: String, v: String) {
+    let k = norm(&k);
+    let prev = e.insert(k.clone(), norm(&v));
+    assert!(prev.is_none(), "fingerprint key {k} produced twice");
+}
+
+/// Pools, and per dataset its kind, origin, mount state and local properties.
+fn zfs_entries(st: &SimState, e: &mut BTreeMap<String, String>) {
+    for (name, p) in &st.zfs.pools {
+        put(
+            e,
+            format!("zpool {name}"),
+            format!(
+                "size={} health={} readonly={} guid={}",
+                p.size, p.health, p.readonly, p.guid
+            ),
+        );
+    }
+    // Per dataset: kind, origin, mounted and every locally set property. Left out:
+    // `createtxg` and `guid` (derived from the pool's transaction counter, which an undone
+    // and repeated step advances further) and `creation` (wall-clock seconds).
+    for (name, d) in &st.zfs.datasets {
+        put(
+            e,
+            format!("zfs {name}"),
+            format!(
+                "{:?} origin={} mounted={}",
+                d.kind,
+                d.origin.as_deref().unwrap_or("-"),
+                d.mounted
+            ),
+        );
+        for (k, v) in &d.props {
+            put(e, format!("zfs {name} prop:{k}"), v.clone());
+        }
+    }
+}
+
+/// Jails by name, with their parameters but not their jids.
+fn jail_entries(st: &SimState, e: &mut BTreeMap<String, String>) {
     for (name, j) in &st.jail.jails {
         let mut pkgs = j.packages.clone();
         pkgs.sort();
         put(
+            e,
             format!("jail {name}"),
             format!(
                 "path={} dying={} dying_left={:?} started={} packages={pkgs:?}",
@@ -363,9 +383,13 @@ fn state_entries(st: &SimState, e: &mut BTreeMap<String, String>) {
                 continue;
             }
             // Address lists: jails sharing an interface add addresses in start order.
-            put(format!("jail {name} param:{k}"), v.clone());
+            put(e, format!("jail {name} param:{k}"), v.clone());
         }
     }
+}
+
+/// rctl rules, counted, and cpusets by jail name.
+fn rctl_entries(st: &SimState, e: &mut BTreeMap<String, String>, jail_of: &dyn Fn(i32) -> String) {
     // rctl rules as rctl(8) prints them, counted: the order of rules of independent jails
     // is their start order, which parallel runs do not fix.
     let mut rules: BTreeMap<String, usize> = BTreeMap::new();
@@ -373,11 +397,15 @@ fn state_entries(st: &SimState, e: &mut BTreeMap<String, String>) {
         *rules.entry(r.render(false)).or_default() += 1;
     }
     for (r, n) in rules {
-        put(format!("rctl {r}"), format!("x{n}"));
+        put(e, format!("rctl {r}"), format!("x{n}"));
     }
     for (jid, mask) in &st.cpuset.masks {
-        put(format!("cpuset {}", jail_of(*jid)), format!("{mask:?}"));
+        put(e, format!("cpuset {}", jail_of(*jid)), format!("{mask:?}"));
     }
+}
+
+/// Network interfaces by name.
+fn iface_entries(st: &SimState, e: &mut BTreeMap<String, String>, jail_of: &dyn Fn(i32) -> String) {
     // Interfaces by name, with their address lists sorted (independent jails add theirs in
     // start order) and the vnet jail by name. An epair's unit number is left out: the
     // kernel gives the lowest free one, so it depends on the order of creation, like a jid;
@@ -397,6 +425,7 @@ fn state_entries(st: &SimState, e: &mut BTreeMap<String, String>) {
         v4.sort();
         v6.sort();
         put(
+            e,
             format!("iface {}", i.name),
             format!(
                 "{kind} up={} inet={v4:?} inet6={v6:?} vnet={}",
@@ -405,6 +434,10 @@ fn state_entries(st: &SimState, e: &mut BTreeMap<String, String>) {
             ),
         );
     }
+}
+
+/// Mounts, sysctls and loaded kernel modules.
+fn host_entries(st: &SimState, e: &mut BTreeMap<String, String>) {
     // Mounts sorted (jails mount in start order); a mount stacked twice on one target counts.
     let mut mounts: Vec<String> = st
         .mount
@@ -417,35 +450,38 @@ fn state_entries(st: &SimState, e: &mut BTreeMap<String, String>) {
     for m in mounts {
         let n = seen.entry(m.clone()).or_default();
         *n += 1;
-        put(format!("mount {m} #{n}"), String::new());
+        put(e, format!("mount {m} #{n}"), String::new());
     }
     for (k, v) in &st.sysctl.values {
-        put(format!("sysctl {k}"), v.clone());
+        put(e, format!("sysctl {k}"), v.clone());
     }
     for m in &st.kld.loaded {
-        put(format!("kld {m}"), "loaded".into());
+        put(e, format!("kld {m}"), "loaded".into());
     }
+}
+
+/// The firewall.
+fn pf_entries(st: &SimState, e: &mut BTreeMap<String, String>) {
     // The firewall: on or off, every rule of the main ruleset and of each anchor in order,
     // every table entry.
-    put("pf enabled".into(), st.pf.enabled.to_string());
+    put(e, "pf enabled".into(), st.pf.enabled.to_string());
     let rulesets = std::iter::once(("(main)", &st.pf.main))
         .chain(st.pf.anchors.iter().map(|(a, r)| (a.as_str(), r)));
     for (at, rs) in rulesets {
         for (i, r) in rs.nat.iter().enumerate() {
-            put(format!("pf {at} nat #{i}"), r.clone());
+            put(e, format!("pf {at} nat #{i}"), r.clone());
         }
         for (i, r) in rs.rules.iter().enumerate() {
-            put(format!("pf {at} rule #{i}"), r.clone());
+            put(e, format!("pf {at} rule #{i}"), r.clone());
         }
     }
     // A table's entries only: `pfctl -T add` creates a missing table (persistent), and an
     // empty table matches nothing, as an absent one.
     for (t, addrs) in &st.pf.tables {
         for a in addrs {
-            put(format!("pf table {t} {a}"), String::new());
+            put(e, format!("pf table {t} {a}"), String::new());
         }
     }
-    // Left out: `fault_counts` (how often injected faults matched: test settings, not host).
 }
 
 /// Every entry under `dir`, keyed `file PREFIX/relative/path`: type, mode, owner, and for a

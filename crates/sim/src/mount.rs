@@ -95,28 +95,7 @@ pub fn run_mount(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
         }
     }
     if pos.is_empty() {
-        let mut s = String::new();
-        // Mounted ZFS filesystems come first, as on a host that mounted them at boot.
-        let zfs_mounts: Vec<SimMount> = super::zfs::mounted_filesystems(&ctx.state.zfs)
-            .into_iter()
-            .map(|(name, mp)| SimMount {
-                source: name,
-                target: mp,
-                fstype: "zfs".into(),
-                options: "rw".into(),
-            })
-            .collect();
-        for m in zfs_mounts.iter().chain(&ctx.state.mount.mounts) {
-            if print {
-                s += &fstab_line(m);
-            } else {
-                s += &format!(
-                    "{} on {} ({}, {})\n",
-                    m.source, m.target, m.fstype, m.options
-                );
-            }
-        }
-        return Output::ok(s);
+        return list_mounts(ctx, print);
     }
     let [src, dst] = pos.as_slice() else {
         return usage();
@@ -158,24 +137,9 @@ pub fn run_mount(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
     if !dp.is_dir() {
         return fail(dst, "Not a directory");
     }
-    let mut options: Vec<String> = vec![];
-    for o in opts.iter().flat_map(|o| o.split(',')) {
-        match o {
-            "ro" | "rdonly" => options.retain(|x| x != "rw"),
-            "rw" => options.retain(|x| x != "ro"),
-            _ => {}
-        }
-        let o = if o == "rdonly" { "ro" } else { o };
-        if let Some(r) = o.strip_prefix("ruleset=")
-            && (fstype != "devfs" || r.parse::<u32>().is_err())
-        {
-            return fail(dst, "Invalid argument");
-        }
-        options.push(o.to_string());
-    }
-    if !options.iter().any(|o| o == "ro") && !options.iter().any(|o| o == "rw") {
-        options.insert(0, "rw".into());
-    }
+    let Some(options) = mount_options(&opts, &fstype) else {
+        return fail(dst, "Invalid argument");
+    };
     let mut source = fstype.clone();
     if fstype == "nullfs" {
         if !src.starts_with('/') {
@@ -200,6 +164,57 @@ pub fn run_mount(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
         options: options.join(","),
     });
     Output::ok("")
+}
+
+/// `mount` without operands: the mount table, the ZFS filesystems first; one fstab(5) line
+/// per mount under `-p`.
+fn list_mounts(ctx: &Ctx<'_>, print: bool) -> Output {
+    let mut s = String::new();
+    // Mounted ZFS filesystems come first, as on a host that mounted them at boot.
+    let zfs_mounts: Vec<SimMount> = super::zfs::mounted_filesystems(&ctx.state.zfs)
+        .into_iter()
+        .map(|(name, mp)| SimMount {
+            source: name,
+            target: mp,
+            fstype: "zfs".into(),
+            options: "rw".into(),
+        })
+        .collect();
+    for m in zfs_mounts.iter().chain(&ctx.state.mount.mounts) {
+        if print {
+            s += &fstab_line(m);
+        } else {
+            s += &format!(
+                "{} on {} ({}, {})\n",
+                m.source, m.target, m.fstype, m.options
+            );
+        }
+    }
+    Output::ok(s)
+}
+
+/// The options of `-o` (and `-r`) as the mount table shows them: the last of `ro`/`rw`
+/// wins, `rw` when neither is given; `None` for a `ruleset=` that is not a devfs number.
+fn mount_options(opts: &[String], fstype: &str) -> Option<Vec<String>> {
+    let mut options: Vec<String> = vec![];
+    for o in opts.iter().flat_map(|o| o.split(',')) {
+        match o {
+            "ro" | "rdonly" => options.retain(|x| x != "rw"),
+            "rw" => options.retain(|x| x != "ro"),
+            _ => {}
+        }
+        let o = if o == "rdonly" { "ro" } else { o };
+        if let Some(r) = o.strip_prefix("ruleset=")
+            && (fstype != "devfs" || r.parse::<u32>().is_err())
+        {
+            return None;
+        }
+        options.push(o.to_string());
+    }
+    if !options.iter().any(|o| o == "ro") && !options.iter().any(|o| o == "rw") {
+        options.insert(0, "rw".into());
+    }
+    Some(options)
 }
 
 /// realpath(3) of host path `p` on the simulated host: where it is under the simulator's

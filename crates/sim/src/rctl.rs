@@ -331,131 +331,162 @@ pub fn run(ctx: &mut Ctx<'_>, args: &[String]) -> Output {
             s => rest.push(s.to_string()),
         }
     }
+    if let Some(refused) = racct_refusal(ctx) {
+        return refused;
+    }
+    match mode {
+        Some('a') => add(ctx, &rest),
+        Some('r') => remove(ctx, &rest),
+        Some('u') => usage(ctx, &rest, human),
+        Some('l') => Output::fail(
+            1,
+            "rctl: -l (rules applying to a process) is not modelled by the simulated host\n",
+        ),
+        _ => list(ctx, &rest, human),
+    }
+}
+
+/// Why rctl(8) cannot run on this host: no RACCT in the kernel, RACCT disabled, or inside a
+/// jail.
+fn racct_refusal(ctx: &Ctx<'_>) -> Option<Output> {
     match ctx.state.sysctl.get("kern.racct.enable") {
         None => {
-            return Output::fail(
+            return Some(Output::fail(
                 1,
                 "rctl: RACCT/RCTL support not present in kernel; see rctl(8) for details\n",
-            );
+            ));
         }
         Some("0") => {
-            return Output::fail(
+            return Some(Output::fail(
                 1,
                 "rctl: RACCT/RCTL present, but disabled; enable using kern.racct.enable=1 tunable\n",
-            );
+            ));
         }
         _ => {}
     }
     if ctx.state.sysctl.get("security.jail.jailed") == Some("1") {
-        return Output::fail(1, "rctl: RACCT/RCTL not available inside a jail\n");
+        return Some(Output::fail(
+            1,
+            "rctl: RACCT/RCTL not available inside a jail\n",
+        ));
     }
+    None
+}
+
+/// `rctl -a RULE...`: each rule added, or its amount replaced when a rule with the same
+/// subject, resource, action and period exists; a refused rule is reported and the rest
+/// still added.
+fn add(ctx: &mut Ctx<'_>, rest: &[String]) -> Output {
     let mut out = Output::ok("");
     let mut failed = 0;
-    match mode {
-        Some('a') => {
-            if rest.is_empty() {
-                return Output::fail(1, USAGE);
-            }
-            for r in &rest {
-                match parse_rule(r) {
-                    Ok(rule) => {
-                        let st = &mut ctx.state.rctl.rules;
-                        if let Some(old) = st.iter_mut().find(|x| {
-                            x.subject == rule.subject
-                                && x.id == rule.id
-                                && x.resource == rule.resource
-                                && x.action == rule.action
-                                && x.per == rule.per
-                        }) {
-                            old.amount = rule.amount;
-                        } else {
-                            st.push(rule);
-                        }
-                    }
-                    Err(Refusal::Malformed(m)) => {
-                        out.stderr += &format!("rctl: {m}\n");
-                        failed += 1;
-                    }
-                    Err(Refusal::Errno(e)) => {
-                        out.stderr += &format!("rctl: failed to add rule '{r}': {e}\n");
-                        failed += 1;
-                    }
+    if rest.is_empty() {
+        return Output::fail(1, USAGE);
+    }
+    for r in rest {
+        match parse_rule(r) {
+            Ok(rule) => {
+                let st = &mut ctx.state.rctl.rules;
+                if let Some(old) = st.iter_mut().find(|x| {
+                    x.subject == rule.subject
+                        && x.id == rule.id
+                        && x.resource == rule.resource
+                        && x.action == rule.action
+                        && x.per == rule.per
+                }) {
+                    old.amount = rule.amount;
+                } else {
+                    st.push(rule);
                 }
             }
-        }
-        Some('r') => {
-            if rest.is_empty() {
-                return Output::fail(1, USAGE);
+            Err(Refusal::Malformed(m)) => {
+                out.stderr += &format!("rctl: {m}\n");
+                failed += 1;
             }
-            for f in &rest {
-                let before = ctx.state.rctl.rules.len();
-                let mut bad = false;
-                ctx.state.rctl.rules.retain(|r| match matches(f, r) {
-                    Ok(m) => !m,
-                    Err(()) => {
-                        bad = true;
-                        true
-                    }
-                });
-                if bad {
-                    out.stderr += &format!("rctl: failed to remove rule '{f}': Invalid argument\n");
-                    failed += 1;
-                } else if ctx.state.rctl.rules.len() == before {
-                    out.stderr += &format!("rctl: failed to remove rule '{f}': No such process\n");
-                    failed += 1;
-                }
-            }
-        }
-        Some('u') => {
-            if rest.len() != 1 {
-                return Output::fail(1, USAGE);
-            }
-            let f = &rest[0];
-            let p: Vec<&str> = f.split(':').collect();
-            let jail = match p.as_slice() {
-                [s, id] | [s, id, ..] if subject_long(s) == Some("jail") && !id.is_empty() => {
-                    super::jail::find_live(&ctx.state.jail, id)
-                }
-                _ => None,
-            };
-            let Some(j) = jail else {
-                return Output::fail(
-                    1,
-                    format!(
-                        "rctl: failed to get resource utilization for '{f}': No such process\n"
-                    ),
-                );
-            };
-            for (r, v) in usage_of(j) {
-                let v = if human { humanize(v) } else { v.to_string() };
-                out.stdout += &format!("{r}={v}\n");
-            }
-        }
-        Some('l') => {
-            return Output::fail(
-                1,
-                "rctl: -l (rules applying to a process) is not modelled by the simulated host\n",
-            );
-        }
-        _ => {
-            if rest.len() > 1 {
-                return Output::fail(1, USAGE);
-            }
-            let f = rest.first().cloned().unwrap_or(":".into());
-            for r in &ctx.state.rctl.rules {
-                match matches(&f, r) {
-                    Ok(true) => out.stdout += &format!("{}\n", r.render(human)),
-                    Ok(false) => {}
-                    Err(()) => {
-                        return Output::fail(
-                            1,
-                            format!("rctl: failed to get rules for '{f}': Invalid argument\n"),
-                        );
-                    }
-                }
+            Err(Refusal::Errno(e)) => {
+                out.stderr += &format!("rctl: failed to add rule '{r}': {e}\n");
+                failed += 1;
             }
         }
     }
     out.status = failed;
+    out
+}
+
+/// `rctl -r FILTER...`: the rules each filter matches removed; a filter that is malformed or
+/// matches nothing is reported.
+fn remove(ctx: &mut Ctx<'_>, rest: &[String]) -> Output {
+    let mut out = Output::ok("");
+    let mut failed = 0;
+    if rest.is_empty() {
+        return Output::fail(1, USAGE);
+    }
+    for f in rest {
+        let before = ctx.state.rctl.rules.len();
+        let mut bad = false;
+        ctx.state.rctl.rules.retain(|r| match matches(f, r) {
+            Ok(m) => !m,
+            Err(()) => {
+                bad = true;
+                true
+            }
+        });
+        if bad {
+            out.stderr += &format!("rctl: failed to remove rule '{f}': Invalid argument\n");
+            failed += 1;
+        } else if ctx.state.rctl.rules.len() == before {
+            out.stderr += &format!("rctl: failed to remove rule '{f}': No such process\n");
+            failed += 1;
+        }
+    }
+    out.status = failed;
+    out
+}
+
+/// `rctl -u jail:NAME`: the resource usage of one live jail.
+fn usage(ctx: &Ctx<'_>, rest: &[String], human: bool) -> Output {
+    let mut out = Output::ok("");
+    if rest.len() != 1 {
+        return Output::fail(1, USAGE);
+    }
+    let f = &rest[0];
+    let p: Vec<&str> = f.split(':').collect();
+    let jail = match p.as_slice() {
+        [s, id] | [s, id, ..] if subject_long(s) == Some("jail") && !id.is_empty() => {
+            super::jail::find_live(&ctx.state.jail, id)
+        }
+        _ => None,
+    };
+    let Some(j) = jail else {
+        return Output::fail(
+            1,
+            format!("rctl: failed to get resource utilization for '{f}': No such process\n"),
+        );
+    };
+    for (r, v) in usage_of(j) {
+        let v = if human { humanize(v) } else { v.to_string() };
+        out.stdout += &format!("{r}={v}\n");
+    }
+    out
+}
+
+/// `rctl [FILTER]`: the rules the filter (all by default) matches.
+fn list(ctx: &Ctx<'_>, rest: &[String], human: bool) -> Output {
+    let mut out = Output::ok("");
+    if rest.len() > 1 {
+        return Output::fail(1, USAGE);
+    }
+    let f = rest.first().cloned().unwrap_or(":".into());
+    for r in &ctx.state.rctl.rules {
+        match matches(&f, r) {
+            Ok(true) => out.stdout += &format!("{}\n", r.render(human)),
+            Ok(false) => {}
+            Err(()) => {
+                return Output::fail(
+                    1,
+                    format!("rctl: failed to get rules for '{f}': Invalid argument\n"),
+                );
+            }
+        }
+    }
     out
 }

@@ -5,13 +5,16 @@
 //! missing or mismatched incremental source, a target changed since its newest snapshot, a
 //! truncated or damaged stream.
 
+use super::files::{child_dirs, clear_dir, copy_tree, local_dir, snap_dir};
+use super::getopt::getopt;
+use super::mounts::mount_new;
+use super::names::check_name;
 use super::send::{
     Bad, Body, Entry, Header, USAGE_RECEIVE, decode, read_tree, snapshots_of, usage, usage_fail,
     write_tree,
 };
 use super::{
-    DsKind, Fail, Res, SimDataset, T_SNAP, check_name, child_dirs, clear_dir, copy_tree, err,
-    getopt, local_dir, mount_new, next_txg, open_as, parent_of, pool_writable, snap_dir,
+    DsKind, Fail, Res, SimDataset, T_SNAP, err, next_txg, open_as, parent_of, pool_writable,
 };
 use crate::Ctx;
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,7 +34,7 @@ pub(super) fn receive(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
         [t] => t.clone(),
         _ => return Err(usage_fail(USAGE_RECEIVE, "too many arguments")),
     };
-    let set = super::parse_o_syntax(&o.values('o'), "receive")?;
+    let set = super::getopt::parse_o_syntax(&o.values('o'), "receive")?;
     let exclude: Vec<String> = o.values('x').iter().map(|s| s.to_string()).collect();
     let mut origin = None;
     let mut local: Vec<(String, String)> = Vec::new();
@@ -42,7 +45,7 @@ pub(super) fn receive(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
             local.push((k, v));
         }
     }
-    let local = super::check_o(&local, DsKind::Filesystem, "cannot receive")?;
+    let local = super::getopt::check_o(&local, DsKind::Filesystem, "cannot receive")?;
     let input = ctx.stdin.take().unwrap_or_default();
     let mut at = 0;
     let mut first = true;
@@ -304,7 +307,7 @@ fn apply_received(
     if !ctx.state.zfs.datasets.contains_key(fs) {
         let mut received: BTreeMap<String, String> = h.props.clone().unwrap_or_default();
         received.retain(|k, _| !f.exclude.contains(k));
-        super::insert_fs(ctx, fs, f.local.clone(), clone_of, false);
+        super::create::insert_fs(ctx, fs, f.local.clone(), clone_of, false);
         let d = ctx.state.zfs.datasets.get_mut(fs).expect("inserted");
         d.received = received;
         if !f.no_mount {

@@ -18,9 +18,9 @@
 //! both implement the case. Not modelled (an error says so): `-R`, `-d`, `-e`, `-n`, `-s`,
 //! `-A`, resumable streams, bookmarks, sending a filesystem without a snapshot.
 
-use super::{
-    DsKind, Fail, Res, SimDataset, T_FS, T_SNAP, T_VOL, err, fs_part, getopt, open_as, snap_dir,
-};
+use super::files::snap_dir;
+use super::getopt::getopt;
+use super::{DsKind, Fail, Res, SimDataset, T_FS, T_SNAP, T_VOL, err, fs_part, open_as};
 use crate::Ctx;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -237,7 +237,7 @@ pub(super) fn usage(lines: &[&str]) -> String {
         s.push_str(l);
         s.push('\n');
     }
-    s.push_str(super::USAGE_TAIL);
+    s.push_str(super::getopt::USAGE_TAIL);
     s
 }
 
