@@ -3,7 +3,7 @@
 //! work is in `ops::clone`.
 
 use super::{Access, target};
-use crate::ops::clone::{self, Changes, CloneError};
+use crate::ops::clone::{self, CloneError};
 use std::process::ExitCode;
 
 /// Make a new jail from a snapshot of another jail's root (and volumes with --volumes).
@@ -18,15 +18,8 @@ pub struct Args {
     /// Clone the volumes too (without: the new jail gets empty volumes at its first `up`).
     #[arg(long)]
     pub volumes: bool,
-    /// The new jail's IPv4 address (ADDR/LEN), replacing the source's.
-    #[arg(long, value_name = "ADDR/LEN")]
-    pub ip4: Option<String>,
-    /// The new jail's IPv6 address (ADDR/LEN), replacing the source's.
-    #[arg(long, value_name = "ADDR/LEN")]
-    pub ip6: Option<String>,
-    /// The new jail's hostname.
-    #[arg(long)]
-    pub hostname: Option<String>,
+    #[command(flatten)]
+    pub readdress: target::Readdress,
 }
 
 fn err(e: CloneError) -> miette::Report {
@@ -45,11 +38,7 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
     let spec = cfg.jail(&a.src).expect("load_for checked the name");
     let toml = super::show::pasteable(spec)
         .map_err(|e| miette::miette!("cannot write jail `{}` as TOML: {e}", spec.name))?;
-    let changes = Changes {
-        ip4: a.ip4.clone(),
-        ip6: a.ip6.clone(),
-        hostname: a.hostname.clone(),
-    };
+    let changes = a.readdress.changes();
     let def = clone::edit_definition(&toml, &changes).map_err(|why| {
         err(CloneError::Definition {
             name: a.new.clone(),

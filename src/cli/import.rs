@@ -15,15 +15,8 @@ pub struct Args {
     /// Import under this name instead of the archive's.
     #[arg(long, value_parser = super::target::jail_name)]
     pub name: Option<String>,
-    /// A new IPv4 address (ADDR/LEN), replacing the definition's.
-    #[arg(long, value_name = "ADDR/LEN")]
-    pub ip4: Option<String>,
-    /// A new IPv6 address (ADDR/LEN), replacing the definition's.
-    #[arg(long, value_name = "ADDR/LEN")]
-    pub ip6: Option<String>,
-    /// A new hostname.
-    #[arg(long)]
-    pub hostname: Option<String>,
+    #[command(flatten)]
+    pub readdress: super::target::Readdress,
 }
 
 fn err(e: ImportError) -> miette::Report {
@@ -43,11 +36,7 @@ fn err(e: ImportError) -> miette::Report {
 pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
     let g = crate::config::load_global(&global.config_dir)?;
     let host = super::open_host(global, Access::Change)?;
-    let changes = crate::ops::clone::Changes {
-        ip4: a.ip4.clone(),
-        ip6: a.ip6.clone(),
-        hostname: a.hostname.clone(),
-    };
+    let changes = a.readdress.changes();
     if a.file.as_os_str() == "-" && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         return Err(super::output::refused(
             "refusing to read an archive from a terminal",

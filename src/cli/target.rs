@@ -227,3 +227,28 @@ mod tests {
         }
     }
 }
+
+/// `--ip4`, `--ip6`, `--hostname` of `clone` and `import`: what replaces the copied
+/// definition's addresses and hostname.
+#[derive(Debug, clap::Args)]
+pub struct Readdress {
+    /// The new jail's IPv4 address (ADDR/LEN), replacing the one in the copied definition.
+    #[arg(long, value_name = "ADDR/LEN")]
+    pub ip4: Option<String>,
+    /// The new jail's IPv6 address (ADDR/LEN), replacing the one in the copied definition.
+    #[arg(long, value_name = "ADDR/LEN")]
+    pub ip6: Option<String>,
+    /// The new jail's hostname.
+    #[arg(long)]
+    pub hostname: Option<String>,
+}
+
+impl Readdress {
+    pub fn changes(&self) -> crate::ops::clone::Changes {
+        crate::ops::clone::Changes {
+            ip4: self.ip4.clone(),
+            ip6: self.ip6.clone(),
+            hostname: self.hostname.clone(),
+        }
+    }
+}

@@ -304,3 +304,34 @@ pub fn write_definition(path: &Path, toml: &str) -> std::io::Result<()> {
     }
     crate::host::system::write_atomic(path, toml.as_bytes(), 0o644, true, || {})
 }
+
+/// Make the per-jail parent of `name`'s volumes (`<zfs_root>/volumes/NAME`, mountpoint=none)
+/// unless it exists, recording its destroy in `undo` first.
+pub fn ensure_volume_parent(
+    host: &dyn Host,
+    global: &Global,
+    name: &str,
+    undo: &mut Undo<'_>,
+) -> Result<(), String> {
+    let parent = format!("{}/volumes/{name}", global.zfs_root);
+    let exists = host
+        .output(&Cmd::new(
+            tools::ZFS,
+            ["list", "-H", "-o", "name", parent.as_str()],
+        ))
+        .map_err(|e| e.to_string())?
+        .success();
+    if exists {
+        return Ok(());
+    }
+    undo.push(
+        format!("created {parent}"),
+        Cmd::new(tools::ZFS, ["destroy", parent.as_str()]),
+    )?;
+    host.run(&Cmd::new(
+        tools::ZFS,
+        ["create", "-o", "mountpoint=none", parent.as_str()],
+    ))
+    .map(|_| ())
+    .map_err(|e| e.to_string())
+}

@@ -154,3 +154,32 @@ pub fn progress_bar(progress: bool, what: String) -> indicatif::ProgressBar {
     bar.set_message(what);
     bar
 }
+
+/// The properties set locally on `dataset` (`zfs get -s local all`), as export records them
+/// and clone carries them over.
+pub fn local_props(
+    host: &dyn crate::host::Host,
+    dataset: &str,
+) -> Result<BTreeMap<String, String>, crate::host::ProcessError> {
+    use crate::host::{Cmd, tools};
+    let out = host.run(&Cmd::new(
+        tools::ZFS,
+        [
+            "get",
+            "-H",
+            "-p",
+            "-o",
+            "property,value",
+            "-s",
+            "local",
+            "all",
+            dataset,
+        ],
+    ))?;
+    Ok(out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect())
+}

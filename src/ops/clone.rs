@@ -15,7 +15,6 @@ use crate::apply::JailLocks;
 use crate::config::layout as names;
 use crate::config::spec::{Global, JailSpec};
 use crate::host::{Cmd, Host, tools};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -88,32 +87,6 @@ pub struct CloneReport {
 /// Properties not carried to the clone: its own mountpoint, and an automatically allocated
 /// address (the new jail gets its own).
 const NOT_CARRIED: &[&str] = &["mountpoint", names::IP4_PROP];
-
-fn local_props(host: &dyn Host, ds: &str) -> Result<BTreeMap<String, String>, String> {
-    let out = host
-        .run(&Cmd::new(
-            tools::ZFS,
-            [
-                "get",
-                "-H",
-                "-p",
-                "-o",
-                "property,value",
-                "-s",
-                "local",
-                "all",
-                ds,
-            ],
-        ))
-        .map_err(|e| e.to_string())?;
-    Ok(out
-        .stdout
-        .lines()
-        .filter_map(|l| l.split_once('\t'))
-        .filter(|(k, _)| !NOT_CARRIED.contains(k))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect())
-}
 
 /// Clone jail `src` as `name`, with `definition` (a jail file) as its definition.
 pub fn clone(
@@ -217,24 +190,7 @@ fn run_clone(
         } else {
             let v = &src.volumes[i - 1].name;
             if i == 1 {
-                let parent = format!("{}/volumes/{name}", global.zfs_root);
-                let exists = host
-                    .output(&Cmd::new(
-                        tools::ZFS,
-                        ["list", "-H", "-o", "name", parent.as_str()],
-                    ))
-                    .map_err(|e| e.to_string())?
-                    .success();
-                if !exists {
-                    undo.push(
-                        format!("created {parent}"),
-                        Cmd::new(tools::ZFS, ["destroy", parent.as_str()]),
-                    )?;
-                    run(&Cmd::new(
-                        tools::ZFS,
-                        ["create", "-o", "mountpoint=none", parent.as_str()],
-                    ))?;
-                }
+                adopt::ensure_volume_parent(host, global, name, undo)?;
             }
             (
                 names::volume_dataset(global, name, v),
@@ -243,7 +199,11 @@ fn run_clone(
         };
         let mut a = vec!["clone".to_string()];
         a.extend(["-o".into(), format!("mountpoint={}", mountpoint.display())]);
-        for (k, v) in local_props(host, ds)? {
+        let props = super::archive::local_props(host, ds).map_err(|e| e.to_string())?;
+        for (k, v) in props
+            .iter()
+            .filter(|(k, _)| !NOT_CARRIED.contains(&k.as_str()))
+        {
             a.extend(["-o".into(), format!("{k}={v}")]);
         }
         a.extend([s.clone(), target.clone()]);

@@ -16,7 +16,6 @@ use super::archive::{self, BaseRef, DatasetEntry, Manifest};
 use super::snapshot::{self, SnapshotError};
 use crate::config::spec::{Global, JailSpec};
 use crate::host::{Cmd, Host, ProcessError, tools};
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;
 
@@ -77,30 +76,6 @@ impl ExportReport {
 
 /// How long one `zfs send` may run: a stream of a large dataset takes a while.
 const SEND_DEADLINE: Duration = Duration::from_secs(6 * 3600);
-
-/// The properties set locally on `dataset`.
-fn local_props(host: &dyn Host, dataset: &str) -> Result<BTreeMap<String, String>, ExportError> {
-    let out = host.run(&Cmd::new(
-        tools::ZFS,
-        [
-            "get",
-            "-H",
-            "-p",
-            "-o",
-            "property,value",
-            "-s",
-            "local",
-            "all",
-            dataset,
-        ],
-    ))?;
-    Ok(out
-        .stdout
-        .lines()
-        .filter_map(|l| l.split_once('\t'))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect())
-}
 
 fn get_value(host: &dyn Host, prop: &str, dataset: &str) -> Result<String, ExportError> {
     let out = host.run(&Cmd::new(
@@ -234,7 +209,7 @@ fn write_archive(
             volume,
             dataset: ds.clone(),
             file,
-            props: local_props(host, ds)?,
+            props: archive::local_props(host, ds)?,
             incremental: inc,
             bytes,
             sha256,

@@ -297,24 +297,7 @@ fn receive_all(
     let run = |cmd: &Cmd| host.run(cmd).map_err(|e: ProcessError| e.to_string());
     // The per-jail parent of its volumes.
     if manifest.datasets.len() > 1 {
-        let parent = format!("{}/volumes/{name}", global.zfs_root);
-        let exists = host
-            .output(&Cmd::new(
-                tools::ZFS,
-                ["list", "-H", "-o", "name", parent.as_str()],
-            ))
-            .map_err(|e| e.to_string())?
-            .success();
-        if !exists {
-            undo.push(
-                format!("created {parent}"),
-                Cmd::new(tools::ZFS, ["destroy", parent.as_str()]),
-            )?;
-            run(&Cmd::new(
-                tools::ZFS,
-                ["create", "-o", "mountpoint=none", parent.as_str()],
-            ))?;
-        }
+        adopt::ensure_volume_parent(host, global, name, undo)?;
     }
     for (d, (ds, mountpoint)) in manifest.datasets.iter().zip(targets) {
         let mut args = vec!["receive".to_string()];
