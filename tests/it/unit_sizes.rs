@@ -25,7 +25,6 @@ const NOT_YET_SPLIT: &[&str] = &[
     "src/apply/exec.rs",
     "src/apply/exec.rs::run_op",
     "src/apply/exec.rs::apply_inner",
-    "src/apply/mod.rs::ops",
     "src/apply/verify.rs::diff",
     "src/base/extract.rs::extract_tar",
     "src/base/mod.rs",
