@@ -27,8 +27,6 @@ const NOT_YET_SPLIT: &[&str] = &[
     "src/boot/start.rs::boot_with",
     "src/cli/init.rs::run",
     "src/doctor.rs::storage",
-    "src/ops/mod.rs",
-    "src/ops/snapshot.rs",
     "crates/sim/src/fingerprint.rs::state_entries",
     "crates/sim/src/lib.rs",
     "crates/sim/src/mount.rs::run_mount",
