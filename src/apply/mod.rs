@@ -15,6 +15,7 @@ mod net_tests;
 mod readonly_tests;
 #[cfg(test)]
 pub(crate) mod sim_tests;
+mod steps;
 #[cfg(test)]
 mod tests;
 pub mod verify;
@@ -192,9 +193,6 @@ impl fmt::Display for Undo {
     }
 }
 
-/// Properties `zfs inherit` refuses; undone with `zfs set PROP=none`.
-const NOT_INHERITABLE: &[&str] = &["quota", "reservation", "refquota", "refreservation"];
-
 fn zfs<I: IntoIterator<Item = S>, S: Into<String>>(args: I) -> Cmd {
     Cmd::new(tools::ZFS, args)
 }
@@ -209,271 +207,77 @@ fn run(cmd: Cmd, undo: Vec<Cmd>) -> (Op, Vec<Undo>) {
 /// The ops of a step with the command undos (run in the given order). File ops get their
 /// undo from the executor.
 pub fn ops(step: &Step) -> Vec<(Op, Vec<Undo>)> {
+    use steps as s;
     match step {
         Step::CreateVolume {
             dataset,
             mountpoint,
             quota,
-        } => {
-            let mut a = vec!["create".to_string()];
-            a.extend(["-o".into(), format!("mountpoint={}", mountpoint.display())]);
-            a.extend(["-o".into(), "jailctl:managed=yes".into()]);
-            if let Some(q) = quota {
-                a.extend(["-o".into(), format!("quota={q}")]);
-            }
-            a.push(dataset.clone());
-            vec![run(zfs(a), vec![zfs(["destroy", dataset.as_str()])])]
-        }
-        Step::CreateParent { dataset } => vec![run(
-            zfs(["create", "-o", "mountpoint=none", dataset.as_str()]),
-            vec![zfs(["destroy", dataset.as_str()])],
-        )],
+        } => s::create_volume(dataset, mountpoint, *quota),
+        Step::CreateParent { dataset } => s::create_parent(dataset),
         Step::CloneRoot {
             snapshot,
             dataset,
             props,
-        } => {
-            let mut a = vec!["clone".to_string()];
-            for (k, v) in props {
-                a.extend(["-o".into(), format!("{k}={v}")]);
-            }
-            a.extend([snapshot.clone(), dataset.clone()]);
-            vec![run(zfs(a), vec![zfs(["destroy", "-r", dataset.as_str()])])]
-        }
+        } => s::clone_root(snapshot, dataset, props),
         Step::RetireRoot {
             dataset,
             retired,
             mountpoint,
-        } => vec![
-            run(
-                zfs(["rename", dataset.as_str(), retired.as_str()]),
-                vec![zfs(["rename", retired.as_str(), dataset.as_str()])],
-            ),
-            run(
-                zfs(["set", "mountpoint=none", retired.as_str()]),
-                vec![zfs([
-                    "set".to_string(),
-                    format!("mountpoint={mountpoint}"),
-                    retired.clone(),
-                ])],
-            ),
-        ],
-        Step::DestroyDataset { dataset } => {
-            vec![run(zfs(["destroy", "-r", dataset.as_str()]), vec![])]
-        }
-        Step::MakeDirs { paths, root } => vec![(
-            Op::MakeDirs {
-                paths: paths.clone(),
-                root: root.clone(),
-            },
-            vec![],
-        )],
+        } => s::retire_root(dataset, retired, mountpoint),
+        Step::DestroyDataset { dataset } => s::destroy_dataset(dataset),
+        Step::MakeDirs { paths, root } => s::make_dirs(paths, root),
         Step::WriteFile {
             path,
             contents,
             mode,
             root,
-        } => vec![(
-            Op::WriteFile {
-                path: path.clone(),
-                contents: contents.clone().into_bytes(),
-                mode: *mode,
-                root: root.clone(),
-            },
-            vec![],
-        )],
+        } => s::write_file(path, contents, *mode, root),
         Step::CopyHostFile {
             from,
             to,
             mode,
             root,
-        } => vec![(
-            Op::CopyFile {
-                from: from.clone(),
-                to: to.clone(),
-                mode: *mode,
-                root: Some(root.clone()),
-            },
-            vec![],
-        )],
-        Step::RemoveFile { path } => vec![(Op::RemoveFile(path.clone()), vec![])],
+        } => s::copy_host_file(from, to, *mode, root),
+        Step::RemoveFile { path } => s::remove_file(path),
         Step::AwaitGone {
             name,
             dataset,
             timeout_ms,
             retry,
             replace,
-        } => vec![(
-            Op::AwaitGone {
-                name: name.clone(),
-                dataset: dataset.clone(),
-                timeout: std::time::Duration::from_millis(*timeout_ms),
-                retry: retry.clone(),
-                replace: *replace,
-            },
-            vec![],
-        )],
+        } => s::await_gone(name, dataset, *timeout_ms, retry, *replace),
         Step::Unmount {
             source,
             target,
             fstype,
             options,
-        } => vec![run(
-            Cmd::new(tools::UMOUNT, [target.as_str()]),
-            vec![Cmd::new(
-                tools::MOUNT,
-                [
-                    "-t",
-                    fstype.as_str(),
-                    "-o",
-                    options.as_str(),
-                    source.as_str(),
-                    target.as_str(),
-                ],
-            )],
-        )],
-        Step::CreateJail { name, conf } => {
-            let c = conf.display().to_string();
-            vec![run(
-                Cmd::new(tools::JAIL, ["-f", &c, "-c", name]),
-                vec![Cmd::new(tools::JAIL, ["-f", &c, "-r", name])],
-            )]
-        }
-        Step::RemoveJail { name, conf, cpus } => {
-            let c = conf.display().to_string();
-            let mut undo = vec![Cmd::new(tools::JAIL, ["-f", &c, "-c", name])];
-            if let Some(cpus) = cpus {
-                undo.push(Cmd::new(tools::CPUSET, ["-l", cpus.as_str(), "-j", name]));
-            }
-            vec![run(Cmd::new(tools::JAIL, ["-f", &c, "-r", name]), undo)]
-        }
-        Step::ModifyJail { name, params, undo } => {
-            let words = |ps: &[String]| {
-                let mut a = vec!["-m".to_string(), format!("name={name}")];
-                a.extend(ps.iter().cloned());
-                Cmd::new(tools::JAIL, a)
-            };
-            let u = if undo.is_empty() {
-                vec![]
-            } else {
-                vec![words(undo)]
-            };
-            vec![run(words(params), u)]
-        }
-        Step::SetLimits { name, old, new } => {
-            let filter = format!("jail:{name}");
-            let mut out = Vec::new();
-            if !old.is_empty() {
-                let mut add = vec!["-a".to_string()];
-                add.extend(old.iter().cloned());
-                out.push(run(
-                    Cmd::new(tools::RCTL, ["-r", filter.as_str()]),
-                    vec![Cmd::new(tools::RCTL, add)],
-                ));
-            }
-            if !new.is_empty() {
-                let mut add = vec!["-a".to_string()];
-                add.extend(new.iter().cloned());
-                out.push(run(
-                    Cmd::new(tools::RCTL, add),
-                    vec![Cmd::new(tools::RCTL, ["-r", filter.as_str()])],
-                ));
-            }
-            out
-        }
-        Step::Cpuset { name, cpus, old } => vec![run(
-            Cmd::new(tools::CPUSET, ["-l", cpus, "-j", name]),
-            vec![Cmd::new(tools::CPUSET, ["-l", old, "-j", name])],
-        )],
+        } => s::unmount(source, target, fstype, options),
+        Step::CreateJail { name, conf } => s::create_jail(name, conf),
+        Step::RemoveJail { name, conf, cpus } => s::remove_jail(name, conf, cpus),
+        Step::ModifyJail { name, params, undo } => s::modify_jail(name, params, undo),
+        Step::SetLimits { name, old, new } => s::set_limits(name, old, new),
+        Step::Cpuset { name, cpus, old } => s::cpuset(name, cpus, old),
         Step::SetProps {
             dataset,
             props,
             old,
-        } => {
-            let mut a = vec!["set".to_string()];
-            a.extend(props.iter().map(|(k, v)| format!("{k}={v}")));
-            a.push(dataset.clone());
-            let mut set_back = vec!["set".to_string()];
-            let mut undo = Vec::new();
-            for (k, v) in old {
-                match v {
-                    Some(v) => set_back.push(format!("{k}={v}")),
-                    // zfs(8) refuses to inherit these ("property cannot be inherited").
-                    None if NOT_INHERITABLE.contains(&k.as_str()) => {
-                        set_back.push(format!("{k}=none"))
-                    }
-                    None => undo.push(zfs(["inherit", k.as_str(), dataset.as_str()])),
-                }
-            }
-            if set_back.len() > 1 {
-                set_back.push(dataset.clone());
-                undo.insert(0, zfs(set_back));
-            }
-            vec![run(zfs(a), undo)]
-        }
+        } => s::set_props(dataset, props, old),
         Step::Net(n) => crate::apply::net::ops(n),
         Step::Pf(p) => pf_ops(p),
         Step::RestoreRoot {
             kept,
             dataset,
             mountpoint,
-        } => vec![
-            run(
-                zfs(["rename", kept.as_str(), dataset.as_str()]),
-                vec![zfs(["rename", dataset.as_str(), kept.as_str()])],
-            ),
-            run(
-                zfs([
-                    "set".to_string(),
-                    format!("mountpoint={mountpoint}"),
-                    dataset.clone(),
-                ]),
-                vec![zfs(["set", "mountpoint=none", dataset.as_str()])],
-            ),
-        ],
+        } => s::restore_root(kept, dataset, mountpoint),
         Step::HealthCheck {
             name,
             command,
             timeout_ms,
             interval_ms,
             retries,
-        } => {
-            let mut a = vec![name.clone()];
-            a.extend(command.iter().cloned());
-            vec![(
-                Op::Health {
-                    name: name.clone(),
-                    cmd: Cmd::new(tools::JEXEC, a),
-                    timeout: std::time::Duration::from_millis(*timeout_ms),
-                    interval: std::time::Duration::from_millis(*interval_ms),
-                    retries: *retries,
-                },
-                vec![],
-            )]
-        }
-        // No undo of their own: they act on a jail this run created, and undoing its
-        // creation (`jail -r`, `zfs destroy -r` of the new clone) takes them all back.
-        Step::Provision(p) => p
-            .steps
-            .iter()
-            .map(|s| match s {
-                crate::provision::Step::Run { cmd, .. } => (Op::Run(cmd.clone()), vec![]),
-                crate::provision::Step::Write {
-                    dest,
-                    mode,
-                    contents,
-                    ..
-                } => (
-                    Op::WriteFile {
-                        path: dest.clone(),
-                        contents: contents.clone(),
-                        mode: *mode,
-                        root: Some(p.root.clone()),
-                    },
-                    vec![],
-                ),
-            })
-            .collect(),
+        } => s::health_check(name, command, *timeout_ms, *interval_ms, *retries),
+        Step::Provision(p) => s::provision(p),
     }
 }
 

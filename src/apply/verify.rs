@@ -264,12 +264,25 @@ impl Fingerprint {
 }
 
 fn diff(host: &dyn Host, name: &str, b: &JailPrint, a: &JailPrint, out: &mut Vec<Remains>) {
-    let push = |out: &mut Vec<Remains>, what: String, fix: String| {
-        out.push(Remains {
-            what,
-            fix: format!("run `{fix}`"),
-        })
-    };
+    diff_datasets(name, b, a, out);
+    let stopped = b.jail.is_some() && a.jail.is_none();
+    diff_jail(host, name, b, a, out);
+    diff_rctl(b, a, out);
+    diff_interfaces(name, b, a, out);
+    diff_mounts(name, b, a, stopped, out);
+    diff_files(name, b, a, out);
+}
+
+/// What remains, fixed by running `fix`.
+fn push(out: &mut Vec<Remains>, what: String, fix: String) {
+    out.push(Remains {
+        what,
+        fix: format!("run `{fix}`"),
+    })
+}
+
+/// Datasets made, changed or destroyed.
+fn diff_datasets(name: &str, b: &JailPrint, a: &JailPrint, out: &mut Vec<Remains>) {
     for (d, props) in &a.datasets {
         match b.datasets.get(d) {
             None => push(
@@ -300,7 +313,10 @@ fn diff(host: &dyn Host, name: &str, b: &JailPrint, a: &JailPrint, out: &mut Vec
             ),
         });
     }
-    let stopped = b.jail.is_some() && a.jail.is_none();
+}
+
+/// The jail running, stopped (and how far its clean-up went) or running otherwise.
+fn diff_jail(host: &dyn Host, name: &str, b: &JailPrint, a: &JailPrint, out: &mut Vec<Remains>) {
     match (&b.jail, &a.jail) {
         (Some(_), None) => {
             let mut left: Vec<String> = Vec::new();
@@ -346,6 +362,10 @@ fn diff(host: &dyn Host, name: &str, b: &JailPrint, a: &JailPrint, out: &mut Vec
         ),
         _ => {}
     }
+}
+
+/// rctl rules added or gone.
+fn diff_rctl(b: &JailPrint, a: &JailPrint, out: &mut Vec<Remains>) {
     if let (Some(br), Some(ar)) = (&b.rctl, &a.rctl) {
         for r in ar.difference(br) {
             push(
@@ -362,6 +382,10 @@ fn diff(host: &dyn Host, name: &str, b: &JailPrint, a: &JailPrint, out: &mut Vec
             );
         }
     }
+}
+
+/// Interfaces made or gone.
+fn diff_interfaces(name: &str, b: &JailPrint, a: &JailPrint, out: &mut Vec<Remains>) {
     if let (Some(bi), Some(ai)) = (&b.interfaces, &a.interfaces) {
         for i in ai.difference(bi) {
             push(
@@ -378,6 +402,10 @@ fn diff(host: &dyn Host, name: &str, b: &JailPrint, a: &JailPrint, out: &mut Vec
             );
         }
     }
+}
+
+/// Mounts added, or lost while the jail was not stopped.
+fn diff_mounts(name: &str, b: &JailPrint, a: &JailPrint, stopped: bool, out: &mut Vec<Remains>) {
     if let (Some(bm), Some(am)) = (&b.mounts, &a.mounts) {
         for (t, s, f) in am.difference(bm) {
             push(
@@ -397,6 +425,10 @@ fn diff(host: &dyn Host, name: &str, b: &JailPrint, a: &JailPrint, out: &mut Vec
             }
         }
     }
+}
+
+/// Files and directories made, changed or gone.
+fn diff_files(name: &str, b: &JailPrint, a: &JailPrint, out: &mut Vec<Remains>) {
     for (p, was) in &b.files {
         let now = a.files.get(p).cloned().flatten();
         if &now != was {

@@ -99,16 +99,37 @@ pub fn extract_tar<R: Read>(
     ar.set_unpack_xattrs(false);
     ar.set_overwrite(true);
 
-    let mut stats = ExtractStats::default();
-    // Directories (relative paths) known to be real directories, not links.
-    let mut checked_dirs: HashSet<PathBuf> = HashSet::new();
-    // Directories whose mode and time are applied once everything inside is written:
-    // a `0555` directory must stay writable until then (for a non-root user), and writing
-    // into a directory changes its time.
-    let mut deferred: Vec<(PathBuf, u32, u64)> = Vec::new();
-
+    let mut x = Extraction {
+        archive,
+        dest,
+        stats: ExtractStats::default(),
+        checked_dirs: HashSet::new(),
+        deferred: Vec::new(),
+    };
     for entry in ar.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
+        x.entry(&mut entry)?;
+    }
+    x.finish()
+}
+
+/// One extraction in progress: what it wrote so far and what it knows of `dest`.
+struct Extraction<'a> {
+    archive: &'a Path,
+    dest: &'a Path,
+    stats: ExtractStats,
+    /// Directories (relative paths) known to be real directories, not links.
+    checked_dirs: HashSet<PathBuf>,
+    /// Directories whose mode and time are applied once everything inside is written:
+    /// a `0555` directory must stay writable until then (for a non-root user), and writing
+    /// into a directory changes its time.
+    deferred: Vec<(PathBuf, u32, u64)>,
+}
+
+impl Extraction<'_> {
+    /// Check one entry, make room for it, write it and count it.
+    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), ExtractError> {
+        let (archive, dest) = (self.archive, self.dest);
         let raw_name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let unsafe_entry = |reason: &str| ExtractError::Unsafe {
             archive: archive.to_path_buf(),
@@ -120,49 +141,19 @@ pub fn extract_tar<R: Read>(
             .map_err(|_| unsafe_entry("the name is not a valid path"))
             .and_then(|p| safe_relative(&p).map_err(&unsafe_entry))?;
         let kind = entry.header().entry_type();
-        match kind {
-            EntryType::Regular
-            | EntryType::Continuous
-            | EntryType::Directory
-            | EntryType::Symlink
-            | EntryType::Link => {}
-            EntryType::Char | EntryType::Block => {
-                return Err(unsafe_entry(
-                    "device nodes do not belong in a base (a jail's /dev is mounted by devfs)",
-                ));
-            }
-            other => {
-                return Err(unsafe_entry(&format!(
-                    "entries of type {other:?} are not supported in a base"
-                )));
-            }
-        }
+        check_kind(kind).map_err(|reason| unsafe_entry(&reason))?;
         if rel.as_os_str().is_empty() {
             // `./` itself: the destination already exists.
-            continue;
+            return Ok(());
         }
         // Every parent directory must be a real directory inside dest, never a link.
         if let Some(parent) = rel.parent() {
-            check_no_links(dest, parent, &mut checked_dirs)
+            check_no_links(dest, parent, &mut self.checked_dirs)
                 .map_err(|reason| unsafe_entry(&reason))?;
         }
         if kind == EntryType::Link {
-            let target = entry
-                .link_name()
-                .ok()
-                .flatten()
-                .ok_or_else(|| unsafe_entry("hard link without a target"))?;
-            let target = safe_relative(&target)
-                .map_err(|r| unsafe_entry(&format!("hard link target: {r}")))?;
-            if let Some(parent) = target.parent() {
-                check_no_links(dest, parent, &mut checked_dirs)
-                    .map_err(|reason| unsafe_entry(&format!("hard link target: {reason}")))?;
-            }
-            if fs::symlink_metadata(dest.join(&target)).is_ok_and(|m| m.file_type().is_symlink()) {
-                return Err(unsafe_entry(
-                    "hard link to a symbolic link (some systems would follow it)",
-                ));
-            }
+            self.check_hard_link(entry)
+                .map_err(|reason| unsafe_entry(&reason))?;
         }
         let full = dest.join(&rel);
         if kind == EntryType::Directory {
@@ -174,7 +165,7 @@ pub fn extract_tar<R: Read>(
                 ));
             }
         } else {
-            checked_dirs.remove(&rel);
+            self.checked_dirs.remove(&rel);
             // Replace whatever is there (tar would otherwise follow a link left at this path).
             if let Ok(md) = fs::symlink_metadata(&full) {
                 if md.is_dir() {
@@ -199,35 +190,89 @@ pub fn extract_tar<R: Read>(
                     ))
                 }
             })?;
+        self.count(entry.header(), kind, rel, full, size)
+            .map_err(|source| write_err(archive, &raw_name, dest, source))
+    }
+
+    /// A hard link's target must be a safe path, reached through real directories, and not
+    /// a symbolic link.
+    fn check_hard_link<R: Read>(&mut self, entry: &tar::Entry<'_, R>) -> Result<(), String> {
+        let target = entry
+            .link_name()
+            .ok()
+            .flatten()
+            .ok_or_else(|| "hard link without a target".to_string())?;
+        let target = safe_relative(&target).map_err(|r| format!("hard link target: {r}"))?;
+        if let Some(parent) = target.parent() {
+            check_no_links(self.dest, parent, &mut self.checked_dirs)
+                .map_err(|reason| format!("hard link target: {reason}"))?;
+        }
+        if fs::symlink_metadata(self.dest.join(&target)).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err("hard link to a symbolic link (some systems would follow it)".to_string());
+        }
+        Ok(())
+    }
+
+    /// Count a written entry; a directory is kept writable and its mode and time deferred.
+    fn count(
+        &mut self,
+        header: &tar::Header,
+        kind: EntryType,
+        rel: PathBuf,
+        full: PathBuf,
+        size: u64,
+    ) -> io::Result<()> {
         match kind {
             EntryType::Directory => {
-                stats.dirs += 1;
-                checked_dirs.insert(rel.clone());
-                let mode = entry.header().mode().unwrap_or(0o755) & 0o7777;
-                let mtime = entry.header().mtime().unwrap_or(0);
+                self.stats.dirs += 1;
+                self.checked_dirs.insert(rel);
+                let mode = header.mode().unwrap_or(0o755) & 0o7777;
+                let mtime = header.mtime().unwrap_or(0);
                 if mode & 0o700 != 0o700 {
-                    fs::set_permissions(&full, fs::Permissions::from_mode(mode | 0o700))
-                        .map_err(|source| write_err(archive, &raw_name, dest, source))?;
+                    fs::set_permissions(&full, fs::Permissions::from_mode(mode | 0o700))?;
                 }
-                deferred.push((full, mode, mtime));
+                self.deferred.push((full, mode, mtime));
             }
-            EntryType::Symlink => stats.symlinks += 1,
-            EntryType::Link => stats.hardlinks += 1,
+            EntryType::Symlink => self.stats.symlinks += 1,
+            EntryType::Link => self.stats.hardlinks += 1,
             _ => {
-                stats.files += 1;
-                stats.bytes += size;
+                self.stats.files += 1;
+                self.stats.bytes += size;
             }
         }
+        Ok(())
     }
-    for (dir, mode, mtime) in deferred.into_iter().rev() {
-        let fail = |source| write_err(archive, &dir.to_string_lossy(), dest, source);
-        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime);
-        fs::File::open(&dir)
-            .and_then(|d| d.set_times(fs::FileTimes::new().set_modified(when)))
-            .map_err(fail)?;
-        fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).map_err(fail)?;
+
+    /// Give the directories their mode and time, deepest first.
+    fn finish(self) -> Result<ExtractStats, ExtractError> {
+        let (archive, dest) = (self.archive, self.dest);
+        for (dir, mode, mtime) in self.deferred.into_iter().rev() {
+            let fail = |source| write_err(archive, &dir.to_string_lossy(), dest, source);
+            let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime);
+            fs::File::open(&dir)
+                .and_then(|d| d.set_times(fs::FileTimes::new().set_modified(when)))
+                .map_err(fail)?;
+            fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).map_err(fail)?;
+        }
+        Ok(self.stats)
     }
-    Ok(stats)
+}
+
+/// The kinds of entry a base may hold: files, directories and links; why not otherwise.
+fn check_kind(kind: EntryType) -> Result<(), String> {
+    match kind {
+        EntryType::Regular
+        | EntryType::Continuous
+        | EntryType::Directory
+        | EntryType::Symlink
+        | EntryType::Link => Ok(()),
+        EntryType::Char | EntryType::Block => Err(
+            "device nodes do not belong in a base (a jail's /dev is mounted by devfs)".to_string(),
+        ),
+        other => Err(format!(
+            "entries of type {other:?} are not supported in a base"
+        )),
+    }
 }
 
 fn write_err(archive: &Path, entry: &str, dest: &Path, source: io::Error) -> ExtractError {

@@ -21,17 +21,7 @@ const FILE_LIMIT: usize = 600;
 const FN_LIMIT: usize = 100;
 
 /// Files (`path`) and functions (`path::name`) still over the limits, to be split.
-const NOT_YET_SPLIT: &[&str] = &[
-    "src/apply/exec.rs",
-    "src/apply/exec.rs::run_op",
-    "src/apply/exec.rs::apply_inner",
-    "src/apply/mod.rs::ops",
-    "src/apply/verify.rs::diff",
-    "src/base/extract.rs::extract_tar",
-    "src/base/mod.rs",
-    "src/ops/mod.rs",
-    "src/ops/snapshot.rs",
-];
+const NOT_YET_SPLIT: &[&str] = &[];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
@@ -102,9 +92,11 @@ struct Over {
     lines: usize,
 }
 
-fn over_limits() -> Vec<Over> {
+/// The units over the limits, and how many functions were measured.
+fn over_limits() -> (Vec<Over>, usize) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut over = Vec::new();
+    let mut measured = 0;
     for c in CRATES {
         let mut files = Vec::new();
         rust_files(&root.join(c), &mut files);
@@ -132,6 +124,7 @@ fn over_limits() -> Vec<Over> {
                     continue;
                 };
                 let len = len + 2;
+                measured += 1;
                 if len > FN_LIMIT && !has_reason(&lines, i, FN_LIMIT) {
                     over.push(Over {
                         unit: format!("{rel}::{name}"),
@@ -141,16 +134,15 @@ fn over_limits() -> Vec<Over> {
             }
         }
     }
-    over
+    (over, measured)
 }
 
 #[test]
 fn files_and_functions_stay_small_or_say_why() {
-    let over = over_limits();
-    assert!(
-        !over.is_empty() || NOT_YET_SPLIT.is_empty(),
-        "the reader found nothing at all"
-    );
+    let (over, measured) = over_limits();
+    // The reader sees the code at all: the crates had about 1,400 functions when the list
+    // was emptied; one that measured few would pass any tree.
+    assert!(measured > 1000, "only {measured} functions measured");
     let new: Vec<String> = over
         .iter()
         .filter(|o| !NOT_YET_SPLIT.contains(&o.unit.as_str()))
@@ -162,7 +154,7 @@ fn files_and_functions_stay_small_or_say_why() {
         .filter(|u| !over.iter().any(|o| o.unit == *u))
         .collect();
     eprintln!(
-        "{} units over the limits ({FILE_LIMIT} lines a file, {FN_LIMIT} a function) still to split",
+        "{measured} functions measured; {} units over the limits ({FILE_LIMIT} lines a file, {FN_LIMIT} a function) without a reason",
         over.len()
     );
     assert!(
