@@ -276,3 +276,48 @@ fn a_requested_stop_and_a_boot_of_running_jails_say_what_happens() {
     );
     assert!(!out.contains("outlive"), "{out}");
 }
+
+/// `-v` tells the story of a run by jail and step, `-vv` adds every host command with its
+/// exit status inside the step that ran it; on the simulated host as on the real one.
+#[test]
+fn verbose_output_tells_the_story_by_jail_and_step() {
+    let t = tempfile::tempdir().unwrap();
+    let (s, cfg) = (t.path().join("sim"), t.path().join("etc"));
+    host_with_base(&s);
+    examples_config(&cfg);
+    let run = |v: &str| {
+        let out = crate::support::jailctl_loud(&s, &cfg)
+            .env("NO_COLOR", "1")
+            .args([v, "up", "cache"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let v = run("-v");
+    assert!(
+        v.lines()
+            .any(|l| l.contains("apply{jail=cache step=") && l.contains("start jail cache")),
+        "{v}"
+    );
+    assert!(!v.contains("DEBUG"), "{v}");
+    crate::support::jailctl(&s, &cfg)
+        .args(["down", "cache"])
+        .assert()
+        .success();
+    let vv = run("-vv");
+    let start = vv
+        .lines()
+        .position(|l| l.contains("apply{jail=cache step=") && l.contains("run cmd=/usr/sbin/jail "))
+        .unwrap_or_else(|| panic!("no jail(8) command inside a step:\n{vv}"));
+    assert!(
+        vv.lines()
+            .nth(start + 1)
+            .is_some_and(|l| l.contains("apply{jail=cache step=") && l.contains("exit status=0")),
+        "{vv}"
+    );
+}

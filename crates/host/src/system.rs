@@ -100,8 +100,10 @@ impl Runner for SystemHost {
                 });
             }
         };
+        let status = exit_code(status);
+        tracing::debug!(status, "exit");
         Ok(Output {
-            status: exit_code(status),
+            status,
             stdout: String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned(),
             stderr: String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned(),
         })

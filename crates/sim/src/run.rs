@@ -118,6 +118,9 @@ impl SimHost {
                 knob: jailctl_host::deadline::knob(cmd),
             }
         };
+        // What the real host logs at -vv (jailctl_host::system), so a run on the simulated
+        // host tells the same story.
+        tracing::debug!(%cmd, ?deadline, "run");
         // Outside the lock: parallel callers wait side by side, as on a real host.
         if let Some(d) = self.config.latency_for(cmd) {
             if d >= deadline {
@@ -153,10 +156,15 @@ impl SimHost {
                 cmd: cmd.clone(),
                 source,
             })?;
-        match r {
+        let r = match r {
             Err(ProcessError::TimedOut { after, .. }) if after.is_zero() => Err(timed_out()),
             r => r,
+        };
+        match &r {
+            Ok((o, _)) => tracing::debug!(status = o.status, "exit"),
+            Err(e) => tracing::debug!(error = %e, "failed"),
         }
+        r
     }
 }
 
