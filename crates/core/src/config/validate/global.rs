@@ -159,18 +159,7 @@ fn bridge(v: &mut V, name: &str, t: &Table) -> BridgeSpec {
         check_ifname(&s).map_err(|e| v.err(n, e, None)).ok()?;
         Some(s)
     });
-    let ip4_pool = get(t, k, "ip4_pool").and_then(|n| {
-        let s = v.string(n, "ip4_pool")?;
-        s.parse::<Ipv4Net>()
-            .map_err(|_| {
-                v.err(
-                    n,
-                    format!("ip4_pool \"{s}\" is not an IPv4 network"),
-                    Some("write it as address/prefix, e.g. \"10.10.0.0/24\"".into()),
-                )
-            })
-            .ok()
-    });
+    let ip4_pool = ip4_pool(v, t, k);
     let gateway4 = get(t, k, "gateway4").and_then(|n| {
         let s = v.string(n, "gateway4")?;
         let a = s

@@ -55,6 +55,21 @@ fn get<'t>(t: &'t Table, allowed: &[&str], key: &str) -> Option<&'t Node> {
     t.get(key).map(|e| &e.node)
 }
 
+/// `ip4_pool = "ADDR/LEN"` of a `[bridges.NAME]` or `[networks.NAME]` table.
+fn ip4_pool(v: &mut V, t: &Table, allowed: &[&str]) -> Option<Ipv4Net> {
+    let n = get(t, allowed, "ip4_pool")?;
+    let s = v.string(n, "ip4_pool")?;
+    s.parse::<Ipv4Net>()
+        .map_err(|_| {
+            v.err(
+                n,
+                format!("ip4_pool \"{s}\" is not an IPv4 network"),
+                Some("write it as address/prefix, e.g. \"10.10.0.0/24\"".into()),
+            )
+        })
+        .ok()
+}
+
 impl<'s> V<'s> {
     pub fn err(&mut self, n: &Node, msg: impl Into<String>, help: Option<String>) {
         self.errs

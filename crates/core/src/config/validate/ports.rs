@@ -30,18 +30,7 @@ pub(super) fn network(v: &mut V, name: &str, t: &Table) -> NetworkSpec {
     let sect = format!("[networks.{name}]");
     v.keys(t, schema::NETWORKS, &sect);
     let k = schema::NETWORKS;
-    let ip4_pool = get(t, k, "ip4_pool").and_then(|n| {
-        let s = v.string(n, "ip4_pool")?;
-        s.parse::<Ipv4Net>()
-            .map_err(|_| {
-                v.err(
-                    n,
-                    format!("ip4_pool \"{s}\" is not an IPv4 network"),
-                    Some("write it as address/prefix, e.g. \"10.20.0.0/24\"".into()),
-                )
-            })
-            .ok()
-    });
+    let ip4_pool = ip4_pool(v, t, k);
     let nat = get(t, k, "nat").and_then(|n| nat(v, n, &sect));
     NetworkSpec {
         name: name.to_string(),
