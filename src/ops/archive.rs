@@ -161,25 +161,15 @@ pub fn local_props(
     host: &dyn crate::host::Host,
     dataset: &str,
 ) -> Result<BTreeMap<String, String>, crate::host::ProcessError> {
-    use crate::host::{Cmd, tools};
-    let out = host.run(&Cmd::new(
-        tools::ZFS,
-        [
-            "get",
-            "-H",
-            "-p",
-            "-o",
-            "property,value",
-            "-s",
-            "local",
-            "all",
-            dataset,
-        ],
-    ))?;
-    Ok(out
-        .stdout
-        .lines()
-        .filter_map(|l| l.split_once('\t'))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+    use crate::host::zfs::{Get, parse_rows};
+    let get = Get::new(["all"], [dataset])
+        .without_source()
+        .only_sources(["local"]);
+    let out = host.run(&get.cmd())?;
+    // A line not in the scripted form is skipped: ZFS prints none for `-H`.
+    Ok(parse_rows(&out.stdout, false)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| (r.property.to_string(), r.value.to_string()))
         .collect())
 }

@@ -78,11 +78,16 @@ impl ExportReport {
 const SEND_DEADLINE: Duration = Duration::from_secs(6 * 3600);
 
 fn get_value(host: &dyn Host, prop: &str, dataset: &str) -> Result<String, ExportError> {
-    let out = host.run(&Cmd::new(
-        tools::ZFS,
-        ["get", "-H", "-p", "-o", "value", prop, dataset],
-    ))?;
-    Ok(out.stdout.trim_end_matches('\n').to_string())
+    let get = crate::host::zfs::Get::new([prop], [dataset]).without_source();
+    let out = host.run(&get.cmd())?;
+    let rows = crate::host::zfs::parse_rows(&out.stdout, false).map_err(|e| ExportError::Io {
+        what: format!("read `{}`", get.cmd()),
+        cause: std::io::Error::other(e.to_string()),
+    })?;
+    Ok(rows
+        .first()
+        .map(|r| r.value.to_string())
+        .unwrap_or_default())
 }
 
 /// The user property marking the snapshots an export takes (beside `jailctl:snapshot`), so a

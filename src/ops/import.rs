@@ -249,21 +249,18 @@ fn base_origin(
         return Ok(None);
     };
     let snap = format!("{}@{}", names::base_dataset(global, &b.name), b.snapshot);
-    let out = host
-        .output(&Cmd::new(
-            tools::ZFS,
-            ["get", "-H", "-p", "-o", "value", "guid", snap.as_str()],
-        ))
-        .map_err(|e| ImportError::Host {
-            snapshot: snap.clone(),
-            cause: e.to_string(),
-        })?;
+    let get = crate::host::zfs::Get::new(["guid"], [snap.as_str()]).without_source();
+    let out = host.output(&get.cmd()).map_err(|e| ImportError::Host {
+        snapshot: snap.clone(),
+        cause: e.to_string(),
+    })?;
+    let rows = crate::host::zfs::parse_rows(&out.stdout, false).unwrap_or_default();
+    let guid = rows.first().map(|r| r.value).unwrap_or("");
     let why = if !out.success() {
         Some("does not have".to_string())
-    } else if out.stdout.trim() != b.guid.to_string() {
+    } else if guid != b.guid.to_string() {
         Some(format!(
-            "has only as a different snapshot of the same name (guid {})",
-            out.stdout.trim()
+            "has only as a different snapshot of the same name (guid {guid})"
         ))
     } else {
         None

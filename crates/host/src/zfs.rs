@@ -28,6 +28,8 @@ pub struct Get {
     datasets: Vec<String>,
     depth: Depth,
     source: bool,
+    /// `-s SOURCES`: only properties from these sources (`local`, `received`, ...).
+    sources: Vec<String>,
 }
 
 impl Get {
@@ -44,7 +46,14 @@ impl Get {
             datasets: datasets.into_iter().map(Into::into).collect(),
             depth: Depth::Named,
             source: true,
+            sources: Vec::new(),
         }
+    }
+
+    /// Only properties whose source is one of `sources` (`-s local`).
+    pub fn only_sources<S: Into<String>>(mut self, sources: impl IntoIterator<Item = S>) -> Self {
+        self.sources = sources.into_iter().map(Into::into).collect();
+        self
     }
 
     pub fn depth(mut self, depth: Depth) -> Self {
@@ -74,6 +83,10 @@ impl Get {
         } else {
             "name,property,value".into()
         });
+        if !self.sources.is_empty() {
+            a.push("-s".into());
+            a.push(self.sources.join(","));
+        }
         a.push(self.props.join(","));
         a.extend(self.datasets.iter().cloned());
         Cmd::new(tools::ZFS, a)
@@ -164,6 +177,13 @@ mod tests {
         assert_eq!(
             d.args[3..7],
             ["-d", "2", "-o", "name,property,value"].map(String::from)
+        );
+        let local = Get::new(["all"], ["z/a"])
+            .without_source()
+            .only_sources(["local"]);
+        assert_eq!(
+            local.cmd().to_string(),
+            "/sbin/zfs get -H -p -o name,property,value -s local all z/a"
         );
     }
 
