@@ -46,21 +46,7 @@ impl Runner for SystemHost {
     /// expiry kill the whole group (a tool's own children, such as jail(8)'s hooks, too).
     fn output_within(&self, cmd: &Cmd, deadline: Duration) -> Result<Output, ProcessError> {
         tracing::debug!(%cmd, ?deadline, "run");
-        let mut child = Command::new(&cmd.program)
-            .args(&cmd.args)
-            .stdin(if cmd.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .map_err(|source| ProcessError::Spawn {
-                cmd: cmd.clone(),
-                source,
-            })?;
+        let mut child = spawn_group(cmd, cmd.stdin.is_some())?;
         let out = drain(child.stdout.take());
         let err = drain(child.stderr.take());
         // Feed stdin on a thread and close it, so a command that reads all of it before it
@@ -124,21 +110,7 @@ impl Runner for SystemHost {
     ) -> Result<Output, ProcessError> {
         use std::sync::atomic::{AtomicBool, Ordering};
         tracing::debug!(%cmd, ?deadline, "run streaming");
-        let mut child = Command::new(&cmd.program)
-            .args(&cmd.args)
-            .stdin(if input.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .map_err(|source| ProcessError::Spawn {
-                cmd: cmd.clone(),
-                source,
-            })?;
+        let mut child = spawn_group(cmd, input.is_some())?;
         let pid = child.id();
         let stdin = child.stdin.take();
         let mut stdout = child.stdout.take().expect("piped");
@@ -333,6 +305,26 @@ impl Host for SystemHost {
     ) -> Option<Result<crate::platform::Usages, crate::platform::PlatformError>> {
         crate::platform::jail_usages(names)
     }
+}
+
+/// Start `cmd` in a process group of its own (so a deadline can kill its children too), its
+/// stdout and stderr piped, its stdin piped when it is fed and `/dev/null` otherwise.
+fn spawn_group(cmd: &Cmd, feed_stdin: bool) -> Result<std::process::Child, ProcessError> {
+    Command::new(&cmd.program)
+        .args(&cmd.args)
+        .stdin(if feed_stdin {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|source| ProcessError::Spawn {
+            cmd: cmd.clone(),
+            source,
+        })
 }
 
 #[cfg(test)]
