@@ -18,7 +18,7 @@ use super::lock::{Held, LockKey, Mode};
 use super::{Op, ops};
 use crate::host::{Cmd, Host, ProcessError};
 use crate::plan::Plan;
-use journal::{EntryState, Journal, journal_path};
+use journal::{EntryState, journal_path};
 use run::Executor;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -297,19 +297,11 @@ fn note_forward(ex: &mut Executor, jail: &str, later: &[(&str, &crate::plan::Ste
             _ => None,
         })
         .collect();
-    let run = ex.run.clone();
-    let j = ex
-        .journals
-        .entry(jail.to_string())
-        .or_insert_with(|| Journal {
-            run,
-            entries: vec![],
-            forward: vec![],
-            forward_seq: 0,
-        });
-    j.forward = forward;
     // `run_op` numbers the destroy's entry next.
-    j.forward_seq = ex.seq + 1;
+    let next = ex.seq + 1;
+    let j = ex.journal_mut(jail);
+    j.forward = forward;
+    j.forward_seq = next;
 }
 
 /// A step's op failed: undo the run (the failed op too when it may have done part of its

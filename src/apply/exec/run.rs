@@ -25,6 +25,19 @@ pub(super) struct Executor<'a> {
 }
 
 impl Executor<'_> {
+    /// The jail's journal of this run, made empty the first time the run touches the jail.
+    pub(super) fn journal_mut(&mut self, jail: &str) -> &mut Journal {
+        let run = &self.run;
+        self.journals
+            .entry(jail.to_string())
+            .or_insert_with(|| Journal {
+                run: run.clone(),
+                entries: vec![],
+                forward: vec![],
+                forward_seq: 0,
+            })
+    }
+
     fn save(&self, jail: &str) -> Result<(), ApplyError> {
         let path = journal_path(jail);
         let j = &self.journals[jail];
@@ -152,18 +165,9 @@ impl Executor<'_> {
     /// Record the op and its undo as pending in the jail's journal, on the host.
     fn journal_pending(&mut self, jail: &str, op: &Op, undo: Vec<Undo>) -> Result<(), ApplyError> {
         self.seq += 1;
-        let run = self.run.clone();
-        let journal = self
-            .journals
-            .entry(jail.to_string())
-            .or_insert_with(|| Journal {
-                run,
-                entries: vec![],
-                forward: vec![],
-                forward_seq: 0,
-            });
-        journal.entries.push(Entry {
-            seq: self.seq,
+        let seq = self.seq;
+        self.journal_mut(jail).entries.push(Entry {
+            seq,
             what: op.to_string(),
             state: EntryState::Pending,
             undo,
