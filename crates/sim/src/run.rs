@@ -14,6 +14,11 @@ use jailctl_host::{Cmd, Output, ProcessError, Runner, tools};
 
 pub(crate) fn dispatch(ctx: &mut Ctx<'_>, cmd: &Cmd) -> Result<Output, ProcessError> {
     let args = &cmd.args;
+    // One standard input, however it came: streamed through `pipe` (already in `ctx`), or
+    // the bytes a command carries (`pfctl -f -`).
+    if ctx.stdin.is_none() {
+        ctx.stdin = cmd.stdin.clone();
+    }
     let config = std::mem::take(&mut ctx.state.config);
     let fault = config.fault_for(cmd, &mut ctx.state.fault_counts);
     let real_zfs = config.real_zfs.is_some();
@@ -49,7 +54,7 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, cmd: &Cmd) -> Result<Output, ProcessEr
         tools::KLDLOAD => kld::run_kldload(ctx, args),
         tools::KLDUNLOAD => kld::run_kldunload(ctx, args),
         tools::PFCTL => {
-            let input = ctx.stdin.take().or_else(|| cmd.stdin.clone());
+            let input = ctx.stdin.take();
             pf::run(ctx, args, input.as_deref())
         }
         _ => {
@@ -135,9 +140,7 @@ impl SimHost {
         };
         let r = self
             .locked(writes, |ctx| {
-                // One standard input, however it came: streamed through `pipe`, or the bytes
-                // a command carries (`pfctl -f -`).
-                ctx.stdin = stdin.or_else(|| cmd.stdin.clone());
+                ctx.stdin = stdin;
                 let counted = ctx.state.fault_counts.clone();
                 let ticked = jail::tick_dying(ctx.state);
                 let r = dispatch(ctx, cmd).map(|o| (o, std::mem::take(&mut ctx.stdout)));
