@@ -182,18 +182,7 @@ fn finish_forward(h: &dyn Host, jail: &str, j: Journal, report: &mut UndoReport)
     }
     let path = journal_path(jail);
     if failed {
-        let kept = Journal {
-            run: j.run,
-            entries: vec![],
-            forward: j.forward,
-            forward_seq: FINISHING,
-        };
-        let _ = h.write(
-            &path,
-            &serde_json::to_vec(&kept).expect("journal serializes"),
-            0o600,
-        );
-        report.kept.push(path);
+        keep_finishing(h, path, j.run, j.forward, report);
     } else {
         let _ = h.remove_file(&path);
     }
@@ -218,10 +207,22 @@ fn leave_forward(h: &dyn Host, jail: &str, j: Journal, report: &mut UndoReport) 
         left.iter()
             .map(|c| (c.to_string(), "not done in this run".to_string())),
     );
+    keep_finishing(h, path, j.run, left, report);
+}
+
+/// Write the journal at `path` as one the next run only finishes: no entries to undo, the
+/// destroys `forward` still to do.
+fn keep_finishing(
+    h: &dyn Host,
+    path: std::path::PathBuf,
+    run: String,
+    forward: Vec<crate::host::Cmd>,
+    report: &mut UndoReport,
+) {
     let kept = Journal {
-        run: j.run,
+        run,
         entries: vec![],
-        forward: left,
+        forward,
         forward_seq: FINISHING,
     };
     let _ = h.write(
