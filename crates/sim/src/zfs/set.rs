@@ -8,7 +8,7 @@ use super::getopt::{getopt, usage_fail, usage_text};
 use super::mounts::{mount_snapshot, remount};
 use super::props::{PKind, applies_to_snapshot, check_assignment, is_user_prop, prop_def};
 use super::walk::{Walk, for_each};
-use super::{DsKind, Fail, Res, T_FS, T_SNAP, T_VOL, err, pool_writable};
+use super::{DsKind, Fail, Res, err, pool_writable};
 use crate::Ctx;
 
 pub(super) fn set(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
@@ -42,13 +42,7 @@ pub(super) fn set(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
     // OpenZFS 2.2, cmd/zfs/zfs_main.c, zfs_do_set runs set_callback through zfs_for_each:
     // every operand is opened first (their errors in argument order), then the datasets
     // found are set once each, in name order.
-    let walk = Walk {
-        recurse: false,
-        limit: None,
-        types: T_FS | T_VOL | T_SNAP,
-        listsnaps: false,
-        paths: false,
-    };
+    let walk = Walk::named();
     let (found, mut failure) = for_each(ctx, targets, &walk);
     for t in &found {
         let kind = ctx.state.zfs.datasets[t].kind;
@@ -116,13 +110,7 @@ pub(super) fn inherit(ctx: &mut Ctx<'_>, args: &[String]) -> Res {
     // OpenZFS 2.2, cmd/zfs/zfs_main.c, zfs_do_inherit: zfs_for_each over the operands
     // (opened first, then each dataset once in name order); with -r, inherit_recurse_cb
     // skips the datasets the property does not apply to (a snapshot's native properties).
-    let walk = Walk {
-        recurse: false,
-        limit: None,
-        types: T_FS | T_VOL | T_SNAP,
-        listsnaps: false,
-        paths: false,
-    };
+    let walk = Walk::named();
     let (found, mut failure) = for_each(ctx, &targets, &walk);
     for t in &found {
         let kind = ctx.state.zfs.datasets[t].kind;

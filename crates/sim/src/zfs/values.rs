@@ -148,23 +148,9 @@ pub(super) fn prop_value(ctx: &Ctx<'_>, name: &str, prop: &str) -> PropVal {
         "used" => PropVal::size(used(ctx, name), Source::None),
         "usedbysnapshots" if !is_snap => PropVal::size(0, Source::None),
         "usedbydataset" if !is_snap => {
-            let ch: u64 = z
-                .datasets
-                .keys()
-                .filter(|n| parent_of(n) == Some(name) && !n.contains('@'))
-                .map(|n| used(ctx, n))
-                .sum();
-            PropVal::size(used(ctx, name) - ch, Source::None)
+            PropVal::size(used(ctx, name) - used_by_children(ctx, name), Source::None)
         }
-        "usedbychildren" if !is_snap => {
-            let ch: u64 = z
-                .datasets
-                .keys()
-                .filter(|n| parent_of(n) == Some(name) && !n.contains('@'))
-                .map(|n| used(ctx, n))
-                .sum();
-            PropVal::size(ch, Source::None)
-        }
+        "usedbychildren" if !is_snap => PropVal::size(used_by_children(ctx, name), Source::None),
         "available" if !is_snap => PropVal::size(available(ctx, name), Source::None),
         "referenced" => PropVal::size(referenced(ctx, name), Source::None),
         "compressratio" => PropVal {
@@ -217,3 +203,14 @@ pub(super) fn prop_value(ctx: &Ctx<'_>, name: &str, prop: &str) -> PropVal {
 
 // ---------------------------------------------------------------------------------------
 // Names
+
+/// What the child filesystems of `name` use, together.
+fn used_by_children(ctx: &Ctx<'_>, name: &str) -> u64 {
+    ctx.state
+        .zfs
+        .datasets
+        .keys()
+        .filter(|n| parent_of(n) == Some(name) && !n.contains('@'))
+        .map(|n| used(ctx, n))
+        .sum()
+}

@@ -51,6 +51,19 @@ pub(super) struct Walk {
     pub(super) paths: bool,
 }
 
+impl Walk {
+    /// The named datasets only, of any type, no paths: what `set` and `inherit` walk.
+    pub(super) fn named() -> Walk {
+        Walk {
+            recurse: false,
+            limit: None,
+            types: T_FS | T_VOL | T_SNAP,
+            listsnaps: false,
+            paths: false,
+        }
+    }
+}
+
 /// Run `walk` over `operands`: every operand is opened in turn (a failure is reported and
 /// the others go on, zfs_for_each's `ret = 1`), the datasets found are gathered once each
 /// (zfs_callback skips a name already in its tree) and come back in listing order (the
