@@ -530,3 +530,51 @@ fn the_simulator_reads_a_commands_stdin_either_way() {
         assert!(shown.contains("10.30.0.5"), "{anchor}: {shown:?}");
     }
 }
+
+/// Two processes bring up the two NATed jails at once, pfctl and jail(8) slowed so their pf
+/// steps overlap; in every other trial one of them is killed (SIGKILL) part-way, and
+/// `up nv al` is run again. Every trial must end with the whole host (the firewall's anchors
+/// and table included) equal to a plain sequential `up nv al`.
+#[test]
+fn concurrent_nat_ups_with_kills_end_as_one_sequential_up() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    const TRIALS: u64 = 6;
+    let template = pf_host();
+    let reference = template.copy();
+    reference.ok(&["up", "nv", "al"]);
+    let want = reference.fingerprint();
+    let mut killed = 0;
+    for n in 0..TRIALS {
+        let t = template.copy();
+        let spawn = |name: &str| {
+            t.jailctl()
+                .env("JAILCTL_SIM_LATENCY", "pfctl=40ms,jail=20ms")
+                .args(["up", name])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let mut a = spawn("nv");
+        let mut b = spawn("al");
+        if n % 2 == 1 {
+            // From early in the run to around its pf steps.
+            std::thread::sleep(std::time::Duration::from_millis(60 + 20 * n));
+            let victim = if n % 4 == 1 { &mut a } else { &mut b };
+            // Counted only when it was still running (a finished child is a zombie, which
+            // kill(2) also accepts).
+            if victim.try_wait().unwrap().is_none()
+                && kill(Pid::from_raw(victim.id() as i32), Signal::SIGKILL).is_ok()
+            {
+                killed += 1;
+            }
+        }
+        let _ = a.wait();
+        let _ = b.wait();
+        t.ok(&["up", "nv", "al"]);
+        crate::support::assert_same(&want, &t.fingerprint());
+    }
+    eprintln!("{TRIALS} trials, {killed} with a process killed");
+    assert!(killed > 0, "no trial killed a process");
+}
