@@ -47,6 +47,7 @@ mod walk;
 mod zpool;
 
 use super::Ctx;
+use crate::table::Table;
 use create::{clone, create};
 use destroy::destroy;
 use get::get;
@@ -75,7 +76,7 @@ pub struct ZfsState {
     /// Pools by name.
     pub pools: BTreeMap<String, SimPool>,
     /// Filesystems and snapshots by full name (`zroot/a/b`, `zroot/a@snap`).
-    pub datasets: BTreeMap<String, SimDataset>,
+    pub datasets: Table<String, SimDataset>,
     /// Transaction group counter: orders snapshots and gives `createtxg`.
     pub txg: u64,
 }
