@@ -72,7 +72,7 @@ pub(crate) struct StateCache {
     base_len: u64,
     state: SimState,
     /// Each head's bytes as last saved or loaded ([`HEADS`]).
-    heads: [Vec<u8>; 10],
+    heads: Heads,
 }
 
 /// Each tracked collection of the state, with the name of its entries' keys.
@@ -133,7 +133,7 @@ impl Detached {
     }
 }
 
-fn heads(s: &mut SimState) -> serde_json::Result<[Vec<u8>; 10]> {
+fn heads(s: &mut SimState) -> serde_json::Result<Heads> {
     let d = Detached::take(s);
     let r = (|| {
         Ok([
@@ -175,12 +175,15 @@ fn load_head(s: &mut SimState, name: &str, v: &str) -> serde_json::Result<()> {
     r
 }
 
+/// The serialised heads, in the order of [`HEADS`].
+type Heads = [Vec<u8>; 10];
+
 /// One line of the log: its operations, in order.
 type Line = Vec<(String, String, Option<Box<RawValue>>)>;
 
 /// Apply one line to `s` (and the cached heads). A key the state has no place for is an
 /// error: the file was written by something else.
-fn apply(s: &mut SimState, heads: &mut [Vec<u8>; 10], line: &[u8]) -> Result<(), String> {
+fn apply(s: &mut SimState, heads: &mut Heads, line: &[u8]) -> Result<(), String> {
     let ops: Line = serde_json::from_slice(line).map_err(|e| e.to_string())?;
     for (op, key, value) in ops {
         let (coll, entry) = key.split_once('/').unwrap_or((key.as_str(), ""));
@@ -219,7 +222,7 @@ fn push_op(line: &mut Vec<u8>, op: &str, key: &str, value: Option<&[u8]>) {
 
 /// Every entry and head of `s` as one line (a compaction, a fresh host). Forgets what the
 /// collections recorded as changed.
-fn whole_line(s: &mut SimState) -> std::io::Result<(Vec<u8>, [Vec<u8>; 10])> {
+fn whole_line(s: &mut SimState) -> std::io::Result<(Vec<u8>, Heads)> {
     let mut line = vec![b'['];
     let h = heads(s)?;
     for (name, bytes) in HEADS.iter().zip(&h) {
@@ -240,8 +243,8 @@ fn whole_line(s: &mut SimState) -> std::io::Result<(Vec<u8>, [Vec<u8>; 10])> {
 /// heads. Forgets what the collections recorded.
 fn changes_line(
     s: &mut SimState,
-    known: &[Vec<u8>; 10],
-) -> std::io::Result<(Option<Vec<u8>>, [Vec<u8>; 10])> {
+    known: &Heads,
+) -> std::io::Result<(Option<Vec<u8>>, Heads)> {
     let mut line = vec![b'['];
     let h = heads(s)?;
     for ((name, bytes), old) in HEADS.iter().zip(&h).zip(known) {
