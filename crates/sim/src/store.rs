@@ -241,10 +241,7 @@ fn whole_line(s: &mut SimState) -> std::io::Result<(Vec<u8>, Heads)> {
 
 /// What changed in `s` since it was last saved, as one line (`None`: nothing), with the new
 /// heads. Forgets what the collections recorded.
-fn changes_line(
-    s: &mut SimState,
-    known: &Heads,
-) -> std::io::Result<(Option<Vec<u8>>, Heads)> {
+fn changes_line(s: &mut SimState, known: &Heads) -> std::io::Result<(Option<Vec<u8>>, Heads)> {
     let mut line = vec![b'['];
     let h = heads(s)?;
     for ((name, bytes), old) in HEADS.iter().zip(&h).zip(known) {
@@ -398,6 +395,17 @@ impl SimHost {
         if c.offset > COMPACT_FACTOR * c.base_len + COMPACT_SLACK {
             self.compact(c)?;
         }
+        Ok(())
+    }
+
+    /// Compact the log now, whatever its size (tests).
+    #[cfg(test)]
+    pub(crate) fn compact_now(&self) -> std::io::Result<()> {
+        let _lock = self.lock()?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let mut c = self.refresh(cache.take())?;
+        self.compact(&mut c)?;
+        *cache = Some(c);
         Ok(())
     }
 
@@ -562,3 +570,7 @@ impl SimHost {
         Ok(state)
     }
 }
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;
