@@ -13,10 +13,10 @@
 //! [`crate::table`] and `head/PART` for the rest of each part (the pools and txg, sysctls,
 //! modules, the main pf ruleset, the fault counters). Replaying the lines in order gives the
 //! state; a line is applied only once it ends in a newline, so a writer killed in the
-//! middle of its write leaves a tail that readers ignore and the next writer cuts off. When
-//! the log has grown well past the state it describes, a writer rewrites it as one line of
-//! every entry (a temporary file renamed over it), so a new version of the file is a new
-//! inode and every handle notices.
+//! middle of its write leaves a tail that readers ignore and the next writer cuts off. The
+//! first line is the whole state as one JSON object; when the log has grown well past it, a
+//! writer rewrites the log as that one line (a temporary file renamed over it), so a new
+//! version of the file is a new inode and every handle notices.
 
 use crate::table::Tracked;
 use crate::{Ctx, HistoryEntry, SimHost, SimState};
@@ -37,10 +37,11 @@ pub(crate) enum Writes {
     OnlyIfSaid,
 }
 
-/// The log grows to this many times the size of its first line (the whole state as last
-/// compacted), plus [`COMPACT_SLACK`], before it is rewritten as one line.
-const COMPACT_FACTOR: u64 = 4;
-const COMPACT_SLACK: u64 = 4 << 20;
+/// The log grows to one and a half times the size of its first line (the whole state as
+/// last compacted), plus [`COMPACT_SLACK`], before it is rewritten as one line: a reader
+/// starting afresh parses at most that, and a compaction (one serialisation of the state)
+/// comes after at least half the state's size of changes.
+const COMPACT_SLACK: u64 = 1 << 20;
 
 /// The parts of [`SimState`] outside the tracked collections, saved whole under `head/NAME`
 /// when their bytes change. Small whatever the host's size.
@@ -220,23 +221,25 @@ fn push_op(line: &mut Vec<u8>, op: &str, key: &str, value: Option<&[u8]>) {
     line.push(b']');
 }
 
-/// Every entry and head of `s` as one line (a compaction, a fresh host). Forgets what the
-/// collections recorded as changed.
+/// The whole of `s` as the log's first line (a compaction, a fresh host): the state as one
+/// JSON object, which a reader parses in one typed pass. The lists' items are numbered
+/// 0, 1, ... as a reader of that object numbers them, and what the collections recorded as
+/// changed is forgotten.
 fn whole_line(s: &mut SimState) -> std::io::Result<(Vec<u8>, Heads)> {
-    let mut line = vec![b'['];
-    let h = heads(s)?;
-    for (name, bytes) in HEADS.iter().zip(&h) {
-        push_op(&mut line, "s", &format!("head/{name}"), Some(bytes));
-    }
-    for (name, c) in collections(s) {
+    let mut line = serde_json::to_vec(&*s)?;
+    line.push(b'\n');
+    for (_, c) in collections(s) {
         c.take_changes();
-        for k in c.keys() {
-            let v = c.entry_bytes(&k).expect("a listed key")?;
-            push_op(&mut line, "s", &format!("{name}/{k}"), Some(&v));
-        }
+        c.renumber();
     }
-    line.extend_from_slice(b"]\n");
-    Ok((line, h))
+    Ok((line, heads(s)?))
+}
+
+/// Read the log's first line when it is a whole state ([`whole_line`]).
+fn load_whole(line: &[u8]) -> Result<(SimState, Heads), String> {
+    let mut s: SimState = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+    let h = heads(&mut s).map_err(|e| e.to_string())?;
+    Ok((s, h))
 }
 
 /// What changed in `s` since it was last saved, as one line (`None`: nothing), with the new
@@ -366,7 +369,11 @@ impl SimHost {
             if c.offset == 0 {
                 c.base_len = line.len() as u64;
             }
-            apply(&mut c.state, &mut c.heads, line).map_err(|e| invalid(&path, e))?;
+            if c.offset == 0 && line.first() == Some(&b'{') {
+                (c.state, c.heads) = load_whole(line).map_err(|e| invalid(&path, e))?;
+            } else {
+                apply(&mut c.state, &mut c.heads, line).map_err(|e| invalid(&path, e))?;
+            }
             c.offset += line.len() as u64;
         }
         // Whatever loading recorded is what the file already says.
@@ -392,7 +399,7 @@ impl SimHost {
         f.write_all(&line)?;
         c.offset += line.len() as u64;
         c.heads = heads;
-        if c.offset > COMPACT_FACTOR * c.base_len + COMPACT_SLACK {
+        if c.offset > c.base_len + c.base_len / 2 + COMPACT_SLACK {
             self.compact(c)?;
         }
         Ok(())

@@ -71,6 +71,9 @@ pub(crate) trait Tracked {
     /// tests; `before` must be the same type).
     fn unrecorded(&self, before: &dyn std::any::Any) -> Option<String>;
     fn as_any(&self) -> &dyn std::any::Any;
+    /// Number a list's items 0, 1, ... again, as deserialising the list does (after the
+    /// store wrote the whole state).
+    fn renumber(&mut self) {}
 }
 
 /// An ordered map that records the keys of the entries changed through it.
@@ -418,6 +421,10 @@ impl<T> Tracked for Seq<T>
 where
     T: Serialize + DeserializeOwned + PartialEq + 'static,
 {
+    fn renumber(&mut self) {
+        self.ids = (0..self.items.len() as u64).collect();
+    }
+
     fn take_changes(&mut self) -> Option<Vec<String>> {
         let c = std::mem::take(&mut self.changes);
         (!c.all).then(|| c.keys.into_iter().map(id_key).collect())
