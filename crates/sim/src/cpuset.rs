@@ -2,9 +2,9 @@
 //! the simulated machine (`hw.ncpu`, 4 by default); the only domain policy is first-touch.
 
 use super::Ctx;
+use crate::table::Table;
 use jailctl_host::Output;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// CPU_SETSIZE of the simulated kernel.
 pub const CPU_SETSIZE: u32 = 256;
@@ -13,7 +13,7 @@ pub const CPU_SETSIZE: u32 = 256;
 pub struct CpusetState {
     /// Masks set with `cpuset -l`, by jid. Jails absent here use every CPU.
     #[serde(default)]
-    pub masks: BTreeMap<i32, Vec<u32>>,
+    pub masks: Table<i32, Vec<u32>>,
 }
 
 const USAGE: &str = "usage: cpuset [-l cpu-list] [-n policy:domain-list] [-s setid] cmd ...\n       cpuset [-l cpu-list] [-n policy:domain-list] [-s setid]\n              [-j jailid | -p pid | -t tid | -x irq]\n       cpuset -g [-cir] [-d domain | -j jailid | -p pid | -t tid | -x irq]\n";

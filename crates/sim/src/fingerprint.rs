@@ -164,11 +164,11 @@ fn norm(s: &str) -> String {
 /// The fingerprint of the simulated host in `sim_dir`. Nothing may be running on it.
 pub fn fingerprint(sim_dir: &Path) -> Fingerprint {
     assert!(
-        sim_dir.join("state.json").exists(),
-        "{}: not a simulated host (no state.json)",
+        sim_dir.join("state.jsonl").exists(),
+        "{}: not a simulated host (no state.jsonl)",
         sim_dir.display()
     );
-    // snapshot() reads state.json under the simulator's lock.
+    // snapshot() reads state.jsonl under the simulator's lock.
     let st = SimHost::open_with(sim_dir, SimConfig::default())
         .unwrap()
         .snapshot()
@@ -182,18 +182,18 @@ pub fn fingerprint(sim_dir: &Path) -> Fingerprint {
             walk(&d, sub, &mut e);
         }
     }
-    // Anything else the simulator keeps in its directory. Left out: `state.json` (read
+    // Anything else the simulator keeps in its directory. Left out: `state.jsonl` (read
     // above), `history.jsonl` (the log of commands run: a killed and repeated run ran more),
     // `lock` (the simulator's flock target), `faults.toml` (settings, not host state) and
-    // `state.json.tmp` (the simulator's own atomic write in progress).
+    // `state.jailctl-tmp` (the simulator's own atomic write in progress).
     for f in std::fs::read_dir(sim_dir).unwrap() {
         let n = f.unwrap().file_name().to_string_lossy().into_owned();
         let known = [
-            "state.json",
+            "state.jsonl",
             "history.jsonl",
             "lock",
             "faults.toml",
-            "state.json.tmp",
+            "state.jailctl-tmp",
             "root",
             "snapshots",
             "unmounted",

@@ -70,7 +70,7 @@ impl Host for SimHost {
         names: &[String],
     ) -> Option<Result<jailctl_host::platform::Usages, jailctl_host::platform::PlatformError>> {
         let read = self.locked(Writes::OnlyIfSaid, |ctx| {
-            (rctl::usage_of_jails(ctx.state, names), false, false)
+            (rctl::usage_of_jails(ctx.state, names), false)
         });
         Some(match read {
             Ok(Ok(u)) => Ok(u),

@@ -46,6 +46,7 @@ pub mod realzfs;
 mod run;
 mod store;
 pub mod sysctl;
+pub mod table;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod zfs;
@@ -56,7 +57,7 @@ pub use paths::{Last, map_path, resolve, unresolvable};
 use run::dispatch;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use store::{ALL_PARTS, StateCache};
+use store::StateCache;
 
 /// The whole simulated machine, persisted as JSON.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -185,7 +186,7 @@ impl SimHost {
             cache: Default::default(),
         };
         let _lock = host.lock()?;
-        if !host.state_path().exists() {
+        if !host.state_path().exists() && !host.convert_legacy()? {
             let mut state = SimState::fresh();
             zfs::ensure_mount_dirs(&mut Ctx {
                 stdin: None,
@@ -201,7 +202,7 @@ impl SimHost {
                 host.resolve(Path::new("/etc/resolv.conf"), Last::Follow)?,
                 "nameserver 192.0.2.53\n",
             )?;
-            host.save(&state, None, ALL_PARTS)?;
+            host.create_state(&mut state)?;
         }
         Ok(host)
     }
@@ -306,15 +307,30 @@ mod tests {
     fn a_read_only_command_is_recorded_without_rewriting_the_state() {
         let d = tempfile::tempdir().unwrap();
         let h = SimHost::open_with(&d.path().join("sim"), SimConfig::default()).unwrap();
-        let state = h.dir().join("state.json");
-        let inode = || std::fs::metadata(&state).unwrap().ino();
-        let first = inode();
+        let state = h.dir().join("state.jsonl");
+        let file = || {
+            let m = std::fs::metadata(&state).unwrap();
+            (m.ino(), m.len())
+        };
+        let first = file();
         h.run(&Cmd::new(tools::SYSCTL, ["-n", "hw.ncpu"])).unwrap();
         h.output(&Cmd::new(tools::ZFS, ["get", "-H", "quota", "zroot/nope"]))
             .unwrap();
-        assert_eq!(inode(), first, "a read-only command rewrote state.json");
+        assert_eq!(file(), first, "a read-only command wrote to state.jsonl");
         h.run(&Cmd::new(tools::ZFS, ["create", "zroot/a"])).unwrap();
-        assert_ne!(inode(), first, "a change was not saved");
+        let after = file();
+        assert_eq!(
+            after.0, first.0,
+            "a change rewrote the log instead of appending"
+        );
+        assert!(after.1 > first.1, "a change was not saved");
+        // One line: the new dataset and the heads whose bytes changed (the txg), nothing
+        // else of the host.
+        let text = std::fs::read_to_string(&state).unwrap();
+        let last = text.lines().last().unwrap();
+        assert!(last.contains("\"zfs.datasets/zroot/a\""), "{last}");
+        assert!(!last.contains("\"zfs.datasets/zroot\""), "{last}");
+        assert!(!last.contains("head/sysctl"), "{last}");
         let st = h.snapshot().unwrap();
         assert!(st.zfs.datasets.contains_key("zroot/a"));
         let run: Vec<(String, i32)> = st

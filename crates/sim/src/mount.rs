@@ -7,6 +7,7 @@
 //! it is busy.
 
 use super::Ctx;
+use crate::table::Seq;
 use jailctl_host::Output;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -26,7 +27,7 @@ pub struct SimMount {
 pub struct MountState {
     /// Mounts in the order they were made.
     #[serde(default)]
-    pub mounts: Vec<SimMount>,
+    pub mounts: Seq<SimMount>,
 }
 
 impl MountState {

@@ -7,6 +7,7 @@
 
 use super::Ctx;
 use crate::addr::{is_addr, mask_len, parse_len, v4_width};
+use crate::table::Seq;
 use jailctl_host::Output;
 use serde::{Deserialize, Serialize};
 
@@ -57,7 +58,7 @@ impl Iface {
 pub struct NetState {
     /// All interfaces in creation order (host and vnet jails).
     #[serde(default)]
-    pub ifaces: Vec<Iface>,
+    pub ifaces: Seq<Iface>,
 }
 
 impl NetState {
@@ -85,13 +86,14 @@ impl NetState {
     }
     /// Return every interface held by jail `jid` to the host (vnet teardown).
     pub fn return_from_jail(&mut self, jid: i32) {
-        for i in &mut self.ifaces {
-            if i.vnet == Some(jid) {
+        self.ifaces.update_where(
+            |i| i.vnet == Some(jid),
+            |i| {
                 i.vnet = None;
                 i.inet.clear();
                 i.inet6.clear();
-            }
-        }
+            },
+        );
     }
 }
 
@@ -104,7 +106,7 @@ pub fn init_fresh(s: &mut super::SimState) {
     let mut em = Iface::new("em0", IfKind::Ether);
     em.up = true;
     em.inet.push("192.0.2.10/24".into());
-    s.net.ifaces = vec![lo, em];
+    s.net.ifaces = vec![lo, em].into();
 }
 
 fn err(msg: impl AsRef<str>) -> Output {
@@ -319,11 +321,15 @@ fn destroy(ctx: &mut Ctx<'_>, name: &str) -> Output {
     };
     net.ifaces
         .retain(|x| !(x.name == name && x.vnet.is_none()) && Some(&x.name) != peer.as_ref());
-    for x in &mut net.ifaces {
-        if let IfKind::Bridge { members } = &mut x.kind {
-            members.retain(|m| m != name && Some(m) != peer.as_ref());
-        }
-    }
+    let member = |m: &String| m == name || Some(m) == peer.as_ref();
+    net.ifaces.update_where(
+        |x| matches!(&x.kind, IfKind::Bridge { members } if members.iter().any(member)),
+        |x| {
+            if let IfKind::Bridge { members } = &mut x.kind {
+                members.retain(|m| !member(m));
+            }
+        },
+    );
     Output::ok("")
 }
 
@@ -340,17 +346,22 @@ fn rename(ctx: &mut Ctx<'_>, name: &str, new: &str) -> Result<(), Output> {
     }
     let i = net.idx(name).unwrap();
     net.ifaces[i].name = new.to_string();
-    for x in &mut net.ifaces {
-        match &mut x.kind {
-            IfKind::Epair { peer, .. } if peer == name => *peer = new.to_string(),
+    net.ifaces.update_where(
+        |x| match &x.kind {
+            IfKind::Epair { peer, .. } => peer == name,
+            IfKind::Bridge { members } => members.iter().any(|m| m == name),
+            _ => false,
+        },
+        |x| match &mut x.kind {
+            IfKind::Epair { peer, .. } => *peer = new.to_string(),
             IfKind::Bridge { members } => {
                 for m in members.iter_mut().filter(|m| *m == name) {
                     *m = new.to_string();
                 }
             }
             _ => {}
-        }
-    }
+        },
+    );
     Ok(())
 }
 
@@ -400,11 +411,14 @@ fn vnet(ctx: &mut Ctx<'_>, name: &str, jail: &str) -> Result<(), Output> {
     x.inet.clear();
     x.inet6.clear();
     x.up = false;
-    for b in &mut ctx.state.net.ifaces {
-        if let IfKind::Bridge { members } = &mut b.kind {
-            members.retain(|m| m != name);
-        }
-    }
+    ctx.state.net.ifaces.update_where(
+        |b| matches!(&b.kind, IfKind::Bridge { members } if members.iter().any(|m| m == name)),
+        |b| {
+            if let IfKind::Bridge { members } = &mut b.kind {
+                members.retain(|m| m != name);
+            }
+        },
+    );
     Ok(())
 }
 
@@ -418,8 +432,7 @@ pub fn reclaim(ctx: &mut Ctx<'_>, name: &str, jail: &str) -> Output {
         .state
         .net
         .ifaces
-        .iter_mut()
-        .find(|i| i.name == name && i.vnet == Some(jid))
+        .find_mut(|i| i.name == name && i.vnet == Some(jid))
     {
         Some(i) => {
             i.vnet = None;

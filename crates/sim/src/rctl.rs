@@ -6,6 +6,7 @@
 //! on whether the jail was started with a command.
 
 use super::Ctx;
+use crate::table::Seq;
 use jailctl_host::Output;
 use serde::{Deserialize, Serialize};
 
@@ -43,7 +44,7 @@ impl Rule {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RctlState {
     #[serde(default)]
-    pub rules: Vec<Rule>,
+    pub rules: Seq<Rule>,
 }
 
 /// rctl resources in kernel order; `true` if `deny` is supported.
@@ -386,7 +387,7 @@ fn add(ctx: &mut Ctx<'_>, rest: &[String]) -> Output {
         match parse_rule(r) {
             Ok(rule) => {
                 let st = &mut ctx.state.rctl.rules;
-                if let Some(old) = st.iter_mut().find(|x| {
+                if let Some(old) = st.find_mut(|x| {
                     x.subject == rule.subject
                         && x.id == rule.id
                         && x.resource == rule.resource

@@ -151,9 +151,9 @@ impl SimHost {
                     if let Some(h) = ctx.state.history.iter_mut().rev().find(|h| &h.cmd == cmd) {
                         h.status = faults::KILLED;
                     }
-                    return (Err(hung(cmd)), true, ticked);
+                    return (Err(hung(cmd)), true);
                 }
-                (r, changed, ticked)
+                (r, changed)
             })
             .map_err(|source| ProcessError::Spawn {
                 cmd: cmd.clone(),

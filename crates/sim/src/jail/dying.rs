@@ -32,16 +32,19 @@ fn forget(s: &mut crate::SimState, dying: Vec<(String, i32)>) {
 pub fn tick_dying(s: &mut crate::SimState) -> bool {
     let mut done = vec![];
     let mut changed = false;
-    for j in s.jail.jails.values_mut() {
-        match &mut j.dying_left {
+    // Only the dying jails count as changed (a scan that changed every jail would make the
+    // store save them all after every command).
+    s.jail.jails.update_where(
+        |j| j.dying_left.is_some(),
+        |j| match &mut j.dying_left {
             Some(0) => done.push((j.name.clone(), j.jid)),
             Some(n) => {
                 *n -= 1;
                 changed = true;
             }
             None => {}
-        }
-    }
+        },
+    );
     changed |= !done.is_empty();
     forget(s, done);
     changed

@@ -30,6 +30,7 @@
 //! (jexec(8) and the host's `pkg -j`), with the base programs a jail runs in `base` and the
 //! packages in `pkg`.
 
+use crate::table::{Seq, Table};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -99,11 +100,11 @@ pub struct HookRun {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct JailState {
     /// Jails by name.
-    pub jails: BTreeMap<String, SimJail>,
+    pub jails: Table<String, SimJail>,
     pub last_jid: i32,
     /// Every exec hook run, in order.
     #[serde(default)]
-    pub hooks: Vec<HookRun>,
+    pub hooks: Seq<HookRun>,
 }
 
 /// The `allow.*` booleans of the simulated kernel (without the `allow.` prefix).

@@ -23,8 +23,9 @@
 //! The files: `cmd` (pfctl's command line), `grammar` (the rule check) and `state` (rulesets
 //! and anchors as pfctl changes and lists them); the state itself is here.
 
+use crate::table::Table;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 mod cmd;
 mod grammar;
@@ -45,10 +46,10 @@ pub struct PfState {
     pub main: Ruleset,
     /// Anchors by path (`jailctl/web`), each with its rules; never empty.
     #[serde(default)]
-    pub anchors: BTreeMap<String, Ruleset>,
+    pub anchors: Table<String, Ruleset>,
     /// Tables of the main ruleset, with their addresses.
     #[serde(default)]
-    pub tables: BTreeMap<String, BTreeSet<String>>,
+    pub tables: Table<String, BTreeSet<String>>,
 }
 
 /// One ruleset: translation rules (`nat`, `rdr`, `nat-anchor`, `rdr-anchor`) and filter

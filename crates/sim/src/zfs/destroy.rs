@@ -173,9 +173,8 @@ fn snapshots_named(
                 let mut v: Vec<String> = ctx
                     .state
                     .zfs
-                    .datasets
-                    .keys()
-                    .filter(|n| fs_part(n) == f && n.contains('@'))
+                    .under(f, '@')
+                    .filter(|n| fs_part(n) == f)
                     .cloned()
                     .collect();
                 sort_names(&ctx.state.zfs, &mut v);
@@ -350,8 +349,7 @@ pub(super) fn dependents(
             }
             stack.push(n.to_string());
             let children: Vec<String> = z
-                .datasets
-                .keys()
+                .under(n, '/')
                 .filter(|c| !c.contains('@') && parent_of(c) == Some(n))
                 .cloned()
                 .collect();
@@ -359,9 +357,8 @@ pub(super) fn dependents(
                 walk(z, &c, false, allow_cycles, stack, out)?;
             }
             let mut snaps: Vec<String> = z
-                .datasets
-                .keys()
-                .filter(|c| c.contains('@') && fs_part(c) == n)
+                .under(n, '@')
+                .filter(|c| fs_part(c) == n)
                 .cloned()
                 .collect();
             sort_names(z, &mut snaps);

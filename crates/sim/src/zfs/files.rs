@@ -82,8 +82,7 @@ pub(super) fn dir_bytes(dir: &Path, skip: &BTreeSet<PathBuf>) -> u64 {
 pub(super) fn child_dirs(ctx: &Ctx<'_>, name: &str) -> BTreeSet<PathBuf> {
     ctx.state
         .zfs
-        .datasets
-        .keys()
+        .under(name, '/')
         .filter(|n| is_below(n, name) && !n.contains('@'))
         .filter_map(|n| local_dir(ctx, n))
         .collect()
@@ -166,8 +165,7 @@ pub(super) fn used(ctx: &Ctx<'_>, name: &str) -> u64 {
         None => referenced(ctx, name),
     };
     let children: u64 = z
-        .datasets
-        .keys()
+        .under(name, '/')
         .filter(|n| parent_of(n) == Some(name) && !n.contains('@'))
         .map(|n| used(ctx, n))
         .sum();

@@ -47,6 +47,7 @@ mod walk;
 mod zpool;
 
 use super::Ctx;
+use crate::table::Table;
 use create::{clone, create};
 use destroy::destroy;
 use get::get;
@@ -75,7 +76,7 @@ pub struct ZfsState {
     /// Pools by name.
     pub pools: BTreeMap<String, SimPool>,
     /// Filesystems and snapshots by full name (`zroot/a/b`, `zroot/a@snap`).
-    pub datasets: BTreeMap<String, SimDataset>,
+    pub datasets: Table<String, SimDataset>,
     /// Transaction group counter: orders snapshots and gives `createtxg`.
     pub txg: u64,
 }
@@ -125,12 +126,24 @@ impl ZfsState {
             .collect()
     }
 
+    /// The dataset names that start with `n` followed by `sep` (`/` for descendants, `@`
+    /// for snapshots), in order: the range from `n` + `sep` to `n` + the next character, not
+    /// a scan of every dataset.
+    pub fn under<'a>(&'a self, n: &str, sep: char) -> impl Iterator<Item = &'a String> + 'a {
+        use std::ops::Bound;
+        let lo = format!("{n}{sep}");
+        let hi = format!("{n}{}", char::from(sep as u8 + 1));
+        self.datasets
+            .range::<str, _>((Bound::Included(lo.as_str()), Bound::Excluded(hi.as_str())))
+            .map(|(k, _)| k)
+    }
+
     /// Descendants of `name` (child filesystems at any depth and all their snapshots, and
     /// `name`'s own snapshots), in listing order.
     pub fn descendants(&self, name: &str) -> Vec<String> {
         let mut v: Vec<String> = self
-            .datasets
-            .keys()
+            .under(name, '@')
+            .chain(self.under(name, '/'))
             .filter(|n| is_below(n, name))
             .cloned()
             .collect();

@@ -173,9 +173,8 @@ pub(super) fn move_dataset(ctx: &mut Ctx<'_>, from: &str, to: &str) {
     if let Some(d) = z.datasets.remove(from) {
         z.datasets.insert(to.to_string(), d);
     }
-    for d in z.datasets.values_mut() {
-        if d.origin.as_deref() == Some(from) {
-            d.origin = Some(to.to_string());
-        }
-    }
+    z.datasets.update_where(
+        |d| d.origin.as_deref() == Some(from),
+        |d| d.origin = Some(to.to_string()),
+    );
 }

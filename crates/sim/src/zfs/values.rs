@@ -208,8 +208,7 @@ pub(super) fn prop_value(ctx: &Ctx<'_>, name: &str, prop: &str) -> PropVal {
 fn used_by_children(ctx: &Ctx<'_>, name: &str) -> u64 {
     ctx.state
         .zfs
-        .datasets
-        .keys()
+        .under(name, '/')
         .filter(|n| parent_of(n) == Some(name) && !n.contains('@'))
         .map(|n| used(ctx, n))
         .sum()

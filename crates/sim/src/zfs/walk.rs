@@ -133,21 +133,18 @@ pub(super) fn for_each(ctx: &Ctx<'_>, operands: &[String], walk: &Walk) -> (Vec<
         }
         let next = depth + 1;
         let fs_too = walk.limit.is_none_or(|l| next < l) || walk.types & (T_FS | T_VOL) != 0;
+        // Only the names that start with `n/` or `n@` (a range of the sorted map, not a scan
+        // of every dataset for every one visited).
         if fs_too {
             for c in z
-                .datasets
-                .keys()
+                .under(n, '/')
                 .filter(|c| !c.contains('@') && parent_of(c) == Some(n))
             {
                 visit(z, c, next, walk, recurse, include_snaps, found);
             }
         }
         if include_snaps {
-            for c in z
-                .datasets
-                .keys()
-                .filter(|c| fs_part(c) == n && c.contains('@'))
-            {
+            for c in z.under(n, '@').filter(|c| fs_part(c) == n) {
                 visit(z, c, next, walk, recurse, include_snaps, found);
             }
         }
