@@ -45,6 +45,7 @@ mod sim_atomic;
 mod sim_containment;
 mod sim_core;
 mod sim_kernel;
+mod sim_store_kill;
 mod sim_zfs;
 mod sim_zfs22;
 mod sim_zfs_diff;
