@@ -63,22 +63,35 @@ impl Source {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Why distribution sets could not be fetched or verified.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum FetchError {
     #[error("cannot use `{source_text}` as a source of distribution sets: {reason}")]
+    #[diagnostic(help(
+        "give an http(s) URL of a release directory (e.g. https://download.freebsd.org/releases/amd64/14.2-RELEASE/) or a local directory holding MANIFEST and the sets"
+    ))]
     BadSource { source_text: String, reason: String },
     #[error("cannot read {what}: {cause}")]
-    Io { what: String, cause: io::Error },
+    Io {
+        what: String,
+        #[source]
+        cause: io::Error,
+    },
+    /// `reason` is the HTTP status or the transport's error, as text.
     #[error("download of {url} failed: {reason}")]
+    #[diagnostic(help("check the URL and the network, then run the command again"))]
     Http { url: String, reason: String },
     #[error("{location} is not a valid MANIFEST: {cause}")]
     Manifest {
         location: String,
+        #[source]
+        #[diagnostic_source]
         cause: ManifestError,
     },
-    #[error(
-        "{location} not found: check the release and architecture in --from, and the set names in --sets"
-    )]
+    #[error("{location} not found")]
+    #[diagnostic(help(
+        "check the release and architecture in --from, and the set names in --sets"
+    ))]
     Missing { location: String },
     #[error(
         "checksum mismatch for {set}.txz ({path}): expected SHA-256 {expected} ({from}), got {actual}; {after}"
@@ -90,8 +103,11 @@ pub enum FetchError {
         expected: Box<str>,
         actual: Box<str>,
         from: String,
-        /// What became of the file and what to do.
+        /// What became of the file.
         after: &'static str,
+        /// What to do.
+        #[help]
+        fix: &'static str,
     },
 }
 
@@ -358,9 +374,14 @@ pub fn verify(
         actual: actual.to_string().into(),
         from: from.to_string(),
         after: if remove_on_mismatch {
-            "the download was removed (a damaged or tampered file); run the command again to fetch it afresh, and check the source if it fails again"
+            "the download was removed (a damaged or tampered file)"
         } else {
-            "the file was not used: check that it is the set you meant and that the digest is right"
+            "the file was not used"
+        },
+        fix: if remove_on_mismatch {
+            "run the command again to fetch it afresh, and check the source if it fails again"
+        } else {
+            "check that it is the set you meant and that the digest is right"
         },
     })
 }

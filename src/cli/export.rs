@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 fn err(e: ExportError) -> miette::Report {
-    use super::output::{Exit, failure};
+    use super::output::{Exit, failure_of};
     let exit = match &e {
         ExportError::Snapshot(s) => match s {
             crate::ops::snapshot::SnapshotError::Process(_) => Exit::HostFailure,
@@ -33,7 +33,7 @@ fn err(e: ExportError) -> miette::Report {
         },
         _ => Exit::HostFailure,
     };
-    failure(exit, e.to_string(), None)
+    failure_of(exit, e)
 }
 
 pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {

@@ -121,8 +121,11 @@ pub struct Row<'a> {
 }
 
 /// A line of `zfs get` output that is not in the scripted form.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
 #[error("line {line} of `zfs get` ({reason}): {text:?}")]
+#[diagnostic(help(
+    "jailctl reads `zfs get -H -p` in the form zfs(8) documents; run the command by hand to see what this zfs answers"
+))]
 pub struct RowError {
     /// 1-based.
     pub line: usize,

@@ -128,12 +128,11 @@ pub struct KernelJail {
 }
 
 /// Reading the kernel failed, or there is no FreeBSD kernel to read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum PlatformError {
     /// This build runs on an OS without jails.
-    #[error(
-        "cannot {what}: this build of jailctl runs on {os}, which has no FreeBSD jails; use --simulate DIR for a simulated FreeBSD host"
-    )]
+    #[error("cannot {what}: this build of jailctl runs on {os}, which has no FreeBSD jails")]
+    #[diagnostic(help("use --simulate DIR for a simulated FreeBSD host"))]
     Unsupported {
         what: &'static str,
         os: &'static str,
