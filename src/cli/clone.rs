@@ -4,6 +4,7 @@
 
 use super::{Access, target};
 use crate::ops::clone::{self, CloneError};
+use miette::{IntoDiagnostic, WrapErr};
 use std::process::ExitCode;
 
 /// Make a new jail from a snapshot of another jail's root (and volumes with --volumes).
@@ -37,7 +38,8 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
     let cfg = target::load_for(global, std::slice::from_ref(&a.src), false)?;
     let spec = cfg.jail(&a.src).expect("load_for checked the name");
     let toml = super::show::pasteable(spec)
-        .map_err(|e| miette::miette!("cannot write jail `{}` as TOML: {e}", spec.name))?;
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot write jail `{}` as TOML", spec.name))?;
     let changes = a.readdress.changes();
     let def = clone::edit_definition(&toml, &changes).map_err(|source| {
         err(CloneError::Definition {

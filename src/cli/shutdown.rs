@@ -49,7 +49,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         orphans,
         left_running,
     } = boot::prepare_shutdown(host.as_ref(), &cfg.jails, &broken, &cfg.global, &args.names)
-        .map_err(|e| miette::miette!("{e}"))?;
+        .map_err(miette::Report::new)?;
     for f in &left_running {
         eprintln!("jailctl: not stopping it: {f}");
     }
