@@ -9,9 +9,11 @@
 //! `pub(in …)`, or is declared in a trait; private helpers of one module may keep a `String`
 //! error. Test files and inline `#[cfg(test)] mod tests` are not read.
 //!
-//! The simulated host (`crates/sim`) is read for error types but not for functions: there
-//! a failure of a simulated tool *is* text — the message FreeBSD's tool would print — and
-//! its models hand it between their modules only to print it as the tool does.
+//! In the simulated host's models of jail(8), pfctl(8) and zfs(8) ([`TOOL_TEXT`]) a `String`
+//! error is allowed: there a failure of a simulated tool *is* text — the message FreeBSD's
+//! tool would print — and the model's modules hand it on only to print it as the tool does.
+//! The rest of the simulator (its settings, the kernel queries) is read like the other
+//! crates.
 //!
 //! [`NOT_YET_TYPED`] lists what still returns `String` with the reason; it is a ratchet: an
 //! entry that no longer does fails, so the list only shrinks.
@@ -26,8 +28,12 @@ const CRATES: &[&str] = &[
     "crates/sim/src",
 ];
 
-/// Crates read for functions returning `Result<_, String>` (see the module comment).
-const FN_CRATES: &[&str] = &["src", "crates/core/src", "crates/host/src"];
+/// The simulator's tool models, whose `String` errors are the tool's own error text.
+const TOOL_TEXT: &[&str] = &[
+    "crates/sim/src/jail/",
+    "crates/sim/src/pf/",
+    "crates/sim/src/zfs/",
+];
 
 /// Functions (`path::Trait::name` or `path::name`) that still return `Result<_, String>`.
 ///
@@ -399,11 +405,16 @@ fn every_error_type_derives_diagnostic() {
 fn no_function_other_modules_call_returns_a_string_error() {
     let mut found = Vec::new();
     let mut read = 0;
-    for c in FN_CRATES {
+    let mut tool_text = 0;
+    for c in CRATES {
         for (file, text) in sources(c) {
             read += 1;
             for f in string_fns(&text) {
-                found.push(format!("{file}::{f}"));
+                if TOOL_TEXT.iter().any(|d| file.starts_with(d)) {
+                    tool_text += 1;
+                } else {
+                    found.push(format!("{file}::{f}"));
+                }
             }
         }
     }
@@ -417,7 +428,8 @@ fn no_function_other_modules_call_returns_a_string_error() {
         .filter(|u| !found.iter().any(|f| f == **u))
         .collect();
     eprintln!(
-        "{} functions return Result<_, String> across modules ({} listed as not yet typed)",
+        "{} functions return Result<_, String> across modules ({} listed as not yet typed); \
+         {tool_text} more in the simulator's tool models",
         found.len(),
         NOT_YET_TYPED.len()
     );
