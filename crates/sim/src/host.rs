@@ -77,7 +77,7 @@ impl Host for SimHost {
             Ok(Err(e)) => Err(e),
             Err(e) => Err(jailctl_host::platform::PlatformError::Kernel {
                 what: format!("read the simulated host's state at {}", self.dir.display()),
-                message: e.to_string(),
+                source: Box::new(e),
             }),
         })
     }

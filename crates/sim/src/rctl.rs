@@ -293,7 +293,7 @@ pub fn usage_of_jails(
 ) -> Result<jailctl_host::platform::Usages, jailctl_host::platform::PlatformError> {
     let refused = |message: &str| jailctl_host::platform::PlatformError::Kernel {
         what: "read jails' resource usage (rctl_get_racct(2))".into(),
-        message: message.into(),
+        source: message.into(),
     };
     if st.sysctl.get("kern.racct.enable") != Some("1") {
         return Err(refused(

@@ -137,9 +137,13 @@ pub enum PlatformError {
         what: &'static str,
         os: &'static str,
     },
-    /// The kernel refused; `message` is its error text.
-    #[error("cannot {what}: {message}")]
-    Kernel { what: String, message: String },
+    /// The kernel refused; `source` is the error the system call returned.
+    #[error("cannot {what}: {source}")]
+    Kernel {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Every running jail, lowest jid first, read from the kernel (no jls(8) process).
