@@ -77,10 +77,18 @@ pub enum FetchError {
         #[source]
         cause: io::Error,
     },
-    /// `reason` is the HTTP status or the transport's error, as text.
+    /// `reason` says what the server answered (its HTTP status).
     #[error("download of {url} failed: {reason}")]
     #[diagnostic(help("check the URL and the network, then run the command again"))]
     Http { url: String, reason: String },
+    /// The connection or the transfer failed.
+    #[error("download of {url} failed: {source}")]
+    #[diagnostic(help("check the URL and the network, then run the command again"))]
+    Transport {
+        url: String,
+        #[source]
+        source: Box<ureq::Error>,
+    },
     #[error("{location} is not a valid MANIFEST: {cause}")]
     Manifest {
         location: String,
@@ -142,10 +150,11 @@ pub fn fetch_manifest(source: &Source) -> Result<Option<Manifest>, FetchError> {
                 url: location.clone(),
                 reason,
             };
-            let mut resp = agent()
-                .get(&location)
-                .call()
-                .map_err(|e| http(e.to_string()))?;
+            let transport = |e: ureq::Error| FetchError::Transport {
+                url: location.clone(),
+                source: Box::new(e),
+            };
+            let mut resp = agent().get(&location).call().map_err(&transport)?;
             match resp.status().as_u16() {
                 200 => {}
                 404 => return Ok(None),
@@ -155,7 +164,7 @@ pub fn fetch_manifest(source: &Source) -> Result<Option<Manifest>, FetchError> {
                 .with_config()
                 .limit(1 << 20)
                 .read_to_string()
-                .map_err(|e| http(e.to_string()))?
+                .map_err(&transport)?
         }
     };
     Manifest::parse(&text)
@@ -230,11 +239,15 @@ pub fn download(url: &str, dest: &Path, progress: bool) -> Result<(), FetchError
         url: url.to_string(),
         reason,
     };
+    let transport = |e: ureq::Error| FetchError::Transport {
+        url: url.to_string(),
+        source: Box::new(e),
+    };
     let mut req = agent().get(url);
     if have > 0 {
         req = req.header("Range", format!("bytes={have}-"));
     }
-    let mut resp = req.call().map_err(|e| http(e.to_string()))?;
+    let mut resp = req.call().map_err(&transport)?;
     let status = resp.status().as_u16();
     let resume_from = match status {
         200 => 0,

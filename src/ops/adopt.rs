@@ -26,6 +26,12 @@ pub enum AdoptRefusal {
         "fix the conflict (another name, or --ip4/--ip6 for a clone), then run again"
     ))]
     Invalid { name: String, errors: String },
+    #[error("cannot check whether jail `{name}`'s datasets exist: {cause}. Nothing was changed")]
+    Host {
+        name: String,
+        #[source]
+        cause: Box<crate::host::ProcessError>,
+    },
     #[error("cannot check the definition of jail `{name}`: {cause}. Nothing was changed")]
     Io {
         name: String,
@@ -121,9 +127,9 @@ pub fn check_free(
                 tools::ZFS,
                 ["list", "-H", "-o", "name", ds.as_str()],
             ))
-            .map_err(|e| AdoptRefusal::Io {
+            .map_err(|e| AdoptRefusal::Host {
                 name: name.to_string(),
-                cause: std::io::Error::other(e.to_string()),
+                cause: Box::new(e),
             })?;
         if out.success() {
             return Err(AdoptRefusal::InUse {

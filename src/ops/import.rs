@@ -24,6 +24,14 @@ pub enum ImportError {
     #[error("refusing to import: the archive is damaged or incomplete ({0}); nothing was changed")]
     #[diagnostic(help("export it again (a transfer cut short truncates it)"))]
     Damaged(String),
+    #[error("refusing to import: the archive is damaged or incomplete ({0}); nothing was changed")]
+    #[diagnostic(help("export it again (a transfer cut short truncates it)"))]
+    Unreadable(#[source] std::io::Error),
+    #[error(
+        "refusing to import: the archive is damaged or incomplete (manifest.json: {0}); nothing was changed"
+    )]
+    #[diagnostic(help("export it again (a transfer cut short truncates it)"))]
+    BadManifest(#[source] serde_json::Error),
     #[error(
         "refusing to import: the archive has format version {found}, this jailctl reads version {want} only. Nothing was changed"
     )]
@@ -97,7 +105,7 @@ const NOT_CARRIED: &[&str] = &["mountpoint", names::IP4_PROP];
 
 /// Unpack the archive into `dir`; returns its manifest.
 fn unpack(input: &mut dyn Read, dir: &Path) -> Result<Manifest, ImportError> {
-    let damaged = |e: std::io::Error| ImportError::Damaged(e.to_string());
+    let damaged = ImportError::Unreadable;
     let xz = liblzma::read::XzDecoder::new_multi_decoder(std::io::BufReader::new(input));
     let mut tar = tar::Archive::new(xz);
     let mut seen = Vec::new();
@@ -120,8 +128,7 @@ fn unpack(input: &mut dyn Read, dir: &Path) -> Result<Manifest, ImportError> {
     tar.into_inner().read_to_end(&mut rest).map_err(damaged)?;
     let bytes = std::fs::read(dir.join(archive::MANIFEST))
         .map_err(|_| ImportError::Damaged("it has no manifest.json".into()))?;
-    let m: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ImportError::Damaged(format!("manifest.json: {e}")))?;
+    let m: serde_json::Value = serde_json::from_slice(&bytes).map_err(ImportError::BadManifest)?;
     let found = m.get("format").and_then(|f| f.as_u64()).unwrap_or(0) as u32;
     if found != archive::FORMAT {
         return Err(ImportError::Format {
@@ -133,8 +140,7 @@ fn unpack(input: &mut dyn Read, dir: &Path) -> Result<Manifest, ImportError> {
                 .map_or("unknown".into(), |v| format!("jailctl {v}")),
         });
     }
-    let manifest: Manifest = serde_json::from_value(m)
-        .map_err(|e| ImportError::Damaged(format!("manifest.json: {e}")))?;
+    let manifest: Manifest = serde_json::from_value(m).map_err(ImportError::BadManifest)?;
     for d in &manifest.datasets {
         if !archive::member_allowed(&d.file) {
             return Err(ImportError::Damaged(format!(
