@@ -5,7 +5,9 @@
 //!
 //! An error type is a struct or enum named `…Error`, or one that derives `thiserror::Error`;
 //! it passes with `miette::Diagnostic` among its derives or an `impl … Diagnostic for NAME`
-//! in the same crate. A function counts when it is `pub`, `pub(crate)`, `pub(super)` or
+//! in the same crate. A named field of an error type that holds an error (a type, or a
+//! `Box` of one, named `…Error` or `Errno`) must be its source: named `source`, or marked
+//! `#[source]`, `#[from]` or `#[diagnostic_source]`. A function counts when it is `pub`, `pub(crate)`, `pub(super)` or
 //! `pub(in …)`, or is declared in a trait; private helpers of one module may keep a `String`
 //! error. Test files and inline `#[cfg(test)] mod tests` are not read.
 //!
@@ -147,6 +149,7 @@ fn closing(code: &[u8], open: usize) -> Option<usize> {
     let (o, c) = match code[open] {
         b'(' => (b'(', b')'),
         b'{' => (b'{', b'}'),
+        b'[' => (b'[', b']'),
         _ => (b'<', b'>'),
     };
     let mut depth = 0usize;
@@ -342,6 +345,117 @@ fn error_types(text: &str) -> Vec<(String, bool)> {
     out
 }
 
+/// The fields of a `{ ... }` group (its text without the braces): `(attributes, name,
+/// type)`, split at the commas outside brackets.
+fn fields(group: &str) -> Vec<(String, String, String)> {
+    let mut pieces = Vec::new();
+    let (mut depth, mut from) = (0i32, 0);
+    let b = group.as_bytes();
+    for (k, &c) in b.iter().enumerate() {
+        match c {
+            b'(' | b'[' | b'{' | b'<' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
+            b'>' if k == 0 || b[k - 1] != b'-' => depth -= 1,
+            b',' if depth == 0 => {
+                pieces.push(&group[from..k]);
+                from = k + 1;
+            }
+            _ => {}
+        }
+    }
+    pieces.push(&group[from..]);
+    let mut out = Vec::new();
+    for piece in pieces {
+        let mut p = piece.trim();
+        let mut attrs = String::new();
+        while p.starts_with("#[") {
+            let Some(end) = closing(p.as_bytes(), 1) else {
+                break;
+            };
+            attrs.push_str(&p[..=end]);
+            p = p[end + 1..].trim_start();
+        }
+        let p = p.strip_prefix("pub ").unwrap_or(p);
+        if let Some((name, ty)) = p.split_once(':')
+            && !name.is_empty()
+            && name.trim().chars().all(|c| c.is_alphanumeric() || c == '_')
+        {
+            out.push((attrs, name.trim().to_string(), ty.trim().to_string()));
+        }
+    }
+    out
+}
+
+/// The named fields of the error types of one file that hold an error but are not marked
+/// as its source: `Type.field`.
+fn unsourced_causes(text: &str) -> Vec<String> {
+    let code = code_only(without_tests(text));
+    let bytes = code.as_bytes();
+    let names: Vec<String> = error_types(text).into_iter().map(|(n, _)| n).collect();
+    let mut out = Vec::new();
+    for kw in ["enum ", "struct "] {
+        for (at, _) in code.match_indices(kw) {
+            if !word_start(&code, at) {
+                continue;
+            }
+            let name = ident(&code, at + kw.len());
+            if !names.iter().any(|n| n == name) {
+                continue;
+            }
+            let Some(open) = code[at..].find(['{', ';', '(']).map(|n| at + n) else {
+                continue;
+            };
+            if bytes[open] != b'{' {
+                continue;
+            }
+            let Some(close) = closing(bytes, open) else {
+                continue;
+            };
+            // A struct's body is its one group; an enum's are its variants' `{ ... }`, the
+            // braces outside brackets (an attribute's arguments may hold some).
+            let mut groups = Vec::new();
+            if kw == "struct " {
+                groups.push(&code[open + 1..close]);
+            } else {
+                let mut depth = 0i32;
+                let mut k = open + 1;
+                while k < close {
+                    match bytes[k] {
+                        b'(' | b'[' => depth += 1,
+                        b')' | b']' => depth -= 1,
+                        b'{' if depth == 0 => {
+                            let Some(end) = closing(bytes, k) else { break };
+                            groups.push(&code[k + 1..end]);
+                            k = end;
+                        }
+                        _ => {}
+                    }
+                    k += 1;
+                }
+            }
+            for g in groups {
+                for (attrs, field, ty) in fields(g) {
+                    let inner = ty
+                        .strip_prefix("Box<")
+                        .and_then(|r| r.strip_suffix('>'))
+                        .unwrap_or(&ty);
+                    let last = inner.rsplit("::").next().unwrap_or(inner);
+                    if !(last.ends_with("Error") || last == "Errno") || field == "source" {
+                        continue;
+                    }
+                    let marked = ["#[source]", "#[from]", "#[diagnostic_source]"]
+                        .iter()
+                        .any(|m| attrs.contains(m));
+                    if !marked {
+                        out.push(format!("{name}.{field}"));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 /// `impl … Diagnostic for NAME` anywhere in `texts`.
 fn implements_by_hand(texts: &[String], name: &str) -> bool {
     texts.iter().any(|t| {
@@ -397,6 +511,24 @@ fn every_error_type_derives_diagnostic() {
         bad.is_empty(),
         "error types that do not derive miette::Diagnostic (add it, with the fix as \
          #[diagnostic(help(...))] and the cause as #[source]):\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn a_field_holding_an_error_is_its_source() {
+    let mut bad = Vec::new();
+    for c in CRATES {
+        for (file, text) in sources(c) {
+            for f in unsourced_causes(&text) {
+                bad.push(format!("{file}: {f}"));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "an error held in a field but not marked as the source (the chain stops there): \
+         add #[source]:\n{}",
         bad.join("\n")
     );
 }
@@ -471,6 +603,20 @@ pub struct GoodError;
 #[error("refused")]
 pub struct Refusal;
 
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum WrapError {
+    #[error("a: {cause}")]
+    Kept {
+        path: PathBuf,
+        #[source]
+        cause: std::io::Error,
+    },
+    #[error("b: {cause}")]
+    Lost { cause: Box<ProcessError>, errno: nix::errno::Errno },
+    #[error("c: {source}")]
+    Named { source: ParseError, message: String },
+}
+
 pub fn parse(s: &str) -> Result<u32, String> {
     let msg = "fn fake() -> Result<(), String> {";
     Err(msg.into())
@@ -503,8 +649,23 @@ pub trait Driver {
         [
             ("BadError".to_string(), false),
             ("GoodError".to_string(), true),
-            ("Refusal".to_string(), false)
+            ("Refusal".to_string(), false),
+            ("WrapError".to_string(), true)
         ]
+    );
+    assert_eq!(
+        unsourced_causes(text),
+        ["WrapError.cause", "WrapError.errno"]
+    );
+    let kept =
+        fields("\n        path: PathBuf,\n        #[source]\n        cause: std::io::Error,\n");
+    assert_eq!(
+        kept[1],
+        (
+            "#[source]".to_string(),
+            "cause".to_string(),
+            "std::io::Error".to_string()
+        )
     );
     assert_eq!(string_fns(text), ["parse", "map", "Driver::start"]);
     assert!(implements_by_hand(

@@ -19,6 +19,7 @@ use std::path::{Component, Path};
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[error("{message}")]
 pub struct InRootError {
+    #[source]
     pub errno: Errno,
     message: String,
 }
