@@ -13,7 +13,7 @@
 //! questions; nothing is changed.
 
 use crate::config::spec::{Global, JailSpec, Network};
-use crate::host::{Cmd, Host, tools};
+use crate::host::{Cmd, Host, tools, zfs};
 use crate::platform::RacctState;
 use serde::Serialize;
 use std::path::Path;
@@ -146,12 +146,14 @@ fn storage(host: &dyn Host, global: &Global, exec: bool) -> Vec<Check> {
     if !pool_ok {
         return out;
     }
-    let mut args = vec!["get", "-H"];
+    let mut get = zfs::Get::new(["exec"], [root.as_str()]);
     if exec {
-        args.extend(["-r", "-t", "filesystem,volume"]);
+        // Snapshots have no exec of their own to fix: filesystems and volumes only.
+        get = get
+            .depth(zfs::Depth::All)
+            .only_types(["filesystem", "volume"]);
     }
-    args.extend(["-o", "name,value,source", "exec", root.as_str()]);
-    let g = host.output(&Cmd::new(tools::ZFS, args));
+    let g = host.output(&get.cmd());
     let o = match g {
         Ok(o) if o.success() => o,
         Ok(o) => {
@@ -178,7 +180,15 @@ fn storage(host: &dyn Host, global: &Global, exec: bool) -> Vec<Check> {
     };
     out.push(Check::ok("zfs_root", format!("dataset {root} exists")));
     if exec {
-        out.push(exec_check(root, &o.stdout));
+        out.push(match zfs::parse_rows(&o.stdout, true) {
+            Ok(rows) => exec_check(root, &rows),
+            Err(e) => Check::bad(
+                "exec",
+                Level::Fail,
+                format!("cannot read exec on {root} and below: {e}"),
+                "run `zfs get -r exec` by hand; this is a bug in jailctl if zfs answered normally",
+            ),
+        });
     }
     out
 }
@@ -231,30 +241,27 @@ fn pool_health(host: &dyn Host, pool: &str, root: &str) -> (Check, bool) {
     }
 }
 
-/// exec=off on `zfs_root` or below, from `zfs get -r -o name,value,source exec`: where it is
-/// set (locally, or inherited from above zfs_root) is what to fix.
-fn exec_check(root: &str, listing: &str) -> Check {
+/// exec=off on `zfs_root` or below, from the rows of `zfs get -r exec`: where it is set
+/// (locally, or inherited from above zfs_root) is what to fix.
+fn exec_check(root: &str, rows: &[zfs::Row<'_>]) -> Check {
     let mut off: Vec<String> = Vec::new();
     let mut inheriting = 0;
     let mut fixes: Vec<String> = Vec::new();
-    for line in listing.lines() {
-        let f: Vec<&str> = line.split('\t').collect();
-        if f.len() < 3 || f[1] != "off" {
+    for r in rows {
+        if r.property != "exec" || r.value != "off" {
             continue;
         }
-        let at = f[2]
-            .strip_prefix("inherited from ")
-            .unwrap_or(f[0])
-            .to_string();
+        let inherited = r.source.strip_prefix("inherited from ");
+        let at = inherited.unwrap_or(r.name).to_string();
         // A dataset that inherits exec=off from one already named is counted, not listed.
-        if f[2].starts_with("inherited from ") && off.contains(&at) {
+        if inherited.is_some() && off.contains(&at) {
             inheriting += 1;
             continue;
         }
-        off.push(if at == f[0] {
-            f[0].to_string()
+        off.push(if at == r.name {
+            r.name.to_string()
         } else {
-            format!("{} (inherited from {at})", f[0])
+            format!("{} (inherited from {at})", r.name)
         });
         let cmd = format!("zfs set exec=on {at}");
         if !fixes.contains(&cmd) {

@@ -56,27 +56,41 @@ impl fmt::Display for LayoutStep {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum LayoutError {
     #[error("cannot take the host layout lock: {0}")]
-    Lock(#[from] super::lock::LockError),
-    #[error(
-        "cannot list jailctl's parent datasets under {zfs_root}: {detail}; check that the pool exists (`zpool list`) and that zfs_root in jailctl.toml names a dataset in it"
-    )]
-    Observe { zfs_root: String, detail: String },
-    #[error(
-        "cannot create the parent dataset {dataset}: {detail}; create it by hand (`zfs create -o mountpoint=none {dataset}`) and run again"
-    )]
-    Create { dataset: String, detail: String },
-    #[error(
-        "cannot create the directory {path}: {cause}; create it by hand (`mkdir -p {path}`) and run again",
-        path = .path.display()
-    )]
+    Lock(
+        #[from]
+        #[diagnostic_source]
+        super::lock::LockError,
+    ),
+    #[error("cannot list jailctl's parent datasets under {zfs_root}: {source}")]
+    #[diagnostic(help(
+        "check that the pool exists (`zpool list`) and that zfs_root in jailctl.toml names a dataset in it"
+    ))]
+    Observe {
+        zfs_root: String,
+        #[source]
+        source: Box<ProcessError>,
+    },
+    #[error("cannot create the parent dataset {dataset}: {source}")]
+    #[diagnostic(help(
+        "create it by hand (`zfs create -o mountpoint=none {dataset}`) and run again"
+    ))]
+    Create {
+        dataset: String,
+        #[source]
+        source: Box<ProcessError>,
+    },
+    #[error("cannot create the directory {path}: {cause}", path = .path.display())]
+    #[diagnostic(help("create it by hand (`mkdir -p {}`) and run again", .path.display()))]
     Dir {
         path: PathBuf,
+        #[source]
         cause: std::io::Error,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Process(#[from] ProcessError),
 }
 
@@ -112,7 +126,7 @@ pub fn dirs(global: &Global) -> Vec<(PathBuf, u32)> {
 pub fn missing(host: &dyn Host, global: &Global) -> Result<Vec<LayoutStep>, LayoutError> {
     let want = datasets(global);
     // One operand: `<zfs_root>` and its children, or "dataset does not exist" for all.
-    let out = host.output(&Cmd::new(
+    let list = Cmd::new(
         tools::ZFS,
         [
             "list",
@@ -123,12 +137,13 @@ pub fn missing(host: &dyn Host, global: &Global) -> Result<Vec<LayoutStep>, Layo
             "1",
             global.zfs_root.as_str(),
         ],
-    ))?;
+    );
+    let out = host.output(&list)?;
     let absent = out.stderr.trim_end().ends_with("dataset does not exist");
     if !out.success() && !absent {
         return Err(LayoutError::Observe {
             zfs_root: global.zfs_root.clone(),
-            detail: format!("`zfs list` exited {}: {}", out.status, out.stderr.trim()),
+            source: Box::new(ProcessError::failed(&list, out)),
         });
     }
     let have: std::collections::BTreeSet<&str> = out.stdout.lines().map(str::trim).collect();
@@ -171,7 +186,7 @@ pub fn ensure(
                 if !made {
                     return Err(LayoutError::Create {
                         dataset: name.clone(),
-                        detail: format!("`{cmd}` exited {}: {}", out.status, out.stderr.trim()),
+                        source: Box::new(ProcessError::failed(&cmd, out)),
                     });
                 }
             }
@@ -281,7 +296,7 @@ mod tests {
         let sim = SimHost::open(dir.path()).unwrap();
         let mut g = global();
         g.zfs_root = "tank/jailctl".into();
-        let e = ensure(&sim, &Held::none(), &g).unwrap_err().to_string();
+        let e = crate::host::explain(&ensure(&sim, &Held::none(), &g).unwrap_err());
         assert!(e.contains("tank/jailctl"), "{e}");
         assert!(
             e.contains("create it by hand") || e.contains("zpool list"),

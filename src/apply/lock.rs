@@ -86,31 +86,32 @@ pub enum Mode {
     Exclusive,
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Why a lock could not be taken.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum LockError {
-    #[error(
-        "cannot open lock file {path}: {cause}; jailctl must run as root (the directory {dir} must be writable)",
-        path = .path.display(), dir = LOCK_DIR
-    )]
+    #[error("cannot open lock file {path}: {cause}", path = .path.display())]
+    #[diagnostic(help("jailctl must run as root (the directory {LOCK_DIR} must be writable)"))]
     Open {
         path: PathBuf,
+        #[source]
         cause: std::io::Error,
     },
     #[error("cannot lock {what} ({path}): {cause}", path = .path.display())]
     Lock {
         what: LockKey,
         path: PathBuf,
+        #[source]
         cause: nix::errno::Errno,
     },
     /// A bug in jailctl: taking `wanted` while holding `held` breaks the one order.
     #[error(
-        "internal error: jailctl asked for the lock of {wanted} while holding the lock of {held}; locks are taken fleet, jails, bases, network, firewall, layout (please report this)"
+        "internal error: jailctl asked for the lock of {wanted} while holding the lock of {held}; locks are taken fleet, jails, bases, network, firewall, layout"
     )]
+    #[diagnostic(help("this is a bug in jailctl, please report it"))]
     Order { wanted: LockKey, held: LockKey },
     /// A bug in jailctl: a shared lock cannot be turned into an exclusive one in place.
-    #[error(
-        "internal error: jailctl holds a shared lock of {0} and asked for it exclusively (please report this)"
-    )]
+    #[error("internal error: jailctl holds a shared lock of {0} and asked for it exclusively")]
+    #[diagnostic(help("this is a bug in jailctl, please report it"))]
     Upgrade(LockKey),
 }
 

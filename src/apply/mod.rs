@@ -27,7 +27,8 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use exec::{
-    ApplyError, ApplyReport, JOURNAL_DIR, PendingUndo, UndoReport, apply, pending, recover,
+    ApplyError, ApplyReport, JOURNAL_DIR, PendingUndo, StepError, UndoReport, apply, pending,
+    recover,
 };
 pub use lock::{Held, JailLocks, LOCK_DIR, LockError, LockKey, Mode};
 

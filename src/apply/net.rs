@@ -3,12 +3,43 @@
 //! planning side (addresses, names, which steps) is [`crate::vnet`], which runs nothing.
 
 use super::{Op, Undo};
-use crate::host::Host;
+use crate::host::{Host, ProcessError};
 use crate::vnet::{EpairOp, NetStep, bridge_members, create_bridge_cmd, destroy_cmd, ifconfig};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::path::PathBuf;
 
 /// Units the epair cloner accepts (the kernel's IF_MAXUNIT is 0x7fff).
+/// Why a VNET operation failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum NetError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Process(#[from] ProcessError),
+    #[error("`ifconfig {want} create` printed {printed:?}, not {want}a")]
+    #[diagnostic(help("check `ifconfig -l` for a stray epair"))]
+    Renamed { want: String, printed: String },
+    #[error("neither epair{unit}a nor epair{unit}b exists: nothing was left unnamed")]
+    NoUnnamed { unit: u32 },
+    #[error("cannot take the network lock: {0}")]
+    Lock(
+        #[source]
+        #[diagnostic_source]
+        super::lock::LockError,
+    ),
+    /// The unit about to be used could not be noted in the undo journal.
+    #[error(
+        "cannot write the undo journal {}: {source}; the epair was not created",
+        .path.display()
+    )]
+    #[diagnostic(help("check that /var/db is writable"))]
+    Journal {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 pub(crate) const EPAIR_UNITS: u32 = 0x8000;
 
 /// How many units [`create_epair`] tries before giving up: the first is almost always free.
@@ -36,9 +67,9 @@ pub(crate) fn first_unit(jail: &str) -> u32 {
 pub fn create_epair(
     host: &dyn Host,
     op: &EpairOp,
-    note: &mut dyn FnMut(u32) -> Result<(), String>,
-) -> Result<(), String> {
-    let fail = |e: crate::host::ProcessError| e.to_string();
+    note: &mut dyn FnMut(u32) -> Result<(), NetError>,
+) -> Result<(), NetError> {
+    let fail = NetError::Process;
     let mut unit = first_unit(&op.jail);
     let mut tries = 0;
     loop {
@@ -52,21 +83,17 @@ pub fn create_epair(
             let printed = out.stdout.trim();
             if printed != format!("{want}a") {
                 let _ = host.run(&destroy_cmd(&format!("{want}a")));
-                return Err(format!(
-                    "`ifconfig {want} create` printed {printed:?}, not {want}a; check `ifconfig -l` for a stray epair"
-                ));
+                return Err(NetError::Renamed {
+                    want,
+                    printed: printed.to_string(),
+                });
             }
             break;
         }
         tries += 1;
         if !out.stderr.contains("File exists") || tries >= EPAIR_TRIES {
             let cmd = ifconfig([want.as_str(), "create"]);
-            return Err(fail(crate::host::ProcessError::Failed {
-                cmd,
-                status: out.status,
-                stdout: out.stdout,
-                stderr: out.stderr,
-            }));
+            return Err(fail(ProcessError::failed(&cmd, out)));
         }
         unit = (unit + 1) % EPAIR_UNITS;
     }
@@ -96,23 +123,21 @@ pub fn create_epair(
 /// both renames, when the jail-named undo applies), so an undo report lists this only when
 /// it destroyed something. Runs under the network lock, so no live run is between its create
 /// and its rename.
-fn destroy_unnamed(host: &dyn Host, unit: u32) -> Result<(), String> {
+fn destroy_unnamed(host: &dyn Host, unit: u32) -> Result<(), NetError> {
     for end in ['a', 'b'] {
         let iface = format!("epair{unit}{end}");
         let exists = host
             .output(&ifconfig([iface.as_str()]))
-            .map_err(|e| e.to_string())?
+            .map_err(NetError::from)?
             .success();
         if exists {
             return host
                 .run(&destroy_cmd(&iface))
                 .map(|_| ())
-                .map_err(|e| e.to_string());
+                .map_err(NetError::from);
         }
     }
-    Err(format!(
-        "neither epair{unit}a nor epair{unit}b exists: nothing was left unnamed"
-    ))
+    Err(NetError::NoUnnamed { unit })
 }
 
 /// The ops of a [`NetStep`] with their undo, for [`super::ops`].
@@ -206,7 +231,7 @@ impl NetOp {
 
 /// Run one [`NetOp`]. A failure leaves nothing behind that the op created. An epair's unit
 /// is not recorded anywhere (an undo re-creating a pair runs outside any journal entry).
-pub fn run(host: &dyn Host, op: &NetOp) -> Result<(), String> {
+pub fn run(host: &dyn Host, op: &NetOp) -> Result<(), NetError> {
     run_noting(host, op, &mut |_| Ok(()))
 }
 
@@ -219,11 +244,11 @@ pub fn run(host: &dyn Host, op: &NetOp) -> Result<(), String> {
 pub fn run_noting(
     host: &dyn Host,
     op: &NetOp,
-    note: &mut dyn FnMut(u32) -> Result<(), String>,
-) -> Result<(), String> {
+    note: &mut dyn FnMut(u32) -> Result<(), NetError>,
+) -> Result<(), NetError> {
     use crate::apply::lock::{Held, LockKey, Mode};
     let _lock = Held::acquire(host, &[(LockKey::Network, Mode::Exclusive)], |_| {})
-        .map_err(|e| format!("cannot take the network lock: {e}"))?;
+        .map_err(NetError::Lock)?;
     match op {
         NetOp::Epair(e) => create_epair(host, e, note),
         NetOp::DestroyUnnamedEpair { unit } => destroy_unnamed(host, *unit),
@@ -236,12 +261,12 @@ pub fn run_noting(
             }
             host.run(&create_bridge_cmd(bridge, uplink.as_deref()))
                 .map(|_| ())
-                .map_err(|e| e.to_string())
+                .map_err(NetError::from)
         }
         NetOp::DropUnusedBridge { bridge, uplink } => {
             let out = host
                 .output(&ifconfig([bridge.as_str()]))
-                .map_err(|e| e.to_string())?;
+                .map_err(NetError::from)?;
             if !out.success() {
                 return Ok(()); // already gone
             }
@@ -253,7 +278,7 @@ pub fn run_noting(
             }
             host.run(&destroy_cmd(bridge))
                 .map(|_| ())
-                .map_err(|e| e.to_string())
+                .map_err(NetError::from)
         }
     }
 }

@@ -136,7 +136,10 @@ fn a_hash_clash_between_definitions_is_refused() {
     let specs = vec![vnet(&a, &["10.0.0.5/24"]), vnet(&b, &["10.0.0.6/24"])];
     let e = resolve(&specs[0], &global(), &host(), &specs).unwrap_err();
     assert!(matches!(e, VnetError::NameClash { .. }), "{e}");
-    assert!(e.to_string().contains("rename one of them"), "{e}");
+    assert!(
+        crate::host::explain(&e).contains("rename one of them"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -199,7 +202,7 @@ fn recorded_addresses_are_kept_and_block_others() {
     let fixed = vec![vnet("a", &["10.0.0.2/24"]), vnet("z", &[])];
     let e = resolve(&fixed[0], &g, &h, &fixed).unwrap_err();
     assert_eq!(
-        e.to_string(),
+        crate::host::explain(&e),
         "jail `a`: address 10.0.0.2 is already used by jail `z` (recorded on its dataset); give one of them another address"
     );
 }
@@ -210,10 +213,8 @@ fn fixed_addresses_are_checked_against_the_pool() {
     let h = host();
     let check = |a: &str| {
         let specs = vec![vnet("web", &[a]), vnet("db", &["10.0.0.7/24"])];
-        resolve(&specs[0], &g, &h, &specs)
-            .map(|_| ())
-            .unwrap_err()
-            .to_string()
+        let e = resolve(&specs[0], &g, &h, &specs).map(|_| ()).unwrap_err();
+        crate::host::explain(&e)
     };
     assert_eq!(
         check("192.168.1.5/24"),
@@ -237,7 +238,7 @@ fn a_full_pool_is_refused() {
     );
     let e = resolve(&specs[1], &g, &host(), &specs).unwrap_err();
     assert_eq!(
-        e.to_string(),
+        crate::host::explain(&e),
         "jail `b`: the pool 10.0.0.0/30 of bridge bridge0 has no free address left; enlarge ip4_pool or give the jail a fixed ip4"
     );
 }
@@ -248,15 +249,14 @@ fn host_checks_name_the_fix() {
     let mut h = host();
     h.vimage = false;
     let e = resolve(&specs[0], &global(), &h, &specs).unwrap_err();
-    assert!(e.to_string().contains("options VIMAGE"), "{e}");
+    assert!(crate::host::explain(&e).contains("options VIMAGE"), "{e}");
 
     let mut g = global();
     g.bridges.get_mut("bridge0").unwrap().create = false;
     let e = resolve(&specs[0], &g, &host(), &specs).unwrap_err();
     assert!(matches!(e, VnetError::BridgeMissing { .. }), "{e}");
     assert!(
-        e.to_string()
-            .contains("set create = true in [bridges.bridge0]"),
+        crate::host::explain(&e).contains("set create = true in [bridges.bridge0]"),
         "{e}"
     );
     // Present on the host: fine without create.
@@ -268,8 +268,7 @@ fn host_checks_name_the_fix() {
     g.bridges.get_mut("bridge0").unwrap().uplink = Some("igb0".into());
     let e = resolve(&specs[0], &g, &host(), &specs).unwrap_err();
     assert!(
-        e.to_string()
-            .contains("uplink igb0 of bridge bridge0 does not exist"),
+        crate::host::explain(&e).contains("uplink igb0 of bridge bridge0 does not exist"),
         "{e}"
     );
 }
@@ -386,7 +385,7 @@ fn create_epair_names_both_ends_and_joins_the_bridge() {
     h.run(&destroy_cmd(&format!("epair{other}a"))).unwrap();
     // A second pair for the same jail is refused by the kernel, and leaves nothing behind.
     let e = create_epair(&h, &op(), &mut |_| Ok(())).unwrap_err();
-    assert!(e.contains("File exists"), "{e}");
+    assert!(e.to_string().contains("File exists"), "{e}");
     assert_eq!(ifaces(&h), ["lo0", "em0", "bridge0", "e0a_web", "e0b_web"]);
     h.run(&destroy_cmd("e0a_web")).unwrap();
     assert_eq!(ifaces(&h), ["lo0", "em0", "bridge0"]);
@@ -409,7 +408,7 @@ fn a_failure_inside_create_epair_leaves_no_interface() {
             stderr: "ifconfig: injected\n".into(),
         }]);
         let e = create_epair(&h, &op(), &mut |_| Ok(())).unwrap_err();
-        assert!(e.contains("injected"), "{pattern}: {e}");
+        assert!(e.to_string().contains("injected"), "{pattern}: {e}");
         assert_eq!(ifaces(&h), ["lo0", "em0", "bridge0"], "{pattern}");
         assert_eq!(members(&h, "bridge0"), ["em0"], "{pattern}");
     }
@@ -660,8 +659,17 @@ fn create_epair_notes_each_unit_before_trying_it_and_skips_taken_ones() {
     // A note that cannot be recorded stops before the pair is created.
     h.run(&destroy_cmd("e0a_web")).unwrap();
     let before = ifaces(&h);
-    let e = create_epair(&h, &op(), &mut |_| Err("journal is read-only".into())).unwrap_err();
-    assert_eq!(e, "journal is read-only");
+    let e = create_epair(&h, &op(), &mut |_| {
+        Err(crate::apply::net::NetError::Journal {
+            path: "/var/db/jailctl/journal/web.json".into(),
+            source: std::io::ErrorKind::ReadOnlyFilesystem.into(),
+        })
+    })
+    .unwrap_err();
+    assert!(
+        matches!(&e, crate::apply::net::NetError::Journal { path, .. } if path.ends_with("web.json")),
+        "{e}"
+    );
     assert_eq!(ifaces(&h), before);
 }
 

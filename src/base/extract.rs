@@ -45,23 +45,38 @@ pub struct ExtractStats {
     pub bytes: u64,
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Why a distribution set could not be extracted.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ExtractError {
     #[error("cannot open {}: {cause}", path.display())]
-    Open { path: PathBuf, cause: io::Error },
+    Open {
+        path: PathBuf,
+        #[source]
+        cause: io::Error,
+    },
     #[error("{} is not a readable xz-compressed tar archive (corrupt or truncated download?): {cause}", archive.display())]
-    Corrupt { archive: PathBuf, cause: io::Error },
+    #[diagnostic(help("remove it and fetch the set again"))]
+    Corrupt {
+        archive: PathBuf,
+        #[source]
+        cause: io::Error,
+    },
+    /// `reason` says what makes the entry unsafe (an absolute path, `..`, a link out of the
+    /// tree, a device).
     #[error("{} holds an unsafe entry `{entry}`: {reason}; nothing from it is trusted", archive.display())]
+    #[diagnostic(help("use the sets of a FreeBSD release, and check where this one came from"))]
     Unsafe {
         archive: PathBuf,
         entry: String,
         reason: String,
     },
     #[error("cannot extract `{entry}` from {} into {}: {cause}", archive.display(), dest.display())]
+    #[diagnostic(help("check that the base's dataset is mounted, writable and not full"))]
     Write {
         archive: PathBuf,
         entry: String,
         dest: PathBuf,
+        #[source]
         cause: io::Error,
     },
 }

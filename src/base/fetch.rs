@@ -63,22 +63,43 @@ impl Source {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Why distribution sets could not be fetched or verified.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum FetchError {
     #[error("cannot use `{source_text}` as a source of distribution sets: {reason}")]
+    #[diagnostic(help(
+        "give an http(s) URL of a release directory (e.g. https://download.freebsd.org/releases/amd64/14.2-RELEASE/) or a local directory holding MANIFEST and the sets"
+    ))]
     BadSource { source_text: String, reason: String },
     #[error("cannot read {what}: {cause}")]
-    Io { what: String, cause: io::Error },
+    Io {
+        what: String,
+        #[source]
+        cause: io::Error,
+    },
+    /// `reason` says what the server answered (its HTTP status).
     #[error("download of {url} failed: {reason}")]
+    #[diagnostic(help("check the URL and the network, then run the command again"))]
     Http { url: String, reason: String },
+    /// The connection or the transfer failed.
+    #[error("download of {url} failed: {source}")]
+    #[diagnostic(help("check the URL and the network, then run the command again"))]
+    Transport {
+        url: String,
+        #[source]
+        source: Box<ureq::Error>,
+    },
     #[error("{location} is not a valid MANIFEST: {cause}")]
     Manifest {
         location: String,
+        #[source]
+        #[diagnostic_source]
         cause: ManifestError,
     },
-    #[error(
-        "{location} not found: check the release and architecture in --from, and the set names in --sets"
-    )]
+    #[error("{location} not found")]
+    #[diagnostic(help(
+        "check the release and architecture in --from, and the set names in --sets"
+    ))]
     Missing { location: String },
     #[error(
         "checksum mismatch for {set}.txz ({path}): expected SHA-256 {expected} ({from}), got {actual}; {after}"
@@ -90,8 +111,11 @@ pub enum FetchError {
         expected: Box<str>,
         actual: Box<str>,
         from: String,
-        /// What became of the file and what to do.
+        /// What became of the file.
         after: &'static str,
+        /// What to do.
+        #[help]
+        fix: &'static str,
     },
 }
 
@@ -126,10 +150,11 @@ pub fn fetch_manifest(source: &Source) -> Result<Option<Manifest>, FetchError> {
                 url: location.clone(),
                 reason,
             };
-            let mut resp = agent()
-                .get(&location)
-                .call()
-                .map_err(|e| http(e.to_string()))?;
+            let transport = |e: ureq::Error| FetchError::Transport {
+                url: location.clone(),
+                source: Box::new(e),
+            };
+            let mut resp = agent().get(&location).call().map_err(&transport)?;
             match resp.status().as_u16() {
                 200 => {}
                 404 => return Ok(None),
@@ -139,7 +164,7 @@ pub fn fetch_manifest(source: &Source) -> Result<Option<Manifest>, FetchError> {
                 .with_config()
                 .limit(1 << 20)
                 .read_to_string()
-                .map_err(|e| http(e.to_string()))?
+                .map_err(&transport)?
         }
     };
     Manifest::parse(&text)
@@ -214,11 +239,15 @@ pub fn download(url: &str, dest: &Path, progress: bool) -> Result<(), FetchError
         url: url.to_string(),
         reason,
     };
+    let transport = |e: ureq::Error| FetchError::Transport {
+        url: url.to_string(),
+        source: Box::new(e),
+    };
     let mut req = agent().get(url);
     if have > 0 {
         req = req.header("Range", format!("bytes={have}-"));
     }
-    let mut resp = req.call().map_err(|e| http(e.to_string()))?;
+    let mut resp = req.call().map_err(&transport)?;
     let status = resp.status().as_u16();
     let resume_from = match status {
         200 => 0,
@@ -358,9 +387,14 @@ pub fn verify(
         actual: actual.to_string().into(),
         from: from.to_string(),
         after: if remove_on_mismatch {
-            "the download was removed (a damaged or tampered file); run the command again to fetch it afresh, and check the source if it fails again"
+            "the download was removed (a damaged or tampered file)"
         } else {
-            "the file was not used: check that it is the set you meant and that the digest is right"
+            "the file was not used"
+        },
+        fix: if remove_on_mismatch {
+            "run the command again to fetch it afresh, and check the source if it fails again"
+        } else {
+            "check that it is the set you meant and that the digest is right"
         },
     })
 }

@@ -12,23 +12,35 @@ use std::fmt;
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Sha256Digest(pub [u8; 32]);
 
+/// Text that is not a SHA-256 digest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
+#[error("`{text}` is not a SHA-256 digest: {reason}")]
+#[diagnostic(help("a SHA-256 digest is 64 hexadecimal digits"))]
+pub struct DigestError {
+    pub text: String,
+    pub reason: String,
+}
+
 impl Sha256Digest {
     /// Parse 64 hexadecimal digits (either case).
-    pub fn parse_hex(s: &str) -> Result<Self, String> {
+    pub fn parse_hex(s: &str) -> Result<Self, DigestError> {
         let s = s.trim();
+        let bad = |reason: String| DigestError {
+            text: s.to_string(),
+            reason,
+        };
         if s.len() != 64 {
-            return Err(format!(
-                "`{s}` is not a SHA-256 digest: expected 64 hexadecimal digits, got {}",
+            return Err(bad(format!(
+                "expected 64 hexadecimal digits, got {}",
                 s.len()
-            ));
+            )));
         }
         let mut out = [0u8; 32];
         for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
             let hex =
-                std::str::from_utf8(chunk).map_err(|_| format!("`{s}` is not hexadecimal"))?;
-            out[i] = u8::from_str_radix(hex, 16).map_err(|_| {
-                format!("`{s}` is not a SHA-256 digest: `{hex}` is not hexadecimal")
-            })?;
+                std::str::from_utf8(chunk).map_err(|_| bad("it is not hexadecimal".to_string()))?;
+            out[i] = u8::from_str_radix(hex, 16)
+                .map_err(|_| bad(format!("`{hex}` is not hexadecimal")))?;
         }
         Ok(Sha256Digest(out))
     }
@@ -71,11 +83,17 @@ pub struct Manifest {
 }
 
 /// A MANIFEST line that is not in the expected shape.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
 #[error("MANIFEST line {line}: {reason}")]
+#[diagnostic(help(
+    "a MANIFEST lists one set a line: file, sha256, count, set, description, on/off, separated by tabs; check that the source is a FreeBSD release directory"
+))]
 pub struct ManifestError {
     pub line: usize,
     pub reason: String,
+    /// The digest field's error, when that is what is wrong.
+    #[source]
+    pub digest: Option<DigestError>,
 }
 
 impl Manifest {
@@ -85,7 +103,11 @@ impl Manifest {
         let mut sets = BTreeMap::new();
         for (i, raw) in text.lines().enumerate() {
             let line = i + 1;
-            let err = |reason: String| ManifestError { line, reason };
+            let err = |reason: String| ManifestError {
+                line,
+                reason,
+                digest: None,
+            };
             if raw.trim().is_empty() {
                 continue;
             }
@@ -100,7 +122,11 @@ impl Manifest {
             if !file.ends_with(".txz") || file.contains('/') {
                 return Err(err(format!("`{file}` is not a distribution set file name")));
             }
-            let sha256 = Sha256Digest::parse_hex(fields[1]).map_err(err)?;
+            let sha256 = Sha256Digest::parse_hex(fields[1]).map_err(|e| ManifestError {
+                line,
+                reason: e.to_string(),
+                digest: Some(e),
+            })?;
             let files = fields[2]
                 .parse::<u64>()
                 .map_err(|_| err(format!("file count `{}` is not a number", fields[2])))?;

@@ -54,10 +54,16 @@ pub enum BaseError {
     #[error("cannot lock base `{name}`: {cause}")]
     Lock {
         name: String,
+        #[source]
+        #[diagnostic_source]
         cause: crate::apply::LockError,
     },
     #[error("cannot prepare the host for bases: {0}")]
-    Layout(#[from] crate::apply::layout::LayoutError),
+    Layout(
+        #[from]
+        #[diagnostic_source]
+        crate::apply::layout::LayoutError,
+    ),
     #[error("`{name}` is not a valid base name: {reason}")]
     #[diagnostic(help(
         "use letters, digits, `_`, `-` and `.`, starting with a letter or digit (e.g. 14.2-RELEASE)"
@@ -118,18 +124,22 @@ pub enum BaseError {
     #[error("{action}: {cause}")]
     Zfs {
         action: String,
+        #[source]
         cause: Box<ProcessError>,
     },
     #[error("cannot parse `zfs` output: {line:?}")]
     ZfsOutput { line: String },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Fetch(#[from] FetchError),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Extract(#[from] ExtractError),
     #[error("cannot {what} {}: {cause}", path.display())]
     Io {
         what: String,
         path: PathBuf,
+        #[source]
         cause: std::io::Error,
     },
     #[error(
@@ -147,6 +157,7 @@ pub enum BaseError {
     #[error("{error}\n  undo: {undo}")]
     #[diagnostic(help("{help}"))]
     Undone {
+        #[source]
         error: Box<BaseError>,
         undo: String,
         help: String,

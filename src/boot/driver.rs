@@ -104,10 +104,13 @@ impl OpsDriver {
             )
         };
         tracing::info!("stopping {name}, which has no valid definition, {how}");
-        self.host
-            .run(&cmd)
-            .map_err(|e| format!("cannot stop `{name}` (no valid definition; tried {how}): {e}"))?;
-        ops::force_down(self.host.as_ref(), name).map_err(|e| e.to_string())
+        self.host.run(&cmd).map_err(|e| {
+            format!(
+                "cannot stop `{name}` (no valid definition; tried {how}): {}",
+                crate::host::explain(&e)
+            )
+        })?;
+        ops::force_down(self.host.as_ref(), name).map_err(|e| crate::host::explain(&e))
     }
 
     /// The host-wide facts, read on first use. A failed read is not kept: the next start
@@ -118,7 +121,7 @@ impl OpsDriver {
             return Ok(f.clone());
         }
         let read = host_facts(self.host.as_ref())
-            .map_err(|e| format!("cannot read the host's state: {e}"))?;
+            .map_err(|e| format!("cannot read the host's state: {}", crate::host::explain(&e)))?;
         *f = Some(read.clone());
         Ok(read)
     }
@@ -144,7 +147,7 @@ impl JailDriver for OpsDriver {
             &facts,
         )
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| crate::host::explain(&e))
     }
 
     fn healthy(&self, name: &str) -> Result<bool, String> {
@@ -178,7 +181,10 @@ impl JailDriver for OpsDriver {
                  raise [health] timeout if the service is slow to answer",
                 check.timeout
             )),
-            Err(e) => Err(format!("health check of `{name}`: {e}")),
+            Err(e) => Err(format!(
+                "health check of `{name}`: {}",
+                crate::host::explain(&e)
+            )),
         }
     }
 
@@ -200,10 +206,10 @@ impl JailDriver for OpsDriver {
             },
         )
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| crate::host::explain(&e))
     }
 
     fn force_stop(&self, name: &str) -> Result<(), String> {
-        ops::force_down(self.host.as_ref(), name).map_err(|e| e.to_string())
+        ops::force_down(self.host.as_ref(), name).map_err(|e| crate::host::explain(&e))
     }
 }

@@ -17,14 +17,26 @@ use crate::observe::{HostState, host::ObserveError};
 use std::collections::BTreeSet;
 
 /// Why a shutdown could not be got ready; nothing was stopped.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum PrepareError {
     #[error("cannot tell which jails are running: {0}")]
-    Observe(#[from] ObserveError),
+    Observe(
+        #[from]
+        #[diagnostic_source]
+        ObserveError,
+    ),
     #[error("cannot shut down: {0}")]
-    Lock(#[from] LockError),
+    Lock(
+        #[from]
+        #[diagnostic_source]
+        LockError,
+    ),
     #[error("cannot shut down: {0}")]
-    Graph(#[from] GraphError),
+    Graph(
+        #[from]
+        #[diagnostic_source]
+        GraphError,
+    ),
     #[error("refusing to stop it: {0}. Nothing was stopped")]
     Foreign(ForeignJail),
     #[error("cannot tell whether jailctl manages {root}: {source}")]

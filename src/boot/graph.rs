@@ -38,9 +38,11 @@ pub struct BootGraph {
 }
 
 /// Why a graph could not be built for the names the user asked for.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic, PartialEq, Eq)]
 pub enum GraphError {
-    #[error("no jail named `{name}` is defined{hint}; `jailctl list` shows the defined jails")]
+    /// `hint` is a did-you-mean, or empty.
+    #[error("no jail named `{name}` is defined{hint}")]
+    #[diagnostic(help("`jailctl list` shows the defined jails"))]
     UnknownJail { name: String, hint: String },
 }
 

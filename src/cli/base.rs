@@ -65,10 +65,20 @@ pub struct DestroyArgs {
     pub yes: bool,
 }
 
-fn parse_sha_arg(s: &str) -> Result<(String, Sha256Digest), String> {
+/// Why a `--sha256` argument was refused (clap prints it as the reason).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+enum ShaArgError {
+    #[error("`{0}` is not SET=HEX (e.g. base=<64 hex digits>)")]
+    NotSetHex(String),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Digest(#[from] crate::base::manifest::DigestError),
+}
+
+fn parse_sha_arg(s: &str) -> Result<(String, Sha256Digest), ShaArgError> {
     let (set, hex) = s
         .split_once('=')
-        .ok_or_else(|| format!("`{s}` is not SET=HEX (e.g. base=<64 hex digits>)"))?;
+        .ok_or_else(|| ShaArgError::NotSetHex(s.to_string()))?;
     Ok((set.to_string(), Sha256Digest::parse_hex(hex)?))
 }
 

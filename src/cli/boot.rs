@@ -50,7 +50,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         eprint!("{}", e.render());
     }
     let graph = BootGraph::for_boot_with_broken(&cfg.jails, &broken, &args.names)
-        .map_err(|e| miette::miette!("cannot boot: {e}"))?;
+        .map_err(|e| miette::Report::new(e).wrap_err("cannot boot"))?;
     let mut opts = BootOptions::from_global(&cfg.global);
     if let Some(n) = args.parallel {
         opts.parallelism = n as usize;
@@ -67,7 +67,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         &[(LockKey::Fleet, Mode::Exclusive)],
         warn_wait,
     )
-    .map_err(|e| miette::miette!("cannot boot: {e}"))?;
+    .map_err(|e| miette::Report::new(e).wrap_err("cannot boot"))?;
     let starting: Vec<config::spec::JailSpec> = cfg
         .jails
         .iter()
@@ -76,7 +76,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         .collect();
     super::doctor::preflight(host.as_ref(), &cfg.global, &starting)?;
     crate::apply::layout::ensure(host.as_ref(), &held, &cfg.global)
-        .map_err(|e| miette::miette!("cannot boot: no jail was started: {e}"))?;
+        .map_err(|e| miette::Report::new(e).wrap_err("cannot boot: no jail was started"))?;
     let driver = OpsDriver::new(host.clone(), cfg.jails.clone(), cfg.global.clone())
         .with_held(Arc::new(held));
     let quiet = global.quiet;

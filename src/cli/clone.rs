@@ -4,6 +4,7 @@
 
 use super::{Access, target};
 use crate::ops::clone::{self, CloneError};
+use miette::{IntoDiagnostic, WrapErr};
 use std::process::ExitCode;
 
 /// Make a new jail from a snapshot of another jail's root (and volumes with --volumes).
@@ -23,26 +24,27 @@ pub struct Args {
 }
 
 fn err(e: CloneError) -> miette::Report {
-    use super::output::{Exit, failure};
+    use super::output::{Exit, failure_of};
     let exit = match &e {
         CloneError::Failed { .. } => Exit::HostFailure,
         CloneError::Snapshot(crate::ops::snapshot::SnapshotError::Process(_)) => Exit::HostFailure,
         CloneError::Refused(crate::ops::adopt::AdoptRefusal::Invalid { .. }) => Exit::InvalidConfig,
         _ => Exit::Refused,
     };
-    failure(exit, e.to_string(), None)
+    failure_of(exit, e)
 }
 
 pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
     let cfg = target::load_for(global, std::slice::from_ref(&a.src), false)?;
     let spec = cfg.jail(&a.src).expect("load_for checked the name");
     let toml = super::show::pasteable(spec)
-        .map_err(|e| miette::miette!("cannot write jail `{}` as TOML: {e}", spec.name))?;
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot write jail `{}` as TOML", spec.name))?;
     let changes = a.readdress.changes();
-    let def = clone::edit_definition(&toml, &changes).map_err(|why| {
+    let def = clone::edit_definition(&toml, &changes).map_err(|source| {
         err(CloneError::Definition {
             name: a.new.clone(),
-            why,
+            source,
         })
     })?;
     let host = super::open_host(global, Access::Change)?;

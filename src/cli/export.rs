@@ -5,6 +5,7 @@
 
 use super::{Access, target};
 use crate::ops::export::{self, ExportError};
+use miette::{IntoDiagnostic, WrapErr};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,7 +26,7 @@ pub struct Args {
 }
 
 fn err(e: ExportError) -> miette::Report {
-    use super::output::{Exit, failure};
+    use super::output::{Exit, failure_of};
     let exit = match &e {
         ExportError::Snapshot(s) => match s {
             crate::ops::snapshot::SnapshotError::Process(_) => Exit::HostFailure,
@@ -33,7 +34,7 @@ fn err(e: ExportError) -> miette::Report {
         },
         _ => Exit::HostFailure,
     };
-    failure(exit, e.to_string(), None)
+    failure_of(exit, e)
 }
 
 pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
@@ -53,7 +54,8 @@ pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
     let cfg = target::load_for(global, std::slice::from_ref(&a.name), false)?;
     let spec = cfg.jail(&a.name).expect("load_for checked the name");
     let toml = super::show::pasteable(spec)
-        .map_err(|e| miette::miette!("cannot write jail `{}` as TOML: {e}", spec.name))?;
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot write jail `{}` as TOML", spec.name))?;
     let host = super::open_host(global, Access::Change)?;
     let progress = !global.quiet;
     let report = if to_stdout {

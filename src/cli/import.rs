@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 fn err(e: ImportError) -> miette::Report {
-    use super::output::{Exit, failure};
+    use super::output::{Exit, failure_of};
     let exit = match &e {
         ImportError::Failed { .. } | ImportError::Host { .. } | ImportError::Interrupted(..) => {
             Exit::HostFailure
@@ -30,7 +30,7 @@ fn err(e: ImportError) -> miette::Report {
         }
         _ => Exit::Refused,
     };
-    failure(exit, e.to_string(), None)
+    failure_of(exit, e)
 }
 
 pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {

@@ -7,7 +7,7 @@
 //! next. It refuses to overwrite an existing `jailctl.toml`; a dataset or directory that
 //! already exists is kept as it is.
 
-use super::output::{Exit, failure, refused};
+use super::output::{Exit, failure_of};
 use super::{Access, GlobalArgs, open_host};
 use std::path::Path;
 use std::process::ExitCode;
@@ -71,21 +71,13 @@ pub fn run(global: &GlobalArgs, a: Args) -> miette::Result<ExitCode> {
         }
         Err(e) => Err(e),
     }
-    .map_err(|e| match &e {
-        InitError::Exists(_) => refused(
-            e.to_string(),
-            "edit the file, or move it away and run `jailctl init` again; `jailctl doctor` checks the host",
-        ),
-        InitError::BadPool(_) => failure(
-            Exit::Usage,
-            e.to_string(),
-            Some("name a pool as `zpool list` shows it, e.g. --pool zroot".into()),
-        ),
-        InitError::NoPool { .. } => refused(
-            e.to_string(),
-            "pass the pool to use with --pool (`zpool list` shows them)",
-        ),
-        InitError::Host { .. } => failure(Exit::HostFailure, e.to_string(), None),
+    .map_err(|e| {
+        let exit = match &e {
+            InitError::Exists(_) | InitError::NoPool { .. } => Exit::Refused,
+            InitError::BadPool(_) => Exit::Usage,
+            InitError::Host { .. } => Exit::HostFailure,
+        };
+        failure_of(exit, e)
     })?;
     if !global.quiet {
         for l in &done {

@@ -134,7 +134,7 @@ pub fn main() -> ExitCode {
             }
             match report.downcast_ref::<crate::config::ConfigErrors>() {
                 Some(errs) => eprint!("{}", errs.render()),
-                None => eprintln!("{report:?}"),
+                None => eprintln!("{:?}", output::printable(report)),
             }
             exit.code()
         }

@@ -50,47 +50,195 @@ impl From<Exit> for std::process::ExitCode {
     }
 }
 
-/// An error that knows its exit status: a refusal or an invalid configuration detected by
-/// the command line itself. Any other error exits with [`Exit::HostFailure`].
+/// An error that knows its exit status: an operation's error classed by the subcommand
+/// ([`failure_of`]), or a refusal or an invalid configuration detected by the command line
+/// itself ([`refused`], [`failure`]). Any other error exits with [`Exit::HostFailure`]. It
+/// shows the error it holds as it is: its message, help, source chain and labels.
 #[derive(Debug)]
 pub struct Failure {
     pub exit: Exit,
-    pub message: String,
-    pub help: Option<String>,
+    error: Box<dyn miette::Diagnostic + Send + Sync + 'static>,
+}
+
+/// What the command line itself says: a message and the fix.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{message}")]
+struct Said {
+    message: String,
+    #[help]
+    help: Option<String>,
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        fmt::Display::fmt(&self.error, f)
     }
 }
 
-impl std::error::Error for Failure {}
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
 
 impl miette::Diagnostic for Failure {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.error.code()
+    }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display + 'a>)
+        self.error.help()
+    }
+    fn url<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.error.url()
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.error.source_code()
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.error.labels()
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        self.error.related()
+    }
+    fn diagnostic_source(&self) -> Option<&dyn miette::Diagnostic> {
+        self.error.diagnostic_source()
     }
 }
 
 /// A refusal: exits with [`Exit::Refused`].
 pub fn refused(message: impl Into<String>, help: impl Into<String>) -> miette::Report {
-    miette::Report::new(Failure {
-        exit: Exit::Refused,
-        message: message.into(),
-        help: Some(help.into()),
-    })
+    failure(Exit::Refused, message, Some(help.into()))
 }
 
 /// An error with the given exit status.
 pub fn failure(exit: Exit, message: impl Into<String>, help: Option<String>) -> miette::Report {
+    failure_of(
+        exit,
+        Said {
+            message: message.into(),
+            help,
+        },
+    )
+}
+
+/// An operation's error with the exit status its subcommand gives it; its help and source
+/// chain are kept for the report.
+pub fn failure_of(
+    exit: Exit,
+    error: impl miette::Diagnostic + Send + Sync + 'static,
+) -> miette::Report {
     miette::Report::new(Failure {
         exit,
-        message: message.into(),
-        help,
+        error: Box::new(error),
     })
+}
+
+/// The report as it is printed: the message, then each cause of the source chain that
+/// says something the lines above it did not (an error that puts its cause into its own
+/// message, as most of jailctl's do, is not repeated), and the help — the error's own or,
+/// when it has none, the nearest one among the diagnostics it wraps (an operation's error
+/// wrapping a failed command's deadline, say).
+pub fn printable(report: miette::Report) -> miette::Report {
+    let d: &dyn miette::Diagnostic = report.as_ref();
+    let help = crate::host::help_of(d);
+    let mut shown = vec![report.to_string()];
+    let mut causes = Vec::new();
+    let mut e = report.source();
+    while let Some(c) = e {
+        let text = c.to_string();
+        if !said(&shown, &text) {
+            causes.push(text.clone());
+            shown.push(text);
+        }
+        e = c.source();
+    }
+    let chain = causes
+        .into_iter()
+        .rev()
+        .fold(None, |next, text| Some(Box::new(Cause { text, next })));
+    miette::Report::new(Printed {
+        report,
+        help,
+        chain,
+    })
+}
+
+/// Whether every piece of `text` (split at `: ` and line ends) already appears in `shown`,
+/// spaces aside.
+fn said(shown: &[String], text: &str) -> bool {
+    let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let all: Vec<String> = shown.iter().map(|s| flat(s)).collect();
+    text.lines()
+        .flat_map(|l| l.split(": "))
+        .map(flat)
+        .filter(|p| !p.is_empty())
+        .all(|p| all.iter().any(|s| s.contains(&p)))
+}
+
+/// One cause of [`printable`]'s chain, as text.
+#[derive(Debug)]
+struct Cause {
+    text: String,
+    next: Option<Box<Cause>>,
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.next
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// A report with [`printable`]'s chain and help.
+#[derive(Debug)]
+struct Printed {
+    report: miette::Report,
+    help: Option<String>,
+    chain: Option<Box<Cause>>,
+}
+
+impl fmt::Display for Printed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.report, f)
+    }
+}
+
+impl std::error::Error for Printed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.chain
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl miette::Diagnostic for Printed {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.report.code()
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display + 'a>)
+    }
+    fn url<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.report.url()
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.report.source_code()
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.report.labels()
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        self.report.related()
+    }
 }
 
 /// The exit status for an error report.
@@ -265,6 +413,58 @@ mod tests {
         let other = miette::Report::new(Writing(std::io::ErrorKind::NotFound.into()));
         assert!(!is_broken_pipe(&other));
         assert_eq!(exit_for(&other), Exit::HostFailure);
+    }
+
+    #[derive(Debug, thiserror::Error, miette::Diagnostic)]
+    #[error("the tool failed: exit 1")]
+    #[diagnostic(help("raise the knob"))]
+    struct Leaf;
+
+    #[derive(Debug, thiserror::Error, miette::Diagnostic)]
+    enum Wrapper {
+        /// Says its cause itself.
+        #[error("jail `web`: start failed: {0}")]
+        Says(
+            #[source]
+            #[diagnostic_source]
+            Leaf,
+        ),
+        /// Does not.
+        #[error("cannot start jail `web`")]
+        Hides(#[source] std::io::Error),
+    }
+
+    fn chain(r: &miette::Report) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut e = r.source();
+        while let Some(c) = e {
+            out.push(c.to_string());
+            e = c.source();
+        }
+        out
+    }
+
+    #[test]
+    fn printed_reports_keep_the_help_below_and_say_each_cause_once() {
+        let r = failure_of(Exit::HostFailure, Wrapper::Says(Leaf));
+        let p = printable(r);
+        assert_eq!(
+            p.to_string(),
+            "jail `web`: start failed: the tool failed: exit 1"
+        );
+        assert!(chain(&p).is_empty(), "{:?}", chain(&p));
+        assert_eq!(p.help().unwrap().to_string(), "raise the knob");
+
+        let io = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let want = io.to_string();
+        let p = printable(miette::Report::new(Wrapper::Hides(io)));
+        assert_eq!(chain(&p), [want]);
+        assert!(p.help().is_none());
+        // The exit status comes from the report before it is made printable.
+        assert_eq!(
+            exit_for(&failure_of(Exit::Refused, Wrapper::Says(Leaf))),
+            Exit::Refused
+        );
     }
 
     #[test]

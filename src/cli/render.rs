@@ -13,7 +13,7 @@ pub struct Args {
 pub fn run(global: &super::GlobalArgs, a: Args) -> miette::Result<ExitCode> {
     let cfg = target::load_for(global, std::slice::from_ref(&a.name), false)?;
     let spec = cfg.jail(&a.name).expect("checked by load");
-    let r = crate::render::render(spec, &cfg.global).map_err(|e| miette::miette!("{e}"))?;
+    let r = crate::render::render(spec, &cfg.global).map_err(miette::Report::new)?;
     crate::out!("{}", r.conf);
     Ok(ExitCode::SUCCESS)
 }

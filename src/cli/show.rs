@@ -7,7 +7,7 @@
 
 use crate::config::spec::{HealthCheck, JailSpec, Limits, ParamValue, RootProps};
 use crate::config::units::format_size;
-use miette::IntoDiagnostic;
+use miette::{IntoDiagnostic, WrapErr};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,7 +37,8 @@ pub fn run(global: &super::GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         serde_json::to_string_pretty(jail).into_diagnostic()?
     } else {
         pasteable(jail)
-            .map_err(|e| miette::miette!("cannot print jail `{}` as TOML: {e}", jail.name))?
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot print jail `{}` as TOML", jail.name))?
     };
     crate::outln!("{}", text.trim_end());
     Ok(ExitCode::SUCCESS)

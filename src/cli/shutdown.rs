@@ -30,12 +30,8 @@ pub struct Args {
     pub parallel: Option<u64>,
     /// Budget for orderly stops, e.g. `30s`, `2m` (default: `shutdown_timeout`, 60 s); then
     /// the jails still up are removed with `jail -R`.
-    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
-}
-
-fn parse_timeout(s: &str) -> Result<Duration, String> {
-    parse_duration(s)
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
@@ -53,7 +49,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         orphans,
         left_running,
     } = boot::prepare_shutdown(host.as_ref(), &cfg.jails, &broken, &cfg.global, &args.names)
-        .map_err(|e| miette::miette!("{e}"))?;
+        .map_err(miette::Report::new)?;
     for f in &left_running {
         eprintln!("jailctl: not stopping it: {f}");
     }

@@ -5,6 +5,7 @@
 
 use super::{Access, GlobalArgs, open_host};
 use crate::host::{Cmd, tools};
+use miette::{IntoDiagnostic, WrapErr};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -64,10 +65,11 @@ pub fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     if reads_stdin {
         let mut input = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut input)
-            .map_err(|e| miette::miette!("cannot read the rules from stdin: {e}"))?;
+            .into_diagnostic()
+            .wrap_err("cannot read the rules from stdin")?;
         cmd = cmd.stdin(input);
     }
-    let out = host.output(&cmd).map_err(|e| miette::miette!("{e}"))?;
+    let out = host.output(&cmd).map_err(miette::Report::new)?;
     let _ = std::io::stdout().write_all(out.stdout.as_bytes());
     let _ = std::io::stderr().write_all(out.stderr.as_bytes());
     Ok(ExitCode::from(u8::try_from(out.status).unwrap_or(1)))

@@ -48,7 +48,7 @@ pub enum Cmd {
 }
 
 fn err(e: snap::SnapshotError) -> miette::Report {
-    use super::output::{Exit, failure};
+    use super::output::{Exit, failure_of};
     use snap::SnapshotError as E;
     let exit = match &e {
         E::Process(_) => Exit::HostFailure,
@@ -56,7 +56,7 @@ fn err(e: snap::SnapshotError) -> miette::Report {
         E::BadLabel(_) => Exit::Usage,
         _ => Exit::Refused,
     };
-    failure(exit, e.to_string(), None)
+    failure_of(exit, e)
 }
 
 pub fn run(global: &super::GlobalArgs, cmd: Cmd) -> miette::Result<ExitCode> {

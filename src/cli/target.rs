@@ -7,11 +7,27 @@
 use crate::config::{self, Config};
 use crate::ops::{OpsError, Outcome};
 
+/// A name on the command line that is refused. clap prints only an error's message as its
+/// reason, so the message carries the fix as well ([`crate::host::explain`]).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ArgError {
+    #[error("{source}; {fix}")]
+    JailName {
+        #[source]
+        source: config::units::ValueError,
+        fix: String,
+    },
+    #[error("{}", crate::host::explain(.0))]
+    Snapshot(#[source] crate::ops::snapshot::SnapshotError),
+    #[error("{}", crate::host::explain(.0))]
+    BaseName(#[source] crate::base::BaseError),
+}
+
 /// Value parser of a jail name argument: `[A-Za-z0-9][A-Za-z0-9_-]*`, at most 64 characters,
 /// not all digits (see [`config::rules::check_jail_name`]). A name is used in lock and
 /// journal file names and in dataset names, so a `/`, `..` or `@` must never get that far.
-pub fn jail_name(s: &str) -> Result<String, String> {
-    config::rules::check_jail_name(s).map_err(|e| {
+pub fn jail_name(s: &str) -> Result<String, ArgError> {
+    config::rules::check_jail_name(s).map_err(|source| {
         let fix = if let Some((jail, snap)) = s.split_once('@') {
             format!(
                 "a jail name has no `@`; for a snapshot of jail `{jail}` use `jailctl snapshot destroy {jail} {snap}` (or `snapshot rollback`)"
@@ -21,25 +37,21 @@ pub fn jail_name(s: &str) -> Result<String, String> {
         } else {
             "check the spelling; `jailctl list` shows the jails".to_string()
         };
-        format!("{e}; {fix}")
+        ArgError::JailName { source, fix }
     })?;
     Ok(s.to_string())
 }
 
 /// Value parser of a snapshot argument: `LABEL` or `jailctl-LABEL`, with a label of letters,
 /// digits and `-_.:` (the grammar `jailctl snapshot create` accepts).
-pub fn snapshot_label(s: &str) -> Result<String, String> {
-    crate::ops::snapshot::check_label(s).map_err(|e| e.to_string())?;
+pub fn snapshot_label(s: &str) -> Result<String, ArgError> {
+    crate::ops::snapshot::check_label(s).map_err(ArgError::Snapshot)?;
     Ok(s.to_string())
 }
 
 /// Value parser of a base name argument (see [`crate::base::validate_base_name`]).
-pub fn base_name(s: &str) -> Result<String, String> {
-    crate::base::validate_base_name(s).map_err(|e| {
-        format!(
-            "{e}; use letters, digits, `_`, `-` and `.`, starting with a letter or digit (e.g. 14.3-RELEASE)"
-        )
-    })?;
+pub fn base_name(s: &str) -> Result<String, ArgError> {
+    crate::base::validate_base_name(s).map_err(ArgError::BaseName)?;
     Ok(s.to_string())
 }
 
@@ -146,7 +158,7 @@ pub fn names(names: Vec<String>, all: bool, cmd: &str) -> miette::Result<Vec<Str
 /// is an invalid configuration; a plan refusal, a jail in the wrong state or a held lock is
 /// a refusal; a failed host command or unreadable state is a host failure.
 pub fn ops_err(e: OpsError) -> miette::Report {
-    use super::output::{Exit, failure};
+    use super::output::{Exit, failure_of};
     use crate::plan::PlanError;
     let exit = match &e {
         OpsError::Plan(
@@ -161,7 +173,7 @@ pub fn ops_err(e: OpsError) -> miette::Report {
         | OpsError::NeedsRestart { .. } => Exit::Refused,
         _ => Exit::HostFailure,
     };
-    failure(exit, e.to_string(), None)
+    failure_of(exit, e)
 }
 
 /// Print what finishing interrupted earlier runs did.
@@ -196,13 +208,13 @@ mod tests {
     fn jail_names_are_checked_with_a_fix() {
         assert_eq!(jail_name("web-1_a").unwrap(), "web-1_a");
         assert_eq!(jail_name("1a").unwrap(), "1a");
-        let e = jail_name("web@admin-backup").unwrap_err();
+        let e = jail_name("web@admin-backup").unwrap_err().to_string();
         assert!(
             e.contains("not a valid jail name")
                 && e.contains("jailctl snapshot destroy web admin-backup"),
             "{e}"
         );
-        let e = jail_name("../../tmp/x").unwrap_err();
+        let e = jail_name("../../tmp/x").unwrap_err().to_string();
         assert!(
             e.contains("\"../../tmp/x\"") && e.contains("not a path"),
             "{e}"
@@ -210,7 +222,7 @@ mod tests {
         for bad in ["", "..", "a/b", "a.b", "-a", "_a", "123", "a b", "a@b"] {
             assert!(jail_name(bad).is_err(), "{bad:?} accepted");
         }
-        assert!(jail_name("123").unwrap_err().contains("jid"));
+        assert!(jail_name("123").unwrap_err().to_string().contains("jid"));
     }
 
     #[test]
@@ -218,12 +230,15 @@ mod tests {
         assert!(snapshot_label("before-upgrade").is_ok());
         assert!(snapshot_label("jailctl-20260101-000000").is_ok());
         for bad in ["", "a/b", "a@b", "a b", "jailctl-"] {
-            assert!(snapshot_label(bad).is_err(), "{bad:?} accepted");
+            let e = snapshot_label(bad).expect_err(bad).to_string();
+            assert!(e.contains("use letters, digits and `-_.:`"), "{bad:?}: {e}");
         }
         assert!(base_name("14.3-RELEASE").is_ok());
         for bad in ["", "../x", "a/b", "a..b", ".x", "a@b"] {
-            let e = base_name(bad).unwrap_err();
+            let e = base_name(bad).unwrap_err().to_string();
             assert!(e.contains("not a valid base name"), "{bad:?}: {e}");
+            // clap shows only the message: the fix must be in it.
+            assert!(e.contains("use letters, digits"), "{bad:?}: {e}");
         }
     }
 }

@@ -12,23 +12,89 @@ use crate::host::{Cmd, Host, tools};
 use std::path::{Path, PathBuf};
 
 /// Why the new jail cannot be added, found before anything changed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum AdoptRefusal {
     #[error("invalid jail name \"{0}\": {1}")]
-    BadName(String, String),
-    #[error(
-        "refusing to add jail `{name}`: {why}; pick another name with --name (or destroy the other jail first). Nothing was changed"
-    )]
+    BadName(String, #[source] config::units::ValueError),
+    #[error("refusing to add jail `{name}`: {why}. Nothing was changed")]
+    #[diagnostic(help("pick another name with --name (or destroy the other jail first)"))]
     InUse { name: String, why: String },
     #[error(
-        "refusing to add jail `{name}`: its definition does not validate with this host's configuration:\n{errors}\nfix the conflict (another name, or --ip4/--ip6 for a clone), then run again. Nothing was changed"
+        "refusing to add jail `{name}`: its definition does not validate with this host's configuration:\n{errors}\nNothing was changed"
     )]
+    #[diagnostic(help(
+        "fix the conflict (another name, or --ip4/--ip6 for a clone), then run again"
+    ))]
     Invalid { name: String, errors: String },
+    #[error("cannot check whether jail `{name}`'s datasets exist: {cause}. Nothing was changed")]
+    Host {
+        name: String,
+        #[source]
+        cause: Box<crate::host::ProcessError>,
+    },
     #[error("cannot check the definition of jail `{name}`: {cause}. Nothing was changed")]
     Io {
         name: String,
         #[source]
         cause: std::io::Error,
+    },
+}
+
+/// Why a change of an import or clone, or the journal that records it, failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum AdoptError {
+    #[error("cannot write the journal {}: {source}", .path.display())]
+    #[diagnostic(help("check that /var/db is writable"))]
+    JournalWrite {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read the journal {}: {source}", .path.display())]
+    JournalRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot remove the journal {}: {source}", .path.display())]
+    JournalRemove {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the journal {} is damaged ({source})", .path.display())]
+    #[diagnostic(help("check jail `{name}`'s datasets by hand and delete it"))]
+    JournalDamaged {
+        path: PathBuf,
+        name: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "the interrupted import or clone of `{name}` could not be undone: {}",
+        .failed.join("; ")
+    )]
+    #[diagnostic(help(
+        "fix the cause and run again, or take these back by hand and delete {}",
+        .path.display()
+    ))]
+    NotUndone {
+        name: String,
+        failed: Vec<String>,
+        path: PathBuf,
+    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Process(#[from] crate::host::ProcessError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Layout(#[from] crate::apply::layout::LayoutError),
+    #[error("cannot {what} {}: {source}", .path.display())]
+    File {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -61,9 +127,9 @@ pub fn check_free(
                 tools::ZFS,
                 ["list", "-H", "-o", "name", ds.as_str()],
             ))
-            .map_err(|e| AdoptRefusal::Io {
+            .map_err(|e| AdoptRefusal::Host {
                 name: name.to_string(),
-                cause: std::io::Error::other(e.to_string()),
+                cause: Box::new(e),
             })?;
         if out.success() {
             return Err(AdoptRefusal::InUse {
@@ -198,12 +264,10 @@ impl<'h> Undo<'h> {
         }
     }
 
-    fn save(&self) -> Result<(), String> {
-        let why = |e: std::io::Error| {
-            format!(
-                "cannot write the journal {}: {e} (check that /var/db is writable)",
-                self.journal.display()
-            )
+    fn save(&self) -> Result<(), AdoptError> {
+        let why = |source: std::io::Error| AdoptError::JournalWrite {
+            path: self.journal.clone(),
+            source,
         };
         self.host
             .mkdir_p(Path::new(JOURNAL_DIR), 0o700)
@@ -213,7 +277,7 @@ impl<'h> Undo<'h> {
     }
 
     /// Record, before doing it, that `did` is about to be done and `undo` takes it back.
-    pub fn push(&mut self, did: impl Into<String>, undo: Cmd) -> Result<(), String> {
+    pub fn push(&mut self, did: impl Into<String>, undo: Cmd) -> Result<(), AdoptError> {
         self.done.push(Done::Cmd {
             did: did.into(),
             undo,
@@ -222,7 +286,7 @@ impl<'h> Undo<'h> {
     }
 
     /// Record, before writing it, a file (removed to take it back).
-    pub fn file(&mut self, path: PathBuf) -> Result<(), String> {
+    pub fn file(&mut self, path: PathBuf) -> Result<(), AdoptError> {
         self.done.push(Done::File(path));
         self.save()
     }
@@ -239,17 +303,17 @@ impl<'h> Undo<'h> {
     }
 
     /// Everything succeeded: keep it, and drop the journal.
-    pub fn commit(self) -> Result<(), String> {
+    pub fn commit(self) -> Result<(), AdoptError> {
         match self.host.remove_file(&self.journal) {
             Ok(()) => {
                 drop_journal(self.host, &self.journal);
                 Ok(())
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(format!(
-                "cannot remove the journal {}: {e}",
-                self.journal.display()
-            )),
+            Err(source) => Err(AdoptError::JournalRemove {
+                path: self.journal.clone(),
+                source,
+            }),
         }
     }
 }
@@ -263,30 +327,33 @@ fn drop_journal(host: &dyn Host, journal: &Path) {
 
 /// Undo an import or clone of `name` that a kill interrupted, if its journal is there.
 /// Returns what was undone; an error when some of it could not be (the journal stays).
-pub fn finish_interrupted(host: &dyn Host, name: &str) -> Result<Vec<String>, String> {
+pub fn finish_interrupted(host: &dyn Host, name: &str) -> Result<Vec<String>, AdoptError> {
     let path = journal_path(name);
     let _ = host.remove_file(&path.with_extension("jailctl-tmp"));
     let bytes = match host.read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("cannot read the journal {}: {e}", path.display())),
+        Err(source) => return Err(AdoptError::JournalRead { path, source }),
     };
-    let done: Vec<Done> = serde_json::from_slice(&bytes).map_err(|e| {
-        format!(
-            "the journal {} is damaged ({e}); check jail `{name}`'s datasets by hand and delete it",
-            path.display()
-        )
-    })?;
+    let done: Vec<Done> =
+        serde_json::from_slice(&bytes).map_err(|source| AdoptError::JournalDamaged {
+            path: path.clone(),
+            name: name.to_string(),
+            source,
+        })?;
     let (ok, failed) = undo_all(host, done);
     if !failed.is_empty() {
-        return Err(format!(
-            "the interrupted import or clone of `{name}` could not be undone: {}; fix the cause and run again, or take these back by hand and delete {}",
-            failed.join("; "),
-            path.display()
-        ));
+        return Err(AdoptError::NotUndone {
+            name: name.to_string(),
+            failed,
+            path,
+        });
     }
     host.remove_file(&path)
-        .map_err(|e| format!("cannot remove the journal {}: {e}", path.display()))?;
+        .map_err(|source| AdoptError::JournalRemove {
+            path: path.clone(),
+            source,
+        })?;
     drop_journal(host, &path);
     if !ok.is_empty() {
         tracing::warn!(
@@ -312,14 +379,13 @@ pub fn ensure_volume_parent(
     global: &Global,
     name: &str,
     undo: &mut Undo<'_>,
-) -> Result<(), String> {
+) -> Result<(), AdoptError> {
     let parent = format!("{}/volumes/{name}", global.zfs_root);
     let exists = host
         .output(&Cmd::new(
             tools::ZFS,
             ["list", "-H", "-o", "name", parent.as_str()],
-        ))
-        .map_err(|e| e.to_string())?
+        ))?
         .success();
     if exists {
         return Ok(());
@@ -333,5 +399,5 @@ pub fn ensure_volume_parent(
         ["create", "-o", "mountpoint=none", parent.as_str()],
     ))
     .map(|_| ())
-    .map_err(|e| e.to_string())
+    .map_err(AdoptError::from)
 }

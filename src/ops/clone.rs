@@ -9,7 +9,7 @@
 //! (`jailctl-clone-NEW-TIME`, listed by `jailctl snapshot list SRC`) stays while the clone
 //! exists, and `zfs promote` on the clone reverses that dependency.
 
-use super::adopt::{self, AdoptRefusal, Undo};
+use super::adopt::{self, AdoptError, AdoptRefusal, Undo};
 use super::snapshot::{self, SnapshotError};
 use crate::apply::JailLocks;
 use crate::config::layout as names;
@@ -17,28 +17,48 @@ use crate::config::spec::{Global, JailSpec};
 use crate::host::{Cmd, Host, tools};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum CloneError {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Snapshot(#[from] SnapshotError),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Refused(#[from] AdoptRefusal),
-    #[error("cannot write the definition of `{name}`: {why}")]
-    Definition { name: String, why: String },
+    #[error("cannot write the definition of `{name}`: {source}")]
+    Definition {
+        name: String,
+        #[source]
+        source: EditError,
+    },
     #[error("cannot lock jails `{0}` and `{1}`: {2}")]
-    Lock(String, String, std::io::Error),
+    Lock(String, String, #[source] std::io::Error),
     #[error(
         "clone of `{src}` as `{name}` failed: {cause}; {}{}",
         if .undone.is_empty() { "nothing had been changed yet".to_string() } else { format!("undone: {}", .undone.join("; ")) },
         if .not_undone.is_empty() { String::new() } else { format!("; NOT undone (take these back by hand): {}", .not_undone.join("; ")) }
     )]
+    #[diagnostic(forward(cause))]
     Failed {
         src: String,
         name: String,
-        cause: String,
+        #[source]
+        cause: Box<AdoptError>,
         undone: Vec<String>,
         not_undone: Vec<String>,
     },
+}
+
+/// Why a definition could not be edited for its new address or hostname.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum EditError {
+    #[error("it is not valid TOML: {0}")]
+    Parse(#[source] toml::de::Error),
+    #[error("its [network] is not a table")]
+    #[diagnostic(help("write the network settings as a [network] section"))]
+    NetworkNotTable,
+    #[error("it cannot be written back as TOML: {0}")]
+    Write(#[source] toml::ser::Error),
 }
 
 /// What the new definition changes from the source's.
@@ -50,12 +70,12 @@ pub struct Changes {
 }
 
 /// The source's jail file with `changes` applied.
-pub fn edit_definition(toml_text: &str, changes: &Changes) -> Result<String, String> {
+pub fn edit_definition(toml_text: &str, changes: &Changes) -> Result<String, EditError> {
     // Unchanged, the text stays as it is, comments included.
     if changes.ip4.is_none() && changes.ip6.is_none() && changes.hostname.is_none() {
         return Ok(toml_text.to_string());
     }
-    let mut t: toml::Table = toml_text.parse().map_err(|e| format!("{e}"))?;
+    let mut t: toml::Table = toml_text.parse().map_err(EditError::Parse)?;
     if let Some(h) = &changes.hostname {
         t.insert("hostname".into(), toml::Value::String(h.clone()));
     }
@@ -65,7 +85,7 @@ pub fn edit_definition(toml_text: &str, changes: &Changes) -> Result<String, Str
                 .entry("network")
                 .or_insert_with(|| toml::Value::Table(toml::Table::new()));
             let toml::Value::Table(net) = net else {
-                return Err("its [network] is not a table".into());
+                return Err(EditError::NetworkNotTable);
             };
             net.insert(
                 key.into(),
@@ -73,7 +93,7 @@ pub fn edit_definition(toml_text: &str, changes: &Changes) -> Result<String, Str
             );
         }
     }
-    toml::to_string(&t).map_err(|e| e.to_string())
+    toml::to_string(&t).map_err(EditError::Write)
 }
 
 /// What was cloned.
@@ -105,7 +125,7 @@ pub fn clone(
     adopt::finish_interrupted(host, name).map_err(|cause| CloneError::Failed {
         src: src.name.clone(),
         name: name.to_string(),
-        cause,
+        cause: Box::new(cause),
         undone: Vec::new(),
         not_undone: Vec::new(),
     })?;
@@ -133,7 +153,7 @@ pub fn clone(
             undo.commit().map_err(|cause| CloneError::Failed {
                 src: src.name.clone(),
                 name: name.to_string(),
-                cause,
+                cause: Box::new(cause),
                 undone: Vec::new(),
                 not_undone: Vec::new(),
             })?;
@@ -144,7 +164,7 @@ pub fn clone(
             Err(CloneError::Failed {
                 src: src.name.clone(),
                 name: name.to_string(),
-                cause,
+                cause: Box::new(cause),
                 undone,
                 not_undone,
             })
@@ -163,8 +183,8 @@ fn run_clone(
     from: &[String],
     snap: &str,
     undo: &mut Undo<'_>,
-) -> Result<CloneReport, String> {
-    let run = |cmd: &Cmd| host.run(cmd).map(|_| ()).map_err(|e| e.to_string());
+) -> Result<CloneReport, AdoptError> {
+    let run = |cmd: &Cmd| host.run(cmd).map(|_| ()).map_err(AdoptError::from);
     // One atomic snapshot of everything cloned.
     let snaps: Vec<String> = from.iter().map(|d| format!("{d}@{snap}")).collect();
     let mut a = vec![
@@ -199,7 +219,7 @@ fn run_clone(
         };
         let mut a = vec!["clone".to_string()];
         a.extend(["-o".into(), format!("mountpoint={}", mountpoint.display())]);
-        let props = super::archive::local_props(host, ds).map_err(|e| e.to_string())?;
+        let props = super::archive::local_props(host, ds)?;
         for (k, v) in props
             .iter()
             .filter(|(k, _)| !NOT_CARRIED.contains(&k.as_str()))
@@ -216,8 +236,11 @@ fn run_clone(
     }
     let path = adopt::definition_path(config_dir, name);
     undo.file(path.clone())?;
-    adopt::write_definition(&path, definition)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    adopt::write_definition(&path, definition).map_err(|source| AdoptError::File {
+        what: "write",
+        path: path.clone(),
+        source,
+    })?;
     Ok(CloneReport {
         snapshot: snap.to_string(),
         datasets: made,

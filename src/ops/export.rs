@@ -19,11 +19,14 @@ use crate::host::{Cmd, Host, ProcessError, tools};
 use std::io::Write;
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
+/// Why a jail could not be exported.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ExportError {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Snapshot(#[from] SnapshotError),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Process(Box<ProcessError>),
     #[error(
         "`{cmd}` failed with status {status}: {}; nothing was exported (the export snapshots were destroyed)",
@@ -39,6 +42,15 @@ pub enum ExportError {
         what: String,
         #[source]
         cause: std::io::Error,
+    },
+    #[error(
+        "cannot read `{cmd}`: {source}; nothing was exported (the export snapshots were destroyed)"
+    )]
+    Output {
+        cmd: String,
+        #[source]
+        #[diagnostic_source]
+        source: crate::host::zfs::RowError,
     },
 }
 
@@ -80,10 +92,11 @@ const SEND_DEADLINE: Duration = Duration::from_secs(6 * 3600);
 fn get_value(host: &dyn Host, prop: &str, dataset: &str) -> Result<String, ExportError> {
     let get = crate::host::zfs::Get::new([prop], [dataset]).without_source();
     let out = host.run(&get.cmd())?;
-    let rows = crate::host::zfs::parse_rows(&out.stdout, false).map_err(|e| ExportError::Io {
-        what: format!("read `{}`", get.cmd()),
-        cause: std::io::Error::other(e.to_string()),
-    })?;
+    let rows =
+        crate::host::zfs::parse_rows(&out.stdout, false).map_err(|source| ExportError::Output {
+            cmd: get.cmd().to_string(),
+            source,
+        })?;
     Ok(rows
         .first()
         .map(|r| r.value.to_string())

@@ -8,7 +8,7 @@
 //! base snapshot when incremental) and the definition is written last; a failing step undoes
 //! every one before it ([`super::adopt::Undo`]), so a failed import leaves nothing behind.
 
-use super::adopt::{self, AdoptRefusal, Undo};
+use super::adopt::{self, AdoptError, AdoptRefusal, Undo};
 use super::archive::{self, Manifest};
 use crate::apply::{Held, LockKey, Mode, layout};
 use crate::config;
@@ -19,29 +19,42 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ImportError {
-    #[error(
-        "refusing to import: the archive is damaged or incomplete ({0}); nothing was changed. Export it again (a transfer cut short truncates it)"
-    )]
+    #[error("refusing to import: the archive is damaged or incomplete ({0}); nothing was changed")]
+    #[diagnostic(help("export it again (a transfer cut short truncates it)"))]
     Damaged(String),
+    #[error("refusing to import: the archive is damaged or incomplete ({0}); nothing was changed")]
+    #[diagnostic(help("export it again (a transfer cut short truncates it)"))]
+    Unreadable(#[source] std::io::Error),
     #[error(
-        "refusing to import: the archive has format version {found}, this jailctl reads version {want} only; import it with the jailctl version that wrote it ({by}). Nothing was changed"
+        "refusing to import: the archive is damaged or incomplete (manifest.json: {0}); nothing was changed"
     )]
+    #[diagnostic(help("export it again (a transfer cut short truncates it)"))]
+    BadManifest(#[source] serde_json::Error),
+    #[error(
+        "refusing to import: the archive has format version {found}, this jailctl reads version {want} only. Nothing was changed"
+    )]
+    #[diagnostic(help("import it with the jailctl version that wrote it ({by})"))]
     Format { found: u32, want: u32, by: String },
     #[error(
         "refusing to import: {file} in the archive does not match its checksum (sha256 {got}, the manifest says {want}); the archive is damaged. Nothing was changed"
     )]
+    #[diagnostic(help("export it again (a transfer cut short truncates it)"))]
     Checksum {
         file: String,
         want: String,
         got: String,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Refused(#[from] AdoptRefusal),
     #[error(
-        "refusing to import jail `{name}`: its root was exported incrementally against {snapshot} (guid {guid}), which this host {why}; export it with `jailctl export --full`, or replicate the base first (`zfs send {snapshot} | ssh THIS-HOST zfs receive ...`). Nothing was changed"
+        "refusing to import jail `{name}`: its root was exported incrementally against {snapshot} (guid {guid}), which this host {why}. Nothing was changed"
     )]
+    #[diagnostic(help(
+        "export it with `jailctl export --full`, or replicate the base first (`zfs send {snapshot} | ssh THIS-HOST zfs receive ...`)"
+    ))]
     BaseMissing {
         name: String,
         snapshot: String,
@@ -49,19 +62,26 @@ pub enum ImportError {
         why: String,
     },
     #[error("cannot lock jail `{0}`: {1}")]
-    Lock(String, String),
+    Lock(String, #[source] crate::apply::LockError),
     #[error("jail `{0}`: {1}")]
-    Interrupted(String, String),
+    #[diagnostic(forward(1))]
+    Interrupted(String, #[source] Box<AdoptError>),
     #[error("cannot look for the base snapshot {snapshot}: {cause}. Nothing was changed")]
-    Host { snapshot: String, cause: String },
+    Host {
+        snapshot: String,
+        #[source]
+        cause: Box<ProcessError>,
+    },
     #[error(
         "import of jail `{name}` failed: {cause}; {}{}",
         if .undone.is_empty() { "nothing had been changed yet".to_string() } else { format!("undone: {}", .undone.join("; ")) },
         if .not_undone.is_empty() { String::new() } else { format!("; NOT undone (take these back by hand): {}", .not_undone.join("; ")) }
     )]
+    #[diagnostic(forward(cause))]
     Failed {
         name: String,
-        cause: String,
+        #[source]
+        cause: Box<AdoptError>,
         undone: Vec<String>,
         not_undone: Vec<String>,
     },
@@ -85,7 +105,7 @@ const NOT_CARRIED: &[&str] = &["mountpoint", names::IP4_PROP];
 
 /// Unpack the archive into `dir`; returns its manifest.
 fn unpack(input: &mut dyn Read, dir: &Path) -> Result<Manifest, ImportError> {
-    let damaged = |e: std::io::Error| ImportError::Damaged(e.to_string());
+    let damaged = ImportError::Unreadable;
     let xz = liblzma::read::XzDecoder::new_multi_decoder(std::io::BufReader::new(input));
     let mut tar = tar::Archive::new(xz);
     let mut seen = Vec::new();
@@ -108,8 +128,7 @@ fn unpack(input: &mut dyn Read, dir: &Path) -> Result<Manifest, ImportError> {
     tar.into_inner().read_to_end(&mut rest).map_err(damaged)?;
     let bytes = std::fs::read(dir.join(archive::MANIFEST))
         .map_err(|_| ImportError::Damaged("it has no manifest.json".into()))?;
-    let m: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ImportError::Damaged(format!("manifest.json: {e}")))?;
+    let m: serde_json::Value = serde_json::from_slice(&bytes).map_err(ImportError::BadManifest)?;
     let found = m.get("format").and_then(|f| f.as_u64()).unwrap_or(0) as u32;
     if found != archive::FORMAT {
         return Err(ImportError::Format {
@@ -121,8 +140,7 @@ fn unpack(input: &mut dyn Read, dir: &Path) -> Result<Manifest, ImportError> {
                 .map_or("unknown".into(), |v| format!("jailctl {v}")),
         });
     }
-    let manifest: Manifest = serde_json::from_value(m)
-        .map_err(|e| ImportError::Damaged(format!("manifest.json: {e}")))?;
+    let manifest: Manifest = serde_json::from_value(m).map_err(ImportError::BadManifest)?;
     for d in &manifest.datasets {
         if !archive::member_allowed(&d.file) {
             return Err(ImportError::Damaged(format!(
@@ -189,9 +207,9 @@ pub fn import(
         &[(LockKey::Jail(name.clone()), Mode::Exclusive)],
         |_| tracing::warn!("jail {name} is locked by another jailctl; waiting"),
     )
-    .map_err(|e| ImportError::Lock(name.clone(), e.to_string()))?;
+    .map_err(|e| ImportError::Lock(name.clone(), e))?;
     adopt::finish_interrupted(host, &name)
-        .map_err(|e| ImportError::Interrupted(name.clone(), e))?;
+        .map_err(|e| ImportError::Interrupted(name.clone(), Box::new(e)))?;
     adopt::check_free(host, config_dir, global, &name, &dataset_names)?;
     adopt::validate(config_dir, &name, &manifest.definition_toml)?;
     // An incremental root is received as a clone of the base snapshot it was made against.
@@ -214,7 +232,7 @@ pub fn import(
         Ok(definition) => {
             undo.commit().map_err(|cause| ImportError::Failed {
                 name: name.clone(),
-                cause,
+                cause: Box::new(cause),
                 undone: Vec::new(),
                 not_undone: Vec::new(),
             })?;
@@ -229,7 +247,7 @@ pub fn import(
             let (undone, not_undone) = undo.rollback();
             Err(ImportError::Failed {
                 name,
-                cause,
+                cause: Box::new(cause),
                 undone,
                 not_undone,
             })
@@ -252,7 +270,7 @@ fn base_origin(
     let get = crate::host::zfs::Get::new(["guid"], [snap.as_str()]).without_source();
     let out = host.output(&get.cmd()).map_err(|e| ImportError::Host {
         snapshot: snap.clone(),
-        cause: e.to_string(),
+        cause: Box::new(e),
     })?;
     let rows = crate::host::zfs::parse_rows(&out.stdout, false).unwrap_or_default();
     let guid = rows.first().map(|r| r.value).unwrap_or("");
@@ -289,9 +307,9 @@ fn receive_all(
     origin: Option<&str>,
     progress: bool,
     undo: &mut Undo<'_>,
-) -> Result<PathBuf, String> {
-    layout::ensure(host, held, global).map_err(|e| e.to_string())?;
-    let run = |cmd: &Cmd| host.run(cmd).map_err(|e: ProcessError| e.to_string());
+) -> Result<PathBuf, AdoptError> {
+    layout::ensure(host, held, global)?;
+    let run = |cmd: &Cmd| host.run(cmd).map_err(AdoptError::from);
     // The per-jail parent of its volumes.
     if manifest.datasets.len() > 1 {
         adopt::ensure_volume_parent(host, global, name, undo)?;
@@ -323,19 +341,25 @@ fn receive_all(
             format!("received {ds}"),
             Cmd::new(tools::ZFS, ["destroy", "-r", ds.as_str()]),
         )?;
-        let f = std::fs::File::open(dir.join(&d.file)).map_err(|e| e.to_string())?;
+        let stream = dir.join(&d.file);
+        let f = std::fs::File::open(&stream).map_err(|source| AdoptError::File {
+            what: "open",
+            path: stream.clone(),
+            source,
+        })?;
         let bar = archive::progress_bar(progress, format!("receiving {ds}"));
         let out = host.pipe(&cmd, Some(&mut bar.wrap_read(f)), None, RECEIVE_DEADLINE);
         bar.finish_and_clear();
-        let out = out.map_err(|e| e.to_string())?;
+        let out = out?;
         if !out.success() {
             // A refused receive makes nothing (zfs receives into a temporary clone and only
             // renames it into place once the stream is complete).
-            return Err(format!(
-                "`{cmd}` exited with status {}: {}",
-                out.status,
-                out.stderr.trim()
-            ));
+            return Err(AdoptError::Process(ProcessError::Failed {
+                cmd,
+                status: out.status,
+                stdout: String::new(),
+                stderr: out.stderr,
+            }));
         }
         // The export snapshot came along; the jail does not need it.
         run(&Cmd::new(
@@ -345,7 +369,12 @@ fn receive_all(
     }
     let path = adopt::definition_path(config_dir, name);
     undo.file(path.clone())?;
-    adopt::write_definition(&path, &manifest.definition_toml)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    adopt::write_definition(&path, &manifest.definition_toml).map_err(|source| {
+        AdoptError::File {
+            what: "write",
+            path: path.clone(),
+            source,
+        }
+    })?;
     Ok(path)
 }

@@ -7,24 +7,33 @@
 use crate::host::{Cmd, Host, tools};
 use std::path::Path;
 
-#[derive(Debug, thiserror::Error)]
+/// Why a host could not be set up for jailctl.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum InitError {
     #[error("refusing to overwrite {}: this host is already set up for jailctl", .0.display())]
+    #[diagnostic(help(
+        "edit the file, or move it away and run `jailctl init` again; `jailctl doctor` checks the host"
+    ))]
     Exists(std::path::PathBuf),
     #[error("invalid pool name \"{0}\"")]
+    #[diagnostic(help("name a pool as `zpool list` shows it, e.g. --pool zroot"))]
     BadPool(String),
     #[error("cannot set up jailctl on pool {pool}: {stderr}. Nothing was changed")]
+    #[diagnostic(help("pass the pool to use with --pool (`zpool list` shows them)"))]
     NoPool { pool: String, stderr: String },
     #[error("{what}: {cause}")]
-    Host { what: String, cause: String },
+    Host {
+        what: String,
+        #[source]
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
-fn host_err(what: impl Into<String>) -> impl FnOnce(&dyn std::fmt::Display) -> InitError {
+fn host_err(
+    what: impl Into<String>,
+) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> InitError {
     let what = what.into();
-    move |e| InitError::Host {
-        what,
-        cause: e.to_string(),
-    }
+    move |cause| InitError::Host { what, cause }
 }
 
 /// What can be refused before the host is opened: an existing `jailctl.toml`, a bad pool name.
@@ -54,7 +63,7 @@ pub fn init(
     let zfs_root = format!("{pool}/jailctl");
     let p = host
         .output(&Cmd::new(tools::ZPOOL, ["list", "-H", "-o", "name", pool]))
-        .map_err(|e| host_err("cannot run zpool")(&e))?;
+        .map_err(|e| host_err("cannot run zpool")(e.into()))?;
     if !p.success() {
         return Err(InitError::NoPool {
             pool: pool.to_string(),
@@ -65,7 +74,7 @@ pub fn init(
     let mr = Path::new(mount_root);
     if !host.exists(mr) {
         host.mkdir_p(mr, 0o755)
-            .map_err(|e| host_err(format!("cannot create directory {mount_root}"))(&e))?;
+            .map_err(|e| host_err(format!("cannot create directory {mount_root}"))(e.into()))?;
         done.push(format!("created directory {mount_root} (mount_root)"));
     }
     for d in [
@@ -74,14 +83,15 @@ pub fn init(
         config_dir.join("templates"),
     ] {
         if !d.is_dir() {
-            std::fs::create_dir_all(&d)
-                .map_err(|e| host_err(format!("cannot create directory {}", d.display()))(&e))?;
+            std::fs::create_dir_all(&d).map_err(|e| {
+                host_err(format!("cannot create directory {}", d.display()))(e.into())
+            })?;
             done.push(format!("created directory {}", d.display()));
         }
     }
     let file = config_dir.join("jailctl.toml");
     write_new(&file, config_text(&zfs_root).as_bytes())
-        .map_err(|e| host_err(format!("cannot write {}", file.display()))(&e))?;
+        .map_err(|e| host_err(format!("cannot write {}", file.display()))(e.into()))?;
     done.push(format!("wrote {}", file.display()));
     Ok(done)
 }
@@ -93,7 +103,7 @@ fn zfs_root_dataset(host: &dyn Host, zfs_root: &str) -> Result<String, InitError
             tools::ZFS,
             ["list", "-H", "-o", "name", zfs_root],
         ))
-        .map_err(|e| host_err("cannot run zfs")(&e))?
+        .map_err(|e| host_err("cannot run zfs")(e.into()))?
         .success();
     if exists {
         return Ok(format!(
@@ -115,7 +125,7 @@ fn zfs_root_dataset(host: &dyn Host, zfs_root: &str) -> Result<String, InitError
             zfs_root,
         ],
     ))
-    .map_err(|e| host_err(format!("cannot create dataset {zfs_root}"))(&e))?;
+    .map_err(|e| host_err(format!("cannot create dataset {zfs_root}"))(e.into()))?;
     Ok(format!(
         "created dataset {zfs_root} (mountpoint=none exec=on setuid=on compression=lz4)"
     ))

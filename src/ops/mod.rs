@@ -38,34 +38,53 @@ pub mod upgrade;
 pub use jail_status::{JailStatus, status, status_with_usage};
 pub use stop::{Seen, destroy, down, down_in, down_only_with, force_down, restart};
 
-#[derive(Debug, thiserror::Error)]
+/// Why an operation (`up`, `down`, `destroy`, `restart`, `upgrade`, ...) failed or was
+/// refused.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum OpsError {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Plan(#[from] PlanError),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Apply(#[from] ApplyError),
     #[error("cannot read the host's state: {0}")]
-    Observe(#[from] ObserveError),
+    Observe(
+        #[from]
+        #[diagnostic_source]
+        ObserveError,
+    ),
     #[error("cannot lock the jails: {0}")]
-    Lock(#[from] crate::apply::LockError),
+    Lock(
+        #[from]
+        #[diagnostic_source]
+        crate::apply::LockError,
+    ),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Layout(#[from] LayoutError),
     #[error("cannot finish the undo of an earlier interrupted run: {0}")]
-    Recover(std::io::Error),
+    Recover(#[source] std::io::Error),
     /// An interrupted `snapshot rollback` of the jail, finished before anything else runs on
     /// it, could not be finished.
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Rollback(Box<snapshot::SnapshotError>),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Process(#[from] ProcessError),
-    #[error("jail `{0}` is not running; start it with `jailctl up {0}`")]
+    #[error("jail `{0}` is not running")]
+    #[diagnostic(help("start it with `jailctl up {0}`"))]
     NotRunning(String),
     #[error(
-        "refusing to destroy {dataset}: jailctl did not create {} below it: {}; move or destroy {} yourself (`zfs rename`/`zfs destroy`), then run again. Nothing was destroyed",
+        "refusing to destroy {dataset}: jailctl did not create {} below it: {}. Nothing was destroyed",
         if .foreign.len() == 1 { "this dataset" } else { "these datasets" },
-        .foreign.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
-        if .foreign.len() == 1 { "it" } else { "them" }
+        .foreign.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
     )]
+    #[diagnostic(help(
+        "move or destroy {} yourself (`zfs rename`/`zfs destroy`), then run again",
+        if .foreign.len() == 1 { "it" } else { "them" }
+    ))]
     NotOwned {
         dataset: String,
         foreign: Vec<owned::Foreign>,
@@ -73,16 +92,20 @@ pub enum OpsError {
     #[error("refusing to stop or change it: {0}. Nothing was changed")]
     ForeignJail(owned::ForeignJail),
     #[error(
-        "refusing to use or change {dataset} for jail `{jail}`: jailctl did not create it ({why}); rename or destroy it yourself (`zfs rename`/`zfs destroy`), or if it really is jailctl's, adopt it with `zfs set jailctl:managed=yes {dataset}`. Nothing was changed"
+        "refusing to use or change {dataset} for jail `{jail}`: jailctl did not create it ({why}). Nothing was changed"
     )]
+    #[diagnostic(help(
+        "rename or destroy it yourself (`zfs rename`/`zfs destroy`), or if it really is jailctl's, adopt it with `zfs set jailctl:managed=yes {dataset}`"
+    ))]
     ForeignDataset {
         jail: String,
         dataset: String,
         why: String,
     },
     #[error(
-        "refusing to restart `{jail}` because of --no-restart: {}; run without --no-restart when a restart is acceptable", .reasons.join("; ")
+        "refusing to restart `{jail}` because of --no-restart: {}", .reasons.join("; ")
     )]
+    #[diagnostic(help("run without --no-restart when a restart is acceptable"))]
     NeedsRestart { jail: String, reasons: Vec<String> },
 }
 
@@ -593,7 +616,10 @@ mod flow_tests {
         let g = global();
         up(h, &specs, &g, &[], &Opts::default()).unwrap();
         let e = down(h, &specs, &g, &["db".into()], &Opts::default()).unwrap_err();
-        assert!(e.to_string().contains("--with-dependents"), "{e}");
+        assert!(
+            crate::host::explain(&e).contains("--with-dependents"),
+            "{e}"
+        );
         // /var/run was cleared: down re-renders the conf so jail -r can run the stop hooks.
         h.remove_file(Path::new("/var/run/jailctl/db.conf"))
             .unwrap();
@@ -679,7 +705,7 @@ mod flow_tests {
         let t = TestSim::with_base();
         let e = exec(&t.host, "web", &["/bin/ls".into()]).unwrap_err();
         assert_eq!(
-            e.to_string(),
+            crate::host::explain(&e),
             "jail `web` is not running; start it with `jailctl up web`"
         );
     }

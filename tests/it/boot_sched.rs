@@ -575,7 +575,11 @@ fn boot_graph_takes_autostart_jails_and_pulls_in_their_dependencies() {
     let err = BootGraph::for_boot(&specs, &["dsn".into()]).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "no jail named `dsn` is defined (did you mean `dns`?); `jailctl list` shows the defined jails"
+        "no jail named `dsn` is defined (did you mean `dns`?)"
+    );
+    assert_eq!(
+        jailctl::host::help_of(&err).as_deref(),
+        Some("`jailctl list` shows the defined jails")
     );
 }
 

@@ -26,10 +26,13 @@ fn up_refuses_a_jail_whose_root_cannot_execute_and_names_the_source() {
         .unwrap();
     assert!(!out.status.success());
     let err = flat(&String::from_utf8_lossy(&out.stderr));
+    // The message, then the fix as the report's help.
     let want = flat(
-        "jail `resolver`: zroot/jailctl has exec=off (inherited by zroot/jailctl/jails/resolver), so nothing in the jail could run; run `zfs set exec=on zroot/jailctl` or `zfs inherit exec zroot/jailctl`",
+        "jail `resolver`: zroot/jailctl has exec=off (inherited by zroot/jailctl/jails/resolver), so nothing in the jail could run. Nothing was changed",
     );
     assert!(err.contains(&want), "{err}");
+    let fix = flat("help: run `zfs set exec=on zroot/jailctl` or `zfs inherit exec zroot/jailctl`");
+    assert!(err.contains(&fix), "{err}");
     let ran = history(&simdir);
     assert!(
         !ran[before..].iter().any(mutating),

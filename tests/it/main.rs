@@ -16,6 +16,7 @@ mod crash_kill;
 mod deadlines;
 mod destroy_owned;
 mod dying;
+mod error_types;
 mod exec_off;
 mod export_import;
 mod fleet_lock;

@@ -141,7 +141,7 @@ impl Output {
 }
 
 /// A command that could not be run, or ran and failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ProcessError {
     #[error("could not run `{cmd}`: {source}")]
     Spawn {
@@ -157,21 +157,47 @@ pub enum ProcessError {
         stderr: String,
     },
     /// A read-only handle ([`readonly::ReadOnlyHost`]) refused a command that changes the host.
-    #[error(
-        "refusing to run `{cmd}`: this is a read-only preview, which must not change the host; this is a bug in jailctl, please report it (the real command, without --dry-run, is not affected)"
-    )]
+    #[error("refusing to run `{cmd}`: this is a read-only preview, which must not change the host")]
+    #[diagnostic(help(
+        "this is a bug in jailctl, please report it (the real command, without --dry-run, is not affected)"
+    ))]
     ReadOnly { cmd: Cmd },
     /// The command ran past its deadline and was killed (see [`deadline`]).
     #[error(
-        "`{cmd}` did not finish within its deadline of {} and was killed (with its process group); if it needs longer, raise {knob}",
+        "`{cmd}` did not finish within its deadline of {} and was killed (with its process group)",
         deadline::show(*.after)
     )]
+    #[diagnostic(help("if it needs longer, raise {knob}"))]
     TimedOut {
         cmd: Cmd,
         after: std::time::Duration,
         /// The setting that raises this deadline.
         knob: String,
     },
+}
+
+/// An error as one piece of text, for the places that keep text instead of the error (the
+/// undo journal, the boot report, a log line): its message, then `; ` and the fix — its own
+/// help, or the nearest one among the diagnostics it wraps. A report printed by the command
+/// line shows the same help on its own line instead.
+pub fn explain(e: &dyn miette::Diagnostic) -> String {
+    let msg = e.to_string();
+    match help_of(e) {
+        Some(h) if !msg.contains(&h) => format!("{msg}; {h}"),
+        _ => msg,
+    }
+}
+
+/// The help of `e`, or of the nearest diagnostic below it (`diagnostic_source`).
+pub fn help_of(e: &dyn miette::Diagnostic) -> Option<String> {
+    let mut d = Some(e);
+    while let Some(x) = d {
+        if let Some(h) = x.help() {
+            return Some(h.to_string());
+        }
+        d = x.diagnostic_source();
+    }
+    None
 }
 
 fn stderr_suffix(stderr: &str) -> String {
@@ -184,6 +210,16 @@ fn stderr_suffix(stderr: &str) -> String {
 }
 
 impl ProcessError {
+    /// `cmd` ran and answered `out`, which is a failure.
+    pub fn failed(cmd: &Cmd, out: Output) -> Self {
+        ProcessError::Failed {
+            cmd: cmd.clone(),
+            status: out.status,
+            stdout: out.stdout,
+            stderr: out.stderr,
+        }
+    }
+
     pub fn cmd(&self) -> &Cmd {
         match self {
             ProcessError::Spawn { cmd, .. }

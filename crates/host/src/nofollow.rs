@@ -13,20 +13,16 @@ use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Component, Path};
 
-/// An error of this module: the OS error, and what was being done to which path.
-#[derive(Debug)]
+/// An error of this module: the OS error, and what was being done to which path. It travels
+/// inside a `std::io::Error` (the [`crate::HostFs`] methods return those), so the message
+/// itself says why a link stopped it.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{message}")]
 pub struct InRootError {
+    #[source]
     pub errno: Errno,
     message: String,
 }
-
-impl std::fmt::Display for InRootError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for InRootError {}
 
 /// Did the operation stop at a symbolic link below the root?
 pub fn is_link_refusal(e: &std::io::Error) -> bool {

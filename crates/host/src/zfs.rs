@@ -28,6 +28,8 @@ pub struct Get {
     datasets: Vec<String>,
     depth: Depth,
     source: bool,
+    /// `-t TYPES`: only datasets of these types (`filesystem`, `volume`, `snapshot`, ...).
+    types: Vec<String>,
     /// `-s SOURCES`: only properties from these sources (`local`, `received`, ...).
     sources: Vec<String>,
 }
@@ -46,8 +48,16 @@ impl Get {
             datasets: datasets.into_iter().map(Into::into).collect(),
             depth: Depth::Named,
             source: true,
+            types: Vec::new(),
             sources: Vec::new(),
         }
+    }
+
+    /// Only datasets of these types (`-t filesystem,volume`): with [`Depth::All`], leaves the
+    /// snapshots below out.
+    pub fn only_types<S: Into<String>>(mut self, types: impl IntoIterator<Item = S>) -> Self {
+        self.types = types.into_iter().map(Into::into).collect();
+        self
     }
 
     /// Only properties whose source is one of `sources` (`-s local`).
@@ -67,6 +77,10 @@ impl Get {
         self
     }
 
+    /// The argv: `-H -p`, the depth, then `-o`, `-t`, `-s` in the order of zfs(8)'s synopsis
+    /// of `zfs get` (`[-r|-d depth] [-Hp] [-o field...] [-t type...] [-s source...]
+    /// property... [dataset...]`; the flags are getopt(3) options, so `-H -p` leading is the
+    /// same command), then the properties and the datasets.
     pub fn cmd(&self) -> Cmd {
         let mut a: Vec<String> = vec!["get".into(), "-H".into(), "-p".into()];
         match self.depth {
@@ -83,6 +97,10 @@ impl Get {
         } else {
             "name,property,value".into()
         });
+        if !self.types.is_empty() {
+            a.push("-t".into());
+            a.push(self.types.join(","));
+        }
         if !self.sources.is_empty() {
             a.push("-s".into());
             a.push(self.sources.join(","));
@@ -103,8 +121,11 @@ pub struct Row<'a> {
 }
 
 /// A line of `zfs get` output that is not in the scripted form.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
 #[error("line {line} of `zfs get` ({reason}): {text:?}")]
+#[diagnostic(help(
+    "jailctl reads `zfs get -H -p` in the form zfs(8) documents; run the command by hand to see what this zfs answers"
+))]
 pub struct RowError {
     /// 1-based.
     pub line: usize,
@@ -184,6 +205,23 @@ mod tests {
         assert_eq!(
             local.cmd().to_string(),
             "/sbin/zfs get -H -p -o name,property,value -s local all z/a"
+        );
+    }
+
+    #[test]
+    fn types_come_after_the_columns_and_before_the_sources() {
+        let g = Get::new(["exec"], ["z/j"])
+            .depth(Depth::All)
+            .only_sources(["local", "inherited"])
+            .only_types(["filesystem", "volume"]);
+        assert_eq!(
+            g.cmd().to_string(),
+            "/sbin/zfs get -H -p -r -o name,property,value,source -t filesystem,volume -s local,inherited exec z/j"
+        );
+        let plain = Get::new(["exec"], ["z/j"]).only_types(["snapshot"]).cmd();
+        assert_eq!(
+            plain.args[5..8],
+            ["-t", "snapshot", "exec"].map(String::from)
         );
     }
 

@@ -111,8 +111,49 @@ impl PartialEq for KillInWrite {
 }
 impl Eq for KillInWrite {}
 
+/// A fault, hang, latency or kill setting the simulator cannot read. A setting is the
+/// simulator's own configuration (not a simulated tool's answer), so it fails with this.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum SpecError {
+    /// An entry not in its form: the message quotes it and says the form.
+    #[error("{0}")]
+    Form(String),
+    #[error("bad pattern `{pattern}`: {source}")]
+    Pattern {
+        pattern: String,
+        #[source]
+        source: glob::PatternError,
+    },
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Toml(#[source] toml::de::Error),
+    /// Where the entry was: a variable, a table of faults.toml, the file.
+    #[error("{at}: {source}")]
+    #[diagnostic(help("docs/simulator.md describes the settings and their forms"))]
+    At {
+        at: String,
+        #[source]
+        source: Box<SpecError>,
+    },
+}
+
+impl SpecError {
+    /// This error, found in `at`.
+    fn at(self, at: impl std::fmt::Display) -> SpecError {
+        SpecError::At {
+            at: at.to_string(),
+            source: Box::new(self),
+        }
+    }
+}
+
 /// `GLOB[|NTH]`.
-pub fn parse_kill_in_write(spec: &str) -> Result<KillInWrite, String> {
+pub fn parse_kill_in_write(spec: &str) -> Result<KillInWrite, SpecError> {
     let (pattern, nth) = match spec.split_once('|') {
         Some((p, n)) => (
             p,
@@ -120,11 +161,14 @@ pub fn parse_kill_in_write(spec: &str) -> Result<KillInWrite, String> {
                 .parse::<u64>()
                 .ok()
                 .filter(|n| *n > 0)
-                .ok_or_else(|| format!("`{n}` is not a count starting at 1"))?,
+                .ok_or_else(|| SpecError::Form(format!("`{n}` is not a count starting at 1")))?,
         ),
         None => (spec, 1),
     };
-    glob::Pattern::new(pattern).map_err(|e| format!("bad pattern `{pattern}`: {e}"))?;
+    glob::Pattern::new(pattern).map_err(|source| SpecError::Pattern {
+        pattern: pattern.to_string(),
+        source,
+    })?;
     Ok(KillInWrite {
         pattern: pattern.to_string(),
         nth,
@@ -149,25 +193,27 @@ struct File {
 
 impl SimConfig {
     /// `DIR/faults.toml` (if present) overridden by the environment.
-    pub fn load(dir: &Path) -> Result<SimConfig, String> {
+    pub fn load(dir: &Path) -> Result<SimConfig, SpecError> {
         let mut c = SimConfig::default();
         let path = dir.join("faults.toml");
         if path.exists() {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            c = SimConfig::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(&path).map_err(|source| SpecError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            c = SimConfig::from_toml(&text).map_err(|e| e.at(path.display()))?;
         }
         if let Ok(v) = std::env::var("JAILCTL_SIM_FAULTS") {
             c.faults
-                .extend(parse_faults(&v).map_err(|e| format!("JAILCTL_SIM_FAULTS: {e}"))?);
+                .extend(parse_faults(&v).map_err(|e| e.at("JAILCTL_SIM_FAULTS"))?);
         }
         if let Ok(v) = std::env::var("JAILCTL_SIM_HANG") {
             c.hangs
-                .extend(parse_hangs(&v).map_err(|e| format!("JAILCTL_SIM_HANG: {e}"))?);
+                .extend(parse_hangs(&v).map_err(|e| e.at("JAILCTL_SIM_HANG"))?);
         }
         if let Ok(v) = std::env::var("JAILCTL_SIM_LATENCY") {
             c.latency
-                .extend(parse_latency(&v).map_err(|e| format!("JAILCTL_SIM_LATENCY: {e}"))?);
+                .extend(parse_latency(&v).map_err(|e| e.at("JAILCTL_SIM_LATENCY"))?);
         }
         if let Ok(v) = std::env::var("JAILCTL_SIM_REAL_ZFS")
             && !v.is_empty()
@@ -178,15 +224,16 @@ impl SimConfig {
             && !v.is_empty()
         {
             c.dying_commands = v.trim().parse().map_err(|_| {
-                format!("JAILCTL_SIM_DYING_COMMANDS: `{v}` is not a number of commands")
+                SpecError::Form(format!(
+                    "JAILCTL_SIM_DYING_COMMANDS: `{v}` is not a number of commands"
+                ))
             })?;
         }
         if let Ok(v) = std::env::var("JAILCTL_SIM_KILL_IN_WRITE")
             && !v.is_empty()
         {
-            c.kill_in_write = Some(
-                parse_kill_in_write(&v).map_err(|e| format!("JAILCTL_SIM_KILL_IN_WRITE: {e}"))?,
-            );
+            c.kill_in_write =
+                Some(parse_kill_in_write(&v).map_err(|e| e.at("JAILCTL_SIM_KILL_IN_WRITE"))?);
         }
         Ok(c)
     }
@@ -202,13 +249,13 @@ impl SimConfig {
     }
 
     /// Parse the `faults.toml` format (see docs/simulator.md).
-    pub fn from_toml(text: &str) -> Result<SimConfig, String> {
-        let f: File = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn from_toml(text: &str) -> Result<SimConfig, SpecError> {
+        let f: File = toml::from_str(text).map_err(SpecError::Toml)?;
         let mut latency = BTreeMap::new();
         for (tool, d) in f.latency {
             latency.insert(
                 tool.clone(),
-                parse_duration(&d).map_err(|e| format!("latency.{tool}: {e}"))?,
+                parse_duration(&d).map_err(|e| e.at(format!("latency.{tool}")))?,
             );
         }
         for r in &f.fault {
@@ -283,30 +330,36 @@ pub fn command_line(cmd: &Cmd) -> String {
     s
 }
 
-fn check_rule(r: &FaultRule) -> Result<(), String> {
-    glob::Pattern::new(&r.pattern).map_err(|e| format!("bad pattern `{}`: {e}", r.pattern))?;
+fn check_rule(r: &FaultRule) -> Result<(), SpecError> {
+    glob::Pattern::new(&r.pattern).map_err(|source| SpecError::Pattern {
+        pattern: r.pattern.clone(),
+        source,
+    })?;
     if r.nth == 0 || r.count == 0 {
-        return Err(format!("fault `{}`: nth and count start at 1", r.pattern));
+        return Err(SpecError::Form(format!(
+            "fault `{}`: nth and count start at 1",
+            r.pattern
+        )));
     }
     if r.status == 0 {
-        return Err(format!(
+        return Err(SpecError::Form(format!(
             "fault `{}`: a fault needs a non-zero status",
             r.pattern
-        ));
+        )));
     }
     Ok(())
 }
 
 /// `PATTERN|NTH[xCOUNT]|STATUS|STDERR` rules separated by `;`, e.g.
 /// `zfs clone *|2|1|cannot create 'zroot/jails/web': out of space`.
-pub fn parse_faults(spec: &str) -> Result<Vec<FaultRule>, String> {
+pub fn parse_faults(spec: &str) -> Result<Vec<FaultRule>, SpecError> {
     let mut out = Vec::new();
     for entry in spec.split(';').map(str::trim).filter(|e| !e.is_empty()) {
         let f: Vec<&str> = entry.splitn(4, '|').collect();
         if f.len() < 3 {
-            return Err(format!(
+            return Err(SpecError::Form(format!(
                 "`{entry}`: expected PATTERN|NTH[xCOUNT]|STATUS|STDERR"
-            ));
+            )));
         }
         let (nth, count) = match f[1].split_once('x') {
             Some((n, c)) => (n, c),
@@ -315,16 +368,15 @@ pub fn parse_faults(spec: &str) -> Result<Vec<FaultRule>, String> {
         let num = |s: &str| {
             s.trim()
                 .parse::<u64>()
-                .map_err(|_| format!("`{entry}`: `{s}` is not a number"))
+                .map_err(|_| SpecError::Form(format!("`{entry}`: `{s}` is not a number")))
         };
         let rule = FaultRule {
             pattern: f[0].to_string(),
             nth: num(nth)?,
             count: num(count)?,
-            status: f[2]
-                .trim()
-                .parse()
-                .map_err(|_| format!("`{entry}`: status `{}` is not a number", f[2]))?,
+            status: f[2].trim().parse().map_err(|_| {
+                SpecError::Form(format!("`{entry}`: status `{}` is not a number", f[2]))
+            })?,
             stderr: f.get(3).unwrap_or(&"").to_string(),
         };
         check_rule(&rule)?;
@@ -333,16 +385,22 @@ pub fn parse_faults(spec: &str) -> Result<Vec<FaultRule>, String> {
     Ok(out)
 }
 
-fn check_hang(r: &HangRule) -> Result<(), String> {
-    glob::Pattern::new(&r.pattern).map_err(|e| format!("bad pattern `{}`: {e}", r.pattern))?;
+fn check_hang(r: &HangRule) -> Result<(), SpecError> {
+    glob::Pattern::new(&r.pattern).map_err(|source| SpecError::Pattern {
+        pattern: r.pattern.clone(),
+        source,
+    })?;
     if r.nth == 0 || r.count == 0 {
-        return Err(format!("hang `{}`: nth and count start at 1", r.pattern));
+        return Err(SpecError::Form(format!(
+            "hang `{}`: nth and count start at 1",
+            r.pattern
+        )));
     }
     Ok(())
 }
 
 /// `PATTERN[|NTH[xCOUNT]]` rules separated by `;`, e.g. `jail -f * -c web|2`.
-pub fn parse_hangs(spec: &str) -> Result<Vec<HangRule>, String> {
+pub fn parse_hangs(spec: &str) -> Result<Vec<HangRule>, SpecError> {
     let mut out = Vec::new();
     for entry in spec.split(';').map(str::trim).filter(|e| !e.is_empty()) {
         let (pattern, when) = entry.split_once('|').unwrap_or((entry, "1"));
@@ -350,7 +408,7 @@ pub fn parse_hangs(spec: &str) -> Result<Vec<HangRule>, String> {
         let num = |s: &str| {
             s.trim()
                 .parse::<u64>()
-                .map_err(|_| format!("`{entry}`: `{s}` is not a number"))
+                .map_err(|_| SpecError::Form(format!("`{entry}`: `{s}` is not a number")))
         };
         let r = HangRule {
             pattern: pattern.to_string(),
@@ -364,29 +422,29 @@ pub fn parse_hangs(spec: &str) -> Result<Vec<HangRule>, String> {
 }
 
 /// `TOOL=DURATION` pairs separated by `,`, e.g. `jail=50ms,zfs=5ms`.
-pub fn parse_latency(spec: &str) -> Result<BTreeMap<String, Duration>, String> {
+pub fn parse_latency(spec: &str) -> Result<BTreeMap<String, Duration>, SpecError> {
     let mut out = BTreeMap::new();
     for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (tool, d) = pair
-            .split_once('=')
-            .ok_or_else(|| format!("`{pair}`: expected TOOL=DURATION (jail=50ms)"))?;
+        let (tool, d) = pair.split_once('=').ok_or_else(|| {
+            SpecError::Form(format!("`{pair}`: expected TOOL=DURATION (jail=50ms)"))
+        })?;
         out.insert(tool.trim().to_string(), parse_duration(d.trim())?);
     }
     Ok(out)
 }
 
 /// `50ms`, `2s`, `300us`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, SpecError> {
     let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(end);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("`{s}`: expected a duration like 50ms, 2s or 300us"))?;
+    let n: u64 = n.parse().map_err(|_| {
+        SpecError::Form(format!("`{s}`: expected a duration like 50ms, 2s or 300us"))
+    })?;
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" => Ok(Duration::from_secs(n)),
         "us" => Ok(Duration::from_micros(n)),
-        _ => Err(format!("`{s}`: unit must be us, ms or s")),
+        _ => Err(SpecError::Form(format!("`{s}`: unit must be us, ms or s"))),
     }
 }
 
@@ -404,14 +462,21 @@ mod tests {
         assert!(
             parse_faults("zfs|x|1|m")
                 .unwrap_err()
+                .to_string()
                 .contains("not a number")
         );
         assert!(
             parse_faults("zfs|0|1|m")
                 .unwrap_err()
+                .to_string()
                 .contains("start at 1")
         );
-        assert!(parse_faults("zfs|1|0|m").unwrap_err().contains("non-zero"));
+        assert!(
+            parse_faults("zfs|1|0|m")
+                .unwrap_err()
+                .to_string()
+                .contains("non-zero")
+        );
     }
 
     #[test]
@@ -455,8 +520,18 @@ mod tests {
         assert_eq!(c.fault_for(&start, &mut counts), Some(Fault::Hang));
         let t = SimConfig::from_toml("[[hang]]\ncommand = \"zfs clone *\"\nnth = 2\n").unwrap();
         assert_eq!(t.hangs[0].nth, 2);
-        assert!(parse_hangs("zfs|x").unwrap_err().contains("not a number"));
-        assert!(parse_hangs("zfs|0").unwrap_err().contains("start at 1"));
+        assert!(
+            parse_hangs("zfs|x")
+                .unwrap_err()
+                .to_string()
+                .contains("not a number")
+        );
+        assert!(
+            parse_hangs("zfs|0")
+                .unwrap_err()
+                .to_string()
+                .contains("start at 1")
+        );
         assert!(SimConfig::from_toml("[[hang]]\ncommand = \"x\"\nstatus = 1\n").is_err());
     }
 
@@ -477,8 +552,18 @@ mod tests {
         let l = parse_latency("jail=50ms, zfs=5ms,rctl=1s").unwrap();
         assert_eq!(l["jail"], Duration::from_millis(50));
         assert_eq!(l["rctl"], Duration::from_secs(1));
-        assert!(parse_latency("jail=50").unwrap_err().contains("unit"));
-        assert!(parse_latency("jail").unwrap_err().contains("TOOL=DURATION"));
+        assert!(
+            parse_latency("jail=50")
+                .unwrap_err()
+                .to_string()
+                .contains("unit")
+        );
+        assert!(
+            parse_latency("jail")
+                .unwrap_err()
+                .to_string()
+                .contains("TOOL=DURATION")
+        );
     }
 
     #[test]

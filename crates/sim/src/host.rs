@@ -74,13 +74,10 @@ impl Host for SimHost {
         });
         Some(match read {
             Ok(Ok(u)) => Ok(u),
-            Ok(Err(message)) => Err(jailctl_host::platform::PlatformError::Kernel {
-                what: "read jails' resource usage (rctl_get_racct(2))".into(),
-                message,
-            }),
+            Ok(Err(e)) => Err(e),
             Err(e) => Err(jailctl_host::platform::PlatformError::Kernel {
                 what: format!("read the simulated host's state at {}", self.dir.display()),
-                message: e.to_string(),
+                source: Box::new(e),
             }),
         })
     }

@@ -291,12 +291,18 @@ fn usage_of(j: &super::jail::SimJail) -> Vec<(&'static str, u64)> {
 pub fn usage_of_jails(
     st: &super::SimState,
     names: &[String],
-) -> Result<jailctl_host::platform::Usages, String> {
+) -> Result<jailctl_host::platform::Usages, jailctl_host::platform::PlatformError> {
+    let refused = |message: &str| jailctl_host::platform::PlatformError::Kernel {
+        what: "read jails' resource usage (rctl_get_racct(2))".into(),
+        source: message.into(),
+    };
     if st.sysctl.get("kern.racct.enable") != Some("1") {
-        return Err("Function not implemented (ENOSYS): RACCT is not enabled".into());
+        return Err(refused(
+            "Function not implemented (ENOSYS): RACCT is not enabled",
+        ));
     }
     if st.sysctl.get("security.jail.jailed") == Some("1") {
-        return Err("Operation not permitted (EPERM): inside a jail".into());
+        return Err(refused("Operation not permitted (EPERM): inside a jail"));
     }
     let mut all = jailctl_host::platform::Usages::new();
     for n in names {

@@ -2,7 +2,7 @@
 //! jail root (no link below the root followed), and the mode and owner a file had, given
 //! back when it is restored.
 
-use super::io_cause;
+use super::{StepError, io_cause};
 use crate::host::Host;
 use std::path::Path;
 
@@ -23,20 +23,19 @@ pub(super) fn file_meta(
 
 /// Give a restored host file its recorded owner when it differs (a rewrite makes a new
 /// file, owned by whoever runs jailctl).
-pub(super) fn restore_owner(h: &dyn Host, path: &Path, owner: (u32, u32)) -> Result<(), String> {
+pub(super) fn restore_owner(h: &dyn Host, path: &Path, owner: (u32, u32)) -> Result<(), StepError> {
     use std::os::unix::fs::MetadataExt;
     let local = h.local_path(path);
-    let md = std::fs::symlink_metadata(&local).map_err(|e| io_cause("cannot inspect", path, &e))?;
+    let md = std::fs::symlink_metadata(&local).map_err(|e| io_cause("cannot inspect", path, e))?;
     if (md.uid(), md.gid()) == owner {
         return Ok(());
     }
-    std::os::unix::fs::lchown(&local, Some(owner.0), Some(owner.1)).map_err(|e| {
-        format!(
-            "cannot give {} back its owner {}:{}: {e}",
-            path.display(),
-            owner.0,
-            owner.1
-        )
+    std::os::unix::fs::lchown(&local, Some(owner.0), Some(owner.1)).map_err(|source| {
+        StepError::Owner {
+            path: path.to_path_buf(),
+            owner,
+            source,
+        }
     })
 }
 
@@ -52,16 +51,16 @@ pub(super) fn write_file(
     root: Option<&Path>,
     contents: &[u8],
     mode: u32,
-) -> Result<(), String> {
+) -> Result<(), StepError> {
     if let Some((root, rel)) = in_root(path, root) {
         return h
             .write_in_root(root, rel, contents, mode)
-            .map_err(|e| io_cause("cannot write", path, &e));
+            .map_err(|e| io_cause("cannot write", path, e));
     }
     if let Some(parent) = path.parent() {
         h.mkdir_p(parent, 0o755)
-            .map_err(|e| io_cause("cannot create directory", parent, &e))?;
+            .map_err(|e| io_cause("cannot create directory", parent, e))?;
     }
     h.write(path, contents, mode)
-        .map_err(|e| io_cause("cannot write", path, &e))
+        .map_err(|e| io_cause("cannot write", path, e))
 }

@@ -14,7 +14,7 @@ mod run;
 mod undo;
 mod wait;
 
-use super::lock::{Held, LockKey, Mode};
+use super::lock::{Held, LockError, LockKey, Mode};
 use super::{Op, ops};
 use crate::host::{Cmd, Host, ProcessError};
 use crate::plan::Plan;
@@ -131,18 +131,23 @@ impl fmt::Display for UndoReport {
 }
 
 /// A failed apply.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ApplyError {
+    /// The help is the cause's.
     #[error("jail `{jail}`: {step} failed: {cause}\n{undo}")]
+    #[diagnostic(forward(cause))]
     Step {
         jail: String,
         step: String,
-        cause: String,
+        #[source]
+        cause: Box<StepError>,
         undo: Box<UndoReport>,
     },
     #[error(
-        "cannot write the undo journal {path}: {source}; nothing was changed for this step (check that /var/db is writable)"
+        "cannot write the undo journal {path}: {source}; nothing was changed for this step",
+        path = .path.display()
     )]
+    #[diagnostic(help("check that /var/db is writable"))]
     Journal {
         path: PathBuf,
         #[source]
@@ -150,8 +155,88 @@ pub enum ApplyError {
     },
 }
 
-pub(super) fn io_cause(what: &str, path: &Path, e: &std::io::Error) -> String {
-    format!("{what} {}: {e}", path.display())
+/// Why one operation of a step, or of an undo, failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum StepError {
+    /// A command failed: the message shows its standard error and output on lines of their
+    /// own.
+    #[error("{}", process_cause(.0))]
+    #[diagnostic(transparent)]
+    Process(#[source] ProcessError),
+    #[error("{what} {}: {source}", .path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot remove directory {}: {source}", .path.display())]
+    #[diagnostic(help("check what is in it, then `rmdir {}`", .path.display()))]
+    Rmdir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot give {} back its owner {}:{}: {source}", .path.display(), .owner.0, .owner.1)]
+    Owner {
+        path: PathBuf,
+        owner: (u32, u32),
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "jail {name} is still dying (the kernel is tearing it down) after {waited:.1} s; its root {dataset} is busy"
+    )]
+    #[diagnostic(help(
+        "run `{retry}` again in a few seconds (a jail that had open connections can take a minute or more to go: JAILCTL_DYING_WAIT=SECONDS waits longer)"
+    ))]
+    Dying {
+        name: String,
+        dataset: String,
+        waited: f64,
+        /// The command to run again.
+        retry: String,
+    },
+    /// Every probe of `[health]` failed; `last` says how the last one did.
+    #[error("jail {name} is not healthy: {attempts} probe(s) failed, last: {last}")]
+    #[diagnostic(help(
+        "check the service inside the jail (`jexec {name} ...`) or loosen [health]"
+    ))]
+    Unhealthy {
+        name: String,
+        attempts: u32,
+        last: String,
+    },
+    #[error("cannot take the firewall lock: {0}")]
+    FirewallLock(
+        #[source]
+        #[diagnostic_source]
+        LockError,
+    ),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Net(#[from] crate::apply::net::NetError),
+    /// The jail a started one replaces was still dying when it was started.
+    #[error(
+        "{cause}\n  jail {jail} was still dying (the kernel is tearing down the jail it replaces) after the wait"
+    )]
+    #[diagnostic(help(
+        "wait until `jls -d -j {jail}` no longer lists it, then run `jailctl up {jail}` again (JAILCTL_DYING_WAIT=SECONDS waits longer)"
+    ))]
+    StillDying {
+        jail: String,
+        #[source]
+        cause: Box<StepError>,
+    },
+}
+
+/// [`StepError::Io`]: `what` (`cannot write`, ...) of `path` failed with `source`.
+pub(super) fn io_cause(what: &'static str, path: &Path, source: std::io::Error) -> StepError {
+    StepError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 pub(super) fn process_cause(e: &ProcessError) -> String {
@@ -179,13 +264,13 @@ pub(super) fn process_cause(e: &ProcessError) -> String {
 /// (`None` for any other program): anchor loads and flushes and `<jailctl_nat>` table changes
 /// of concurrent runs (and boot threads) take turns. The run's jail and base locks come before
 /// it in the one order, and nothing is taken while it is held.
-pub(super) fn firewall_lock(h: &dyn Host, cmd: &Cmd) -> Result<Option<Held<'static>>, String> {
+pub(super) fn firewall_lock(h: &dyn Host, cmd: &Cmd) -> Result<Option<Held<'static>>, StepError> {
     if cmd.program != crate::host::tools::PFCTL {
         return Ok(None);
     }
     Held::acquire(h, &[(LockKey::Firewall, Mode::Exclusive)], |_| {})
         .map(Some)
-        .map_err(|e| format!("cannot take the firewall lock: {e}"))
+        .map_err(StepError::FirewallLock)
 }
 
 /// Is this op `jail ... -c NAME`?
@@ -313,13 +398,14 @@ fn fail_step(
     jail: &str,
     step: &crate::plan::Step,
     op: &Op,
-    mut cause: String,
+    mut cause: StepError,
 ) -> ApplyError {
     let host = ex.host;
     if ex.still_dying.contains(jail) && is_create(op) {
-        cause.push_str(&format!(
-            "\n  jail {jail} was still dying (the kernel is tearing down the jail it replaces) after the wait; wait until `jls -d -j {jail}` no longer lists it, then run `jailctl up {jail}` again (JAILCTL_DYING_WAIT=SECONDS waits longer)"
-        ));
+        cause = StepError::StillDying {
+            jail: jail.to_string(),
+            cause: Box::new(cause),
+        };
     }
     // A failed tool leaves things as they were, so the failed op is not
     // undone (undoing a `zfs clone` that failed because the dataset exists
@@ -341,7 +427,7 @@ fn fail_step(
     ApplyError::Step {
         jail: jail.to_string(),
         step: step.to_string(),
-        cause,
+        cause: Box::new(cause),
         undo: Box::new(undo),
     }
 }

@@ -4,7 +4,8 @@
 use super::files::{file_meta, in_root, write_file};
 use super::journal::{Entry, EntryState, Journal, journal_path};
 use super::wait::{await_gone, health};
-use super::{ApplyError, JOURNAL_DIR, firewall_lock, io_cause, process_cause};
+use super::{ApplyError, JOURNAL_DIR, StepError, firewall_lock, io_cause};
+use crate::apply::net::NetError;
 use crate::apply::{Op, Undo};
 use crate::host::{Host, ProcessError};
 use std::collections::BTreeMap;
@@ -39,13 +40,19 @@ impl Executor<'_> {
     }
 
     fn save(&self, jail: &str) -> Result<(), ApplyError> {
+        self.write_journal(jail)
+            .map_err(|(path, source)| ApplyError::Journal { path, source })
+    }
+
+    /// Write the jail's journal; on failure, its path and the OS error.
+    fn write_journal(&self, jail: &str) -> Result<(), (PathBuf, std::io::Error)> {
         let path = journal_path(jail);
         let j = &self.journals[jail];
         let bytes = serde_json::to_vec(j).expect("journal serializes");
         self.host
             .mkdir_p(Path::new(JOURNAL_DIR), 0o700)
             .and_then(|()| self.host.write(&path, &bytes, 0o600))
-            .map_err(|source| ApplyError::Journal { path, source })
+            .map_err(|source| (path, source))
     }
 
     fn previous(
@@ -66,7 +73,7 @@ impl Executor<'_> {
 
     /// Record in the pending entry of `jail` that `ifconfig epair<unit> create` is about to
     /// run, replacing the unit noted before (the kernel refused that one).
-    fn note_epair_unit(&mut self, jail: &str, unit: u32) -> Result<(), String> {
+    fn note_epair_unit(&mut self, jail: &str, unit: u32) -> Result<(), NetError> {
         let j = self
             .journals
             .get_mut(jail)
@@ -78,8 +85,8 @@ impl Executor<'_> {
             0,
             Undo::Net(crate::apply::net::NetOp::DestroyUnnamedEpair { unit }),
         );
-        self.save(jail)
-            .map_err(|e| format!("{e}; the epair was not created"))
+        self.write_journal(jail)
+            .map_err(|(path, source)| NetError::Journal { path, source })
     }
 
     /// Run one op; journal first. `Err(cause)` when the op failed.
@@ -88,7 +95,7 @@ impl Executor<'_> {
         jail: &str,
         op: &Op,
         mut undo: Vec<Undo>,
-    ) -> Result<Result<(), String>, ApplyError> {
+    ) -> Result<Result<(), StepError>, ApplyError> {
         self.dirs_undo(op, &mut undo);
         if let Err(cause) = self.file_undo(op, &mut undo) {
             return Ok(Err(cause));
@@ -118,7 +125,7 @@ impl Executor<'_> {
     }
 
     /// What a file op's target held before (its contents, mode and owner), to restore.
-    fn file_undo(&self, op: &Op, undo: &mut Vec<Undo>) -> Result<(), String> {
+    fn file_undo(&self, op: &Op, undo: &mut Vec<Undo>) -> Result<(), StepError> {
         let file_target = match op {
             Op::WriteFile {
                 path, mode, root, ..
@@ -156,7 +163,7 @@ impl Executor<'_> {
                         root,
                     })
                 }
-                Err(e) => return Err(io_cause("cannot read", &path, &e)),
+                Err(e) => return Err(io_cause("cannot read", &path, e)),
             }
         }
         Ok(())
@@ -176,13 +183,13 @@ impl Executor<'_> {
     }
 
     /// Do what the op says.
-    fn perform(&mut self, jail: &str, op: &Op) -> Result<(), String> {
+    fn perform(&mut self, jail: &str, op: &Op) -> Result<(), StepError> {
         let h = self.host;
         match op {
             Op::Run(cmd) => firewall_lock(h, cmd).and_then(|_lock| {
                 h.run(cmd).map(|_| ()).map_err(|e| {
                     self.timed_out = matches!(e, ProcessError::TimedOut { .. });
-                    process_cause(&e)
+                    StepError::Process(e)
                 })
             }),
             Op::MakeDirs { paths, root } => paths.iter().try_for_each(|p| {
@@ -190,7 +197,7 @@ impl Executor<'_> {
                     Some((root, rel)) => h.mkdir_in_root(root, rel),
                     None => h.mkdir_p(p, 0o755),
                 }
-                .map_err(|e| io_cause("cannot create directory", p, &e))
+                .map_err(|e| io_cause("cannot create directory", p, e))
             }),
             Op::WriteFile {
                 path,
@@ -205,11 +212,11 @@ impl Executor<'_> {
                 root,
             } => match h.read(from) {
                 Ok(b) => write_file(h, to, root.as_deref(), &b, *mode),
-                Err(e) => Err(io_cause("cannot read", from, &e)),
+                Err(e) => Err(io_cause("cannot read", from, e)),
             },
             Op::RemoveFile(p) => match h.remove_file(p) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    Err(io_cause("cannot remove", p, &e))
+                    Err(io_cause("cannot remove", p, e))
                 }
                 _ => Ok(()),
             },
@@ -238,7 +245,7 @@ impl Executor<'_> {
                 // An epair's unit is chosen under the network lock: journal it before the
                 // pair exists, so a kill between its create and its rename is undone.
                 let mut note = |unit: u32| self.note_epair_unit(jail, unit);
-                crate::apply::net::run_noting(h, n, &mut note)
+                Ok(crate::apply::net::run_noting(h, n, &mut note)?)
             }
         }
     }

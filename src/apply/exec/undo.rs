@@ -5,7 +5,7 @@
 use super::files::{in_root, restore_owner, write_file};
 use super::journal::{Entry, EntryState, FINISHING, Journal, journal_path, load_journals};
 use super::wait::await_gone;
-use super::{UndoReport, firewall_lock, io_cause, process_cause};
+use super::{StepError, UndoReport, firewall_lock, io_cause};
 use crate::apply::Undo;
 use crate::host::Host;
 use std::collections::BTreeMap;
@@ -17,12 +17,12 @@ fn removed_jail(cmd: &crate::host::Cmd) -> Option<&str> {
         .flatten()
 }
 
-fn run_undo(h: &dyn Host, u: &Undo) -> Result<(), String> {
+fn run_undo(h: &dyn Host, u: &Undo) -> Result<(), StepError> {
     match u {
-        Undo::Net(n) => crate::apply::net::run(h, n),
+        Undo::Net(n) => Ok(crate::apply::net::run(h, n)?),
         Undo::Run { cmd } => {
             let lock = firewall_lock(h, cmd)?;
-            h.run(cmd).map_err(|e| process_cause(&e))?;
+            h.run(cmd).map_err(StepError::Process)?;
             drop(lock);
             // Undoing a start removes the jail, and the kernel may keep it dying (a VNET
             // jail always is, while its network stack goes) with its root busy: wait for it
@@ -62,16 +62,15 @@ fn run_undo(h: &dyn Host, u: &Undo) -> Result<(), String> {
             None => h.remove_file(path),
         } {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(io_cause("cannot remove", path, &e))
+                Err(io_cause("cannot remove", path, e))
             }
             _ => Ok(()),
         },
         Undo::RemoveDirs { paths } => paths.iter().try_for_each(|p| match h.remove_dir(p) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!(
-                "{}; check what is in it, then `rmdir {}`",
-                io_cause("cannot remove directory", p, &e),
-                p.display()
-            )),
+            Err(source) if source.kind() != std::io::ErrorKind::NotFound => Err(StepError::Rmdir {
+                path: p.clone(),
+                source,
+            }),
             _ => Ok(()),
         }),
     }
@@ -118,7 +117,9 @@ pub(super) fn undo_journals(
                 // A pending op may never have happened: its undo failing is expected.
                 Err(_) if e.state == EntryState::Pending => {}
                 Err(why) => {
-                    report.failed.push((u.to_string(), why));
+                    report
+                        .failed
+                        .push((u.to_string(), crate::host::explain(&why)));
                     failed = true;
                 }
             }

@@ -1,7 +1,7 @@
 //! The ops that wait on the host rather than change it: until a dying jail is gone, and a
 //! new jail's health probes.
 
-use super::process_cause;
+use super::{StepError, process_cause};
 use crate::host::{Host, ProcessError};
 
 /// How often [`await_gone`] asks jls(8).
@@ -15,20 +15,22 @@ pub(super) fn await_gone(
     dataset: &str,
     timeout: std::time::Duration,
     retry: &str,
-) -> Result<(), String> {
+) -> Result<(), StepError> {
     let start = std::time::Instant::now();
     let jls = crate::host::Cmd::new(crate::host::tools::JLS, ["-d", "-j", name, "jid"]);
     loop {
-        let out = h.output(&jls).map_err(|e| process_cause(&e))?;
+        let out = h.output(&jls).map_err(StepError::Process)?;
         if !out.success() {
             return Ok(());
         }
         let waited = start.elapsed();
         if waited >= timeout {
-            return Err(format!(
-                "jail {name} is still dying (the kernel is tearing it down) after {:.1} s; its root {dataset} is busy; run `{retry}` again in a few seconds (a jail that had open connections can take a minute or more to go: JAILCTL_DYING_WAIT=SECONDS waits longer)",
-                waited.as_secs_f64()
-            ));
+            return Err(StepError::Dying {
+                name: name.to_string(),
+                dataset: dataset.to_string(),
+                waited: waited.as_secs_f64(),
+                retry: retry.to_string(),
+            });
         }
         std::thread::sleep(DYING_POLL.min(timeout - waited));
     }
@@ -44,7 +46,7 @@ pub(super) fn health(
     timeout: std::time::Duration,
     interval: std::time::Duration,
     retries: u32,
-) -> Result<(), String> {
+) -> Result<(), StepError> {
     let attempts = retries.max(1);
     let mut last = String::new();
     for attempt in 1..=attempts {
@@ -74,7 +76,9 @@ pub(super) fn health(
             std::thread::sleep(interval);
         }
     }
-    Err(format!(
-        "jail {name} is not healthy: {attempts} probe(s) failed, last: {last}; check the service inside the jail (`jexec {name} ...`) or loosen [health]"
-    ))
+    Err(StepError::Unhealthy {
+        name: name.to_string(),
+        attempts,
+        last,
+    })
 }

@@ -21,73 +21,83 @@ pub const PREFIX: &str = "jailctl-";
 /// The user property set on each of them.
 pub const PROP: &str = "jailctl:snapshot";
 
-#[derive(Debug, thiserror::Error)]
+/// Why a snapshot could not be taken, listed, rolled back to or destroyed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum SnapshotError {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Process(Box<ProcessError>),
     #[error("nothing rolled back: the rollback of jail `{0}` was not confirmed")]
     Declined(String),
     #[error("cannot lock jail `{0}`: {1}")]
-    Lock(String, std::io::Error),
-    #[error(
-        "jail `{jail}` has no dataset {dataset} yet; create it with `jailctl up {jail}`, then run again"
-    )]
+    Lock(String, #[source] std::io::Error),
+    #[error("jail `{jail}` has no dataset {dataset} yet")]
+    #[diagnostic(help("create it with `jailctl up {jail}`, then run again"))]
     NotCreated { jail: String, dataset: String },
-    #[error(
-        "refusing to snapshot jail `{jail}`: jailctl did not create {dataset} ({why}); snapshot it yourself with `zfs snapshot`"
-    )]
+    #[error("refusing to snapshot jail `{jail}`: jailctl did not create {dataset} ({why})")]
+    #[diagnostic(help("snapshot it yourself with `zfs snapshot`"))]
     NotOwned {
         jail: String,
         dataset: String,
         why: String,
     },
     #[error(
-        "refusing to {action} {snapshot}: jailctl did not take it (jailctl:snapshot is not yes), so it leaves it alone; run `zfs destroy`/`zfs rollback` on it yourself, or adopt it with `zfs set jailctl:snapshot=yes {snapshot}` and run again. Nothing was changed"
+        "refusing to {action} {snapshot}: jailctl did not take it (jailctl:snapshot is not yes), so it leaves it alone. Nothing was changed"
     )]
+    #[diagnostic(help(
+        "run `zfs destroy`/`zfs rollback` on it yourself, or adopt it with `zfs set jailctl:snapshot=yes {snapshot}` and run again"
+    ))]
     NotOurs {
         action: &'static str,
         snapshot: String,
     },
     #[error(
-        "refusing to roll back to {snapshot} with --force: `zfs rollback -r` would destroy snapshots jailctl did not take (jailctl:snapshot is not yes): {}; move them out of the way yourself (`zfs destroy`, or `zfs send` them elsewhere first), or adopt them with `zfs set jailctl:snapshot=yes SNAPSHOT`, then run again. Nothing was rolled back",
+        "refusing to roll back to {snapshot} with --force: `zfs rollback -r` would destroy snapshots jailctl did not take (jailctl:snapshot is not yes): {}. Nothing was rolled back",
         .foreign.join(", ")
     )]
+    #[diagnostic(help(
+        "move them out of the way yourself (`zfs destroy`, or `zfs send` them elsewhere first), or adopt them with `zfs set jailctl:snapshot=yes SNAPSHOT`, then run again"
+    ))]
     NewerNotOurs {
         snapshot: String,
         foreign: Vec<String>,
     },
-    #[error(
-        "invalid snapshot label \"{0}\": use letters, digits and `-_.:` only (at most 200 characters)"
-    )]
+    #[error("invalid snapshot label \"{0}\"")]
+    #[diagnostic(help("use letters, digits and `-_.:` only (at most 200 characters)"))]
     BadLabel(String),
-    #[error("jail `{jail}` has no snapshot \"{snapshot}\"; {}", known_hint(.known, .jail))]
+    #[error("jail `{jail}` has no snapshot \"{snapshot}\"")]
+    #[diagnostic(help("{}", known_hint(.known, .jail)))]
     Unknown {
         jail: String,
         snapshot: String,
         known: Vec<String>,
     },
-    #[error(
-        "jail `{jail}` already has a snapshot \"{snapshot}\"; pick another label, or destroy it first with `jailctl snapshot destroy {jail} {snapshot}`"
-    )]
+    #[error("jail `{jail}` already has a snapshot \"{snapshot}\"")]
+    #[diagnostic(help(
+        "pick another label, or destroy it first with `jailctl snapshot destroy {jail} {snapshot}`"
+    ))]
     Exists { jail: String, snapshot: String },
-    #[error(
-        "refusing to roll back jail `{0}` while it is running: stop it with `jailctl down {0}`, then run again. Nothing was rolled back"
-    )]
+    #[error("refusing to roll back jail `{0}` while it is running. Nothing was rolled back")]
+    #[diagnostic(help("stop it with `jailctl down {0}`, then run again"))]
     Running(String),
     #[error(
-        "refusing to roll back to {snapshot}: newer snapshots exist and would be destroyed: {}; pass --force to destroy them, or pick the newest. Nothing was rolled back",
+        "refusing to roll back to {snapshot}: newer snapshots exist and would be destroyed: {}. Nothing was rolled back",
         .newer.join(", ")
     )]
+    #[diagnostic(help("pass --force to destroy them, or pick the newest"))]
     Newer {
         snapshot: String,
         newer: Vec<String>,
     },
     #[error(
-        "refusing to {action}: {} cloned from {from}, and jailctl does not destroy clones: {}; destroy or promote {} yourself (`zfs destroy`/`zfs promote`), then run again. Nothing was changed",
+        "refusing to {action}: {} cloned from {from}, and jailctl does not destroy clones: {}. Nothing was changed",
         if .clones.len() == 1 { "a dataset is" } else { "datasets are" },
-        .clones.join(", "),
-        if .clones.len() == 1 { "it" } else { "them" }
+        .clones.join(", ")
     )]
+    #[diagnostic(help(
+        "destroy or promote {} yourself (`zfs destroy`/`zfs promote`), then run again",
+        if .clones.len() == 1 { "it" } else { "them" }
+    ))]
     Clones {
         /// What was refused: `destroy ZROOT@S`.
         action: String,
@@ -96,28 +106,51 @@ pub enum SnapshotError {
         clones: Vec<String>,
     },
     #[error(
-        "{action} of {failed} failed after {} succeeded ({}): {error}; that part cannot be undone, so fix the cause and run the same command again for the rest",
+        "{action} of {failed} failed after {} succeeded ({}): {error}; that part cannot be undone",
         if .done.len() == 1 { "this one" } else { "these" },
         .done.join(", ")
     )]
+    #[diagnostic(help("fix the cause and run the same command again for the rest"))]
     Partial {
         action: &'static str,
         done: Vec<String>,
         failed: String,
+        #[source]
         error: Box<ProcessError>,
     },
     #[error(
-        "jail `{jail}`: the interrupted rollback to {snapshot} could not be finished: {why}; fix the cause and run again, or, to give it up, delete {}", .journal.display()
+        "jail `{jail}`: the interrupted rollback to {snapshot} could not be finished: {source}"
     )]
+    #[diagnostic(help(
+        "fix the cause and run again, or, to give it up, delete {}",
+        .journal.display()
+    ))]
     Unfinished {
         jail: String,
         snapshot: String,
-        why: String,
+        #[source]
+        source: Box<ProcessError>,
         journal: std::path::PathBuf,
     },
-    #[error("cannot read or write the rollback journal {}: {cause} (check that /var/db is writable)", .path.display())]
+    #[error(
+        "jail `{jail}`: the journal of an interrupted rollback, {}, is damaged ({source})",
+        .journal.display()
+    )]
+    #[diagnostic(help(
+        "check the jail's datasets (`zfs list -t snapshot -r ...`); to give the rollback up, delete {}",
+        .journal.display()
+    ))]
+    Damaged {
+        jail: String,
+        #[source]
+        source: serde_json::Error,
+        journal: std::path::PathBuf,
+    },
+    #[error("cannot read or write the rollback journal {}: {cause}", .path.display())]
+    #[diagnostic(help("check that /var/db is writable"))]
     Journal {
         path: std::path::PathBuf,
+        #[source]
         cause: std::io::Error,
     },
 }

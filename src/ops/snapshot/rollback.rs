@@ -49,18 +49,20 @@ pub(crate) fn finish_rollback(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(cause) => return Err(SnapshotError::Journal { path, cause }),
     };
-    let unfinished = |snapshot: &str, why: String| SnapshotError::Unfinished {
-        jail: jail.to_string(),
-        snapshot: snapshot.to_string(),
-        why,
-        journal: path.clone(),
-    };
-    let j: RollbackJournal = serde_json::from_slice(&bytes)
-        .map_err(|e| unfinished("?", format!("its journal is damaged ({e})")))?;
+    let j: RollbackJournal =
+        serde_json::from_slice(&bytes).map_err(|source| SnapshotError::Damaged {
+            jail: jail.to_string(),
+            source,
+            journal: path.clone(),
+        })?;
     for ds in &j.datasets {
         let cmd = rollback_cmd(ds, &j.snapshot, j.force);
-        host.run(&cmd)
-            .map_err(|e| unfinished(&format!("{ds}@{}", j.snapshot), e.to_string()))?;
+        host.run(&cmd).map_err(|e| SnapshotError::Unfinished {
+            jail: jail.to_string(),
+            snapshot: format!("{ds}@{}", j.snapshot),
+            source: Box::new(e),
+            journal: path.clone(),
+        })?;
     }
     host.remove_file(&path)
         .map_err(|cause| SnapshotError::Journal {

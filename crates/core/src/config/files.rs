@@ -26,12 +26,27 @@ pub(super) struct Loader {
 /// kilobytes; the bound keeps a mistaken path (a log, a device) from filling memory.
 pub const MAX_FILE_SIZE: u64 = 1 << 20;
 
-/// Why a configuration file could not be read, already phrased for the user.
-#[derive(Debug)]
+/// Why a configuration file could not be read: the message and the fix, which [`Loader::read`]
+/// turns into a file-level [`ConfigError`].
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 enum ReadError {
-    Io(std::io::Error),
+    #[error("cannot read: {0}")]
+    #[diagnostic(help("check the path and its permissions"))]
+    Io(#[source] std::io::Error),
+    #[error(
+        "cannot read: it is {0}; configuration files must be regular files (a symlink to one is fine)"
+    )]
+    #[diagnostic(help("replace it with a regular file, or remove it"))]
     NotRegular(&'static str),
+    #[error(
+        "cannot read: larger than {MAX_FILE_SIZE} bytes (1 MiB), the most jailctl reads from a configuration file"
+    )]
+    #[diagnostic(help(
+        "check that the path names the right file; split a huge definition into templates"
+    ))]
     TooLarge,
+    #[error("cannot read: not UTF-8 text (TOML files are UTF-8)")]
+    #[diagnostic(help("convert the file to UTF-8"))]
     NotUtf8,
 }
 
@@ -98,43 +113,16 @@ impl Loader {
                 }
                 Some(self.sources.add(path.to_path_buf(), text))
             }
-            Err(ReadError::Io(e)) => {
-                let help = if e.kind() == std::io::ErrorKind::NotFound
-                    && path.file_name().is_some_and(|n| n == "jailctl.toml")
-                {
-                    "run `jailctl init` to set this host up (it writes the file), or point --config-dir at the right directory"
+            Err(e) => {
+                let missing_global = matches!(&e, ReadError::Io(io) if io.kind() == std::io::ErrorKind::NotFound)
+                    && path.file_name().is_some_and(|n| n == "jailctl.toml");
+                let help = if missing_global {
+                    "run `jailctl init` to set this host up (it writes the file), or point --config-dir at the right directory".to_string()
                 } else {
-                    "check the path and its permissions"
+                    miette::Diagnostic::help(&e).map_or_else(String::new, |h| h.to_string())
                 };
-                self.errs.push(ConfigError::file_level(
-                    path,
-                    format!("cannot read: {e}"),
-                    Some(help.into()),
-                ));
-                None
-            }
-            Err(ReadError::NotRegular(kind)) => {
-                self.errs.push(ConfigError::file_level(
-                    path,
-                    format!("cannot read: it is {kind}; configuration files must be regular files (a symlink to one is fine)"),
-                    Some("replace it with a regular file, or remove it".into()),
-                ));
-                None
-            }
-            Err(ReadError::TooLarge) => {
-                self.errs.push(ConfigError::file_level(
-                    path,
-                    format!("cannot read: larger than {} bytes (1 MiB), the most jailctl reads from a configuration file", MAX_FILE_SIZE),
-                    Some("check that the path names the right file; split a huge definition into templates".into()),
-                ));
-                None
-            }
-            Err(ReadError::NotUtf8) => {
-                self.errs.push(ConfigError::file_level(
-                    path,
-                    "cannot read: not UTF-8 text (TOML files are UTF-8)".to_string(),
-                    Some("convert the file to UTF-8".into()),
-                ));
+                self.errs
+                    .push(ConfigError::file_level(path, e.to_string(), Some(help)));
                 None
             }
         }

@@ -26,6 +26,7 @@ use files::Loader;
 pub use files::MAX_FILE_SIZE;
 use load::load_all;
 use std::path::{Path, PathBuf};
+use units::ValueError;
 use validate::V;
 
 /// A loaded, validated configuration directory.
@@ -121,9 +122,12 @@ pub fn dying_wait_from_env() -> std::time::Duration {
 }
 
 /// Parse a `JAILCTL_DYING_WAIT` value: seconds, fractions allowed, from 0 to 86400.
-pub fn parse_dying_wait(v: &str) -> Result<std::time::Duration, String> {
-    let bad =
-        || format!("JAILCTL_DYING_WAIT={v}: expected seconds from 0 to 86400, e.g. 30 or 2.5");
+pub fn parse_dying_wait(v: &str) -> Result<std::time::Duration, ValueError> {
+    let bad = || {
+        ValueError(format!(
+            "JAILCTL_DYING_WAIT={v}: expected seconds from 0 to 86400, e.g. 30 or 2.5"
+        ))
+    };
     let s: f64 = v.trim().parse().map_err(|_| bad())?;
     if !(0.0..=86400.0).contains(&s) {
         return Err(bad());

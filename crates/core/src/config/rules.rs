@@ -6,6 +6,7 @@
 //! all-digit jail names), what would be read as an option (a leading `-`), and what would
 //! escape the place it belongs to (template names with path separators, `..` in global paths).
 
+use super::units::ValueError;
 /// The bytes jail(8) splits a `mount` line on: `run_command()` in usr.sbin/jail/command.c
 /// (case `IP_MOUNT`) cuts the value with `strtok(comcs, " \t\f\v\r\n")` and hands the fields
 /// to mount(8). FreeBSD 13.x and 14.x never decode anything in those fields, so a path
@@ -102,19 +103,19 @@ pub fn check_template_name(s: &str) -> Result<(), (String, String)> {
 
 /// A jail name jail(8) accepts as a name: letters, digits, `_` and `-`, starting with a letter
 /// or digit, at most 64 characters, and not all digits (jail(8) takes a number as a jid).
-pub fn check_jail_name(s: &str) -> Result<(), String> {
+pub fn check_jail_name(s: &str) -> Result<(), ValueError> {
     super::units::check_plain_name(s, "jail name")?;
     if s.chars().all(|c| c.is_ascii_digit()) {
-        return Err(format!(
+        return Err(ValueError(format!(
             "\"{s}\" is not a valid jail name: jail(8) takes an all-digit name as a jail id (jid)"
-        ));
+        )));
     }
     Ok(())
 }
 
 /// `zfs_root`: `pool/dataset[/...]`, a pool name starting with a letter and components that
 /// are ZFS names (letters, digits, `_`, `-`, `.`, `:`), none of them `.` or `..`.
-pub fn check_zfs_root(s: &str) -> Result<(), String> {
+pub fn check_zfs_root(s: &str) -> Result<(), ValueError> {
     let parts: Vec<&str> = s.split('/').collect();
     let comp_ok = |c: &&str| {
         !c.is_empty()
@@ -129,10 +130,10 @@ pub fn check_zfs_root(s: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
+        Err(ValueError(format!(
             "zfs_root \"{}\" is not of the form pool/dataset[/...]: a pool name starting with a letter, then dataset names of letters, digits, '_', '-', '.' and ':' (no empty, \".\" or \"..\" components)",
             s.escape_debug()
-        ))
+        )))
     }
 }
 

@@ -3,10 +3,44 @@
 
 use std::time::Duration;
 
+/// A value that does not have its grammar: one sentence that names the value and says the
+/// form it must have (the form is the fix, so it stays in the sentence). The validator puts
+/// it into a [`super::ConfigError`] at the value's line; the command line's value parsers
+/// print it as clap's reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
+#[error("{0}")]
+pub struct ValueError(pub String);
+
+impl From<String> for ValueError {
+    fn from(s: String) -> Self {
+        ValueError(s)
+    }
+}
+
+impl From<&str> for ValueError {
+    fn from(s: &str) -> Self {
+        ValueError(s.to_string())
+    }
+}
+
+/// The sentence, for callers that put it into a longer message.
+impl std::ops::Deref for ValueError {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<ValueError> for String {
+    fn from(e: ValueError) -> Self {
+        e.0
+    }
+}
+
 const SIZE_UNITS: [(char, u32); 6] = [('K', 1), ('M', 2), ('G', 3), ('T', 4), ('P', 5), ('E', 6)];
 
 /// `512M`, `2G`, `1024`, `64k` (powers of 1024, suffix case-insensitive, optional `B`).
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub fn parse_size(s: &str) -> Result<u64, ValueError> {
     let t = s.trim();
     let t = t
         .strip_suffix(['B', 'b'])
@@ -17,21 +51,21 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
             let up = c.to_ascii_uppercase();
             match SIZE_UNITS.iter().find(|(u, _)| *u == up) {
                 Some((_, p)) => (&t[..t.len() - 1], *p),
-                None => return Err(format!("unknown size suffix '{c}' in \"{s}\"")),
+                None => return Err(ValueError(format!("unknown size suffix '{c}' in \"{s}\""))),
             }
         }
         _ => (t, 0),
     };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
+        return Err(ValueError(format!(
             "\"{s}\" is not a size: write a whole number with an optional K, M, G, T, P or E suffix, e.g. \"512M\""
-        ));
+        )));
     }
     let n: u64 = digits
         .parse()
-        .map_err(|_| format!("size \"{s}\" is too large"))?;
+        .map_err(|_| ValueError(format!("size \"{s}\" is too large")))?;
     n.checked_mul(1u64 << (10 * shift))
-        .ok_or_else(|| format!("size \"{s}\" is too large"))
+        .ok_or_else(|| ValueError(format!("size \"{s}\" is too large")))
 }
 
 /// The shortest exact spelling of a byte count (`2G`, `1536M`, `100`).
@@ -46,14 +80,14 @@ pub fn format_size(n: u64) -> String {
 }
 
 /// `30s`, `2m`, `1h`, `500ms`, or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, ValueError> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
     let bad = || {
-        format!(
+        ValueError(format!(
             "\"{s}\" is not a duration: write a whole number with a unit ms, s, m or h, e.g. \"30s\""
-        )
+        ))
     };
     if digits.is_empty() {
         return Err(bad());
@@ -62,7 +96,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let secs = |m: u64| {
         n.checked_mul(m)
             .map(Duration::from_secs)
-            .ok_or_else(|| format!("duration \"{s}\" is too large"))
+            .ok_or_else(|| ValueError(format!("duration \"{s}\" is too large")))
     };
     let d = match unit {
         "ms" => Ok(Duration::from_millis(n)),
@@ -79,41 +113,44 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
 /// Refuse a duration longer than [`MAX_DURATION`], naming the value and the limit.
-pub fn check_duration_bound(s: &str, d: Duration) -> Result<Duration, String> {
+pub fn check_duration_bound(s: &str, d: Duration) -> Result<Duration, ValueError> {
     if d > MAX_DURATION {
-        Err(format!(
+        Err(ValueError(format!(
             "duration \"{s}\" is too long: at most 24h (86400s)"
-        ))
+        )))
     } else {
         Ok(d)
     }
 }
 
 /// cpuset(1) cpu-list: `all`, or comma-separated CPU numbers and ranges `a-b` with a <= b.
-pub fn check_cpu_list(s: &str) -> Result<(), String> {
+pub fn check_cpu_list(s: &str) -> Result<(), ValueError> {
     if s == "all" {
         return Ok(());
     }
     if s.is_empty() {
         return Err("empty cpu-list".into());
     }
-    let num = |p: &str| -> Result<u32, String> {
+    let num = |p: &str| -> Result<u32, ValueError> {
         if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("\"{p}\" in cpu-list \"{s}\" is not a CPU number"));
+            return Err(ValueError(format!(
+                "\"{p}\" in cpu-list \"{s}\" is not a CPU number"
+            )));
         }
-        p.parse::<u32>()
-            .ok()
-            .filter(|n| *n < 1024)
-            .ok_or_else(|| format!("CPU {p} in cpu-list \"{s}\" is out of range (0-1023)"))
+        p.parse::<u32>().ok().filter(|n| *n < 1024).ok_or_else(|| {
+            ValueError(format!(
+                "CPU {p} in cpu-list \"{s}\" is out of range (0-1023)"
+            ))
+        })
     };
     for item in s.split(',') {
         match item.split_once('-') {
             Some((a, b)) => {
                 let (a, b) = (num(a)?, num(b)?);
                 if a > b {
-                    return Err(format!(
+                    return Err(ValueError(format!(
                         "range {a}-{b} in cpu-list \"{s}\" goes backwards; write {b}-{a}"
-                    ));
+                    )));
                 }
             }
             None => {
@@ -126,7 +163,7 @@ pub fn check_cpu_list(s: &str) -> Result<(), String> {
 
 /// Letters, digits, `_` and `-`, starting with a letter or digit, at most 64 characters: the
 /// shape of jail and volume names. `what` names the kind in the message.
-pub fn check_plain_name(s: &str, what: &str) -> Result<(), String> {
+pub fn check_plain_name(s: &str, what: &str) -> Result<(), ValueError> {
     let mut chars = s.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     if !first_ok
@@ -134,21 +171,25 @@ pub fn check_plain_name(s: &str, what: &str) -> Result<(), String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
-        return Err(format!(
+        return Err(ValueError(format!(
             "\"{s}\" is not a valid {what}: use letters, digits, '_' and '-', starting with a letter or digit (no dots)"
-        ));
+        )));
     }
     if s.len() > 64 {
-        return Err(format!("{what} \"{s}\" is longer than 64 characters"));
+        return Err(ValueError(format!(
+            "{what} \"{s}\" is longer than 64 characters"
+        )));
     }
     Ok(())
 }
 
 /// RFC 1123 host name: dot-separated labels of letters, digits and '-', each 1-63
 /// characters not starting or ending with '-', at most 253 characters in all.
-pub fn check_hostname(s: &str) -> Result<(), String> {
+pub fn check_hostname(s: &str) -> Result<(), ValueError> {
     if s.is_empty() || s.len() > 253 {
-        return Err(format!("hostname \"{s}\" must be 1 to 253 characters long"));
+        return Err(ValueError(format!(
+            "hostname \"{s}\" must be 1 to 253 characters long"
+        )));
     }
     for label in s.split('.') {
         let ok = !label.is_empty()
@@ -157,9 +198,9 @@ pub fn check_hostname(s: &str) -> Result<(), String> {
             && !label.ends_with('-')
             && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !ok {
-            return Err(format!(
+            return Err(ValueError(format!(
                 "hostname \"{s}\" has an invalid label \"{label}\": use letters, digits and '-', 1-63 characters, not starting or ending with '-'"
-            ));
+            )));
         }
     }
     Ok(())

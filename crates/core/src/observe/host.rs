@@ -13,18 +13,28 @@ use crate::config::spec::{Global, JailSpec};
 use crate::host::{Cmd, HostFs, Output, ProcessError, Runner, tools, zfs};
 
 /// Why the host could not be read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ObserveError {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Command(#[from] ProcessError),
-    #[error("cannot understand the output of `{cmd}`: {why}")]
-    Parse { cmd: Cmd, why: String },
-    #[error("cannot inspect {path}: {source}; check that the directory is readable by root")]
+    /// The output did not have the documented shape; `source` is the parser's error.
+    #[error("cannot understand the output of `{cmd}`: {source}")]
+    #[diagnostic(help(
+        "run the command by hand to see what it answers; if it looks normal, this is a bug in jailctl, please report it"
+    ))]
+    Parse {
+        cmd: Cmd,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("cannot inspect {path}: {source}")]
+    #[diagnostic(help("check that the directory is readable by root"))]
     Path {
         path: String,
         source: std::io::Error,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Kernel(#[from] crate::platform::PlatformError),
 }
 
@@ -66,10 +76,10 @@ pub fn root_links(
     Ok(out)
 }
 
-fn parse_err(cmd: &Cmd, e: impl std::fmt::Display) -> ObserveError {
+fn parse_err(cmd: &Cmd, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ObserveError {
     ObserveError::Parse {
         cmd: cmd.clone(),
-        why: e.to_string(),
+        source: e.into(),
     }
 }
 

@@ -96,8 +96,11 @@ pub mod rctl;
 pub mod sysctl;
 
 /// Output of a host tool that did not have the shape jailctl expects.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
 #[error("could not read the output of {what} (line {line}): {message}")]
+#[diagnostic(help(
+    "run the command by hand to see what it answers; if it looks normal, this is a bug in jailctl, please report it"
+))]
 pub struct ParseError {
     /// The command, e.g. `jls --libxo json`.
     pub what: String,

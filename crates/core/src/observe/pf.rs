@@ -66,9 +66,9 @@ pub fn observe_pf(host: &dyn Runner) -> Result<PfObserved, ObserveError> {
             }
             return Err(failed(c, out));
         }
-        *into = parse_listing(&out.stdout).map_err(|why| ObserveError::Parse {
+        *into = parse_listing(&out.stdout).map_err(|e| ObserveError::Parse {
             cmd: c.clone(),
-            why,
+            source: e.into(),
         })?;
     }
     let names: BTreeSet<&String> = nat_lines.keys().chain(rule_lines.keys()).collect();
@@ -116,7 +116,8 @@ fn failed(cmd: Cmd, out: crate::host::Output) -> ObserveError {
 }
 
 /// A recursive listing: `KEYWORD "CHILD" all {`, the child's rules indented, `}`.
-pub fn parse_listing(text: &str) -> Result<BTreeMap<String, Vec<String>>, String> {
+pub fn parse_listing(text: &str) -> Result<BTreeMap<String, Vec<String>>, super::ParseError> {
+    let what = "pfctl -a jailctl/* -s";
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut cur: Option<String> = None;
     for (i, line) in text.lines().enumerate() {
@@ -126,7 +127,7 @@ pub fn parse_listing(text: &str) -> Result<BTreeMap<String, Vec<String>>, String
         }
         if t == "}" {
             if cur.take().is_none() {
-                return Err(format!("line {}: `}}` without an anchor", i + 1));
+                return Err(super::ParseError::new(what, i + 1, "`}` without an anchor"));
             }
             continue;
         }
@@ -136,7 +137,9 @@ pub fn parse_listing(text: &str) -> Result<BTreeMap<String, Vec<String>>, String
                 .and_then(|(_, r)| r.split_once('"'))
                 .map(|(n, _)| n.to_string())
                 .filter(|_| t.ends_with('{'))
-                .ok_or_else(|| format!("line {}: expected an anchor, found {t:?}", i + 1))?;
+                .ok_or_else(|| {
+                    super::ParseError::new(what, i + 1, format!("expected an anchor, found {t:?}"))
+                })?;
             out.entry(name.clone()).or_default();
             cur = Some(name);
             continue;

@@ -7,8 +7,11 @@ use super::Dataset;
 use std::collections::BTreeMap;
 
 /// A line of tool output that does not have the expected shape.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
 #[error("cannot read line {line} of `{command}` output ({reason}): {text:?}")]
+#[diagnostic(help(
+    "run the command by hand to see what it answers; if it looks normal, this is a bug in jailctl, please report it"
+))]
 pub struct ParseError {
     pub command: &'static str,
     /// 1-based.

@@ -54,36 +54,42 @@ pub struct DownOptions {
     pub volumes: bool,
 }
 
-/// Why no plan could be made. Each message names the object and the fix.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why no plan could be made. Each message names the object; the help says the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
 pub enum PlanError {
-    #[error("no jail named `{0}` is defined; define it in jails/{0}.toml or check the spelling")]
+    #[error("no jail named `{0}` is defined")]
+    #[diagnostic(help("define it in jails/{0}.toml or check the spelling"))]
     UnknownJail(String),
-    #[error(
-        "jail `{jail}` depends on `{dep}`, which is not defined; add jails/{dep}.toml or remove it from depends_on"
-    )]
+    #[error("jail `{jail}` depends on `{dep}`, which is not defined")]
+    #[diagnostic(help("add jails/{dep}.toml or remove it from depends_on"))]
     UnknownDependency { jail: String, dep: String },
-    #[error("jails depend on each other in a cycle: {}; remove one depends_on entry", .0.join(" → "))]
+    #[error("jails depend on each other in a cycle: {}", .0.join(" → "))]
+    #[diagnostic(help("remove one depends_on entry"))]
     Cycle(Vec<String>),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Render(#[from] RenderError),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Vnet(#[from] crate::vnet::VnetError),
-    #[error(
-        "jail `{jail}`: base `{base}` has no snapshot ({dataset}@... not found); create it with `jailctl base create {base} --from ...` or set another base"
-    )]
+    #[error("jail `{jail}`: base `{base}` has no snapshot ({dataset}@... not found)")]
+    #[diagnostic(help(
+        "create it with `jailctl base create {base} --from ...` or set another base"
+    ))]
     BaseMissing {
         jail: String,
         base: String,
         dataset: String,
     },
     #[error(
-        "jail `{jail}`: dataset {dataset} exists but was not created by jailctl (no jailctl:managed=yes); rename or destroy it yourself, or give the jail another name"
+        "jail `{jail}`: dataset {dataset} exists but was not created by jailctl (no jailctl:managed=yes)"
     )]
+    #[diagnostic(help("rename or destroy it yourself, or give the jail another name"))]
     NotManaged { jail: String, dataset: String },
     #[error(
-        "jail `{jail}`: its root {root} is reached through the symbolic link {link} -> {target}; zfs clone and mount(2) would follow it and put the jail's files (and on destroy, their removal) where it points. Remove the link (`rm {link}`) and run again. Nothing was changed"
+        "jail `{jail}`: its root {root} is reached through the symbolic link {link} -> {target}; zfs clone and mount(2) would follow it and put the jail's files (and on destroy, their removal) where it points. Nothing was changed"
     )]
+    #[diagnostic(help("remove the link (`rm {link}`) and run again"))]
     RootIsLink {
         jail: String,
         root: String,
@@ -91,10 +97,13 @@ pub enum PlanError {
         target: String,
     },
     #[error(
-        "jail `{jail}`: {from} has exec=off ({}), so nothing in the jail could run; run `zfs set exec=on {from}`{}, then run again. Nothing was changed",
-        if from == dataset { "set locally".to_string() } else { format!("inherited by {dataset}") },
-        if from == dataset { format!(" or `zfs inherit exec {from}`") } else { format!(" or `zfs inherit exec {from}` if its parent allows exec") }
+        "jail `{jail}`: {from} has exec=off ({}), so nothing in the jail could run. Nothing was changed",
+        if from == dataset { "set locally".to_string() } else { format!("inherited by {dataset}") }
     )]
+    #[diagnostic(help(
+        "run `zfs set exec=on {from}`{}, then run again",
+        if from == dataset { format!(" or `zfs inherit exec {from}`") } else { format!(" or `zfs inherit exec {from}` if its parent allows exec") }
+    ))]
     ExecOff {
         jail: String,
         /// Where the setting comes from.
@@ -103,67 +112,92 @@ pub enum PlanError {
         dataset: String,
     },
     #[error(
-        "jail `{jail}`: base changed from {old} to {new}; re-cloning replaces its root filesystem (volumes are kept) — run again with --recreate, or `jailctl upgrade {jail}` to keep the old root until the new one is healthy"
+        "jail `{jail}`: base changed from {old} to {new}; re-cloning replaces its root filesystem (volumes are kept)"
     )]
+    #[diagnostic(help(
+        "run again with --recreate, or `jailctl upgrade {jail}` to keep the old root until the new one is healthy"
+    ))]
     BaseChanged {
         jail: String,
         old: String,
         new: String,
     },
-    #[error(
-        "jail `{jail}` has resource limits but RACCT is {state}; add kern.racct.enable=1 to /boot/loader.conf and reboot, or remove the limits"
-    )]
+    #[error("jail `{jail}` has resource limits but RACCT is {state}")]
+    #[diagnostic(help(
+        "add kern.racct.enable=1 to /boot/loader.conf and reboot, or remove the limits"
+    ))]
     RacctOff { jail: String, state: &'static str },
     #[error(
-        "cannot stop `{jail}`: running jail(s) {} depend on it; stop them first or pass --with-dependents", .dependents.join(", ")
+        "cannot stop `{jail}`: running jail(s) {} depend on it", .dependents.join(", ")
     )]
+    #[diagnostic(help("stop them first or pass --with-dependents"))]
     HasDependents {
         jail: String,
         dependents: Vec<String>,
     },
     #[error(
-        "jail `{jail}`: {path} still has mounts under it ({mounts}); unmount them before destroying, so their data is not deleted (`jailctl down {jail}` unmounts those the jail left behind)"
+        "jail `{jail}`: {path} still has mounts under it ({mounts}); destroying it now would delete their data"
     )]
+    #[diagnostic(help(
+        "unmount them before destroying (`jailctl down {jail}` unmounts those the jail left behind)"
+    ))]
     MountsRemain {
         jail: String,
         path: String,
         mounts: String,
     },
-    #[error(
-        "jail `{jail}` is running but its dataset {dataset} is missing; stop it with `jail -r {jail}` and run again"
-    )]
+    #[error("jail `{jail}` is running but its dataset {dataset} is missing")]
+    #[diagnostic(help("stop it with `jail -r {jail}` and run again"))]
     RunningWithoutDataset { jail: String, dataset: String },
     /// A `[provision]` section that cannot be planned (an unreadable source file, a bad
-    /// target); the message names the jail, the file and the fix.
+    /// target): the message names the jail and the file, the help says the fix.
     #[error("jail `{jail}`: {message}")]
-    Provision { jail: String, message: String },
+    Provision {
+        jail: String,
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
     #[error(
-        "jail `{jail}` is NATed or forwards ports, but pf is not loaded (/dev/pf is missing); run `kldload pf`, `sysrc pf_enable=YES` and `service pf start` with the anchor lines of docs/networking.md in /etc/pf.conf, then run again. Nothing was changed"
+        "jail `{jail}` is NATed or forwards ports, but pf is not loaded (/dev/pf is missing). Nothing was changed"
     )]
+    #[diagnostic(help(
+        "run `kldload pf`, `sysrc pf_enable=YES` and `service pf start` with the anchor lines of docs/networking.md in /etc/pf.conf, then run again"
+    ))]
     PfUnavailable { jail: String },
-    #[error(
-        "jail `{jail}`: {dataset} is left from an interrupted re-create; check nothing in it is needed, then `zfs destroy -r {dataset}` and run again"
-    )]
+    #[error("jail `{jail}`: {dataset} is left from an interrupted re-create")]
+    #[diagnostic(help(
+        "check nothing in it is needed, then `zfs destroy -r {dataset}` and run again"
+    ))]
     RetiredExists { jail: String, dataset: String },
-    #[error(
-        "jail `{jail}` has no root ({dataset} does not exist), so there is nothing to upgrade; `jailctl up {jail}` creates it from its base"
-    )]
+    #[error("jail `{jail}` has no root ({dataset} does not exist), so there is nothing to upgrade")]
+    #[diagnostic(help("`jailctl up {jail}` creates it from its base"))]
     UpgradeNoRoot { jail: String, dataset: String },
     #[error(
-        "jail `{jail}` still has the root kept by an earlier upgrade, {dataset}; keep that upgrade with `jailctl upgrade {jail} --finish` (destroys it) or go back to it with `jailctl upgrade {jail} --rollback`, then run again. Nothing was changed"
+        "jail `{jail}` still has the root kept by an earlier upgrade, {dataset}. Nothing was changed"
     )]
+    #[diagnostic(help(
+        "keep that upgrade with `jailctl upgrade {jail} --finish` (destroys it) or go back to it with `jailctl upgrade {jail} --rollback`, then run again"
+    ))]
     UpgradeKept { jail: String, dataset: String },
     #[error(
-        "refusing to destroy jail `{jail}`: the old root its upgrade kept, {dataset}, would be left behind; keep the upgrade with `jailctl upgrade {jail} --finish` (destroys {dataset}) or go back to it with `jailctl upgrade {jail} --rollback`, then destroy. Nothing was changed"
+        "refusing to destroy jail `{jail}`: the old root its upgrade kept, {dataset}, would be left behind. Nothing was changed"
     )]
+    #[diagnostic(help(
+        "keep the upgrade with `jailctl upgrade {jail} --finish` (destroys {dataset}) or go back to it with `jailctl upgrade {jail} --rollback`, then destroy"
+    ))]
     DestroyKept { jail: String, dataset: String },
-    #[error(
-        "base `{base}` does not exist ({dataset} has no snapshot); create it with `jailctl base create {base} --from URL`, then run the upgrade again. Nothing was changed"
-    )]
+    #[error("base `{base}` does not exist ({dataset} has no snapshot). Nothing was changed")]
+    #[diagnostic(help(
+        "create it with `jailctl base create {base} --from URL`, then run the upgrade again"
+    ))]
     UpgradeBaseMissing { base: String, dataset: String },
     #[error(
-        "jail `{jail}` is defined with base `{base}` ({file}), not `{wanted}`; an upgrade moves a jail to the base its definition names, so set `base = \"{wanted}\"` there first (or `default_base` in jailctl.toml if the jail uses it), then run `jailctl upgrade {jail} --base {wanted}` again. Nothing was changed"
+        "jail `{jail}` is defined with base `{base}` ({file}), not `{wanted}`; an upgrade moves a jail to the base its definition names. Nothing was changed"
     )]
+    #[diagnostic(help(
+        "set `base = \"{wanted}\"` there first (or `default_base` in jailctl.toml if the jail uses it), then run `jailctl upgrade {jail} --base {wanted}` again"
+    ))]
     UpgradeBasePinned {
         jail: String,
         base: String,

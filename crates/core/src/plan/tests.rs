@@ -414,8 +414,7 @@ fn changed_base_needs_recreate_and_keeps_volumes() {
     s.base = "14.3-RELEASE".into();
     let e = up(std::slice::from_ref(&s), &h, &[]).unwrap_err();
     assert!(
-        e.to_string()
-            .contains("jailctl base create 14.3-RELEASE --from"),
+        crate::host::explain(&e).contains("jailctl base create 14.3-RELEASE --from"),
         "{e}"
     );
     let snap = "zroot/jailctl/bases/14.3-RELEASE@jailctl";
@@ -427,7 +426,7 @@ fn changed_base_needs_recreate_and_keeps_volumes() {
         },
     );
     let e = up(std::slice::from_ref(&s), &h, &[]).unwrap_err();
-    assert!(e.to_string().contains("--recreate"), "{e}");
+    assert!(crate::host::explain(&e).contains("--recreate"), "{e}");
     let opts = UpOptions {
         recreate: true,
         ..UpOptions::default()
@@ -443,8 +442,7 @@ fn changed_base_needs_recreate_and_keeps_volumes() {
     );
     let e = plan_up(std::slice::from_ref(&s), &global(), &stale, &[], &opts).unwrap_err();
     assert!(
-        e.to_string()
-            .contains("zfs destroy -r zroot/jailctl/jails/web.retired"),
+        crate::host::explain(&e).contains("zfs destroy -r zroot/jailctl/jails/web.retired"),
         "{e}"
     );
     let p = plan_up(&[s], &global(), &h, &[], &opts).unwrap();
@@ -473,7 +471,7 @@ fn refusals_name_the_fix() {
     let e = up(std::slice::from_ref(&s), &HostState::default(), &[]).unwrap_err();
     assert!(matches!(e, PlanError::BaseMissing { .. }));
     assert!(
-        e.to_string()
+        crate::host::explain(&e)
             .contains("create it with `jailctl base create 14.2-RELEASE --from ...`"),
         "{e}"
     );
@@ -496,7 +494,10 @@ fn refusals_name_the_fix() {
     let mut h = host_with_base();
     h.racct = Some(false);
     let e = up(&[limited], &h, &[]).unwrap_err();
-    assert!(e.to_string().contains("kern.racct.enable=1"), "{e}");
+    assert!(
+        crate::host::explain(&e).contains("kern.racct.enable=1"),
+        "{e}"
+    );
 
     assert!(matches!(
         up(&[s], &host_with_base(), &["nope"]),
@@ -526,7 +527,7 @@ fn dependencies_come_first_and_are_pulled_in() {
     cyclic[2].depends_on = vec!["web".into()];
     let e = order(&cyclic, &[]).unwrap_err();
     assert_eq!(
-        e.to_string(),
+        crate::host::explain(&e),
         "jails depend on each other in a cycle: cache → db → web → cache; remove one depends_on entry"
     );
     let mut unknown = deps();
@@ -543,7 +544,10 @@ fn down_refuses_running_dependents_unless_told() {
     let h = deployed(&specs);
     let t = vec!["db".to_string()];
     let e = plan_down(&specs, &global(), &h, &t, &DownOptions::default()).unwrap_err();
-    assert!(e.to_string().contains("--with-dependents"), "{e}");
+    assert!(
+        crate::host::explain(&e).contains("--with-dependents"),
+        "{e}"
+    );
     let p = plan_down(
         &specs,
         &global(),
@@ -578,7 +582,10 @@ fn a_dying_dependent_does_not_hold_its_dependency_up() {
     // One dependent still running is enough to refuse.
     h.jails.insert("web".into(), web);
     let e = plan_down(&specs, &global(), &h, &t, &DownOptions::default()).unwrap_err();
-    assert!(e.to_string().contains("--with-dependents"), "{e}");
+    assert!(
+        crate::host::explain(&e).contains("--with-dependents"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -647,7 +654,10 @@ fn destroy_touches_only_managed_and_keeps_volumes() {
         options: "ro".into(),
     });
     let e = plan_destroy(&[s], &global(), &h2, &t, &DownOptions::default()).unwrap_err();
-    assert!(e.to_string().contains("/usr/local/jails/web/mnt"), "{e}");
+    assert!(
+        crate::host::explain(&e).contains("/usr/local/jails/web/mnt"),
+        "{e}"
+    );
 }
 
 mod convergence {
@@ -868,7 +878,7 @@ fn an_unreadable_provisioning_source_fails_the_plan_naming_it() {
     let s = provisioned_spec(t.path());
     std::fs::remove_file(t.path().join("motd")).unwrap();
     let e = up(&[s], &host_with_base(), &[]).unwrap_err();
-    let m = e.to_string();
+    let m = crate::host::explain(&e);
     assert!(m.contains("jail `web`") && m.contains("motd"), "{m}");
     assert!(m.contains("[[provision.files]]"), "{m}");
 }
@@ -997,7 +1007,7 @@ fn forwards_load_live_and_go_with_the_jail() {
     off.pf = Some(crate::observe::pf::PfObserved::default());
     off.jails.clear();
     let e = plan(&specs, &g, &off, &["web".into()]).unwrap_err();
-    assert!(e.to_string().contains("kldload pf"), "{e}");
+    assert!(crate::host::explain(&e).contains("kldload pf"), "{e}");
 }
 
 #[test]
@@ -1040,7 +1050,7 @@ fn upgrade_keeps_the_old_root_checks_health_and_rollback_puts_it_back() {
     )
     .unwrap_err();
     assert!(
-        e.to_string().contains("set `base = \"14.3-RELEASE\"`"),
+        crate::host::explain(&e).contains("set `base = \"14.3-RELEASE\"`"),
         "{e}"
     );
     s.base = "14.3-RELEASE".into();
@@ -1113,7 +1123,10 @@ fn upgrade_keeps_the_old_root_checks_health_and_rollback_puts_it_back() {
             .contains_key("zroot/jailctl/jails/web.pre-upgrade")
     );
     let e = plan_finish(&g, &back, "web").unwrap_err();
-    assert!(e.to_string().contains("nothing to finish"), "{e}");
+    assert!(
+        crate::host::explain(&e).contains("nothing to finish"),
+        "{e}"
+    );
     // Finish: only the kept root goes.
     let f = plan_finish(&g, &h, "web").unwrap();
     assert_eq!(

@@ -41,6 +41,7 @@ pub enum ProvisionError {
     #[diagnostic(help("check `source` in [[provision.files]]; it is read on the host"))]
     Source {
         path: PathBuf,
+        #[source]
         cause: std::io::Error,
     },
     #[error("provisioning target {} is not usable: {reason}", target.display())]
@@ -53,6 +54,7 @@ pub enum ProvisionError {
     Step {
         jail: String,
         what: String,
+        #[source]
         cause: Box<ProcessError>,
     },
     #[error("jail `{jail}`: cannot write {} ({}): {cause}", dest.display(), target.display())]
@@ -61,6 +63,7 @@ pub enum ProvisionError {
         jail: String,
         target: PathBuf,
         dest: PathBuf,
+        #[source]
         cause: std::io::Error,
     },
 }

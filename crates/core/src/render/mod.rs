@@ -24,20 +24,21 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// Why a spec cannot be rendered.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
 pub enum RenderError {
     #[error(
-        "jail `{name}`: a name must start with a letter or digit, contain only letters, digits, `_` and `-`, and not be all digits (jail.conf would read it as a jid); rename {source_file}"
+        "jail `{name}`: a name must start with a letter or digit, contain only letters, digits, `_` and `-`, and not be all digits (jail.conf would read it as a jid)"
     )]
+    #[diagnostic(help("rename {source_file}"))]
     BadName { name: String, source_file: String },
     /// No longer produced: VNET is rendered (see [`crate::vnet`]). Kept for compatibility.
-    #[error(
-        "jail `{name}`: VNET networking is not rendered by this version of jailctl yet; use `mode = \"alias\"` or `\"inherit\"` in {source_file}"
-    )]
+    #[error("jail `{name}`: VNET networking is not rendered by this version of jailctl yet")]
+    #[diagnostic(help("use `mode = \"alias\"` or `\"inherit\"` in {source_file}"))]
     VnetUnsupported { name: String, source_file: String },
     #[error(
-        "jail `{name}`: mount point {path} is {len} characters, FreeBSD allows at most {MAX_MOUNT_PATH} (MNAMELEN); use a shorter mount_root in jailctl.toml or a shorter target"
+        "jail `{name}`: mount point {path} is {len} characters, FreeBSD allows at most {MAX_MOUNT_PATH} (MNAMELEN)"
     )]
+    #[diagnostic(help("use a shorter mount_root in jailctl.toml or a shorter target"))]
     MountPathTooLong {
         name: String,
         path: String,
@@ -45,10 +46,11 @@ pub enum RenderError {
     },
     /// A value the shared rules ([`crate::config::rules`]) refuse: `validate` reports the same
     /// with its file and line; this is the guard for specs built some other way.
-    #[error("jail `{name}`: {message}; {help} (in {source_file})")]
+    #[error("jail `{name}`: {message} (in {source_file})")]
     Refused {
         name: String,
         message: String,
+        #[help]
         help: String,
         source_file: String,
     },

@@ -30,71 +30,70 @@ use std::net::Ipv4Addr;
 
 pub use crate::config::layout::{EpairNames, IP4_PROP, MAX_IFNAME, epair_names};
 
-/// Why a VNET jail cannot be planned. Each message names the jail, the value and the fix.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a VNET jail cannot be planned. Each message names the jail and the value; the help
+/// says the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
 pub enum VnetError {
     #[error(
-        "jail `{jail}` uses VNET but this kernel has no VIMAGE (kern.features.vimage is not 1); boot a kernel with `options VIMAGE` (GENERIC has it since FreeBSD 12.0) or use mode = \"alias\""
+        "jail `{jail}` uses VNET but this kernel has no VIMAGE (kern.features.vimage is not 1)"
     )]
+    #[diagnostic(help(
+        "boot a kernel with `options VIMAGE` (GENERIC has it since FreeBSD 12.0) or use mode = \"alias\""
+    ))]
     NoVimage { jail: String },
-    #[error(
-        "jail `{jail}`: bridge {bridge} does not exist on the host; create it (`ifconfig bridge create name {bridge}` and cloned_interfaces in /etc/rc.conf) or set create = true in [bridges.{bridge}] of jailctl.toml"
-    )]
+    #[error("jail `{jail}`: bridge {bridge} does not exist on the host")]
+    #[diagnostic(help(
+        "create it (`ifconfig bridge create name {bridge}` and cloned_interfaces in /etc/rc.conf) or set create = true in [bridges.{bridge}] of jailctl.toml"
+    ))]
     BridgeMissing { jail: String, bridge: String },
-    #[error(
-        "jail `{jail}`: bridge {bridge} is not defined in jailctl.toml; add a [bridges.{bridge}] section"
-    )]
+    #[error("jail `{jail}`: bridge {bridge} is not defined in jailctl.toml")]
+    #[diagnostic(help("add a [bridges.{bridge}] section"))]
     BridgeUndefined { jail: String, bridge: String },
-    #[error(
-        "jail `{jail}`: uplink {uplink} of bridge {bridge} does not exist on the host; fix uplink in [bridges.{bridge}] (see `ifconfig -l`)"
-    )]
+    #[error("jail `{jail}`: uplink {uplink} of bridge {bridge} does not exist on the host")]
+    #[diagnostic(help("fix uplink in [bridges.{bridge}] (see `ifconfig -l`)"))]
     UplinkMissing {
         jail: String,
         bridge: String,
         uplink: String,
     },
-    #[error(
-        "jail `{jail}`: address {addr} is outside the pool {pool} of bridge {bridge}; use an address inside {pool} or change ip4_pool"
-    )]
+    #[error("jail `{jail}`: address {addr} is outside the pool {pool} of bridge {bridge}")]
+    #[diagnostic(help("use an address inside {pool} or change ip4_pool"))]
     OutsidePool {
         jail: String,
         addr: String,
         pool: Ipv4Net,
         bridge: String,
     },
-    #[error(
-        "jail `{jail}`: address {addr} is the {what} of {pool}; pick another address in the pool"
-    )]
+    #[error("jail `{jail}`: address {addr} is the {what} of {pool}")]
+    #[diagnostic(help("pick another address in the pool"))]
     Reserved {
         jail: String,
         addr: String,
         what: &'static str,
         pool: Ipv4Net,
     },
-    #[error(
-        "jail `{jail}`: address {addr} is already used by jail `{other}` ({how}); give one of them another address"
-    )]
+    #[error("jail `{jail}`: address {addr} is already used by jail `{other}` ({how})")]
+    #[diagnostic(help("give one of them another address"))]
     Taken {
         jail: String,
         addr: Ipv4Addr,
         other: String,
         how: &'static str,
     },
-    #[error(
-        "jail `{jail}`: the pool {pool} of bridge {bridge} has no free address left; enlarge ip4_pool or give the jail a fixed ip4"
-    )]
+    #[error("jail `{jail}`: the pool {pool} of bridge {bridge} has no free address left")]
+    #[diagnostic(help("enlarge ip4_pool or give the jail a fixed ip4"))]
     PoolFull {
         jail: String,
         pool: Ipv4Net,
         bridge: String,
     },
-    #[error(
-        "jail `{jail}` has no IPv4 address: set ip4 in its [network] or ip4_pool in [bridges.{bridge}]"
-    )]
+    #[error("jail `{jail}` has no IPv4 address")]
+    #[diagnostic(help("set ip4 in its [network] or ip4_pool in [bridges.{bridge}]"))]
     NoAddress { jail: String, bridge: String },
     #[error(
-        "jails `{jail}` and `{other}` would both use interface {iface} (names are cut to 15 characters); rename one of them"
+        "jails `{jail}` and `{other}` would both use interface {iface} (names are cut to 15 characters)"
     )]
+    #[diagnostic(help("rename one of them"))]
     NameClash {
         jail: String,
         other: String,

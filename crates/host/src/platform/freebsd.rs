@@ -57,7 +57,7 @@ pub(super) fn jail_usages(names: &[String]) -> Option<Result<super::Usages, Plat
                             what: format!(
                                 "read the resource usage of jail `{name}` (rctl_get_racct(2))"
                             ),
-                            message: e.to_string(),
+                            source: Box::new(e),
                         }),
                     },
                 }
@@ -69,7 +69,7 @@ fn describe(running: jail::RunningJail) -> Result<KernelJail, PlatformError> {
     let jid = running.jid;
     let kernel = |e: jail::JailError| PlatformError::Kernel {
         what: format!("read the parameters of jail {jid} with jail_get(2)"),
-        message: e.to_string(),
+        source: Box::new(e),
     };
     Ok(KernelJail {
         jid,

@@ -128,19 +128,22 @@ pub struct KernelJail {
 }
 
 /// Reading the kernel failed, or there is no FreeBSD kernel to read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum PlatformError {
     /// This build runs on an OS without jails.
-    #[error(
-        "cannot {what}: this build of jailctl runs on {os}, which has no FreeBSD jails; use --simulate DIR for a simulated FreeBSD host"
-    )]
+    #[error("cannot {what}: this build of jailctl runs on {os}, which has no FreeBSD jails")]
+    #[diagnostic(help("use --simulate DIR for a simulated FreeBSD host"))]
     Unsupported {
         what: &'static str,
         os: &'static str,
     },
-    /// The kernel refused; `message` is its error text.
-    #[error("cannot {what}: {message}")]
-    Kernel { what: String, message: String },
+    /// The kernel refused; `source` is the error the system call returned.
+    #[error("cannot {what}: {source}")]
+    Kernel {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Every running jail, lowest jid first, read from the kernel (no jls(8) process).

@@ -52,9 +52,11 @@ mod tests {
 
     #[test]
     fn jail_lookups_fail_with_the_fix() {
-        let err = running_jails().unwrap_err().to_string();
+        let e = running_jails().unwrap_err();
+        let err = e.to_string();
         assert!(err.starts_with("cannot list running jails:"), "{err}");
-        assert!(err.contains("--simulate DIR"), "{err}");
+        let help = crate::help_of(&e).unwrap_or_default();
+        assert!(help.contains("--simulate DIR"), "{help}");
         let err = running_jail("web").unwrap_err().to_string();
         assert!(err.starts_with("cannot look up a running jail:"), "{err}");
     }

@@ -38,8 +38,9 @@ use grammar::{Parser, stopped};
 /// Nesting limit of `.include` (`MAX_INCLUDE_DEPTH` in config.c).
 pub const MAX_INCLUDE_DEPTH: usize = 32;
 
-/// A parse or resolution failure, shown by jail(8) after `jail: `.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A parse or resolution failure, shown by jail(8) after `jail: `. It has no help: the
+/// simulated jail(8) prints its message as jail(8) does, and nothing more.
+#[derive(Clone, Debug, PartialEq, Eq, miette::Diagnostic)]
 pub struct ConfError {
     /// The file the message names; empty for a message that names none.
     pub file: String,

@@ -1,8 +1,9 @@
 //! Network settings: the alias, inherit and VNET forms, addresses, interface names and bridges.
 
 use super::*;
+use crate::config::units::ValueError;
 
-pub(super) fn check_ifname(s: &str) -> Result<(), String> {
+pub(super) fn check_ifname(s: &str) -> Result<(), ValueError> {
     let ok = s.len() <= 15
         && s.starts_with(|c: char| c.is_ascii_alphabetic())
         && s.chars()
@@ -10,9 +11,9 @@ pub(super) fn check_ifname(s: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
+        Err(ValueError(format!(
             "\"{s}\" is not an interface name: letters, digits, '_' and '.', starting with a letter, at most 15 characters"
-        ))
+        )))
     }
 }
 

@@ -18,14 +18,10 @@ pub(super) fn provision_plan(
     }
     crate::provision::plan(&spec.name, dataset, root, &spec.provision)
         .map(Some)
-        .map_err(|e| {
-            let help = miette::Diagnostic::help(&e)
-                .map(|h| format!("; {h}"))
-                .unwrap_or_default();
-            PlanError::Provision {
-                jail: spec.name.clone(),
-                message: format!("{e}{help}"),
-            }
+        .map_err(|e| PlanError::Provision {
+            jail: spec.name.clone(),
+            message: e.to_string(),
+            help: miette::Diagnostic::help(&e).map(|h| h.to_string()),
         })
 }
 
