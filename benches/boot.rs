@@ -1,10 +1,19 @@
 //! Boot scheduler benchmark: how close `jailctl::boot::boot` gets to the best possible wall
-//! time. 200 jails in 10 dependency levels, each start a fixed sleep; the wall time is compared
-//! with a lower bound no scheduler can beat and with starting the jails one by one.
+//! time. By default 200 jails in 10 dependency levels, each start a fixed sleep; the wall time
+//! is compared with a lower bound no scheduler can beat and with starting the jails one by
+//! one.
 //!
 //! Run: `cargo bench --bench boot` (options: `-- --latency-ms 20 --runs 3 --sim-latency-ms 10
 //! --sim-runs 1`, `--no-sim` for the scheduler alone, `--shutdown-only` for the shutdown part
 //! alone, `--shutdown-latency-ms 50`).
+//!
+//! The fleet's shape: `--levels 200x10` (200 jails in 10 levels, the default) and/or
+//! `--chains 100x10` (100 independent chains of 10 jails, each depending on the one before
+//! it); with both, every part runs for each shape in turn. `--parallel 4,16` sets the
+//! parallelisms of the simulated boot and shutdown (default 4,8,16 and 4,16), `--no-bare`
+//! skips the runs without latency that measure the fixed cost per command, and `--sim-dir
+//! DIR` puts the simulated hosts under DIR (default: the build's own temporary directory,
+//! `target/tmp`, on the repository's disk; the file system found there is printed).
 //!
 //! The third part is `shutdown` of the same 200 jails through the real driver, under the locks
 //! `jailctl shutdown` takes (the fleet and every jail, handed to each stop), with the latency
@@ -38,8 +47,58 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const JAILS: usize = 200;
-const LEVELS: usize = 10;
+/// The dependency graph of a benchmark fleet.
+#[derive(Clone, Copy, Debug)]
+enum Shape {
+    /// `jails` in `levels` levels; each jail below the first depends on 1–3 of the level
+    /// above.
+    Levels { jails: usize, levels: usize },
+    /// `count` independent chains of `length` jails, each depending on the one before it.
+    Chains { count: usize, length: usize },
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shape::Levels { jails, levels } => write!(f, "{jails} jails in {levels} levels"),
+            Shape::Chains { count, length } => {
+                write!(f, "{} jails in {count} chains of {length}", count * length)
+            }
+        }
+    }
+}
+
+/// `AxB` as two numbers.
+fn pair(v: &str, what: &str) -> (usize, usize) {
+    let (a, b) = v
+        .split_once('x')
+        .unwrap_or_else(|| panic!("{what} AxB, e.g. 100x10"));
+    (
+        a.parse().expect("a number before x"),
+        b.parse().expect("a number after x"),
+    )
+}
+
+fn graph(shape: Shape) -> BootGraph {
+    match shape {
+        Shape::Levels { jails, levels } => levels_graph(jails, levels),
+        Shape::Chains { count, length } => BootGraph::new(
+            (0..count)
+                .flat_map(|c| {
+                    (0..length).map(move |k| GraphEntry {
+                        name: format!("c{c}-{k}"),
+                        depends_on: if k == 0 {
+                            vec![]
+                        } else {
+                            vec![format!("c{c}-{}", k - 1)]
+                        },
+                        health: None,
+                    })
+                })
+                .collect(),
+        ),
+    }
+}
 
 struct Sleeper(Duration);
 
@@ -59,10 +118,11 @@ impl JailDriver for Sleeper {
     }
 }
 
-/// 10 levels of 20 jails; each jail below the first depends on 1–3 jails of the level above,
-/// picked by a fixed linear congruential generator so every run sees the same graph.
-fn graph() -> BootGraph {
-    let per = JAILS / LEVELS;
+/// `levels` levels of `jails / levels` jails; each jail below the first depends on 1–3 jails
+/// of the level above, picked by a fixed linear congruential generator so every run sees the
+/// same graph.
+fn levels_graph(jails: usize, levels: usize) -> BootGraph {
+    let per = jails / levels;
     let mut seed: u64 = 0x5eed_1a11;
     let mut next = || {
         seed = seed
@@ -71,7 +131,7 @@ fn graph() -> BootGraph {
         (seed >> 33) as usize
     };
     let mut entries = Vec::new();
-    for l in 0..LEVELS {
+    for l in 0..levels {
         for k in 0..per {
             let mut deps = Vec::new();
             if l > 0 {
@@ -235,7 +295,7 @@ fn sim_fleet(
 /// One boot of the whole graph through the real driver on a fresh simulated host: wall time
 /// and the number of tool commands jailctl ran (each one slept the latency once).
 fn sim_boot(g: &BootGraph, latency: Duration, p: usize) -> (Duration, usize) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir_in(sim_dir()).unwrap();
     let mut lat = BTreeMap::new();
     if !latency.is_zero() {
         for t in TOOLS {
@@ -264,7 +324,7 @@ fn sim_boot(g: &BootGraph, latency: Duration, p: usize) -> (Duration, usize) {
 /// parallelism `p`, as `jailctl shutdown` does: wall time of the shutdown, the commands it ran,
 /// and the shutdown graph (for its bound).
 fn sim_shutdown(g: &BootGraph, latency: Duration, p: usize) -> (Duration, usize, BootGraph) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir_in(sim_dir()).unwrap();
     let (setup, cfg) = sim_fleet(dir.path(), g, SimConfig::default());
     let starter = OpsDriver::new(setup.clone(), cfg.jails.clone(), cfg.global.clone());
     let graph = BootGraph::for_boot(&cfg.jails, &[]).unwrap();
@@ -313,27 +373,27 @@ fn sim_shutdown(g: &BootGraph, latency: Duration, p: usize) -> (Duration, usize,
     (wall, host.commands.load(Ordering::Relaxed), down)
 }
 
-fn shutdown_bench(latency: Duration, runs: usize) {
-    let g = graph();
+fn shutdown_bench(g: &BootGraph, latency: Duration, runs: usize, parallel: &[usize]) {
+    let n = g.len();
     println!();
     println!(
-        "shutdown, simulated host, real driver under the shutdown's locks: {JAILS} jails, latency {} ms per command, best of {runs} runs",
+        "shutdown, simulated host, real driver under the shutdown's locks: {n} jails, latency {} ms per command, best of {runs} runs",
         latency.as_millis()
     );
     println!(
         "{:>11} {:>10} {:>12} {:>9} {:>9}",
         "parallelism", "wall ms", "bound ms", "wall/bound", "cmds/stop"
     );
-    for p in [4usize, 16] {
+    for &p in parallel {
         let mut best: Option<(Duration, usize, BootGraph)> = None;
         for _ in 0..runs {
-            let r = sim_shutdown(&g, latency, p);
+            let r = sim_shutdown(g, latency, p);
             if best.as_ref().is_none_or(|b| r.0 < b.0) {
                 best = Some(r);
             }
         }
         let (wall, commands, down) = best.unwrap();
-        let per_stop = commands as f64 / JAILS as f64;
+        let per_stop = commands as f64 / n as f64;
         let chain = chain_lengths(&down);
         let bound = lower_bound(&chain, p, latency.mul_f64(per_stop));
         println!(
@@ -346,33 +406,43 @@ fn shutdown_bench(latency: Duration, runs: usize) {
     }
 }
 
-fn sim_bench(g: &BootGraph, chain: &[usize], latency: Duration, runs: usize) {
+fn sim_bench(
+    g: &BootGraph,
+    chain: &[usize],
+    latency: Duration,
+    runs: usize,
+    parallel: &[usize],
+    bare: bool,
+) {
+    let n = g.len();
     // Without latency: what the simulator (state lock, state file) and jailctl itself cost.
     let (bare1, commands) = sim_boot(g, Duration::ZERO, 1);
-    let per_jail = commands as f64 / JAILS as f64;
-    let per_cmd = bare1.as_secs_f64() / commands as f64;
+    let per_jail = commands as f64 / n as f64;
     println!();
     println!(
-        "simulated host, real driver: {commands} commands for {JAILS} jails ({per_jail:.1} per jail), latency {} ms per command, best of {runs} runs",
+        "simulated host, real driver: {commands} commands for {n} jails ({per_jail:.1} per jail), latency {} ms per command, best of {runs} runs",
         latency.as_millis()
     );
-    println!(
-        "no latency, one at a time: {:.0} ms, {:.2} ms per command (simulator lock + state file + jailctl)",
-        bare1.as_secs_f64() * 1e3,
-        per_cmd * 1e3
-    );
-    let (bare8, _) = sim_boot(g, Duration::ZERO, 8);
-    println!(
-        "no latency, parallelism 8: {:.0} ms (commands serialize on the state lock; jailctl's work between them overlaps)",
-        bare8.as_secs_f64() * 1e3
-    );
+    if bare {
+        let per_cmd = bare1.as_secs_f64() / commands as f64;
+        println!(
+            "no latency, one at a time: {:.0} ms, {:.2} ms per command (simulator lock + state file + jailctl)",
+            bare1.as_secs_f64() * 1e3,
+            per_cmd * 1e3
+        );
+        let (bare8, _) = sim_boot(g, Duration::ZERO, 8);
+        println!(
+            "no latency, parallelism 8: {:.0} ms (commands serialize on the state lock; jailctl's work between them overlaps)",
+            bare8.as_secs_f64() * 1e3
+        );
+    }
     let d = latency.mul_f64(per_jail);
     println!(
         "{:>11} {:>10} {:>12} {:>9} {:>14}",
         "parallelism", "wall ms", "bound ms", "wall/bound", "seq/wall"
     );
-    let sequential = d * JAILS as u32;
-    for p in [4usize, 8, 16] {
+    let sequential = d * n as u32;
+    for &p in parallel {
         let bound = lower_bound(chain, p, d);
         let best = (0..runs).map(|_| sim_boot(g, latency, p).0).min().unwrap();
         println!(
@@ -390,6 +460,37 @@ fn sim_bench(g: &BootGraph, chain: &[usize], latency: Duration, runs: usize) {
     );
 }
 
+/// Where the simulated hosts live (`--sim-dir`, default the build's `target/tmp`).
+static SIM_DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+fn sim_dir() -> &'static Path {
+    SIM_DIR.get_or_init(|| env!("CARGO_TARGET_TMPDIR").into())
+}
+
+/// The file system type of the mount holding `dir` (the longest mount point above it in
+/// /proc/mounts), so the figures say what disk they ran on.
+fn fs_type(dir: &Path) -> String {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f.len() > 2 && dir.starts_with(f[1]))
+                .then(|| (f[1].len(), format!("{} on {}", f[2], f[0])))
+        })
+        .max()
+        .map(|(_, t)| t)
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Comma-separated numbers.
+fn numbers(v: &str, what: &str) -> Vec<usize> {
+    v.split(',')
+        .map(|x| x.parse().unwrap_or_else(|_| panic!("{what} N,N,...")))
+        .collect()
+}
+
 fn main() {
     let mut latency = Duration::from_millis(20);
     let mut runs = 3usize;
@@ -398,6 +499,9 @@ fn main() {
     let mut sim = true;
     let mut shutdown_only = false;
     let mut shutdown_latency = Duration::from_millis(50);
+    let mut shapes: Vec<Shape> = Vec::new();
+    let mut parallel: Option<Vec<usize>> = None;
+    let mut bare = true;
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < args.len() {
@@ -426,21 +530,75 @@ fn main() {
                     Duration::from_millis(args[i + 1].parse().expect("--shutdown-latency-ms N"));
                 i += 1;
             }
+            "--levels" => {
+                let (jails, levels) = pair(&args[i + 1], "--levels");
+                assert!(
+                    levels > 0 && jails % levels == 0,
+                    "--levels JAILSxLEVELS: JAILS a multiple of LEVELS"
+                );
+                shapes.push(Shape::Levels { jails, levels });
+                i += 1;
+            }
+            "--chains" => {
+                let (count, length) = pair(&args[i + 1], "--chains");
+                shapes.push(Shape::Chains { count, length });
+                i += 1;
+            }
+            "--parallel" => {
+                parallel = Some(numbers(&args[i + 1], "--parallel"));
+                i += 1;
+            }
+            "--no-bare" => bare = false,
+            "--sim-dir" => {
+                SIM_DIR.set(args[i + 1].clone().into()).unwrap();
+                i += 1;
+            }
             _ => {} // cargo bench passes --bench
         }
         i += 1;
     }
-
-    if shutdown_only {
-        shutdown_bench(shutdown_latency, sim_runs);
-        return;
+    if shapes.is_empty() {
+        shapes.push(Shape::Levels {
+            jails: 200,
+            levels: 10,
+        });
     }
-    let g = graph();
-    let chain = chain_lengths(&g);
+    if sim {
+        std::fs::create_dir_all(sim_dir()).unwrap();
+        println!(
+            "simulated hosts under {} ({})",
+            sim_dir().display(),
+            fs_type(sim_dir())
+        );
+    }
+    let boot_parallel = parallel.clone().unwrap_or_else(|| vec![4, 8, 16]);
+    let stop_parallel = parallel.unwrap_or_else(|| vec![4, 16]);
+    for shape in shapes {
+        let g = graph(shape);
+        println!();
+        println!("== {shape}");
+        if shutdown_only {
+            shutdown_bench(&g, shutdown_latency, sim_runs, &stop_parallel);
+            continue;
+        }
+        scheduler_bench(&g, latency, runs);
+        if sim {
+            let chain = chain_lengths(&g);
+            sim_bench(&g, &chain, sim_latency, sim_runs, &boot_parallel, bare);
+            shutdown_bench(&g, shutdown_latency, sim_runs, &stop_parallel);
+        }
+    }
+}
+
+/// The scheduler alone, each start a sleep of `latency`.
+fn scheduler_bench(g: &BootGraph, latency: Duration, runs: usize) {
+    let n = g.len();
+    let chain = chain_lengths(g);
     let driver = Sleeper(latency);
-    let sequential = latency * JAILS as u32;
+    let sequential = latency * n as u32;
     println!(
-        "boot: {JAILS} jails, {LEVELS} levels, {} edges, start latency {} ms, best of {runs} runs",
+        "boot: {n} jails, {} levels, {} edges, start latency {} ms, best of {runs} runs",
+        chain.iter().copied().max().unwrap_or(0),
         g.nodes().iter().map(|n| n.deps.len()).sum::<usize>(),
         latency.as_millis()
     );
@@ -454,7 +612,7 @@ fn main() {
         let best = (0..runs)
             .map(|_| {
                 let t0 = Instant::now();
-                let report = boot(&g, &driver, &BootOptions { parallelism: p });
+                let report = boot(g, &driver, &BootOptions { parallelism: p });
                 let wall = t0.elapsed();
                 assert!(report.ok(), "{report}");
                 wall
@@ -475,8 +633,4 @@ fn main() {
         "sequential (one at a time): {:.0} ms; worst wall/bound {worst:.3}x (target <= 1.10x)",
         sequential.as_secs_f64() * 1e3
     );
-    if sim {
-        sim_bench(&g, &chain, sim_latency, sim_runs);
-        shutdown_bench(shutdown_latency, sim_runs);
-    }
 }

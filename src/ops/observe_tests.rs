@@ -163,12 +163,24 @@ fn per_jail_observe_reads_only_that_jail() {
     let jls = format!("{} --libxo json -d -j", tools::JLS);
     assert_eq!(run.len(), 2 + 3 + 4, "{run:#?}");
     assert_eq!(run[0], format!("{} -n kern.racct.enable", tools::SYSCTL));
+    // Only db's own datasets are named, not every jail root: the cost of one start does not
+    // grow with the fleet.
     assert!(
         run[2].starts_with(&get)
-            && run[2].ends_with(" zroot/jailctl/jails zroot/jailctl/bases/14.2-RELEASE"),
+            && run[2].ends_with(
+                " zroot/jailctl/jails/db zroot/jailctl/jails/db.retired zroot/jailctl/jails/db.pre-upgrade zroot/jailctl/bases/14.2-RELEASE"
+            ),
         "{}",
         run[2]
     );
+    let others: Vec<&String> = st
+        .datasets
+        .keys()
+        .filter(|d| {
+            d.starts_with("zroot/jailctl/jails/") && !d.starts_with("zroot/jailctl/jails/db")
+        })
+        .collect();
+    assert!(others.is_empty(), "{others:?}");
     assert!(run[3].starts_with(&format!("{jls} db ")), "{}", run[3]);
     assert_eq!(run[4], format!("{} jail:db", tools::RCTL));
     assert!(run[6].starts_with(&format!("{jls} v2 ")), "{}", run[6]);
@@ -212,4 +224,54 @@ fn per_jail_observe_fails_on_what_is_not_a_missing_dataset_or_jail() {
         let e = observe_jail(&h, &g, &specs[0], &facts).unwrap_err();
         assert!(e.to_string().contains(stderr), "{pattern}: {e}");
     }
+}
+
+/// A jail that is not VNET and has no root yet: its own datasets (none of which exist but
+/// the base), then `<root>/jails` alone, whose `exec` the new root will inherit; other jails'
+/// roots are not read, and a plan refuses the new jail when that parent has exec=off, as
+/// the full observe's plan does.
+#[test]
+fn per_jail_observe_of_a_new_jail_reads_its_parent_alone() {
+    let (_d, h) = sim();
+    let g = global();
+    let specs = specs();
+    up(&h, &specs, &g, &["db"]);
+    h.run(&Cmd::new(
+        tools::ZFS,
+        ["set", "exec=off", "zroot/jailctl/jails"],
+    ))
+    .unwrap();
+    let facts = host_facts(&h).unwrap();
+    let before = h.snapshot().unwrap().history.len();
+    let st = observe_jail(&h, &g, &specs[1], &facts).unwrap();
+    let run: Vec<String> = h.snapshot().unwrap().history[before..]
+        .iter()
+        .map(|e| e.cmd.to_string())
+        .collect();
+    assert!(run[0].ends_with(" zroot/jailctl/jails/web zroot/jailctl/jails/web.retired zroot/jailctl/jails/web.pre-upgrade zroot/jailctl/bases/14.2-RELEASE"), "{run:#?}");
+    assert_eq!(
+        run[1],
+        format!(
+            "{} get -H -p -d 0 -o name,property,value,source {} zroot/jailctl/jails",
+            tools::ZFS,
+            crate::config::layout::props::ALL.join(",")
+        ),
+        "{run:#?}"
+    );
+    assert!(
+        !st.datasets.contains_key("zroot/jailctl/jails/db"),
+        "{:?}",
+        st.datasets.keys()
+    );
+    assert!(st.datasets.contains_key("zroot/jailctl/jails"));
+    same_plans(
+        &h,
+        &specs,
+        &g,
+        &UpOptions::default(),
+        "exec=off on the parent",
+    );
+    let e = plan::plan_up_only(&specs, &g, &st, &["web".to_string()], &UpOptions::default())
+        .unwrap_err();
+    assert!(matches!(e, plan::PlanError::ExecOff { .. }), "{e}");
 }

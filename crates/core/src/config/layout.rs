@@ -27,6 +27,18 @@ pub fn root_dataset(global: &Global, name: &str) -> String {
     format!("{}/jails/{name}", global.zfs_root)
 }
 
+/// The name a re-create gives a jail's old root while the new one is cloned:
+/// `<root>.retired`, a sibling of the root.
+pub fn retired_root(root_dataset: &str) -> String {
+    format!("{root_dataset}.retired")
+}
+
+/// The name an upgrade keeps a jail's old root under: `<root>.pre-upgrade`, a sibling of the
+/// root.
+pub fn kept_root(root_dataset: &str) -> String {
+    format!("{root_dataset}.pre-upgrade")
+}
+
 /// The dataset of a base; jails clone its newest snapshot (see `plan::newest_snapshot`).
 pub fn base_dataset(global: &Global, base: &str) -> String {
     format!("{}/bases/{base}", global.zfs_root)

@@ -8,7 +8,7 @@
 //! plan reads, with the host-wide sysctls ([`HostFacts`]) read once by the caller.
 
 use super::HostState;
-use crate::config::layout::props;
+use crate::config::layout::{self, props};
 use crate::config::spec::{Global, JailSpec};
 use crate::host::{Cmd, HostFs, Output, ProcessError, Runner, tools, zfs};
 
@@ -98,6 +98,12 @@ struct Got {
 }
 
 impl Got {
+    fn merge(&mut self, other: Got) {
+        self.datasets.extend(other.datasets);
+        self.exec_sources.extend(other.exec_sources);
+        self.managed_local.extend(other.managed_local);
+    }
+
     fn fill(self, st: &mut HostState) {
         st.datasets = self.datasets;
         st.exec_sources = self.exec_sources;
@@ -251,22 +257,93 @@ pub fn observe(host: &dyn Runner, global: &Global) -> Result<HostState, ObserveE
     Ok(st)
 }
 
-/// `zfs get` of the datasets an up plan of `spec` reads, two levels deep from:
-/// `<root>/jails` (every jail root, so the `.retired` sibling and the VNET addresses recorded
-/// on other jails are seen), `<root>/bases/BASE` (its snapshots) and, when the jail has
-/// volumes, `<root>/volumes` (its volumes and their parents). Other bases and anything deeper
-/// are left out.
+/// `zfs get` of the datasets an up or down plan of `spec` reads, two levels deep from each.
+///
+/// A VNET jail's address is checked against (or picked around) the addresses recorded on
+/// every other jail's root, so for it: `<root>/jails` (every jail root), `<root>/bases/BASE`
+/// (its snapshots) and, when the jail has volumes, `<root>/volumes`.
+///
+/// Any other jail's plans read only its own datasets, so only those are named and the cost
+/// of one start does not grow with the fleet: its root `<root>/jails/NAME`, the siblings a
+/// re-create or an upgrade leaves (`NAME.retired`, `NAME.pre-upgrade`), its base and, when
+/// it has volumes, `<root>/volumes/NAME`. Most of these do not exist most of the time;
+/// zfs(8) then reports each missing operand on stderr, lists the others and exits 1
+/// (`zfs_for_each` in OpenZFS's cmd/zfs/zfs_iter.c, FreeBSD's sys/contrib/openzfs, opens
+/// every operand and only records a failure as its return value), which [`observe_jail`]
+/// accepts.
 pub fn zfs_get_jail_cmd(global: &Global, spec: &JailSpec) -> Cmd {
+    if is_vnet(spec) {
+        let mut datasets = vec![
+            format!("{}/jails", global.zfs_root),
+            crate::render::base_dataset(global, &spec.base),
+        ];
+        if !spec.volumes.is_empty() {
+            datasets.push(format!("{}/volumes", global.zfs_root));
+        }
+        return zfs::Get::new(props::ALL.iter().copied(), datasets)
+            .depth(zfs::Depth::Levels(2))
+            .cmd();
+    }
+    zfs::Get::new(props::ALL.iter().copied(), own_datasets(global, spec))
+        .depth(zfs::Depth::Levels(2))
+        .cmd()
+}
+
+fn is_vnet(spec: &JailSpec) -> bool {
+    matches!(spec.network, crate::config::spec::Network::Vnet { .. })
+}
+
+/// The operands of [`zfs_get_jail_cmd`] for a jail that is not VNET, its root first.
+fn own_datasets(global: &Global, spec: &JailSpec) -> Vec<String> {
+    let root = crate::render::root_dataset(global, &spec.name);
     let mut datasets = vec![
-        format!("{}/jails", global.zfs_root),
+        root.clone(),
+        layout::retired_root(&root),
+        layout::kept_root(&root),
         crate::render::base_dataset(global, &spec.base),
     ];
     if !spec.volumes.is_empty() {
-        datasets.push(format!("{}/volumes", global.zfs_root));
+        datasets.push(format!("{}/volumes/{}", global.zfs_root, spec.name));
     }
-    zfs::Get::new(props::ALL.iter().copied(), datasets)
-        .depth(zfs::Depth::Levels(2))
-        .cmd()
+    datasets
+}
+
+/// `zfs get` of `<root>/jails` alone: the parent a new jail's root inherits `exec` from.
+fn zfs_get_jails_parent_cmd(global: &Global) -> Cmd {
+    zfs::Get::new(
+        props::ALL.iter().copied(),
+        [format!("{}/jails", global.zfs_root)],
+    )
+    .depth(zfs::Depth::Levels(0))
+    .cmd()
+}
+
+/// Run a `zfs get` whose operands `optional` may be missing: the rows of those that exist,
+/// and the missing ones. Any other failure is an error, as in [`get_datasets`].
+fn get_datasets_present(
+    host: &dyn Runner,
+    zc: &Cmd,
+    optional: &[String],
+) -> Result<(Got, Vec<String>), ObserveError> {
+    let out = host.output(zc)?;
+    if out.success() {
+        return Ok((parse_get(zc, &out.stdout)?, Vec::new()));
+    }
+    let mut missing = Vec::new();
+    for line in out.stderr.lines().filter(|l| !l.trim().is_empty()) {
+        let name = line
+            .strip_prefix("cannot open '")
+            .and_then(|r| r.strip_suffix("': dataset does not exist"))
+            .filter(|n| optional.iter().any(|o| o == n));
+        match name {
+            Some(n) => missing.push(n.to_string()),
+            None => return Err(failed(zc.clone(), out).into()),
+        }
+    }
+    if missing.is_empty() {
+        return Err(failed(zc.clone(), out).into());
+    }
+    Ok((parse_get(zc, &out.stdout)?, missing))
 }
 
 /// `jls` of one jail (dying included), with the fields [`super::JailInfo`] holds.
@@ -295,17 +372,45 @@ pub fn observe_jail(
         vimage: facts.vimage,
         ..HostState::default()
     };
-    // A dataset the per-jail query names may not exist yet (fresh host, first volume): then
-    // read the whole tree, as the full observe does.
-    let got = match get_datasets(host, &zfs_get_jail_cmd(global, spec))? {
-        Some(got) => Some(got),
-        None => get_datasets(host, &zfs_get_cmd(global))?,
+    let got = if is_vnet(spec) {
+        // A dataset the query names may not exist yet (fresh host, first volume): then read
+        // the whole tree, as the full observe does.
+        match get_datasets(host, &zfs_get_jail_cmd(global, spec))? {
+            Some(got) => Some(got),
+            None => get_datasets(host, &zfs_get_cmd(global))?,
+        }
+    } else {
+        own_datasets_of(host, global, spec)?
     };
     if let Some(got) = got {
         got.fill(&mut st);
     }
     observe_jail_runtime(host, spec, &mut st)?;
     Ok(st)
+}
+
+/// The datasets of a jail that is not VNET ([`zfs_get_jail_cmd`]). A new jail (no root yet)
+/// also needs `<root>/jails`, whose `exec` its clone will inherit: one more `zfs get` of that
+/// dataset alone. When even that is missing (a fresh host), the whole tree, as the full
+/// observe reads it.
+fn own_datasets_of(
+    host: &dyn Runner,
+    global: &Global,
+    spec: &JailSpec,
+) -> Result<Option<Got>, ObserveError> {
+    let operands = own_datasets(global, spec);
+    let (mut got, missing) =
+        get_datasets_present(host, &zfs_get_jail_cmd(global, spec), &operands)?;
+    if !missing.contains(&operands[0]) {
+        return Ok(Some(got));
+    }
+    match get_datasets(host, &zfs_get_jails_parent_cmd(global))? {
+        Some(parent) => {
+            got.merge(parent);
+            Ok(Some(got))
+        }
+        None => get_datasets(host, &zfs_get_cmd(global)),
+    }
 }
 
 /// [`observe_jail`] with the datasets already known (read once by the caller, who holds the

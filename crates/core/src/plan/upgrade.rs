@@ -8,7 +8,7 @@ use super::*;
 /// The name an upgrade keeps a jail's old root under: `<root>.pre-upgrade`. Jail names
 /// cannot contain a dot, so no jail's root can take it.
 pub fn kept_root(root_dataset: &str) -> String {
-    format!("{root_dataset}.pre-upgrade")
+    crate::config::layout::kept_root(root_dataset)
 }
 
 /// Plan `jailctl upgrade` of exactly `names` (their dependencies are not touched): each jail

@@ -63,6 +63,8 @@ fn held_by_other<'a>(t: &'a Taken, a: Ipv4Addr, jail: &str) -> Option<&'a (Strin
 /// (recorded ones of jails that have no fixed address), with its owner.
 fn taken(specs: &[JailSpec], global: &Global, host: &HostState) -> Taken {
     let mut t = Taken::new();
+    // By name, so each recorded dataset finds its definition without a scan of all of them.
+    let by_name: BTreeMap<&str, &JailSpec> = specs.iter().map(|s| (s.name.as_str(), s)).collect();
     for s in specs {
         let fixed: Vec<Ipv4Net> = match &s.network {
             Network::Alias { ip4, .. } | Network::Vnet { ip4, .. } => ip4.clone(),
@@ -78,9 +80,8 @@ fn taken(specs: &[JailSpec], global: &Global, host: &HostState) -> Taken {
         let Some(j) = jail_of_dataset(global, &ds.name) else {
             continue;
         };
-        let has_fixed = specs
-            .iter()
-            .find(|s| s.name == j)
+        let has_fixed = by_name
+            .get(j)
             .is_some_and(|s| vnet_parts(s).is_none_or(|(_, ip4)| !ip4.is_empty()));
         if has_fixed {
             continue;

@@ -104,7 +104,7 @@ pub(super) fn recreate(j: &Jail, ds: &Dataset, opts: &UpOptions) -> Result<JailP
     let retired = if opts.upgrade {
         kept
     } else {
-        format!("{ds_name}.retired")
+        crate::config::layout::retired_root(ds_name)
     };
     if !opts.upgrade && j.host.datasets.contains_key(&retired) {
         return Err(PlanError::RetiredExists {
