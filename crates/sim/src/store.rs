@@ -201,8 +201,12 @@ fn apply(s: &mut SimState, heads: &mut Heads, line: &[u8]) -> Result<(), String>
             return Err(format!("`{key}`: not a collection of the state"));
         };
         match op.as_str() {
-            "s" => c.load_entry(entry, value.as_deref().map(RawValue::get))?,
-            "d" => c.load_entry(entry, None)?,
+            "s" => c
+                .load_entry(entry, value.as_deref().map(RawValue::get))
+                .map_err(|e| jailctl_host::explain(&e))?,
+            "d" => c
+                .load_entry(entry, None)
+                .map_err(|e| jailctl_host::explain(&e))?,
             "c" => c.load_clear(),
             _ => return Err(format!("`{op}`: not an operation")),
         }

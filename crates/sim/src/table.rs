@@ -53,6 +53,22 @@ impl ObjectKey for i32 {
     }
 }
 
+/// An entry of the log the collection cannot take: the file was not written by the
+/// simulator, or by another version of it.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum EntryError {
+    #[error("`{0}` is not a key of this collection")]
+    #[diagnostic(help("remove the simulated host's directory to start a fresh one"))]
+    Key(String),
+    #[error("entry `{key}` does not read as this collection's values")]
+    #[diagnostic(help("remove the simulated host's directory to start a fresh one"))]
+    Value {
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 /// What the store asks of a tracked collection, whatever its key and value types.
 pub(crate) trait Tracked {
     /// The keys of the entries changed since the last call (`None`: possibly all of them),
@@ -64,7 +80,7 @@ pub(crate) trait Tracked {
     fn entry_bytes(&self, key: &str) -> Option<serde_json::Result<Vec<u8>>>;
     /// Set (`Some`) or remove (`None`) the entry under `key`, as the store loads it; not
     /// recorded as a change.
-    fn load_entry(&mut self, key: &str, value: Option<&str>) -> Result<(), String>;
+    fn load_entry(&mut self, key: &str, value: Option<&str>) -> Result<(), EntryError>;
     /// Remove every entry, as the store loads it.
     fn load_clear(&mut self);
     /// Whether an entry differs from `before`'s without having been recorded (a check for
@@ -221,11 +237,14 @@ where
         self.map.get(&k).map(serde_json::to_vec)
     }
 
-    fn load_entry(&mut self, key: &str, value: Option<&str>) -> Result<(), String> {
-        let k = K::from_key(key).ok_or_else(|| format!("`{key}` is not a key of this table"))?;
+    fn load_entry(&mut self, key: &str, value: Option<&str>) -> Result<(), EntryError> {
+        let k = K::from_key(key).ok_or_else(|| EntryError::Key(key.to_string()))?;
         match value {
             Some(v) => {
-                let v = serde_json::from_str(v).map_err(|e| format!("`{key}`: {e}"))?;
+                let v = serde_json::from_str(v).map_err(|source| EntryError::Value {
+                    key: key.to_string(),
+                    source,
+                })?;
                 self.map.insert(k, v);
             }
             None => {
@@ -440,12 +459,15 @@ where
         Some(serde_json::to_vec(&self.items[i]))
     }
 
-    fn load_entry(&mut self, key: &str, value: Option<&str>) -> Result<(), String> {
-        let id = u64::from_str_radix(key, 16).map_err(|_| format!("`{key}` is not an item id"))?;
+    fn load_entry(&mut self, key: &str, value: Option<&str>) -> Result<(), EntryError> {
+        let id = u64::from_str_radix(key, 16).map_err(|_| EntryError::Key(key.to_string()))?;
         let at = self.ids.binary_search(&id);
         match (value, at) {
             (Some(v), at) => {
-                let v = serde_json::from_str(v).map_err(|e| format!("item `{key}`: {e}"))?;
+                let v = serde_json::from_str(v).map_err(|source| EntryError::Value {
+                    key: key.to_string(),
+                    source,
+                })?;
                 match at {
                     Ok(i) => self.items[i] = v,
                     Err(i) => {
