@@ -208,6 +208,9 @@ impl HostFs for Counting {
     fn write(&self, path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
         self.inner.write(path, contents, mode)
     }
+    fn append(&self, path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
+        self.inner.append(path, contents, mode)
+    }
     fn mkdir_p(&self, path: &Path, mode: u32) -> std::io::Result<()> {
         self.inner.mkdir_p(path, mode)
     }

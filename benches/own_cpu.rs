@@ -107,6 +107,9 @@ impl HostFs for Measured {
     fn write(&self, path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
         self.fs(|| self.inner.write(path, contents, mode))
     }
+    fn append(&self, path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
+        self.fs(|| self.inner.append(path, contents, mode))
+    }
     fn mkdir_p(&self, path: &Path, mode: u32) -> std::io::Result<()> {
         self.fs(|| self.inner.mkdir_p(path, mode))
     }

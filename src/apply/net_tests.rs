@@ -724,6 +724,10 @@ impl crate::host::HostFs for KilledAfter<'_> {
         self.check()?;
         self.inner.write(path, contents, mode)
     }
+    fn append(&self, path: &std::path::Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.append(path, contents, mode)
+    }
     fn mkdir_p(&self, path: &std::path::Path, mode: u32) -> std::io::Result<()> {
         self.check()?;
         self.inner.mkdir_p(path, mode)

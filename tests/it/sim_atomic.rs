@@ -51,16 +51,26 @@ fn a_kill_inside_any_journal_write_leaves_a_whole_journal() {
             String::from_utf8_lossy(&out.stderr)
         );
         killed += 1;
-        // The temporary file is what the kill left; the journal is the previous one, whole,
-        // or absent when the kill hit the first write.
-        assert!(
-            journal.with_extension("jailctl-tmp").exists(),
-            "write {nth}"
-        );
+        // The first write replaces the file atomically: the kill leaves its temporary file
+        // and no journal. The later ones are appends: the kill leaves a line without its
+        // end after the whole lines before it, and the last whole line is the journal.
         if nth == 1 {
+            assert!(
+                journal.with_extension("jailctl-tmp").exists(),
+                "write 1"
+            );
             assert!(!journal.exists(), "write 1");
         } else {
-            let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&journal).unwrap())
+            let bytes = std::fs::read(&journal).unwrap();
+            assert!(!bytes.ends_with(b"\n"), "write {nth}: the append was not cut");
+            let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+            assert_eq!(lines.len(), nth as usize, "write {nth}: one line per write");
+            let torn = lines[lines.len() - 1];
+            assert!(
+                serde_json::from_slice::<serde_json::Value>(torn).is_err(),
+                "write {nth}: the cut line reads whole"
+            );
+            let j: serde_json::Value = serde_json::from_slice(lines[lines.len() - 2])
                 .unwrap_or_else(|e| panic!("write {nth}: damaged journal: {e}"));
             assert!(
                 j["entries"].as_array().is_some_and(|e| !e.is_empty()),
@@ -74,5 +84,6 @@ fn a_kill_inside_any_journal_write_leaves_a_whole_journal() {
         assert!(!journal.exists());
     }
     eprintln!("killed inside {killed} journal write(s) of `up resolver`");
+    // Every write but the first is an append, and every one of them was cut.
     assert!(killed >= 3, "only {killed} journal write(s) were tried");
 }

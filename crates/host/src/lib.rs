@@ -296,6 +296,11 @@ pub trait Runner {
 pub trait HostFs {
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>>;
     fn write(&self, path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()>;
+    /// Add `contents` at the end of `path`, creating it with `mode` if missing, durably on
+    /// the real host ([`system::append_durable`]). Not atomic: a kill can leave part of
+    /// `contents`, so a caller writes whole lines and reads only lines that end in a newline.
+    /// A link in place of `path` is refused, not followed.
+    fn append(&self, path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()>;
     fn mkdir_p(&self, path: &Path, mode: u32) -> std::io::Result<()>;
     fn exists(&self, path: &Path) -> bool;
     fn remove_file(&self, path: &Path) -> std::io::Result<()>;

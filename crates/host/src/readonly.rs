@@ -194,6 +194,9 @@ impl HostFs for ReadOnlyHost<'_> {
     fn write(&self, path: &Path, _contents: &[u8], _mode: u32) -> std::io::Result<()> {
         Err(refuse_fs("write", path))
     }
+    fn append(&self, path: &Path, _contents: &[u8], _mode: u32) -> std::io::Result<()> {
+        Err(refuse_fs("append to", path))
+    }
     fn mkdir_p(&self, path: &Path, _mode: u32) -> std::io::Result<()> {
         Err(refuse_fs("create the directory", path))
     }

@@ -32,6 +32,17 @@ impl HostFs for SimHost {
             }
         })
     }
+    /// As on the real host ([`jailctl_host::system::append_durable`]), without its fsyncs.
+    /// With a kill-in-write setting matching `path`, the process kills itself with SIGKILL
+    /// after half of `contents` is written: the torn line a kill leaves.
+    fn append(&self, path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
+        let p = self.resolve(path, Last::NoFollow)?;
+        jailctl_host::system::append_durable(&p, contents, mode, false, || {
+            if self.config.kill_in_write_fires(path) {
+                let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+            }
+        })
+    }
     fn mkdir_p(&self, path: &Path, _mode: u32) -> std::io::Result<()> {
         std::fs::create_dir_all(self.resolve(path, Last::Follow)?)
     }

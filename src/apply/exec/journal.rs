@@ -156,7 +156,7 @@ pub(super) fn load_journals(
         }
         let path = dir.join(&f);
         let bytes = host.read(&path)?;
-        let j: Journal = serde_json::from_slice(&bytes).map_err(|e| {
+        let j: Journal = last_whole_line(&bytes).map_err(|e| {
             std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!(
@@ -168,4 +168,22 @@ pub(super) fn load_journals(
         journals.insert(jail.to_string(), j);
     }
     Ok(journals)
+}
+
+/// The journal a file holds: its last line, or the one before when the last has no end (a
+/// kill inside the append that was writing it; see `Executor::write_journal`). A file of
+/// one JSON object without a newline (written whole by an undo) is its only line.
+fn last_whole_line(bytes: &[u8]) -> serde_json::Result<Journal> {
+    let mut lines: Vec<&[u8]> = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let last = lines.pop().unwrap_or_default();
+    match serde_json::from_slice(last) {
+        Err(e) if !bytes.ends_with(b"\n") => match lines.pop() {
+            Some(before) => serde_json::from_slice(before),
+            None => Err(e),
+        },
+        r => r,
+    }
 }

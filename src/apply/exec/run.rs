@@ -45,13 +45,28 @@ impl Executor<'_> {
     }
 
     /// Write the jail's journal; on failure, its path and the OS error.
+    ///
+    /// The journal file is a list of lines, each the whole journal as it stood, and the last
+    /// whole line counts ([`super::journal::load_journals`]). The run's first entry replaces
+    /// the file (atomically, so an old run's lines never count); later ones are appended, one
+    /// durable write each and no new file (`HostFs::append`). A kill inside an append leaves a
+    /// line without its end, which the reader skips: the line before it is the journal as it
+    /// was before the op that was about to run, which then never ran.
     fn write_journal(&self, jail: &str) -> Result<(), (PathBuf, std::io::Error)> {
         let path = journal_path(jail);
         let j = &self.journals[jail];
-        let bytes = serde_json::to_vec(j).expect("journal serializes");
+        let mut bytes = serde_json::to_vec(j).expect("journal serializes");
+        bytes.push(b'\n');
+        let first = j.entries.len() <= 1;
         self.host
             .mkdir_p(Path::new(JOURNAL_DIR), 0o700)
-            .and_then(|()| self.host.write(&path, &bytes, 0o600))
+            .and_then(|()| {
+                if first {
+                    self.host.write(&path, &bytes, 0o600)
+                } else {
+                    self.host.append(&path, &bytes, 0o600)
+                }
+            })
             .map_err(|source| (path, source))
     }
 
