@@ -55,14 +55,14 @@ fn a_kill_inside_any_journal_write_leaves_a_whole_journal() {
         // and no journal. The later ones are appends: the kill leaves a line without its
         // end after the whole lines before it, and the last whole line is the journal.
         if nth == 1 {
-            assert!(
-                journal.with_extension("jailctl-tmp").exists(),
-                "write 1"
-            );
+            assert!(journal.with_extension("jailctl-tmp").exists(), "write 1");
             assert!(!journal.exists(), "write 1");
         } else {
             let bytes = std::fs::read(&journal).unwrap();
-            assert!(!bytes.ends_with(b"\n"), "write {nth}: the append was not cut");
+            assert!(
+                !bytes.ends_with(b"\n"),
+                "write {nth}: the append was not cut"
+            );
             let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
             assert_eq!(lines.len(), nth as usize, "write {nth}: one line per write");
             let torn = lines[lines.len() - 1];

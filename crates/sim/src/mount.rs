@@ -173,10 +173,10 @@ fn list_mounts(ctx: &Ctx<'_>, print: bool) -> Output {
     let mut s = String::new();
     // Mounted ZFS filesystems come first, as on a host that mounted them at boot.
     let zfs_mounts: Vec<SimMount> = super::zfs::mounted_filesystems(&ctx.state.zfs)
-        .into_iter()
+        .iter()
         .map(|(name, mp)| SimMount {
-            source: name,
-            target: mp,
+            source: name.clone(),
+            target: mp.clone(),
             fstype: "zfs".into(),
             options: "rw".into(),
         })

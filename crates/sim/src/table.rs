@@ -92,11 +92,21 @@ pub(crate) trait Tracked {
     fn renumber(&mut self) {}
 }
 
+/// Versions of tables: each change to a [`Table`] gives it a number no other version of any
+/// table in this process has, so a value computed from a table can be kept with the number
+/// it was computed at ([`Memo`]).
+static VERSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn new_version() -> u64 {
+    VERSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// An ordered map that records the keys of the entries changed through it.
 #[derive(Clone, Debug)]
 pub struct Table<K: Ord, V> {
     map: BTreeMap<K, V>,
     changes: Changes<K>,
+    version: u64,
 }
 
 impl<K: Ord, V> Default for Table<K, V> {
@@ -104,6 +114,42 @@ impl<K: Ord, V> Default for Table<K, V> {
         Table {
             map: BTreeMap::new(),
             changes: Changes::default(),
+            version: new_version(),
+        }
+    }
+}
+
+/// A value computed from a table's contents, kept until the table changes: the simulated
+/// zfs's mount table, which every exec hook and jexec consults, is computed once per version
+/// of the datasets instead of once per call. Not part of the state: a copy starts empty and
+/// every two compare equal.
+#[derive(Debug, Default)]
+pub struct Memo<T>(std::sync::Mutex<Option<(u64, std::sync::Arc<T>)>>);
+
+impl<T> Clone for Memo<T> {
+    fn clone(&self) -> Self {
+        Memo(std::sync::Mutex::new(None))
+    }
+}
+
+impl<T> PartialEq for Memo<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl<T> Eq for Memo<T> {}
+
+impl<T> Memo<T> {
+    /// The value kept for `version`, or `f`'s, kept for it.
+    pub fn get_or(&self, version: u64, f: impl FnOnce() -> T) -> std::sync::Arc<T> {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match &*m {
+            Some((v, t)) if *v == version => t.clone(),
+            _ => {
+                let t = std::sync::Arc::new(f());
+                *m = Some((version, t.clone()));
+                t
+            }
         }
     }
 }
@@ -133,6 +179,7 @@ impl<'de, K: Ord + Deserialize<'de>, V: Deserialize<'de>> Deserialize<'de> for T
         Ok(Table {
             map: BTreeMap::deserialize(d)?,
             changes: Changes::default(),
+            version: new_version(),
         })
     }
 }
@@ -148,17 +195,24 @@ impl<K: Ord + Clone, V> FromIterator<(K, V)> for Table<K, V> {
 }
 
 impl<K: Ord + Clone, V> Table<K, V> {
+    /// This version's number ([`Memo`]).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
     pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
     where
         K: std::borrow::Borrow<Q>,
         Q: Ord + ?Sized,
     {
+        self.version = new_version();
         let k = self.map.get_key_value(key)?.0.clone();
         self.changes.keys.insert(k.clone());
         self.map.get_mut::<K>(&k)
     }
 
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        self.version = new_version();
         self.changes.keys.insert(key.clone());
         self.map.insert(key, value)
     }
@@ -168,30 +222,35 @@ impl<K: Ord + Clone, V> Table<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Ord + ?Sized,
     {
+        self.version = new_version();
         let (k, v) = self.map.remove_entry(key)?;
         self.changes.keys.insert(k);
         Some(v)
     }
 
     pub fn entry(&mut self, key: K) -> std::collections::btree_map::Entry<'_, K, V> {
+        self.version = new_version();
         self.changes.keys.insert(key.clone());
         self.map.entry(key)
     }
 
     /// Every value, to change: the whole table counts as changed.
     pub fn values_mut(&mut self) -> std::collections::btree_map::ValuesMut<'_, K, V> {
+        self.version = new_version();
         self.changes.all = true;
         self.map.values_mut()
     }
 
     /// Every entry, to change: the whole table counts as changed.
     pub fn iter_mut(&mut self) -> std::collections::btree_map::IterMut<'_, K, V> {
+        self.version = new_version();
         self.changes.all = true;
         self.map.iter_mut()
     }
 
     /// Keep the entries `keep` says to keep; only the removed ones count as changed.
     pub fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
+        self.version = new_version();
         let gone: Vec<K> = self
             .map
             .iter()
@@ -205,12 +264,14 @@ impl<K: Ord + Clone, V> Table<K, V> {
     }
 
     pub fn clear(&mut self) {
+        self.version = new_version();
         self.map.clear();
         self.changes.all = true;
     }
 
     /// Change the values `which` picks with `f`; only those count as changed.
     pub fn update_where(&mut self, which: impl Fn(&V) -> bool, mut f: impl FnMut(&mut V)) {
+        self.version = new_version();
         for (k, v) in self.map.iter_mut().filter(|(_, v)| which(v)) {
             self.changes.keys.insert(k.clone());
             f(v);
@@ -238,6 +299,7 @@ where
     }
 
     fn load_entry(&mut self, key: &str, value: Option<&str>) -> Result<(), EntryError> {
+        self.version = new_version();
         let k = K::from_key(key).ok_or_else(|| EntryError::Key(key.to_string()))?;
         match value {
             Some(v) => {
@@ -255,6 +317,7 @@ where
     }
 
     fn load_clear(&mut self) {
+        self.version = new_version();
         self.map.clear();
     }
 

@@ -77,6 +77,10 @@ pub struct ZfsState {
     pub pools: BTreeMap<String, SimPool>,
     /// Filesystems and snapshots by full name (`zroot/a/b`, `zroot/a@snap`).
     pub datasets: Table<String, SimDataset>,
+    /// The mounted filesystems as [`mounted_filesystems`] lists them, for the datasets'
+    /// version it was computed at.
+    #[serde(skip)]
+    pub mounted: crate::table::Memo<Vec<(String, String)>>,
     /// Transaction group counter: orders snapshots and gives `createtxg`.
     pub txg: u64,
 }

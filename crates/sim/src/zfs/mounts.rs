@@ -16,8 +16,12 @@ use std::path::{Path, PathBuf};
 
 /// Mounted ZFS filesystems as `(dataset, mountpoint)`, in mount order (parents first): what
 /// the simulated mount(8) lists with fstype `zfs` in `mount -p`.
-pub fn mounted_filesystems(z: &ZfsState) -> Vec<(String, String)> {
-    mounted_where(z, |_| true)
+///
+/// Computed once per version of the datasets: every exec hook and jexec asks, and each
+/// answer costs every dataset's mountpoint.
+pub fn mounted_filesystems(z: &ZfsState) -> std::sync::Arc<Vec<(String, String)>> {
+    z.mounted
+        .get_or(z.datasets.version(), || mounted_where(z, |_| true))
 }
 
 /// [`mounted_filesystems`] whose mountpoint passes `keep`, in the same order; only those
@@ -47,11 +51,11 @@ pub(super) fn mounted_where(z: &ZfsState, keep: impl Fn(&str) -> bool) -> Vec<(S
 /// Whether the host path `path` lies on a mounted ZFS filesystem whose `exec` property
 /// (own or inherited) is `off`: the kernel then refuses to execute any file there.
 pub fn exec_off_at(z: &ZfsState, path: &Path) -> bool {
-    mounted_where(z, |mp| path.starts_with(Path::new(mp)))
-        .into_iter()
+    mounted_filesystems(z)
+        .iter()
         .filter(|(_, mp)| path.starts_with(Path::new(mp)))
         .max_by_key(|(_, mp)| Path::new(mp).components().count())
-        .is_some_and(|(name, _)| inherited_value(z, &name, "exec").0 == "off")
+        .is_some_and(|(name, _)| inherited_value(z, name, "exec").0 == "off")
 }
 
 /// Make sure the directories of mounted filesystems exist (a fresh host's `/zroot`).
@@ -93,12 +97,13 @@ pub(super) fn mount_new(ctx: &mut Ctx<'_>, name: &str) -> Result<(), Fail> {
         }
     }
     if existing != Path::new(&mp) {
-        let holder = mounted_filesystems(&ctx.state.zfs)
-            .into_iter()
+        let mounted = mounted_filesystems(&ctx.state.zfs);
+        let holder = mounted
+            .iter()
             .filter(|(n, m)| n != name && existing.starts_with(m))
             .max_by_key(|(_, m)| m.len());
         if let Some((fs, _)) = holder
-            && prop_value(ctx, &fs, "readonly").raw == "on"
+            && prop_value(ctx, fs, "readonly").raw == "on"
         {
             return Err(err(format!(
                 "cannot mount '{mp}': failed to create mountpoint: Read-only file system\nfilesystem successfully created, but not mounted"

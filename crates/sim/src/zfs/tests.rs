@@ -49,10 +49,27 @@ fn mounted_filesystems_for_the_mount_table() {
     child.mounted = false;
     s.zfs.datasets.insert("zroot/b".into(), child);
     assert_eq!(
-        mounted_filesystems(&s.zfs),
+        *mounted_filesystems(&s.zfs),
         [
             ("zroot".to_string(), "/zroot".to_string()),
             ("zroot/a".to_string(), "/zroot/a".to_string())
+        ]
+    );
+    // The list is kept per version of the datasets: a change is seen at once.
+    s.zfs.datasets.get_mut("zroot/b").unwrap().mounted = true;
+    s.zfs
+        .datasets
+        .get_mut("zroot/b")
+        .unwrap()
+        .props
+        .remove("canmount");
+    assert_eq!(mounted_filesystems(&s.zfs).len(), 3);
+    s.zfs.datasets.remove("zroot/a");
+    assert_eq!(
+        *mounted_filesystems(&s.zfs),
+        [
+            ("zroot".to_string(), "/zroot".to_string()),
+            ("zroot/b".to_string(), "/zroot/b".to_string())
         ]
     );
 }

@@ -165,7 +165,7 @@ pub(super) fn path_to_dataset(ctx: &Ctx<'_>, path: &str) -> Result<String, Strin
     }
     let clean = path.trim_end_matches('/');
     mounted_filesystems(&ctx.state.zfs)
-        .into_iter()
+        .iter()
         .filter(|(_, mp)| {
             mp == "/"
                 || clean == mp
@@ -174,7 +174,7 @@ pub(super) fn path_to_dataset(ctx: &Ctx<'_>, path: &str) -> Result<String, Strin
                     .is_some_and(|r| r.starts_with('/'))
         })
         .max_by_key(|(_, mp)| mp.len())
-        .map(|(n, _)| n)
+        .map(|(n, _)| n.clone())
         .ok_or_else(|| format!("'{path}': not a ZFS filesystem\n"))
 }
 
