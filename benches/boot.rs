@@ -23,8 +23,8 @@
 //! The second part drives the same graph through the real driver ([`OpsDriver`]: lock,
 //! observe, plan, apply per jail) on the simulated host with the same latency injected into
 //! every tool command, so the jail start is d = c·l for c commands per jail of latency l. The
-//! simulator serializes commands on its state lock (a read of its state file per command, a
-//! rewrite when the command changed it); the latency is slept outside the lock, so what the
+//! simulator serializes changing commands on its state lock (reads take it shared; a
+//! changing command appends what it changed to its log); the latency is slept outside the lock, so what the
 //! lock and the rest of jailctl cost shows up as wall time above the bound. That overhead is
 //! measured separately with no latency at all. The simulated host lives in a temporary
 //! directory (`TMPDIR`): its file system's cost is part of the overhead measured.

@@ -5,9 +5,9 @@
 //! host commands per jail, and the wall time and command count of the three reads.
 //!
 //! Run: `cargo bench --bench scale` (option `-- --jails 10,100,1000`). The simulator runs
-//! inside the jailctl process and stores its state in one file that every changing command
-//! rewrites, so time at large N includes the simulator's; the command count per jail is
-//! jailctl's own share, and flat.
+//! inside the jailctl process (its state is a log each changing command appends its changed
+//! entries to), so the times include the simulator's; the command count per jail is
+//! jailctl's own share, and flat. `cargo bench --bench own_cpu` separates the two.
 
 use jailctl_sim::{SimConfig, SimHost};
 use std::path::Path;

@@ -2,10 +2,11 @@
 //! on it (the binary has it behind the default `sim` feature). A model of the parts of a
 //! FreeBSD host jailctl touches, behind a strict interpreter of the commands jailctl runs:
 //! each tool fails the way the real one does, with its exit status and message (see `shared/freebsd.md`). Used in-process by the
-//! tests and across processes with `--simulate DIR`, where the state lives in `DIR/state.json`
-//! under an exclusive lock held for the length of one command. The command history is kept
-//! apart, appended to `DIR/history.jsonl`, so the state file does not grow with every command
-//! and a command that changed nothing (a `jls`, a `zfs get`) does not rewrite it.
+//! tests and across processes with `--simulate DIR`, where the state lives in `DIR/state.jsonl`,
+//! a log of the entries each command changed (`store`), appended under an exclusive lock held
+//! for the length of one command; reads hold it shared. The command history is kept apart,
+//! appended to `DIR/history.jsonl`, so a command that changed nothing (a `jls`, a `zfs get`)
+//! writes nothing to the state.
 //!
 //! Host paths map under `DIR/root/`, so the files jailctl writes through
 //! [`HostFs`](jailctl_host::HostFs) land there.
@@ -20,7 +21,8 @@
 //! ([`realzfs`]). See `docs/simulator.md`.
 //!
 //! Below the tool models, the host itself: `paths` (host paths under `DIR/root/`), `store`
-//! (the state file, its lock, cache and history), `run` (one command's path, and `Runner`)
+//! (the state's log, its locks, cache and history), `table` (the collections that record
+//! which entries a command changed), `run` (one command's path, and `Runner`)
 //! and `host` (`HostFs` and `Host`). This file keeps the state, the context a tool runs in
 //! and opening a simulated host.
 
@@ -75,7 +77,7 @@ pub struct SimState {
     #[serde(default)]
     pub pf: pf::PfState,
     /// Every command run against this host, in order, with its exit status. Not in
-    /// `state.json`: during a command it holds that command's entries, which are then
+    /// `state.jsonl`: during a command it holds that command's entries, which are then
     /// appended to `history.jsonl`; [`SimHost::snapshot`] reads the whole history back.
     #[serde(skip)]
     pub history: Vec<HistoryEntry>,
