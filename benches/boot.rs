@@ -37,7 +37,8 @@
 
 use jailctl::apply::{Held, LockKey, Mode};
 use jailctl::boot::{
-    BootGraph, BootOptions, GraphEntry, JailDriver, OpsDriver, ShutdownOptions, boot, shutdown_with,
+    BootGraph, BootOptions, DriverError, GraphEntry, JailDriver, OpsDriver, ShutdownOptions, boot,
+    shutdown_with,
 };
 use jailctl::host::{Cmd, Host, HostFs, Output, ProcessError, Runner};
 use jailctl_sim::{SimConfig, SimHost};
@@ -103,17 +104,17 @@ fn graph(shape: Shape) -> BootGraph {
 struct Sleeper(Duration);
 
 impl JailDriver for Sleeper {
-    fn start(&self, _: &str) -> Result<(), String> {
+    fn start(&self, _: &str) -> Result<(), DriverError> {
         std::thread::sleep(self.0);
         Ok(())
     }
-    fn healthy(&self, _: &str) -> Result<bool, String> {
+    fn healthy(&self, _: &str) -> Result<bool, DriverError> {
         Ok(true)
     }
-    fn stop(&self, _: &str) -> Result<(), String> {
+    fn stop(&self, _: &str) -> Result<(), DriverError> {
         Ok(())
     }
-    fn force_stop(&self, _: &str) -> Result<(), String> {
+    fn force_stop(&self, _: &str) -> Result<(), DriverError> {
         Ok(())
     }
 }

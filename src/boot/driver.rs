@@ -21,7 +21,7 @@
 //!   rendered jail.conf is still there, so its exec.stop hooks run, else `jail -r NAME`; then
 //!   its rctl rules are dropped.
 
-use super::JailDriver;
+use super::{DriverError, JailDriver};
 use crate::apply::Held;
 use crate::config::spec::{Global, JailSpec};
 use crate::host::{Cmd, Host, tools};
@@ -89,7 +89,7 @@ impl OpsDriver {
     }
 
     /// The orderly stop of a jail without a definition.
-    fn stop_orphan(&self, name: &str) -> Result<(), String> {
+    fn stop_orphan(&self, name: &str) -> Result<(), DriverError> {
         let conf = crate::render::conf_path(name);
         let (cmd, how) = if self.host.exists(&conf) {
             let c = conf.display().to_string();
@@ -104,13 +104,11 @@ impl OpsDriver {
             )
         };
         tracing::info!("stopping {name}, which has no valid definition, {how}");
-        self.host.run(&cmd).map_err(|e| {
-            format!(
-                "cannot stop `{name}` (no valid definition; tried {how}): {}",
-                crate::host::explain(&e)
-            )
+        self.host.run(&cmd).map_err(|e| DriverError {
+            message: format!("cannot stop `{name}` (no valid definition; tried {how}): {e}"),
+            help: crate::host::help_of(&e),
         })?;
-        ops::force_down(self.host.as_ref(), name).map_err(|e| crate::host::explain(&e))
+        ops::force_down(self.host.as_ref(), name).map_err(|e| DriverError::of(&e))
     }
 
     /// The host-wide facts, read on first use. A failed read is not kept: the next start
@@ -135,7 +133,7 @@ impl OpsDriver {
 }
 
 impl JailDriver for OpsDriver {
-    fn start(&self, name: &str) -> Result<(), String> {
+    fn start(&self, name: &str) -> Result<(), DriverError> {
         let facts = self.facts()?;
         ops::up_only_with(
             self.host.as_ref(),
@@ -147,10 +145,10 @@ impl JailDriver for OpsDriver {
             &facts,
         )
         .map(|_| ())
-        .map_err(|e| crate::host::explain(&e))
+        .map_err(|e| DriverError::of(&e))
     }
 
-    fn healthy(&self, name: &str) -> Result<bool, String> {
+    fn healthy(&self, name: &str) -> Result<bool, DriverError> {
         let check = self
             .spec(name)?
             .health
@@ -176,19 +174,22 @@ impl JailDriver for OpsDriver {
                 );
                 Ok(false)
             }
-            Err(crate::host::ProcessError::TimedOut { .. }) => Err(format!(
-                "health check of `{name}` (`{cmd}`) did not answer within {:?} and was killed; \
-                 raise [health] timeout if the service is slow to answer",
-                check.timeout
-            )),
-            Err(e) => Err(format!(
-                "health check of `{name}`: {}",
-                crate::host::explain(&e)
-            )),
+            Err(crate::host::ProcessError::TimedOut { .. }) => Err(DriverError {
+                message: format!(
+                    "health check of `{name}` (`{cmd}`) did not answer within {:?} and was \
+                     killed",
+                    check.timeout
+                ),
+                help: Some("raise [health] timeout if the service is slow to answer".into()),
+            }),
+            Err(e) => Err(DriverError {
+                message: format!("health check of `{name}`: {e}"),
+                help: crate::host::help_of(&e),
+            }),
         }
     }
 
-    fn stop(&self, name: &str) -> Result<(), String> {
+    fn stop(&self, name: &str) -> Result<(), DriverError> {
         if self.orphans.contains(name) {
             return self.stop_orphan(name);
         }
@@ -206,10 +207,10 @@ impl JailDriver for OpsDriver {
             },
         )
         .map(|_| ())
-        .map_err(|e| crate::host::explain(&e))
+        .map_err(|e| DriverError::of(&e))
     }
 
-    fn force_stop(&self, name: &str) -> Result<(), String> {
-        ops::force_down(self.host.as_ref(), name).map_err(|e| crate::host::explain(&e))
+    fn force_stop(&self, name: &str) -> Result<(), DriverError> {
+        ops::force_down(self.host.as_ref(), name).map_err(|e| DriverError::of(&e))
     }
 }

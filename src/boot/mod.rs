@@ -26,19 +26,60 @@ pub use stop::{
     ShutdownReport, StopOutcome, shutdown, shutdown_with,
 };
 
+/// Why a [`JailDriver`] call failed: a complete sentence for people, and the fix apart (the
+/// help of the error it came from, when it had one). The boot and shutdown reports print
+/// both.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
+#[error("{message}")]
+pub struct DriverError {
+    pub message: String,
+    #[help]
+    pub help: Option<String>,
+}
+
+impl DriverError {
+    /// The message and help of a typed error.
+    pub fn of(e: &dyn miette::Diagnostic) -> Self {
+        DriverError {
+            message: e.to_string(),
+            help: crate::host::help_of(e),
+        }
+    }
+
+    /// The message with its help, as one line of a report.
+    pub fn explain(&self) -> String {
+        crate::host::explain(self)
+    }
+}
+
+impl From<String> for DriverError {
+    fn from(message: String) -> Self {
+        DriverError {
+            message,
+            help: None,
+        }
+    }
+}
+
+impl From<&str> for DriverError {
+    fn from(message: &str) -> Self {
+        message.to_string().into()
+    }
+}
+
 /// What the scheduler needs from the host, one jail at a time. Implementations are called from
-/// several threads at once (different jails). Errors are complete sentences for people: they
-/// land in the boot report as they are.
+/// several threads at once (different jails). Errors land in the boot report, message and
+/// help ([`DriverError`]).
 pub trait JailDriver: Sync {
     /// Bring one jail up (create/start as `jailctl up NAME` would).
-    fn start(&self, name: &str) -> Result<(), String>;
+    fn start(&self, name: &str) -> Result<(), DriverError>;
     /// Run the jail's health check once. Only called for jails that have one; a jail without a
     /// check is healthy once `start` returned.
-    fn healthy(&self, name: &str) -> Result<bool, String>;
+    fn healthy(&self, name: &str) -> Result<bool, DriverError>;
     /// Stop one jail in an orderly way (its rc shutdown, exec.stop hooks).
-    fn stop(&self, name: &str) -> Result<(), String>;
+    fn stop(&self, name: &str) -> Result<(), DriverError>;
     /// Remove one jail without waiting for its processes to exit cleanly.
-    fn force_stop(&self, name: &str) -> Result<(), String>;
+    fn force_stop(&self, name: &str) -> Result<(), DriverError>;
 }
 
 /// The message of a caught panic.

@@ -343,14 +343,14 @@ fn bring_up<D: JailDriver + ?Sized>(
     // Everything the start logs (its steps, with `-v`) is under the jail's name.
     let _jail = tracing::info_span!("boot", jail = %name).entered();
     send(BootEvent::Starting { name: name.into() });
-    driver.start(name)?;
+    driver.start(name).map_err(|e| e.explain())?;
     send(BootEvent::Started { name: name.into() });
     let Some(h) = health else { return Ok(()) };
     let attempts = h.retries.max(1);
     let mut last = String::new();
     for attempt in 1..=attempts {
         let t0 = Instant::now();
-        let mut result = driver.healthy(name);
+        let mut result = driver.healthy(name).map_err(|e| e.explain());
         let took = t0.elapsed();
         if took > h.timeout && result.is_ok() {
             result = Err(format!(

@@ -269,7 +269,7 @@ impl<'g, D: JailDriver + Send + 'static + ?Sized> Stops<'g, D> {
                 let t0 = Instant::now();
                 let r = catch_unwind(AssertUnwindSafe(|| {
                     let _jail = tracing::info_span!("shutdown", jail = %name).entered();
-                    driver.stop(&name)
+                    driver.stop(&name).map_err(|e| e.explain())
                 }))
                 .unwrap_or_else(|p| Err(format!("jailctl bug: {}", panic_message(&*p))));
                 let _ = tx.send(Msg::Stop(i, r.map(|()| t0.elapsed())));
@@ -306,8 +306,10 @@ impl<'g, D: JailDriver + Send + 'static + ?Sized> Stops<'g, D> {
         let (tx, driver) = (self.tx.clone(), self.driver.clone());
         let name = self.nodes[i].name.clone();
         std::thread::spawn(move || {
-            let r = catch_unwind(AssertUnwindSafe(|| driver.force_stop(&name)))
-                .unwrap_or_else(|p| Err(format!("jailctl bug: {}", panic_message(&*p))));
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                driver.force_stop(&name).map_err(|e| e.explain())
+            }))
+            .unwrap_or_else(|p| Err(format!("jailctl bug: {}", panic_message(&*p))));
             let _ = tx.send(Msg::Force(i, r));
         });
     }

@@ -69,7 +69,7 @@ impl Driver {
 }
 
 impl JailDriver for Driver {
-    fn start(&self, name: &str) -> Result<(), String> {
+    fn start(&self, name: &str) -> Result<(), DriverError> {
         self.enter();
         let begin = self.tick();
         self.starts.lock().unwrap().push(name.to_string());
@@ -94,11 +94,11 @@ impl JailDriver for Driver {
             .insert(name.to_string(), (begin, end));
         self.leave();
         match s.start_error {
-            Some(e) => Err(e),
+            Some(e) => Err(e.into()),
             None => Ok(()),
         }
     }
-    fn healthy(&self, name: &str) -> Result<bool, String> {
+    fn healthy(&self, name: &str) -> Result<bool, DriverError> {
         let mut p = self.probes.lock().unwrap();
         let k = p.entry(name.to_string()).or_default();
         *k += 1;
@@ -118,7 +118,7 @@ impl JailDriver for Driver {
         }
         Ok(r)
     }
-    fn stop(&self, name: &str) -> Result<(), String> {
+    fn stop(&self, name: &str) -> Result<(), DriverError> {
         self.enter();
         let begin = self.tick();
         let s = self.sc(name);
@@ -134,11 +134,11 @@ impl JailDriver for Driver {
             .insert(name.to_string(), (begin, end));
         self.leave();
         match s.stop_error {
-            Some(e) => Err(e),
+            Some(e) => Err(e.into()),
             None => Ok(()),
         }
     }
-    fn force_stop(&self, name: &str) -> Result<(), String> {
+    fn force_stop(&self, name: &str) -> Result<(), DriverError> {
         self.forced.lock().unwrap().push(name.to_string());
         let t = self.tick();
         self.forced_at.lock().unwrap().insert(name.to_string(), t);
@@ -423,19 +423,19 @@ fn undefined_dependencies_and_cycles_fail_only_their_jails() {
 fn a_panicking_driver_fails_that_jail_only() {
     struct Boom;
     impl JailDriver for Boom {
-        fn start(&self, name: &str) -> Result<(), String> {
+        fn start(&self, name: &str) -> Result<(), DriverError> {
             if name == "bad" {
                 panic!("driver exploded");
             }
             Ok(())
         }
-        fn healthy(&self, _: &str) -> Result<bool, String> {
+        fn healthy(&self, _: &str) -> Result<bool, DriverError> {
             Ok(true)
         }
-        fn stop(&self, _: &str) -> Result<(), String> {
+        fn stop(&self, _: &str) -> Result<(), DriverError> {
             Ok(())
         }
-        fn force_stop(&self, _: &str) -> Result<(), String> {
+        fn force_stop(&self, _: &str) -> Result<(), DriverError> {
             Ok(())
         }
     }
@@ -446,6 +446,35 @@ fn a_panicking_driver_fails_that_jail_only() {
         report.outcome("good"),
         Some(BootOutcome::Up { .. })
     ));
+}
+
+/// A driver's error reaches the boot report with its fix: the message and the help apart in
+/// `DriverError`, both in the report's line.
+#[test]
+fn a_driver_errors_help_reaches_the_report() {
+    struct Refuses;
+    impl JailDriver for Refuses {
+        fn start(&self, _: &str) -> Result<(), DriverError> {
+            Err(DriverError {
+                message: "cannot clone the root".into(),
+                help: Some("free space in the pool".into()),
+            })
+        }
+        fn healthy(&self, _: &str) -> Result<bool, DriverError> {
+            Ok(true)
+        }
+        fn stop(&self, _: &str) -> Result<(), DriverError> {
+            Ok(())
+        }
+        fn force_stop(&self, _: &str) -> Result<(), DriverError> {
+            Ok(())
+        }
+    }
+    let g = BootGraph::new(vec![entry("web", &[])]);
+    let report = boot(&g, &Refuses, &opts(1));
+    let why = &report.failed()[0].1;
+    assert!(why.contains("cannot clone the root"), "{why}");
+    assert!(why.contains("free space in the pool"), "{why}");
 }
 
 #[test]
