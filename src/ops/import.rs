@@ -27,6 +27,23 @@ pub enum ImportError {
     #[error("refusing to import: the archive is damaged or incomplete ({0}); nothing was changed")]
     #[diagnostic(help("export it again (a transfer cut short truncates it)"))]
     Unreadable(#[source] std::io::Error),
+    /// This host's side of unpacking failed (the temporary directory), not the archive.
+    #[error("cannot unpack the archive into {}: {source}; nothing was changed", .path.display())]
+    #[diagnostic(help(
+        "the archive is unpacked whole before anything is received: point TMPDIR at a directory with room for all its streams"
+    ))]
+    Unpack {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "refusing to import: the archive's definition cannot take the new address or hostname ({0}); nothing was changed"
+    )]
+    #[diagnostic(help(
+        "import it without --ip4/--ip6/--hostname, then edit the imported definition by hand"
+    ))]
+    Edit(#[source] super::clone::EditError),
     #[error(
         "refusing to import: the archive is damaged or incomplete (manifest.json: {0}); nothing was changed"
     )]
@@ -103,6 +120,35 @@ const RECEIVE_DEADLINE: Duration = Duration::from_secs(6 * 3600);
 /// address allocated automatically is allocated again here.
 const NOT_CARRIED: &[&str] = &["mountpoint", names::IP4_PROP];
 
+/// A write error of the unpacked copy, told apart from the archive's read errors when
+/// `io::copy` returns either as an `io::Error`.
+#[derive(Debug)]
+struct Local(std::io::Error);
+
+impl std::fmt::Display for Local {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Local {}
+
+/// A writer whose errors come back wrapped in [`Local`].
+struct WriteTo<'a>(&'a mut std::fs::File);
+
+impl std::io::Write for WriteTo<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .write(buf)
+            .map_err(|e| std::io::Error::new(e.kind(), Local(e)))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0
+            .flush()
+            .map_err(|e| std::io::Error::new(e.kind(), Local(e)))
+    }
+}
+
 /// Unpack the archive into `dir`; returns its manifest.
 fn unpack(input: &mut dyn Read, dir: &Path) -> Result<Manifest, ImportError> {
     let damaged = ImportError::Unreadable;
@@ -119,8 +165,16 @@ fn unpack(input: &mut dyn Read, dir: &Path) -> Result<Manifest, ImportError> {
         if !archive::member_allowed(&name) || seen.contains(&name) {
             return Err(ImportError::Damaged(format!("unexpected member {name:?}")));
         }
-        let mut f = std::fs::File::create(dir.join(&name)).map_err(damaged)?;
-        std::io::copy(&mut entry, &mut f).map_err(damaged)?;
+        let path = dir.join(&name);
+        let mut f = std::fs::File::create(&path).map_err(|source| ImportError::Unpack {
+            path: path.clone(),
+            source,
+        })?;
+        // A read error is the archive's (cut short, corrupt xz); a write error is this host's.
+        std::io::copy(&mut entry, &mut WriteTo(&mut f)).map_err(|e| match e.downcast() {
+            Ok(Local(source)) => ImportError::Unpack { path, source },
+            Err(e) => damaged(e),
+        })?;
         seen.push(name);
     }
     // The decoder must have reached the end of the xz stream: read what is left.
@@ -188,12 +242,14 @@ pub fn import(
     changes: &super::clone::Changes,
     progress: bool,
 ) -> Result<ImportReport, ImportError> {
-    let tmp = tempfile::tempdir()
-        .map_err(|e| ImportError::Damaged(format!("cannot make a temporary directory: {e}")))?;
+    let tmp = tempfile::tempdir().map_err(|source| ImportError::Unpack {
+        path: std::env::temp_dir(),
+        source,
+    })?;
     let mut manifest = unpack(input, tmp.path())?;
     // A new address or hostname given on the command line replaces the archive's.
     manifest.definition_toml = super::clone::edit_definition(&manifest.definition_toml, changes)
-        .map_err(|e| ImportError::Damaged(format!("its definition cannot be edited: {e}")))?;
+        .map_err(ImportError::Edit)?;
     let name = name.unwrap_or(&manifest.name).to_string();
     let targets: Vec<(String, PathBuf)> = manifest
         .datasets

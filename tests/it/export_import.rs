@@ -348,6 +348,33 @@ fn damaged_truncated_and_foreign_archives_leave_nothing() {
     }
 }
 
+/// This host's side of unpacking failing (here, no temporary directory) is said as such,
+/// with the fix; it is not called a damaged archive, which would send the user to export
+/// it again.
+#[test]
+fn an_unusable_temporary_directory_is_not_called_a_damaged_archive() {
+    let two = two_hosts();
+    let file = export(&two, &["--full"]);
+    let before = fingerprint(&two.b);
+    let tmp = two.dir.join("no-such-tmp");
+    let out = jailctl(&two.b, &two.b_cfg)
+        .arg("import")
+        .arg(&file)
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains(&format!("cannot unpack the archive into {}", tmp.display())),
+        "{e}"
+    );
+    assert!(e.contains("No such file or directory"), "{e}");
+    assert!(e.contains("point TMPDIR at a directory"), "{e}");
+    assert!(!e.contains("damaged"), "{e}");
+    assert_same(&before, &fingerprint(&two.b));
+}
+
 /// An archive whose stream does not match the manifest's checksum: the xz and tar layers
 /// are intact, the content is not.
 #[test]

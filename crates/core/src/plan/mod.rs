@@ -12,6 +12,7 @@
 mod down;
 mod graph;
 pub mod pf;
+mod shared;
 mod step;
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 pub use down::{plan_destroy, plan_down};
 pub use graph::order;
+pub use shared::Shared;
 pub use step::{Action, JailPlan, Plan, Step};
 pub use upgrade::{kept_root, plan_finish, plan_rollback, plan_upgrade};
 
@@ -150,13 +152,14 @@ pub enum PlanError {
     #[diagnostic(help("stop it with `jail -r {jail}` and run again"))]
     RunningWithoutDataset { jail: String, dataset: String },
     /// A `[provision]` section that cannot be planned (an unreadable source file, a bad
-    /// target): the message names the jail and the file, the help says the fix.
-    #[error("jail `{jail}`: {message}")]
+    /// target): the message names the jail and the file; the help and the source chain are
+    /// the provisioning error's.
+    #[error("jail `{jail}`: {cause}")]
+    #[diagnostic(forward(cause))]
     Provision {
         jail: String,
-        message: String,
-        #[help]
-        help: Option<String>,
+        #[source]
+        cause: Shared<crate::provision::ProvisionError>,
     },
     #[error(
         "jail `{jail}` is NATed or forwards ports, but pf is not loaded (/dev/pf is missing). Nothing was changed"

@@ -1136,3 +1136,34 @@ fn upgrade_keeps_the_old_root_checks_health_and_rollback_puts_it_back() {
         }]
     );
 }
+
+#[test]
+fn an_unreadable_provisioning_file_keeps_its_cause_and_help() {
+    let t = tempfile::tempdir().unwrap();
+    let s = provisioned_spec(t.path());
+    let missing = s.provision.files[0].source.clone();
+    std::fs::remove_file(&missing).unwrap();
+    let e = up(&[s], &host_with_base(), &["web"]).unwrap_err();
+    assert!(matches!(e, PlanError::Provision { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("jail `web`: cannot read provisioning file"),
+        "{msg}"
+    );
+    assert!(msg.contains(&missing.display().to_string()), "{msg}");
+    let help = miette::Diagnostic::help(&e).map(|h| h.to_string());
+    assert_eq!(
+        help.as_deref(),
+        Some("check `source` in [[provision.files]]; it is read on the host")
+    );
+    // The chain goes down to the OS error, which the report prints on its own line.
+    let mut chain = std::error::Error::source(&e);
+    let mut io = None;
+    while let Some(c) = chain {
+        io = io.or(c.downcast_ref::<std::io::Error>().map(|e| e.kind()));
+        chain = c.source();
+    }
+    assert_eq!(io, Some(std::io::ErrorKind::NotFound));
+    // Still Clone and Eq: a clone is equal.
+    assert_eq!(e.clone(), e);
+}

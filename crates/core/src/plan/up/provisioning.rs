@@ -20,8 +20,7 @@ pub(super) fn provision_plan(
         .map(Some)
         .map_err(|e| PlanError::Provision {
             jail: spec.name.clone(),
-            message: e.to_string(),
-            help: miette::Diagnostic::help(&e).map(|h| h.to_string()),
+            cause: crate::plan::Shared::new(e),
         })
 }
 
