@@ -17,8 +17,11 @@
 //! - `boot` of the stopped fleet: `config::load_lenient`, the fleet lock, `doctor::preflight`,
 //!   `layout::ensure`, `ops::status`, `boot::boot_with` (what `jailctl boot` runs).
 //!
+//! With `--vnet` the jails are VNET jails on one bridge, each allocated the next free address
+//! of its pool (a VNET start checks its address against every one recorded on the host).
+//!
 //! Run: `cargo bench --bench own_cpu` (options after `--`: `--jails 10,100,1000`,
-//! `--parallel 4`). Figures are per jail, except `list` and `status`: per 1,000 jails.
+//! `--parallel 4`, `--vnet`). Figures are per jail, except `list` and `status`: per 1,000 jails.
 
 use jailctl::apply::lock::{Held, LockKey, Mode};
 use jailctl::boot::{BootGraph, BootOptions, OpsDriver, ShutdownOptions};
@@ -201,22 +204,37 @@ const CONFIG: &str = "zfs_root = \"zroot/jailctl\"\nmount_root = \"/usr/local/ja
 
 /// A configuration directory of `n` alias jails with a memory limit, autostart, in chains of
 /// 10 (each jail depends on the one before it in its chain).
-fn fleet(cfg: &Path, n: usize) {
+/// With `vnet`, VNET jails on one bridge instead, each given the next free address of the
+/// bridge's pool (no `ip4` in the definition).
+fn fleet(cfg: &Path, n: usize, vnet: bool) {
     std::fs::create_dir_all(cfg.join("jails")).unwrap();
-    std::fs::write(cfg.join("jailctl.toml"), CONFIG).unwrap();
+    let bridge = "[bridges.bridge0]\nuplink = \"em0\"\nip4_pool = \"10.0.0.0/16\"\ngateway4 = \"10.0.0.1\"\n";
+    let global = if vnet {
+        format!("{CONFIG}{bridge}")
+    } else {
+        CONFIG.to_string()
+    };
+    std::fs::write(cfg.join("jailctl.toml"), global).unwrap();
     for i in 0..n {
         let deps = if i % 10 == 0 {
             String::new()
         } else {
             format!("\"j{:05}\"", i - 1)
         };
-        std::fs::write(
-            cfg.join(format!("jails/j{i:05}.toml")),
+        let network = if vnet {
+            "[network]\nmode = \"vnet\"\nbridge = \"bridge0\"\n".to_string()
+        } else {
             format!(
-                "hostname = \"j{i:05}.example.org\"\nautostart = true\ndepends_on = [{deps}]\n[network]\nmode = \"alias\"\ninterface = \"em0\"\nip4 = [\"10.{}.{}.{}/8\"]\n[limits]\nmemory = \"512M\"\n",
+                "[network]\nmode = \"alias\"\ninterface = \"em0\"\nip4 = [\"10.{}.{}.{}/8\"]\n",
                 1 + i / 64000,
                 (i / 250) % 256,
                 1 + i % 250
+            )
+        };
+        std::fs::write(
+            cfg.join(format!("jails/j{i:05}.toml")),
+            format!(
+                "hostname = \"j{i:05}.example.org\"\nautostart = true\ndepends_on = [{deps}]\n{network}[limits]\nmemory = \"512M\"\n"
             ),
         )
         .unwrap();
@@ -346,11 +364,17 @@ fn main() {
     let parallel: usize = opt("--parallel")
         .map(|v| v.parse().expect("--parallel N"))
         .unwrap_or(4);
+    let vnet = args.iter().any(|a| a == "--vnet");
     let (load1, _) = std::fs::read_to_string("/proc/loadavg")
         .map(|s| (s.split(' ').next().unwrap_or("?").to_string(), ()))
         .unwrap_or_default();
     println!(
-        "CPU ms per jail (list, status: per 1,000 jails); own = process CPU - CPU inside host commands; boot/shutdown parallelism {parallel}; load average {load1} at start"
+        "CPU ms per jail (list, status: per 1,000 jails); own = process CPU - CPU inside host commands; boot/shutdown parallelism {parallel}; {}load average {load1} at start",
+        if vnet {
+            "VNET jails on one bridge; "
+        } else {
+            ""
+        }
     );
     println!(
         "{:<9} {:>6} {:>10} {:>10} {:>10} {:>10} {:>9} {:>8}",
@@ -359,7 +383,7 @@ fn main() {
     for n in sizes {
         let t = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         let cfg = t.path().join("etc");
-        fleet(&cfg, n);
+        fleet(&cfg, n, vnet);
         let h = Arc::new(Measured {
             inner: host_with_base(&t.path().join("sim")),
             host_ns: AtomicU64::new(0),

@@ -161,7 +161,7 @@ fn per_jail_observe_reads_only_that_jail() {
         .collect();
     let get = format!("{} get -H -p -d 2 -o name,property,value", tools::ZFS);
     let jls = format!("{} --libxo json -d -j", tools::JLS);
-    assert_eq!(run.len(), 2 + 3 + 4, "{run:#?}");
+    assert_eq!(run.len(), 2 + 3 + 6, "{run:#?}");
     assert_eq!(run[0], format!("{} -n kern.racct.enable", tools::SYSCTL));
     // Only db's own datasets are named, not every jail root: the cost of one start does not
     // grow with the fleet.
@@ -183,8 +183,25 @@ fn per_jail_observe_reads_only_that_jail() {
     assert!(others.is_empty(), "{others:?}");
     assert!(run[3].starts_with(&format!("{jls} db ")), "{}", run[3]);
     assert_eq!(run[4], format!("{} jail:db", tools::RCTL));
-    assert!(run[6].starts_with(&format!("{jls} v2 ")), "{}", run[6]);
-    assert_eq!(run[8], format!("{} -l", tools::IFCONFIG));
+    // v2 is VNET and new: its own datasets, the parent its root will inherit from, then
+    // of every other jail root only the address recorded on it, one row each.
+    assert!(
+        run[5].starts_with(&get) && run[5].ends_with(" zroot/jailctl/jails/v2 zroot/jailctl/jails/v2.retired zroot/jailctl/jails/v2.pre-upgrade zroot/jailctl/bases/14.2-RELEASE"),
+        "{}",
+        run[5]
+    );
+    assert_eq!(
+        run[7],
+        format!(
+            "{} get -H -p -d 1 -o name,property,value,source -t filesystem jailctl:ip4 zroot/jailctl/jails",
+            tools::ZFS
+        )
+    );
+    assert!(run[8].starts_with(&format!("{jls} v2 ")), "{}", run[8]);
+    assert_eq!(run[10], format!("{} -l", tools::IFCONFIG));
+    let v1 = &st_v.datasets["zroot/jailctl/jails/v1"];
+    assert_eq!(v1.prop("jailctl:ip4"), Some("10.0.0.2/24"));
+    assert_eq!(v1.prop("jailctl:managed"), None, "only the address is read");
     assert_eq!(st.jails.keys().collect::<Vec<_>>(), ["db"]);
     assert_eq!(st.rctl_rules.keys().collect::<Vec<_>>(), ["db"]);
     assert!(st.interfaces.is_empty() && st.mounts.is_empty());

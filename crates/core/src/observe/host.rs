@@ -104,6 +104,14 @@ impl Got {
         self.managed_local.extend(other.managed_local);
     }
 
+    /// Add the datasets of `other` this one does not hold (other jails' roots with only their
+    /// recorded address): a dataset read whole is never replaced by a partial row set.
+    fn add_others(&mut self, other: Got) {
+        for (name, ds) in other.datasets {
+            self.datasets.entry(name).or_insert(ds);
+        }
+    }
+
     fn fill(self, st: &mut HostState) {
         st.datasets = self.datasets;
         st.exec_sources = self.exec_sources;
@@ -259,12 +267,9 @@ pub fn observe(host: &dyn Runner, global: &Global) -> Result<HostState, ObserveE
 
 /// `zfs get` of the datasets an up or down plan of `spec` reads, two levels deep from each.
 ///
-/// A VNET jail's address is checked against (or picked around) the addresses recorded on
-/// every other jail's root, so for it: `<root>/jails` (every jail root), `<root>/bases/BASE`
-/// (its snapshots) and, when the jail has volumes, `<root>/volumes`.
-///
-/// Any other jail's plans read only its own datasets, so only those are named and the cost
-/// of one start does not grow with the fleet: its root `<root>/jails/NAME`, the siblings a
+/// A jail's plans read only its own datasets, so only those are named and the cost of one
+/// start does not grow with the fleet (a VNET jail also reads one property of every jail
+/// root, [`zfs_get_recorded_ip4_cmd`]): its root `<root>/jails/NAME`, the siblings a
 /// re-create or an upgrade leaves (`NAME.retired`, `NAME.pre-upgrade`), its base and, when
 /// it has volumes, `<root>/volumes/NAME`. Most of these do not exist most of the time;
 /// zfs(8) then reports each missing operand on stderr, lists the others and exits 1
@@ -272,20 +277,19 @@ pub fn observe(host: &dyn Runner, global: &Global) -> Result<HostState, ObserveE
 /// every operand and only records a failure as its return value), which [`observe_jail`]
 /// accepts.
 pub fn zfs_get_jail_cmd(global: &Global, spec: &JailSpec) -> Cmd {
-    if is_vnet(spec) {
-        let mut datasets = vec![
-            format!("{}/jails", global.zfs_root),
-            crate::render::base_dataset(global, &spec.base),
-        ];
-        if !spec.volumes.is_empty() {
-            datasets.push(format!("{}/volumes", global.zfs_root));
-        }
-        return zfs::Get::new(props::ALL.iter().copied(), datasets)
-            .depth(zfs::Depth::Levels(2))
-            .cmd();
-    }
     zfs::Get::new(props::ALL.iter().copied(), own_datasets(global, spec))
         .depth(zfs::Depth::Levels(2))
+        .cmd()
+}
+
+/// `zfs get` of the one property a VNET jail's address is checked against
+/// ([`crate::vnet::resolve`]): the address jailctl recorded on each jail root, one row per
+/// root below `<root>/jails`. Reading every property of every jail's datasets instead made
+/// each VNET start cost as much as the fleet is large.
+fn zfs_get_recorded_ip4_cmd(global: &Global) -> Cmd {
+    zfs::Get::new([layout::IP4_PROP], [format!("{}/jails", global.zfs_root)])
+        .depth(zfs::Depth::Levels(1))
+        .only_types(["filesystem"])
         .cmd()
 }
 
@@ -358,7 +362,8 @@ pub fn jls_jail_cmd(name: &str) -> Cmd {
 /// What the up plan of one jail reads, and nothing else, for starting jails one by one at
 /// boot: the datasets of [`zfs_get_jail_cmd`] (when one of its operands does not exist yet,
 /// as on a fresh host, the whole `<zfs_root>` tree instead, like [`observe`]), `jls -j NAME`,
-/// that jail's rctl rules (when RACCT is on) and, for a VNET jail, the interface list.
+/// that jail's rctl rules (when RACCT is on) and, for a VNET jail, the addresses recorded on
+/// the other jails' roots ([`zfs_get_recorded_ip4_cmd`]) and the interface list.
 /// `facts` come from [`host_facts`], read once by the caller. The mount table is not read:
 /// up plans do not use it. The plan made from this state is the one [`observe`] gives.
 pub fn observe_jail(
@@ -372,16 +377,13 @@ pub fn observe_jail(
         vimage: facts.vimage,
         ..HostState::default()
     };
-    let got = if is_vnet(spec) {
-        // A dataset the query names may not exist yet (fresh host, first volume): then read
-        // the whole tree, as the full observe does.
-        match get_datasets(host, &zfs_get_jail_cmd(global, spec))? {
-            Some(got) => Some(got),
-            None => get_datasets(host, &zfs_get_cmd(global))?,
-        }
-    } else {
-        own_datasets_of(host, global, spec)?
-    };
+    let mut got = own_datasets_of(host, global, spec)?;
+    if is_vnet(spec)
+        && let Some(got) = &mut got
+        && let Some(recorded) = get_datasets(host, &zfs_get_recorded_ip4_cmd(global))?
+    {
+        got.add_others(recorded);
+    }
     if let Some(got) = got {
         got.fill(&mut st);
     }
