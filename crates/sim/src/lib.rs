@@ -39,6 +39,7 @@ mod host;
 pub mod jail;
 pub mod jailconf;
 pub mod kld;
+mod memo;
 pub mod mount;
 pub mod net;
 mod paths;

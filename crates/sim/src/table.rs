@@ -101,58 +101,66 @@ fn new_version() -> u64 {
     VERSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// An ordered map that records the keys of the entries changed through it.
+/// How many changed keys a [`Table`] keeps for the indexes beside it ([`Table::changed_since`])
+/// before it starts over; an index further behind is rebuilt whole, once per this many
+/// changes at most.
+const LOG_LIMIT: usize = 1024;
+
+/// An ordered map that records the keys of the entries changed through it: since the last
+/// save, for the store, and in order, for indexes kept beside it.
 #[derive(Clone, Debug)]
 pub struct Table<K: Ord, V> {
     map: BTreeMap<K, V>,
     changes: Changes<K>,
     version: u64,
+    /// The keys changed, in order (`None`: every entry may have changed); `log[0]` is
+    /// change number `log_start`.
+    log: Vec<Option<K>>,
+    log_start: u64,
 }
 
 impl<K: Ord, V> Default for Table<K, V> {
     fn default() -> Self {
+        Table::from_map(BTreeMap::new())
+    }
+}
+
+impl<K: Ord, V> Table<K, V> {
+    fn from_map(map: BTreeMap<K, V>) -> Self {
         Table {
-            map: BTreeMap::new(),
+            map,
             changes: Changes::default(),
             version: new_version(),
+            log: Vec::new(),
+            log_start: 0,
         }
     }
-}
 
-/// A value computed from a table's contents, kept until the table changes: the simulated
-/// zfs's mount table, which every exec hook and jexec consults, is computed once per version
-/// of the datasets instead of once per call. Not part of the state: a copy starts empty and
-/// every two compare equal.
-#[derive(Debug, Default)]
-pub struct Memo<T>(std::sync::Mutex<Option<(u64, std::sync::Arc<T>)>>);
-
-impl<T> Clone for Memo<T> {
-    fn clone(&self) -> Self {
-        Memo(std::sync::Mutex::new(None))
-    }
-}
-
-impl<T> PartialEq for Memo<T> {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-impl<T> Eq for Memo<T> {}
-
-impl<T> Memo<T> {
-    /// The value kept for `version`, or `f`'s, kept for it.
-    pub fn get_or(&self, version: u64, f: impl FnOnce() -> T) -> std::sync::Arc<T> {
-        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        match &*m {
-            Some((v, t)) if *v == version => t.clone(),
-            _ => {
-                let t = std::sync::Arc::new(f());
-                *m = Some((version, t.clone()));
-                t
-            }
+    /// A new version, and `key` (`None`: every entry) in the log.
+    fn note(&mut self, key: Option<K>) {
+        self.version = new_version();
+        if self.log.len() >= LOG_LIMIT {
+            self.log_start += self.log.len() as u64;
+            self.log.clear();
         }
+        self.log.push(key);
+    }
+
+    /// The number of changes so far, for [`Table::changed_since`].
+    pub fn log_position(&self) -> u64 {
+        self.log_start + self.log.len() as u64
+    }
+
+    /// The keys changed since position `pos` ([`Table::log_position`]), in order and
+    /// repeated as often as they changed; `None` when every entry may have changed since or
+    /// the log no longer reaches back to `pos`: then an index must be rebuilt whole.
+    pub fn changed_since(&self, pos: u64) -> Option<Vec<&K>> {
+        let from = usize::try_from(pos.checked_sub(self.log_start)?).ok()?;
+        self.log.get(from..)?.iter().map(Option::as_ref).collect()
     }
 }
+
+pub use crate::memo::Memo;
 
 impl<K: Ord, V: PartialEq> PartialEq for Table<K, V> {
     fn eq(&self, other: &Self) -> bool {
@@ -176,11 +184,7 @@ impl<K: Ord + Serialize, V: Serialize> Serialize for Table<K, V> {
 
 impl<'de, K: Ord + Deserialize<'de>, V: Deserialize<'de>> Deserialize<'de> for Table<K, V> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Table {
-            map: BTreeMap::deserialize(d)?,
-            changes: Changes::default(),
-            version: new_version(),
-        })
+        Ok(Table::from_map(BTreeMap::deserialize(d)?))
     }
 }
 
@@ -205,14 +209,14 @@ impl<K: Ord + Clone, V> Table<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        self.version = new_version();
         let k = self.map.get_key_value(key)?.0.clone();
+        self.note(Some(k.clone()));
         self.changes.keys.insert(k.clone());
         self.map.get_mut::<K>(&k)
     }
 
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        self.version = new_version();
+        self.note(Some(key.clone()));
         self.changes.keys.insert(key.clone());
         self.map.insert(key, value)
     }
@@ -222,28 +226,28 @@ impl<K: Ord + Clone, V> Table<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        self.version = new_version();
         let (k, v) = self.map.remove_entry(key)?;
+        self.note(Some(k.clone()));
         self.changes.keys.insert(k);
         Some(v)
     }
 
     pub fn entry(&mut self, key: K) -> std::collections::btree_map::Entry<'_, K, V> {
-        self.version = new_version();
+        self.note(Some(key.clone()));
         self.changes.keys.insert(key.clone());
         self.map.entry(key)
     }
 
     /// Every value, to change: the whole table counts as changed.
     pub fn values_mut(&mut self) -> std::collections::btree_map::ValuesMut<'_, K, V> {
-        self.version = new_version();
+        self.note(None);
         self.changes.all = true;
         self.map.values_mut()
     }
 
     /// Every entry, to change: the whole table counts as changed.
     pub fn iter_mut(&mut self) -> std::collections::btree_map::IterMut<'_, K, V> {
-        self.version = new_version();
+        self.note(None);
         self.changes.all = true;
         self.map.iter_mut()
     }
@@ -259,12 +263,13 @@ impl<K: Ord + Clone, V> Table<K, V> {
             .collect();
         for k in gone {
             self.map.remove(&k);
+            self.note(Some(k.clone()));
             self.changes.keys.insert(k);
         }
     }
 
     pub fn clear(&mut self) {
-        self.version = new_version();
+        self.note(None);
         self.map.clear();
         self.changes.all = true;
     }
@@ -272,9 +277,14 @@ impl<K: Ord + Clone, V> Table<K, V> {
     /// Change the values `which` picks with `f`; only those count as changed.
     pub fn update_where(&mut self, which: impl Fn(&V) -> bool, mut f: impl FnMut(&mut V)) {
         self.version = new_version();
+        let mut changed = Vec::new();
         for (k, v) in self.map.iter_mut().filter(|(_, v)| which(v)) {
             self.changes.keys.insert(k.clone());
+            changed.push(k.clone());
             f(v);
+        }
+        for k in changed {
+            self.note(Some(k));
         }
     }
 }
@@ -299,8 +309,8 @@ where
     }
 
     fn load_entry(&mut self, key: &str, value: Option<&str>) -> Result<(), EntryError> {
-        self.version = new_version();
         let k = K::from_key(key).ok_or_else(|| EntryError::Key(key.to_string()))?;
+        self.note(Some(k.clone()));
         match value {
             Some(v) => {
                 let v = serde_json::from_str(v).map_err(|source| EntryError::Value {
@@ -317,7 +327,7 @@ where
     }
 
     fn load_clear(&mut self) {
-        self.version = new_version();
+        self.note(None);
         self.map.clear();
     }
 

@@ -32,6 +32,7 @@ mod files;
 mod get;
 mod getopt;
 mod list;
+mod mount_index;
 mod mounts;
 mod names;
 mod promote;
@@ -81,6 +82,10 @@ pub struct ZfsState {
     /// version it was computed at.
     #[serde(skip)]
     pub mounted: crate::table::Memo<Vec<(String, String)>>,
+    /// Which filesystem is mounted where, kept up to date change by change
+    /// ([`mount_index`]): the lookups of one path cost what that path touches.
+    #[serde(skip)]
+    mount_index: mount_index::MountIndex,
     /// Transaction group counter: orders snapshots and gives `createtxg`.
     pub txg: u64,
 }

@@ -9,49 +9,23 @@
 use super::files::{child_dirs, local_dir};
 use super::props::{inherited_value, mountpoint};
 use super::values::prop_value;
-use super::{DsKind, Fail, ZfsState, err, sort_names};
+use super::{DsKind, Fail, ZfsState, err};
 use crate::Ctx;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Mounted ZFS filesystems as `(dataset, mountpoint)`, in mount order (parents first): what
 /// the simulated mount(8) lists with fstype `zfs` in `mount -p`.
 ///
-/// Computed once per version of the datasets: every exec hook and jexec asks, and each
-/// answer costs every dataset's mountpoint.
+/// Copied out of the mount index ([`super::mount_index`]) once per version of the datasets.
 pub fn mounted_filesystems(z: &ZfsState) -> std::sync::Arc<Vec<(String, String)>> {
     z.mounted
-        .get_or(z.datasets.version(), || mounted_where(z, |_| true))
-}
-
-/// [`mounted_filesystems`] whose mountpoint passes `keep`, in the same order; only those
-/// are sorted.
-pub(super) fn mounted_where(z: &ZfsState, keep: impl Fn(&str) -> bool) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = z
-        .datasets
-        .iter()
-        .filter(|(_, d)| d.kind == DsKind::Filesystem && d.mounted)
-        .filter_map(|(n, _)| {
-            let (mp, _) = mountpoint(z, n);
-            (mp.starts_with('/') && keep(&mp)).then(|| (n.clone(), mp))
-        })
-        .collect();
-    let mut names: Vec<String> = v.iter().map(|(n, _)| n.clone()).collect();
-    sort_names(z, &mut names);
-    let mut mps: BTreeMap<String, String> = v.drain(..).collect();
-    names
-        .into_iter()
-        .map(|n| {
-            let mp = mps.remove(&n).expect("collected above");
-            (n, mp)
-        })
-        .collect()
+        .get_or(z.datasets.version(), || super::mount_index::all(z))
 }
 
 /// Whether the host path `path` lies on a mounted ZFS filesystem whose `exec` property
 /// (own or inherited) is `off`: the kernel then refuses to execute any file there.
 pub fn exec_off_at(z: &ZfsState, path: &Path) -> bool {
-    mounted_filesystems(z)
+    super::mount_index::holding(z, path)
         .iter()
         .filter(|(_, mp)| path.starts_with(Path::new(mp)))
         .max_by_key(|(_, mp)| Path::new(mp).components().count())
@@ -97,7 +71,7 @@ pub(super) fn mount_new(ctx: &mut Ctx<'_>, name: &str) -> Result<(), Fail> {
         }
     }
     if existing != Path::new(&mp) {
-        let mounted = mounted_filesystems(&ctx.state.zfs);
+        let mounted = super::mount_index::holding(&ctx.state.zfs, existing);
         let holder = mounted
             .iter()
             .filter(|(n, m)| n != name && existing.starts_with(m))

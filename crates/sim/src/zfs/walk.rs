@@ -5,7 +5,6 @@
 //! one walk keeps their order and their errors alike.
 
 use super::getopt::usage_fail;
-use super::mounts::mounted_filesystems;
 use super::{Fail, T_FS, T_SNAP, T_VOL, ZfsState, fs_part, open_as, parent_of, sort_names};
 use crate::Ctx;
 use std::collections::BTreeSet;
@@ -164,7 +163,9 @@ pub(super) fn path_to_dataset(ctx: &Ctx<'_>, path: &str) -> Result<String, Strin
         return Err(format!("{path}: No such file or directory\n"));
     }
     let clean = path.trim_end_matches('/');
-    mounted_filesystems(&ctx.state.zfs)
+    // The filesystems mounted on the path's ancestors; a relative path is looked up from
+    // `/`, where only a filesystem mounted on `/` can hold it.
+    super::mount_index::holding(&ctx.state.zfs, &Path::new("/").join(path))
         .iter()
         .filter(|(_, mp)| {
             mp == "/"
