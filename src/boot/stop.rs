@@ -272,6 +272,9 @@ impl<'g, D: JailDriver + Send + 'static + ?Sized> Stops<'g, D> {
                     driver.stop(&name).map_err(|e| e.explain())
                 }))
                 .unwrap_or_else(|p| Err(format!("jailctl bug: {}", panic_message(&*p))));
+                // The driver (and the locks it holds) is let go before the result is
+                // sent: once the last result is in, no stop still holds them.
+                drop(driver);
                 let _ = tx.send(Msg::Stop(i, r.map(|()| t0.elapsed())));
             });
         }
@@ -310,6 +313,7 @@ impl<'g, D: JailDriver + Send + 'static + ?Sized> Stops<'g, D> {
                 driver.force_stop(&name).map_err(|e| e.explain())
             }))
             .unwrap_or_else(|p| Err(format!("jailctl bug: {}", panic_message(&*p))));
+            drop(driver);
             let _ = tx.send(Msg::Force(i, r));
         });
     }
