@@ -117,9 +117,16 @@ fn runs_on_the_same_jail_serialize_and_on_different_jails_do_not() {
     // A second run on resolver waits for A's lock, then has nothing left to do.
     let b = spawn(&s, &cfg, &["up", "resolver"], None);
     let (ok_b, err_b) = finish(b);
+    // A lets go of the lock as its run ends, then prints and exits: on a loaded machine B
+    // can finish a moment before A's process is gone. Had B not waited, A would still be
+    // in its `jail -c` for seconds.
+    let t0 = Instant::now();
+    while a.try_wait().unwrap().is_none() && t0.elapsed() < Duration::from_secs(1) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert!(
         a.try_wait().unwrap().is_some(),
-        "the second run on resolver finished (ok: {ok_b}) before the first released the lock:\n{err_b}"
+        "the second run on resolver finished (ok: {ok_b}) more than a second before the first ended:\n{err_b}"
     );
     assert!(ok_b, "{err_b}");
     assert!(
