@@ -772,3 +772,30 @@ fn the_snapshots_of_a_killed_export_are_destroyed_by_the_next() {
     assert!(after.contains("@jailctl-export-mine"), "{after}");
     assert!(h.dir.path().join("out.tar.xz").exists());
 }
+
+/// An archive whose definition cannot take a new `--hostname` (it is not TOML; an archive
+/// edited by hand, say) is refused with that named, before any change.
+#[test]
+fn a_definition_that_cannot_take_a_new_hostname_is_refused() {
+    let two = two_hosts();
+    let file = export(&two, &["--full"]);
+    let before = fingerprint(&two.b);
+    let mut m = members(&file);
+    let at = m.iter().position(|(n, _)| n == "manifest.json").unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_slice(&m[at].1).unwrap();
+    manifest["definition_toml"] = "hostname = [unclosed".into();
+    m[at].1 = serde_json::to_vec(&manifest).unwrap();
+    let bad = two.dir.join("bad-definition.tar.xz");
+    write_members(&bad, &m);
+    let e = import_fails(&two, &bad, &["--hostname", "db2.example.org"]);
+    assert!(
+        e.contains("the archive's definition cannot take the new address or hostname"),
+        "{e}"
+    );
+    assert!(e.contains("it is not valid TOML"), "{e}");
+    assert!(
+        e.contains("import it without --ip4/--ip6/--hostname"),
+        "{e}"
+    );
+    assert_same(&before, &fingerprint(&two.b));
+}
