@@ -120,32 +120,24 @@ const RECEIVE_DEADLINE: Duration = Duration::from_secs(6 * 3600);
 /// address allocated automatically is allocated again here.
 const NOT_CARRIED: &[&str] = &["mountpoint", names::IP4_PROP];
 
-/// A write error of the unpacked copy, told apart from the archive's read errors when
-/// `io::copy` returns either as an `io::Error`.
-#[derive(Debug)]
-struct Local(std::io::Error);
-
-impl std::fmt::Display for Local {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for Local {}
-
-/// A writer whose errors come back wrapped in [`Local`].
-struct WriteTo<'a>(&'a mut std::fs::File);
-
-impl std::io::Write for WriteTo<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .write(buf)
-            .map_err(|e| std::io::Error::new(e.kind(), Local(e)))
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0
-            .flush()
-            .map_err(|e| std::io::Error::new(e.kind(), Local(e)))
+/// Copy one member of the archive to `path`: a read error is the archive's (cut short,
+/// corrupt xz), a write error this host's (the temporary directory).
+fn copy_member(entry: &mut dyn Read, path: &Path) -> Result<(), ImportError> {
+    use std::io::Write;
+    let unpack = |source| ImportError::Unpack {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = std::fs::File::create(path).map_err(unpack)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match entry.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ImportError::Unreadable(e)),
+        };
+        f.write_all(&buf[..n]).map_err(unpack)?;
     }
 }
 
@@ -165,16 +157,7 @@ fn unpack(input: &mut dyn Read, dir: &Path) -> Result<Manifest, ImportError> {
         if !archive::member_allowed(&name) || seen.contains(&name) {
             return Err(ImportError::Damaged(format!("unexpected member {name:?}")));
         }
-        let path = dir.join(&name);
-        let mut f = std::fs::File::create(&path).map_err(|source| ImportError::Unpack {
-            path: path.clone(),
-            source,
-        })?;
-        // A read error is the archive's (cut short, corrupt xz); a write error is this host's.
-        std::io::copy(&mut entry, &mut WriteTo(&mut f)).map_err(|e| match e.downcast() {
-            Ok(Local(source)) => ImportError::Unpack { path, source },
-            Err(e) => damaged(e),
-        })?;
+        copy_member(&mut entry, &dir.join(&name))?;
         seen.push(name);
     }
     // The decoder must have reached the end of the xz stream: read what is left.
