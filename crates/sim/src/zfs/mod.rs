@@ -139,12 +139,7 @@ impl ZfsState {
     /// for snapshots), in order: the range from `n` + `sep` to `n` + the next character, not
     /// a scan of every dataset.
     pub fn under<'a>(&'a self, n: &str, sep: char) -> impl Iterator<Item = &'a String> + 'a {
-        use std::ops::Bound;
-        let lo = format!("{n}{sep}");
-        let hi = format!("{n}{}", char::from(sep as u8 + 1));
-        self.datasets
-            .range::<str, _>((Bound::Included(lo.as_str()), Bound::Excluded(hi.as_str())))
-            .map(|(k, _)| k)
+        keys_under(&self.datasets, n, sep)
     }
 
     /// Descendants of `name` (child filesystems at any depth and all their snapshots, and
@@ -159,6 +154,20 @@ impl ZfsState {
         sort_names(self, &mut v);
         v
     }
+}
+
+/// The keys of `m` that start with `n` followed by `sep`, as a range of the sorted keys
+/// ([`ZfsState::under`]).
+fn keys_under<'a, V>(
+    m: &'a BTreeMap<String, V>,
+    n: &str,
+    sep: char,
+) -> impl Iterator<Item = &'a String> + 'a {
+    use std::ops::Bound;
+    let lo = format!("{n}{sep}");
+    let hi = format!("{n}{}", char::from(sep as u8 + 1));
+    m.range::<str, _>((Bound::Included(lo.as_str()), Bound::Excluded(hi.as_str())))
+        .map(|(k, _)| k)
 }
 
 /// `n` is a strict descendant of `name` (child filesystem or snapshot at any depth).

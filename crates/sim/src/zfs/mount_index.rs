@@ -10,7 +10,7 @@
 //! ([`crate::table::Table::changed_since`]).
 
 use super::props::mountpoint;
-use super::{DsKind, ZfsState};
+use super::{DsKind, ZfsState, keys_under};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -70,23 +70,13 @@ impl Index {
 
     /// Recompute `name` and every filesystem below it.
     fn refresh(&mut self, z: &ZfsState, name: &str) {
-        let below = |n: &str| {
-            n == name
-                || n.strip_prefix(name)
-                    .is_some_and(|rest| rest.starts_with('/'))
-        };
         let stale: Vec<String> = std::iter::once(name.to_string())
-            .chain(under(&self.by_name, name).cloned())
-            .filter(|n| below(n))
+            .chain(keys_under(&self.by_name, name, '/').cloned())
             .collect();
         for n in &stale {
             self.remove(n);
         }
-        let fresh: Vec<String> = std::iter::once(name)
-            .chain(z.under(name, '/').map(String::as_str))
-            .map(str::to_string)
-            .collect();
-        for n in &fresh {
+        for n in std::iter::once(name).chain(z.under(name, '/').map(String::as_str)) {
             self.add(z, n);
         }
     }
@@ -108,15 +98,6 @@ impl Index {
             None => *self = Index::build(z),
         }
     }
-}
-
-/// The names in `m` that start with `name/`: a range of the sorted keys.
-fn under<'a>(m: &'a BTreeMap<String, String>, name: &str) -> impl Iterator<Item = &'a String> {
-    use std::ops::Bound;
-    let lo = format!("{name}/");
-    let hi = format!("{name}0");
-    m.range::<str, _>((Bound::Included(lo.as_str()), Bound::Excluded(hi.as_str())))
-        .map(|(k, _)| k)
 }
 
 /// The index, beside the state and not part of it: a copy starts empty, any two compare

@@ -27,7 +27,6 @@ pub fn mounted_filesystems(z: &ZfsState) -> std::sync::Arc<Vec<(String, String)>
 pub fn exec_off_at(z: &ZfsState, path: &Path) -> bool {
     super::mount_index::holding(z, path)
         .iter()
-        .filter(|(_, mp)| path.starts_with(Path::new(mp)))
         .max_by_key(|(_, mp)| Path::new(mp).components().count())
         .is_some_and(|(name, _)| inherited_value(z, name, "exec").0 == "off")
 }
@@ -74,7 +73,7 @@ pub(super) fn mount_new(ctx: &mut Ctx<'_>, name: &str) -> Result<(), Fail> {
         let mounted = super::mount_index::holding(&ctx.state.zfs, existing);
         let holder = mounted
             .iter()
-            .filter(|(n, m)| n != name && existing.starts_with(m))
+            .filter(|(n, _)| n != name)
             .max_by_key(|(_, m)| m.len());
         if let Some((fs, _)) = holder
             && prop_value(ctx, fs, "readonly").raw == "on"
