@@ -709,17 +709,23 @@ fn write_members(to: &Path, members: &[(String, Vec<u8>)]) {
     b.into_inner().unwrap().finish().unwrap();
 }
 
+/// `file` written again to `to` with its manifest changed by `edit`.
+fn with_manifest(file: &Path, to: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut m = members(file);
+    let at = m.iter().position(|(n, _)| n == "manifest.json").unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_slice(&m[at].1).unwrap();
+    edit(&mut manifest);
+    m[at].1 = serde_json::to_vec(&manifest).unwrap();
+    write_members(to, &m);
+}
+
 #[test]
 fn another_format_version_and_foreign_members_are_refused() {
     let two = two_hosts();
     let file = export(&two, &["--full"]);
     let before = fingerprint(&two.b);
-    let mut m = members(&file);
-    let mut manifest: serde_json::Value = serde_json::from_slice(&m[0].1).unwrap();
-    manifest["format"] = 2.into();
-    m[0].1 = serde_json::to_vec(&manifest).unwrap();
     let v2 = two.dir.join("v2.tar.xz");
-    write_members(&v2, &m);
+    with_manifest(&file, &v2, |m| m["format"] = 2.into());
     let e = import_fails(&two, &v2, &[]);
     assert!(
         e.contains("format version 2") && e.contains("reads version 1"),
@@ -780,13 +786,10 @@ fn a_definition_that_cannot_take_a_new_hostname_is_refused() {
     let two = two_hosts();
     let file = export(&two, &["--full"]);
     let before = fingerprint(&two.b);
-    let mut m = members(&file);
-    let at = m.iter().position(|(n, _)| n == "manifest.json").unwrap();
-    let mut manifest: serde_json::Value = serde_json::from_slice(&m[at].1).unwrap();
-    manifest["definition_toml"] = "hostname = [unclosed".into();
-    m[at].1 = serde_json::to_vec(&manifest).unwrap();
     let bad = two.dir.join("bad-definition.tar.xz");
-    write_members(&bad, &m);
+    with_manifest(&file, &bad, |m| {
+        m["definition_toml"] = "hostname = [unclosed".into()
+    });
     let e = import_fails(&two, &bad, &["--hostname", "db2.example.org"]);
     assert!(
         e.contains("the archive's definition cannot take the new address or hostname"),
